@@ -1,0 +1,191 @@
+"""One suite, every MessageStore: in-memory, SQLite file, PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import START
+from whatsapp_scheduler import errors, store
+from whatsapp_scheduler.messages import AttemptOutcome
+from whatsapp_scheduler.messages import MessageStatus as S
+
+LEASE = START + timedelta(seconds=60)
+
+
+def _outcome(message_id: str, worker: str = "w1", **kw) -> store.Outcome:
+    values = {"status": S.SENT, "finished_at": START, "attempt": AttemptOutcome.SENT}
+    values.update(kw)
+    return store.Outcome(message_id=message_id, worker=worker, **values)
+
+
+async def test_added_message_reads_back_unchanged(any_store, make_message):
+    message = make_message(client_created="2026-02-28T10:00:00.000")
+    result = await any_store.add(message)
+    assert result.status == store.AddStatus.CREATED
+    stored = await any_store.get(message.id)
+    assert stored == message
+    assert stored.due_at.tzinfo is not None
+    assert stored.due_at.utcoffset() == timedelta(0)
+
+
+async def test_same_id_same_content_is_existing_and_other_content_conflicts(
+    any_store, make_message
+):
+    message = make_message()
+    await any_store.add(message)
+    again = await any_store.add(message.evolve(created_at=START + timedelta(seconds=5)))
+    assert again.status == store.AddStatus.EXISTING
+    assert again.message.created_at == START  # the stored one, unchanged
+    other = await any_store.add(message.evolve(body="changed", content_hash="other"))
+    assert other.status == store.AddStatus.CONFLICT
+    assert (await any_store.get(message.id)).body == message.body
+
+
+async def test_add_many_reports_each_in_order(any_store, make_message):
+    first = make_message()
+    await any_store.add(first)
+    batch = [make_message(), first, first.evolve(content_hash="x", body="x"), make_message()]
+    results = await any_store.add_many(batch)
+    assert [r.status for r in results] == [
+        store.AddStatus.CREATED,
+        store.AddStatus.EXISTING,
+        store.AddStatus.CONFLICT,
+        store.AddStatus.CREATED,
+    ]
+    assert (await any_store.get(batch[3].id)) == batch[3]
+
+
+async def test_get_unknown_is_none(any_store):
+    assert await any_store.get("nope") is None
+
+
+async def test_list_filters_orders_and_pages(any_store, make_message):
+    due = [START + timedelta(minutes=m) for m in (30, 10, 20, 10, 40)]
+    made = [make_message(due_at=d) for d in due]
+    await any_store.add_many(made)
+    await any_store.cancel(made[4].id, START)
+    first = await any_store.list([S.QUEUED], limit=2)
+    assert first.total == 4
+    assert [m.due_at for m in first.items] == [due[1], due[3]]
+    assert first.next_cursor is not None
+    second = await any_store.list([S.QUEUED], limit=2, cursor=first.next_cursor)
+    assert [m.id for m in second.items] == [made[2].id, made[0].id]
+    assert second.next_cursor is None
+    everything = await any_store.list([], limit=10)
+    assert everything.total == 5
+    cancelled = await any_store.list([S.CANCELLED], limit=10)
+    assert [m.id for m in cancelled.items] == [made[4].id]
+
+
+async def test_a_forged_cursor_is_a_validation_error(any_store):
+    with pytest.raises(errors.ValidationFailed) as caught:
+        await any_store.list([S.QUEUED], limit=2, cursor="not-a-cursor")
+    assert caught.value.field == "cursor"
+
+
+async def test_cancel_only_moves_queued_messages(any_store, make_message):
+    queued, sending = make_message(), make_message(due_at=START)
+    await any_store.add_many([queued, sending])
+    await any_store.claim_due(START, 10, "w1", LEASE)
+    cancelled = await any_store.cancel(queued.id, START + timedelta(seconds=1))
+    assert cancelled.status == S.CANCELLED
+    assert cancelled.cancelled_at == START + timedelta(seconds=1)
+    assert await any_store.cancel(sending.id, START) is None
+    assert await any_store.cancel(queued.id, START) is None  # already cancelled
+    assert await any_store.cancel("nope", START) is None
+
+
+async def test_claim_takes_due_rows_soonest_first_up_to_the_limit(any_store, make_message):
+    rows = [make_message(due_at=START - timedelta(seconds=s)) for s in (5, 50, 20)]
+    future = make_message(due_at=START + timedelta(seconds=1))
+    await any_store.add_many([*rows, future])
+    claimed = await any_store.claim_due(START, 2, "w1", LEASE)
+    assert [m.id for m in claimed] == [rows[1].id, rows[2].id]
+    assert all(m.status == S.SENDING and m.claimed_by == "w1" for m in claimed)
+    assert all(m.lease_until == LEASE for m in claimed)
+    rest = await any_store.claim_due(START, 10, "w2", LEASE)
+    assert [m.id for m in rest] == [rows[0].id]  # never the same row twice, never the future one
+    assert await any_store.claim_due(START, 10, "w2", LEASE) == []
+
+
+async def test_record_applies_only_for_the_claim_holder(any_store, make_message):
+    message = make_message(due_at=START)
+    await any_store.add(message)
+    await any_store.claim_due(START, 1, "w1", LEASE)
+    assert await any_store.record([_outcome(message.id, worker="intruder")]) == 0
+    assert (await any_store.get(message.id)).status == S.SENDING
+    sent = _outcome(message.id, wamid="wamid.X", wa_id="905551234567")
+    assert await any_store.record([sent]) == 1
+    stored = await any_store.get(message.id)
+    assert (stored.status, stored.wamid, stored.attempts) == (S.SENT, "wamid.X", 1)
+    assert stored.claimed_by is None
+    assert stored.sent_at == START
+    assert await any_store.record([sent]) == 0  # second outcome for the same claim: ignored
+    (attempt,) = await any_store.attempts(message.id)
+    assert (attempt.number, attempt.outcome) == (1, AttemptOutcome.SENT)
+
+
+async def test_retry_requeues_with_run_at_and_counts_the_attempt(any_store, make_message):
+    message = make_message(due_at=START)
+    await any_store.add(message)
+    await any_store.claim_due(START, 1, "w1", LEASE)
+    later = START + timedelta(seconds=30)
+    retry = _outcome(
+        message.id,
+        status=S.QUEUED,
+        attempt=AttemptOutcome.RETRY,
+        run_at=later,
+        error_code=131000,
+        error_text="(#131000) Something went wrong",
+        http_status=500,
+    )
+    assert await any_store.record([retry]) == 1
+    stored = await any_store.get(message.id)
+    assert (stored.status, stored.attempts, stored.run_at) == (S.QUEUED, 1, later)
+    assert (stored.last_error_code, stored.due_at) == (131000, message.due_at)
+    assert await any_store.claim_due(START + timedelta(seconds=29), 5, "w1", LEASE) == []
+    assert await any_store.next_run_at() == later
+    [_again] = await any_store.claim_due(later, 5, "w1", LEASE)
+    failed = _outcome(message.id, status=S.FAILED, attempt=AttemptOutcome.FAILED, error_code=131026)
+    await any_store.record([failed])
+    stored = await any_store.get(message.id)
+    assert (stored.status, stored.attempts, stored.last_error_code) == (S.FAILED, 2, 131026)
+    history = await any_store.attempts(message.id)
+    assert [(a.number, a.outcome, a.error_code) for a in history] == [
+        (1, AttemptOutcome.RETRY, 131000),
+        (2, AttemptOutcome.FAILED, 131026),
+    ]
+
+
+async def test_a_deferral_requeues_without_an_attempt(any_store, make_message):
+    message = make_message(due_at=START)
+    await any_store.add(message)
+    await any_store.claim_due(START, 1, "w1", LEASE)
+    later = START + timedelta(seconds=6)
+    await any_store.record([_outcome(message.id, status=S.QUEUED, attempt=None, run_at=later)])
+    stored = await any_store.get(message.id)
+    assert (stored.status, stored.attempts, stored.run_at) == (S.QUEUED, 0, later)
+    assert await any_store.attempts(message.id) == []
+
+
+async def test_expired_leases_are_found(any_store, make_message):
+    a, b = make_message(due_at=START), make_message(due_at=START)
+    await any_store.add_many([a, b])
+    await any_store.claim_due(START, 1, "dead", START + timedelta(seconds=1))
+    await any_store.claim_due(START, 1, "alive", START + timedelta(seconds=100))
+    expired = await any_store.expired_leases(START + timedelta(seconds=2), 10)
+    assert [(m.id, m.claimed_by) for m in expired] == [(a.id, "dead")]
+
+
+async def test_stats_and_next_run(any_store, make_message):
+    assert await any_store.next_run_at() is None
+    overdue = make_message(due_at=START - timedelta(minutes=3))
+    await any_store.add_many([overdue, make_message(), make_message(due_at=START)])
+    await any_store.claim_due(START, 1, "w1", LEASE)  # takes the overdue one
+    stats = await any_store.stats(START)
+    assert (stats.queued, stats.sending) == (2, 1)
+    assert stats.oldest_overdue == START
+    assert stats.next_run_at == START
+    assert await any_store.next_run_at() == START

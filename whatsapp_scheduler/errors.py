@@ -1,0 +1,101 @@
+"""Exception tree for the whole service.
+
+    SchedulerError
+    ├── ConfigurationError        settings that make start-up impossible
+    ├── ValidationFailed          a request field broke a rule (field + rule named)
+    ├── NotFound                  no message with that id
+    ├── Conflict                  the id exists with other content, or the state forbids the change
+    ├── StoreError                the database failed (driver errors are wrapped at store/)
+    └── SendError                 what happened when asking Meta to send (whatsapp/)
+        ├── RateLimited           130429 / 131056 / 4 / 80007 ...: try later
+        ├── TemporaryFailure      5xx, network, 131000, 131016 ...: try later
+        │   └── AmbiguousFailure  the request may have reached Meta (timeout, 5xx without body)
+        ├── AccountFailure        190, 368, 131031, 131048 ...: stop sending from this number
+        └── PermanentFailure      this message will never succeed as it is
+
+Each class's docstring is its default message.
+"""
+
+from __future__ import annotations
+
+
+class SchedulerError(Exception):
+    """Something went wrong in whatsapp-scheduler."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigurationError(SchedulerError):
+    """The service is not configured well enough to start."""
+
+
+class ValidationFailed(SchedulerError):
+    """A field of the request breaks a rule."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+
+class NotFound(SchedulerError):
+    """No message has that id."""
+
+
+class Conflict(SchedulerError):
+    """The request conflicts with the message's current state."""
+
+
+class StoreError(SchedulerError):
+    """The database could not complete the operation."""
+
+
+class SendError(SchedulerError):
+    """Meta did not accept the message."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.code = code
+        self.http_status = http_status
+        super().__init__(message)
+
+
+class RateLimited(SendError):
+    """Meta asked us to slow down."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after  # seconds, when the answer said how long to wait
+        super().__init__(message, code=code, http_status=http_status)
+
+
+class TemporaryFailure(SendError):
+    """Meta or the network failed for now; the same request may succeed later."""
+
+
+class AmbiguousFailure(TemporaryFailure):
+    """No clear answer: the request may or may not have reached Meta."""
+
+
+class AccountFailure(SendError):
+    """The business account or token cannot send until someone fixes it."""
+
+
+class PermanentFailure(SendError):
+    """Meta refused this message for good."""

@@ -1,0 +1,153 @@
+"""Domain values: message status, the scheduled message itself, attempts and the status rules.
+
+Pure: no I/O, no wall-clock reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+
+class MessageStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+#: Statuses from which nothing more will happen on our side.
+FINAL_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED, MessageStatus.READ})
+
+#: Receipt ranks: Meta's status webhooks only ever move a message forward along this line.
+RECEIPT_RANK: Mapping[MessageStatus, int] = {
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.READ: 3,
+}
+
+
+def receipt_applies(current: MessageStatus, incoming: MessageStatus) -> bool:
+    """Whether a status webhook `incoming` may replace `current`.
+
+    Webhooks arrive late, twice or out of order: `delivered` must never overwrite `read`, and
+    nothing revives a cancelled message. `failed` applies after `sent` and `delivered` (Meta
+    reports failures after acceptance) but not after `read`, which proves delivery.
+    `sending` accepts receipts too: a webhook can beat our own write of the send's outcome.
+    """
+    if incoming == MessageStatus.FAILED:
+        return current in {MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED}
+    if incoming not in RECEIPT_RANK:
+        return False
+    if current == MessageStatus.SENDING:
+        return True
+    if current not in RECEIPT_RANK:
+        return False
+    return RECEIPT_RANK[incoming] > RECEIPT_RANK[current]
+
+
+def cancellable(status: MessageStatus) -> bool:
+    """Only a message that has not been handed to the dispatcher can be cancelled."""
+    return status == MessageStatus.QUEUED
+
+
+def _require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduledMessage:
+    """One message to send at `due_at`; the row of the queue.
+
+    `run_at` is when the dispatcher may next pick it up: `due_at` at first, later than that
+    after a retryable failure or a rate-limit deferral.
+    """
+
+    id: str
+    recipient: str  # E.164 with '+'
+    due_at: datetime
+    run_at: datetime
+    timezone: str
+    tarih: str  # as the client sent it
+    saat: str  # as the client sent it
+    content_hash: str
+    created_at: datetime
+    updated_at: datetime
+    body: str | None = None
+    template: Mapping[str, Any] | None = None
+    client_created: str | None = None  # the seed's olusturmaTarihi, echoed
+    status: MessageStatus = MessageStatus.QUEUED
+    attempts: int = 0
+    wamid: str | None = None
+    wa_id: str | None = None
+    last_error_code: int | None = None
+    last_error_text: str | None = None
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    failed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for field in ("due_at", "run_at", "created_at", "updated_at", "lease_until", "sent_at"):
+            _require_aware(field, getattr(self, field))
+        if (self.body is None) == (self.template is None):
+            raise ValueError("a message has either a body or a template, not both or neither")
+
+    def evolve(self, **changes: Any) -> ScheduledMessage:
+        return dataclasses.replace(self, **changes)
+
+    def log_context(self) -> dict[str, Any]:
+        """Fields for `logger.info(..., extra=message.log_context())`; no message text."""
+        return {
+            "message_id": self.id,
+            "status": str(self.status),
+            "attempts": self.attempts,
+            "due_at": self.due_at.isoformat(),
+        }
+
+    def transitions(self) -> dict[str, datetime | None]:
+        """When the message entered each status (the latest time, for repeated ones)."""
+        return {
+            MessageStatus.QUEUED: self.created_at,
+            MessageStatus.SENDING: self.claimed_at,
+            MessageStatus.SENT: self.sent_at,
+            MessageStatus.DELIVERED: self.delivered_at,
+            MessageStatus.READ: self.read_at,
+            MessageStatus.FAILED: self.failed_at,
+            MessageStatus.CANCELLED: self.cancelled_at,
+        }
+
+
+class AttemptOutcome(enum.StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # failed for now, queued again
+    FAILED = "failed"  # failed for good
+    AMBIGUOUS = "ambiguous"  # may have reached Meta: timeout, lost lease
+    DEFERRED = "deferred"  # held back before sending (paused account), not counted
+    EXPIRED = "expired"  # too late to send (MAX_LATENESS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at sending a message, as recorded in the attempts table."""
+
+    message_id: str
+    number: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: AttemptOutcome
+    error_code: int | None = None
+    error_text: str | None = None
+    http_status: int | None = None
+    worker: str | None = None

@@ -1,0 +1,37 @@
+"""Alembic environment: runs revisions against the engine or URL handed over by `store.migrate`."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from whatsapp_scheduler.store import sql, tables
+
+config = context.config
+target_metadata = tables.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = sql.create_engine(config.get_main_option("sqlalchemy.url") or "")
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (SQL script) migrations are not supported; run `db upgrade`")
+run_migrations_online()

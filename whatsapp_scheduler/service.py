@@ -1,0 +1,222 @@
+"""Use cases shared by the REST API, the dashboard and the CLI: schedule, list, cancel, status.
+
+The service validates a request into a `ScheduledMessage`, stores it, and nudges the dispatcher
+when the new message is due before the dispatcher's next wake-up. It holds no SQL and no HTTP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from whatsapp_scheduler import clock as clock_mod
+from whatsapp_scheduler import errors, localtime, messages, recipients, store
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT_LENGTH = 4096  # Meta's limit for text.body (whatsapp-cloud-api.md §2.2)
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+MAX_BATCH = 1000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleRequest:
+    """A request to schedule one message, in the seed's field names."""
+
+    alici: str
+    tarih: str
+    saat: str
+    mesaj: str | None = None
+    id: str | None = None
+    olusturmaTarihi: str | None = None
+    timezone: str | None = None
+    template: Mapping[str, Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BatchItem:
+    """The answer for one message of a batch: stored (created or a repeat), or refused."""
+
+    index: int
+    id: str | None
+    result: store.AddResult | None
+    error: errors.SchedulerError | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatusReport:
+    message: messages.ScheduledMessage
+    attempts: list[messages.Attempt]
+
+
+def content_hash(
+    recipient: str, due_at: datetime, body: str | None, template: Mapping[str, Any] | None
+) -> str:
+    """What makes two requests under one id "the same message" (a safe client retry)."""
+    payload = json.dumps(
+        [recipient, due_at.isoformat(), body, template], sort_keys=True, ensure_ascii=False
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class SchedulerService:
+    """The rules for scheduling, listing and cancelling messages."""
+
+    def __init__(
+        self,
+        message_store: store.MessageStore,
+        clock: clock_mod.Clock,
+        *,
+        default_timezone: str,
+        default_region: str,
+        on_scheduled: Callable[[datetime], None] | None = None,
+    ) -> None:
+        self.store = message_store
+        self.clock = clock
+        self.default_timezone = default_timezone
+        self.default_region = default_region
+        self._on_scheduled = on_scheduled
+
+    def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
+        """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
+        self._on_scheduled = hook
+
+    def build(self, request: ScheduleRequest, now: datetime) -> messages.ScheduledMessage:
+        """Validate `request` into a message ready to store; raises ValidationFailed."""
+        message_id = _check_id(request.id) if request.id is not None else uuid.uuid4().hex
+        recipient = recipients.normalize(request.alici, self.default_region)
+        zone = request.timezone if request.timezone is not None else self.default_timezone
+        due_at = localtime.resolve_due_time(request.tarih, request.saat, zone, now)
+        body = _check_body(request.mesaj) if request.template is None else None
+        if request.template is not None and request.mesaj is not None:
+            raise errors.ValidationFailed("mesaj", "give either mesaj or template, not both")
+        if request.template is None and body is None:
+            raise errors.ValidationFailed("mesaj", "is required")
+        if request.olusturmaTarihi is not None and len(request.olusturmaTarihi) > 64:
+            raise errors.ValidationFailed("olusturmaTarihi", "must be at most 64 characters")
+        return messages.ScheduledMessage(
+            id=message_id,
+            recipient=recipient,
+            due_at=due_at,
+            run_at=due_at,
+            timezone=zone,
+            tarih=request.tarih,
+            saat=request.saat,
+            content_hash=content_hash(recipient, due_at, body, request.template),
+            created_at=now,
+            updated_at=now,
+            body=body,
+            template=request.template,
+            client_created=request.olusturmaTarihi,
+        )
+
+    async def schedule(self, request: ScheduleRequest) -> store.AddResult:
+        """Store one message. Raises ValidationFailed, or Conflict for a reused id."""
+        now = self.clock.now()
+        result = await self.store.add(self.build(request, now))
+        self._after_add([result])
+        if result.status == store.AddStatus.CONFLICT:
+            raise errors.Conflict(
+                f"id: {result.message.id!r} is already used by a different message"
+            )
+        return result
+
+    async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
+        """Validate each request on its own and store the valid ones in one transaction."""
+        if len(requests) > MAX_BATCH:
+            raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
+        now = self.clock.now()
+        items: list[BatchItem | None] = [None] * len(requests)
+        valid: list[tuple[int, messages.ScheduledMessage]] = []
+        first_seen: dict[str, messages.ScheduledMessage] = {}
+        for index, request in enumerate(requests):
+            try:
+                message = self.build(request, now)
+            except errors.ValidationFailed as exc:
+                items[index] = BatchItem(index, request.id, None, exc)
+                continue
+            earlier = first_seen.get(message.id)
+            if earlier is not None and earlier.content_hash != message.content_hash:
+                conflict = errors.Conflict(
+                    f"id: {message.id!r} appears twice with different content"
+                )
+                items[index] = BatchItem(index, message.id, None, conflict)
+                continue
+            first_seen.setdefault(message.id, message)
+            valid.append((index, message))
+        unique = list({m.id: m for _, m in reversed(valid)}.values())
+        stored = {r.message.id: r for r in await self.store.add_many(unique)}
+        for index, message in valid:
+            result = stored[message.id]
+            if result.status == store.AddStatus.CONFLICT:
+                conflict = errors.Conflict(
+                    f"id: {message.id!r} is already used by a different message"
+                )
+                items[index] = BatchItem(index, message.id, None, conflict)
+            else:
+                items[index] = BatchItem(index, message.id, result, None)
+        self._after_add(list(stored.values()))
+        return [item for item in items if item is not None]
+
+    def _after_add(self, results: Sequence[store.AddResult]) -> None:
+        created = [r.message.run_at for r in results if r.status == store.AddStatus.CREATED]
+        if created and self._on_scheduled is not None:
+            self._on_scheduled(min(created))
+
+    async def get(self, message_id: str) -> messages.ScheduledMessage:
+        message = await self.store.get(message_id)
+        if message is None:
+            raise errors.NotFound(f"id: no message with id {message_id!r}")
+        return message
+
+    async def status(self, message_id: str) -> StatusReport:
+        message = await self.get(message_id)
+        return StatusReport(message, await self.store.attempts(message_id))
+
+    async def cancel(self, message_id: str) -> messages.ScheduledMessage:
+        """Cancel a queued message; the row stays, with status `cancelled`."""
+        cancelled = await self.store.cancel(message_id, self.clock.now())
+        if cancelled is not None:
+            logger.info("message cancelled", extra=cancelled.log_context())
+            return cancelled
+        current = await self.get(message_id)
+        if current.status == messages.MessageStatus.CANCELLED:
+            return current  # cancelling twice is harmless
+        raise errors.Conflict(
+            f"id: message {message_id!r} is {current.status} and can no longer be cancelled"
+        )
+
+    async def list(
+        self,
+        statuses: Sequence[messages.MessageStatus],
+        limit: int,
+        cursor: str | None = None,
+    ) -> store.Page:
+        return await self.store.list(statuses, limit, cursor)
+
+
+def _check_id(value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise errors.ValidationFailed(
+            "id", "must be 1-128 characters of letters, digits and . _ : @ -"
+        )
+    return value
+
+
+def _check_body(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if not text.strip():
+        raise errors.ValidationFailed("mesaj", "must not be empty")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise errors.ValidationFailed(
+            "mesaj", f"is {len(text)} characters; WhatsApp allows at most {MAX_TEXT_LENGTH}"
+        )
+    return text

@@ -1,0 +1,126 @@
+"""Service settings, read from the environment and `.env` with the seed's names.
+
+Build one `Settings` per entrypoint (`cli.main`, `web.app.create_app`) and pass it down; there is
+no import-time global. Every field maps to an upper-case environment variable of the same name
+(`api_key` <- `API_KEY`), and CLI flags override them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from whatsapp_scheduler import errors
+
+# Values shown in README and .env.example; refusing them stops a copy-pasted config from running.
+PLACEHOLDERS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "your-api-key",
+        "your_api_key",
+        "your-access-token",
+        "your_access_token",
+        "your-phone-number-id",
+        "your_phone_number_id",
+        "your-app-secret",
+        "your_app_secret",
+    }
+)
+
+DEFAULT_DATABASE_URL = "sqlite:///./whatsapp_schedules.db"
+GRAPH_VERSION_PATTERN = re.compile(r"^v\d+\.\d+$")
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. See the settings table in README.md."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    api_key: SecretStr | None = None
+    access_token: SecretStr | None = None
+    phone_number_id: str | None = None
+    app_secret: SecretStr | None = None
+    webhook_verify_token: SecretStr | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: str = "Europe/Istanbul"
+    default_region: str = "TR"
+    graph_api_url: str = "https://graph.facebook.com"
+    graph_api_version: str = "v23.0"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    sandbox: bool = False
+    sandbox_port: int = Field(default=0, ge=0, le=65535)
+
+    # Dispatcher
+    dispatcher_enabled: bool = True
+    messages_per_second: float = Field(default=80.0, gt=0, le=1000)
+    pair_interval: float = Field(default=6.0, ge=0)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    max_lateness: timedelta = timedelta(hours=24)
+    lease_seconds: float = Field(default=60.0, gt=1)
+    resend_ambiguous: bool = True
+    send_concurrency: int = Field(default=64, ge=1, le=1024)
+    claim_batch_size: int = Field(default=200, ge=1, le=5000)
+    safety_poll_seconds: float = Field(default=30.0, gt=0)
+    request_timeout_seconds: float = Field(default=15.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    account_pause_seconds: float = Field(default=300.0, gt=0)
+
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"TIMEZONE {value!r} is not an IANA time zone name") from exc
+        return value
+
+    @field_validator("graph_api_version")
+    @classmethod
+    def _version_shape(cls, value: str) -> str:
+        if not GRAPH_VERSION_PATTERN.match(value):
+            raise ValueError("GRAPH_API_VERSION must look like v23.0")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check_startable(self) -> None:
+        """Refuse to start, in one clear line, with missing or placeholder secrets.
+
+        Meta credentials are required unless the service runs against the sandbox.
+        """
+        _require("API_KEY", self.api_key)
+        if not self.sandbox:
+            _require("ACCESS_TOKEN", self.access_token)
+            _require("PHONE_NUMBER_ID", self.phone_number_id)
+
+
+def _require(name: str, value: SecretStr | str | None) -> None:
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not raw or not raw.strip():
+        raise errors.ConfigurationError(f"{name} is not set (environment variable or .env)")
+    if raw.strip().lower() in PLACEHOLDERS:
+        raise errors.ConfigurationError(
+            f"{name} still has the placeholder value from the README; set a real one"
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and `.env`, then apply non-None overrides (CLI flags)."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

@@ -1,0 +1,127 @@
+"""Durable storage: the messages table is the queue.
+
+`MessageStore` is the whole storage interface the service needs; `SqlMessageStore` implements
+it for SQLite and PostgreSQL, `testing.InMemoryMessageStore` for unit tests. Nothing above this
+package imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from whatsapp_scheduler import messages
+
+
+class AddStatus(enum.StrEnum):
+    CREATED = "created"
+    EXISTING = "existing"  # same id, same content: a client's retry
+    CONFLICT = "conflict"  # same id, other content
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AddResult:
+    status: AddStatus
+    message: messages.ScheduledMessage  # the stored one (for CONFLICT: the one already there)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page:
+    items: list[messages.ScheduledMessage]
+    total: int
+    next_cursor: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed message; applied only if the claim is still ours.
+
+    `status` is where the message goes (queued again, sent, failed). `attempt` is what is
+    written to the attempts table, or None when nothing was sent (a deferral).
+    """
+
+    message_id: str
+    worker: str
+    status: messages.MessageStatus
+    finished_at: datetime
+    attempt: messages.AttemptOutcome | None
+    started_at: datetime | None = None
+    run_at: datetime | None = None  # for status QUEUED
+    wamid: str | None = None
+    wa_id: str | None = None
+    error_code: int | None = None
+    error_text: str | None = None
+    http_status: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueueStats:
+    queued: int
+    sending: int
+    oldest_overdue: datetime | None  # run_at of the longest-waiting due message
+    next_run_at: datetime | None
+
+
+class MessageStore(Protocol):
+    """Durable messages. Every status change is one conditional update."""
+
+    async def add(self, message: messages.ScheduledMessage) -> AddResult:
+        """Store a new message, or report the one already stored under its id."""
+        ...
+
+    async def add_many(self, batch: Sequence[messages.ScheduledMessage]) -> list[AddResult]:
+        """`add` for many messages in one transaction; results in input order. Ids are unique."""
+        ...
+
+    async def get(self, message_id: str) -> messages.ScheduledMessage | None:
+        """The message with that id, or None."""
+        ...
+
+    async def attempts(self, message_id: str) -> list[messages.Attempt]:
+        """Every recorded attempt of a message, oldest first."""
+        ...
+
+    async def list(
+        self,
+        statuses: Sequence[messages.MessageStatus],
+        limit: int,
+        cursor: str | None = None,
+    ) -> Page:
+        """Messages with one of `statuses` (all if empty), by due time then id, keyset-paged."""
+        ...
+
+    async def cancel(self, message_id: str, now: datetime) -> messages.ScheduledMessage | None:
+        """Cancel a queued message. Returns it cancelled, or None if it was not queued."""
+        ...
+
+    async def claim_due(
+        self, now: datetime, limit: int, worker: str, lease_until: datetime
+    ) -> list[messages.ScheduledMessage]:
+        """Move up to `limit` queued messages with `run_at <= now` to `sending`, soonest first."""
+        ...
+
+    async def record(self, outcomes: Sequence[Outcome]) -> int:
+        """Apply outcomes whose claim (`status=sending`, `claimed_by=worker`) still holds.
+
+        Returns how many applied; the others had lost their lease to another worker.
+        """
+        ...
+
+    async def expired_leases(self, now: datetime, limit: int) -> list[messages.ScheduledMessage]:
+        """Messages still `sending` whose lease ended before `now` (their worker died)."""
+        ...
+
+    async def stats(self, now: datetime) -> QueueStats:
+        """Queue depth and the oldest overdue message, for /health and /metrics."""
+        ...
+
+    async def next_run_at(self) -> datetime | None:
+        """The earliest `run_at` of a queued message, for the dispatcher's wake-up."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+        ...

@@ -1,0 +1,412 @@
+"""`SqlMessageStore`: the message store on SQLite or PostgreSQL through SQLAlchemy 2 Core.
+
+Each public method runs one short transaction in a worker thread and is awaited by the event
+loop. SQLite gets exactly one thread (one writer, no busy-waiting between our own connections);
+PostgreSQL gets a thread per pooled connection. Dialect differences live in this module only.
+Driver errors are wrapped into `errors.StoreError` here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from whatsapp_scheduler import errors, messages
+from whatsapp_scheduler.store import (
+    AddResult,
+    AddStatus,
+    Outcome,
+    Page,
+    QueueStats,
+    tables,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+M = tables.messages
+A = tables.attempts
+Status = messages.MessageStatus
+
+# SQLite caps bound parameters per statement; stay well below it in IN (...) lists.
+_IN_CHUNK = 500
+
+
+def normalize_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain PostgreSQL URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8) -> Engine:
+    """An engine with this project's connection settings (WAL and busy timeout on SQLite)."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, pool_size=1, max_overflow=2, pool_pre_ping=False)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+
+
+def _from_row(row: Any) -> messages.ScheduledMessage:
+    data = dict(row._mapping)
+    data["status"] = Status(data["status"])
+    return messages.ScheduledMessage(**data)
+
+
+def _to_row(message: messages.ScheduledMessage) -> dict[str, Any]:
+    return {column.name: getattr(message, column.name) for column in M.columns} | {
+        "status": str(message.status),
+        "template": dict(message.template) if message.template is not None else None,
+    }
+
+
+def encode_cursor(due_at: datetime, message_id: str) -> str:
+    raw = json.dumps([due_at.isoformat(), message_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        due, message_id = json.loads(base64.urlsafe_b64decode(padded))
+        parsed = datetime.fromisoformat(due)
+        if parsed.tzinfo is None or not isinstance(message_id, str):
+            raise ValueError("bad cursor")
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise errors.ValidationFailed("cursor", "is not a cursor this server gave out") from exc
+    return parsed, message_id
+
+
+class SqlMessageStore:
+    """The message store on a SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        workers = 1 if self._dialect == "sqlite" else max(1, engine.pool.size())  # type: ignore[attr-defined]
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: Any) -> SqlMessageStore:
+        return cls(create_engine(url, **engine_options))
+
+    @property
+    def dialect(self) -> str:
+        return self._dialect
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            logger.exception("database error")
+            raise errors.StoreError(f"database error: {type(exc).__name__}") from exc
+
+    def _insert(self) -> Any:
+        module = postgresql if self._dialect == "postgresql" else sqlite
+        return module.insert(M)
+
+    # -- adding ---------------------------------------------------------------------------
+
+    async def add(self, message: messages.ScheduledMessage) -> AddResult:
+        (result,) = await self._run(self._add_many, [message])
+        return result
+
+    async def add_many(self, batch: Sequence[messages.ScheduledMessage]) -> list[AddResult]:
+        if not batch:
+            return []
+        return await self._run(self._add_many, list(batch))
+
+    def _add_many(self, batch: list[messages.ScheduledMessage]) -> list[AddResult]:
+        inserted: set[str] = set()
+        with self._tx() as conn:
+            existing = self._fetch_many(conn, [m.id for m in batch])
+            fresh = [_to_row(m) for m in batch if m.id not in existing]
+            if fresh:
+                stmt = (
+                    self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
+                )
+                inserted = set(conn.execute(stmt, fresh).scalars())
+                raced = [row["id"] for row in fresh if row["id"] not in inserted]
+                existing.update(self._fetch_many(conn, raced))
+        results = []
+        for message in batch:
+            if message.id in inserted:
+                results.append(AddResult(AddStatus.CREATED, message))
+                continue
+            stored = existing[message.id]
+            same = stored.content_hash == message.content_hash
+            results.append(AddResult(AddStatus.EXISTING if same else AddStatus.CONFLICT, stored))
+        return results
+
+    def _fetch_many(self, conn: Connection, ids: list[str]) -> dict[str, messages.ScheduledMessage]:
+        found: dict[str, messages.ScheduledMessage] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            for row in conn.execute(sa.select(M).where(M.c.id.in_(chunk))):
+                found[row.id] = _from_row(row)
+        return found
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def get(self, message_id: str) -> messages.ScheduledMessage | None:
+        return await self._run(self._get, message_id)
+
+    def _get(self, message_id: str) -> messages.ScheduledMessage | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(M).where(M.c.id == message_id)).first()
+        return _from_row(row) if row is not None else None
+
+    async def attempts(self, message_id: str) -> list[messages.Attempt]:
+        return await self._run(self._attempts, message_id)
+
+    def _attempts(self, message_id: str) -> list[messages.Attempt]:
+        query = sa.select(A).where(A.c.message_id == message_id).order_by(A.c.number, A.c.id)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [
+            messages.Attempt(
+                message_id=row.message_id,
+                number=row.number,
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                outcome=messages.AttemptOutcome(row.outcome),
+                error_code=row.error_code,
+                error_text=row.error_text,
+                http_status=row.http_status,
+                worker=row.worker,
+            )
+            for row in rows
+        ]
+
+    async def list(
+        self,
+        statuses: Sequence[messages.MessageStatus],
+        limit: int,
+        cursor: str | None = None,
+    ) -> Page:
+        after = decode_cursor(cursor) if cursor else None
+        return await self._run(self._list, list(statuses), limit, after)
+
+    def _list(
+        self, statuses: list[messages.MessageStatus], limit: int, after: tuple[datetime, str] | None
+    ) -> Page:
+        where = [M.c.status.in_([str(s) for s in statuses])] if statuses else []
+        query = sa.select(M).where(*where)
+        if after is not None:
+            query = query.where(
+                sa.tuple_(M.c.due_at, M.c.id)
+                > sa.tuple_(sa.literal(after[0], tables.UtcDateTime), sa.literal(after[1]))
+            )
+        query = query.order_by(M.c.due_at, M.c.id).limit(limit + 1)
+        count = sa.select(sa.func.count()).select_from(M).where(*where)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+            total = conn.execute(count).scalar_one()
+        items = [_from_row(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(last.due_at, last.id)
+        return Page(items=items, total=total, next_cursor=next_cursor)
+
+    # -- transitions ------------------------------------------------------------------------
+
+    async def cancel(self, message_id: str, now: datetime) -> messages.ScheduledMessage | None:
+        return await self._run(self._cancel, message_id, now)
+
+    def _cancel(self, message_id: str, now: datetime) -> messages.ScheduledMessage | None:
+        stmt = (
+            sa.update(M)
+            .where(M.c.id == message_id, M.c.status == str(Status.QUEUED))
+            .values(status=str(Status.CANCELLED), cancelled_at=now, updated_at=now)
+            .returning(*M.c)
+        )
+        with self._tx() as conn:
+            row = conn.execute(stmt).first()
+        return _from_row(row) if row is not None else None
+
+    async def claim_due(
+        self, now: datetime, limit: int, worker: str, lease_until: datetime
+    ) -> list[messages.ScheduledMessage]:
+        return await self._run(self._claim_due, now, limit, worker, lease_until)
+
+    def _claim_due(
+        self, now: datetime, limit: int, worker: str, lease_until: datetime
+    ) -> list[messages.ScheduledMessage]:
+        due = (
+            sa.select(M.c.id)
+            .where(M.c.status == str(Status.QUEUED), M.c.run_at <= now)
+            .order_by(M.c.run_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # dropped by the SQLite compiler
+            .cte("due")
+        )
+        # A CTE, not `id IN (subquery)`: PostgreSQL may re-run an IN-subquery and so claim more
+        # than `limit` rows; a CTE with FOR UPDATE runs exactly once.
+        stmt = (
+            sa.update(M)
+            .where(M.c.id == due.c.id, M.c.status == str(Status.QUEUED))
+            .values(
+                status=str(Status.SENDING),
+                claimed_by=worker,
+                lease_until=lease_until,
+                claimed_at=now,
+                updated_at=now,
+            )
+            .returning(*M.c)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(stmt).all()
+        claimed = [_from_row(row) for row in rows]
+        claimed.sort(key=lambda m: (m.run_at, m.id))
+        return claimed
+
+    async def record(self, outcomes: Sequence[Outcome]) -> int:
+        if not outcomes:
+            return 0
+        return await self._run(self._record, list(outcomes))
+
+    def _record(self, outcomes: list[Outcome]) -> int:
+        applied = 0
+        with self._tx() as conn:
+            for outcome in outcomes:
+                values = _outcome_values(outcome)
+                stmt = (
+                    sa.update(M)
+                    .where(
+                        M.c.id == outcome.message_id,
+                        M.c.status == str(Status.SENDING),
+                        M.c.claimed_by == outcome.worker,
+                    )
+                    .values(**values)
+                    .returning(M.c.attempts)
+                )
+                attempts = conn.execute(stmt).scalar()
+                if attempts is None:
+                    logger.warning(
+                        "outcome dropped: claim lost", extra={"message_id": outcome.message_id}
+                    )
+                    continue
+                applied += 1
+                if outcome.attempt is not None:
+                    conn.execute(sa.insert(A).values(**_attempt_row(outcome, attempts)))
+        return applied
+
+    async def expired_leases(self, now: datetime, limit: int) -> list[messages.ScheduledMessage]:
+        return await self._run(self._expired_leases, now, limit)
+
+    def _expired_leases(self, now: datetime, limit: int) -> list[messages.ScheduledMessage]:
+        query = (
+            sa.select(M)
+            .where(M.c.status == str(Status.SENDING), M.c.lease_until < now)
+            .order_by(M.c.lease_until)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [_from_row(row) for row in conn.execute(query)]
+
+    async def stats(self, now: datetime) -> QueueStats:
+        return await self._run(self._stats, now)
+
+    def _stats(self, now: datetime) -> QueueStats:
+        counts = (
+            sa.select(M.c.status, sa.func.count())
+            .where(M.c.status.in_([str(Status.QUEUED), str(Status.SENDING)]))
+            .group_by(M.c.status)
+        )
+        queued_min = sa.select(sa.func.min(M.c.run_at)).where(M.c.status == str(Status.QUEUED))
+        with self._tx() as conn:
+            by_status = {row[0]: row[1] for row in conn.execute(counts)}
+            earliest = conn.execute(queued_min).scalar()
+        return QueueStats(
+            queued=by_status.get(str(Status.QUEUED), 0),
+            sending=by_status.get(str(Status.SENDING), 0),
+            oldest_overdue=earliest if earliest is not None and earliest <= now else None,
+            next_run_at=earliest,
+        )
+
+    async def next_run_at(self) -> datetime | None:
+        return await self._run(self._next_run_at)
+
+    def _next_run_at(self) -> datetime | None:
+        query = (
+            sa.select(M.c.run_at)
+            .where(M.c.status == str(Status.QUEUED))
+            .order_by(M.c.run_at)
+            .limit(1)
+        )
+        with self._tx() as conn:
+            value = conn.execute(query).scalar()
+        return value  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        await self._run(self._engine.dispose)
+        self._executor.shutdown(wait=True)
+
+
+def _outcome_values(outcome: Outcome) -> dict[str, Any]:
+    at = outcome.finished_at
+    values: dict[str, Any] = {
+        "status": str(outcome.status),
+        "updated_at": at,
+        "claimed_by": None,
+        "lease_until": None,
+    }
+    if outcome.attempt is not None and outcome.attempt != messages.AttemptOutcome.EXPIRED:
+        values["attempts"] = M.c.attempts + 1
+    if outcome.error_code is not None or outcome.error_text is not None:
+        values["last_error_code"] = outcome.error_code
+        values["last_error_text"] = outcome.error_text
+    if outcome.status == Status.QUEUED:
+        values["run_at"] = outcome.run_at or at
+    elif outcome.status == Status.SENT:
+        values.update(sent_at=at, wamid=outcome.wamid, wa_id=outcome.wa_id)
+    elif outcome.status == Status.FAILED:
+        values["failed_at"] = at
+    return values
+
+
+def _attempt_row(outcome: Outcome, attempts: int) -> dict[str, Any]:
+    assert outcome.attempt is not None
+    return {
+        "message_id": outcome.message_id,
+        "number": max(attempts, 1),
+        "started_at": outcome.started_at or outcome.finished_at,
+        "finished_at": outcome.finished_at,
+        "outcome": str(outcome.attempt),
+        "error_code": outcome.error_code,
+        "error_text": outcome.error_text,
+        "http_status": outcome.http_status,
+        "worker": outcome.worker,
+    }

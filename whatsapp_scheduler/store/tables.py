@@ -1,0 +1,102 @@
+"""The single schema declaration (SQLAlchemy Core). Alembic revisions are written against it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+# Index and constraint names are explicit so migrations and `alembic check` stay stable.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend.
+
+    PostgreSQL stores `timestamptz`. SQLite has no time zones: values are stored as naive UTC
+    text (which sorts correctly) and given back their UTC tzinfo on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("recipient", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=True),
+    sa.Column("template", sa.JSON, nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("tarih", sa.String(64), nullable=False),
+    sa.Column("saat", sa.String(16), nullable=False),
+    sa.Column("client_created", sa.String(64), nullable=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("run_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("wamid", sa.String(128), nullable=True),
+    sa.Column("wa_id", sa.String(32), nullable=True),
+    sa.Column("last_error_code", sa.Integer, nullable=True),
+    sa.Column("last_error_text", sa.Text, nullable=True),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.Column("read_at", UtcDateTime, nullable=True),
+    sa.Column("failed_at", UtcDateTime, nullable=True),
+    sa.Column("cancelled_at", UtcDateTime, nullable=True),
+    # "queued and due, soonest first" for the dispatcher's claim, and the expired-lease scan.
+    sa.Index("ix_messages_status_run_at", "status", "run_at"),
+    # Listing by status in due order (GET /schedule) with keyset paging on (due_at, id).
+    sa.Index("ix_messages_status_due_at_id", "status", "due_at", "id"),
+    sa.Index("ix_messages_due_at_id", "due_at", "id"),
+    sa.Index("ix_messages_wamid", "wamid"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("message_id", sa.String(128), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error_text", sa.Text, nullable=True),
+    sa.Column("http_status", sa.Integer, nullable=True),
+    sa.Column("worker", sa.String(64), nullable=True),
+    sa.Index("ix_attempts_message_id", "message_id"),
+)

@@ -1,0 +1,132 @@
+"""`create_app()`: the FastAPI application; its lifespan owns the store and the dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pydantic
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from whatsapp_scheduler import __version__, errors, service
+from whatsapp_scheduler import clock as clock_mod
+from whatsapp_scheduler import settings as settings_mod
+from whatsapp_scheduler import store as store_mod
+from whatsapp_scheduler.store import migrate, sql
+from whatsapp_scheduler.web import deps, limits, runtime
+from whatsapp_scheduler.web.routes import docs, health, schedule
+
+logger = logging.getLogger(__name__)
+
+#: Builds the dispatcher for a running app (set by the CLI; None in API-only tests).
+DispatcherFactory = Callable[[runtime.Runtime], Awaitable[runtime.BackgroundDispatcher | None]]
+
+_STATUS_FOR: list[tuple[type[errors.SchedulerError], int]] = [
+    (deps.Unauthorized, 401),
+    (errors.ValidationFailed, 422),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.StoreError, 503),
+]
+
+
+def create_app(
+    settings: settings_mod.Settings,
+    *,
+    store: store_mod.MessageStore | None = None,
+    clock: clock_mod.Clock | None = None,
+    dispatcher_factory: DispatcherFactory | None = None,
+) -> FastAPI:
+    """The service's ASGI app. Without `store`, opens (and migrates) DATABASE_URL at start-up."""
+    api_key = settings.api_key.get_secret_value() if settings.api_key else ""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        message_store: store_mod.MessageStore
+        if store is None:
+            await asyncio.to_thread(migrate.upgrade, settings.database_url)
+            message_store = sql.SqlMessageStore.from_url(
+                settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+            )
+        else:
+            message_store = store
+        the_clock = clock or clock_mod.SystemClock()
+        svc = service.SchedulerService(
+            message_store,
+            the_clock,
+            default_timezone=settings.timezone,
+            default_region=settings.default_region,
+        )
+        rt = runtime.Runtime(
+            settings=settings, store=message_store, service=svc, clock=the_clock, api_key=api_key
+        )
+        app.state.runtime = rt
+        if dispatcher_factory is not None:
+            rt.dispatcher = await dispatcher_factory(rt)
+            if rt.dispatcher is not None:
+                svc.set_scheduled_hook(rt.dispatcher.nudge)
+                await rt.dispatcher.start()
+        try:
+            yield
+        finally:
+            if rt.dispatcher is not None:
+                await rt.dispatcher.stop()
+            if own_store:
+                await message_store.close()
+
+    app = FastAPI(
+        title="whatsapp-scheduler",
+        version=__version__,
+        summary="Send WhatsApp messages at a chosen local date and time.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.add_middleware(limits.BodySizeLimit)
+    app.include_router(health.router)
+    app.include_router(schedule.router)
+    app.include_router(docs.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_scheduler_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.SchedulerError)
+        status = next((code for kind, code in _STATUS_FOR if isinstance(exc, kind)), 500)
+        headers = {"WWW-Authenticate": "APIKey"} if status == 401 else None
+        body = schedule.error_body(exc).model_dump()
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def on_request_invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        fields = [{"field": _loc(e.get("loc", ())), "rule": _rule(e)} for e in exc.errors()]
+        detail = "; ".join(f"{f['field']}: {f['rule']}" for f in fields) or "invalid request"
+        return JSONResponse({"detail": detail, "errors": fields}, status_code=422)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error; see the server log", "errors": []}, 500)
+
+    app.add_exception_handler(errors.SchedulerError, on_scheduler_error)
+    app.add_exception_handler(RequestValidationError, on_request_invalid)
+    app.add_exception_handler(pydantic.ValidationError, on_request_invalid)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _loc(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _rule(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return "is not valid JSON"
+    return str(error.get("msg", "invalid"))

@@ -1,0 +1,37 @@
+"""OpenAPI schema and Swagger UI, behind the API key like every other data-free endpoint.
+
+Browsers cannot add `X-API-Key` to the Swagger UI's own fetch, so the page is rendered with the
+schema inlined: request the page with the header (or a signed-in dashboard session, when that
+exists) and the UI works.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from whatsapp_scheduler.web import deps
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(deps.require_api_key)])
+
+
+def _schema(request: Request) -> dict[str, Any]:
+    return request.app.openapi()  # type: ignore[no-any-return]
+
+
+@router.get("/openapi.json")
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(_schema(request))
+
+
+@router.get("/docs")
+async def docs(request: Request) -> HTMLResponse:
+    page = get_swagger_ui_html(openapi_url="/openapi.json", title="whatsapp-scheduler API")
+    html = bytes(page.body).decode()
+    inline = json.dumps(_schema(request)).replace("</", "<\\/")
+    html = html.replace("url: '/openapi.json'", f"spec: {inline}")
+    return HTMLResponse(html)

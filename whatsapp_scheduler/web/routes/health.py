@@ -1,0 +1,44 @@
+"""`GET /health`: open to everyone (the Flutter client sends its key anyway)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from whatsapp_scheduler import __version__, errors
+from whatsapp_scheduler.web import deps, schemas
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=schemas.HealthPublic)
+async def health(runtime: deps.RuntimeDep, response: Response) -> schemas.HealthPublic:
+    """Liveness and readiness: database reachable, dispatcher state, queue depth."""
+    now = runtime.clock.now()
+    try:
+        stats = await runtime.store.stats(now)
+    except errors.StoreError:
+        response.status_code = 503
+        return schemas.HealthPublic(
+            status="unavailable",
+            sandbox=runtime.settings.sandbox,
+            database="unreachable",
+            version=__version__,
+        )
+    queue = {
+        "queued": stats.queued,
+        "sending": stats.sending,
+        "oldest_overdue": stats.oldest_overdue.isoformat() if stats.oldest_overdue else None,
+        "overdue_seconds": (now - stats.oldest_overdue).total_seconds()
+        if stats.oldest_overdue
+        else 0.0,
+        "next_run_at": stats.next_run_at.isoformat() if stats.next_run_at else None,
+    }
+    dispatcher = runtime.dispatcher.health() if runtime.dispatcher is not None else None
+    return schemas.HealthPublic(
+        status="ok",
+        sandbox=runtime.settings.sandbox,
+        database="ok",
+        version=__version__,
+        dispatcher=dispatcher,
+        queue=queue,
+    )

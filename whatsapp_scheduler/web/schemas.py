@@ -1,0 +1,201 @@
+"""Request and response models: the HTTP contract, kept apart from the tables.
+
+Field names follow the seed's Turkish wire names (`alici` recipient, `tarih` date, `saat` time,
+`mesaj` text, `olusturmaTarihi` the client's creation time) so its Flutter client keeps working.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from whatsapp_scheduler import messages, service
+
+
+class MessageCreate(BaseModel):
+    """A message to send at a local date and time."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "reminder-42",
+                    "alici": "+905551234567",
+                    "tarih": "2026-12-01",
+                    "saat": "09:30",
+                    "mesaj": "Randevunuz yarın 10:00'da.",
+                    "olusturmaTarihi": "2026-11-28T10:00:00.000",
+                }
+            ]
+        },
+    )
+
+    id: str | int | None = Field(
+        default=None, description="Your id for the message; made by the server if left out."
+    )
+    alici: str = Field(description="Recipient phone number, with + and country code.")
+    tarih: str = Field(description="Date: YYYY-MM-DD or an ISO 8601 datetime (date part used).")
+    saat: str = Field(description="Local time: HH:MM or HH:MM:SS.")
+    mesaj: str | None = Field(default=None, description="Text, 1 to 4,096 characters.")
+    olusturmaTarihi: str | None = Field(
+        default=None, description="When the client created it; echoed back."
+    )
+    timezone: str | None = Field(
+        default=None, description="IANA time zone for tarih/saat; default: TIMEZONE setting."
+    )
+
+    def to_request(self) -> service.ScheduleRequest:
+        return service.ScheduleRequest(
+            id=str(self.id) if self.id is not None else None,
+            alici=self.alici,
+            tarih=self.tarih,
+            saat=self.saat,
+            mesaj=self.mesaj,
+            olusturmaTarihi=self.olusturmaTarihi,
+            timezone=self.timezone,
+        )
+
+
+class MessagePublic(BaseModel):
+    """A stored message, as the seed returned it plus new fields."""
+
+    id: str
+    alici: str
+    tarih: str
+    saat: str
+    mesaj: str | None
+    olusturmaTarihi: str | None
+    status: messages.MessageStatus
+    created_at: datetime
+    updated_at: datetime
+    timezone: str
+    scheduled_at: datetime = Field(description="The due time in UTC.")
+    attempts: int
+    template: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, message: messages.ScheduledMessage) -> MessagePublic:
+        return cls(
+            id=message.id,
+            alici=message.recipient,
+            tarih=message.tarih,
+            saat=message.saat,
+            mesaj=message.body,
+            olusturmaTarihi=message.client_created,
+            status=message.status,
+            created_at=message.created_at,
+            updated_at=message.updated_at,
+            timezone=message.timezone,
+            scheduled_at=message.due_at,
+            attempts=message.attempts,
+            template=dict(message.template) if message.template is not None else None,
+        )
+
+
+class FieldError(BaseModel):
+    field: str
+    rule: str
+
+
+class ErrorPublic(BaseModel):
+    """Every refusal: `detail` names the field and the rule that was broken."""
+
+    detail: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class AttemptPublic(BaseModel):
+    number: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: messages.AttemptOutcome
+    error_code: int | None
+    error_text: str | None
+    http_status: int | None
+
+
+class LastError(BaseModel):
+    code: int | None = Field(description="Meta's error code, when Meta gave one.")
+    message: str | None
+
+
+class StatusPublic(BaseModel):
+    """The seed's `{id, status}` plus the message's history."""
+
+    id: str
+    status: messages.MessageStatus
+    attempts: int
+    scheduled_at: datetime
+    whatsapp_message_id: str | None
+    last_error: LastError | None
+    timeline: dict[str, datetime | None] = Field(
+        description="When the message entered each status (null: not yet)."
+    )
+    attempt_history: list[AttemptPublic]
+
+    @classmethod
+    def of(cls, report: service.StatusReport) -> StatusPublic:
+        message = report.message
+        last_error = None
+        if message.last_error_code is not None or message.last_error_text is not None:
+            last_error = LastError(code=message.last_error_code, message=message.last_error_text)
+        return cls(
+            id=message.id,
+            status=message.status,
+            attempts=message.attempts,
+            scheduled_at=message.due_at,
+            whatsapp_message_id=message.wamid,
+            last_error=last_error,
+            timeline={str(k): v for k, v in message.transitions().items()},
+            attempt_history=[
+                AttemptPublic(
+                    number=a.number,
+                    started_at=a.started_at,
+                    finished_at=a.finished_at,
+                    outcome=a.outcome,
+                    error_code=a.error_code,
+                    error_text=a.error_text,
+                    http_status=a.http_status,
+                )
+                for a in report.attempts
+            ],
+        )
+
+
+class BatchCreate(BaseModel):
+    """Up to 1,000 messages, each validated on its own."""
+
+    messages: list[dict[str, Any]] = Field(max_length=service.MAX_BATCH)
+
+
+class BatchItemPublic(BaseModel):
+    index: int
+    id: str | None
+    stored: bool
+    created: bool = Field(description="False when the id was already stored with this content.")
+    message: MessagePublic | None = None
+    error: ErrorPublic | None = None
+
+
+class BatchPublic(BaseModel):
+    stored: int
+    refused: int
+    results: list[BatchItemPublic]
+
+
+class CancelPublic(BaseModel):
+    id: str
+    status: messages.MessageStatus
+    message: str
+
+
+class HealthPublic(BaseModel):
+    status: str
+    sandbox: bool
+    database: str
+    version: str
+    dispatcher: dict[str, Any] | None = None
+    queue: dict[str, Any] | None = None
