@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -37,10 +39,26 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     _banner(settings, show_key=show_key)
     await server.serve()
     return 0 if server.started else 1
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a SIGTERM/SIGINT that ended in a graceful shutdown exits 0.
+
+    uvicorn re-raises the captured signal after shutting down, which turns a clean stop into
+    "killed by signal" for supervisors; here the stop is reported as what it was: clean.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            if self._captured_signals:
+                logger.info("stopped by signal %s", self._captured_signals[-1])
+            self._captured_signals.clear()
 
 
 def _banner(settings: settings_mod.Settings, *, show_key: bool) -> None:

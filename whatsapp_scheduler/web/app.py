@@ -12,6 +12,7 @@ import pydantic
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from whatsapp_scheduler import __version__, errors, service
 from whatsapp_scheduler import clock as clock_mod
@@ -111,6 +112,22 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{f['field']}: {f['rule']}" for f in fields) or "invalid request"
         return JSONResponse({"detail": detail, "errors": fields}, status_code=422)
 
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:  # FastAPI could not decode the body (e.g. not UTF-8)
+            return JSONResponse(
+                {
+                    "detail": "body: is not valid JSON",
+                    "errors": [{"field": "body", "rule": "is not valid JSON"}],
+                },
+                status_code=422,
+            )
+        return JSONResponse(
+            {"detail": str(exc.detail), "errors": []},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; see the server log", "errors": []}, 500)
@@ -118,6 +135,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.SchedulerError, on_scheduler_error)
     app.add_exception_handler(RequestValidationError, on_request_invalid)
     app.add_exception_handler(pydantic.ValidationError, on_request_invalid)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -1,0 +1,101 @@
+"""Acceptance tests run the real command as a subprocess and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent / "whatsapp-scheduler"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Service:
+    """A running `whatsapp-scheduler serve` (or `python main.py`) subprocess."""
+
+    def __init__(self, argv: Sequence[str], env: dict[str, str], port: int, cwd: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = cwd / f"service-{port}.log"
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            list(argv), env=env, cwd=cwd, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+
+    def wait_healthy(self, timeout: float = 20.0) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise AssertionError(f"service exited early:\n{self.output()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"service not healthy after {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        if not self._log_file.closed:
+            self._log_file.flush()
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self._log_file.closed:
+            return self.process.returncode
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        if self._log_file.closed:
+            return
+        self.process.kill()
+        self.process.wait()
+        self._log_file.close()
+
+
+def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"API_KEY", "ACCESS_TOKEN", "PHONE_NUMBER_ID", "DATABASE_URL", "APP_SECRET"}
+    }
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'acceptance.db'}", "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[object]:
+    started: list[Service] = []
+
+    def start(argv: Sequence[str], **env: str) -> Service:
+        port = free_port()
+        full = [*argv, "--port", str(port)] if "--port" not in argv else list(argv)
+        service = Service(full, base_env(tmp_path, **env), port, tmp_path)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
