@@ -189,3 +189,25 @@ async def test_stats_and_next_run(any_store, make_message):
     assert stats.oldest_overdue == START
     assert stats.next_run_at == START
     assert await any_store.next_run_at() == START
+
+
+async def test_repeated_ids_inside_one_batch(any_store, make_message):
+    message = make_message()
+    other = message.evolve(body="other", content_hash="other")
+    results = await any_store.add_many([message, message, other])
+    assert [r.status for r in results] == [
+        store.AddStatus.CREATED,
+        store.AddStatus.EXISTING,
+        store.AddStatus.CONFLICT,
+    ]
+    assert (await any_store.get(message.id)).body == message.body
+
+
+async def test_concurrent_adds_of_one_id_store_it_once(any_store, make_message):
+    import asyncio
+
+    message = make_message()
+    other = message.evolve(body="other", content_hash="other")
+    results = await asyncio.gather(*(any_store.add(m) for m in [message, other, message]))
+    assert [r.status for r in results].count(store.AddStatus.CREATED) == 1
+    assert (await any_store.list([], limit=10)).total == 1

@@ -110,6 +110,8 @@ class SqlMessageStore:
         self._dialect = engine.dialect.name
         workers = 1 if self._dialect == "sqlite" else max(1, engine.pool.size())  # type: ignore[attr-defined]
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+        self._pending: list[tuple[messages.ScheduledMessage, asyncio.Future[AddResult]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SqlMessageStore:
@@ -139,8 +141,33 @@ class SqlMessageStore:
     # -- adding ---------------------------------------------------------------------------
 
     async def add(self, message: messages.ScheduledMessage) -> AddResult:
-        (result,) = await self._run(self._add_many, [message])
-        return result
+        """Group commit: adds that arrive while a write is running share the next transaction.
+
+        Under many concurrent clients this turns N one-row transactions into a few N-row ones;
+        a lone request still goes straight to the database.
+        """
+        future: asyncio.Future[AddResult] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_pending())
+        return await future
+
+    async def _flush_pending(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    results = await self._run(self._add_many, [m for m, _ in group])
+                except Exception as exc:  # every caller in the group gets the error
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), result in zip(group, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flusher = None
 
     async def add_many(self, batch: Sequence[messages.ScheduledMessage]) -> list[AddResult]:
         if not batch:
@@ -148,23 +175,21 @@ class SqlMessageStore:
         return await self._run(self._add_many, list(batch))
 
     def _add_many(self, batch: list[messages.ScheduledMessage]) -> list[AddResult]:
-        inserted: set[str] = set()
+        first: dict[str, int] = {}  # id -> index of its first occurrence in the batch
+        for index, message in enumerate(batch):
+            first.setdefault(message.id, index)
         with self._tx() as conn:
-            existing = self._fetch_many(conn, [m.id for m in batch])
-            fresh = [_to_row(m) for m in batch if m.id not in existing]
-            if fresh:
-                stmt = (
-                    self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
-                )
-                inserted = set(conn.execute(stmt, fresh).scalars())
-                raced = [row["id"] for row in fresh if row["id"] not in inserted]
-                existing.update(self._fetch_many(conn, raced))
+            stmt = self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
+            rows = [_to_row(batch[index]) for index in first.values()]
+            inserted = set(conn.execute(stmt, rows).scalars())
+            already = [message_id for message_id in first if message_id not in inserted]
+            existing = self._fetch_many(conn, already) if already else {}
         results = []
-        for message in batch:
-            if message.id in inserted:
+        for index, message in enumerate(batch):
+            if message.id in inserted and first[message.id] == index:
                 results.append(AddResult(AddStatus.CREATED, message))
                 continue
-            stored = existing[message.id]
+            stored = existing.get(message.id) or batch[first[message.id]]
             same = stored.content_hash == message.content_hash
             results.append(AddResult(AddStatus.EXISTING if same else AddStatus.CONFLICT, stored))
         return results

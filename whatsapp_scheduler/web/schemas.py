@@ -176,7 +176,8 @@ class BatchItemPublic(BaseModel):
     id: str | None
     stored: bool
     created: bool = Field(description="False when the id was already stored with this content.")
-    message: MessagePublic | None = None
+    status: messages.MessageStatus | None = None
+    scheduled_at: datetime | None = Field(default=None, description="The due time in UTC.")
     error: ErrorPublic | None = None
 
 

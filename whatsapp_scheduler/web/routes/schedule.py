@@ -25,14 +25,14 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
     response_model=schemas.MessagePublic,
     responses={**_REFUSALS, 409: {"model": schemas.ErrorPublic, "description": "id reused"}},
 )
-async def schedule(body: schemas.MessageCreate, svc: deps.ServiceDep) -> schemas.MessagePublic:
+async def schedule(body: schemas.MessageCreate, svc: deps.ServiceDep) -> Response:
     """Schedule one message. Repeating a request with the same id and content is safe (200)."""
     result = await svc.schedule(body.to_request())
-    return schemas.MessagePublic.of(result.message)
+    return _json(schemas.MessagePublic.of(result.message))
 
 
 @router.post("/schedule/batch", response_model=schemas.BatchPublic, responses=_REFUSALS)
-async def schedule_batch(body: schemas.BatchCreate, svc: deps.ServiceDep) -> schemas.BatchPublic:
+async def schedule_batch(body: schemas.BatchCreate, svc: deps.ServiceDep) -> Response:
     """Schedule up to 1,000 messages; each is accepted or refused on its own."""
     parsed: list[tuple[int, schemas.MessageCreate]] = []
     refused: dict[int, schemas.BatchItemPublic] = {}
@@ -50,7 +50,13 @@ async def schedule_batch(body: schemas.BatchCreate, svc: deps.ServiceDep) -> sch
         results[index] = _batch_item(index, item)
     ordered = [results[i] for i in sorted(results)]
     stored = sum(1 for r in ordered if r.stored)
-    return schemas.BatchPublic(stored=stored, refused=len(ordered) - stored, results=ordered)
+    answer = schemas.BatchPublic(stored=stored, refused=len(ordered) - stored, results=ordered)
+    return _json(answer)
+
+
+def _json(model: pydantic.BaseModel) -> Response:
+    """Serialize a response model once (FastAPI would validate it a second time first)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def _batch_item(index: int, item: service.BatchItem) -> schemas.BatchItemPublic:
@@ -60,7 +66,8 @@ def _batch_item(index: int, item: service.BatchItem) -> schemas.BatchItemPublic:
             id=item.result.message.id,
             stored=True,
             created=item.result.status == store.AddStatus.CREATED,
-            message=schemas.MessagePublic.of(item.result.message),
+            status=item.result.message.status,
+            scheduled_at=item.result.message.due_at,
         )
     assert item.error is not None
     return schemas.BatchItemPublic(

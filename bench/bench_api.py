@@ -1,0 +1,191 @@
+"""REST API benchmarks (issue #2 floors), against a real `whatsapp-scheduler serve` subprocess.
+
+    .venv/bin/python bench/bench_api.py [--requests 10000] [--rows 1000000] [--skip-million]
+
+1. POST /schedule from 32 concurrent clients (one process, SQLite): requests/s.
+2. POST /schedule/batch with 1,000 messages per request: messages stored/s.
+3. With 1,000,000 queued rows: start-up to a healthy /health, GET /schedule p50/p99, RSS.
+
+The load generator is this process (aiohttp); the service is another. On a 2-core machine they
+share the CPU, so the figures are a floor for a service with a machine of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+
+BIN = Path(sys.executable).parent / "whatsapp-scheduler"
+KEY = "bench-api-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(db: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+    port = free_port()
+    env = dict(os.environ, API_KEY=KEY, DATABASE_URL=f"sqlite:///{db}", LOG_LEVEL="WARNING")
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--sandbox", "--no-dispatcher", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1) as response:
+                if response.status == 200:
+                    return proc, url, time.monotonic() - began
+        except OSError:
+            time.sleep(0.01)
+        if proc.poll() is not None:
+            raise SystemExit("service exited")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(30)
+
+
+def body(i: int, tag: str) -> dict[str, str]:
+    return {
+        "id": f"{tag}-{i}",
+        "alici": f"+90555{i % 10_000_000:07d}",
+        "tarih": "2030-01-01",
+        "saat": f"{(i // 60) % 24:02d}:{i % 60:02d}",
+        "mesaj": f"benchmark message {i}",
+    }
+
+
+async def post_single(url: str, total: int, concurrency: int) -> float:
+    headers = {"X-API-Key": KEY}
+    counter = iter(range(total))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, headers=headers, connector=connector) as session:
+
+        async def worker() -> None:
+            for i in counter:
+                async with session.post("/schedule", json=body(i, "single")) as response:
+                    assert response.status == 200, await response.text()
+                    await response.read()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return total / (time.perf_counter() - began)
+
+
+async def post_batches(url: str, batches: int) -> float:
+    headers = {"X-API-Key": KEY}
+    async with aiohttp.ClientSession(url, headers=headers) as session:
+        began = time.perf_counter()
+        for b in range(batches):
+            payload = {"messages": [body(b * 1000 + i, "batch") for i in range(1000)]}
+            async with session.post("/schedule/batch", json=payload) as response:
+                result = await response.json()
+                assert result["stored"] == 1000, result
+        return batches * 1000 / (time.perf_counter() - began)
+
+
+async def list_latency(url: str, samples: int) -> tuple[float, float]:
+    headers = {"X-API-Key": KEY}
+    times = []
+    async with aiohttp.ClientSession(url, headers=headers) as session:
+        for _ in range(samples):
+            began = time.perf_counter()
+            async with session.get("/schedule") as response:
+                assert response.status == 200
+                await response.read()
+            times.append((time.perf_counter() - began) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1]
+
+
+def prefill(db: Path, rows: int) -> None:
+    """Insert `rows` queued messages straight into SQLite (the API's batch path is measured above)."""
+    conn = sqlite3.connect(db)
+    base = datetime(2030, 1, 1, tzinfo=UTC)
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    chunk = []
+    for i in range(rows):
+        due = (base + timedelta(seconds=i)).replace(tzinfo=None).isoformat(sep=" ")
+        chunk.append((f"pre-{i}", f"+90555{i:07d}", f"message {i}", "Europe/Istanbul", "2030-01-01", "03:00", f"h{i}", "queued", due, due, now, now))
+        if len(chunk) == 50_000:
+            _insert(conn, chunk)
+            chunk = []
+    if chunk:
+        _insert(conn, chunk)
+    conn.close()
+
+
+def _insert(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+    conn.executemany(
+        "INSERT INTO messages (id, recipient, body, timezone, tarih, saat, content_hash, status, due_at, run_at, created_at, updated_at, attempts) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0)",
+        rows,
+    )
+    conn.commit()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-million", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        proc, url, _ = start(db)
+        try:
+            single = asyncio.run(post_single(url, args.requests, 32))
+            print(f"POST /schedule, 32 clients: {single:,.0f} requests/s ({args.requests} requests)")
+            batch = asyncio.run(post_batches(url, args.batches))
+            print(f"POST /schedule/batch x1000: {batch:,.0f} messages/s ({args.batches} batches)")
+        finally:
+            stop(proc)
+        if args.skip_million:
+            return
+        db2 = Path(tmp) / "million.db"
+        proc, url, _ = start(db2)  # creates the schema
+        stop(proc)
+        began = time.perf_counter()
+        prefill(db2, args.rows)
+        print(f"prefilled {args.rows:,} queued rows in {time.perf_counter() - began:.1f}s")
+        proc, url, startup = start(db2)
+        try:
+            p50, p99 = asyncio.run(list_latency(url, 300))
+            print(f"start-up to healthy /health with {args.rows:,} rows: {startup:.2f}s")
+            print(f"GET /schedule (100 of {args.rows:,} queued): p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+            print(f"service RSS after the list requests: {rss_mb(proc.pid):.0f} MB")
+        finally:
+            stop(proc)
+
+
+if __name__ == "__main__":
+    main()
