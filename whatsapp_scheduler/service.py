@@ -18,6 +18,7 @@ from typing import Any
 
 from whatsapp_scheduler import clock as clock_mod
 from whatsapp_scheduler import errors, localtime, messages, recipients, store
+from whatsapp_scheduler.whatsapp import webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,34 @@ class SchedulerService:
         raise errors.Conflict(
             f"id: message {message_id!r} is {current.status} and can no longer be cancelled"
         )
+
+    async def apply_webhook(self, delivery: webhooks.Delivery) -> store.ReceiptCounts:
+        """Apply Meta's status receipts and remember inbound messages (24-hour windows)."""
+        if delivery.inbound:
+            await self.store.record_inbound([(m.wa_id, m.timestamp) for m in delivery.inbound])
+        receipts = [
+            store.Receipt(
+                wamid=u.wamid,
+                status=u.status,
+                occurred_at=u.timestamp,
+                callback_data=u.callback_data,
+                error_code=u.error_code,
+                error_text=u.error_text,
+            )
+            for u in delivery.statuses
+        ]
+        counts = await self.store.apply_receipts(receipts, self.clock.now())
+        if receipts:
+            logger.info(
+                "status webhook applied",
+                extra={
+                    "applied": counts.applied,
+                    "duplicate": counts.duplicate,
+                    "stale": counts.stale,
+                    "unmatched": counts.unmatched,
+                },
+            )
+        return counts
 
     async def list(
         self,

@@ -41,6 +41,8 @@ class InMemoryMessageStore:
     def __init__(self) -> None:
         self.rows: dict[str, messages.ScheduledMessage] = {}
         self.attempt_rows: list[messages.Attempt] = []
+        self.receipts: dict[tuple[str, str], tuple[store.Receipt, str | None]] = {}
+        self.contacts: dict[str, datetime] = {}
 
     async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
         (result,) = await self.add_many([message])
@@ -118,14 +120,20 @@ class InMemoryMessageStore:
         applied = 0
         for outcome in outcomes:
             current = self.rows.get(outcome.message_id)
+            allowed = _SENT_FROM if outcome.status == Status.SENT else {Status.SENDING}
             if (
                 current is None
-                or current.status != Status.SENDING
+                or current.status not in allowed
                 or current.claimed_by != outcome.worker
             ):
                 continue
             applied += 1
-            self.rows[current.id] = _apply(current, outcome)
+            updated = _apply(current, outcome)
+            if outcome.status == Status.SENT and current.status != Status.SENDING:
+                updated = updated.evolve(status=current.status)  # a webhook got there first
+            self.rows[current.id] = updated
+            if outcome.status == Status.SENT and outcome.wamid:
+                self._apply_kept(outcome.wamid, outcome.finished_at)
             if outcome.attempt is not None:
                 self.attempt_rows.append(
                     messages.Attempt(
@@ -167,8 +175,68 @@ class InMemoryMessageStore:
             (m.run_at for m in self.rows.values() if m.status == Status.QUEUED), default=None
         )
 
+    async def apply_receipts(
+        self, receipts: Sequence[store.Receipt], received_at: datetime
+    ) -> store.ReceiptCounts:
+        counts = {"applied": 0, "duplicate": 0, "stale": 0, "unmatched": 0}
+        for receipt in receipts:
+            key = (receipt.wamid, str(receipt.status))
+            if key in self.receipts:
+                counts["duplicate"] += 1
+                continue
+            result, message_id = self._apply_receipt(receipt, received_at)
+            self.receipts[key] = (receipt, message_id)
+            counts[result] += 1
+        return store.ReceiptCounts(**counts)
+
+    def _apply_kept(self, wamid: str, at: datetime) -> None:
+        kept = [(k, r) for k, (r, mid) in self.receipts.items() if k[0] == wamid and mid is None]
+        for key, receipt in sorted(kept, key=lambda item: item[1].occurred_at):
+            _, message_id = self._apply_receipt(receipt, at)
+            self.receipts[key] = (receipt, message_id)
+
+    def _apply_receipt(self, receipt: store.Receipt, at: datetime) -> tuple[str, str | None]:
+        target = next((m for m in self.rows.values() if m.wamid == receipt.wamid), None)
+        if target is None and receipt.callback_data in self.rows:
+            candidate = self.rows[receipt.callback_data]
+            if candidate.wamid in (None, receipt.wamid):
+                target = candidate
+        if target is None:
+            return "unmatched", None
+        if not messages.receipt_applies(target.status, receipt.status):
+            return "stale", target.id
+        changes: dict[str, object] = {
+            "status": receipt.status,
+            "updated_at": at,
+            "wamid": target.wamid or receipt.wamid,
+        }
+        when = receipt.occurred_at
+        if receipt.status == Status.DELIVERED:
+            changes["delivered_at"] = when
+        elif receipt.status == Status.READ:
+            changes["read_at"] = when
+            changes["delivered_at"] = target.delivered_at or when
+        elif receipt.status == Status.FAILED:
+            changes.update(
+                failed_at=when,
+                last_error_code=receipt.error_code,
+                last_error_text=receipt.error_text,
+            )
+        self.rows[target.id] = dataclasses.replace(target, **changes)  # type: ignore[arg-type]
+        return "applied", target.id
+
+    async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
+        for wa_id, at in contacts:
+            self.contacts[wa_id] = max(at, self.contacts.get(wa_id, at))
+
+    async def last_inbound(self, wa_id: str) -> datetime | None:
+        return self.contacts.get(wa_id)
+
     async def close(self) -> None:
         return None
+
+
+_SENT_FROM = {Status.SENDING, Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED}
 
 
 def _apply(current: messages.ScheduledMessage, outcome: store.Outcome) -> messages.ScheduledMessage:

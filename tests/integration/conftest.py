@@ -24,6 +24,8 @@ from whatsapp_scheduler import store, testing
 from whatsapp_scheduler.store import migrate, sql
 
 _counter = itertools.count()
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
 
 
 def postgres_server_url() -> str:
@@ -131,7 +133,9 @@ async def api(
     from whatsapp_scheduler.web import app as app_mod
 
     message_store = sql.SqlMessageStore.from_url(sqlite_url)
-    settings = make_settings(database_url=sqlite_url)
+    settings = make_settings(
+        database_url=sqlite_url, app_secret=APP_SECRET, webhook_verify_token=VERIFY_TOKEN
+    )
     app = app_mod.create_app(settings, store=message_store, clock=clock)
     async with (
         ServedApp(app) as served,

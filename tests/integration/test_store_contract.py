@@ -211,3 +211,74 @@ async def test_concurrent_adds_of_one_id_store_it_once(any_store, make_message):
     results = await asyncio.gather(*(any_store.add(m) for m in [message, other, message]))
     assert [r.status for r in results].count(store.AddStatus.CREATED) == 1
     assert (await any_store.list([], limit=10)).total == 1
+
+
+def _receipt(wamid, status, seconds=0, **kw):
+    return store.Receipt(
+        wamid=wamid, status=status, occurred_at=START + timedelta(seconds=seconds), **kw
+    )
+
+
+async def _sent(any_store, make_message, wamid="wamid.A"):
+    message = make_message(due_at=START)
+    await any_store.add(message)
+    await any_store.claim_due(START, 1, "w1", LEASE)
+    await any_store.record([_outcome(message.id, wamid=wamid)])
+    return message
+
+
+async def test_receipts_move_a_message_forward_only(any_store, make_message):
+    message = await _sent(any_store, make_message)
+    counts = await any_store.apply_receipts(
+        [_receipt("wamid.A", S.SENT, 1), _receipt("wamid.A", S.READ, 3)], START
+    )
+    assert (counts.applied, counts.stale) == (1, 1)  # "sent" is stale: we recorded it already
+    late = await any_store.apply_receipts([_receipt("wamid.A", S.DELIVERED, 2)], START)
+    assert late.stale == 1
+    replay = await any_store.apply_receipts([_receipt("wamid.A", S.READ, 3)], START)
+    assert replay.duplicate == 1
+    stored = await any_store.get(message.id)
+    assert stored.status == S.READ
+    assert stored.read_at == START + timedelta(seconds=3)
+    assert stored.delivered_at == START + timedelta(seconds=3)  # read implies delivered
+
+
+async def test_a_failed_receipt_records_metas_error(any_store, make_message):
+    message = await _sent(any_store, make_message)
+    failed = _receipt("wamid.A", S.FAILED, 5, error_code=131047, error_text="Re-engagement message")
+    assert (await any_store.apply_receipts([failed], START)).applied == 1
+    stored = await any_store.get(message.id)
+    assert (stored.status, stored.last_error_code) == (S.FAILED, 131047)
+    assert stored.last_error_text == "Re-engagement message"
+
+
+async def test_a_receipt_that_beats_our_own_write_is_not_lost(any_store, make_message):
+    message = make_message(due_at=START)
+    await any_store.add(message)
+    await any_store.claim_due(START, 1, "w1", LEASE)
+    early = _receipt("wamid.B", S.DELIVERED, 1, callback_data=message.id)
+    assert (await any_store.apply_receipts([early], START)).applied == 1
+    assert await any_store.record([_outcome(message.id, wamid="wamid.B")]) == 1
+    stored = await any_store.get(message.id)
+    assert (stored.status, stored.wamid, stored.attempts) == (S.DELIVERED, "wamid.B", 1)
+    assert stored.claimed_by is None
+
+
+async def test_an_unmatched_receipt_is_kept_and_applied_once_the_send_is_recorded(
+    any_store, make_message
+):
+    message = make_message(due_at=START)
+    await any_store.add(message)
+    await any_store.claim_due(START, 1, "w1", LEASE)
+    counts = await any_store.apply_receipts([_receipt("wamid.C", S.READ, 4)], START)
+    assert counts.unmatched == 1
+    await any_store.record([_outcome(message.id, wamid="wamid.C")])
+    assert (await any_store.get(message.id)).status == S.READ
+
+
+async def test_inbound_contacts_keep_the_latest_time(any_store):
+    first, later = START, START + timedelta(hours=1)
+    await any_store.record_inbound([("905551234567", later), ("905551234567", first)])
+    await any_store.record_inbound([("905551234567", first)])
+    assert await any_store.last_inbound("905551234567") == later
+    assert await any_store.last_inbound("15550000000") is None

@@ -65,6 +65,31 @@ class QueueStats:
     next_run_at: datetime | None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Receipt:
+    """A status reported by Meta for a message we sent (from a webhook)."""
+
+    wamid: str
+    status: messages.MessageStatus  # sent, delivered, read or failed
+    occurred_at: datetime
+    callback_data: str | None = None  # our message id, when Meta echoed it
+    error_code: int | None = None
+    error_text: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReceiptCounts:
+    applied: int = 0  # moved a message forward
+    duplicate: int = 0  # seen before (Meta retries and repeats)
+    stale: int = 0  # matched a message already further along (late or out of order)
+    unmatched: int = 0  # no message of ours (yet): kept, applied once its send is recorded
+
+
+def receipt_sources(incoming: messages.MessageStatus) -> list[str]:
+    """The current statuses from which a receipt `incoming` may move a message."""
+    return [str(s) for s in messages.MessageStatus if messages.receipt_applies(s, incoming)]
+
+
 class MessageStore(Protocol):
     """Durable messages. Every status change is one conditional update."""
 
@@ -120,6 +145,24 @@ class MessageStore(Protocol):
 
     async def next_run_at(self) -> datetime | None:
         """The earliest `run_at` of a queued message, for the dispatcher's wake-up."""
+        ...
+
+    async def apply_receipts(
+        self, receipts: Sequence[Receipt], received_at: datetime
+    ) -> ReceiptCounts:
+        """Record status webhooks and move messages forward (never backwards), idempotently.
+
+        A message is found by `wamid`, else by `callback_data` (our id). Every receipt is kept;
+        one that matches no message yet is applied when that message's send is recorded.
+        """
+        ...
+
+    async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
+        """Remember the latest inbound message time per contact (`wa_id`, time)."""
+        ...
+
+    async def last_inbound(self, wa_id: str) -> datetime | None:
+        """When the contact last wrote to us, if ever: their 24-hour window."""
         ...
 
     async def close(self) -> None:

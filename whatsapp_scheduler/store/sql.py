@@ -31,6 +31,9 @@ from whatsapp_scheduler.store import (
     Outcome,
     Page,
     QueueStats,
+    Receipt,
+    ReceiptCounts,
+    receipt_sources,
     tables,
 )
 
@@ -39,6 +42,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 M = tables.messages
 A = tables.attempts
+R = tables.receipts
+C = tables.contacts
 Status = messages.MessageStatus
 
 # SQLite caps bound parameters per statement; stay well below it in IN (...) lists.
@@ -135,8 +140,12 @@ class SqlMessageStore:
             raise errors.StoreError(f"database error: {type(exc).__name__}") from exc
 
     def _insert(self) -> Any:
+        return self._insert_into(M)
+
+    def _insert_into(self, table: sa.Table) -> Any:
+        """INSERT with ON CONFLICT support: the one construct that differs per dialect."""
         module = postgresql if self._dialect == "postgresql" else sqlite
-        return module.insert(M)
+        return module.insert(table)
 
     # -- adding ---------------------------------------------------------------------------
 
@@ -324,20 +333,10 @@ class SqlMessageStore:
 
     def _record(self, outcomes: list[Outcome]) -> int:
         applied = 0
+        sent_wamids: list[str] = []
         with self._tx() as conn:
             for outcome in outcomes:
-                values = _outcome_values(outcome)
-                stmt = (
-                    sa.update(M)
-                    .where(
-                        M.c.id == outcome.message_id,
-                        M.c.status == str(Status.SENDING),
-                        M.c.claimed_by == outcome.worker,
-                    )
-                    .values(**values)
-                    .returning(M.c.attempts)
-                )
-                attempts = conn.execute(stmt).scalar()
+                attempts = conn.execute(_record_statement(outcome)).scalar()
                 if attempts is None:
                     logger.warning(
                         "outcome dropped: claim lost", extra={"message_id": outcome.message_id}
@@ -346,7 +345,84 @@ class SqlMessageStore:
                 applied += 1
                 if outcome.attempt is not None:
                     conn.execute(sa.insert(A).values(**_attempt_row(outcome, attempts)))
+                if outcome.status == Status.SENT and outcome.wamid:
+                    sent_wamids.append(outcome.wamid)
+            if sent_wamids:
+                self._apply_kept_receipts(conn, sent_wamids)
         return applied
+
+    # -- receipts (status webhooks) and inbound contacts --------------------------------------
+
+    async def apply_receipts(
+        self, receipts: Sequence[Receipt], received_at: datetime
+    ) -> ReceiptCounts:
+        if not receipts:
+            return ReceiptCounts()
+        return await self._run(self._apply_receipts, list(receipts), received_at)
+
+    def _apply_receipts(self, receipts: list[Receipt], received_at: datetime) -> ReceiptCounts:
+        counts = {"applied": 0, "duplicate": 0, "stale": 0, "unmatched": 0}
+        insert = self._insert_into(R).on_conflict_do_nothing(index_elements=["wamid", "status"])
+        with self._tx() as conn:
+            for receipt in receipts:
+                row_id = conn.execute(
+                    insert.values(**_receipt_row(receipt, received_at)).returning(R.c.id)
+                ).scalar()
+                if row_id is None:
+                    counts["duplicate"] += 1
+                    continue
+                result, message_id = _apply_receipt(conn, receipt, received_at)
+                counts[result] += 1
+                if message_id is not None:
+                    conn.execute(sa.update(R).where(R.c.id == row_id).values(message_id=message_id))
+        return ReceiptCounts(**counts)
+
+    def _apply_kept_receipts(self, conn: Connection, wamids: list[str]) -> None:
+        """Apply receipts that arrived before their send was recorded (matched by wamid now)."""
+        for start in range(0, len(wamids), _IN_CHUNK):
+            query = (
+                sa.select(R)
+                .where(R.c.wamid.in_(wamids[start : start + _IN_CHUNK]), R.c.message_id.is_(None))
+                .order_by(R.c.occurred_at, R.c.id)
+            )
+            for row in conn.execute(query).all():
+                receipt = Receipt(
+                    wamid=row.wamid,
+                    status=Status(row.status),
+                    occurred_at=row.occurred_at,
+                    callback_data=row.callback_data,
+                    error_code=row.error_code,
+                    error_text=row.error_text,
+                )
+                _, message_id = _apply_receipt(conn, receipt, row.received_at)
+                if message_id is not None:
+                    conn.execute(sa.update(R).where(R.c.id == row.id).values(message_id=message_id))
+
+    async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
+        if contacts:
+            await self._run(self._record_inbound, list(contacts))
+
+    def _record_inbound(self, contacts: list[tuple[str, datetime]]) -> None:
+        latest: dict[str, datetime] = {}
+        for wa_id, at in contacts:
+            latest[wa_id] = max(at, latest.get(wa_id, at))
+        stmt = self._insert_into(C)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["wa_id"],
+            set_={"last_inbound_at": stmt.excluded.last_inbound_at},
+            where=C.c.last_inbound_at < stmt.excluded.last_inbound_at,
+        )
+        with self._tx() as conn:
+            conn.execute(upsert, [{"wa_id": k, "last_inbound_at": v} for k, v in latest.items()])
+
+    async def last_inbound(self, wa_id: str) -> datetime | None:
+        return await self._run(self._last_inbound, wa_id)
+
+    def _last_inbound(self, wa_id: str) -> datetime | None:
+        with self._tx() as conn:
+            return conn.execute(  # type: ignore[no-any-return]
+                sa.select(C.c.last_inbound_at).where(C.c.wa_id == wa_id)
+            ).scalar()
 
     async def expired_leases(self, now: datetime, limit: int) -> list[messages.ScheduledMessage]:
         return await self._run(self._expired_leases, now, limit)
@@ -398,6 +474,92 @@ class SqlMessageStore:
     async def close(self) -> None:
         await self._run(self._engine.dispose)
         self._executor.shutdown(wait=True)
+
+
+#: A SENT outcome also applies when a status webhook already moved the message on: Meta's
+#: "sent"/"delivered" can arrive (matched by our id) before our own write of the answer.
+_SENT_FROM = [
+    str(s) for s in (Status.SENDING, Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED)
+]
+
+
+def _record_statement(outcome: Outcome) -> Any:
+    values = _outcome_values(outcome)
+    allowed = [str(Status.SENDING)]
+    if outcome.status == Status.SENT:
+        allowed = _SENT_FROM
+        values["status"] = sa.case(
+            (M.c.status == str(Status.SENDING), str(Status.SENT)), else_=M.c.status
+        )
+    return (
+        sa.update(M)
+        .where(
+            M.c.id == outcome.message_id,
+            M.c.status.in_(allowed),
+            M.c.claimed_by == outcome.worker,
+        )
+        .values(**values)
+        .returning(M.c.attempts)
+    )
+
+
+def _receipt_row(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
+    return {
+        "wamid": receipt.wamid,
+        "status": str(receipt.status),
+        "callback_data": receipt.callback_data,
+        "occurred_at": receipt.occurred_at,
+        "received_at": received_at,
+        "error_code": receipt.error_code,
+        "error_text": receipt.error_text,
+    }
+
+
+def _receipt_values(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
+    at = receipt.occurred_at
+    values: dict[str, Any] = {"status": str(receipt.status), "updated_at": received_at}
+    if receipt.status == Status.DELIVERED:
+        values["delivered_at"] = at
+    elif receipt.status == Status.READ:
+        values["read_at"] = at
+        values["delivered_at"] = sa.func.coalesce(M.c.delivered_at, at)  # read implies delivered
+    elif receipt.status == Status.FAILED:
+        values.update(
+            failed_at=at, last_error_code=receipt.error_code, last_error_text=receipt.error_text
+        )
+    return values
+
+
+def _apply_receipt(
+    conn: Connection, receipt: Receipt, received_at: datetime
+) -> tuple[str, str | None]:
+    """Move the matching message forward. Returns (applied|stale|unmatched, message id)."""
+    sources = receipt_sources(receipt.status)
+    values = _receipt_values(receipt, received_at)
+    by_wamid = (
+        sa.update(M)
+        .where(M.c.wamid == receipt.wamid, M.c.status.in_(sources))
+        .values(**values)
+        .returning(M.c.id)
+    )
+    message_id = conn.execute(by_wamid).scalar()
+    if message_id is None and receipt.callback_data:
+        by_id = (
+            sa.update(M)
+            .where(
+                M.c.id == receipt.callback_data,
+                sa.or_(M.c.wamid.is_(None), M.c.wamid == receipt.wamid),
+                M.c.status.in_(sources),
+            )
+            .values(**values, wamid=sa.func.coalesce(M.c.wamid, receipt.wamid))
+            .returning(M.c.id)
+        )
+        message_id = conn.execute(by_id).scalar()
+    if message_id is not None:
+        return "applied", message_id
+    match = sa.or_(M.c.wamid == receipt.wamid, M.c.id == (receipt.callback_data or ""))
+    known = conn.execute(sa.select(M.c.id).where(match).limit(1)).scalar()
+    return ("stale", known) if known is not None else ("unmatched", None)
 
 
 def _outcome_values(outcome: Outcome) -> dict[str, Any]:

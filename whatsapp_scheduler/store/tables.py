@@ -100,3 +100,29 @@ attempts = sa.Table(
     sa.Column("worker", sa.String(64), nullable=True),
     sa.Index("ix_attempts_message_id", "message_id"),
 )
+
+# Every status webhook received, matched or not: the receipts history, and the de-duplication
+# key for Meta's repeated deliveries (one row per wamid and status).
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("wamid", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("message_id", sa.String(128), nullable=True),  # ours, when matched
+    sa.Column("callback_data", sa.String(128), nullable=True),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error_text", sa.Text, nullable=True),
+    sa.UniqueConstraint("wamid", "status", name="uq_receipts_wamid_status"),
+    sa.Index("ix_receipts_message_id", "message_id"),
+)
+
+# The last time each contact wrote to us: their 24-hour customer service window.
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("wa_id", sa.String(32), primary_key=True),
+    sa.Column("last_inbound_at", UtcDateTime, nullable=False),
+)

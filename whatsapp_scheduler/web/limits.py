@@ -8,10 +8,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_LIMIT = 64 * 1024
 BATCH_LIMIT = 1024 * 1024
+WEBHOOK_LIMIT = 4 * 1024 * 1024  # Meta's webhook payloads reach 3 MB
 
 
 def limit_for(path: str) -> int:
-    return BATCH_LIMIT if path.rstrip("/").endswith("/batch") else DEFAULT_LIMIT
+    path = path.rstrip("/")
+    if path == "/webhook":
+        return WEBHOOK_LIMIT
+    return BATCH_LIMIT if path.endswith("/batch") else DEFAULT_LIMIT
 
 
 class BodySizeLimit:

@@ -1,0 +1,74 @@
+import pytest
+
+from whatsapp_scheduler.messages import MessageStatus as S
+from whatsapp_scheduler.whatsapp import webhooks
+
+
+def test_signature_is_hmac_sha256_of_the_raw_body():
+    body = b'{"object":"whatsapp_business_account"}'
+    header = webhooks.sign(body, "secret")
+    assert webhooks.signature_valid(body, header, "secret")
+    assert webhooks.signature_valid(body, header.upper().replace("SHA256=", "sha256="), "secret")
+    assert not webhooks.signature_valid(body + b" ", header, "secret")
+    assert not webhooks.signature_valid(body, header, "other")
+    assert not webhooks.signature_valid(body, None, "secret")
+    assert not webhooks.signature_valid(body, header[7:], "secret")  # no "sha256=" prefix
+    assert not webhooks.signature_valid(body, header, "")
+
+
+def _value(**value):
+    return {"entry": [{"changes": [{"field": "messages", "value": value}]}]}
+
+
+def test_parse_reads_statuses_and_inbound_and_skips_what_it_does_not_know():
+    payload = _value(
+        statuses=[
+            {
+                "id": "wamid.A",
+                "status": "delivered",
+                "timestamp": "1750030073",
+                "biz_opaque_callback_data": "m1",
+            },
+            {
+                "id": "wamid.B",
+                "status": "failed",
+                "timestamp": "1751142888",
+                "errors": [{"code": 131049, "title": "healthy ecosystem"}],
+            },
+            {"id": "wamid.C", "status": "played", "timestamp": "1751142888"},
+            {"id": "wamid.D", "status": "read", "timestamp": "not a number"},
+            "garbage",
+        ],
+        messages=[
+            {
+                "from": "16505551234",
+                "id": "wamid.IN",
+                "timestamp": "1749416383",
+                "type": "text",
+                "text": {"body": "hello"},
+            }
+        ],
+    )
+    delivery = webhooks.parse(payload)
+    assert [(u.wamid, u.status) for u in delivery.statuses] == [
+        ("wamid.A", S.DELIVERED),
+        ("wamid.B", S.FAILED),
+    ]
+    assert delivery.statuses[0].callback_data == "m1"
+    assert (delivery.statuses[1].error_code, delivery.statuses[1].error_text) == (
+        131049,
+        "healthy ecosystem",
+    )
+    assert [(m.wa_id, m.text) for m in delivery.inbound] == [("16505551234", "hello")]
+
+
+@pytest.mark.parametrize("payload", [{}, {"entry": "x"}, {"entry": [{"changes": [{"value": 3}]}]}])
+def test_odd_shapes_parse_to_nothing(payload):
+    delivery = webhooks.parse(payload)
+    assert delivery.statuses == [] and delivery.inbound == []
+
+
+@pytest.mark.parametrize("payload", [[], "text", None, 3])
+def test_a_body_that_is_not_an_object_is_an_error(payload):
+    with pytest.raises(ValueError, match="not a JSON object"):
+        webhooks.parse(payload)

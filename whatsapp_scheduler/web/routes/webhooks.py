@@ -1,0 +1,73 @@
+"""Meta's webhook: `GET /webhook` verification handshake, `POST /webhook` signed events.
+
+No API key here (Meta cannot send one): the GET checks WEBHOOK_VERIFY_TOKEN, the POST checks
+`X-Hub-Signature-256` against APP_SECRET over the raw body, in constant time, before anything
+is read or applied.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from whatsapp_scheduler.web import deps
+from whatsapp_scheduler.whatsapp import webhooks
+
+router = APIRouter(tags=["webhook"])
+
+
+@router.get("/webhook", response_class=PlainTextResponse)
+async def verify(
+    runtime: deps.RuntimeDep,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=256)] = None,
+) -> PlainTextResponse:
+    """Meta's verification handshake: echo `hub.challenge` when the token matches."""
+    expected = runtime.settings.webhook_verify_token
+    ok = (
+        mode == "subscribe"
+        and expected is not None
+        and token is not None
+        and hmac.compare_digest(token.encode(), expected.get_secret_value().encode())
+    )
+    if not ok or challenge is None:
+        return PlainTextResponse("verification failed", status_code=403)
+    return PlainTextResponse(challenge)
+
+
+@router.post("/webhook")
+async def receive(
+    request: Request,
+    runtime: deps.RuntimeDep,
+    signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None,
+) -> JSONResponse:
+    """Status receipts and inbound messages from Meta, signed with the app secret."""
+    secret = runtime.settings.app_secret
+    if secret is None:
+        return _refuse(403, "APP_SECRET is not set, so webhooks cannot be verified")
+    body = await request.body()
+    if not webhooks.signature_valid(body, signature, secret.get_secret_value()):
+        return _refuse(403, "X-Hub-Signature-256: missing or does not match the body")
+    try:
+        delivery = webhooks.parse(json.loads(body))
+    except (ValueError, UnicodeDecodeError):
+        return _refuse(400, "body: is not a webhook JSON object")
+    counts = await runtime.service.apply_webhook(delivery)
+    return JSONResponse(
+        {
+            "applied": counts.applied,
+            "duplicate": counts.duplicate,
+            "stale": counts.stale,
+            "unmatched": counts.unmatched,
+            "inbound": len(delivery.inbound),
+        }
+    )
+
+
+def _refuse(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail, "errors": []}, status_code=status)
