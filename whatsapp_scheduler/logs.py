@@ -25,3 +25,6 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Libraries' chatter at INFO (Alembic's plugin set-up, APScheduler's job bookkeeping).
+    for name in ("alembic.runtime.plugins", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -114,8 +114,24 @@ class MessageStore(Protocol):
         statuses: Sequence[messages.MessageStatus],
         limit: int,
         cursor: str | None = None,
+        *,
+        recipient: str | None = None,
+        due_from: datetime | None = None,
+        due_to: datetime | None = None,
+        newest_first: bool = False,
+        count_up_to: int | None = None,
     ) -> Page:
-        """Messages with one of `statuses` (all if empty), by due time then id, keyset-paged."""
+        """Messages with one of `statuses` (all if empty), by due time then id, keyset-paged.
+
+        Optional filters: exactly this `recipient` (E.164), and `due_from <= due_at < due_to`.
+        `newest_first` pages from the latest due time backwards (the cursor then points
+        backwards too). `total` counts every match unless `count_up_to` is given: counting then
+        stops there, so `total == count_up_to` reads "that many or more" (cheap on huge tables).
+        """
+        ...
+
+    async def get_many(self, ids: Sequence[str]) -> list[messages.ScheduledMessage]:
+        """The messages with these ids, in the order asked; unknown ids are left out."""
         ...
 
     async def cancel(self, message_id: str, now: datetime) -> messages.ScheduledMessage | None:

@@ -44,6 +44,7 @@ M = tables.messages
 A = tables.attempts
 R = tables.receipts
 C = tables.contacts
+SC = tables.status_counts
 Status = messages.MessageStatus
 
 # SQLite caps bound parameters per statement; stay well below it in IN (...) lists.
@@ -248,22 +249,43 @@ class SqlMessageStore:
         statuses: Sequence[messages.MessageStatus],
         limit: int,
         cursor: str | None = None,
+        *,
+        recipient: str | None = None,
+        due_from: datetime | None = None,
+        due_to: datetime | None = None,
+        newest_first: bool = False,
+        count_up_to: int | None = None,
     ) -> Page:
         after = decode_cursor(cursor) if cursor else None
-        return await self._run(self._list, list(statuses), limit, after)
+        where: list[Any] = [M.c.status.in_([str(s) for s in statuses])] if statuses else []
+        if recipient is not None:
+            where.append(M.c.recipient == recipient)
+        if due_from is not None:
+            where.append(M.c.due_at >= due_from)
+        if due_to is not None:
+            where.append(M.c.due_at < due_to)
+        return await self._run(self._list, where, limit, after, newest_first, count_up_to)
 
     def _list(
-        self, statuses: list[messages.MessageStatus], limit: int, after: tuple[datetime, str] | None
+        self,
+        where: list[Any],
+        limit: int,
+        after: tuple[datetime, str] | None,
+        newest_first: bool,
+        count_up_to: int | None,
     ) -> Page:
-        where = [M.c.status.in_([str(s) for s in statuses])] if statuses else []
         query = sa.select(M).where(*where)
         if after is not None:
-            query = query.where(
-                sa.tuple_(M.c.due_at, M.c.id)
-                > sa.tuple_(sa.literal(after[0], tables.UtcDateTime), sa.literal(after[1]))
-            )
-        query = query.order_by(M.c.due_at, M.c.id).limit(limit + 1)
-        count = sa.select(sa.func.count()).select_from(M).where(*where)
+            key = sa.tuple_(M.c.due_at, M.c.id)
+            mark = sa.tuple_(sa.literal(after[0], tables.UtcDateTime), sa.literal(after[1]))
+            query = query.where(key < mark if newest_first else key > mark)
+        order = (M.c.due_at.desc(), M.c.id.desc()) if newest_first else (M.c.due_at, M.c.id)
+        query = query.order_by(*order).limit(limit + 1)
+        if count_up_to is None:
+            count = sa.select(sa.func.count()).select_from(M).where(*where)
+        else:  # stop counting early: COUNT(*) over a million rows costs more than the page
+            capped = sa.select(sa.literal(1)).select_from(M).where(*where).limit(count_up_to)
+            count = sa.select(sa.func.count()).select_from(capped.subquery())
         with self._tx() as conn:
             rows = conn.execute(query).all()
             total = conn.execute(count).scalar_one()
@@ -273,6 +295,17 @@ class SqlMessageStore:
             last = items[-1]
             next_cursor = encode_cursor(last.due_at, last.id)
         return Page(items=items, total=total, next_cursor=next_cursor)
+
+    async def get_many(self, ids: Sequence[str]) -> list[messages.ScheduledMessage]:
+        if not ids:
+            return []
+        wanted = list(dict.fromkeys(ids))
+        found = await self._run(self._get_many, wanted)
+        return [found[i] for i in wanted if i in found]
+
+    def _get_many(self, ids: list[str]) -> dict[str, messages.ScheduledMessage]:
+        with self._tx() as conn:
+            return self._fetch_many(conn, ids)
 
     # -- transitions ------------------------------------------------------------------------
 
@@ -441,21 +474,34 @@ class SqlMessageStore:
         return await self._run(self._stats, now)
 
     def _stats(self, now: datetime) -> QueueStats:
-        counts = (
-            sa.select(M.c.status, sa.func.count())
-            .where(M.c.status.in_([str(Status.QUEUED), str(Status.SENDING)]))
-            .group_by(M.c.status)
-        )
         queued_min = sa.select(sa.func.min(M.c.run_at)).where(M.c.status == str(Status.QUEUED))
         with self._tx() as conn:
-            by_status = {row[0]: row[1] for row in conn.execute(counts)}
+            queued = self._count(conn, [Status.QUEUED])
+            sending = self._count(conn, [Status.SENDING])
             earliest = conn.execute(queued_min).scalar()
         return QueueStats(
-            queued=by_status.get(str(Status.QUEUED), 0),
-            sending=by_status.get(str(Status.SENDING), 0),
+            queued=queued,
+            sending=sending,
             oldest_overdue=earliest if earliest is not None and earliest <= now else None,
             next_run_at=earliest,
         )
+
+    def _count(self, conn: Connection, statuses: Sequence[messages.MessageStatus]) -> int:
+        """Messages with one of `statuses` (all if empty).
+
+        SQLite reads the trigger-kept `status_counts` (revision 0003): O(1) instead of scanning
+        an index of a million entries. PostgreSQL counts.
+        """
+        names = [str(s) for s in statuses]
+        if self._dialect == "sqlite":
+            query = sa.select(sa.func.coalesce(sa.func.sum(SC.c.n), 0))
+            if names:
+                query = query.where(SC.c.status.in_(names))
+        else:
+            query = sa.select(sa.func.count()).select_from(M)
+            if names:
+                query = query.where(M.c.status.in_(names))
+        return int(conn.execute(query).scalar_one())
 
     async def next_run_at(self) -> datetime | None:
         return await self._run(self._next_run_at)

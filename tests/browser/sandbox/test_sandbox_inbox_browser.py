@@ -1,0 +1,84 @@
+"""The sandbox inbox in Debian's Chromium: a sent message appears live and its ticks advance."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from whatsapp_scheduler.sandbox import StandIn, StandInConfig, StatusDelays
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package")
+async def test_inbox_shows_a_message_arriving_with_live_ticks() -> None:
+    from playwright.async_api import async_playwright, expect
+
+    standin = StandIn(
+        StandInConfig(
+            access_token="browser-token",
+            status_delays=StatusDelays(sent=0.3, delivered=0.4, read=0.4),
+        )
+    )
+    await standin.start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 1100, "height": 720})
+            await page.goto(standin.url + "/")
+            await expect(page.locator(".warning")).to_have_text(
+                "Sandbox — nothing here reaches WhatsApp"
+            )
+            await expect(page.locator("#live")).to_have_text("live")
+
+            async with aiohttp.ClientSession() as http:
+                reply = await http.post(
+                    f"{standin.url}/v23.0/{standin.config.phone_number_id}/messages",
+                    headers={"Authorization": "Bearer browser-token"},
+                    json={
+                        "messaging_product": "whatsapp",
+                        "to": "+16505551234",
+                        "type": "text",
+                        "text": {"body": "Your appointment is tomorrow at 10:00"},
+                        "biz_opaque_callback_data": "job-browser",
+                    },
+                )
+                wamid = (await reply.json())["messages"][0]["id"]
+
+            bubble = page.locator(f'.bubble[data-wamid="{wamid}"]')
+            await expect(bubble.locator(".text")).to_have_text(
+                "Your appointment is tomorrow at 10:00"
+            )
+            tick = bubble.locator(".tick")
+            await expect(tick).to_have_attribute("data-status", "sent", timeout=3000)
+            await expect(tick).to_have_attribute("data-status", "read", timeout=3000)
+            await expect(bubble.locator(".cb")).to_have_text("job-browser")
+            await expect(page.locator("#request-log tr").first).to_contain_text("+16505551234")
+
+            thread = page.locator('.thread[data-wa="16505551234"]')
+            await thread.locator("input[name=text]").fill("Thanks, see you!")
+            await thread.locator("form.reply button").click()
+            await expect(thread.locator(".bubble.in .text")).to_have_text("Thanks, see you!")
+            assert standin.mailbox.window_open("16505551234", standin.config.wall_clock(), 24)
+
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "sandbox-inbox.png"), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 800})
+            await page.screenshot(path=str(ARTIFACTS / "sandbox-inbox-phone.png"))
+            await browser.close()
+    finally:
+        await standin.stop()

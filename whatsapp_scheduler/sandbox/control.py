@@ -1,0 +1,215 @@
+"""The JSON control API under ``/_sandbox/`` (what tests, curl and the inbox's forms use).
+
+=======  ===================================  ===============================================
+Method   Path                                 What
+=======  ===================================  ===============================================
+GET      /_sandbox/state                      settings, counts, URL
+GET/PUT  /_sandbox/faults                     chaos knobs (PUT merges the given fields)
+POST     /_sandbox/faults/rules               add a forced-error rule
+DELETE   /_sandbox/faults/rules               remove every rule
+GET/PUT  /_sandbox/limits                     throughput, pair rate, 24 h window, statuses
+GET/PUT  /_sandbox/webhooks                   URL, delays, probabilities, batching, retries
+GET      /_sandbox/webhooks/log               webhook delivery attempts
+POST     /_sandbox/webhooks/handshake         run the GET verification handshake
+GET      /_sandbox/requests                   request log (?limit=N&callback_data=X)
+GET      /_sandbox/conversations[/{wa_id}]    what arrived on each phone
+POST     /_sandbox/inbound                    a user writes: {"from": ..., "text": ...}
+POST     /_sandbox/messages/{wamid}/status    emit a status now: {"status": ..., "code": ...}
+POST     /_sandbox/reset                      forget everything, restore start-up settings
+=======  ===================================  ===============================================
+
+Errors answer 400 ``{"error": "<reason>"}`` (404 for unknown conversations or messages).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from whatsapp_scheduler.sandbox import config as config_mod
+from whatsapp_scheduler.sandbox import payloads
+from whatsapp_scheduler.sandbox.config import ForcedError
+
+if TYPE_CHECKING:
+    from whatsapp_scheduler.sandbox.standin import StandIn
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/_sandbox"
+
+
+def _bad(reason: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body must be JSON"}), content_type="application/json"
+        ) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body must be a JSON object"}),
+            content_type="application/json",
+        )
+    return data
+
+
+class ControlApi:
+    """Handlers of the control API, bound to one stand-in."""
+
+    def __init__(self, standin: StandIn) -> None:
+        self.standin = standin
+
+    def state(self) -> dict[str, Any]:
+        """Everything the inbox's control panel shows."""
+        s = self.standin
+        return {
+            "phone_number_id": s.config.phone_number_id,
+            "display_phone_number": s.config.display_phone_number,
+            "limits": config_mod.to_json(s.limits),
+            "faults": config_mod.to_json(s.faults),
+            "webhooks": config_mod.to_json(s.webhooks),
+            "requests": len(s.mailbox.requests),
+            "conversations": len(s.mailbox.conversations),
+        }
+
+    def _changed(self) -> web.Response:
+        state = self.state()
+        if self.standin.bus.active:
+            self.standin.bus.publish("settings", state)
+        return web.json_response(state)
+
+    async def get_state(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.state())
+
+    async def _put(self, request: web.Request, target: Any) -> web.Response:
+        changes = await _json_object(request)
+        try:
+            config_mod.update(target, changes)
+        except ValueError as exc:
+            return _bad(str(exc))
+        return self._changed()
+
+    async def get_faults(self, _request: web.Request) -> web.Response:
+        return web.json_response(config_mod.to_json(self.standin.faults))
+
+    async def put_faults(self, request: web.Request) -> web.Response:
+        return await self._put(request, self.standin.faults)
+
+    async def add_rule(self, request: web.Request) -> web.Response:
+        data = await _json_object(request)
+        if "count" in data:
+            data["remaining"] = data.pop("count")
+        try:
+            rule = config_mod.build(ForcedError, data)
+            self.standin.add_rule(rule)
+        except (TypeError, ValueError) as exc:
+            return _bad(str(exc))
+        return self._changed()
+
+    async def clear_rules(self, _request: web.Request) -> web.Response:
+        self.standin.clear_failures()
+        return self._changed()
+
+    async def get_limits(self, _request: web.Request) -> web.Response:
+        return web.json_response(config_mod.to_json(self.standin.limits))
+
+    async def put_limits(self, request: web.Request) -> web.Response:
+        return await self._put(request, self.standin.limits)
+
+    async def get_webhooks(self, _request: web.Request) -> web.Response:
+        return web.json_response(config_mod.to_json(self.standin.webhooks))
+
+    async def put_webhooks(self, request: web.Request) -> web.Response:
+        return await self._put(request, self.standin.webhooks)
+
+    async def webhook_log(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.standin.webhook_log)
+
+    async def handshake(self, request: web.Request) -> web.Response:
+        data = await _json_object(request) if request.can_read_body else {}
+        result = await self.standin.verify_webhook(data.get("url"), data.get("verify_token"))
+        return web.json_response(config_mod.to_json(result))
+
+    async def requests(self, request: web.Request) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", "100"))
+        except ValueError:
+            return _bad("limit must be an integer")
+        callback = request.query.get("callback_data")
+        records = (
+            self.standin.sends_for(callback) if callback is not None else self.standin.requests
+        )
+        return web.json_response([r.to_json() for r in records[-limit:]] if limit > 0 else [])
+
+    async def conversations(self, _request: web.Request) -> web.Response:
+        convs = sorted(self.standin.conversations.values(), key=lambda c: -c.updated_at)
+        return web.json_response([c.to_json() for c in convs])
+
+    async def conversation(self, request: web.Request) -> web.Response:
+        wa_id = payloads.wa_id_for(request.match_info["wa_id"])
+        conv = self.standin.conversations.get(wa_id)
+        if conv is None:
+            return _bad(f"no conversation with {wa_id}", 404)
+        return web.json_response(conv.to_json())
+
+    async def inbound(self, request: web.Request) -> web.Response:
+        data = await _json_object(request)
+        sender, text = data.get("from"), data.get("text")
+        if not isinstance(sender, str) or not payloads.wa_id_for(sender):
+            return _bad("'from' must be a phone number")
+        if not isinstance(text, str) or not text:
+            return _bad("'text' must be a non-empty string")
+        name = data.get("name") if isinstance(data.get("name"), str) else None
+        wamid = await self.standin.inbound(sender, text, name=name)
+        return web.json_response({"wamid": wamid, "wa_id": payloads.wa_id_for(sender)})
+
+    async def message_status(self, request: web.Request) -> web.Response:
+        wamid = request.match_info["wamid"]
+        data = await _json_object(request)
+        status, code = data.get("status"), data.get("code")
+        if status == "failed":
+            if not isinstance(code, int) or isinstance(code, bool):
+                return _bad("a failed status needs an integer 'code'")
+            found = self.standin.fail_message(wamid, code)
+        elif status in ("sent", "delivered", "read"):
+            found = self.standin.emit_status(wamid, status)
+        else:
+            return _bad("status must be sent, delivered, read or failed")
+        if not found:
+            return _bad(f"no message {wamid}", 404)
+        return web.json_response({"ok": True})
+
+    async def reset(self, _request: web.Request) -> web.Response:
+        self.standin.reset()
+        return self._changed()
+
+
+def add_routes(app: web.Application, standin: StandIn) -> ControlApi:
+    """Register the control API on ``app``."""
+    api = ControlApi(standin)
+    r = app.router
+    r.add_get(f"{PREFIX}/state", api.get_state)
+    r.add_get(f"{PREFIX}/faults", api.get_faults)
+    r.add_put(f"{PREFIX}/faults", api.put_faults)
+    r.add_post(f"{PREFIX}/faults/rules", api.add_rule)
+    r.add_delete(f"{PREFIX}/faults/rules", api.clear_rules)
+    r.add_get(f"{PREFIX}/limits", api.get_limits)
+    r.add_put(f"{PREFIX}/limits", api.put_limits)
+    r.add_get(f"{PREFIX}/webhooks", api.get_webhooks)
+    r.add_put(f"{PREFIX}/webhooks", api.put_webhooks)
+    r.add_get(f"{PREFIX}/webhooks/log", api.webhook_log)
+    r.add_post(f"{PREFIX}/webhooks/handshake", api.handshake)
+    r.add_get(f"{PREFIX}/requests", api.requests)
+    r.add_get(f"{PREFIX}/conversations", api.conversations)
+    r.add_get(f"{PREFIX}/conversations/{{wa_id}}", api.conversation)
+    r.add_post(f"{PREFIX}/inbound", api.inbound)
+    r.add_post(f"{PREFIX}/messages/{{wamid}}/status", api.message_status)
+    r.add_post(f"{PREFIX}/reset", api.reset)
+    return api

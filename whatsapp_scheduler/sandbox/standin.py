@@ -1,0 +1,340 @@
+"""The stand-in for graph.facebook.com: lifecycle and the Python API tests use.
+
+Typical use::
+
+    standin = StandIn(StandInConfig(webhook_url="http://127.0.0.1:8000/webhook"))
+    await standin.start()                  # port 0: an ephemeral port
+    graph_api_url = standin.url            # "http://127.0.0.1:PORT"
+    standin.set_faults(error_rate=0.3)     # or standin.faults.error_rate = 0.3
+    standin.fail_next(2, 131026, asynchronous=True)
+    ...
+    assert standin.sends_for("job-1")[0].status == 200
+    await standin.stop()
+
+One aiohttp application serves the Graph routes, the control API under ``/_sandbox/`` and the
+web inbox at ``/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import logging
+import random
+import signal
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from whatsapp_scheduler.sandbox import config as config_mod
+from whatsapp_scheduler.sandbox import control, graph_errors, inbox, payloads
+from whatsapp_scheduler.sandbox.config import ForcedError, StandInConfig
+from whatsapp_scheduler.sandbox.records import (
+    ChatMessage,
+    Conversation,
+    EventBus,
+    Mailbox,
+    RecordedRequest,
+)
+from whatsapp_scheduler.sandbox.send import SendEndpoint
+from whatsapp_scheduler.sandbox.statuses import PlannedStatus, StatusScheduler
+from whatsapp_scheduler.sandbox.webhooks import HandshakeResult, WebhookSender
+
+logger = logging.getLogger(__name__)
+
+SEND_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id}/messages"
+PHONE_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id:\d+}"
+
+
+class StandIn:
+    """An HTTP server standing in for Meta's WhatsApp Cloud API (see the package docs)."""
+
+    def __init__(self, config: StandInConfig | None = None) -> None:
+        self.config = config = config or StandInConfig()
+        self.limits = config.limits()
+        self.faults = copy.deepcopy(config.faults)
+        self.faults.check()
+        self.webhooks = config.webhook_settings()
+        self.mailbox = Mailbox(config.request_log_size, config.conversation_size)
+        self.bus = EventBus()
+        self.rng = random.Random(config.seed)
+        self.phone_number_ids = frozenset((config.phone_number_id, *config.extra_phone_number_ids))
+        self._sender = WebhookSender(
+            self.webhooks,
+            config.app_secret,
+            self._wrap,
+            on_attempt=self._webhook_attempted,
+        )
+        self._statuses = StatusScheduler(self._sender, self.bus, config.wall_clock)
+        self._endpoint = SendEndpoint(
+            access_token=config.access_token,
+            phone_number_ids=self.phone_number_ids,
+            limits=self.limits,
+            faults=self.faults,
+            webhooks=self.webhooks,
+            mailbox=self.mailbox,
+            bus=self.bus,
+            statuses=self._statuses,
+            rng=self.rng,
+            clock=config.clock,
+            wall_clock=config.wall_clock,
+        )
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        """The aiohttp application: Graph routes, control API, inbox, Graph-style 404s."""
+        app = web.Application()
+        app.router.add_post(SEND_ROUTE, self._endpoint.handle)
+        app.router.add_get(PHONE_ROUTE, self._phone_info)
+        control.add_routes(app, self)
+        inbox.add_routes(app, self)
+        app.router.add_route("*", "/{tail:.*}", self._unknown_path)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start serving on ``host:port`` (0 = ephemeral) and return :attr:`url` (once only)."""
+        if self._runner is not None:
+            raise RuntimeError("stand-in already started")
+        await self._sender.start()
+        runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port, backlog=1024).start()
+        except OSError:
+            await runner.cleanup()
+            await self._sender.close()
+            raise
+        self._runner = runner
+        bound = runner.addresses[0]
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        self._url = f"http://{shown}:{bound[1]}"
+        logger.info("WhatsApp Cloud API stand-in listening on %s", self._url)
+        return self._url
+
+    async def stop(self) -> None:
+        """Stop serving; pending webhooks and status timers are dropped."""
+        self._statuses.close()
+        self.bus.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self._sender.close()
+
+    async def __aenter__(self) -> StandIn:
+        if self._runner is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL to use as GRAPH_API_URL (``http://127.0.0.1:PORT``); set by :meth:`start`."""
+        if self._url is None:
+            raise RuntimeError("stand-in not started")
+        return self._url
+
+    # -- what happened -------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Recorded send requests, oldest first (bounded by ``config.request_log_size``)."""
+        return list(self.mailbox.requests)
+
+    def sends_for(self, callback_data: str) -> list[RecordedRequest]:
+        """Recorded requests whose ``biz_opaque_callback_data`` is ``callback_data``."""
+        return [r for r in self.mailbox.requests if r.biz_opaque_callback_data == callback_data]
+
+    @property
+    def conversations(self) -> dict[str, Conversation]:
+        """Conversations by ``wa_id`` (what "arrived" on each phone, with current status)."""
+        return self.mailbox.conversations
+
+    def messages_to(self, wa_id: str) -> list[ChatMessage]:
+        """Messages exchanged with ``wa_id`` (``+`` and punctuation allowed), oldest first."""
+        conv = self.mailbox.conversations.get(payloads.wa_id_for(wa_id))
+        return list(conv.messages) if conv else []
+
+    @property
+    def webhook_log(self) -> list[dict[str, Any]]:
+        """Webhook delivery attempts: ``at, url, attempt, status, error, carries``."""
+        return list(self._sender.log)
+
+    async def wait_webhooks(self) -> None:
+        """Wait until no status is scheduled and no webhook queued or retrying.
+
+        Bound it with ``asyncio.timeout`` (a receiver that never answers 200 keeps it busy
+        until the attempts run out).
+        """
+        await self._sender.wait_idle()
+
+    # -- run-time knobs ------------------------------------------------------------------
+
+    def set_faults(self, **changes: Any) -> None:
+        """Change :class:`~whatsapp_scheduler.sandbox.config.Faults` fields (checked)."""
+        config_mod.update(self.faults, changes)
+
+    def set_limits(self, **changes: Any) -> None:
+        """Change :class:`~whatsapp_scheduler.sandbox.config.Limits` fields (checked)."""
+        config_mod.update(self.limits, changes)
+
+    def set_webhooks(self, **changes: Any) -> None:
+        """Change :class:`~whatsapp_scheduler.sandbox.config.WebhookSettings` fields (checked)."""
+        config_mod.update(self.webhooks, changes)
+
+    def add_rule(self, rule: ForcedError) -> ForcedError:
+        """Append a forced-error rule (first matching rule wins) and return it."""
+        rule.check()
+        self.faults.rules.append(rule)
+        return rule
+
+    def fail_next(
+        self, count: int, code: int, *, asynchronous: bool = False, details: str | None = None
+    ) -> ForcedError:
+        """The next ``count`` accepted-looking sends fail with Graph error ``code``."""
+        return self.add_rule(ForcedError(code, asynchronous, remaining=count, details=details))
+
+    def fail_recipient(
+        self, wa_id: str, code: int, *, asynchronous: bool = False, count: int | None = None
+    ) -> ForcedError:
+        """Sends to ``wa_id`` fail with ``code`` (``count`` times, or until cleared)."""
+        return self.add_rule(ForcedError(code, asynchronous, remaining=count, recipient=wa_id))
+
+    def fail_randomly(
+        self, probability: float, code: int, *, asynchronous: bool = False
+    ) -> ForcedError:
+        """A random share ``probability`` of sends fail with ``code`` (seeded RNG)."""
+        return self.add_rule(ForcedError(code, asynchronous, probability=probability))
+
+    def clear_failures(self) -> None:
+        """Remove every forced-error rule."""
+        self.faults.rules.clear()
+
+    def fail_message(self, wamid: str, code: int) -> bool:
+        """Emit a ``failed`` status with ``code`` for an accepted message now; False if unknown."""
+        return self._emit(wamid, PlannedStatus(0.0, "failed", code=code))
+
+    def emit_status(self, wamid: str, status: str) -> bool:
+        """Emit ``status`` (sent/delivered/read) for an accepted message now; False if unknown."""
+        if status not in ("sent", "delivered", "read"):
+            raise ValueError("status must be sent, delivered or read")
+        return self._emit(wamid, PlannedStatus(0.0, status, pricing=status == "sent"))
+
+    def _emit(self, wamid: str, step: PlannedStatus) -> bool:
+        found = self.mailbox.find_message(wamid)
+        if found is None or found[1].direction != "out":
+            return False
+        conv, message = found
+        self._statuses.emit(message, conv.wa_id, step, template=message.type == "template")
+        return True
+
+    def reset(self) -> None:
+        """Forget requests, conversations and buckets; restore the configured faults and limits."""
+        self.mailbox.clear()
+        self._endpoint.reset_limiters()
+        _copy_into(self.faults, copy.deepcopy(self.config.faults))
+        _copy_into(self.limits, self.config.limits())
+
+    # -- inbound and handshake -----------------------------------------------------------
+
+    async def inbound(self, wa_id: str, text: str, *, name: str | None = None) -> str:
+        """The user ``wa_id`` writes ``text``: opens the 24 h window, POSTs an inbound webhook.
+
+        Returns the inbound message's wamid.
+        """
+        wa_id = payloads.wa_id_for(wa_id)
+        now = self.config.wall_clock()
+        wamid = payloads.new_inbound_wamid(wa_id)
+        conv = self.mailbox.conversation(wa_id)
+        conv.last_inbound = conv.updated_at = now
+        conv.profile_name = name or conv.profile_name or f"Sandbox user {wa_id[-4:]}"
+        message = ChatMessage(wamid, "in", "text", text, now, status="read")
+        conv.messages.append(message)
+        if self.bus.active:
+            self.bus.publish("message", message.to_json(wa_id))
+        if self.webhooks.url is not None:
+            value = payloads.inbound_text_value(
+                wa_id, text, wamid=wamid, timestamp=now, profile_name=conv.profile_name
+            )
+            self._sender.put_value(value, wa_id)
+        return wamid
+
+    async def verify_webhook(
+        self, url: str | None = None, verify_token: str | None = None
+    ) -> HandshakeResult:
+        """Run Meta's GET handshake (§6.1) against ``url`` (default: the webhook URL)."""
+        return await self._sender.handshake(url, verify_token)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _webhook_attempted(self, record: dict[str, Any]) -> None:
+        if self.bus.active:
+            self.bus.publish("webhook", record)
+
+    def _wrap(self, value: dict[str, Any]) -> dict[str, Any]:
+        return payloads.envelope(
+            value,
+            waba_id=self.config.waba_id,
+            phone_number_id=self.config.phone_number_id,
+            display_phone_number=self.config.display_phone_number,
+        )
+
+    async def _phone_info(self, request: web.Request) -> web.Response:
+        phone_number_id = request.match_info["phone_number_id"]
+        if request.headers.get("Authorization") != "Bearer " + self.config.access_token:
+            return web.json_response(
+                graph_errors.error_body(190), status=self.limits.auth_http_status
+            )
+        if phone_number_id not in self.phone_number_ids:
+            return web.json_response(graph_errors.error_body(100), status=400)
+        return web.json_response(
+            {
+                "id": phone_number_id,
+                "display_phone_number": self.config.display_phone_number,
+                "verified_name": "Sandbox",
+                "quality_rating": "GREEN",
+                "throughput": {"level": "STANDARD"},
+            }
+        )
+
+    async def _unknown_path(self, request: web.Request) -> web.Response:
+        message = f"Unknown path components: {request.path}"
+        body = graph_errors.error_body(2500, message, message=message)
+        return web.json_response(body, status=400)
+
+
+def _copy_into(target: Any, source: Any) -> None:
+    """Overwrite every field of dataclass ``target`` in place (other parts hold references)."""
+    for f in dataclasses.fields(source):
+        setattr(target, f.name, getattr(source, f.name))
+
+
+async def run_standalone(host: str, port: int, config: StandInConfig | None = None) -> None:
+    """Serve a stand-in on ``host:port`` until cancelled, SIGINT or SIGTERM."""
+    standin = StandIn(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGTERM,):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+    await standin.start(host, port)
+    try:
+        await stop.wait()
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        await standin.stop()
