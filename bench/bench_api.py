@@ -127,7 +127,22 @@ def prefill(db: Path, rows: int) -> None:
     chunk = []
     for i in range(rows):
         due = (base + timedelta(seconds=i)).replace(tzinfo=None).isoformat(sep=" ")
-        chunk.append((f"pre-{i}", f"+90555{i:07d}", f"message {i}", "Europe/Istanbul", "2030-01-01", "03:00", f"h{i}", "queued", due, due, now, now))
+        chunk.append(
+            (
+                f"pre-{i}",
+                f"+90555{i:07d}",
+                f"message {i}",
+                "Europe/Istanbul",
+                "2030-01-01",
+                "03:00",
+                f"h{i}",
+                "queued",
+                due,
+                due,
+                now,
+                now,
+            )
+        )
         if len(chunk) == 50_000:
             _insert(conn, chunk)
             chunk = []
@@ -153,7 +168,9 @@ def rss_mb(pid: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -164,7 +181,9 @@ def main() -> None:
         proc, url, _ = start(db)
         try:
             single = asyncio.run(post_single(url, args.requests, 32))
-            print(f"POST /schedule, 32 clients: {single:,.0f} requests/s ({args.requests} requests)")
+            print(
+                f"POST /schedule, 32 clients: {single:,.0f} requests/s ({args.requests} requests)"
+            )
             batch = asyncio.run(post_batches(url, args.batches))
             print(f"POST /schedule/batch x1000: {batch:,.0f} messages/s ({args.batches} batches)")
         finally:
@@ -181,7 +200,9 @@ def main() -> None:
         try:
             p50, p99 = asyncio.run(list_latency(url, 300))
             print(f"start-up to healthy /health with {args.rows:,} rows: {startup:.2f}s")
-            print(f"GET /schedule (100 of {args.rows:,} queued): p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+            print(
+                f"GET /schedule (100 of {args.rows:,} queued): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            )
             print(f"service RSS after the list requests: {rss_mb(proc.pid):.0f} MB")
         finally:
             stop(proc)

@@ -15,15 +15,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from whatsapp_scheduler import __version__, errors, logs
+from whatsapp_scheduler import __version__, client, errors, logs
 from whatsapp_scheduler import settings as settings_mod
 
 logger = logging.getLogger(__name__)
-
-SANDBOX_TOKEN = "sandbox-access-token"
-SANDBOX_PHONE_NUMBER_ID = "100000000000001"
-SANDBOX_APP_SECRET = "sandbox-app-secret"
-SANDBOX_VERIFY_TOKEN = "sandbox-verify-token"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +58,36 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the API only; run `worker` elsewhere to send [DISPATCHER_ENABLED=false]",
     )
 
+    worker = commands.add_parser(
+        "worker",
+        help="run the dispatcher alone (no API)",
+        description="Send due messages from DATABASE_URL until SIGTERM/SIGINT. Run several on "
+        "PostgreSQL to share the work; pair with `serve --no-dispatcher`.",
+    )
+    worker.add_argument("--database-url", help="SQLAlchemy URL [DATABASE_URL]")
+
+    dispatch = commands.add_parser(
+        "dispatch",
+        help="send what is due now, then exit",
+        description="Send every message that is due now, wait for the answers, and exit.",
+    )
+    dispatch.add_argument(
+        "--burst", action="store_true", required=True, help="drain what is due, then exit"
+    )
+    dispatch.add_argument("--database-url", help="SQLAlchemy URL [DATABASE_URL]")
+
+    standin = commands.add_parser(
+        "sandbox",
+        help="run the stand-in Cloud API and its inbox alone",
+        description="A local stand-in for Meta's Cloud API (see docs/sandbox.md), for other "
+        "clients' tests. Nothing reaches WhatsApp.",
+    )
+    standin.add_argument(
+        "options", nargs="*", help="see `whatsapp-scheduler sandbox --help` (--port, --delays, ...)"
+    )
+
+    client.add_commands(commands)  # schedule, list, status, cancel, import (HTTP client)
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply the schema migrations")
@@ -72,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `whatsapp-scheduler` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sandbox"]:  # the stand-in has its own options: hand them over whole
+        from whatsapp_scheduler.sandbox import __main__ as sandbox_main
+
+        sandbox_main.main(argv[1:], prog="whatsapp-scheduler sandbox")
+        sys.exit(0)
     args = _parser().parse_args(argv)
     try:
         code = _dispatch(args)
@@ -88,6 +119,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _db_upgrade(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command in client.COMMANDS:
+        return client.run(args)
+    if args.command in {"worker", "dispatch"}:
+        return _work(args, burst=args.command == "dispatch")
     raise AssertionError(args.command)
 
 
@@ -134,3 +169,17 @@ def _serve(args: argparse.Namespace) -> int:
     from whatsapp_scheduler import server
 
     return server.run(settings, show_key=made_key)
+
+
+def _work(args: argparse.Namespace, *, burst: bool) -> int:
+    settings = _load(database_url=args.database_url)
+    _require_meta(settings)
+    logs.configure(settings.log_level)
+    from whatsapp_scheduler import server
+
+    return server.work(settings, burst=burst)
+
+
+def _require_meta(settings: settings_mod.Settings) -> None:
+    settings_mod.require("ACCESS_TOKEN", settings.access_token)
+    settings_mod.require("PHONE_NUMBER_ID", settings.phone_number_id)

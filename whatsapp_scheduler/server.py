@@ -1,48 +1,155 @@
-"""Running the service: uvicorn for the API, plus the dispatcher and (with --sandbox) the stand-in."""
+"""Running the service: uvicorn for the API, the dispatcher, and (with --sandbox) the stand-in.
+
+Also the `worker` loop (dispatcher without the API) for deployments that split the two.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 import uvicorn
+from pydantic import SecretStr
 
+from whatsapp_scheduler import dispatcher as dispatcher_mod
 from whatsapp_scheduler import settings as settings_mod
+from whatsapp_scheduler.store import migrate, sql
 from whatsapp_scheduler.web import app as app_mod
+from whatsapp_scheduler.web import runtime
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SANDBOX_TOKEN = "sandbox-access-token"
+SANDBOX_PHONE_NUMBER_ID = "100000000000001"
+SANDBOX_APP_SECRET = "sandbox-app-secret"
+SANDBOX_VERIFY_TOKEN = "sandbox-verify-token"
 
 
-def run(settings: settings_mod.Settings, *, show_key: bool = False) -> int:
-    """Serve until SIGINT/SIGTERM; returns the process exit code."""
+def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run `main()` on uvloop (bundled with uvicorn[standard]) when available."""
     try:
         import uvloop
 
-        loop_factory = uvloop.new_event_loop
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard] on Linux
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(serve(settings, show_key=show_key))
+        return runner.run(main())
+
+
+def run(settings: settings_mod.Settings, *, show_key: bool = False) -> int:
+    """`serve`: API + dispatcher (+ sandbox) until SIGINT/SIGTERM; returns the exit code."""
+    return run_async(lambda: serve(settings, show_key=show_key))
 
 
 async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> int:
-    app = app_mod.create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+    standin = None
+    if settings.sandbox:
+        standin, settings = await start_sandbox(settings)
+    try:
+        factory = _build_dispatcher if settings.dispatcher_enabled else None
+        app = app_mod.create_app(settings, dispatcher_factory=factory)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+        )
+        server = _Server(config)
+        _banner(settings, show_key=show_key, inbox=standin.url + "/" if standin else None)
+        await server.serve()
+        return 0 if server.started else 1
+    finally:
+        if standin is not None:
+            await standin.stop()
+
+
+async def _build_dispatcher(rt: runtime.Runtime) -> runtime.BackgroundDispatcher:
+    return await dispatcher_mod.build_dispatcher(rt.settings, rt.store, rt.clock)
+
+
+async def start_sandbox(settings: settings_mod.Settings) -> tuple[Any, settings_mod.Settings]:
+    """Start the embedded stand-in and point the service's Cloud API settings at it."""
+    from whatsapp_scheduler import sandbox
+
+    callback_host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+    config = sandbox.StandInConfig(
+        access_token=SANDBOX_TOKEN,
+        phone_number_id=SANDBOX_PHONE_NUMBER_ID,
+        app_secret=SANDBOX_APP_SECRET,
+        webhook_url=f"http://{callback_host}:{settings.port}/webhook",
+        webhook_verify_token=SANDBOX_VERIFY_TOKEN,
+        # Ticks a person can watch: one grey tick, then two, then blue.
+        status_delays=sandbox.StatusDelays(sent=0.3, delivered=1.5, read=4.0),
     )
-    server = _Server(config)
-    _banner(settings, show_key=show_key)
-    await server.serve()
-    return 0 if server.started else 1
+    if settings.sandbox_port:
+        standin = sandbox.StandIn(config)
+        url = await standin.start(host=settings.host, port=settings.sandbox_port)
+    else:  # next to the API's port if free, else any free port (the banner shows which)
+        try:
+            standin = sandbox.StandIn(config)
+            url = await standin.start(host=settings.host, port=settings.port + 1)
+        except OSError:
+            await standin.stop()
+            standin = sandbox.StandIn(config)
+            url = await standin.start(host=settings.host, port=0)
+    updated = settings.model_copy(
+        update={
+            "graph_api_url": url,
+            "access_token": SecretStr(SANDBOX_TOKEN),
+            "phone_number_id": SANDBOX_PHONE_NUMBER_ID,
+            "app_secret": SecretStr(SANDBOX_APP_SECRET),
+            "webhook_verify_token": SecretStr(SANDBOX_VERIFY_TOKEN),
+        }
+    )
+    return standin, updated
+
+
+def work(settings: settings_mod.Settings, *, burst: bool) -> int:
+    """`worker` / `dispatch --burst`: the dispatcher alone on DATABASE_URL."""
+    return run_async(lambda: _work(settings, burst=burst))
+
+
+async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
+    await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    message_store = sql.SqlMessageStore.from_url(
+        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    try:
+        dispatcher = await dispatcher_mod.build_dispatcher(settings, message_store)
+        try:
+            if burst:
+                await dispatcher.run(burst=True)
+            else:
+                await dispatcher.start()
+                logger.info("worker running; SIGTERM or SIGINT stops it")
+                await _until_signal()
+        finally:
+            await dispatcher.stop()
+    finally:
+        await message_store.close()
+    return 0
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
 class _Server(uvicorn.Server):
@@ -61,11 +168,14 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def _banner(settings: settings_mod.Settings, *, show_key: bool) -> None:
+def _banner(settings: settings_mod.Settings, *, show_key: bool, inbox: str | None) -> None:
     url = f"http://{settings.host}:{settings.port}"
     lines = [f"whatsapp-scheduler listening on {url} (API docs: {url}/docs)"]
-    if settings.sandbox:
+    if inbox is not None:
         lines.append("SANDBOX MODE: nothing reaches WhatsApp; messages go to the local stand-in.")
+        lines.append(f"Sandbox inbox (what each phone would have received): {inbox}")
+    if not settings.dispatcher_enabled:
+        lines.append("Dispatcher off: run `whatsapp-scheduler worker` to send.")
     if show_key and settings.api_key is not None:
         lines.append(
             f"API key for this run (set API_KEY to choose one): {settings.api_key.get_secret_value()}"

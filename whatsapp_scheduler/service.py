@@ -227,8 +227,14 @@ class SchedulerService:
         statuses: Sequence[messages.MessageStatus],
         limit: int,
         cursor: str | None = None,
+        **filters: Any,
     ) -> store.Page:
-        return await self.store.list(statuses, limit, cursor)
+        """A page of messages; `filters` are `MessageStore.list`'s keyword filters."""
+        return await self.store.list(statuses, limit, cursor, **filters)
+
+    async def get_many(self, ids: Sequence[str]) -> list[messages.ScheduledMessage]:
+        """The messages with these ids (unknown ones left out): the dashboard's live view."""
+        return await self.store.get_many(ids)
 
 
 def _check_id(value: str) -> str:

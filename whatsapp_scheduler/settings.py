@@ -104,13 +104,13 @@ class Settings(BaseSettings):
 
         Meta credentials are required unless the service runs against the sandbox.
         """
-        _require("API_KEY", self.api_key)
+        require("API_KEY", self.api_key)
         if not self.sandbox:
-            _require("ACCESS_TOKEN", self.access_token)
-            _require("PHONE_NUMBER_ID", self.phone_number_id)
+            require("ACCESS_TOKEN", self.access_token)
+            require("PHONE_NUMBER_ID", self.phone_number_id)
 
 
-def _require(name: str, value: SecretStr | str | None) -> None:
+def require(name: str, value: SecretStr | str | None) -> None:
     raw = value.get_secret_value() if isinstance(value, SecretStr) else value
     if not raw or not raw.strip():
         raise errors.ConfigurationError(f"{name} is not set (environment variable or .env)")

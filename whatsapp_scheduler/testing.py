@@ -72,21 +72,41 @@ class InMemoryMessageStore:
         statuses: Sequence[messages.MessageStatus],
         limit: int,
         cursor: str | None = None,
+        *,
+        recipient: str | None = None,
+        due_from: datetime | None = None,
+        due_to: datetime | None = None,
+        newest_first: bool = False,
+        count_up_to: int | None = None,
     ) -> store.Page:
         wanted = set(statuses)
         rows = sorted(
-            (m for m in self.rows.values() if not wanted or m.status in wanted),
+            (
+                m
+                for m in self.rows.values()
+                if (not wanted or m.status in wanted)
+                and (recipient is None or m.recipient == recipient)
+                and (due_from is None or m.due_at >= due_from)
+                and (due_to is None or m.due_at < due_to)
+            ),
             key=lambda m: (m.due_at, m.id),
+            reverse=newest_first,
         )
-        total = len(rows)
+        total = len(rows) if count_up_to is None else min(len(rows), count_up_to)
         if cursor:
             after = sql.decode_cursor(cursor)
-            rows = [m for m in rows if (m.due_at, m.id) > after]
+            if newest_first:
+                rows = [m for m in rows if (m.due_at, m.id) < after]
+            else:
+                rows = [m for m in rows if (m.due_at, m.id) > after]
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:
             next_cursor = sql.encode_cursor(items[-1].due_at, items[-1].id)
         return store.Page(items=items, total=total, next_cursor=next_cursor)
+
+    async def get_many(self, ids: Sequence[str]) -> list[messages.ScheduledMessage]:
+        return [self.rows[i] for i in dict.fromkeys(ids) if i in self.rows]
 
     async def cancel(self, message_id: str, now: datetime) -> messages.ScheduledMessage | None:
         current = self.rows.get(message_id)

@@ -102,7 +102,8 @@ async def test_receipts_take_a_message_to_read_and_show_in_status(api):
     status = (await api.get("/status/m1")).json()
     assert status["status"] == "read"
     assert status["whatsapp_message_id"] == "wamid.HBgL1"
-    assert status["timeline"]["delivered"] is not None and status["timeline"]["read"] is not None
+    assert status["timeline"]["delivered"] is not None
+    assert status["timeline"]["read"] is not None
 
 
 async def test_a_forged_signature_is_refused_and_changes_nothing(api):

@@ -282,3 +282,71 @@ async def test_inbound_contacts_keep_the_latest_time(any_store):
     await any_store.record_inbound([("905551234567", first)])
     assert await any_store.last_inbound("905551234567") == later
     assert await any_store.last_inbound("15550000000") is None
+
+
+# -- list filters for the dashboard's history (issue #7) --------------------------------------
+
+
+async def _history_rows(any_store, make_message):
+    """Six messages over three days, two recipients, three statuses."""
+    made = []
+    for day in range(3):
+        for n, (recipient, status) in enumerate(
+            [("+905551111111", S.SENT), ("+16505551234", S.READ)]
+        ):
+            due = START + timedelta(days=day, hours=n)
+            made.append(make_message(due_at=due, recipient=recipient, status=status))
+    made.append(make_message(due_at=START + timedelta(days=1, hours=5), status=S.CANCELLED))
+    await any_store.add_many(made)
+    return made
+
+
+async def test_list_filters_by_recipient_and_due_range(any_store, make_message):
+    made = await _history_rows(any_store, make_message)
+    page = await any_store.list([], 100, recipient="+16505551234")
+    assert [m.id for m in page.items] == [m.id for m in made if m.recipient == "+16505551234"]
+    assert page.total == 3
+    window = await any_store.list(
+        [S.SENT, S.READ],
+        100,
+        due_from=START + timedelta(days=1),
+        due_to=START + timedelta(days=2),
+    )
+    assert [m.id for m in window.items] == [made[2].id, made[3].id]  # due_to is exclusive
+    both = await any_store.list(
+        [S.SENT], 100, recipient="+905551111111", due_from=START + timedelta(days=1)
+    )
+    assert [m.id for m in both.items] == [made[2].id, made[4].id]
+
+
+async def test_list_newest_first_pages_backwards_across_statuses(any_store, make_message):
+    made = await _history_rows(any_store, make_message)
+    expected = sorted(made, key=lambda m: (m.due_at, m.id), reverse=True)
+    seen, cursor = [], None
+    while True:
+        page = await any_store.list([S.SENT, S.READ, S.CANCELLED], 2, cursor, newest_first=True)
+        assert page.total == len(made)
+        seen.extend(m.id for m in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [m.id for m in expected]
+
+
+async def test_list_count_stops_at_count_up_to(any_store, make_message):
+    made = await _history_rows(any_store, make_message)
+    page = await any_store.list([S.SENT, S.READ], 2, count_up_to=4)
+    assert page.total == 4  # "4 or more"
+    assert len(page.items) == 2
+    few = await any_store.list([S.CANCELLED], 2, count_up_to=4)
+    assert few.total == 1
+    exact = await any_store.list([], 2)
+    assert exact.total == len(made)
+
+
+async def test_get_many_returns_known_ids_in_order(any_store, make_message):
+    first, second = make_message(), make_message()
+    await any_store.add_many([first, second])
+    found = await any_store.get_many([second.id, "nope", first.id, second.id])
+    assert [m.id for m in found] == [second.id, first.id]
+    assert await any_store.get_many([]) == []

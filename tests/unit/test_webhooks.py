@@ -65,7 +65,8 @@ def test_parse_reads_statuses_and_inbound_and_skips_what_it_does_not_know():
 @pytest.mark.parametrize("payload", [{}, {"entry": "x"}, {"entry": [{"changes": [{"value": 3}]}]}])
 def test_odd_shapes_parse_to_nothing(payload):
     delivery = webhooks.parse(payload)
-    assert delivery.statuses == [] and delivery.inbound == []
+    assert delivery.statuses == []
+    assert delivery.inbound == []
 
 
 @pytest.mark.parametrize("payload", [[], "text", None, 3])

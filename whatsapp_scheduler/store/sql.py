@@ -257,38 +257,57 @@ class SqlMessageStore:
         count_up_to: int | None = None,
     ) -> Page:
         after = decode_cursor(cursor) if cursor else None
-        where: list[Any] = [M.c.status.in_([str(s) for s in statuses])] if statuses else []
+        where: list[Any] = []
         if recipient is not None:
             where.append(M.c.recipient == recipient)
         if due_from is not None:
             where.append(M.c.due_at >= due_from)
         if due_to is not None:
             where.append(M.c.due_at < due_to)
-        return await self._run(self._list, where, limit, after, newest_first, count_up_to)
+        names = [str(s) for s in dict.fromkeys(statuses)]
+        # Several statuses in due order: one index range per status, merged here. A single
+        # `status IN (...) ORDER BY due_at` makes SQLite sort every match (0.5 s at 1M rows).
+        # With a recipient, its own index is narrower than any status range: one query.
+        split = len(names) > 1 and recipient is None
+        groups = [[M.c.status == name] for name in names] if split else [[]]
+        if names and not split:
+            where.append(M.c.status.in_(names))
+        return await self._run(self._list, where, groups, limit, after, newest_first, count_up_to)
 
     def _list(
         self,
         where: list[Any],
+        groups: list[list[Any]],
         limit: int,
         after: tuple[datetime, str] | None,
         newest_first: bool,
         count_up_to: int | None,
     ) -> Page:
-        query = sa.select(M).where(*where)
+        order = (M.c.due_at.desc(), M.c.id.desc()) if newest_first else (M.c.due_at, M.c.id)
+        keyset = []
         if after is not None:
             key = sa.tuple_(M.c.due_at, M.c.id)
             mark = sa.tuple_(sa.literal(after[0], tables.UtcDateTime), sa.literal(after[1]))
-            query = query.where(key < mark if newest_first else key > mark)
-        order = (M.c.due_at.desc(), M.c.id.desc()) if newest_first else (M.c.due_at, M.c.id)
-        query = query.order_by(*order).limit(limit + 1)
-        if count_up_to is None:
-            count = sa.select(sa.func.count()).select_from(M).where(*where)
-        else:  # stop counting early: COUNT(*) over a million rows costs more than the page
-            capped = sa.select(sa.literal(1)).select_from(M).where(*where).limit(count_up_to)
-            count = sa.select(sa.func.count()).select_from(capped.subquery())
+            keyset.append(key < mark if newest_first else key > mark)
+        rows: list[Any] = []
+        total = 0
         with self._tx() as conn:
-            rows = conn.execute(query).all()
-            total = conn.execute(count).scalar_one()
+            for group in groups:
+                query = sa.select(M).where(*where, *group, *keyset)
+                rows.extend(conn.execute(query.order_by(*order).limit(limit + 1)).all())
+                if count_up_to is not None:  # stop counting early: cheap on a million rows
+                    capped = sa.select(sa.literal(1)).where(*where, *group).limit(count_up_to)
+                    count = sa.select(sa.func.count()).select_from(capped.subquery())
+                    total += conn.execute(count).scalar_one()
+            if count_up_to is None:
+                statuses = [c for group in groups for c in group]
+                match = [*where, sa.or_(*statuses)] if statuses else where
+                count = sa.select(sa.func.count()).select_from(M).where(*match)
+                total = conn.execute(count).scalar_one()
+            else:
+                total = min(total, count_up_to)
+        if len(groups) > 1:
+            rows.sort(key=lambda row: (row.due_at, row.id), reverse=newest_first)
         items = [_from_row(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -365,24 +384,58 @@ class SqlMessageStore:
         return await self._run(self._record, list(outcomes))
 
     def _record(self, outcomes: list[Outcome]) -> int:
+        """Three statements per chunk, not two per outcome: lock and read the claims, one
+        executemany UPDATE per shape of change, one executemany INSERT of attempts."""
         applied = 0
-        sent_wamids: list[str] = []
         with self._tx() as conn:
-            for outcome in outcomes:
-                attempts = conn.execute(_record_statement(outcome)).scalar()
-                if attempts is None:
-                    logger.warning(
-                        "outcome dropped: claim lost", extra={"message_id": outcome.message_id}
-                    )
-                    continue
-                applied += 1
-                if outcome.attempt is not None:
-                    conn.execute(sa.insert(A).values(**_attempt_row(outcome, attempts)))
-                if outcome.status == Status.SENT and outcome.wamid:
-                    sent_wamids.append(outcome.wamid)
-            if sent_wamids:
-                self._apply_kept_receipts(conn, sent_wamids)
+            for start in range(0, len(outcomes), _IN_CHUNK):
+                applied += self._record_chunk(conn, outcomes[start : start + _IN_CHUNK])
         return applied
+
+    def _record_chunk(self, conn: Connection, chunk: list[Outcome]) -> int:
+        claims = (
+            sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status)
+            .where(M.c.id.in_([o.message_id for o in chunk]), M.c.status.in_(_SENT_FROM))
+            .with_for_update()
+        )
+        current = {row.id: row for row in conn.execute(claims)}
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        attempt_rows: list[dict[str, Any]] = []
+        sent_wamids: list[str] = []
+        for outcome in chunk:
+            row = current.pop(outcome.message_id, None)  # a second outcome for one claim loses
+            allowed = _SENT_FROM if outcome.status == Status.SENT else [str(Status.SENDING)]
+            if row is None or row.claimed_by != outcome.worker or row.status not in allowed:
+                logger.warning(
+                    "outcome dropped: claim lost", extra={"message_id": outcome.message_id}
+                )
+                continue
+            values = _outcome_values(outcome)
+            values["attempts"] = row.attempts + 1 if "attempts" in values else row.attempts
+            if outcome.status == Status.SENT and row.status != str(Status.SENDING):
+                values["status"] = row.status  # a status webhook got there first; keep it
+            values.update(_id=outcome.message_id, _worker=outcome.worker, _expected=row.status)
+            groups.setdefault(tuple(sorted(values)), []).append(values)
+            if outcome.attempt is not None:
+                attempt_rows.append(_attempt_row(outcome, values["attempts"]))
+            if outcome.status == Status.SENT and outcome.wamid:
+                sent_wamids.append(outcome.wamid)
+        for keys, params in groups.items():
+            stmt = (
+                sa.update(M)
+                .where(
+                    M.c.id == sa.bindparam("_id"),
+                    M.c.claimed_by == sa.bindparam("_worker"),
+                    M.c.status == sa.bindparam("_expected"),
+                )
+                .values({k: sa.bindparam(k) for k in keys if not k.startswith("_")})
+            )
+            conn.execute(stmt, params)
+        if attempt_rows:
+            conn.execute(sa.insert(A), attempt_rows)
+        if sent_wamids:
+            self._apply_kept_receipts(conn, sent_wamids)
+        return sum(len(params) for params in groups.values())
 
     # -- receipts (status webhooks) and inbound contacts --------------------------------------
 
@@ -529,26 +582,6 @@ _SENT_FROM = [
 ]
 
 
-def _record_statement(outcome: Outcome) -> Any:
-    values = _outcome_values(outcome)
-    allowed = [str(Status.SENDING)]
-    if outcome.status == Status.SENT:
-        allowed = _SENT_FROM
-        values["status"] = sa.case(
-            (M.c.status == str(Status.SENDING), str(Status.SENT)), else_=M.c.status
-        )
-    return (
-        sa.update(M)
-        .where(
-            M.c.id == outcome.message_id,
-            M.c.status.in_(allowed),
-            M.c.claimed_by == outcome.worker,
-        )
-        .values(**values)
-        .returning(M.c.attempts)
-    )
-
-
 def _receipt_row(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
     return {
         "wamid": receipt.wamid,
@@ -617,7 +650,7 @@ def _outcome_values(outcome: Outcome) -> dict[str, Any]:
         "lease_until": None,
     }
     if outcome.attempt is not None and outcome.attempt != messages.AttemptOutcome.EXPIRED:
-        values["attempts"] = M.c.attempts + 1
+        values["attempts"] = None  # the caller fills in the new count
     if outcome.error_code is not None or outcome.error_text is not None:
         values["last_error_code"] = outcome.error_code
         values["last_error_text"] = outcome.error_text

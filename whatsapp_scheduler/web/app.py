@@ -20,7 +20,7 @@ from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler import store as store_mod
 from whatsapp_scheduler.store import migrate, sql
 from whatsapp_scheduler.web import deps, limits, runtime
-from whatsapp_scheduler.web.routes import docs, health, schedule, webhooks
+from whatsapp_scheduler.web.routes import dashboard, docs, health, schedule, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ def create_app(
     app.include_router(schedule.router)
     app.include_router(docs.router)
     app.include_router(webhooks.router)
+    dashboard.install(app)  # pages at /, static files, sign-in and CSRF refusals
     _install_error_handlers(app)
     return app
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader
 
 from whatsapp_scheduler import errors, service
+from whatsapp_scheduler.web import dashboard
 from whatsapp_scheduler.web import runtime as runtime_mod
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -33,10 +34,21 @@ ServiceDep = Annotated[service.SchedulerService, Depends(get_service)]
 
 
 def require_api_key(
-    runtime: RuntimeDep, key: Annotated[str | None, Depends(_api_key_header)]
+    request: Request,
+    runtime: RuntimeDep,
+    key: Annotated[str | None, Depends(_api_key_header)],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:
-    """Check X-API-Key in constant time. The key is never logged or echoed."""
+    """Check X-API-Key (or `Authorization: Bearer <key>`) in constant time. Never logged.
+
+    A signed-in dashboard session also passes, for reads only (GET/HEAD: /docs in a browser);
+    writes always need the key, so the cookie alone never changes anything through the API.
+    """
     expected = runtime.api_key.encode()
+    if key is None and request.method in {"GET", "HEAD"} and dashboard.is_signed_in(request):
+        return
+    if key is None and authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
     given = (key or "").encode()
     if not hmac.compare_digest(given, expected) or not expected:
         raise Unauthorized()

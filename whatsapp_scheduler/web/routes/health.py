@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from whatsapp_scheduler import __version__, errors
 from whatsapp_scheduler.web import deps, schemas
@@ -42,3 +42,23 @@ async def health(runtime: deps.RuntimeDep, response: Response) -> schemas.Health
         dispatcher=dispatcher,
         queue=queue,
     )
+
+
+@router.get(
+    "/metrics",
+    dependencies=[Depends(deps.require_api_key)],
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        401: {"model": schemas.ErrorPublic, "description": "API key missing or wrong"},
+    },
+)
+async def metrics(runtime: deps.RuntimeDep) -> Response:
+    """Prometheus metrics of this process's dispatcher (needs the API key, as X-API-Key or
+    `Authorization: Bearer`, which Prometheus's `authorization` scrape setting sends)."""
+    from whatsapp_scheduler import dispatcher as dispatcher_mod
+
+    body = b""
+    if isinstance(runtime.dispatcher, dispatcher_mod.Dispatcher):
+        body = dispatcher_mod.render_metrics(runtime.dispatcher)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

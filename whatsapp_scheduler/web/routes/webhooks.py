@@ -14,18 +14,24 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from whatsapp_scheduler.web import deps
+from whatsapp_scheduler.web import deps, schemas
 from whatsapp_scheduler.whatsapp import webhooks
 
 router = APIRouter(tags=["webhook"])
 
 
-@router.get("/webhook", response_class=PlainTextResponse)
+@router.get(
+    "/webhook",
+    response_class=PlainTextResponse,
+    responses={
+        403: {"content": {"text/plain": {}}, "description": "Token or mode wrong"},
+    },
+)
 async def verify(
     runtime: deps.RuntimeDep,
     mode: Annotated[str | None, Query(alias="hub.mode")] = None,
     token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
-    challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=256)] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
 ) -> PlainTextResponse:
     """Meta's verification handshake: echo `hub.challenge` when the token matches."""
     expected = runtime.settings.webhook_verify_token
@@ -35,12 +41,19 @@ async def verify(
         and token is not None
         and hmac.compare_digest(token.encode(), expected.get_secret_value().encode())
     )
-    if not ok or challenge is None:
+    if not ok or challenge is None or len(challenge) > 256:
         return PlainTextResponse("verification failed", status_code=403)
     return PlainTextResponse(challenge)
 
 
-@router.post("/webhook")
+@router.post(
+    "/webhook",
+    responses={
+        400: {"model": schemas.ErrorPublic, "description": "Signed, but not a webhook body"},
+        403: {"model": schemas.ErrorPublic, "description": "Signature missing or wrong"},
+        422: {"model": schemas.ErrorPublic, "description": "A header breaks a rule"},
+    },
+)
 async def receive(
     request: Request,
     runtime: deps.RuntimeDep,

@@ -1,0 +1,132 @@
+"""`whatsapp-scheduler schedule|list|status|cancel|import` as subprocesses against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import BIN, free_port
+
+KEY = "cli-client-key-0123456789"
+
+
+@pytest.fixture
+def served(start_service):
+    service = start_service([str(BIN), "serve", "--sandbox", "--no-dispatcher"], API_KEY=KEY)
+    service.wait_healthy()
+    return service
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"API_KEY", "WHATSAPP_SCHEDULER_URL"}}
+    return subprocess.run(
+        [str(BIN), *args], env={**clean, **env}, capture_output=True, text=True, timeout=30
+    )
+
+
+def test_schedule_list_status_cancel(served):
+    common = ["--url", served.url, "--api-key", KEY]
+    made = cli(
+        "schedule", *common, "--to", "+905551234567", "--at", "2030-12-01 09:30",
+        "--text", "Randevunuz yarın 10:00'da", "--id", "cli-1",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == (
+        "scheduled cli-1 to +905551234567 at 2030-12-01 09:30 (Europe/Istanbul): queued"
+    )
+    listed = cli("list", *common, "--json")
+    assert [m["id"] for m in json.loads(listed.stdout)] == ["cli-1"]
+    plain = cli("list", *common, "--status", "queued", "--limit", "5")
+    assert plain.stdout.startswith("cli-1\tqueued\t2030-12-01 09:30 Europe/Istanbul\t+905551234567")
+    status = cli("status", *common, "cli-1")
+    assert status.returncode == 0
+    assert status.stdout.startswith("cli-1: queued (attempts: 0)")
+    cancelled = cli("cancel", *common, "cli-1")
+    assert (cancelled.returncode, cancelled.stdout.strip()) == (0, "cancelled cli-1")
+    as_json = json.loads(cli("status", *common, "cli-1", "--json").stdout)
+    assert as_json["status"] == "cancelled"
+
+
+def test_environment_gives_url_and_key(served):
+    env = {"WHATSAPP_SCHEDULER_URL": served.url, "API_KEY": KEY}
+    made = cli(
+        "schedule", "--to", "+16505551234", "--at", "2030-01-02T08:00", "--timezone",
+        "America/Los_Angeles", "--text", "hi", "--json", **env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["scheduled_at"].startswith("2030-01-02T16:00")
+
+
+@pytest.mark.parametrize(
+    ("args", "detail"),
+    [
+        (["schedule", "--to", "12", "--at", "2030-01-01 10:00", "--text", "x"], "alici: '12'"),
+        (
+            ["schedule", "--to", "+905551234567", "--at", "2020-01-01 10:00", "--text", "x"],
+            "tarih:",
+        ),
+        (["status", "nope"], "id: no message with id 'nope'"),
+        (["cancel", "nope"], "id: no message with id 'nope'"),
+    ],
+)
+def test_refusals_exit_1_with_the_apis_detail(served, args, detail):
+    result = cli(*args, "--url", served.url, "--api-key", KEY)
+    assert result.returncode == 1
+    assert detail in result.stderr
+    assert result.stdout == ""
+
+
+def test_wrong_key_exits_1_missing_key_2_no_server_3(served):
+    wrong = cli("list", "--url", served.url, "--api-key", "wrong")
+    assert wrong.returncode == 1
+    assert "refused (401)" in wrong.stderr
+    missing = cli("list", "--url", served.url)
+    assert (missing.returncode, "no API key" in missing.stderr) == (2, True)
+    bad_at = cli(
+        "schedule",
+        "--url",
+        served.url,
+        "--api-key",
+        KEY,
+        "--to",
+        "1",
+        "--at",
+        "soon",
+        "--text",
+        "x",
+    )
+    assert bad_at.returncode == 2
+    down = cli("list", "--url", f"http://127.0.0.1:{free_port()}", "--api-key", KEY)
+    assert down.returncode == 3
+    assert "cannot reach the service" in down.stderr
+    usage = cli("schedule", "--url", served.url)
+    assert usage.returncode == 2  # argparse: --to, --at, --text are required
+
+
+def test_import_stores_good_rows_and_reports_bad_ones(served, tmp_path: Path):
+    lines = ["recipient,date,time,text,timezone"]
+    lines += [
+        f"+90555{i:07d},2030-03-01,10:{i % 60:02d},Merhaba {i} — çğıöşü İ," for i in range(1500)
+    ]
+    lines.insert(3, "not-a-number,2030-03-01,10:00,bozuk satır,")
+    lines.append("+905551234567,2030-03-01,10:00,Berlin,Europe/Berlin")
+    path = tmp_path / "list.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = cli("import", str(path), "--url", served.url, "--api-key", KEY)
+    assert result.returncode == 1  # one row refused
+    assert result.stdout.strip() == "stored 1501, refused 1"
+    assert "1502/1502 rows" in result.stderr
+    assert "refused line 4: alici: 'not-a-number'" in result.stderr
+    again = cli("import", str(path), "--url", served.url, "--api-key", KEY, "--json")
+    summary = json.loads(again.stdout)
+    assert (summary["stored"], summary["refused"]) == (1501, 1)  # same ids: nothing twice
+    listed = cli("list", "--url", served.url, "--api-key", KEY, "--limit", "1000")
+    assert "1501" in listed.stderr  # "1000 shown of 1501"
+    texts = cli("list", "--url", served.url, "--api-key", KEY, "--json", "--limit", "3")
+    assert "çğıöşü İ" in json.loads(texts.stdout)[0]["mesaj"]
+    missing = cli("import", str(tmp_path / "nope.csv"), "--url", served.url, "--api-key", KEY)
+    assert missing.returncode == 2

@@ -1,0 +1,157 @@
+"""The dashboard in Debian's Chromium against a real `whatsapp-scheduler serve --sandbox`.
+
+Sign in (a wrong key is refused), compose a message due in a few seconds and watch it go from
+queued to sent to read without a reload, cancel another, import a CSV with one bad row.
+Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from tests.acceptance.conftest import BIN, Service, base_env, free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+KEY = "browser-dashboard-key-0123456789"
+ZONE = "Europe/Istanbul"
+
+
+@pytest.fixture
+def service(tmp_path: Path):
+    port = free_port()
+    argv = [str(BIN), "serve", "--sandbox", "--port", str(port), "--sandbox-port", str(free_port())]
+    running = Service(argv, base_env(tmp_path, API_KEY=KEY), port, tmp_path)
+    try:
+        running.wait_healthy()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package")
+async def test_dashboard_end_to_end(service: Service) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(
+            viewport={"width": 1200, "height": 800}, timezone_id=ZONE, locale="en-US"
+        )
+        page = await context.new_page()
+
+        # Sign in: a wrong key is refused, the right one opens Upcoming.
+        await page.goto(service.url + "/")
+        await expect(page).to_have_url(service.url + "/signin?next=%2F")
+        await page.fill("input[name=api_key]", "wrong-key")
+        await page.click("button[type=submit]")
+        await expect(page.locator("#signin-error")).to_contain_text("not right")
+        await page.fill("input[name=api_key]", KEY)
+        await page.click("button[type=submit]")
+        await expect(page.locator("h1")).to_have_text("Upcoming messages")
+
+        # Compose one due in a few seconds; the browser's zone is preselected.
+        await page.click("text=Compose")
+        await expect(page.locator("#zone")).to_have_value(ZONE)
+        await page.fill("#recipient", "0555 123 45 67")
+        await expect(page.locator("#recipient-check")).to_have_text("valid: +905551234567")
+        await page.fill("#recipient", "12")
+        await expect(page.locator("#recipient-check")).to_contain_text("alici: '12'")
+        await page.fill("#recipient", "+905551234567")
+        text = "Randevunuz yarın 10:00'da — görüşmek üzere! 🙂"
+        await page.fill("#text", text)
+        await expect(page.locator("#text-count")).to_have_text(f"{len(text)} / 4,096")
+        due = datetime.now(ZoneInfo(ZONE)) + timedelta(seconds=8)
+        await page.fill("#date", due.strftime("%Y-%m-%d"))
+        await page.fill("#time", due.strftime("%H:%M:%S"))
+        await page.click("button:has-text('Schedule')")
+        await expect(page.locator("#created")).to_be_visible()
+        created = (await page.locator("#created a").inner_text()).strip()
+        await page.evaluate("window.__noReload = true")
+        badge = page.locator(f'tr[data-id="{created}"] .status')
+        await expect(badge).to_have_attribute("data-status", "queued")
+        await expect(page.locator("#live")).to_have_class("live on")
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-upcoming.png"), full_page=True)
+        await expect(badge).to_have_attribute("data-status", "sent", timeout=20_000)
+        await expect(badge).to_have_attribute("data-status", "read", timeout=20_000)
+        await expect(badge).to_have_text("read")
+        assert await page.evaluate("window.__noReload === true")
+
+        # Its page: the timeline is complete.
+        await page.click(f'tr[data-id="{created}"] td a')
+        await expect(page.locator('.timeline [data-transition="read"]')).to_be_visible()
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-message.png"), full_page=True)
+
+        # Cancel another one, with the confirmation page.
+        later = datetime.now(ZoneInfo(ZONE)) + timedelta(hours=2)
+        async with httpx.AsyncClient(base_url=service.url, headers={"X-API-Key": KEY}) as api:
+            reply = await api.post(
+                "/schedule",
+                json={
+                    "id": "to-cancel",
+                    "alici": "+16505551234",
+                    "tarih": later.strftime("%Y-%m-%d"),
+                    "saat": later.strftime("%H:%M"),
+                    "mesaj": "cancel me",
+                    "timezone": ZONE,
+                },
+            )
+            assert reply.status_code == 200
+            await page.goto(service.url + "/")
+            await page.click('tr[data-id="to-cancel"] a.cancel')
+            await expect(page.locator("h1")).to_have_text("Cancel this message?")
+            await page.click("#confirm-cancel")
+            await expect(page.locator("#cancelled")).to_be_visible()
+            assert (await api.get("/status/to-cancel")).json()["status"] == "cancelled"
+
+            # Import a CSV with one bad row: preview marks it, the rest is stored.
+            day = (datetime.now(ZoneInfo(ZONE)) + timedelta(days=1)).strftime("%Y-%m-%d")
+            csv = (
+                "recipient,date,time,text\n"
+                f"+905551234567,{day},09:00,Günaydın İstanbul\n"
+                f"+905551234568,{day},09:05,Şükran ğüşıöç\n"
+                f"not-a-phone,{day},09:10,bozuk\n"
+                f"+16505551234,{day},09:15,Hello\n"
+            )
+            await page.click("text=Import")
+            await page.set_input_files(
+                "#file",
+                files=[{"name": "list.csv", "mimeType": "text/csv", "buffer": csv.encode()}],
+            )
+            await page.click("button:has-text('Preview')")
+            await expect(page.locator("tr.bad")).to_have_count(1)
+            await expect(page.locator("tr.bad")).to_have_attribute("data-line", "4")
+            await expect(page.locator("#valid-count")).to_have_text("3")
+            await page.click("#store")
+            await expect(page.locator("#summary")).to_have_text("Stored 3, refused 1.")
+            await expect(page.locator("#progress")).to_have_attribute("value", "3")
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-import.png"), full_page=True)
+            queued = (await api.get("/schedule")).json()
+            assert {m["mesaj"] for m in queued} >= {"Günaydın İstanbul", "Şükran ğüşıöç", "Hello"}
+
+        # History, in Turkish, on a phone screen.
+        await page.goto(service.url + "/lang/tr?next=/history")
+        await expect(page.locator("h1")).to_have_text("Geçmiş")
+        await page.set_viewport_size({"width": 390, "height": 800})
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-history-phone.png"), full_page=True)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 400  # no sideways scrolling on a phone
+        await browser.close()

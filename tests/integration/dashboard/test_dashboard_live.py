@@ -1,0 +1,119 @@
+"""Dashboard JSON endpoints over real HTTP: recipient check, live statuses (SSE), CSV import."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from whatsapp_scheduler import errorcodes
+from whatsapp_scheduler.web import i18n
+
+
+async def test_recipient_check_uses_the_apis_rule(signed_in):
+    ok = await signed_in.browser.get("/dashboard/api/recipient", params={"value": "0555 123 45 67"})
+    assert ok.json() == {"ok": True, "e164": "+905551234567"}
+    bad = await signed_in.browser.get("/dashboard/api/recipient", params={"value": "12"})
+    api = await signed_in.api.post(
+        "/schedule", json={"alici": "12", "tarih": "2026-03-02", "saat": "10:00", "mesaj": "x"}
+    )
+    assert f"{bad.json()['field']}: {bad.json()['rule']}" == api.json()["detail"]
+
+
+async def test_events_stream_reports_status_changes(signed_in, make_message):
+    first, second = make_message(), make_message()
+    await signed_in.store.add_many([first, second])
+    seen: list[dict[str, str]] = []
+    async with signed_in.browser.stream(
+        "GET", "/dashboard/api/events", params={"ids": f"{first.id},{second.id},unknown"}
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            seen.append(json.loads(line[6:]))
+            if len(seen) == 2:
+                await signed_in.api.delete(f"/schedule/{first.id}")
+            if len(seen) == 3:
+                break
+    assert {e["id"] for e in seen[:2]} == {first.id, second.id}
+    assert seen[2]["id"] == first.id
+    assert seen[2]["status"] == "cancelled"
+    assert seen[2]["label"] == "cancelled"
+    assert seen[2]["transitions"]["cancelled"]
+
+
+CSV = (
+    "recipient;date;time;text\n"
+    "+905551234567;2026-03-02;10:00;Günaydın, İstanbul! ğüşıöç\n"
+    "not-a-number;2026-03-02;10:00;bad row\n"
+    "+16505551234;2026-03-02;11:00:30;Second\n"
+)
+
+
+async def test_import_previews_without_storing_then_stores_chunks(signed_in):
+    preview = await signed_in.browser.post(
+        "/import/batch",
+        data={"csrf": signed_in.csrf, "zone": "Europe/Istanbul"},
+        files={"file": ("list.csv", CSV.encode(), "text/csv")},
+    )
+    assert preview.status_code == 200
+    assert re.findall(r'<tr class="bad" data-line="(\d+)"', preview.text) == ["3"]
+    assert "not a phone number" in preview.text
+    assert (await signed_in.api.get("/schedule")).json() == []  # nothing stored yet
+    rows = json.loads(re.search(r'id="import-rows">(.*?)</script>', preview.text, re.S)[1])
+    assert [r["line"] for r in rows] == [2, 4]
+    stored = await signed_in.browser.post(
+        "/dashboard/api/import/batch",
+        json={"messages": rows},
+        headers={"X-CSRF-Token": signed_in.csrf},
+    )
+    assert stored.json() == {"stored": 2, "refused": 0, "errors": []}
+    listed = (await signed_in.api.get("/schedule")).json()
+    assert sorted(m["mesaj"] for m in listed) == ["Günaydın, İstanbul! ğüşıöç", "Second"]
+    again = await signed_in.browser.post(
+        "/dashboard/api/import/batch",
+        json={"messages": rows},
+        headers={"X-CSRF-Token": signed_in.csrf},
+    )
+    assert again.json()["stored"] == 2  # same file, same ids: stored once, accepted again
+    assert len((await signed_in.api.get("/schedule")).json()) == 2
+
+
+async def test_import_refuses_a_file_without_the_columns(signed_in):
+    response = await signed_in.browser.post(
+        "/import/batch",
+        data={"csrf": signed_in.csrf},
+        files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")},
+    )
+    assert response.status_code == 422
+    assert "needs the columns" in response.text
+
+
+def test_every_text_exists_in_both_languages():
+    assert set(i18n.TEXTS["en"]) == set(i18n.TEXTS["tr"])
+
+
+@pytest.mark.parametrize(
+    ("cookie", "header", "expected"),
+    [
+        (None, None, "en"),
+        (None, "tr-TR,tr;q=0.9,en-US;q=0.8", "tr"),
+        (None, "en-US,en;q=0.9,tr;q=0.8", "en"),
+        (None, "de-DE,tr;q=0.5", "tr"),
+        ("en", "tr", "en"),
+        ("xx", "tr", "tr"),
+    ],
+)
+def test_language_choice(cookie, header, expected):
+    assert i18n.choose(cookie, header) == expected
+
+
+def test_error_codes_are_explained_in_plain_words():
+    assert "24-hour window is closed" in errorcodes.explain(131047)
+    assert "template" in errorcodes.explain(131047)
+    assert "24 saatlik" in errorcodes.explain(131047, "tr")
+    assert errorcodes.explain(250) == errorcodes.explain(10)
+    assert errorcodes.explain(None) is None
+    assert errorcodes.explain(999) is None

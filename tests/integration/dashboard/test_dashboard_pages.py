@@ -1,0 +1,181 @@
+"""Dashboard pages over real HTTP: compose (the API's own validation messages), upcoming,
+cancel with confirmation, history filters and paging, the message page, languages."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import START
+from whatsapp_scheduler import store
+from whatsapp_scheduler.messages import AttemptOutcome
+from whatsapp_scheduler.messages import MessageStatus as S
+
+GOOD = {"alici": "+905551234567", "tarih": "2026-03-02", "saat": "10:00", "mesaj": "Merhaba"}
+
+
+def _form(api_body: dict[str, str], csrf: str) -> dict[str, str]:
+    return {
+        "csrf": csrf,
+        "recipient": api_body.get("alici", ""),
+        "date": api_body.get("tarih", ""),
+        "time": api_body.get("saat", ""),
+        "text": api_body.get("mesaj", ""),
+        "zone": api_body.get("timezone", ""),
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"alici": "12"},
+        {"alici": "+90555"},
+        {"tarih": "2026-02-30"},
+        {"tarih": "2020-01-01"},
+        {"saat": "25:00"},
+        {"mesaj": "   "},
+        {"mesaj": "x" * 4097},
+        {"timezone": "Mars/Olympus"},
+        {"timezone": "Europe/Berlin", "tarih": "2026-03-29", "saat": "02:30"},
+    ],
+)
+async def test_compose_shows_the_same_validation_message_as_the_api(signed_in, change):
+    body = {**GOOD, "timezone": "Europe/Istanbul", **change}
+    api = await signed_in.api.post("/schedule", json=body)
+    assert api.status_code == 422
+    detail = api.json()["detail"]
+    page = await signed_in.browser.post("/compose", data=_form(body, signed_in.csrf))
+    assert page.status_code == 422
+    shown = re.search(r'id="compose-error"[^>]*>([^<]*)<', page.text)
+    assert shown is not None
+    assert html.unescape(shown[1]) == detail
+    assert 'aria-invalid="true"' in page.text
+
+
+async def test_composed_message_is_upcoming_and_cancelled_after_confirmation(signed_in):
+    page = await signed_in.browser.post("/compose", data=_form(GOOD, signed_in.csrf))
+    assert page.status_code == 303
+    message_id = page.headers["location"].split("created=")[1]
+    upcoming = await signed_in.browser.get(page.headers["location"])
+    assert f'data-id="{message_id}"' in upcoming.text
+    assert "1 messages" in upcoming.text
+    assert "22h 00m" in upcoming.text  # time left: due 2026-03-02 07:00 UTC, now 03-01 09:00
+    confirm = await signed_in.browser.get(f"/message/{message_id}/cancel")
+    assert "Cancel this message?" in confirm.text
+    done = await signed_in.browser.post(
+        f"/message/{message_id}/cancel", data={"csrf": signed_in.csrf}
+    )
+    assert done.status_code == 303
+    assert (await signed_in.store.get(message_id)).status == S.CANCELLED
+    again = await signed_in.browser.post(
+        f"/message/{message_id}/cancel", data={"csrf": signed_in.csrf}
+    )
+    assert again.status_code == 303  # cancelling twice is harmless, as in the API
+
+
+async def test_a_sent_message_cannot_be_cancelled_from_the_dashboard(signed_in, make_message):
+    message = make_message(status=S.SENT)
+    await signed_in.store.add(message)
+    response = await signed_in.browser.post(
+        f"/message/{message.id}/cancel", data={"csrf": signed_in.csrf}
+    )
+    assert response.status_code == 409
+    assert "can no longer be cancelled" in html.unescape(response.text)
+
+
+async def _history(signed_in, make_message, count=120):
+    statuses = [S.SENT, S.DELIVERED, S.READ, S.FAILED, S.CANCELLED]
+    made = [
+        make_message(
+            due_at=START + timedelta(hours=i),
+            status=statuses[i % 5],
+            recipient="+16505551234" if i % 10 == 0 else "+905551234567",
+        )
+        for i in range(count)
+    ]
+    await signed_in.store.add_many(made)
+    return made
+
+
+def _ids(page_html: str) -> list[str]:
+    return re.findall(r'<tr data-id="([^"]+)"', page_html)
+
+
+async def test_history_pages_newest_first_with_a_cursor(signed_in, make_message):
+    made = await _history(signed_in, make_message)
+    newest = [m.id for m in sorted(made, key=lambda m: m.due_at, reverse=True)]
+    first = await signed_in.browser.get("/history")
+    assert _ids(first.text) == newest[:50]
+    assert "120 messages" in first.text
+    cursor = re.search(r'cursor=([^"&]+)" rel="next"', first.text)[1]
+    second = await signed_in.browser.get(f"/history?cursor={cursor}")
+    assert _ids(second.text) == newest[50:100]
+
+
+async def test_history_filters_by_status_recipient_and_date(signed_in, make_message):
+    made = await _history(signed_in, make_message)
+    failed = await signed_in.browser.get("/history?status=failed")
+    assert sorted(_ids(failed.text)) == sorted(m.id for m in made if m.status == S.FAILED)
+    by_recipient = await signed_in.browser.get("/history?recipient=%2B1+650-555-1234")
+    assert sorted(_ids(by_recipient.text)) == sorted(
+        m.id for m in made if m.recipient == "+16505551234"
+    )
+    # 2026-03-02 in Europe/Istanbul is 2026-03-01 21:00 to 2026-03-02 21:00 UTC
+    day = await signed_in.browser.get("/history?date_from=2026-03-02&date_to=2026-03-02")
+    expected = [m.id for m in made if 12 <= (m.due_at - START).total_seconds() / 3600 < 36]
+    assert sorted(_ids(day.text)) == sorted(expected)
+    bad = await signed_in.browser.get("/history?recipient=abc")
+    assert "recipient: &#39;abc&#39; is not a phone number" in bad.text
+
+
+async def test_message_page_explains_meta_error_codes(signed_in, make_message):
+    message = make_message(due_at=START)
+    await signed_in.store.add(message)
+    await signed_in.store.claim_due(START, 1, "w1", START + timedelta(minutes=1))
+    await signed_in.store.record(
+        [
+            store.Outcome(
+                message_id=message.id,
+                worker="w1",
+                status=S.FAILED,
+                finished_at=START,
+                attempt=AttemptOutcome.FAILED,
+                error_code=131047,
+                error_text="Re-engagement message",
+                http_status=400,
+            )
+        ]
+    )
+    page = await signed_in.browser.get(f"/message/{message.id}")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert "the 24-hour window is closed" in text.lower()
+    assert "only a template message can reach them" in text
+    assert "Re-engagement message" in text
+    assert 'data-transition="failed"' in text
+    turkish = await signed_in.browser.get(
+        f"/message/{message.id}", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}
+    )
+    assert "24 saatlik pencere kapandı" in html.unescape(turkish.text)
+
+
+async def test_language_follows_accept_language_and_the_switch_cookie(signed_in):
+    english = await signed_in.browser.get("/", headers={"Accept-Language": "de, en;q=0.5"})
+    assert "Upcoming messages" in english.text
+    turkish = await signed_in.browser.get("/", headers={"Accept-Language": "tr"})
+    assert "Bekleyen mesajlar" in turkish.text
+    assert '<html lang="tr">' in turkish.text
+    switched = await signed_in.browser.get("/lang/en?next=/history")
+    assert switched.headers["location"] == "/history"
+    back = await signed_in.browser.get("/", headers={"Accept-Language": "tr"})
+    assert "Upcoming messages" in back.text  # the cookie wins
+
+
+async def test_compose_page_offers_zones_and_counter(signed_in):
+    page = await signed_in.browser.get("/compose")
+    assert "<option selected>Europe/Istanbul</option>" in page.text
+    assert 'data-max="4096"' in page.text
+    assert 'id="template"' not in page.text  # the template hook stays hidden until it exists

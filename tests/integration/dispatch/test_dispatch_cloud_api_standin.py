@@ -1,0 +1,127 @@
+"""CloudApiSender over real HTTP against the stand-in Cloud API on loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+
+from whatsapp_scheduler import errors, fakes
+from whatsapp_scheduler.sandbox import StandIn
+from whatsapp_scheduler.whatsapp import cloud_api
+
+DUE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TOKEN = "dispatch-test-token"
+NUMBER_ID = "106540352242922"
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    timeout = aiohttp.ClientTimeout(total=0.5, connect=0.5)
+    async with aiohttp.ClientSession(timeout=timeout) as client:
+        yield client
+
+
+def make_sender(
+    session: aiohttp.ClientSession, url: str, token: str = TOKEN
+) -> cloud_api.CloudApiSender:
+    return cloud_api.CloudApiSender(
+        session, access_token=token, phone_number_id=NUMBER_ID, graph_api_url=url
+    )
+
+
+async def test_text_message_is_accepted(standin: StandIn, session) -> None:
+    sender = make_sender(session, standin.url)
+    message = fakes.make_message("c1", DUE, recipient="+16505551234", body="Merhaba")
+    receipt = await sender.send(message)
+    assert receipt.wamid.startswith("wamid.")
+    assert receipt.wa_id == "16505551234"
+    (request,) = standin.sends_for("c1")
+    assert request.body["text"] == {"body": "Merhaba"}
+    assert request.body["to"] == "+16505551234"
+    assert request.wamid == receipt.wamid
+
+
+async def test_template_message_is_accepted(standin: StandIn, session) -> None:
+    template = {"name": "reminder", "language": {"code": "tr"}}
+    message = fakes.make_message("c2", DUE, template=template)
+    await make_sender(session, standin.url).send(message)
+    (request,) = standin.sends_for("c2")
+    assert request.body["type"] == "template"
+    assert request.body["template"]["name"] == "reminder"
+
+
+async def test_permanent_code(standin: StandIn, session) -> None:
+    standin.fail_next(1, 131026)
+    with pytest.raises(errors.PermanentFailure) as caught:
+        await make_sender(session, standin.url).send(fakes.make_message("c3", DUE))
+    assert caught.value.code == 131026
+
+
+async def test_wrong_token_is_account_failure(standin: StandIn, session) -> None:
+    with pytest.raises(errors.AccountFailure) as caught:
+        await make_sender(session, standin.url, token="wrong").send(fakes.make_message("c4", DUE))
+    assert caught.value.code == 190
+
+
+async def test_throughput_limit_is_rate_limited(standin: StandIn, session) -> None:
+    standin.fail_next(1, 130429)
+    with pytest.raises(errors.RateLimited) as caught:
+        await make_sender(session, standin.url).send(fakes.make_message("c5", DUE))
+    assert caught.value.code == 130429
+
+
+async def test_5xx_with_graph_body_is_temporary(standin: StandIn, session) -> None:
+    standin.set_faults(error_rate=1.0, error_body=True)
+    with pytest.raises(errors.TemporaryFailure) as caught:
+        await make_sender(session, standin.url).send(fakes.make_message("c6", DUE))
+    assert not isinstance(caught.value, errors.AmbiguousFailure)
+    assert caught.value.code == 2
+
+
+async def test_5xx_without_body_is_ambiguous(standin: StandIn, session) -> None:
+    standin.set_faults(error_rate=1.0, error_body=False)
+    with pytest.raises(errors.AmbiguousFailure) as caught:
+        await make_sender(session, standin.url).send(fakes.make_message("c7", DUE))
+    assert caught.value.http_status == 500
+
+
+async def test_hang_is_ambiguous(standin: StandIn, session) -> None:
+    standin.set_faults(hang_rate=1.0, hang_seconds=2.0)
+    with pytest.raises(errors.AmbiguousFailure):
+        await make_sender(session, standin.url).send(fakes.make_message("c8", DUE))
+    (request,) = standin.sends_for("c8")
+    assert request.fault == "hang"
+    assert request.wamid is not None
+
+
+async def test_connection_refused_is_not_ambiguous(session) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sender = make_sender(session, f"http://127.0.0.1:{port}")
+    with pytest.raises(errors.TemporaryFailure) as caught:
+        await sender.send(fakes.make_message("c9", DUE))
+    assert not isinstance(caught.value, errors.AmbiguousFailure)
+
+
+async def test_create_session_uses_settings() -> None:
+    from whatsapp_scheduler import settings
+
+    config = settings.Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        send_concurrency=7,
+        request_timeout_seconds=3,
+        connect_timeout_seconds=1,
+    )
+    session = cloud_api.create_session(config)
+    try:
+        assert session.connector is not None
+        assert session.connector.limit == 7
+        assert session.timeout.total == 3
+        assert session.timeout.connect == 1
+    finally:
+        await session.close()

@@ -1,0 +1,271 @@
+"""Dispatcher with FakeSender + InMemoryMessageStore + FrozenClock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from whatsapp_scheduler import dispatcher, errors, fakes, messages, scheduling, testing
+
+Status = messages.MessageStatus
+AO = messages.AttemptOutcome
+
+
+async def add(store: testing.InMemoryMessageStore, *items: messages.ScheduledMessage) -> None:
+    await store.add_many(list(items))
+
+
+async def test_burst_sends_what_is_due_and_returns(clock, memory_store, sender, make_dispatcher):
+    now = clock.now()
+    await add(
+        memory_store,
+        *(fakes.make_message(f"m{i}", now, recipient=f"+9055500000{i:02d}") for i in range(20)),
+        fakes.make_message("later", now + timedelta(minutes=5)),
+    )
+    d = make_dispatcher()
+    await d.run(burst=True)
+    assert len(sender.calls) == 20
+    for i in range(20):
+        row = memory_store.rows[f"m{i}"]
+        assert row.status == Status.SENT
+        assert row.wamid is not None
+        assert row.attempts == 1
+        assert row.claimed_by is None
+    assert memory_store.rows["later"].status == Status.QUEUED
+    assert d.health()["sent"] == 20
+    await d.stop()
+    assert d.health()["state"] == "stopped"
+
+
+async def test_permanent_error_costs_one_call(clock, memory_store, sender, make_dispatcher):
+    await add(memory_store, fakes.make_message("p", clock.now()))
+    sender.fail_next(1, errors.PermanentFailure("(#131026) undeliverable", code=131026))
+    d = make_dispatcher()
+    await d.run(burst=True)
+    row = memory_store.rows["p"]
+    assert (row.status, row.last_error_code, row.attempts) == (Status.FAILED, 131026, 1)
+    assert row.last_error_text == "(#131026) undeliverable"
+    assert len(sender.calls) == 1
+    (attempt,) = await memory_store.attempts("p")
+    assert attempt.outcome == AO.FAILED
+    assert attempt.error_code == 131026
+
+
+async def test_temporary_error_requeues_with_backoff(clock, memory_store, sender, make_dispatcher):
+    await add(memory_store, fakes.make_message("t", clock.now()))
+    sender.fail_next(1, errors.TemporaryFailure("(#131000) oops", code=131000))
+    policy = scheduling.RetryPolicy(random=lambda: 0.5, base_seconds=10)
+    d = make_dispatcher(policy=policy)
+    await d.run(burst=True)
+    row = memory_store.rows["t"]
+    assert row.status == Status.QUEUED
+    assert row.attempts == 1
+    assert row.run_at == clock.now() + timedelta(seconds=5)
+    assert row.last_error_code == 131000
+    clock.advance(5)
+    await d.run(burst=True)
+    assert memory_store.rows["t"].status == Status.SENT
+    assert [a.outcome for a in await memory_store.attempts("t")] == [AO.RETRY, AO.SENT]
+
+
+async def test_attempts_exhausted_fail(clock, memory_store, sender, make_dispatcher):
+    await add(memory_store, fakes.make_message("x", clock.now()))
+    sender.fail_next(10, errors.TemporaryFailure("down", code=2))
+    d = make_dispatcher(policy=scheduling.RetryPolicy(max_attempts=3, random=lambda: 0.0))
+    for _ in range(5):
+        await d.run(burst=True)
+    row = memory_store.rows["x"]
+    assert (row.status, row.attempts) == (Status.FAILED, 3)
+    assert row.last_error_text == "attempts exhausted (3): down"
+    assert len(sender.calls) == 3
+
+
+async def test_account_error_pauses_and_defers(clock, memory_store, sender, make_dispatcher):
+    now = clock.now()
+    await add(
+        memory_store,
+        *(fakes.make_message(f"a{i}", now, recipient=f"+9055511100{i}") for i in range(5)),
+    )
+    sender.fail_next(1, errors.AccountFailure("(#190) token expired", code=190))
+    d = make_dispatcher(send_concurrency=1)
+    await d.run(burst=True)
+    assert len(sender.calls) == 1
+    health = d.health()
+    assert health["state"] == "paused"
+    (pause,) = health["paused"]
+    assert pause["code"] == 190
+    assert pause["phone_number_id"] == "106540352242922"
+    until = now + timedelta(seconds=300)
+    assert pause["until"] == until.isoformat()
+    for i in range(5):
+        row = memory_store.rows[f"a{i}"]
+        assert row.status == Status.QUEUED
+        assert row.attempts == 0
+    assert memory_store.rows["a0"].last_error_code == 190
+    assert await memory_store.attempts("a0") == []  # a deferral, not an attempt
+    clock.advance(299)
+    await d.run(burst=True)
+    assert len(sender.calls) == 1  # still paused
+    clock.advance(2)
+    await d.run(burst=True)
+    assert all(memory_store.rows[f"a{i}"].status == Status.SENT for i in range(5))
+    assert d.health()["state"] in ("idle", "running")
+    assert d.health()["paused"] == []
+
+
+async def test_expired_message_fails_without_sending(clock, memory_store, sender, make_dispatcher):
+    due = clock.now() - timedelta(hours=25)
+    await add(
+        memory_store,
+        fakes.make_message("old", due),
+        fakes.make_message("late", clock.now() - timedelta(hours=23)),
+    )
+    d = make_dispatcher()
+    await d.run(burst=True)
+    row = memory_store.rows["old"]
+    assert row.status == Status.FAILED
+    assert row.attempts == 0
+    assert row.last_error_text is not None
+    assert row.last_error_text.startswith(
+        f"expired: due at {due.isoformat()}, more than MAX_LATENESS"
+    )
+    (attempt,) = await memory_store.attempts("old")
+    assert attempt.outcome == AO.EXPIRED
+    assert memory_store.rows["late"].status == Status.SENT
+    assert [m.id for m in sender.calls] == ["late"]
+
+
+async def test_pair_gap_defers_second_message(clock, memory_store, sender, make_dispatcher):
+    now = clock.now()
+    await add(memory_store, fakes.make_message("one", now), fakes.make_message("two", now))
+    d = make_dispatcher(pair_interval=6.0, send_concurrency=1)
+    await d.run(burst=True)
+    assert [m.id for m in sender.calls] == ["one"]
+    row = memory_store.rows["two"]
+    assert row.status == Status.QUEUED
+    assert row.attempts == 0
+    assert row.run_at == now + timedelta(seconds=6)
+    clock.advance(6)
+    await d.run(burst=True)
+    assert memory_store.rows["two"].status == Status.SENT
+
+
+@pytest.mark.parametrize(("resend", "status"), [(True, Status.QUEUED), (False, Status.FAILED)])
+async def test_reaper_recovers_dead_worker(
+    clock, memory_store, sender, make_dispatcher, resend, status
+):
+    now = clock.now()
+    await add(memory_store, fakes.make_message("orphan", now - timedelta(minutes=2)))
+    await memory_store.claim_due(
+        now - timedelta(minutes=2), 10, "dead-worker", now - timedelta(minutes=1)
+    )
+    d = make_dispatcher(policy=scheduling.RetryPolicy(resend_ambiguous=resend))
+    assert await d.reap() == 1
+    row = memory_store.rows["orphan"]
+    assert row.status == status
+    assert row.attempts == 1
+    (attempt,) = await memory_store.attempts("orphan")
+    assert attempt.outcome == AO.AMBIGUOUS
+    assert attempt.worker == "dead-worker"
+    if resend:
+        await d.run(burst=True)
+        assert memory_store.rows["orphan"].status == Status.SENT
+    else:
+        assert row.last_error_text is not None
+        assert row.last_error_text.startswith("ambiguous: may have been sent")
+
+
+async def test_rate_limited_with_retry_after(clock, memory_store, sender, make_dispatcher):
+    await add(memory_store, fakes.make_message("r", clock.now()))
+    sender.rate_limit_next(1, retry_after=0.05)
+    d = make_dispatcher()
+    await d.run(burst=True)
+    row = memory_store.rows["r"]
+    assert row.status == Status.QUEUED
+    assert row.run_at == clock.now() + timedelta(seconds=0.05)
+    assert d.limiter.bucket(d.phone_number_id).rate < 1000  # slowed down
+
+
+async def test_stop_releases_unsent_and_marks_cut_sends_ambiguous(
+    clock, memory_store, sender, make_dispatcher
+):
+    now = clock.now()
+    await add(
+        memory_store,
+        *(fakes.make_message(f"s{i}", now, recipient=f"+9055522200{i}") for i in range(6)),
+    )
+    sender.hang_next(1)  # the first send never answers
+    d = make_dispatcher(rate=1.0, send_concurrency=4, shutdown_grace_seconds=0.1)
+    await d.start()
+    for _ in range(100):
+        if sender.calls:
+            break
+        await asyncio.sleep(0.01)
+    await d.stop()
+    rows = [memory_store.rows[f"s{i}"] for i in range(6)]
+    cut = [r for r in rows if r.id == sender.calls[0].id]
+    assert cut[0].status == Status.QUEUED
+    assert cut[0].attempts == 1
+    assert (await memory_store.attempts(cut[0].id))[0].outcome == AO.AMBIGUOUS
+    released = [r for r in rows if r.id != sender.calls[0].id]
+    assert all(r.status == Status.QUEUED and r.attempts == 0 for r in released)
+    assert all(r.claimed_by is None for r in rows)
+    assert len(sender.calls) == 1  # 1 msg/s: the rest were waiting for a token
+
+
+async def test_nudge_wakes_the_loop(clock, memory_store, sender, make_dispatcher):
+    d = make_dispatcher()
+    await d.start()
+    try:
+        await asyncio.sleep(0.05)
+        message = fakes.make_message("n", clock.now())
+        await add(memory_store, message)
+        d.nudge(message.run_at)
+        for _ in range(100):
+            if memory_store.rows["n"].status == Status.SENT:
+                break
+            await asyncio.sleep(0.01)
+        assert memory_store.rows["n"].status == Status.SENT
+    finally:
+        await d.stop()
+
+
+async def test_health_and_metrics(clock, memory_store, sender, make_dispatcher):
+    await add(
+        memory_store,
+        fakes.make_message("h1", clock.now()),
+        fakes.make_message("h2", clock.now(), recipient="+905559990000"),
+    )
+    sender.fail_message("h2", errors.PermanentFailure("(#131051) unsupported", code=131051))
+    d = make_dispatcher()
+    await d.run(burst=True)
+    health = d.health()
+    assert set(health) >= {"state", "paused", "in_flight", "sent", "failed", "last_error", "worker"}
+    assert (health["sent"], health["failed"], health["in_flight"]) == (1, 1, 0)
+    assert health["last_error"]["code"] == 131051
+    text = dispatcher.render_metrics(d).decode()
+    assert "whatsapp_scheduler_messages_sent_total 1.0" in text
+    assert 'whatsapp_scheduler_messages_failed_total{code="131051"} 1.0' in text
+    assert "whatsapp_scheduler_send_lateness_seconds_bucket" in text
+    assert 'whatsapp_scheduler_queue_depth{status="queued"} 0.0' in text
+
+
+async def test_metrics_registries_are_separate(make_dispatcher):
+    a, b = make_dispatcher(), make_dispatcher()
+    a.metrics.sent.inc()
+    assert b"messages_sent_total 0.0" in dispatcher.render_metrics(b)
+
+
+async def test_log_line_has_no_body(clock, memory_store, sender, make_dispatcher, caplog):
+    await add(memory_store, fakes.make_message("l", clock.now(), body="TOP SECRET TEXT"))
+    d = make_dispatcher()
+    with caplog.at_level("INFO", logger="whatsapp_scheduler.dispatcher"):
+        await d.run(burst=True)
+    records = [r for r in caplog.records if r.getMessage().startswith("send attempt")]
+    assert len(records) == 1
+    record = records[0]
+    assert record.message_id == "l"
+    assert record.outcome == "sent"
+    assert "TOP SECRET" not in str(record.__dict__)

@@ -1,0 +1,124 @@
+"""Token bucket and pair gap: tables of times, no sleeping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from whatsapp_scheduler import ratelimit
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_burst_then_steady_rate() -> None:
+    bucket = ratelimit.TokenBucket(rate=10, burst=3)
+    times = [bucket.reserve(100.0) for _ in range(6)]
+    assert times == pytest.approx([100.0, 100.0, 100.0, 100.1, 100.2, 100.3])
+
+
+RESERVATIONS = [(0.0, 0.0), (0.0, 0.0), (0.05, 0.1), (0.5, 0.5), (0.5, 0.5), (0.5, 0.6)]
+
+
+def test_reservations_table() -> None:
+    """Each row books one send at `now` on the same bucket (10/s, burst 2)."""
+    bucket = ratelimit.TokenBucket(rate=10, burst=2)
+    got = [bucket.reserve(now) for now, _ in RESERVATIONS]
+    assert got == pytest.approx([expected for _, expected in RESERVATIONS])
+
+
+def test_default_burst_is_a_quarter_second() -> None:
+    assert ratelimit.TokenBucket(rate=80).burst == 20
+    assert ratelimit.TokenBucket(rate=2).burst == 1
+
+
+@pytest.mark.parametrize("rate", [80.0, 1000.0])
+def test_sixty_seconds_stay_within_five_percent(rate: float) -> None:
+    bucket = ratelimit.TokenBucket(rate=rate)
+    now = 0.0
+    sent = 0
+    while True:  # a greedy sender that always wants more
+        at = bucket.reserve(now)
+        if at >= 60.0:
+            break
+        now = at
+        sent += 1
+    assert abs(sent / 60.0 - rate) <= 0.05 * rate
+
+
+def test_never_drops_only_delays() -> None:
+    bucket = ratelimit.TokenBucket(rate=5, burst=1)
+    times = [bucket.reserve(0.0) for _ in range(10)]
+    assert times == pytest.approx([i * 0.2 for i in range(10)])
+
+
+def test_block_until_and_slow_down() -> None:
+    bucket = ratelimit.TokenBucket(rate=10, burst=1)
+    bucket.reserve(0.0)
+    bucket.slow_down(now=0.0, pause=1.0)
+    assert bucket.rate == 5
+    bucket.slow_down(now=0.1, pause=1.0)  # same burst of 130429s: halved once
+    assert bucket.rate == 5
+    assert bucket.reserve(0.2) == pytest.approx(1.1)
+    assert bucket.reserve(0.2) == pytest.approx(1.3)  # 5/s now
+    for _ in range(100):
+        bucket.recover()
+    assert bucket.rate == 10
+
+
+def test_slow_down_has_a_floor() -> None:
+    bucket = ratelimit.TokenBucket(rate=100)
+    for step in range(10):
+        bucket.slow_down(now=float(step * 10), pause=1.0)
+    assert bucket.rate == pytest.approx(10.0)
+
+
+PAIR_TABLE = [  # recipient, seconds after T0, allowed at (None = now, booked)
+    ("+1", 0.0, None),
+    ("+1", 1.0, 6.0),
+    ("+2", 1.0, None),
+    ("+1", 5.9, 6.0),
+    ("+1", 6.0, None),
+    ("+1", 7.0, 12.0),
+]
+
+
+def test_pair_gap_table() -> None:
+    gap = ratelimit.PairGap(6.0)
+    for recipient, offset, allowed_at in PAIR_TABLE:
+        expected = None if allowed_at is None else T0 + timedelta(seconds=allowed_at)
+        assert gap.reserve(recipient, T0 + timedelta(seconds=offset)) == expected, (
+            recipient,
+            offset,
+        )
+
+
+def test_pair_gap_disabled() -> None:
+    gap = ratelimit.PairGap(0)
+    assert all(gap.reserve("+1", T0) is None for _ in range(5))
+
+
+def test_pair_gap_note_sent_and_release() -> None:
+    gap = ratelimit.PairGap(6.0)
+    assert gap.reserve("+1", T0) is None
+    gap.note_sent("+1", T0 + timedelta(seconds=2))
+    assert gap.reserve("+1", T0 + timedelta(seconds=7)) == T0 + timedelta(seconds=8)
+    gap.release("+1", T0 + timedelta(seconds=2))
+    assert gap.reserve("+1", T0 + timedelta(seconds=7)) is None
+
+
+def test_pair_gap_prunes() -> None:
+    gap = ratelimit.PairGap(6.0)
+    for i in range(ratelimit.PAIR_PRUNE_SIZE + 1):
+        gap.reserve(f"+{i}", T0)
+    gap.reserve("+new", T0 + timedelta(seconds=10))
+    assert gap.reserve("+0", T0 + timedelta(seconds=10)) is None
+
+
+def test_limiter_keys_by_number() -> None:
+    limiter = ratelimit.RateLimiter(messages_per_second=10, pair_interval=0, burst=1)
+    assert limiter.reserve("a", 0.0) == 0.0
+    assert limiter.reserve("b", 0.0) == 0.0
+    assert limiter.reserve("a", 0.0) == pytest.approx(0.1)
+    limiter.throttle("b", 5.0)
+    assert limiter.reserve("b", 0.0) == pytest.approx(5.0)

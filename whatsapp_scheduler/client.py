@@ -1,0 +1,332 @@
+"""The CLI client: `whatsapp-scheduler schedule|list|status|cancel|import` against a running service.
+
+It talks to the REST API over HTTP (httpx, sync), so it needs nothing but a URL and the API key:
+`--url` / `WHATSAPP_SCHEDULER_URL` (default http://127.0.0.1:8000) and `--api-key` / `API_KEY`.
+
+Exit codes, for scripts: 0 success; 1 the service refused (its `detail` on stderr; for `import`,
+any refused row); 2 usage or configuration (bad arguments, no API key, unreadable file);
+3 no connection (service down, timeout). `--json` prints the service's JSON as is.
+
+`read_csv` is shared with the dashboard's import page, so both read files the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import quote
+
+import httpx
+
+from whatsapp_scheduler import errorcodes
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = frozenset({"schedule", "list", "status", "cancel", "import"})
+DEFAULT_URL = "http://127.0.0.1:8000"
+BATCH_SIZE = 1000
+OK, REFUSED, USAGE, NO_CONNECTION = 0, 1, 2, 3
+_AT = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2}(?::\d{2})?)\s*$")
+
+#: CSV header names (English and the API's Turkish) -> API field.
+COLUMNS = {
+    "recipient": "alici",
+    "alici": "alici",
+    "to": "alici",
+    "phone": "alici",
+    "date": "tarih",
+    "tarih": "tarih",
+    "time": "saat",
+    "saat": "saat",
+    "text": "mesaj",
+    "mesaj": "mesaj",
+    "message": "mesaj",
+    "timezone": "timezone",
+    "zone": "timezone",
+    "id": "id",
+}
+REQUIRED = ("alici", "tarih", "saat", "mesaj")
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration (exit 2)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CsvRow:
+    """One data row of an import file: its line number and the API fields it gives."""
+
+    line: int
+    fields: dict[str, str]
+    error: str | None = None  # a problem found while reading (missing column)
+
+
+def read_csv(data: bytes) -> list[CsvRow]:
+    """Rows of a CSV import (header row; UTF-8, BOM allowed; `,` `;` or tab separated).
+
+    Rows without an `id` column get a stable one from the file's digest and the line number,
+    so importing the same file twice stores nothing twice. Raises UsageError for a file that
+    is not UTF-8 or lacks a required column.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the file is not UTF-8 text (byte {exc.start})") from exc
+    sample = text[:4096]
+    delimiter = max(",;\t", key=sample.split("\n", 1)[0].count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        raise UsageError("the file is empty")
+    names = [COLUMNS.get(h.strip().lower().lstrip("\ufeff"), "") for h in header]
+    missing = [f for f in REQUIRED if f not in names]
+    if missing:
+        wanted = ", ".join(k for k in ("recipient", "date", "time", "text"))
+        raise UsageError(f"the header row needs the columns {wanted}; it has {', '.join(header)}")
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    rows = []
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        fields = {n: v.strip() for n, v in zip(names, values, strict=False) if n}
+        if not fields.get("timezone"):
+            fields.pop("timezone", None)
+        fields.setdefault("id", f"csv-{digest}-{line}")
+        absent = [f for f in REQUIRED if f not in fields]
+        error = f"line {line}: missing {', '.join(absent)}" if absent else None
+        rows.append(CsvRow(line, fields, error))
+    return rows
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+def add_commands(commands: Any) -> None:
+    """Register the client's subcommands on `whatsapp-scheduler`'s subparsers."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url", help=f"service URL [WHATSAPP_SCHEDULER_URL, default {DEFAULT_URL}]"
+    )
+    common.add_argument("--api-key", help="the service's API key [API_KEY]")
+    common.add_argument("--json", action="store_true", help="print the service's JSON answer")
+    common.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
+
+    p = commands.add_parser("schedule", parents=[common], help="schedule one message (client)")
+    p.add_argument("--to", required=True, help="recipient, with + and country code")
+    p.add_argument("--at", required=True, help='local date and time, "2026-12-01 09:30"')
+    p.add_argument("--timezone", help="IANA zone of --at (default: the service's TIMEZONE)")
+    p.add_argument("--text", required=True, help="message text (up to 4,096 characters)")
+    p.add_argument("--id", help="your id for the message (retrying with it is safe)")
+
+    p = commands.add_parser("list", parents=[common], help="list messages (client)")
+    p.add_argument("--status", action="append", help="status to list (repeatable; default queued)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (1-1000)")
+
+    p = commands.add_parser("status", parents=[common], help="show one message (client)")
+    p.add_argument("id")
+    p = commands.add_parser("cancel", parents=[common], help="cancel a queued message (client)")
+    p.add_argument("id")
+    p = commands.add_parser("import", parents=[common], help="schedule every row of a CSV file")
+    p.add_argument("file", help="CSV: recipient,date,time,text[,timezone] with a header row")
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one client command; returns the exit code."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        with _http(args) as http:
+            return _COMMANDS[args.command](http, args, out, err)
+    except UsageError as exc:
+        print(f"whatsapp-scheduler: {exc}", file=err)
+        return USAGE
+    except httpx.TransportError as exc:
+        print(f"whatsapp-scheduler: cannot reach the service: {exc}", file=err)
+        return NO_CONNECTION
+
+
+def _http(args: argparse.Namespace) -> httpx.Client:
+    url = args.url or os.environ.get("WHATSAPP_SCHEDULER_URL") or DEFAULT_URL
+    key = args.api_key or os.environ.get("API_KEY")
+    if not key:
+        raise UsageError("no API key: pass --api-key or set API_KEY")
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--url must start with http:// or https://, not {url!r}")
+    return httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=args.timeout)
+
+
+def _refused(response: httpx.Response, err: TextIO) -> int:
+    try:
+        detail = response.json().get("detail") or response.reason_phrase
+    except (ValueError, AttributeError):
+        detail = response.text[:200] or response.reason_phrase
+    print(f"whatsapp-scheduler: refused ({response.status_code}): {detail}", file=err)
+    return REFUSED
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
+
+
+def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    match = _AT.match(args.at)
+    if match is None:
+        raise UsageError(f'--at must look like "2026-12-01 09:30", not {args.at!r}')
+    body: dict[str, Any] = {
+        "alici": args.to,
+        "tarih": match[1],
+        "saat": match[2],
+        "mesaj": args.text,
+    }
+    if args.timezone:
+        body["timezone"] = args.timezone
+    if args.id:
+        body["id"] = args.id
+    response = http.post("/schedule", json=body)
+    if response.status_code != 200:
+        return _refused(response, err)
+    data = response.json()
+    if args.json:
+        _print_json(data, out)
+    else:
+        print(
+            f"scheduled {data['id']} to {data['alici']} at {data['tarih'][:10]} {data['saat']} "
+            f"({data['timezone']}): {data['status']}",
+            file=out,
+        )
+    return OK
+
+
+def _list(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if not 1 <= args.limit <= 1000:
+        raise UsageError("--limit must be between 1 and 1000")
+    params: list[tuple[str, str | int]] = [("limit", args.limit)]
+    params += [("status", s) for s in args.status or []]
+    response = http.get("/schedule", params=params)
+    if response.status_code != 200:
+        return _refused(response, err)
+    items = response.json()
+    if args.json:
+        _print_json(items, out)
+        return OK
+    for m in items:
+        text = (m.get("mesaj") or "").replace("\n", " ")
+        text = text if len(text) <= 40 else text[:39] + "…"
+        print(
+            f"{m['id']}\t{m['status']}\t{m['tarih'][:10]} {m['saat']} {m['timezone']}\t"
+            f"{m['alici']}\t{text}",
+            file=out,
+        )
+    total = response.headers.get("X-Total-Count")
+    if total is not None:
+        print(f"{len(items)} shown of {total}", file=err)
+    return OK
+
+
+def _status(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    response = http.get(f"/status/{_quote(args.id)}")
+    if response.status_code != 200:
+        return _refused(response, err)
+    data = response.json()
+    if args.json:
+        _print_json(data, out)
+        return OK
+    print(f"{data['id']}: {data['status']} (attempts: {data['attempts']})", file=out)
+    for name, when in data.get("timeline", {}).items():
+        if when:
+            print(f"  {name:10s} {when}", file=out)
+    last = data.get("last_error")
+    if last:
+        plain = errorcodes.explain(last.get("code"))
+        print(f"  error {last.get('code')}: {last.get('message')}", file=out)
+        if plain:
+            print(f"    {plain}", file=out)
+    return OK
+
+
+def _cancel(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    response = http.delete(f"/schedule/{_quote(args.id)}")
+    if response.status_code != 200:
+        return _refused(response, err)
+    data = response.json()
+    if args.json:
+        _print_json(data, out)
+    else:
+        print(f"cancelled {data['id']}", file=out)
+    return OK
+
+
+def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from exc
+    rows = read_csv(data)
+    refused = [f"line {r.line}: {r.error}" for r in rows if r.error]
+    good = [r for r in rows if r.error is None]
+    stored, answers = 0, []
+    progress = _progress(err, len(rows))
+    progress(len(rows) - len(good))
+    for start in range(0, len(good), BATCH_SIZE):
+        chunk = good[start : start + BATCH_SIZE]
+        response = http.post("/schedule/batch", json={"messages": [r.fields for r in chunk]})
+        if response.status_code != 200:
+            print(file=err)
+            return _refused(response, err)
+        answer = response.json()
+        answers.append(answer)
+        stored += answer["stored"]
+        for item in answer["results"]:
+            if not item["stored"]:
+                refused.append(f"line {chunk[item['index']].line}: {item['error']['detail']}")
+        progress(len(chunk))
+    print(file=err)
+    for line in refused:
+        print(f"refused {line}", file=err)
+    if args.json:
+        _print_json({"stored": stored, "refused": len(refused), "batches": answers}, out)
+    else:
+        print(f"stored {stored}, refused {len(refused)}", file=out)
+    return REFUSED if refused else OK
+
+
+def _progress(err: TextIO, total: int) -> Callable[[int], None]:
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        width = 30
+        filled = width * done // total if total else width
+        print(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows",
+            end="",
+            file=err,
+            flush=True,
+        )
+
+    return advance
+
+
+def _quote(message_id: str) -> str:
+    return quote(message_id, safe="")
+
+
+_COMMANDS: dict[str, Callable[[httpx.Client, argparse.Namespace, TextIO, TextIO], int]] = {
+    "schedule": _schedule,
+    "list": _list,
+    "status": _status,
+    "cancel": _cancel,
+    "import": _import,
+}

@@ -1,0 +1,152 @@
+"""Rate limits, as pure bookkeeping: the caller passes `now` and does any waiting itself.
+
+Two limits from whatsapp-cloud-api.md §5:
+
+- Throughput per business number (`messages_per_second`, Meta's default 80/s): a token bucket
+  written as GCRA ("virtual scheduling"). `TokenBucket.reserve(now)` books the next free slot
+  and returns when the caller may send; the dispatcher then sleeps until then. Nothing is ever
+  dropped. `now` is a monotonic float (`loop.time()`), the same clock asyncio sleeps on.
+- Pair rate per recipient (`pair_interval`, Meta's 1 message per 6 s; 0 disables it): a message
+  whose recipient is not allowed yet is *deferred* by the dispatcher (back to `queued` with
+  `run_at` = the allowed time), not awaited, so one busy recipient never blocks the others.
+  `now` is an aware datetime here, because the answer becomes a `run_at` in the table.
+
+The limits hold per process. Several processes sharing one number must split the rate
+(see docs/dispatcher.md).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+#: The bucket holds at most this many seconds' worth of tokens, so a burst after a quiet spell
+#: adds at most 1/4 s of traffic: 60 s of sending stays within +0.5% of the nominal rate.
+BURST_SECONDS = 0.25
+
+#: After 130429 the rate is halved, down to this fraction of the nominal rate at most ...
+SLOW_FLOOR = 0.1
+#: ... and each successful send gives back this fraction of the nominal rate.
+RECOVERY_STEP = 0.01
+
+#: Forget recipients whose last send is older than the interval once the table is this big.
+PAIR_PRUNE_SIZE = 10_000
+
+
+class TokenBucket:
+    """Throughput limit for one business number (GCRA form of a token bucket)."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be > 0")
+        self.nominal_rate = rate
+        self.burst = max(1.0, burst if burst is not None else rate * BURST_SECONDS)
+        self._tat = -math.inf  # theoretical arrival time of the next token
+        self._slowed_until = -math.inf
+        self._set_rate(rate)
+
+    def _set_rate(self, rate: float) -> None:
+        self.rate = rate
+        self._interval = 1.0 / rate
+        self._tolerance = (self.burst - 1.0) * self._interval
+
+    def reserve(self, now: float) -> float:
+        """Book one send; returns the time (>= now) at which it may go out."""
+        allowed = max(now, self._tat - self._tolerance)
+        self._tat = max(self._tat, allowed) + self._interval
+        return allowed
+
+    def peek(self, now: float) -> float:
+        """When a send booked at `now` could go out, without booking it."""
+        return max(now, self._tat - self._tolerance)
+
+    def block_until(self, until: float) -> None:
+        """No send before `until`. Bookings already made keep their slot."""
+        self._tat = max(self._tat, until + self._tolerance)
+
+    def slow_down(self, now: float, pause: float) -> None:
+        """Meta said 130429 (too fast): hold sends for `pause` s and halve the rate.
+
+        Several answers of one burst count once: the rate is halved at most once per pause,
+        and never below `SLOW_FLOOR` of the nominal rate. `recover()` brings it back.
+        """
+        self.block_until(now + pause)
+        if now >= self._slowed_until:
+            self._set_rate(max(self.nominal_rate * SLOW_FLOOR, self.rate * 0.5))
+            self._slowed_until = now + pause
+
+    def recover(self) -> None:
+        """A send succeeded: additive increase back towards the nominal rate."""
+        if self.rate < self.nominal_rate:
+            self._set_rate(min(self.nominal_rate, self.rate + self.nominal_rate * RECOVERY_STEP))
+
+
+class PairGap:
+    """Minimum time between two messages to the same recipient."""
+
+    def __init__(self, interval: float) -> None:
+        if interval < 0:
+            raise ValueError("interval must be >= 0")
+        self.interval = timedelta(seconds=interval)
+        self._last: dict[str, datetime] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.interval > timedelta(0)
+
+    def reserve(self, recipient: str, now: datetime) -> datetime | None:
+        """None if `recipient` may get a message at `now` (booked); else the allowed time."""
+        if not self.enabled:
+            return None
+        last = self._last.get(recipient)
+        if last is not None and now < last + self.interval:
+            return last + self.interval
+        self._last[recipient] = now
+        if len(self._last) > PAIR_PRUNE_SIZE:
+            self.prune(now)
+        return None
+
+    def note_sent(self, recipient: str, at: datetime) -> None:
+        """Move the recipient's last send to when it actually went out."""
+        if self.enabled:
+            previous = self._last.get(recipient)
+            if previous is None or at > previous:
+                self._last[recipient] = at
+
+    def release(self, recipient: str, booked: datetime) -> None:
+        """Undo a booking that did not lead to a send (the message was released)."""
+        if self._last.get(recipient) == booked:
+            del self._last[recipient]
+
+    def prune(self, now: datetime) -> None:
+        """Drop recipients that may get a message again anyway."""
+        horizon = now - self.interval
+        self._last = {r: t for r, t in self._last.items() if t > horizon}
+
+
+class RateLimiter:
+    """Per-number token buckets plus the per-recipient gap."""
+
+    def __init__(
+        self, messages_per_second: float, pair_interval: float, burst: float | None = None
+    ) -> None:
+        self.messages_per_second = messages_per_second
+        self._burst = burst
+        self._buckets: dict[str, TokenBucket] = {}
+        self.pairs = PairGap(pair_interval)
+
+    def bucket(self, phone_number_id: str) -> TokenBucket:
+        """The bucket of one business number, created on first use."""
+        found = self._buckets.get(phone_number_id)
+        if found is None:
+            found = TokenBucket(self.messages_per_second, self._burst)
+            self._buckets[phone_number_id] = found
+        return found
+
+    def reserve(self, phone_number_id: str, now: float) -> float:
+        """Book a send from `phone_number_id`; returns when it may go out."""
+        return self.bucket(phone_number_id).reserve(now)
+
+    def throttle(self, phone_number_id: str, until: float) -> None:
+        """Hold every send from `phone_number_id` until `until` (after a 130429)."""
+        self.bucket(phone_number_id).block_until(until)

@@ -1,0 +1,55 @@
+"""The dashboard's routes in one place, and `install(app)` to add them to the service's app."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from whatsapp_scheduler.web import dashboard, i18n
+from whatsapp_scheduler.web.routes import (
+    dashboard_auth,
+    dashboard_import,
+    dashboard_live,
+    dashboard_pages,
+)
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+router.include_router(dashboard_auth.router)
+router.include_router(dashboard_pages.router)
+router.include_router(dashboard_import.router)
+router.include_router(dashboard_live.router)
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard pages, their static files and their two refusal handlers."""
+    app.include_router(router)
+    app.mount(
+        "/static", StaticFiles(directory=str(dashboard.HERE / "static")), name="dashboard-static"
+    )
+    app.add_exception_handler(dashboard.SignInRequired, _sign_in_required)
+    app.add_exception_handler(dashboard.CsrfRefused, _csrf_refused)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/dashboard/api/")
+
+
+async def _sign_in_required(request: Request, exc: Exception) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": "sign in first", "errors": []}, status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
+
+
+async def _csrf_refused(request: Request, exc: Exception) -> Response:
+    logger.warning("dashboard POST refused: missing or wrong CSRF token")
+    text = i18n.translator(dashboard.language(request))("csrf.refused")
+    if _wants_json(request):
+        return JSONResponse({"detail": text, "errors": []}, status_code=403)
+    return Response(text, status_code=403, media_type="text/plain; charset=utf-8")

@@ -1,0 +1,116 @@
+"""Dashboard import: upload a CSV, preview it (validated, nothing stored), then store in chunks.
+
+The preview validates every row with `service.build` (the same checks as scheduling, without
+storing). The page's JavaScript then posts the valid rows in chunks of 500 to a JSON endpoint
+that calls `service.schedule_many` (the batch API's call) and moves a progress bar.
+
+Paths end in `/batch` because the body-size middleware allows 1 MiB there (64 KiB elsewhere).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import pydantic
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from whatsapp_scheduler import client, errors, service
+from whatsapp_scheduler.web import dashboard, deps, schemas
+from whatsapp_scheduler.web.routes import dashboard_pages
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+SessionDep = Annotated[dashboard.Session, Depends(dashboard.require_session)]
+CHUNK = 500  # rows per request from the page
+PREVIEW_VALID_SHOWN = 50  # valid rows listed in the preview (bad ones are all listed)
+
+
+@router.get("/import")
+async def import_form(request: Request, session: SessionDep, svc: deps.ServiceDep) -> Response:
+    context = {"zones": dashboard_pages.zone_names(), "default_zone": svc.default_timezone}
+    return dashboard.render(request, "import.html", context, session=session)
+
+
+@router.post("/import/batch")
+async def import_preview(
+    request: Request,
+    session: SessionDep,
+    svc: deps.ServiceDep,
+    file: UploadFile,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    zone: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Read and validate the file; render the preview with every bad row marked."""
+    dashboard.check_csrf(request, session, csrf)
+    context: dict[str, Any] = {
+        "zones": dashboard_pages.zone_names(),
+        "default_zone": zone or svc.default_timezone,
+        "chunk": CHUNK,
+    }
+    try:
+        rows = client.read_csv(await file.read())
+    except client.UsageError as exc:
+        context["error"] = str(exc)
+        return dashboard.render(request, "import.html", context, session=session, status_code=422)
+    now = svc.clock.now()
+    checked: list[tuple[client.CsvRow, str | None]] = []
+    for row in rows:
+        payload = _payload(row.fields, zone)
+        checked.append((row, row.error or _problem(svc, payload, now)))
+    valid = [_payload(row.fields, zone) | {"line": row.line} for row, e in checked if e is None]
+    context.update(
+        preview=True,
+        bad=[(row, problem) for row, problem in checked if problem is not None],
+        shown=[row for row, problem in checked if problem is None][:PREVIEW_VALID_SHOWN],
+        valid_rows=valid,
+        total=len(rows),
+        filename=file.filename or "",
+    )
+    return dashboard.render(request, "import.html", context, session=session)
+
+
+def _payload(fields: dict[str, str], zone: str) -> dict[str, str]:
+    payload = dict(fields)
+    if zone and "timezone" not in payload:
+        payload["timezone"] = zone
+    return payload
+
+
+def _problem(svc: service.SchedulerService, payload: dict[str, str], now: Any) -> str | None:
+    try:
+        svc.build(schemas.MessageCreate.model_validate(payload).to_request(), now)
+    except errors.ValidationFailed as exc:
+        return exc.message
+    except pydantic.ValidationError as exc:
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return None
+
+
+@router.post("/dashboard/api/import/batch")
+async def import_chunk(
+    request: Request, session: SessionDep, svc: deps.ServiceDep, body: schemas.BatchCreate
+) -> JSONResponse:
+    """Store one chunk via `service.schedule_many`; answers stored/refused per row."""
+    dashboard.check_csrf(request, session, None)
+    requests: list[service.ScheduleRequest] = []
+    refused: list[dict[str, Any]] = []
+    indexes: list[int] = []
+    for index, raw in enumerate(body.messages):
+        try:
+            requests.append(schemas.MessageCreate.model_validate(raw).to_request())
+            indexes.append(index)
+        except pydantic.ValidationError as exc:
+            refused.append({"index": index, "line": raw.get("line"), "detail": str(exc)})
+    items = await svc.schedule_many(requests)
+    stored = 0
+    for index, item in zip(indexes, items, strict=True):
+        if item.error is None:
+            stored += 1
+        else:
+            line = body.messages[index].get("line")
+            refused.append({"index": index, "line": line, "detail": item.error.message})
+    logger.info("dashboard import chunk", extra={"stored": stored, "refused": len(refused)})
+    return JSONResponse({"stored": stored, "refused": len(refused), "errors": refused})

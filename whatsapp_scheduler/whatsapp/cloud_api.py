@@ -1,0 +1,207 @@
+"""`CloudApiSender`: one `POST /{version}/{phone_number_id}/messages` per message, over aiohttp.
+
+The sender receives a long-lived pooled `aiohttp.ClientSession` and never creates one;
+`create_session()` builds one with this project's pool size and timeouts.
+
+Errors are classified by Graph `error.code`, never by HTTP status or by text in the body
+(whatsapp-cloud-api.md §4.2, §4.4, §8). The HTTP status is only used when the body carries no
+Graph error: 5xx then means "may or may not have reached Meta" (ambiguous).
+
+| what happened                                   | raised                          |
+|-------------------------------------------------|---------------------------------|
+| 200 with `messages[0].id`                       | returns `SendReceipt`           |
+| code 4, 17, 80007, 130429, 131056               | `RateLimited`                   |
+| code 1, 2, 131000, 131016, 131057, 133004, 2494100 | `TemporaryFailure`           |
+| code 0, 190, 368, 131031, 131042, 131048, 10, 200-299, 33, 131045, 133010 | `AccountFailure` |
+| any other code (100, 131026, 131047, 132xxx, 130403 ...) | `PermanentFailure`     |
+| could not connect (request never left)          | `TemporaryFailure`              |
+| timeout / reset / disconnect after connecting   | `AmbiguousFailure`              |
+| 5xx without a Graph error body, 200 without id  | `AmbiguousFailure`              |
+| 429 without a Graph error body                  | `RateLimited`                   |
+| other 4xx without a Graph error body            | `PermanentFailure`              |
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import aiohttp
+
+from whatsapp_scheduler import errors, messages, settings
+from whatsapp_scheduler import whatsapp as whatsapp_mod
+
+logger = logging.getLogger(__name__)
+
+#: Throttling: the same request succeeds after waiting (§4.4).
+RATE_LIMIT_CODES = frozenset({4, 17, 80007, 130429, 131056})
+#: Transient failures on Meta's side (§4.4, §8).
+TEMPORARY_CODES = frozenset({1, 2, 131000, 131016, 131057, 133004, 2494100})
+#: The account, token or number is unusable: pause the whole sender (§8), plus the
+#: permission / deleted / unregistered-number codes that no single message can fix.
+ACCOUNT_CODES = frozenset({0, 190, 368, 131031, 131042, 131048, 10, 33, 131045, 133010})
+ACCOUNT_CODE_RANGE = range(200, 300)  # 200-299: permission not granted or removed
+
+#: Codes for the per-recipient pair rate and the per-number throughput limit.
+PAIR_RATE_CODE = 131056
+THROUGHPUT_CODE = 130429
+
+
+def classify(
+    code: int, text: str, *, http_status: int | None, retry_after: float | None = None
+) -> errors.SendError:
+    """The `SendError` for a Graph error `code` (the table in the module docstring)."""
+    if code in RATE_LIMIT_CODES:
+        return errors.RateLimited(text, code=code, http_status=http_status, retry_after=retry_after)
+    if code in TEMPORARY_CODES:
+        return errors.TemporaryFailure(text, code=code, http_status=http_status)
+    if code in ACCOUNT_CODES or code in ACCOUNT_CODE_RANGE:
+        return errors.AccountFailure(text, code=code, http_status=http_status)
+    return errors.PermanentFailure(text, code=code, http_status=http_status)
+
+
+def create_session(config: settings.Settings) -> aiohttp.ClientSession:
+    """A pooled session sized for `send_concurrency`, with the configured timeouts.
+
+    Must be called inside a running event loop; the caller closes it (`await session.close()`).
+    """
+    connector = aiohttp.TCPConnector(
+        limit=config.send_concurrency,
+        limit_per_host=config.send_concurrency,
+        keepalive_timeout=60.0,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=config.request_timeout_seconds, connect=config.connect_timeout_seconds
+    )
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
+
+
+class CloudApiSender:
+    """Sends messages through the WhatsApp Cloud API with an injected aiohttp session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        access_token: str,
+        phone_number_id: str,
+        graph_api_url: str = "https://graph.facebook.com",
+        graph_api_version: str = "v23.0",
+    ) -> None:
+        self._session = session
+        self.phone_number_id = phone_number_id
+        self.url = f"{graph_api_url.rstrip('/')}/{graph_api_version}/{phone_number_id}/messages"
+        self._headers = {
+            "Authorization": f"Bearer {access_token}",
+            "Content-Type": "application/json",
+        }
+
+    @classmethod
+    def from_settings(
+        cls, config: settings.Settings, session: aiohttp.ClientSession
+    ) -> CloudApiSender:
+        """A sender for the number and token in `config`; raises ConfigurationError if unset."""
+        if config.access_token is None or not config.phone_number_id:
+            raise errors.ConfigurationError("ACCESS_TOKEN and PHONE_NUMBER_ID are required")
+        return cls(
+            session,
+            access_token=config.access_token.get_secret_value(),
+            phone_number_id=config.phone_number_id,
+            graph_api_url=config.graph_api_url,
+            graph_api_version=config.graph_api_version,
+        )
+
+    def __repr__(self) -> str:  # never show the token
+        return f"CloudApiSender(url={self.url!r})"
+
+    async def send(self, message: messages.ScheduledMessage) -> whatsapp_mod.SendReceipt:
+        """POST the message once; see the module docstring for what is raised when."""
+        payload = json.dumps(build_payload(message), ensure_ascii=False).encode()
+        try:
+            async with self._session.post(self.url, data=payload, headers=self._headers) as resp:
+                status = resp.status
+                raw = await resp.read()
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
+            raise errors.TemporaryFailure(f"could not connect: {type(exc).__name__}") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise errors.AmbiguousFailure(f"no answer after sending: {type(exc).__name__}") from exc
+        return parse_response(status, raw, retry_after=retry_after)
+
+
+def build_payload(message: messages.ScheduledMessage) -> dict[str, Any]:
+    """The JSON body for `message` (text, or a template checked upstream)."""
+    payload: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": message.recipient,
+        "biz_opaque_callback_data": message.id,
+    }
+    if message.template is not None:
+        payload["type"] = "template"
+        payload["template"] = dict(message.template)
+    else:
+        payload["type"] = "text"
+        payload["text"] = {"body": message.body}
+    return payload
+
+
+def parse_response(
+    status: int, raw: bytes, *, retry_after: float | None = None
+) -> whatsapp_mod.SendReceipt:
+    """A receipt for a 200 with a wamid, or raise the matching `SendError`."""
+    body = _json_or_none(raw)
+    graph_error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(graph_error, dict) and isinstance(graph_error.get("code"), int):
+        code: int = graph_error["code"]
+        text = str(graph_error.get("message") or f"Graph error {code}")
+        details = (graph_error.get("error_data") or {}).get("details")
+        if details:
+            text = f"{text}: {details}"
+        raise classify(code, text, http_status=status, retry_after=retry_after)
+    if status == 200:
+        return _receipt(body, status)
+    if status >= 500:
+        raise errors.AmbiguousFailure(f"HTTP {status} without a Graph error", http_status=status)
+    if status == 429:
+        raise errors.RateLimited(
+            "HTTP 429 without a Graph error", http_status=status, retry_after=retry_after
+        )
+    raise errors.PermanentFailure(f"HTTP {status} without a Graph error", http_status=status)
+
+
+def _receipt(body: Any, status: int) -> whatsapp_mod.SendReceipt:
+    try:
+        wamid = body["messages"][0]["id"]
+        contacts = body.get("contacts") or [{}]
+        wa_id = contacts[0].get("wa_id")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        wamid = None
+        wa_id = None
+    if not isinstance(wamid, str) or not wamid:
+        raise errors.AmbiguousFailure("HTTP 200 without a message id", http_status=status)
+    return whatsapp_mod.SendReceipt(wamid=wamid, wa_id=wa_id, http_status=status)
+
+
+def _json_or_none(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a numeric Retry-After header (not documented by Meta; honoured if sent)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 3600 else None
+
+
+__all__ = ["CloudApiSender", "build_payload", "classify", "create_session", "parse_response"]
