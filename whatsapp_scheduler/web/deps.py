@@ -19,21 +19,21 @@ class Unauthorized(errors.SchedulerError):
     """X-API-Key: missing or wrong."""
 
 
-def get_runtime(request: Request) -> runtime_mod.Runtime:
+async def get_runtime(request: Request) -> runtime_mod.Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 RuntimeDep = Annotated[runtime_mod.Runtime, Depends(get_runtime)]
 
 
-def get_service(runtime: RuntimeDep) -> service.SchedulerService:
+async def get_service(runtime: RuntimeDep) -> service.SchedulerService:
     return runtime.service
 
 
 ServiceDep = Annotated[service.SchedulerService, Depends(get_service)]
 
 
-def require_api_key(
+async def require_api_key(
     request: Request,
     runtime: RuntimeDep,
     key: Annotated[str | None, Depends(_api_key_header)],
