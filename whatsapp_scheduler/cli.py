@@ -1,4 +1,4 @@
-"""The `whatsapp-scheduler` command: serve, worker, dispatch, db upgrade, sandbox.
+"""The `whatsapp-scheduler` command: serve, worker, dispatch, db upgrade|copy, sandbox.
 
 Every option also has an environment variable (shown in --help); a flag wins over the
 environment, which wins over `.env`.
@@ -92,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply the schema migrations")
     upgrade.add_argument("--database-url", help="SQLAlchemy URL [DATABASE_URL]")
+    copy = db_commands.add_parser(
+        "copy",
+        help="copy all messages into another database (e.g. SQLite -> PostgreSQL)",
+        description="Copy messages, attempts, receipts and contacts in batches; migrates the "
+        "target first, can be run again to resume, and verifies the counts (docs/operations.md).",
+    )
+    copy.add_argument("--from", dest="source", required=True, help="source SQLAlchemy URL")
+    copy.add_argument("--to", dest="target", help="target SQLAlchemy URL [DATABASE_URL]")
+    copy.add_argument("--batch-size", type=int, default=2000, help="rows per transaction")
     return parser
 
 
@@ -116,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "db":
-        return _db_upgrade(args)
+        return _db_copy(args) if args.db_command == "copy" else _db_upgrade(args)
     if args.command == "serve":
         return _serve(args)
     if args.command in client.COMMANDS:
@@ -149,6 +158,27 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     migrate.upgrade(settings.database_url)
     print("database is up to date")  # noqa: T201
+    return 0
+
+
+def _db_copy(args: argparse.Namespace) -> int:
+    from whatsapp_scheduler.store import transfer
+
+    settings = _load(database_url=args.target)
+    logs.configure(settings.log_level)
+    source, target = args.source, settings.database_url
+    print(f"copying {transfer.safe_url(source)} -> {transfer.safe_url(target)}")  # noqa: T201
+    try:
+        results = transfer.copy_database(source, target, batch_size=max(1, args.batch_size))
+    except errors.StoreError as exc:
+        print(f"whatsapp-scheduler db copy: {exc.message}", file=sys.stderr)  # noqa: T201
+        return 1
+    for r in results:
+        print(  # noqa: T201
+            f"{r.table:<10} read {r.read:>9}  written {r.written:>9}  "
+            f"source {r.source_count:>9}  target {r.target_count:>9}"
+        )
+    print("copy complete; counts verified")  # noqa: T201
     return 0
 
 

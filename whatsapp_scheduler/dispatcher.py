@@ -39,9 +39,18 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from whatsapp_scheduler import clock as clock_mod
-from whatsapp_scheduler import errors, messages, ratelimit, scheduling, settings, store
+from whatsapp_scheduler import (
+    errors,
+    messages,
+    ratelimit,
+    scheduling,
+    settings,
+    sharedlimit,
+    store,
+)
 from whatsapp_scheduler import metrics as metrics_mod
 from whatsapp_scheduler import whatsapp as whatsapp_mod
+from whatsapp_scheduler import window_gate as window_gate_mod
 
 logger = logging.getLogger(__name__)
 
@@ -199,9 +208,11 @@ class Dispatcher:
         config: DispatchConfig,
         policy: scheduling.RetryPolicy,
         limiter: ratelimit.RateLimiter,
+        window_gate: window_gate_mod.WindowGate | None = None,
         metrics: metrics_mod.DispatchMetrics | None = None,
         worker_id: str | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        shared_limiter: sharedlimit.SharedRateLimit | None = None,
     ) -> None:
         self.store = message_store
         self.sender = sender
@@ -210,9 +221,12 @@ class Dispatcher:
         self.config = config
         self.policy = policy
         self.limiter = limiter
+        self.window_gate = window_gate  # WINDOW_POLICY at send time (window_gate.py)
         self.metrics = metrics or metrics_mod.DispatchMetrics()
         self.worker_id = worker_id or new_worker_id()
         self._on_close = on_close
+        self.shared_limiter = shared_limiter  # the fleet-wide throughput limit (PostgreSQL)
+        self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
         self._writer = OutcomeWriter(
             message_store, config.flush_delay_seconds, config.flush_max_batch
         )
@@ -291,9 +305,17 @@ class Dispatcher:
         await self._writer.close()
         if self._on_close is not None:
             await self._on_close()
+        for hook in self._stop_hooks:
+            await hook()
+        if self.shared_limiter is not None:
+            await self.shared_limiter.close()
         self._state = State.STOPPED
         self._stopped.set()
         logger.info("dispatcher stopped", extra={"worker": self.worker_id, **self._counts})
+
+    def add_stop_hook(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Await `hook()` at the end of `stop()` (e.g. to stop a NOTIFY listener)."""
+        self._stop_hooks.append(hook)
 
     async def __aenter__(self) -> Dispatcher:
         return self
@@ -427,6 +449,8 @@ class Dispatcher:
             lease = scheduling.lease_until(now, self.config.lease_seconds)
             batch = await self.store.claim_due(now, limit, self.worker_id, lease)
             total += len(batch)
+            if self.window_gate is not None:
+                await self.window_gate.prepare(batch)  # one contacts read per batch, or none
             await self._start_all(batch)
             if len(batch) < limit:
                 break
@@ -487,6 +511,11 @@ class Dispatcher:
         now = self.clock.now()
         if scheduling.is_expired(message.due_at, now, self.config.max_lateness):
             return self._expired(message, now)
+        if self.window_gate is not None:
+            verdict = self.window_gate.check(message, now)
+            if verdict.failure is not None:
+                return self._window_closed(message, now, verdict.failure)
+            message = verdict.message  # its fallback template, under WINDOW_POLICY=template
         pause = self._active_pause(now)
         if pause is not None:
             return self._deferral(message, now, pause.until, "paused")
@@ -507,6 +536,8 @@ class Dispatcher:
         delay = at - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        if self.shared_limiter is not None:  # and a slot of the fleet's rate (sharedlimit.py)
+            await self.shared_limiter.acquire(self.phone_number_id)
 
     async def _send(self, message: messages.ScheduledMessage) -> store.Outcome:
         self._phase[message.id] = Phase.SENDING
@@ -608,6 +639,25 @@ class Dispatcher:
             status=Status.FAILED,
             finished_at=now,
             attempt=Outcome.EXPIRED,
+            started_at=now,
+            error_text=text,
+        )
+
+    def _window_closed(
+        self, message: messages.ScheduledMessage, now: datetime, text: str
+    ) -> store.Outcome:
+        """WINDOW_POLICY=fail (or template without a fallback): failed, nothing sent to Meta."""
+        self._counts["failed"] += 1
+        self.metrics.failed.labels("window_closed").inc()
+        logger.warning(
+            "window closed: not sent", extra={**message.log_context(), "outcome": "failed"}
+        )
+        return store.Outcome(
+            message_id=message.id,
+            worker=self.worker_id,
+            status=Status.FAILED,
+            finished_at=now,
+            attempt=Outcome.FAILED,
             started_at=now,
             error_text=text,
         )
@@ -831,14 +881,21 @@ async def build_dispatcher(
             await session.close()
             raise
         on_close = session.close
+    dispatch_config = DispatchConfig.from_settings(config)
+    shared = sharedlimit.for_database(config.database_url, config.messages_per_second)
+    if shared is not None:  # the fleet splits the rate: hold fewer claimed rows per process
+        batch = min(dispatch_config.claim_batch_size, dispatch_config.send_concurrency)
+        dispatch_config = dataclasses.replace(dispatch_config, claim_batch_size=batch)
     return Dispatcher(
         message_store=message_store,
         sender=sender,
         phone_number_id=config.phone_number_id or "default",
         clock=clock or clock_mod.SystemClock(),
-        config=DispatchConfig.from_settings(config),
+        config=dispatch_config,
         policy=policy or policy_from_settings(config),
         limiter=ratelimit.RateLimiter(config.messages_per_second, config.pair_interval),
+        window_gate=window_gate_mod.WindowGate.from_settings(message_store, config),
         worker_id=worker_id,
         on_close=on_close,
+        shared_limiter=shared,
     )

@@ -83,6 +83,7 @@ class ScheduledMessage:
     body: str | None = None
     template: Mapping[str, Any] | None = None
     client_created: str | None = None  # the seed's olusturmaTarihi, echoed
+    fallback_template: Mapping[str, Any] | None = None  # sent instead when the window is closed
     status: MessageStatus = MessageStatus.QUEUED
     attempts: int = 0
     wamid: str | None = None

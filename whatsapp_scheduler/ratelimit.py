@@ -11,8 +11,8 @@ Two limits from whatsapp-cloud-api.md §5:
   `run_at` = the allowed time), not awaited, so one busy recipient never blocks the others.
   `now` is an aware datetime here, because the answer becomes a `run_at` in the table.
 
-The limits hold per process. Several processes sharing one number must split the rate
-(see docs/dispatcher.md).
+The limits hold per process. On PostgreSQL `sharedlimit.PostgresRateLimit` adds the same
+throughput limit for all processes together (docs/operations.md).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from whatsapp_scheduler import dispatcher as dispatcher_mod
 from whatsapp_scheduler import settings as settings_mod
-from whatsapp_scheduler.store import migrate, sql
+from whatsapp_scheduler.store import migrate, notify, sql
 from whatsapp_scheduler.web import app as app_mod
 from whatsapp_scheduler.web import runtime
 
@@ -74,7 +74,21 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
 
 
 async def _build_dispatcher(rt: runtime.Runtime) -> runtime.BackgroundDispatcher:
-    return await dispatcher_mod.build_dispatcher(rt.settings, rt.store, rt.clock)
+    dispatcher = await dispatcher_mod.build_dispatcher(rt.settings, rt.store, rt.clock)
+    await _listen_for_due(rt.settings, dispatcher)
+    return dispatcher
+
+
+async def _listen_for_due(
+    settings: settings_mod.Settings, dispatcher: dispatcher_mod.Dispatcher
+) -> None:
+    """On PostgreSQL, wake this dispatcher when any process stores a message (LISTEN/NOTIFY);
+    the listener stops with the dispatcher."""
+    if not notify.is_postgres(settings.database_url):
+        return  # SQLite: one process; its API nudges the dispatcher directly
+    listener = notify.DueListener(settings.database_url, dispatcher.nudge, clock=dispatcher.clock)
+    await listener.start()
+    dispatcher.add_stop_hook(listener.stop)
 
 
 async def start_sandbox(settings: settings_mod.Settings) -> tuple[Any, settings_mod.Settings]:
@@ -122,7 +136,9 @@ def work(settings: settings_mod.Settings, *, burst: bool) -> int:
 async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
     message_store = sql.SqlMessageStore.from_url(
-        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        events_enabled=bool(settings.status_webhook_url),  # the API process delivers them
     )
     try:
         dispatcher = await dispatcher_mod.build_dispatcher(settings, message_store)
@@ -130,8 +146,12 @@ async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
             if burst:
                 await dispatcher.run(burst=True)
             else:
+                await _listen_for_due(settings, dispatcher)
                 await dispatcher.start()
-                logger.info("worker running; SIGTERM or SIGINT stops it")
+                logger.info(
+                    "worker running; SIGTERM or SIGINT stops it",
+                    extra={"worker": dispatcher.worker_id},
+                )
                 await _until_signal()
         finally:
             await dispatcher.stop()

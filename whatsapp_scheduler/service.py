@@ -17,7 +17,15 @@ from datetime import datetime
 from typing import Any
 
 from whatsapp_scheduler import clock as clock_mod
-from whatsapp_scheduler import errors, localtime, messages, recipients, store
+from whatsapp_scheduler import (
+    errors,
+    localtime,
+    messages,
+    recipients,
+    store,
+    templates,
+    window,
+)
 from whatsapp_scheduler.whatsapp import webhooks
 
 logger = logging.getLogger(__name__)
@@ -39,6 +47,7 @@ class ScheduleRequest:
     olusturmaTarihi: str | None = None
     timezone: str | None = None
     template: Mapping[str, Any] | None = None
+    fallback_template: Mapping[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,6 +58,7 @@ class BatchItem:
     id: str | None
     result: store.AddResult | None
     error: errors.SchedulerError | None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,12 +68,17 @@ class StatusReport:
 
 
 def content_hash(
-    recipient: str, due_at: datetime, body: str | None, template: Mapping[str, Any] | None
+    recipient: str,
+    due_at: datetime,
+    body: str | None,
+    template: Mapping[str, Any] | None,
+    fallback_template: Mapping[str, Any] | None = None,
 ) -> str:
     """What makes two requests under one id "the same message" (a safe client retry)."""
-    payload = json.dumps(
-        [recipient, due_at.isoformat(), body, template], sort_keys=True, ensure_ascii=False
-    )
+    parts: list[Any] = [recipient, due_at.isoformat(), body, template]
+    if fallback_template is not None:  # left out when absent: older hashes stay valid
+        parts.append(fallback_template)
+    payload = json.dumps(parts, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -78,12 +93,14 @@ class SchedulerService:
         default_timezone: str,
         default_region: str,
         on_scheduled: Callable[[datetime], None] | None = None,
+        window_policy: window.WindowPolicy = window.WindowPolicy.SEND,
     ) -> None:
         self.store = message_store
         self.clock = clock
         self.default_timezone = default_timezone
         self.default_region = default_region
         self._on_scheduled = on_scheduled
+        self.window_policy = window_policy
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
@@ -99,7 +116,17 @@ class SchedulerService:
         if request.template is not None and request.mesaj is not None:
             raise errors.ValidationFailed("mesaj", "give either mesaj or template, not both")
         if request.template is None and body is None:
-            raise errors.ValidationFailed("mesaj", "is required")
+            raise errors.ValidationFailed("mesaj", "is required (or a template)")
+        template = None
+        if request.template is not None:
+            template = templates.normalize(request.template, "template")
+        fallback = None
+        if request.fallback_template is not None:
+            if template is not None:
+                raise errors.ValidationFailed(
+                    "fallback_template", "only a text (mesaj) can have a fallback template"
+                )
+            fallback = templates.normalize(request.fallback_template, "fallback_template")
         if request.olusturmaTarihi is not None and len(request.olusturmaTarihi) > 64:
             raise errors.ValidationFailed("olusturmaTarihi", "must be at most 64 characters")
         return messages.ScheduledMessage(
@@ -110,24 +137,70 @@ class SchedulerService:
             timezone=zone,
             tarih=request.tarih,
             saat=request.saat,
-            content_hash=content_hash(recipient, due_at, body, request.template),
+            content_hash=content_hash(recipient, due_at, body, template, fallback),
             created_at=now,
             updated_at=now,
             body=body,
-            template=request.template,
+            template=template,
             client_created=request.olusturmaTarihi,
+            fallback_template=fallback,
         )
 
     async def schedule(self, request: ScheduleRequest) -> store.AddResult:
         """Store one message. Raises ValidationFailed, or Conflict for a reused id."""
+        result, _ = await self.schedule_with_warnings(request)
+        return result
+
+    async def schedule_with_warnings(
+        self, request: ScheduleRequest
+    ) -> tuple[store.AddResult, list[str]]:
+        """`schedule`, plus warnings about the message (e.g. `window_closed: ...`)."""
         now = self.clock.now()
-        result = await self.store.add(self.build(request, now))
+        message = self.build(request, now)
+        (warnings,) = await self._window_warnings([message])
+        if isinstance(warnings, errors.ValidationFailed):
+            raise warnings
+        result = await self.store.add(message)
         self._after_add([result])
         if result.status == store.AddStatus.CONFLICT:
             raise errors.Conflict(
                 f"id: {result.message.id!r} is already used by a different message"
             )
-        return result
+        return result, warnings
+
+    async def _window_warnings(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[str] | errors.ValidationFailed]:
+        """Per message: the 24-hour window warnings, or the refusal under WINDOW_POLICY.
+
+        One read of the contacts table for the whole batch (texts only; templates pass).
+        """
+        texts = [m for m in batch if m.template is None]
+        seen = (
+            await self.store.last_inbound_many([window.wa_id(m.recipient) for m in texts])
+            if texts
+            else {}
+        )
+        answers: list[list[str] | errors.ValidationFailed] = []
+        for message in batch:
+            decision = window.decide(
+                self.window_policy,
+                is_template=message.template is not None,
+                has_fallback=message.fallback_template is not None,
+                last_inbound=seen.get(window.wa_id(message.recipient)),
+                at=message.due_at,
+            )
+            if decision.action == window.Action.FAIL and decision.window_closed:
+                answers.append(errors.ValidationFailed("mesaj", window.refusal(decision)))
+                continue
+            label = (
+                templates.describe(message.fallback_template)
+                if message.fallback_template is not None
+                else None
+            )
+            note = window.warning(decision, label)
+            answers.append([note] if note is not None else [])
+        return answers
 
     async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
         """Validate each request on its own and store the valid ones in one transaction."""
@@ -152,6 +225,16 @@ class SchedulerService:
                 continue
             first_seen.setdefault(message.id, message)
             valid.append((index, message))
+        checked = await self._window_warnings([m for _, m in valid])
+        warnings_for: dict[int, tuple[str, ...]] = {}
+        passed: list[tuple[int, messages.ScheduledMessage]] = []
+        for (index, message), answer in zip(valid, checked, strict=True):
+            if isinstance(answer, errors.ValidationFailed):
+                items[index] = BatchItem(index, message.id, None, answer)
+                continue
+            warnings_for[index] = tuple(answer)
+            passed.append((index, message))
+        valid = passed
         unique = list({m.id: m for _, m in reversed(valid)}.values())
         stored = {r.message.id: r for r in await self.store.add_many(unique)}
         for index, message in valid:
@@ -162,7 +245,9 @@ class SchedulerService:
                 )
                 items[index] = BatchItem(index, message.id, None, conflict)
             else:
-                items[index] = BatchItem(index, message.id, result, None)
+                items[index] = BatchItem(
+                    index, message.id, result, None, warnings_for.get(index, ())
+                )
         self._after_add(list(stored.values()))
         return [item for item in items if item is not None]
 

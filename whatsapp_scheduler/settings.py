@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     account_pause_seconds: float = Field(default=300.0, gt=0)
 
+    # The 24-hour window (window.py) and status events for the client app (events.py)
+    window_policy: Literal["send", "fail", "template"] = "send"
+    status_webhook_url: str | None = None
+    status_webhook_secret: SecretStr | None = None  # default: API_KEY
+    status_webhook_max_attempts: int = Field(default=15, ge=1, le=100)
+
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     log_level: str = "INFO"
 
@@ -94,6 +100,20 @@ class Settings(BaseSettings):
         if not GRAPH_VERSION_PATTERN.match(value):
             raise ValueError("GRAPH_API_VERSION must look like v23.0")
         return value
+
+    @field_validator("status_webhook_url")
+    @classmethod
+    def _webhook_url_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("STATUS_WEBHOOK_URL must be an http(s) URL")
+        return value
+
+    def status_webhook_key(self) -> str | None:
+        """The HMAC key for status events: STATUS_WEBHOOK_SECRET, else API_KEY."""
+        secret = self.status_webhook_secret or self.api_key
+        return secret.get_secret_value() if secret is not None else None
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from whatsapp_scheduler import errors, messages, store
-from whatsapp_scheduler.store import sql
+from whatsapp_scheduler.store import outbox, sql
 
 Status = messages.MessageStatus
 
@@ -38,11 +38,13 @@ class FrozenClock:
 class InMemoryMessageStore:
     """A `MessageStore` in a dict, for unit tests and demos. Not shared between processes."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, events_enabled: bool = False) -> None:
         self.rows: dict[str, messages.ScheduledMessage] = {}
         self.attempt_rows: list[messages.Attempt] = []
         self.receipts: dict[tuple[str, str], tuple[store.Receipt, str | None]] = {}
         self.contacts: dict[str, datetime] = {}
+        self.events_enabled = events_enabled
+        self.events: list[OutboxEvent] = []
 
     async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
         (result,) = await self.add_many([message])
@@ -114,6 +116,7 @@ class InMemoryMessageStore:
             return None
         cancelled = current.evolve(status=Status.CANCELLED, cancelled_at=now, updated_at=now)
         self.rows[message_id] = cancelled
+        self._emit(outbox.event_row(message_id, Status.CANCELLED, now, now, previous="queued"))
         return cancelled
 
     async def claim_due(
@@ -152,6 +155,19 @@ class InMemoryMessageStore:
             if outcome.status == Status.SENT and current.status != Status.SENDING:
                 updated = updated.evolve(status=current.status)  # a webhook got there first
             self.rows[current.id] = updated
+            if updated.status != current.status and outcome.status in outbox.REPORTED:
+                self._emit(
+                    outbox.event_row(
+                        current.id,
+                        outcome.status,
+                        outcome.finished_at,
+                        outcome.finished_at,
+                        previous=current.status,
+                        wamid=outcome.wamid,
+                        error_code=outcome.error_code,
+                        error_text=outcome.error_text,
+                    )
+                )
             if outcome.status == Status.SENT and outcome.wamid:
                 self._apply_kept(outcome.wamid, outcome.finished_at)
             if outcome.attempt is not None:
@@ -243,6 +259,17 @@ class InMemoryMessageStore:
                 last_error_text=receipt.error_text,
             )
         self.rows[target.id] = dataclasses.replace(target, **changes)  # type: ignore[arg-type]
+        self._emit(
+            outbox.event_row(
+                target.id,
+                receipt.status,
+                when,
+                at,
+                wamid=receipt.wamid,
+                error_code=receipt.error_code,
+                error_text=receipt.error_text,
+            )
+        )
         return "applied", target.id
 
     async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
@@ -252,8 +279,66 @@ class InMemoryMessageStore:
     async def last_inbound(self, wa_id: str) -> datetime | None:
         return self.contacts.get(wa_id)
 
+    async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
+        return {w: self.contacts[w] for w in wa_ids if w in self.contacts}
+
+    def _emit(self, row: dict[str, object]) -> None:
+        if self.events_enabled:
+            self.events.append(OutboxEvent(id=len(self.events) + 1, **row))  # type: ignore[arg-type]
+
+    async def claim_events(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[store.Event]:
+        pending = str(store.EventState.PENDING)
+        due = [e for e in self.events if e.state == pending and e.next_attempt_at <= now]
+        due.sort(key=lambda e: (e.next_attempt_at, e.id))
+        claimed = []
+        for event in sorted(due[:limit], key=lambda e: e.id):
+            event.next_attempt_at = lease_until
+            claimed.append(
+                store.Event(
+                    id=event.id,
+                    message_id=event.message_id,
+                    status=Status(event.status),
+                    body=event.body,
+                    attempts=event.attempts,
+                    created_at=event.created_at,
+                )
+            )
+        return claimed
+
+    async def finish_events(self, results: Sequence[store.EventResult]) -> None:
+        by_id = {e.id: e for e in self.events}
+        for result in results:
+            event = by_id.get(result.event_id)
+            if event is None or event.state != str(store.EventState.PENDING):
+                continue
+            event.attempts += 1
+            event.last_error = result.error
+            if result.state == store.EventState.PENDING:
+                event.next_attempt_at = result.retry_at or result.at
+            else:
+                event.state = str(result.state)
+                event.finished_at = result.at
+
     async def close(self) -> None:
         return None
+
+
+@dataclasses.dataclass
+class OutboxEvent:
+    """One row of the in-memory outbox (the `events` table's columns)."""
+
+    id: int
+    message_id: str
+    status: str
+    body: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    finished_at: datetime | None = None
+    last_error: str | None = None
 
 
 _SENT_FROM = {Status.SENDING, Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED}

@@ -85,6 +85,35 @@ class ReceiptCounts:
     unmatched: int = 0  # no message of ours (yet): kept, applied once its send is recorded
 
 
+class EventState(enum.StrEnum):
+    PENDING = "pending"  # to deliver (due at next_attempt_at)
+    DELIVERED = "delivered"
+    DEAD = "dead"  # given up after the last attempt
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    """A status event for the client app, from the outbox (see `events.py`)."""
+
+    id: int
+    message_id: str
+    status: messages.MessageStatus
+    body: str  # the exact JSON to sign and POST
+    attempts: int  # deliveries tried before this one
+    created_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventResult:
+    """How one delivery ended: delivered, to retry at `retry_at`, or given up (dead)."""
+
+    event_id: int
+    state: EventState
+    at: datetime
+    retry_at: datetime | None = None  # for PENDING
+    error: str | None = None
+
+
 def receipt_sources(incoming: messages.MessageStatus) -> list[str]:
     """The current statuses from which a receipt `incoming` may move a message."""
     return [str(s) for s in messages.MessageStatus if messages.receipt_applies(s, incoming)]
@@ -179,6 +208,22 @@ class MessageStore(Protocol):
 
     async def last_inbound(self, wa_id: str) -> datetime | None:
         """When the contact last wrote to us, if ever: their 24-hour window."""
+        ...
+
+    async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
+        """`last_inbound` for many contacts in one read; contacts never seen are left out."""
+        ...
+
+    async def claim_events(self, now: datetime, limit: int, lease_until: datetime) -> list[Event]:
+        """Up to `limit` pending events due by `now`, oldest first, leased until `lease_until`.
+
+        Status events are written only by a store built with `events_enabled=True`, in the
+        same transaction as the status change they report.
+        """
+        ...
+
+    async def finish_events(self, results: Sequence[EventResult]) -> None:
+        """Record delivery results: delivered, retry later (attempts + 1), or dead."""
         ...
 
     async def close(self) -> None:

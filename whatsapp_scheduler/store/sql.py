@@ -33,6 +33,8 @@ from whatsapp_scheduler.store import (
     QueueStats,
     Receipt,
     ReceiptCounts,
+    notify,
+    outbox,
     receipt_sources,
     tables,
 )
@@ -108,11 +110,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return parsed, message_id
 
 
-class SqlMessageStore:
-    """The message store on a SQLAlchemy engine (SQLite or PostgreSQL)."""
+class SqlMessageStore(outbox.SqlOutboxMixin):
+    """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 
-    def __init__(self, engine: Engine) -> None:
+    With `events_enabled`, every reported status change also writes a status event to the
+    outbox in the same transaction (STATUS_WEBHOOK_URL; see `store/outbox.py`).
+    """
+
+    def __init__(self, engine: Engine, *, events_enabled: bool = False) -> None:
         self._engine = engine
+        self.events_enabled = events_enabled
         self._dialect = engine.dialect.name
         workers = 1 if self._dialect == "sqlite" else max(1, engine.pool.size())  # type: ignore[attr-defined]
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
@@ -120,8 +127,10 @@ class SqlMessageStore:
         self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
-    def from_url(cls, url: str, **engine_options: Any) -> SqlMessageStore:
-        return cls(create_engine(url, **engine_options))
+    def from_url(
+        cls, url: str, *, events_enabled: bool = False, **engine_options: Any
+    ) -> SqlMessageStore:
+        return cls(create_engine(url, **engine_options), events_enabled=events_enabled)
 
     @property
     def dialect(self) -> str:
@@ -192,6 +201,9 @@ class SqlMessageStore:
             stmt = self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
             rows = [_to_row(batch[index]) for index in first.values()]
             inserted = set(conn.execute(stmt, rows).scalars())
+            if inserted and self._dialect == "postgresql":  # wakes every process, on commit
+                earliest = min(m.run_at for m in batch if m.id in inserted)
+                conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, earliest.isoformat())))
             already = [message_id for message_id in first if message_id not in inserted]
             existing = self._fetch_many(conn, already) if already else {}
         results = []
@@ -272,7 +284,11 @@ class SqlMessageStore:
         groups = [[M.c.status == name] for name in names] if split else [[]]
         if names and not split:
             where.append(M.c.status.in_(names))
-        return await self._run(self._list, where, groups, limit, after, newest_first, count_up_to)
+        # Status filters only: the exact count is one read of `status_counts` on SQLite.
+        plain = None if (recipient or due_from or due_to) else list(statuses)
+        return await self._run(
+            self._list, where, groups, limit, after, newest_first, count_up_to, plain
+        )
 
     def _list(
         self,
@@ -282,6 +298,7 @@ class SqlMessageStore:
         after: tuple[datetime, str] | None,
         newest_first: bool,
         count_up_to: int | None,
+        plain_statuses: list[messages.MessageStatus] | None = None,
     ) -> Page:
         order = (M.c.due_at.desc(), M.c.id.desc()) if newest_first else (M.c.due_at, M.c.id)
         keyset = []
@@ -299,7 +316,9 @@ class SqlMessageStore:
                     capped = sa.select(sa.literal(1)).where(*where, *group).limit(count_up_to)
                     count = sa.select(sa.func.count()).select_from(capped.subquery())
                     total += conn.execute(count).scalar_one()
-            if count_up_to is None:
+            if count_up_to is None and plain_statuses is not None:
+                total = self._count(conn, plain_statuses)
+            elif count_up_to is None:
                 statuses = [c for group in groups for c in group]
                 match = [*where, sa.or_(*statuses)] if statuses else where
                 count = sa.select(sa.func.count()).select_from(M).where(*match)
@@ -340,6 +359,9 @@ class SqlMessageStore:
         )
         with self._tx() as conn:
             row = conn.execute(stmt).first()
+            if row is not None and self.events_enabled:
+                event = outbox.event_row(message_id, Status.CANCELLED, now, now, previous="queued")
+                outbox.insert_events(conn, [event])
         return _from_row(row) if row is not None else None
 
     async def claim_due(
@@ -402,6 +424,7 @@ class SqlMessageStore:
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         attempt_rows: list[dict[str, Any]] = []
         sent_wamids: list[str] = []
+        events: list[dict[str, Any]] = []
         for outcome in chunk:
             row = current.pop(outcome.message_id, None)  # a second outcome for one claim loses
             allowed = _SENT_FROM if outcome.status == Status.SENT else [str(Status.SENDING)]
@@ -420,6 +443,9 @@ class SqlMessageStore:
                 attempt_rows.append(_attempt_row(outcome, values["attempts"]))
             if outcome.status == Status.SENT and outcome.wamid:
                 sent_wamids.append(outcome.wamid)
+            reported = outcome.status in outbox.REPORTED  # not a retry (back to queued)
+            if self.events_enabled and reported and values["status"] != row.status:
+                events.append(_outcome_event(outcome, row.status))
         for keys, params in groups.items():
             stmt = (
                 sa.update(M)
@@ -433,6 +459,7 @@ class SqlMessageStore:
             conn.execute(stmt, params)
         if attempt_rows:
             conn.execute(sa.insert(A), attempt_rows)
+        outbox.insert_events(conn, events)
         if sent_wamids:
             self._apply_kept_receipts(conn, sent_wamids)
         return sum(len(params) for params in groups.values())
@@ -449,6 +476,7 @@ class SqlMessageStore:
     def _apply_receipts(self, receipts: list[Receipt], received_at: datetime) -> ReceiptCounts:
         counts = {"applied": 0, "duplicate": 0, "stale": 0, "unmatched": 0}
         insert = self._insert_into(R).on_conflict_do_nothing(index_elements=["wamid", "status"])
+        events: list[dict[str, Any]] = []
         with self._tx() as conn:
             for receipt in receipts:
                 row_id = conn.execute(
@@ -461,6 +489,9 @@ class SqlMessageStore:
                 counts[result] += 1
                 if message_id is not None:
                     conn.execute(sa.update(R).where(R.c.id == row_id).values(message_id=message_id))
+                if result == "applied" and message_id is not None and self.events_enabled:
+                    events.append(_receipt_event(message_id, receipt, received_at))
+            outbox.insert_events(conn, events)
         return ReceiptCounts(**counts)
 
     def _apply_kept_receipts(self, conn: Connection, wamids: list[str]) -> None:
@@ -480,9 +511,12 @@ class SqlMessageStore:
                     error_code=row.error_code,
                     error_text=row.error_text,
                 )
-                _, message_id = _apply_receipt(conn, receipt, row.received_at)
+                result, message_id = _apply_receipt(conn, receipt, row.received_at)
                 if message_id is not None:
                     conn.execute(sa.update(R).where(R.c.id == row.id).values(message_id=message_id))
+                if result == "applied" and message_id is not None and self.events_enabled:
+                    event = _receipt_event(message_id, receipt, row.received_at)
+                    outbox.insert_events(conn, [event])
 
     async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
         if contacts:
@@ -509,6 +543,19 @@ class SqlMessageStore:
             return conn.execute(  # type: ignore[no-any-return]
                 sa.select(C.c.last_inbound_at).where(C.c.wa_id == wa_id)
             ).scalar()
+
+    async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
+        wanted = list(dict.fromkeys(wa_ids))
+        return await self._run(self._last_inbound_many, wanted) if wanted else {}
+
+    def _last_inbound_many(self, wa_ids: list[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        with self._tx() as conn:
+            for start in range(0, len(wa_ids), _IN_CHUNK):
+                chunk = wa_ids[start : start + _IN_CHUNK]
+                query = sa.select(C.c.wa_id, C.c.last_inbound_at).where(C.c.wa_id.in_(chunk))
+                found.update({row.wa_id: row.last_inbound_at for row in conn.execute(query)})
+        return found
 
     async def expired_leases(self, now: datetime, limit: int) -> list[messages.ScheduledMessage]:
         return await self._run(self._expired_leases, now, limit)
@@ -639,6 +686,33 @@ def _apply_receipt(
     match = sa.or_(M.c.wamid == receipt.wamid, M.c.id == (receipt.callback_data or ""))
     known = conn.execute(sa.select(M.c.id).where(match).limit(1)).scalar()
     return ("stale", known) if known is not None else ("unmatched", None)
+
+
+def _outcome_event(outcome: Outcome, previous: str) -> dict[str, Any]:
+    """The status event for a send outcome that changed the message's status."""
+    return outbox.event_row(
+        outcome.message_id,
+        outcome.status,
+        outcome.finished_at,
+        outcome.finished_at,
+        previous=previous,
+        wamid=outcome.wamid,
+        error_code=outcome.error_code,
+        error_text=outcome.error_text,
+    )
+
+
+def _receipt_event(message_id: str, receipt: Receipt, received_at: datetime) -> dict[str, Any]:
+    """The status event for a status webhook that moved a message forward."""
+    return outbox.event_row(
+        message_id,
+        receipt.status,
+        receipt.occurred_at,
+        received_at,
+        wamid=receipt.wamid,
+        error_code=receipt.error_code,
+        error_text=receipt.error_text,
+    )
 
 
 def _outcome_values(outcome: Outcome) -> dict[str, Any]:

@@ -77,6 +77,8 @@ messages = sa.Table(
     sa.Column("read_at", UtcDateTime, nullable=True),
     sa.Column("failed_at", UtcDateTime, nullable=True),
     sa.Column("cancelled_at", UtcDateTime, nullable=True),
+    # Sent instead of the text when its 24-hour window is closed (WINDOW_POLICY=template; 0005).
+    sa.Column("fallback_template", sa.JSON, nullable=True),
     # "queued and due, soonest first" for the dispatcher's claim, and the expired-lease scan.
     sa.Index("ix_messages_status_run_at", "status", "run_at"),
     # Listing by status in due order (GET /schedule) with keyset paging on (due_at, id).
@@ -129,6 +131,26 @@ contacts = sa.Table(
     sa.Column("last_inbound_at", UtcDateTime, nullable=False),
 )
 
+# The outbox of status events for the client app (STATUS_WEBHOOK_URL; revision 0005): written
+# in the same transaction as the status change, delivered and retried by `events.EventDeliverer`.
+# `state` pending -> delivered | dead; a pending row is due at `next_attempt_at`, which a
+# deliverer's claim pushes forward by a lease (a crashed deliverer's rows come due again).
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("message_id", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the exact JSON that is signed and sent
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index("ix_events_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
 # Messages per status, kept exact by triggers on SQLite (revision 0003), so queue depth and
 # X-Total-Count cost one indexed read instead of counting a million rows. Unused on PostgreSQL,
 # where concurrent writers would contend (and could deadlock) on these few rows.
@@ -137,4 +159,14 @@ status_counts = sa.Table(
     metadata,
     sa.Column("status", sa.String(16), primary_key=True),
     sa.Column("n", sa.Integer, nullable=False),
+)
+
+# The fleet-wide throughput limit per business number (revision 0006), used on PostgreSQL by
+# `sharedlimit.PostgresRateLimit`: GCRA state, `tat` = the theoretical arrival time of the next
+# free send slot in epoch seconds of the database's clock. Unused on SQLite (one process).
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("tat", sa.Double, nullable=False),
 )

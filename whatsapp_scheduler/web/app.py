@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from whatsapp_scheduler import __version__, errors, service
+from whatsapp_scheduler import __version__, errors, events, service, window
 from whatsapp_scheduler import clock as clock_mod
 from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler import store as store_mod
@@ -53,7 +53,9 @@ def create_app(
         if store is None:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
             message_store = sql.SqlMessageStore.from_url(
-                settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+                settings.database_url,
+                sqlite_synchronous=settings.sqlite_synchronous,
+                events_enabled=bool(settings.status_webhook_url),
             )
         else:
             message_store = store
@@ -63,6 +65,7 @@ def create_app(
             the_clock,
             default_timezone=settings.timezone,
             default_region=settings.default_region,
+            window_policy=window.WindowPolicy(settings.window_policy),
         )
         rt = runtime.Runtime(
             settings=settings, store=message_store, service=svc, clock=the_clock, api_key=api_key
@@ -73,11 +76,16 @@ def create_app(
             if rt.dispatcher is not None:
                 svc.set_scheduled_hook(rt.dispatcher.nudge)
                 await rt.dispatcher.start()
+        deliverer = events.EventDeliverer.from_settings(message_store, settings, the_clock)
+        if deliverer is not None:
+            await deliverer.start()
         try:
             yield
         finally:
             if rt.dispatcher is not None:
                 await rt.dispatcher.stop()
+            if deliverer is not None:
+                await deliverer.stop()
             if own_store:
                 await message_store.close()
 

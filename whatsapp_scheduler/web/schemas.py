@@ -39,7 +39,21 @@ class MessageCreate(BaseModel):
     alici: str = Field(description="Recipient phone number, with + and country code.")
     tarih: str = Field(description="Date: YYYY-MM-DD or an ISO 8601 datetime (date part used).")
     saat: str = Field(description="Local time: HH:MM or HH:MM:SS.")
-    mesaj: str | None = Field(default=None, description="Text, 1 to 4,096 characters.")
+    mesaj: str | None = Field(
+        default=None, description="Text, 1 to 4,096 characters (or give `template`)."
+    )
+    template: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "An approved WhatsApp template instead of `mesaj`: {name, language (code or "
+            "{code, policy}), parameters (body texts) or components (Meta's list)}."
+        ),
+    )
+    fallback_template: dict[str, Any] | None = Field(
+        default=None,
+        description="With `mesaj`: the template sent instead if the 24-hour window is closed "
+        "(WINDOW_POLICY=template). Same shape as `template`.",
+    )
     olusturmaTarihi: str | None = Field(
         default=None, description="When the client created it; echoed back."
     )
@@ -56,6 +70,8 @@ class MessageCreate(BaseModel):
             mesaj=self.mesaj,
             olusturmaTarihi=self.olusturmaTarihi,
             timezone=self.timezone,
+            template=self.template,
+            fallback_template=self.fallback_template,
         )
 
 
@@ -75,6 +91,7 @@ class MessagePublic(BaseModel):
     scheduled_at: datetime = Field(description="The due time in UTC.")
     attempts: int
     template: dict[str, Any] | None = None
+    fallback_template: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, message: messages.ScheduledMessage) -> MessagePublic:
@@ -92,7 +109,20 @@ class MessagePublic(BaseModel):
             scheduled_at=message.due_at,
             attempts=message.attempts,
             template=dict(message.template) if message.template is not None else None,
+            fallback_template=(
+                dict(message.fallback_template) if message.fallback_template is not None else None
+            ),
         )
+
+
+class ScheduledPublic(MessagePublic):
+    """The answer to POST /schedule: the stored message, plus warnings about it."""
+
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="E.g. `window_closed: ...` when the recipient's 24-hour window will be "
+        "closed at the due time (see WINDOW_POLICY).",
+    )
 
 
 class FieldError(BaseModel):
@@ -179,6 +209,7 @@ class BatchItemPublic(BaseModel):
     status: messages.MessageStatus | None = None
     scheduled_at: datetime | None = Field(default=None, description="The due time in UTC.")
     error: ErrorPublic | None = None
+    warnings: list[str] = Field(default_factory=list, description="As in POST /schedule.")
 
 
 class BatchPublic(BaseModel):

@@ -22,13 +22,14 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
 
 @router.post(
     "/schedule",
-    response_model=schemas.MessagePublic,
+    response_model=schemas.ScheduledPublic,
     responses={**_REFUSALS, 409: {"model": schemas.ErrorPublic, "description": "id reused"}},
 )
 async def schedule(body: schemas.MessageCreate, svc: deps.ServiceDep) -> Response:
     """Schedule one message. Repeating a request with the same id and content is safe (200)."""
-    result = await svc.schedule(body.to_request())
-    return _json(schemas.MessagePublic.of(result.message))
+    result, warnings = await svc.schedule_with_warnings(body.to_request())
+    public = schemas.MessagePublic.of(result.message)
+    return _json(schemas.ScheduledPublic(**public.__dict__, warnings=warnings))
 
 
 @router.post("/schedule/batch", response_model=schemas.BatchPublic, responses=_REFUSALS)
@@ -68,6 +69,7 @@ def _batch_item(index: int, item: service.BatchItem) -> schemas.BatchItemPublic:
             created=item.result.status == store.AddStatus.CREATED,
             status=item.result.message.status,
             scheduled_at=item.result.message.due_at,
+            warnings=list(item.warnings),
         )
     assert item.error is not None
     return schemas.BatchItemPublic(

@@ -1,0 +1,205 @@
+"""Several real processes on one PostgreSQL database: shared work, shared rate, crash recovery.
+
+The services run as subprocesses; the stand-in Cloud API runs in the test's own event loop, so
+every request that reaches "Meta" is counted and timed, even across a kill -9.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+import pytest
+
+from tests.acceptance.conftest import BIN, Service, base_env, free_port
+from tests.integration.conftest import postgres_template, postgres_url  # noqa: F401
+from whatsapp_scheduler import sandbox
+from whatsapp_scheduler.store import notify
+
+KEY = "scaleout-key-0123456789"
+TOKEN = "scaleout-token"
+NUMBER_ID = "123456789012345"
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(170)]
+
+
+def _now_local() -> tuple[str, str]:
+    now = datetime.now(ZoneInfo("Europe/Istanbul"))
+    return now.date().isoformat(), now.strftime("%H:%M")
+
+
+def _env(tmp_path: Path, database_url: str, graph_url: str, **extra: str) -> dict[str, str]:
+    return base_env(
+        tmp_path,
+        DATABASE_URL=database_url,
+        API_KEY=KEY,
+        ACCESS_TOKEN=TOKEN,
+        PHONE_NUMBER_ID=NUMBER_ID,
+        GRAPH_API_URL=graph_url,
+        PAIR_INTERVAL="0",
+        **extra,
+    )
+
+
+async def _standin() -> sandbox.StandIn:
+    standin = sandbox.StandIn(
+        sandbox.StandInConfig(
+            access_token=TOKEN,
+            phone_number_id=NUMBER_ID,
+            throughput_per_second=None,
+            pair_rate=None,
+            request_log_size=100_000,
+        )
+    )
+    await standin.start()
+    return standin
+
+
+async def _health(service: Service, timeout: float = 30) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=1) as client:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise AssertionError(service.output())
+            try:
+                answer = await client.get(service.url + "/health")
+                if answer.status_code == 200:
+                    return dict(answer.json())
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("service not healthy:\n" + service.output())
+
+
+def _rows(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(notify.libpq_url(database_url)) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def _max_in_window(stamps: list[float], window: float) -> int:
+    best, start = 0, 0
+    for end, at in enumerate(stamps):
+        while at - stamps[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_three_processes_share_work_and_rate_and_survive_a_kill_9(tmp_path, postgres_url):  # noqa: F811
+    rate, total = 300, 10_000
+    standin = await _standin()
+    env = _env(
+        tmp_path, postgres_url, standin.url, MESSAGES_PER_SECOND=str(rate), LEASE_SECONDS="5"
+    )
+    services = []
+    for _ in range(3):
+        port = free_port()
+        services.append(Service([str(BIN), "serve", "--port", str(port)], env, port, tmp_path))
+    try:
+        workers = [(await _health(s))["dispatcher"]["worker"] for s in services]
+        tarih, saat = _now_local()
+        async with httpx.AsyncClient(
+            base_url=services[0].url, headers={"X-API-Key": KEY}, timeout=30
+        ) as api:
+            for chunk in range(total // 1000):
+                batch = [
+                    {"id": f"s{chunk}-{i}", "alici": f"+90555{chunk}{i:06d}", "tarih": tarih,
+                     "saat": saat, "mesaj": f"m{i}"}
+                    for i in range(1000)
+                ]  # fmt: skip
+                answer = (await api.post("/schedule/batch", json={"messages": batch})).json()
+                assert answer["stored"] == 1000, answer
+        while len(standin.mailbox.requests) < 3000:
+            await asyncio.sleep(0.01)
+        services[1].kill()
+        killed_at = time.time()  # the clock of `received_at`
+        in_flight = {
+            row[0]
+            for row in _rows(
+                postgres_url,
+                "SELECT id FROM messages WHERE status = 'sending' AND claimed_by = %s",
+                workers[1],
+            )
+        }
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            (open_rows,) = _rows(
+                postgres_url, "SELECT count(*) FROM messages WHERE status NOT IN ('sent', 'failed')"
+            )[0]
+            if open_rows == 0:
+                break
+            await asyncio.sleep(0.2)
+        final = dict(_rows(postgres_url, "SELECT id, status FROM messages"))
+        health = [(await _health(s))["dispatcher"] for s in (services[0], services[2])]
+    finally:
+        for service in services:
+            service.stop()
+        await standin.stop()
+    ok = [r for r in standin.requests if r.status == 200]
+    assert len(final) == total
+    assert set(final.values()) == {"sent"}, Counter(final.values())
+    sends = Counter(r.biz_opaque_callback_data for r in ok)
+    assert set(sends) == set(final)  # every message reached "Meta"
+    duplicated = {message_id for message_id, n in sends.items() if n > 1}
+    assert duplicated <= in_flight  # only the killed process's in-flight sends went twice
+    assert max(sends.values()) <= 2
+    assert sum(h["reaped"] for h in health) >= len(in_flight)  # the others took its leases over
+    stamps = sorted(r.received_at for r in ok)
+    before_kill = [t for t in stamps if t <= killed_at]
+    rate_before_kill = (len(before_kill) - 1) / (before_kill[-1] - before_kill[0])
+    overall = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    busiest_10s = _max_in_window(stamps, 10.0)
+    print(
+        f"combined rate: {rate_before_kill:.1f}/s with 3 processes, {overall:.1f}/s overall, "
+        f"busiest 10 s: {busiest_10s}; in flight at kill: {len(in_flight)}, "
+        f"sent twice: {len(duplicated)}; per-process sent: {[h['sent'] for h in health]}"
+    )
+    assert rate_before_kill <= rate * 1.05
+    assert busiest_10s <= rate * 10 * 1.05
+    assert rate_before_kill >= rate * 0.8  # the three together really use the shared rate
+
+
+async def test_idle_worker_sends_a_message_scheduled_through_another_process_at_once(
+    tmp_path,
+    postgres_url,  # noqa: F811
+):
+    standin = await _standin()
+    env = _env(tmp_path, postgres_url, standin.url, SAFETY_POLL_SECONDS="600")
+    api_port, worker_port = free_port(), free_port()
+    api_service = Service(
+        [str(BIN), "serve", "--no-dispatcher", "--port", str(api_port)], env, api_port, tmp_path
+    )
+    worker = Service([str(BIN), "worker"], env, worker_port, tmp_path)
+    try:
+        await _health(api_service)
+        deadline = time.monotonic() + 30
+        while "due listener: listening" not in worker.output():
+            assert worker.process.poll() is None, worker.output()
+            assert time.monotonic() < deadline, worker.output()
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the worker is idle: nothing due, next wake = safety poll
+        tarih, saat = _now_local()
+        async with httpx.AsyncClient(
+            base_url=api_service.url, headers={"X-API-Key": KEY}, timeout=10
+        ) as api:
+            body = {"id": "wake-1", "alici": "+905551234567", "tarih": tarih, "saat": saat,
+                    "mesaj": "Selam"}  # fmt: skip
+            scheduled = time.time()  # the clock of `received_at`
+            assert (await api.post("/schedule", json=body)).status_code == 200
+        while not standin.sends_for("wake-1") and time.time() - scheduled < 5:
+            await asyncio.sleep(0.005)
+        sends = standin.sends_for("wake-1")
+        assert sends, worker.output()
+        delay = sends[0].received_at - scheduled
+        print(f"scheduled in one process, sent by another after {delay * 1000:.0f} ms")
+        assert delay < 1.0
+    finally:
+        api_service.stop()
+        assert worker.stop() == 0
+        await standin.stop()

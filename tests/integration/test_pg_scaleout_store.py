@@ -1,0 +1,122 @@
+"""PostgreSQL scale-out pieces in one process: NOTIFY on add, the listener, the shared limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+
+import psycopg
+import pytest
+
+from tests.conftest import START
+from whatsapp_scheduler import sharedlimit
+from whatsapp_scheduler.store import notify, sql
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_add_notifies_listeners_on_commit_with_the_earliest_run_at(
+    postgres_url, make_message
+):
+    heard: list[datetime] = []
+    listener = notify.DueListener(postgres_url, heard.append)
+    message_store = sql.SqlMessageStore.from_url(postgres_url)
+    await listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 5)
+        heard.clear()  # the "look once" call made on connecting
+        later, sooner = START + timedelta(hours=2), START + timedelta(hours=1)
+        await message_store.add_many([make_message(due_at=later), make_message(due_at=sooner)])
+        await message_store.add(make_message(due_at=START))
+        for _ in range(100):
+            if len(heard) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert heard == [sooner, START]
+        again = await message_store.add(make_message(id="m000000", due_at=later))
+        assert again.status != "created"  # nothing new stored: no notification
+        await asyncio.sleep(0.1)
+        assert len(heard) == 2
+    finally:
+        await listener.stop()
+        await message_store.close()
+
+
+async def test_listener_reconnects_after_its_connection_is_killed(postgres_url, make_message):
+    heard: list[datetime] = []
+    listener = notify.DueListener(postgres_url, heard.append)
+    message_store = sql.SqlMessageStore.from_url(postgres_url)
+    await listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 5)
+        async with await psycopg.AsyncConnection.connect(
+            notify.libpq_url(postgres_url), autocommit=True
+        ) as admin:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'whatsapp-scheduler-listener' AND datname = current_database()"
+            )
+        for _ in range(250):
+            if listener.connects >= 2 and listener.connected.is_set():
+                break
+            await asyncio.sleep(0.02)
+        assert listener.connects >= 2
+        heard.clear()
+        await message_store.add(make_message(due_at=START))
+        for _ in range(100):
+            if heard:
+                break
+            await asyncio.sleep(0.02)
+        assert heard == [START]
+    finally:
+        await listener.stop()
+        await message_store.close()
+
+
+async def test_shared_limit_holds_for_several_limiters_together(postgres_url):
+    rate, per_limiter, limiters = 200.0, 120, 3
+    shared = [sharedlimit.PostgresRateLimit(postgres_url, rate) for _ in range(limiters)]
+    stamps: list[float] = []
+
+    async def send_all(limit: sharedlimit.PostgresRateLimit) -> None:
+        async def one() -> None:
+            await limit.acquire("106540352242922")
+            stamps.append(time.monotonic())
+
+        await asyncio.gather(*(one() for _ in range(per_limiter)))
+
+    try:
+        started = time.monotonic()
+        await asyncio.gather(*(send_all(limit) for limit in shared))
+    finally:
+        for limit in shared:
+            await limit.close()
+    total = per_limiter * limiters
+    burst = rate * 0.25
+    elapsed = max(stamps) - started
+    # GCRA: at most `burst` at once, then one slot per 1/rate s, for the three together.
+    assert elapsed >= (total - burst) / rate * 0.97
+    assert elapsed < (total / rate) * 1.5 + 1  # and not needlessly slower
+    trips = sum(limit.round_trips for limit in shared)
+    assert trips <= total / 3  # slots are booked in batches, not one round trip each
+
+
+def test_slot_times_match_successive_token_bucket_reservations():
+    from whatsapp_scheduler import ratelimit
+
+    bucket = ratelimit.TokenBucket(10.0, burst=3)
+    expected = [bucket.reserve(100.0) for _ in range(6)]
+    assert sharedlimit.slot_times(100.0, 100.0, 6, 10.0, 3) == pytest.approx(expected)
+    # A schedule already booked into the future continues from there.
+    assert sharedlimit.slot_times(101.0, 100.0, 2, 10.0, 3) == pytest.approx([100.8, 100.9])
+
+
+def test_urls():
+    assert notify.libpq_url("postgresql+psycopg://u:p@h/db") == "postgresql://u:p@h/db"
+    assert notify.is_postgres("postgres://h/db")
+    assert not notify.is_postgres("sqlite:///x.db")
+    assert sharedlimit.for_database("sqlite:///x.db", 80) is None
+    assert notify.parse_payload("2026-03-01T09:00:00+00:00") == START
+    assert notify.parse_payload("not a date") is None
+    assert notify.parse_payload("2026-03-01T09:00:00") is None

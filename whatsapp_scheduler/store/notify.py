@@ -1,0 +1,140 @@
+"""Wake idle dispatchers in every process when a message is stored (PostgreSQL LISTEN/NOTIFY).
+
+The store announces new rows inside the inserting transaction::
+
+    SELECT pg_notify('whatsapp_scheduler_due', '<earliest run_at, ISO 8601>')
+
+PostgreSQL delivers a notification only when that transaction commits, so a listener never
+hears of a row it cannot yet read. `DueListener` holds one autocommit psycopg 3 connection per
+process, runs `LISTEN`, and hands each payload to a callback (the dispatcher's `nudge`). If the
+connection drops it reconnects with capped exponential back-off; notifications sent meanwhile
+are lost, so after every (re)connect it calls the callback with "now", which makes the
+dispatcher look at the table once. The safety poll still covers anything else.
+
+SQLite has no NOTIFY: one process owns the queue and the API nudges its dispatcher directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import psycopg
+
+from whatsapp_scheduler import clock as clock_mod
+
+logger = logging.getLogger(__name__)
+
+#: The channel the store notifies on and every listener listens to.
+CHANNEL = "whatsapp_scheduler_due"
+#: Reconnect back-off: first wait, growth factor, cap (seconds).
+BACKOFF_FIRST = 0.2
+BACKOFF_FACTOR = 2.0
+BACKOFF_MAX = 10.0
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as libpq (psycopg) accepts it: no `+driver` suffix."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.startswith("postgres"):
+        raise ValueError("not a PostgreSQL URL")
+    return "postgresql://" + rest
+
+
+def is_postgres(url: str) -> bool:
+    """True for postgres://, postgresql:// and postgresql+driver:// URLs."""
+    return url.split("://", 1)[0].split("+", 1)[0] in {"postgres", "postgresql"}
+
+
+def parse_payload(payload: str) -> datetime | None:
+    """The run_at announced in a notification, or None if it is not an aware ISO datetime."""
+    try:
+        value = datetime.fromisoformat(payload)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+class DueListener:
+    """`LISTEN whatsapp_scheduler_due` on its own connection; calls `on_due(run_at)` per NOTIFY.
+
+    `on_due` must be cheap and synchronous (`Dispatcher.nudge` is). Use::
+
+        listener = DueListener(database_url, dispatcher.nudge)
+        await listener.start()      # returns at once; connects in the background
+        ...
+        await listener.stop()
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        on_due: Callable[[datetime], None],
+        *,
+        clock: clock_mod.Clock | None = None,
+        channel: str = CHANNEL,
+    ) -> None:
+        self._conninfo = libpq_url(database_url)
+        self._on_due = on_due
+        self._clock = clock or clock_mod.SystemClock()
+        self._channel = channel
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.connects = 0  # successful (re)connections, for tests and health
+
+    async def start(self) -> None:
+        """Start listening in a background task (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="due-listener")
+
+    async def stop(self) -> None:
+        """Stop listening and close the connection."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.connected.clear()
+
+    async def _run(self) -> None:
+        delay = BACKOFF_FIRST
+        while True:
+            connects = self.connects
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.Error, OSError) as exc:
+                self.connected.clear()
+                logger.warning(
+                    "due listener: connection lost or refused (%s); retrying in %.1f s",
+                    type(exc).__name__,
+                    delay,
+                )
+            else:  # the server ended the notification stream (connection closed)
+                self.connected.clear()
+                logger.warning("due listener: connection closed; retrying in %.1f s", delay)
+            if self.connects > connects:  # it had worked: start the back-off afresh
+                delay = BACKOFF_FIRST
+            await asyncio.sleep(delay)
+            delay = min(BACKOFF_MAX, delay * BACKOFF_FACTOR)
+
+    async def _listen(self) -> None:
+        conn = await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, application_name="whatsapp-scheduler-listener"
+        )
+        async with conn:
+            await conn.execute(f'LISTEN "{self._channel}"')
+            self.connects += 1
+            self.connected.set()
+            logger.info("due listener: listening for new messages (LISTEN %s)", self._channel)
+            self._on_due(self._clock.now())  # anything announced while we were away
+            async for notify in conn.notifies():
+                run_at = parse_payload(notify.payload)
+                if run_at is None:
+                    logger.warning("due listener: ignored a payload that is not a datetime")
+                    continue
+                self._on_due(run_at)

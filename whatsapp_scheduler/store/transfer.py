@@ -1,0 +1,186 @@
+"""`whatsapp-scheduler db copy`: move a database's messages into another (SQLite -> PostgreSQL).
+
+Copies `messages`, `attempts`, `receipts` and `contacts` in keyset-ordered batches, each batch
+one transaction on the target with `ON CONFLICT DO NOTHING` (contacts keep the later inbound
+time), so the copy is idempotent: run it again after an interruption and it fills in what is
+missing. Row ids are kept (attempts and receipts too); PostgreSQL identity sequences are moved
+past the copied ids afterwards. The target is migrated to head first; the source must already
+be at head (`db upgrade` it), so both have the same columns. Finally every table's count is
+compared: the target must hold at least the source's rows (exactly as many when it was empty).
+
+Stop the service that writes to the source first: rows written during the copy may be missed
+(run the copy again), and a row copied while `sending` is recovered by the lease reaper there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from whatsapp_scheduler import errors
+from whatsapp_scheduler.store import migrate, sql, tables
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 2000
+#: (table, key column) in copy order; the key orders the batches (keyset paging).
+TABLES: list[tuple[sa.Table, str]] = [
+    (tables.messages, "id"),
+    (tables.attempts, "id"),
+    (tables.receipts, "id"),
+    (tables.contacts, "wa_id"),
+]
+_IDENTITY_TABLES = ("attempts", "receipts")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TableCopy:
+    """What happened to one table: rows read, rows newly written, and both final counts."""
+
+    table: str
+    read: int
+    written: int
+    source_count: int
+    target_count: int
+
+    @property
+    def ok(self) -> bool:
+        return self.target_count >= self.source_count
+
+
+def safe_url(url: str) -> str:
+    """The URL for messages and logs, password hidden."""
+    return sa.engine.make_url(sql.normalize_url(url)).render_as_string(hide_password=True)
+
+
+def source_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+
+
+def copy_database(
+    source_url: str,
+    target_url: str,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Callable[[str, int], None] | None = None,
+) -> list[TableCopy]:
+    """Copy every table from `source_url` into `target_url` (see the module docstring).
+
+    `progress(table, rows_read_so_far)` is called after each batch. Raises ConfigurationError
+    for an unusable pair of databases and StoreError when the counts do not match.
+    """
+    if sql.normalize_url(source_url) == sql.normalize_url(target_url):
+        raise errors.ConfigurationError("--from and --to are the same database")
+    try:
+        results = _copy_all(source_url, target_url, batch_size, progress)
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
+        raise errors.StoreError(f"database error: {reason}") from exc
+    bad = [r for r in results if not r.ok]
+    if bad:
+        detail = ", ".join(f"{r.table}: {r.target_count} < {r.source_count}" for r in bad)
+        raise errors.StoreError(f"copy incomplete ({detail}); run it again")
+    return results
+
+
+def _copy_all(
+    source_url: str,
+    target_url: str,
+    batch_size: int,
+    progress: Callable[[str, int], None] | None,
+) -> list[TableCopy]:
+    source = sql.create_engine(source_url)
+    try:
+        revision, head = source_revision(source), head_revision()
+        if revision != head:
+            raise errors.ConfigurationError(
+                f"the source database is at revision {revision}, not {head}: "
+                "run `whatsapp-scheduler db upgrade` on it first"
+            )
+        migrate.upgrade(target_url)
+        target = sql.create_engine(target_url)
+        try:
+            results = [
+                _copy_table(source, target, table, key, batch_size, progress)
+                for table, key in TABLES
+            ]
+            if target.dialect.name == "postgresql":
+                _advance_identities(target)
+        finally:
+            target.dispose()
+    finally:
+        source.dispose()
+    return results
+
+
+def _copy_table(
+    source: Engine,
+    target: Engine,
+    table: sa.Table,
+    key: str,
+    batch_size: int,
+    progress: Callable[[str, int], None] | None,
+) -> TableCopy:
+    key_column = table.c[key]
+    insert = _insert(target, table)
+    read = written = 0
+    last: Any = None
+    while True:
+        query = sa.select(table).order_by(key_column).limit(batch_size)
+        if last is not None:
+            query = query.where(key_column > last)
+        with source.connect() as conn:
+            rows = [dict(row) for row in conn.execute(query).mappings()]
+        if not rows:
+            break
+        with target.begin() as conn:
+            written += len(conn.execute(insert, rows).all())
+        read += len(rows)
+        last = rows[-1][key]
+        if progress is not None:
+            progress(table.name, read)
+    counts = []
+    for engine in (source, target):
+        with engine.connect() as conn:
+            counts.append(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+    logger.info("copied table", extra={"table": table.name, "read": read, "written": written})
+    return TableCopy(table.name, read, written, counts[0], counts[1])
+
+
+def _insert(target: Engine, table: sa.Table) -> Any:
+    """INSERT ... ON CONFLICT for the target's dialect, returning the key of each new row."""
+    module = postgresql if target.dialect.name == "postgresql" else sqlite
+    stmt = module.insert(table)
+    pk = list(table.primary_key.columns)
+    if table is tables.contacts:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["wa_id"],
+            set_={"last_inbound_at": stmt.excluded.last_inbound_at},
+            where=table.c.last_inbound_at < stmt.excluded.last_inbound_at,
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    return stmt.returning(*pk)
+
+
+def _advance_identities(target: Engine) -> None:
+    """Explicit ids were inserted: move each identity sequence past the largest one."""
+    with target.begin() as conn:
+        for name in _IDENTITY_TABLES:
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                f"(SELECT COALESCE(max(id), 0) + 1 FROM {name}), false)"
+            )
