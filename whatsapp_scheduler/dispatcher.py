@@ -882,7 +882,9 @@ async def build_dispatcher(
             raise
         on_close = session.close
     dispatch_config = DispatchConfig.from_settings(config)
-    shared = sharedlimit.for_database(config.database_url, config.messages_per_second)
+    shared = sharedlimit.for_database(
+        config.database_url, config.messages_per_second, config.redis_url
+    )
     if shared is not None:  # the fleet splits the rate: hold fewer claimed rows per process
         batch = min(dispatch_config.claim_batch_size, dispatch_config.send_concurrency)
         dispatch_config = dataclasses.replace(dispatch_config, claim_batch_size=batch)

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     app_secret: SecretStr | None = None
     webhook_verify_token: SecretStr | None = None
     database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None  # the fleet-wide rate limit in Redis instead of PostgreSQL
     timezone: str = "Europe/Istanbul"
     default_region: str = "TR"
     graph_api_url: str = "https://graph.facebook.com"

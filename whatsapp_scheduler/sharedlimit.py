@@ -18,6 +18,10 @@ a slot booked by a process that then dies or stops is simply unused (slower, nev
 
 If the database cannot be reached, `acquire` waits and retries with back-off (no send goes out
 unmetered); the store is unreachable then too, so nothing is lost by waiting.
+
+With `REDIS_URL` set, `RedisRateLimit` keeps the same state in one Redis key per number instead
+(one Lua script per booking, on Redis's clock): for fleets that already run Redis, or to keep
+this traffic off PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import logging
 from typing import Any, Protocol
 
 import psycopg
+import redis.asyncio as aioredis
+import redis.exceptions
 
 from whatsapp_scheduler import ratelimit
 from whatsapp_scheduler.store import notify
@@ -70,17 +76,18 @@ def slot_times(base: float, now: float, n: int, rate: float, burst: float) -> li
     return [max(now, base + i * interval - tolerance) for i in range(n)]
 
 
-class PostgresRateLimit:
-    """GCRA booked in batches against `rate_limits` (one autocommit psycopg connection)."""
+class _BookedRateLimit:
+    """GCRA booked in batches from shared state; subclasses make one booking round trip."""
 
-    def __init__(self, database_url: str, rate: float, burst: float | None = None) -> None:
+    #: What a failed round trip raises (retried with back-off).
+    errors: tuple[type[BaseException], ...] = (OSError,)
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.rate = rate
         self.burst = max(1.0, burst if burst is not None else rate * ratelimit.BURST_SECONDS)
         self.max_batch = max(1, int(rate * BATCH_SECONDS))
-        self._conninfo = notify.libpq_url(database_url)
-        self._conn: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
         self._slots: dict[str, collections.deque[float]] = collections.defaultdict(
             collections.deque
@@ -105,30 +112,58 @@ class PostgresRateLimit:
             await asyncio.sleep(delay)
 
     async def _book(self, key: str, n: int) -> list[float]:
-        """Book n slots; returns them on this loop's clock. Retries until the database answers."""
+        """Book n slots; returns them on this loop's clock. Retries until the store answers."""
         loop = asyncio.get_running_loop()
         wait = RETRY_FIRST
-        params = {"key": key, "n": n, "interval": 1.0 / self.rate}
         while True:
             try:
-                conn = await self._connection()
-                cursor = await conn.execute(_BOOK, params)
-                row = await cursor.fetchone()
-                assert row is not None
-                base, db_now = float(row[0]), float(row[1])
-                local_now = loop.time()
-                self.round_trips += 1
-                slots = slot_times(base, db_now, n, self.rate, self.burst)
-                return [local_now + (slot - db_now) for slot in slots]
-            except (psycopg.Error, OSError) as exc:
+                base, shared_now = await self._book_once(key, n, 1.0 / self.rate)
+            except self.errors as exc:
                 logger.warning(
-                    "shared rate limit: database error (%s); retrying in %.1f s",
+                    "shared rate limit: %s (%s); retrying in %.1f s",
+                    type(self).__name__,
                     type(exc).__name__,
                     wait,
                 )
-                await self._drop_connection()
+                await self._reset()
                 await asyncio.sleep(wait)
                 wait = min(RETRY_MAX, wait * 2)
+                continue
+            local_now = loop.time()
+            self.round_trips += 1
+            slots = slot_times(base, shared_now, n, self.rate, self.burst)
+            return [local_now + (slot - shared_now) for slot in slots]
+
+    async def _book_once(self, key: str, n: int, interval: float) -> tuple[float, float]:
+        """One atomic booking: (base of the first slot, the shared clock's now)."""
+        raise NotImplementedError
+
+    async def _reset(self) -> None:
+        """Drop a connection that failed."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class PostgresRateLimit(_BookedRateLimit):
+    """GCRA booked in batches against `rate_limits` (one autocommit psycopg connection)."""
+
+    errors = (psycopg.Error, OSError)
+
+    def __init__(self, database_url: str, rate: float, burst: float | None = None) -> None:
+        super().__init__(rate, burst)
+        self._conninfo = notify.libpq_url(database_url)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def _book_once(self, key: str, n: int, interval: float) -> tuple[float, float]:
+        conn = await self._connection()
+        cursor = await conn.execute(_BOOK, {"key": key, "n": n, "interval": interval})
+        row = await cursor.fetchone()
+        assert row is not None
+        return float(row[0]), float(row[1])
+
+    async def _reset(self) -> None:
+        await self._drop_connection()
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
@@ -149,9 +184,44 @@ class PostgresRateLimit:
         await self._drop_connection()
 
 
-def for_database(database_url: str, rate: float) -> SharedRateLimit | None:
-    """The shared limit for a deployment on `database_url`: PostgreSQL only (None on SQLite,
-    where one process owns the queue and `ratelimit.RateLimiter` is exact)."""
+# GCRA booking on Redis's clock; same arithmetic as `_BOOK`. The key expires once idle.
+_REDIS_BOOK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local n, interval = tonumber(ARGV[1]), tonumber(ARGV[2])
+local base = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local tat = base + n * interval
+redis.call('SET', KEYS[1], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 60000)
+return {string.format('%.6f', base), string.format('%.6f', now)}
+"""
+
+
+class RedisRateLimit(_BookedRateLimit):
+    """GCRA booked in batches in Redis (`REDIS_URL`), one key per number."""
+
+    errors = (redis.exceptions.RedisError, OSError)
+    PREFIX = "whatsapp-scheduler:rate:"
+
+    def __init__(self, redis_url: str, rate: float, burst: float | None = None) -> None:
+        super().__init__(rate, burst)
+        self._client = aioredis.from_url(redis_url)
+        self._script = self._client.register_script(_REDIS_BOOK)
+
+    async def _book_once(self, key: str, n: int, interval: float) -> tuple[float, float]:
+        base, now = await self._script(keys=[self.PREFIX + key], args=[n, repr(interval)])
+        return float(base), float(now)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def for_database(
+    database_url: str, rate: float, redis_url: str | None = None
+) -> SharedRateLimit | None:
+    """The fleet-wide limit: Redis when `redis_url` is set, else PostgreSQL; None on SQLite
+    without Redis, where one process owns the queue and `ratelimit.RateLimiter` is exact."""
+    if redis_url:
+        return RedisRateLimit(redis_url, rate)
     if not notify.is_postgres(database_url):
         return None
     return PostgresRateLimit(database_url, rate)

@@ -59,3 +59,14 @@ def test_claim_query_uses_the_due_index_on_postgres(postgres_url):
         )
     engine.dispose()
     assert "ix_messages_status_run_at" in plan
+
+
+def test_the_fast_path_knows_the_real_head(tmp_path):
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    assert migrate.head_revision() == script.get_current_head()
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    assert migrate.current_revision(url) is None
+    migrate.upgrade(url)
+    assert migrate.current_revision(url) == script.get_current_head()
