@@ -24,12 +24,13 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
-import httpx
-
 from whatsapp_scheduler import errorcodes
+
+if TYPE_CHECKING:  # imported in run(): `serve` builds this parser too and never needs httpx
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,8 @@ def add_commands(commands: Any) -> None:
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one client command; returns the exit code."""
+    import httpx
+
     out, err = out or sys.stdout, err or sys.stderr
     try:
         with _http(args) as http:
@@ -163,6 +166,8 @@ def _http(args: argparse.Namespace) -> httpx.Client:
         raise UsageError("no API key: pass --api-key or set API_KEY")
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--url must start with http:// or https://, not {url!r}")
+    import httpx
+
     return httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=args.timeout)
 
 

@@ -29,14 +29,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import Any, Protocol
-
-import psycopg
-import redis.asyncio as aioredis
-import redis.exceptions
+from typing import TYPE_CHECKING, Any, Protocol
 
 from whatsapp_scheduler import ratelimit
 from whatsapp_scheduler.store import notify
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +147,11 @@ class _BookedRateLimit:
 class PostgresRateLimit(_BookedRateLimit):
     """GCRA booked in batches against `rate_limits` (one autocommit psycopg connection)."""
 
-    errors = (psycopg.Error, OSError)
-
     def __init__(self, database_url: str, rate: float, burst: float | None = None) -> None:
+        import psycopg  # only PostgreSQL deployments pay for the import
+
         super().__init__(rate, burst)
+        self.errors = (psycopg.Error, OSError)
         self._conninfo = notify.libpq_url(database_url)
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
@@ -166,6 +166,8 @@ class PostgresRateLimit(_BookedRateLimit):
         await self._drop_connection()
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        import psycopg
+
         if self._conn is None or self._conn.closed:
             self._conn = await psycopg.AsyncConnection.connect(
                 self._conninfo, autocommit=True, application_name="whatsapp-scheduler-ratelimit"
@@ -177,7 +179,7 @@ class PostgresRateLimit(_BookedRateLimit):
         if conn is not None and not conn.closed:
             try:
                 await conn.close()
-            except psycopg.Error:
+            except self.errors:
                 logger.debug("shared rate limit: error while closing a broken connection")
 
     async def close(self) -> None:
@@ -199,11 +201,14 @@ return {string.format('%.6f', base), string.format('%.6f', now)}
 class RedisRateLimit(_BookedRateLimit):
     """GCRA booked in batches in Redis (`REDIS_URL`), one key per number."""
 
-    errors = (redis.exceptions.RedisError, OSError)
     PREFIX = "whatsapp-scheduler:rate:"
 
     def __init__(self, redis_url: str, rate: float, burst: float | None = None) -> None:
+        import redis.asyncio as aioredis  # only deployments with REDIS_URL pay for the import
+        import redis.exceptions
+
         super().__init__(rate, burst)
+        self.errors = (redis.exceptions.RedisError, OSError)
         self._client = aioredis.from_url(redis_url)
         self._script = self._client.register_script(_REDIS_BOOK)
 

@@ -22,8 +22,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-import psycopg
-
 from whatsapp_scheduler import clock as clock_mod
 
 logger = logging.getLogger(__name__)
@@ -100,6 +98,8 @@ class DueListener:
         self.connected.clear()
 
     async def _run(self) -> None:
+        import psycopg  # only PostgreSQL deployments import the driver's async side
+
         delay = BACKOFF_FIRST
         while True:
             connects = self.connects
@@ -123,6 +123,8 @@ class DueListener:
             delay = min(BACKOFF_MAX, delay * BACKOFF_FACTOR)
 
     async def _listen(self) -> None:
+        import psycopg
+
         conn = await psycopg.AsyncConnection.connect(
             self._conninfo, autocommit=True, application_name="whatsapp-scheduler-listener"
         )
