@@ -66,10 +66,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(30)
 
 
+RECIPIENTS = 10_000_000  # distinct recipients cycled through (--recipients)
+
+
 def body(i: int, tag: str) -> dict[str, str]:
     return {
         "id": f"{tag}-{i}",
-        "alici": f"+90555{i % 10_000_000:07d}",
+        "alici": f"+90555{i % RECIPIENTS:07d}",
         "tarih": "2030-01-01",
         "saat": f"{(i // 60) % 24:02d}:{i % 60:02d}",
         "mesaj": f"benchmark message {i}",
@@ -168,6 +171,7 @@ def rss_mb(pid: int) -> float:
 
 
 def main() -> None:
+    global RECIPIENTS
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -175,7 +179,15 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument(
+        "--recipients",
+        type=int,
+        default=10_000_000,
+        help="distinct recipients to cycle through (default: every message its own; a shop "
+        "messaging its 1,000 customers is --recipients 1000)",
+    )
     args = parser.parse_args()
+    RECIPIENTS = args.recipients
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         proc, url, _ = start(db)

@@ -14,10 +14,11 @@ import binascii
 import functools
 import json
 import logging
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -78,6 +79,32 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
 
         return engine
     return sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+
+
+_SQLITE_COLUMNS = [column.name for column in M.columns]
+_SQLITE_INSERT = (
+    f"INSERT OR IGNORE INTO messages ({', '.join(_SQLITE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _SQLITE_COLUMNS)})"
+)
+_SQLITE_GET = operator.attrgetter(*_SQLITE_COLUMNS)
+_SQLITE_TIMES = [i for i, c in enumerate(M.columns) if isinstance(c.type, tables.UtcDateTime)]
+_SQLITE_JSON = [i for i, c in enumerate(M.columns) if isinstance(c.type, sa.JSON)]
+_SQLITE_STATUS = _SQLITE_COLUMNS.index("status")
+
+
+def _sqlite_row(message: messages.ScheduledMessage) -> tuple[Any, ...]:
+    """A message as SQLAlchemy's SQLite types store it: naive UTC text with microseconds for
+    times, JSON text, the status string. Built column by position: this runs per row."""
+    row = list(_SQLITE_GET(message))
+    for i in _SQLITE_TIMES:
+        value = row[i]
+        if value is not None:
+            row[i] = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    for i in _SQLITE_JSON:
+        if row[i] is not None:
+            row[i] = json.dumps(dict(row[i]))
+    row[_SQLITE_STATUS] = str(row[_SQLITE_STATUS])
+    return tuple(row)
 
 
 def _from_row(row: Any) -> messages.ScheduledMessage:
@@ -198,9 +225,14 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         for index, message in enumerate(batch):
             first.setdefault(message.id, index)
         with self._tx() as conn:
-            stmt = self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
-            rows = [_to_row(batch[index]) for index in first.values()]
-            inserted = set(conn.execute(stmt, rows).scalars())
+            candidates = [batch[index] for index in first.values()]
+            if self._dialect == "sqlite":
+                inserted = self._insert_sqlite(conn, candidates)
+            else:
+                stmt = (
+                    self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
+                )
+                inserted = set(conn.execute(stmt, [_to_row(m) for m in candidates]).scalars())
             if inserted and self._dialect == "postgresql":  # wakes every process, on commit
                 earliest = min(m.run_at for m in batch if m.id in inserted)
                 conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, earliest.isoformat())))
@@ -215,6 +247,27 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             same = stored.content_hash == message.content_hash
             results.append(AddResult(AddStatus.EXISTING if same else AddStatus.CONFLICT, stored))
         return results
+
+    def _insert_sqlite(
+        self, conn: Connection, candidates: list[messages.ScheduledMessage]
+    ) -> set[str]:
+        """Insert new ids with the driver's executemany: a third of SQLAlchemy's per-row cost,
+        which is most of `POST /schedule/batch`. Returns the ids this call inserted."""
+        present: set[str] = set()
+        ids = [m.id for m in candidates]
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            present.update(conn.execute(sa.select(M.c.id).where(M.c.id.in_(chunk))).scalars())
+        fresh = [m for m in candidates if m.id not in present]
+        if not fresh:
+            return set()
+        cursor = conn.exec_driver_sql(_SQLITE_INSERT, [_sqlite_row(m) for m in fresh])
+        if cursor.rowcount == len(fresh):
+            return {m.id for m in fresh}
+        # Another process inserted some of these ids meanwhile (OR IGNORE kept theirs): ours
+        # are the rows that match what we wrote.
+        stored = self._fetch_many(conn, [m.id for m in fresh])
+        return {m.id for m in fresh if stored.get(m.id) == m}
 
     def _fetch_many(self, conn: Connection, ids: list[str]) -> dict[str, messages.ScheduledMessage]:
         found: dict[str, messages.ScheduledMessage] = {}
