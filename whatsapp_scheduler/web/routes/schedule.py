@@ -17,6 +17,7 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
     401: {"model": schemas.ErrorPublic, "description": "X-API-Key missing or wrong"},
     413: {"model": schemas.ErrorPublic, "description": "Body too large"},
     422: {"model": schemas.ErrorPublic, "description": "A field breaks a rule"},
+    503: {"model": schemas.ErrorPublic, "description": "The database is unavailable; retry"},
 }
 
 
