@@ -630,34 +630,34 @@ class Dispatcher:
 
     def _expired(self, message: messages.ScheduledMessage, now: datetime) -> store.Outcome:
         text = scheduling.expired_text(message.due_at, self.config.max_lateness)
-        self._counts["failed"] += 1
-        self.metrics.failed.labels("expired").inc()
-        logger.warning("message expired", extra={**message.log_context(), "outcome": "expired"})
-        return store.Outcome(
-            message_id=message.id,
-            worker=self.worker_id,
-            status=Status.FAILED,
-            finished_at=now,
-            attempt=Outcome.EXPIRED,
-            started_at=now,
-            error_text=text,
-        )
+        return self._failed_unsent(message, now, "expired", Outcome.EXPIRED, text)
 
     def _window_closed(
         self, message: messages.ScheduledMessage, now: datetime, text: str
     ) -> store.Outcome:
         """WINDOW_POLICY=fail (or template without a fallback): failed, nothing sent to Meta."""
+        return self._failed_unsent(message, now, "window_closed", Outcome.FAILED, text)
+
+    def _failed_unsent(
+        self,
+        message: messages.ScheduledMessage,
+        now: datetime,
+        label: str,
+        attempt: messages.AttemptOutcome,
+        text: str,
+    ) -> store.Outcome:
+        """A message that fails here, before any request to Meta (counted, logged, recorded)."""
         self._counts["failed"] += 1
-        self.metrics.failed.labels("window_closed").inc()
+        self.metrics.failed.labels(label).inc()
         logger.warning(
-            "window closed: not sent", extra={**message.log_context(), "outcome": "failed"}
+            "not sent: %s", label, extra={**message.log_context(), "outcome": str(attempt)}
         )
         return store.Outcome(
             message_id=message.id,
             worker=self.worker_id,
             status=Status.FAILED,
             finished_at=now,
-            attempt=Outcome.FAILED,
+            attempt=attempt,
             started_at=now,
             error_text=text,
         )
