@@ -20,9 +20,11 @@ import hmac
 import json
 import logging
 import secrets
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -36,6 +38,9 @@ from whatsapp_scheduler.web import runtime as runtime_mod
 logger = logging.getLogger(__name__)
 
 COOKIE = "wsched_session"
+FLASH_COOKIE = "wsched_flash"  # what a POST leaves for the page it redirects to (warnings)
+FLASH_MAX_AGE_SECONDS = 120
+MAX_PREV = 20  # cursors kept in `prev=` for "Previous page"; older pages: "First page"
 MAX_AGE_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -73,17 +78,14 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def encode_session(key: bytes, session: Session) -> str:
-    payload = json.dumps(
-        {"auth": session.authenticated, "csrf": session.csrf, "iat": session.issued},
-        separators=(",", ":"),
-    ).encode()
+def _sign(key: bytes, data: dict[str, Any]) -> str:
+    payload = json.dumps(data, separators=(",", ":")).encode()
     signature = hmac.new(key, payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(signature)}"
 
 
-def decode_session(key: bytes, value: str, now: int) -> Session | None:
-    """The session in a cookie value, or None if it is forged, malformed or too old."""
+def _verified(key: bytes, value: str) -> Any:
+    """The JSON signed into `value`, or None if it is forged or malformed."""
     try:
         payload_text, signature_text = value.split(".", 1)
         payload = _unb64(payload_text)
@@ -93,7 +95,21 @@ def decode_session(key: bytes, value: str, now: int) -> Session | None:
     if not hmac.compare_digest(signature, hmac.new(key, payload, hashlib.sha256).digest()):
         return None
     try:
-        data = json.loads(payload)
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
+def encode_session(key: bytes, session: Session) -> str:
+    return _sign(key, {"auth": session.authenticated, "csrf": session.csrf, "iat": session.issued})
+
+
+def decode_session(key: bytes, value: str, now: int) -> Session | None:
+    """The session in a cookie value, or None if it is forged, malformed or too old."""
+    data = _verified(key, value)
+    if data is None:
+        return None
+    try:
         session = Session(bool(data["auth"]), str(data["csrf"]), int(data["iat"]))
     except (ValueError, KeyError, TypeError):
         return None
@@ -149,6 +165,42 @@ def set_session_cookie(response: Response, request: Request, session: Session) -
     )
 
 
+def set_flash(response: Response, request: Request, flash: dict[str, Any]) -> None:
+    """Leave `flash` (signed, short-lived) for the next page, e.g. a schedule's warnings."""
+    value = _sign(
+        signing_key(runtime(request).api_key), {"flash": flash, "iat": _now_seconds(request)}
+    )
+    response.set_cookie(
+        FLASH_COOKIE,
+        value,
+        max_age=FLASH_MAX_AGE_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def read_flash(request: Request) -> dict[str, Any] | None:
+    """The flash left by the previous POST, if it is ours and fresh."""
+    value = request.cookies.get(FLASH_COOKIE)
+    rt = runtime(request)
+    if not value or not rt.api_key:
+        return None
+    data = _verified(signing_key(rt.api_key), value)
+    if not isinstance(data, dict) or not isinstance(data.get("flash"), dict):
+        return None
+    try:
+        age = _now_seconds(request) - int(data["iat"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return data["flash"] if 0 <= age <= FLASH_MAX_AGE_SECONDS else None
+
+
+def clear_flash(response: Response) -> None:
+    response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="strict")
+
+
 def check_csrf(request: Request, session: Session | None, token: str | None) -> None:
     """Refuse a POST whose token is not this session's (form field or X-CSRF-Token header)."""
     given = token or request.headers.get(CSRF_HEADER) or ""
@@ -186,6 +238,7 @@ def render(
         "local": lambda when: format_local(when, zone),
         "explain": lambda code: errorcodes.explain(code, lang),
         "status_label": lambda status: i18n.translator(lang)(f"status.{status}"),
+        "template_view": template_view,
     }
     base.update(context or {})
     response = templates.TemplateResponse(request, name, base, status_code=status_code)
@@ -216,6 +269,67 @@ def time_left(due_at: datetime, now: datetime) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
+
+
+def template_view(template: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A stored template (Meta's shape) for display: name, language code, body parameters.
+
+    Non-text parameters show as `[type]`; components other than the body are listed by type.
+    """
+    if not isinstance(template, Mapping):
+        return None
+    language = template.get("language")
+    code = language.get("code") if isinstance(language, Mapping) else language
+    parameters: list[str] = []
+    components: list[str] = []
+    for component in template.get("components") or []:
+        if not isinstance(component, Mapping):
+            continue
+        kind = str(component.get("type"))
+        if kind != "body":
+            sub_type = component.get("sub_type")
+            components.append(f"{kind} {sub_type}" if sub_type else kind)
+            continue
+        for parameter in component.get("parameters") or []:
+            if not isinstance(parameter, Mapping):
+                continue
+            if parameter.get("type") == "text":
+                parameters.append(str(parameter.get("text", "")))
+            else:
+                parameters.append(f"[{parameter.get('type')}]")
+    return {
+        "name": str(template.get("name", "")),
+        "language": str(code or ""),
+        "parameters": parameters,
+        "components": components,
+    }
+
+
+def paging_links(
+    path: str,
+    query: Mapping[str, str],
+    cursor: str | None,
+    prev: Sequence[str],
+    next_cursor: str | None,
+) -> dict[str, str | None]:
+    """Keyset paging links: first, previous and next page, keeping the filters in `query`.
+
+    The cursors of the pages before this one ride along as `prev=` (at most MAX_PREV; the
+    first page has no cursor). "Previous" pops the last one; with none left it is the first
+    page. Every page is still one keyset read: no OFFSET, nothing counted backwards.
+    """
+    base = [(k, v) for k, v in query.items() if v]
+    stack = [p for p in prev if p][-MAX_PREV:]
+
+    def url(at: str | None, earlier: Sequence[str]) -> str:
+        params = base + [("prev", p) for p in earlier] + ([("cursor", at)] if at else [])
+        return path + (f"?{urlencode(params)}" if params else "")
+
+    first = url(None, []) if cursor else None
+    previous = (url(stack[-1], stack[:-1]) if stack else first) if cursor else None
+    after = ([*stack, cursor] if cursor else stack)[-MAX_PREV:]
+    following = url(next_cursor, after) if next_cursor else None
+    return {"first": first, "previous": previous, "next": following}
 
 
 def live_event(message: messages.ScheduledMessage, lang: str, zone: ZoneInfo) -> dict[str, Any]:

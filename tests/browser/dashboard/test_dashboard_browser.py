@@ -1,7 +1,8 @@
 """The dashboard in Debian's Chromium against a real `whatsapp-scheduler serve --sandbox`.
 
 Sign in (a wrong key is refused), compose a message due in a few seconds and watch it go from
-queued to sent to read without a reload, cancel another, import a CSV with one bad row.
+queued to sent to read without a reload, cancel another, compose a template, import a CSV with
+one bad row.
 Screenshots go to tests/artifacts/.
 """
 
@@ -121,6 +122,27 @@ async def test_dashboard_end_to_end(service: Service) -> None:
             await page.click("#confirm-cancel")
             await expect(page.locator("#cancelled")).to_be_visible()
             assert (await api.get("/status/to-cancel")).json()["status"] == "cancelled"
+
+            # Compose a template: the choice swaps the text for name, language, parameters.
+            await page.click("text=Compose")
+            await expect(page.locator("#template-part")).to_be_hidden()
+            await page.check("#kind-template")
+            await expect(page.locator("#text-part")).to_be_hidden()
+            await page.fill("#recipient", "+16505551234")
+            await page.fill("#template-name", "appointment_reminder")
+            await page.fill("#template-language", "tr")
+            await page.fill("#template-params", "Ada\n10:00")
+            await page.fill("#date", later.strftime("%Y-%m-%d"))
+            await page.fill("#time", later.strftime("%H:%M"))
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-compose-template.png"))
+            await page.click("button:has-text('Schedule')")
+            await expect(page.locator("#created")).to_be_visible()
+            made = (await page.locator("#created a").inner_text()).strip()
+            row = page.locator(f'tr[data-id="{made}"]')
+            await expect(row.locator('[data-kind="template"]')).to_have_text("template")
+            await expect(row.locator(".template-name")).to_have_text("appointment_reminder")
+            listed = {m["id"]: m for m in (await api.get("/schedule")).json()}
+            assert listed[made]["template"]["components"][0]["parameters"][1]["text"] == "10:00"
 
             # Import a CSV with one bad row: preview marks it, the rest is stored.
             day = (datetime.now(ZoneInfo(ZONE)) + timedelta(days=1)).strftime("%Y-%m-%d")

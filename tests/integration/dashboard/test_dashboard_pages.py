@@ -178,4 +178,4 @@ async def test_compose_page_offers_zones_and_counter(signed_in):
     page = await signed_in.browser.get("/compose")
     assert "<option selected>Europe/Istanbul</option>" in page.text
     assert 'data-max="4096"' in page.text
-    assert 'id="template"' not in page.text  # the template hook stays hidden until it exists
+    assert 'id="kind-template"' in page.text  # text | template (test_dashboard_templates.py)

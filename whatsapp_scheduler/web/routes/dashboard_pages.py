@@ -1,21 +1,32 @@
 """Dashboard pages: upcoming, history, one message, cancel, compose.
 
 Each page reads or writes through `service.SchedulerService`, the same calls the REST API makes,
-so rules and validation messages are the API's own.
+so rules and validation messages are the API's own. Compose sends a text or a template (and a
+text's fallback template) as a `service.ScheduleRequest`, exactly what `POST /schedule` builds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from whatsapp_scheduler import errors, localtime, messages, recipients, service
+from whatsapp_scheduler import (
+    errors,
+    localtime,
+    messages,
+    recipients,
+    service,
+    store,
+    templates,
+    window,
+)
 from whatsapp_scheduler.web import dashboard, deps
 
 logger = logging.getLogger(__name__)
@@ -25,9 +36,18 @@ SessionDep = Annotated[dashboard.Session, Depends(dashboard.require_session)]
 Status = messages.MessageStatus
 PAGE_SIZE = 50
 HISTORY_STATUSES = [Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.CANCELLED]
-#: Templates are not a service feature yet: when the service gains them, set this from it and
-#: the compose page shows its (hidden) template picker. Don't invent the feature here.
-TEMPLATES_AVAILABLE = False
+#: Whether the service takes template messages (it does since `ScheduleRequest.template`);
+#: the compose page offers "text | template" and a text's fallback template only then.
+TEMPLATES_AVAILABLE = "template" in {f.name for f in dataclasses.fields(service.ScheduleRequest)}
+PrevQuery = Annotated[list[str], Query(max_length=512)]
+#: The API's field names (as in its `detail`) and the compose form's input they point at.
+_FIELD_INPUTS = {
+    "alici": "recipient",
+    "tarih": "date",
+    "saat": "time",
+    "timezone": "zone",
+    "mesaj": "text",
+}
 
 
 @cache
@@ -37,21 +57,41 @@ def zone_names() -> list[str]:
 
 @router.get("/")
 async def upcoming(
-    request: Request, session: SessionDep, svc: deps.ServiceDep, cursor: str | None = None
+    request: Request,
+    session: SessionDep,
+    svc: deps.ServiceDep,
+    cursor: str | None = None,
+    prev: PrevQuery = [],  # noqa: B006 (FastAPI copies query defaults)
 ) -> Response:
     """Queued messages, soonest first, with the time left and a cancel link."""
-    page = await svc.list([Status.QUEUED], PAGE_SIZE, cursor, count_up_to=dashboard.COUNT_UP_TO)
+    error: errors.ValidationFailed | None = None
+    page: store.Page | None = None
+    try:
+        page = await svc.list([Status.QUEUED], PAGE_SIZE, cursor, count_up_to=dashboard.COUNT_UP_TO)
+    except errors.ValidationFailed as exc:  # a cursor this server did not give out
+        error = exc
     now = svc.clock.now()
-    rows = [(m, dashboard.time_left(m.due_at, now)) for m in page.items]
+    rows = [(m, dashboard.time_left(m.due_at, now)) for m in page.items] if page else []
+    created = request.query_params.get("created")
+    flash = dashboard.read_flash(request)
+    warnings = flash.get("warnings", []) if flash and flash.get("id") == created else []
     context = {
         "rows": rows,
         "page": page,
+        "links": dashboard.paging_links(
+            "/", {}, cursor, prev, page.next_cursor if page is not None else None
+        ),
+        "error": error,
         "cap": dashboard.COUNT_UP_TO,
-        "created": request.query_params.get("created"),
+        "created": created,
+        "warnings": warnings if isinstance(warnings, list) else [],
         "cancelled": request.query_params.get("cancelled"),
         "now": now,
     }
-    return dashboard.render(request, "upcoming.html", context, session=session)
+    response = dashboard.render(request, "upcoming.html", context, session=session)
+    if flash is not None:
+        dashboard.clear_flash(response)
+    return response
 
 
 @router.get("/history")
@@ -64,8 +104,13 @@ async def history(
     date_from: str = "",
     date_to: str = "",
     cursor: str | None = None,
+    prev: PrevQuery = [],  # noqa: B006 (FastAPI copies query defaults)
 ) -> Response:
-    """Finished messages, newest first, filtered by status, recipient and due date."""
+    """Finished messages, newest first, filtered by status, recipient and due date.
+
+    Paging is keyset both ways: "Next" gets the last row's cursor, "Previous" the cursor kept
+    in `prev=` (see `dashboard.paging_links`).
+    """
     statuses = [Status(status)] if status in {str(s) for s in HISTORY_STATUSES} else []
     error: errors.ValidationFailed | None = None
     filters: dict[str, object] = {}
@@ -92,8 +137,12 @@ async def history(
     except errors.ValidationFailed as exc:
         error, page = exc, None
     query = {"status": status, "recipient": recipient, "date_from": date_from, "date_to": date_to}
+    links = dashboard.paging_links(
+        "/history", query, cursor, prev, page.next_cursor if page is not None else None
+    )
     context = {
         "page": page,
+        "links": links,
         "error": error,
         "query": query,
         "statuses": HISTORY_STATUSES,
@@ -126,6 +175,7 @@ async def message_page(
         "attempts": report.attempts,
         "timeline": timeline,
         "cancellable": messages.cancellable(report.message.status),
+        "window_policy": str(svc.window_policy),
     }
     return dashboard.render(request, "message.html", context, session=session)
 
@@ -173,8 +223,100 @@ async def _maybe_get(
 @router.get("/compose")
 async def compose_form(request: Request, session: SessionDep, svc: deps.ServiceDep) -> Response:
     today = svc.clock.now().astimezone(zoneinfo.ZoneInfo(svc.default_timezone)).date()
-    form = {"recipient": "", "text": "", "date": today.isoformat(), "time": "", "zone": ""}
+    form = ComposeForm(date=today.isoformat())
     return _compose_page(request, session, svc, form, None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ComposeForm:
+    """What the compose form holds (shown again, as typed, when the service refuses it)."""
+
+    recipient: str = ""
+    kind: str = "text"  # "text" | "template"
+    text: str = ""
+    date: str = ""
+    time: str = ""
+    zone: str = ""
+    template_name: str = ""
+    template_language: str = ""
+    template_params: str = ""  # one body parameter a line
+    fallback_name: str = ""
+    fallback_language: str = ""
+    fallback_params: str = ""
+
+    @property
+    def has_fallback(self) -> bool:
+        return bool(
+            self.fallback_name.strip()
+            or self.fallback_language.strip()
+            or self.fallback_params.strip()
+        )
+
+    def to_request(self) -> service.ScheduleRequest:
+        """The request `POST /schedule` would build from the same values.
+
+        The chosen kind decides what is sent: a template (the text and the fallback fields are
+        left out), or a text with its fallback template if one is filled in.
+        """
+        is_template = self.kind == "template"
+        fallback = None
+        if not is_template and self.has_fallback:
+            fallback = _template(self.fallback_name, self.fallback_language, self.fallback_params)
+        return service.ScheduleRequest(
+            alici=self.recipient,
+            tarih=self.date,
+            saat=self.time,
+            mesaj=None if is_template else self.text.replace("\r\n", "\n"),
+            timezone=self.zone or None,
+            template=(
+                _template(self.template_name, self.template_language, self.template_params)
+                if is_template
+                else None
+            ),
+            fallback_template=fallback,
+        )
+
+
+def _template(name: str, language: str, params: str) -> dict[str, object]:
+    """`{name, language, parameters}` as a client of the API would send it.
+
+    One parameter a line; blank lines at the start and end are dropped (a textarea's last
+    newline), a blank line in between is kept so the service names it.
+    """
+    lines = params.replace("\r\n", "\n").split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    template: dict[str, object] = {"name": name.strip(), "language": language.strip()}
+    if lines:
+        template["parameters"] = lines
+    return template
+
+
+def _invalid_input(field: str | None) -> str | None:
+    """The compose input an API field name points at (`template.parameters[1]` etc.)."""
+    if field is None:
+        return None
+    for prefix, group in (("template", "template"), ("fallback_template", "fallback")):
+        if field == prefix or field.startswith(prefix + "."):
+            rest = field[len(prefix) + 1 :]
+            if rest.startswith("language"):
+                return f"{group}_language"
+            if rest.startswith(("parameters", "components")):
+                return f"{group}_params"
+            return f"{group}_name"
+    return _FIELD_INPUTS.get(field)
+
+
+def _warning_note(raw: str, fallback_used: bool, fallback_label: str | None) -> dict[str, str]:
+    """A schedule warning for the page: an i18n key (with its values) and the API's own text."""
+    code = raw.split(":", 1)[0]
+    if code == "window_closed":
+        key = "warning.window_closed_fallback" if fallback_used else "warning.window_closed"
+    else:
+        key = "warning.other"
+    return {"code": code, "key": key, "template": fallback_label or "", "text": raw}
 
 
 @router.post("/compose")
@@ -184,45 +326,77 @@ async def compose(
     svc: deps.ServiceDep,
     csrf: Annotated[str, Form(max_length=128)] = "",
     recipient: Annotated[str, Form(max_length=64)] = "",
+    kind: Annotated[str, Form(max_length=16)] = "text",
     text: Annotated[str, Form(max_length=20_000)] = "",
     date_: Annotated[str, Form(alias="date", max_length=64)] = "",
     time_: Annotated[str, Form(alias="time", max_length=16)] = "",
     zone: Annotated[str, Form(max_length=64)] = "",
+    template_name: Annotated[str, Form(max_length=600)] = "",
+    template_language: Annotated[str, Form(max_length=64)] = "",
+    template_params: Annotated[str, Form(max_length=60_000)] = "",
+    fallback_name: Annotated[str, Form(max_length=600)] = "",
+    fallback_language: Annotated[str, Form(max_length=64)] = "",
+    fallback_params: Annotated[str, Form(max_length=60_000)] = "",
 ) -> Response:
-    """Schedule through `service.schedule`; a refusal shows the API's own field and rule."""
+    """Schedule through `service.schedule_with_warnings` (the API's call); a refusal shows the
+    API's own field and rule, warnings (e.g. `window_closed`) show on the next page."""
     dashboard.check_csrf(request, session, csrf)
-    request_ = service.ScheduleRequest(
-        alici=recipient,
-        tarih=date_,
-        saat=time_,
-        mesaj=text.replace("\r\n", "\n"),
-        timezone=zone or None,
+    form = ComposeForm(
+        recipient=recipient,
+        kind="template" if kind == "template" and TEMPLATES_AVAILABLE else "text",
+        text=text,
+        date=date_,
+        time=time_,
+        zone=zone,
+        template_name=template_name,
+        template_language=template_language,
+        template_params=template_params,
+        fallback_name=fallback_name,
+        fallback_language=fallback_language,
+        fallback_params=fallback_params,
     )
+    request_ = form.to_request()
     try:
-        result = await svc.schedule(request_)
+        result, warnings = await svc.schedule_with_warnings(request_)
     except (errors.ValidationFailed, errors.Conflict) as exc:
-        form = {"recipient": recipient, "text": text, "date": date_, "time": time_, "zone": zone}
         return _compose_page(request, session, svc, form, exc, status_code=422)
-    return RedirectResponse(f"/?created={result.message.id}", status_code=303)
+    message = result.message
+    response = RedirectResponse(f"/?created={message.id}", status_code=303)
+    if warnings:
+        fallback = message.fallback_template
+        fallback_used = fallback is not None and svc.window_policy == window.WindowPolicy.TEMPLATE
+        label = templates.describe(fallback) if fallback is not None else None
+        notes = [_warning_note(w, fallback_used, label) for w in warnings]
+        dashboard.set_flash(response, request, {"id": message.id, "warnings": notes})
+    return response
 
 
 def _compose_page(
     request: Request,
     session: dashboard.Session,
     svc: service.SchedulerService,
-    form: dict[str, str],
+    form: ComposeForm,
     error: errors.SchedulerError | None,
     status_code: int = 200,
 ) -> Response:
+    field = getattr(error, "field", None)
     context = {
         "form": form,
         "error": error,
-        "error_field": getattr(error, "field", None),
+        "error_field": field,
+        "invalid": _invalid_input(field),
         "zones": zone_names(),
         "default_zone": svc.default_timezone,
         "max_length": service.MAX_TEXT_LENGTH,
+        "max_parameters": templates.MAX_PARAMETERS,
         "templates_available": TEMPLATES_AVAILABLE,
+        "window_policy": str(svc.window_policy),
+        "languages": TEMPLATE_LANGUAGES,
     }
     return dashboard.render(
         request, "compose.html", context, session=session, status_code=status_code
     )
+
+
+#: Suggestions for the language input (any code Meta lists is accepted).
+TEMPLATE_LANGUAGES = ("tr", "en", "en_US", "en_GB", "de", "fr", "es", "ar", "ru", "nl", "pt_BR")

@@ -68,6 +68,18 @@
         if (browser && Array.from(zone.options).some((o) => o.value === browser)) zone.value = browser;
       } catch (e) { /* keep the service's default */ }
     }
+    // "text | template": show the chosen part; the other one is disabled, so not sent.
+    const kinds = Array.from(form.querySelectorAll("input[name=kind]"));
+    const showKind = () => {
+      const chosen = (kinds.find((k) => k.checked) || { value: "text" }).value;
+      form.querySelectorAll("fieldset.part").forEach((part) => {
+        const on = part.dataset.kind === chosen;
+        part.hidden = !on;
+        part.disabled = !on;
+      });
+    };
+    kinds.forEach((k) => k.addEventListener("change", showKind));
+    if (kinds.length) showKind();
     const text = document.getElementById("text");
     const count = document.getElementById("text-count");
     const max = Number(text.dataset.max);
