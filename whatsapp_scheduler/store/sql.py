@@ -15,11 +15,11 @@ import functools
 import json
 import logging
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,6 +43,7 @@ from whatsapp_scheduler.store import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Result = TypeVar("Result")
 M = tables.messages
 A = tables.attempts
 R = tables.receipts
@@ -52,6 +53,43 @@ Status = messages.MessageStatus
 
 # SQLite caps bound parameters per statement; stay well below it in IN (...) lists.
 _IN_CHUNK = 500
+
+
+class _Batcher(Generic[T, Result]):
+    """Calls that arrive while one is running share the next run (group commit, group read).
+
+    `run` takes the items of a group and returns one result per item, in order. A lone call
+    runs at once; under load, N concurrent calls cost a few round trips instead of N.
+    """
+
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[Result]]]) -> None:
+        self._run = run
+        self._pending: list[tuple[T, asyncio.Future[Result]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    results = await self._run([item for item, _ in group])
+                except Exception as exc:  # every caller in the group gets the error
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), result in zip(group, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flusher = None
 
 
 def normalize_url(url: str) -> str:
@@ -150,8 +188,8 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         self._dialect = engine.dialect.name
         workers = 1 if self._dialect == "sqlite" else max(1, engine.pool.size())  # type: ignore[attr-defined]
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
-        self._pending: list[tuple[messages.ScheduledMessage, asyncio.Future[AddResult]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._adds = _Batcher(self._add_group)
+        self._inbound_lookups = _Batcher(self._inbound_group)
 
     @classmethod
     def from_url(
@@ -192,28 +230,10 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         Under many concurrent clients this turns N one-row transactions into a few N-row ones;
         a lone request still goes straight to the database.
         """
-        future: asyncio.Future[AddResult] = asyncio.get_running_loop().create_future()
-        self._pending.append((message, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_pending())
-        return await future
+        return await self._adds.submit(message)
 
-    async def _flush_pending(self) -> None:
-        try:
-            while self._pending:
-                group, self._pending = self._pending, []
-                try:
-                    results = await self._run(self._add_many, [m for m, _ in group])
-                except Exception as exc:  # every caller in the group gets the error
-                    for _, future in group:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), result in zip(group, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
-        finally:
-            self._flusher = None
+    async def _add_group(self, group: list[messages.ScheduledMessage]) -> list[AddResult]:
+        return await self._run(self._add_many, group)
 
     async def add_many(self, batch: Sequence[messages.ScheduledMessage]) -> list[AddResult]:
         if not batch:
@@ -598,8 +618,14 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             ).scalar()
 
     async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
+        """Concurrent lookups (one per `POST /schedule`) share one query, like `add`."""
         wanted = list(dict.fromkeys(wa_ids))
-        return await self._run(self._last_inbound_many, wanted) if wanted else {}
+        return await self._inbound_lookups.submit(wanted) if wanted else {}
+
+    async def _inbound_group(self, group: list[list[str]]) -> list[dict[str, datetime]]:
+        union = list(dict.fromkeys(wa_id for wanted in group for wa_id in wanted))
+        found = await self._run(self._last_inbound_many, union)
+        return [{k: found[k] for k in wanted if k in found} for wanted in group]
 
     def _last_inbound_many(self, wa_ids: list[str]) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
