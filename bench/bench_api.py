@@ -96,15 +96,21 @@ async def post_single(url: str, total: int, concurrency: int) -> float:
         return total / (time.perf_counter() - began)
 
 
-async def post_batches(url: str, batches: int) -> float:
+async def post_batches(url: str, batches: int, clients: int = 4) -> float:
+    """`batches` requests of 1,000 messages from `clients` concurrent clients."""
     headers = {"X-API-Key": KEY}
+    counter = iter(range(batches))
     async with aiohttp.ClientSession(url, headers=headers) as session:
+
+        async def client() -> None:
+            for b in counter:
+                payload = {"messages": [body(b * 1000 + i, "batch") for i in range(1000)]}
+                async with session.post("/schedule/batch", json=payload) as response:
+                    result = await response.json()
+                    assert result["stored"] == 1000, result
+
         began = time.perf_counter()
-        for b in range(batches):
-            payload = {"messages": [body(b * 1000 + i, "batch") for i in range(1000)]}
-            async with session.post("/schedule/batch", json=payload) as response:
-                result = await response.json()
-                assert result["stored"] == 1000, result
+        await asyncio.gather(*(client() for _ in range(clients)))
         return batches * 1000 / (time.perf_counter() - began)
 
 
@@ -179,6 +185,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument("--batch-clients", type=int, default=4, help="concurrent batch clients")
     parser.add_argument(
         "--recipients",
         type=int,
@@ -196,8 +203,11 @@ def main() -> None:
             print(
                 f"POST /schedule, 32 clients: {single:,.0f} requests/s ({args.requests} requests)"
             )
-            batch = asyncio.run(post_batches(url, args.batches))
-            print(f"POST /schedule/batch x1000: {batch:,.0f} messages/s ({args.batches} batches)")
+            batch = asyncio.run(post_batches(url, args.batches, args.batch_clients))
+            print(
+                f"POST /schedule/batch x1000, {args.batch_clients} clients: {batch:,.0f} "
+                f"messages/s ({args.batches} batches)"
+            )
         finally:
             stop(proc)
         if args.skip_million:
