@@ -5,7 +5,7 @@ It sequences store, limiter, sender and policy and holds no SQL or HTTP. Lifecyc
     start()  reap expired leases, start APScheduler (wake-up, safety poll, reaper), run the loop
     loop     claim a batch of due rows (lease) -> one task per message, at most
              `send_concurrency` at once -> expired? paused? pair gap? -> wait for a throughput
-             token -> send -> outcome -> batched into `store.record` by `OutcomeWriter`
+             token -> send -> outcome -> batched into `store.record` by `outcomes.OutcomeWriter`
              -> when nothing is due, re-arm the wake-up job at the next `run_at`; sleep
     nudge()  a new message due before the planned wake-up wakes or re-arms the loop at once
     stop()   stop claiming; release claimed-but-unsent rows (deferral); let sends in progress
@@ -42,6 +42,7 @@ from whatsapp_scheduler import clock as clock_mod
 from whatsapp_scheduler import (
     errors,
     messages,
+    outcomes,
     ratelimit,
     scheduling,
     settings,
@@ -141,60 +142,6 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # <= 64 chars
 
 
-class OutcomeWriter:
-    """Batches outcomes into `store.record` calls; `submit` returns once its batch committed."""
-
-    def __init__(self, message_store: store.MessageStore, delay: float, max_batch: int) -> None:
-        self._store = message_store
-        self._delay = delay
-        self._max_batch = max_batch
-        self._pending: list[tuple[store.Outcome, asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def submit(self, outcome: store.Outcome) -> None:
-        """Queue `outcome` and wait until it is committed (raises StoreError if it never is)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((outcome, future))
-        if self._task is None:
-            self._task = asyncio.create_task(self._flush_soon())
-        await future
-
-    async def close(self) -> None:
-        """Write whatever is pending."""
-        while self._task is not None:
-            await asyncio.shield(self._task)
-
-    async def _flush_soon(self) -> None:
-        try:
-            await asyncio.sleep(self._delay)
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                await self._write(batch)
-        finally:
-            self._task = None
-
-    async def _write(self, batch: list[tuple[store.Outcome, asyncio.Future[None]]]) -> None:
-        outcomes = [outcome for outcome, _ in batch]
-        failure: BaseException | None = None
-        for attempt in range(3):
-            try:
-                await self._store.record(outcomes)
-                failure = None
-                break
-            except errors.StoreError as exc:
-                failure = exc
-                logger.warning("recording outcomes failed (try %d of 3)", attempt + 1)
-                await asyncio.sleep(0.05 * (attempt + 1))
-        for _, future in batch:
-            if future.done():
-                continue
-            if failure is None:
-                future.set_result(None)
-            else:
-                future.set_exception(failure)
-
-
 class Dispatcher:
     """Sends due messages; see the module docstring. Build it with `build_dispatcher`."""
 
@@ -227,7 +174,7 @@ class Dispatcher:
         self._on_close = on_close
         self.shared_limiter = shared_limiter  # the fleet-wide throughput limit (PostgreSQL)
         self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
-        self._writer = OutcomeWriter(
+        self._writer = outcomes.OutcomeWriter(
             message_store, config.flush_delay_seconds, config.flush_max_batch
         )
         self._state = State.IDLE
