@@ -34,9 +34,9 @@ from whatsapp_scheduler.store import (
     QueueStats,
     Receipt,
     ReceiptCounts,
+    changes,
     notify,
     outbox,
-    receipt_sources,
     tables,
 )
 
@@ -490,7 +490,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
     def _record_chunk(self, conn: Connection, chunk: list[Outcome]) -> int:
         claims = (
             sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status)
-            .where(M.c.id.in_([o.message_id for o in chunk]), M.c.status.in_(_SENT_FROM))
+            .where(M.c.id.in_([o.message_id for o in chunk]), M.c.status.in_(changes.SENT_FROM))
             .with_for_update()
         )
         current = {row.id: row for row in conn.execute(claims)}
@@ -500,25 +500,25 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         events: list[dict[str, Any]] = []
         for outcome in chunk:
             row = current.pop(outcome.message_id, None)  # a second outcome for one claim loses
-            allowed = _SENT_FROM if outcome.status == Status.SENT else [str(Status.SENDING)]
+            allowed = changes.SENT_FROM if outcome.status == Status.SENT else [str(Status.SENDING)]
             if row is None or row.claimed_by != outcome.worker or row.status not in allowed:
                 logger.warning(
                     "outcome dropped: claim lost", extra={"message_id": outcome.message_id}
                 )
                 continue
-            values = _outcome_values(outcome)
+            values = changes.outcome_values(outcome)
             values["attempts"] = row.attempts + 1 if "attempts" in values else row.attempts
             if outcome.status == Status.SENT and row.status != str(Status.SENDING):
                 values["status"] = row.status  # a status webhook got there first; keep it
             values.update(_id=outcome.message_id, _worker=outcome.worker, _expected=row.status)
             groups.setdefault(tuple(sorted(values)), []).append(values)
             if outcome.attempt is not None:
-                attempt_rows.append(_attempt_row(outcome, values["attempts"]))
+                attempt_rows.append(changes.attempt_row(outcome, values["attempts"]))
             if outcome.status == Status.SENT and outcome.wamid:
                 sent_wamids.append(outcome.wamid)
             reported = outcome.status in outbox.REPORTED  # not a retry (back to queued)
             if self.events_enabled and reported and values["status"] != row.status:
-                events.append(_outcome_event(outcome, row.status))
+                events.append(changes.outcome_event(outcome, row.status))
         for keys, params in groups.items():
             stmt = (
                 sa.update(M)
@@ -553,17 +553,17 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         with self._tx() as conn:
             for receipt in receipts:
                 row_id = conn.execute(
-                    insert.values(**_receipt_row(receipt, received_at)).returning(R.c.id)
+                    insert.values(**changes.receipt_row(receipt, received_at)).returning(R.c.id)
                 ).scalar()
                 if row_id is None:
                     counts["duplicate"] += 1
                     continue
-                result, message_id = _apply_receipt(conn, receipt, received_at)
+                result, message_id = changes.apply_receipt(conn, receipt, received_at)
                 counts[result] += 1
                 if message_id is not None:
                     conn.execute(sa.update(R).where(R.c.id == row_id).values(message_id=message_id))
                 if result == "applied" and message_id is not None and self.events_enabled:
-                    events.append(_receipt_event(message_id, receipt, received_at))
+                    events.append(changes.receipt_event(message_id, receipt, received_at))
             outbox.insert_events(conn, events)
         return ReceiptCounts(**counts)
 
@@ -584,11 +584,11 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
                     error_code=row.error_code,
                     error_text=row.error_text,
                 )
-                result, message_id = _apply_receipt(conn, receipt, row.received_at)
+                result, message_id = changes.apply_receipt(conn, receipt, row.received_at)
                 if message_id is not None:
                     conn.execute(sa.update(R).where(R.c.id == row.id).values(message_id=message_id))
                 if result == "applied" and message_id is not None and self.events_enabled:
-                    event = _receipt_event(message_id, receipt, row.received_at)
+                    event = changes.receipt_event(message_id, receipt, row.received_at)
                     outbox.insert_events(conn, [event])
 
     async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
@@ -699,133 +699,3 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
     async def close(self) -> None:
         await self._run(self._engine.dispose)
         self._executor.shutdown(wait=True)
-
-
-#: A SENT outcome also applies when a status webhook already moved the message on: Meta's
-#: "sent"/"delivered" can arrive (matched by our id) before our own write of the answer.
-_SENT_FROM = [
-    str(s) for s in (Status.SENDING, Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED)
-]
-
-
-def _receipt_row(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
-    return {
-        "wamid": receipt.wamid,
-        "status": str(receipt.status),
-        "callback_data": receipt.callback_data,
-        "occurred_at": receipt.occurred_at,
-        "received_at": received_at,
-        "error_code": receipt.error_code,
-        "error_text": receipt.error_text,
-    }
-
-
-def _receipt_values(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
-    at = receipt.occurred_at
-    values: dict[str, Any] = {"status": str(receipt.status), "updated_at": received_at}
-    if receipt.status == Status.DELIVERED:
-        values["delivered_at"] = at
-    elif receipt.status == Status.READ:
-        values["read_at"] = at
-        values["delivered_at"] = sa.func.coalesce(M.c.delivered_at, at)  # read implies delivered
-    elif receipt.status == Status.FAILED:
-        values.update(
-            failed_at=at, last_error_code=receipt.error_code, last_error_text=receipt.error_text
-        )
-    return values
-
-
-def _apply_receipt(
-    conn: Connection, receipt: Receipt, received_at: datetime
-) -> tuple[str, str | None]:
-    """Move the matching message forward. Returns (applied|stale|unmatched, message id)."""
-    sources = receipt_sources(receipt.status)
-    values = _receipt_values(receipt, received_at)
-    by_wamid = (
-        sa.update(M)
-        .where(M.c.wamid == receipt.wamid, M.c.status.in_(sources))
-        .values(**values)
-        .returning(M.c.id)
-    )
-    message_id = conn.execute(by_wamid).scalar()
-    if message_id is None and receipt.callback_data:
-        by_id = (
-            sa.update(M)
-            .where(
-                M.c.id == receipt.callback_data,
-                sa.or_(M.c.wamid.is_(None), M.c.wamid == receipt.wamid),
-                M.c.status.in_(sources),
-            )
-            .values(**values, wamid=sa.func.coalesce(M.c.wamid, receipt.wamid))
-            .returning(M.c.id)
-        )
-        message_id = conn.execute(by_id).scalar()
-    if message_id is not None:
-        return "applied", message_id
-    match = sa.or_(M.c.wamid == receipt.wamid, M.c.id == (receipt.callback_data or ""))
-    known = conn.execute(sa.select(M.c.id).where(match).limit(1)).scalar()
-    return ("stale", known) if known is not None else ("unmatched", None)
-
-
-def _outcome_event(outcome: Outcome, previous: str) -> dict[str, Any]:
-    """The status event for a send outcome that changed the message's status."""
-    return outbox.event_row(
-        outcome.message_id,
-        outcome.status,
-        outcome.finished_at,
-        outcome.finished_at,
-        previous=previous,
-        wamid=outcome.wamid,
-        error_code=outcome.error_code,
-        error_text=outcome.error_text,
-    )
-
-
-def _receipt_event(message_id: str, receipt: Receipt, received_at: datetime) -> dict[str, Any]:
-    """The status event for a status webhook that moved a message forward."""
-    return outbox.event_row(
-        message_id,
-        receipt.status,
-        receipt.occurred_at,
-        received_at,
-        wamid=receipt.wamid,
-        error_code=receipt.error_code,
-        error_text=receipt.error_text,
-    )
-
-
-def _outcome_values(outcome: Outcome) -> dict[str, Any]:
-    at = outcome.finished_at
-    values: dict[str, Any] = {
-        "status": str(outcome.status),
-        "updated_at": at,
-        "claimed_by": None,
-        "lease_until": None,
-    }
-    if outcome.attempt is not None and outcome.attempt != messages.AttemptOutcome.EXPIRED:
-        values["attempts"] = None  # the caller fills in the new count
-    if outcome.error_code is not None or outcome.error_text is not None:
-        values["last_error_code"] = outcome.error_code
-        values["last_error_text"] = outcome.error_text
-    if outcome.status == Status.QUEUED:
-        values["run_at"] = outcome.run_at or at
-    elif outcome.status == Status.SENT:
-        values.update(sent_at=at, wamid=outcome.wamid, wa_id=outcome.wa_id)
-    elif outcome.status == Status.FAILED:
-        values["failed_at"] = at
-    return values
-
-
-def _attempt_row(outcome: Outcome, attempts: int) -> dict[str, Any]:
-    assert outcome.attempt is not None
-    return {
-        "message_id": outcome.message_id,
-        "number": max(attempts, 1),
-        "started_at": outcome.started_at or outcome.finished_at,
-        "finished_at": outcome.finished_at,
-        "outcome": str(outcome.attempt),
-        "error_code": outcome.error_code,
-        "error_text": outcome.error_text,
-        "http_status": outcome.http_status,
-        "worker": outcome.worker,
-    }

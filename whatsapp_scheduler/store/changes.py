@@ -1,0 +1,150 @@
+"""How the dispatcher's outcomes and Meta's receipts become row changes (SQL side).
+
+Row and value builders used by `sql.SqlMessageStore` inside its transactions: which columns an
+outcome sets, which statuses a receipt may move a message from, the attempts and receipts rows,
+and the status events written to the outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from whatsapp_scheduler import messages
+from whatsapp_scheduler.store import Outcome, Receipt, outbox, receipt_sources, tables
+
+M = tables.messages
+Status = messages.MessageStatus
+
+
+#: A SENT outcome also applies when a status webhook already moved the message on: Meta's
+#: "sent"/"delivered" can arrive (matched by our id) before our own write of the answer.
+SENT_FROM = [
+    str(s) for s in (Status.SENDING, Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED)
+]
+
+
+def receipt_row(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
+    return {
+        "wamid": receipt.wamid,
+        "status": str(receipt.status),
+        "callback_data": receipt.callback_data,
+        "occurred_at": receipt.occurred_at,
+        "received_at": received_at,
+        "error_code": receipt.error_code,
+        "error_text": receipt.error_text,
+    }
+
+
+def receipt_values(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
+    at = receipt.occurred_at
+    values: dict[str, Any] = {"status": str(receipt.status), "updated_at": received_at}
+    if receipt.status == Status.DELIVERED:
+        values["delivered_at"] = at
+    elif receipt.status == Status.READ:
+        values["read_at"] = at
+        values["delivered_at"] = sa.func.coalesce(M.c.delivered_at, at)  # read implies delivered
+    elif receipt.status == Status.FAILED:
+        values.update(
+            failed_at=at, last_error_code=receipt.error_code, last_error_text=receipt.error_text
+        )
+    return values
+
+
+def apply_receipt(
+    conn: Connection, receipt: Receipt, received_at: datetime
+) -> tuple[str, str | None]:
+    """Move the matching message forward. Returns (applied|stale|unmatched, message id)."""
+    sources = receipt_sources(receipt.status)
+    values = receipt_values(receipt, received_at)
+    by_wamid = (
+        sa.update(M)
+        .where(M.c.wamid == receipt.wamid, M.c.status.in_(sources))
+        .values(**values)
+        .returning(M.c.id)
+    )
+    message_id = conn.execute(by_wamid).scalar()
+    if message_id is None and receipt.callback_data:
+        by_id = (
+            sa.update(M)
+            .where(
+                M.c.id == receipt.callback_data,
+                sa.or_(M.c.wamid.is_(None), M.c.wamid == receipt.wamid),
+                M.c.status.in_(sources),
+            )
+            .values(**values, wamid=sa.func.coalesce(M.c.wamid, receipt.wamid))
+            .returning(M.c.id)
+        )
+        message_id = conn.execute(by_id).scalar()
+    if message_id is not None:
+        return "applied", message_id
+    match = sa.or_(M.c.wamid == receipt.wamid, M.c.id == (receipt.callback_data or ""))
+    known = conn.execute(sa.select(M.c.id).where(match).limit(1)).scalar()
+    return ("stale", known) if known is not None else ("unmatched", None)
+
+
+def outcome_event(outcome: Outcome, previous: str) -> dict[str, Any]:
+    """The status event for a send outcome that changed the message's status."""
+    return outbox.event_row(
+        outcome.message_id,
+        outcome.status,
+        outcome.finished_at,
+        outcome.finished_at,
+        previous=previous,
+        wamid=outcome.wamid,
+        error_code=outcome.error_code,
+        error_text=outcome.error_text,
+    )
+
+
+def receipt_event(message_id: str, receipt: Receipt, received_at: datetime) -> dict[str, Any]:
+    """The status event for a status webhook that moved a message forward."""
+    return outbox.event_row(
+        message_id,
+        receipt.status,
+        receipt.occurred_at,
+        received_at,
+        wamid=receipt.wamid,
+        error_code=receipt.error_code,
+        error_text=receipt.error_text,
+    )
+
+
+def outcome_values(outcome: Outcome) -> dict[str, Any]:
+    at = outcome.finished_at
+    values: dict[str, Any] = {
+        "status": str(outcome.status),
+        "updated_at": at,
+        "claimed_by": None,
+        "lease_until": None,
+    }
+    if outcome.attempt is not None and outcome.attempt != messages.AttemptOutcome.EXPIRED:
+        values["attempts"] = None  # the caller fills in the new count
+    if outcome.error_code is not None or outcome.error_text is not None:
+        values["last_error_code"] = outcome.error_code
+        values["last_error_text"] = outcome.error_text
+    if outcome.status == Status.QUEUED:
+        values["run_at"] = outcome.run_at or at
+    elif outcome.status == Status.SENT:
+        values.update(sent_at=at, wamid=outcome.wamid, wa_id=outcome.wa_id)
+    elif outcome.status == Status.FAILED:
+        values["failed_at"] = at
+    return values
+
+
+def attempt_row(outcome: Outcome, attempts: int) -> dict[str, Any]:
+    assert outcome.attempt is not None
+    return {
+        "message_id": outcome.message_id,
+        "number": max(attempts, 1),
+        "started_at": outcome.started_at or outcome.finished_at,
+        "finished_at": outcome.finished_at,
+        "outcome": str(outcome.attempt),
+        "error_code": outcome.error_code,
+        "error_text": outcome.error_text,
+        "http_status": outcome.http_status,
+        "worker": outcome.worker,
+    }
