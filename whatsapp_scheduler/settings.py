@@ -30,6 +30,8 @@ PLACEHOLDERS = frozenset(
         "your_phone_number_id",
         "your-app-secret",
         "your_app_secret",
+        "your-verify-token",
+        "your_verify_token",
     }
 )
 
@@ -129,6 +131,14 @@ class Settings(BaseSettings):
         if not self.sandbox:
             require("ACCESS_TOKEN", self.access_token)
             require("PHONE_NUMBER_ID", self.phone_number_id)
+        # Optional secrets: unset is fine, a copied placeholder would be a known key.
+        for name, value in (
+            ("APP_SECRET", self.app_secret),
+            ("WEBHOOK_VERIFY_TOKEN", self.webhook_verify_token),
+            ("STATUS_WEBHOOK_SECRET", self.status_webhook_secret),
+        ):
+            if value is not None:
+                require(name, value)
 
 
 def require(name: str, value: SecretStr | str | None) -> None:

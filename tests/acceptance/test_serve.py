@@ -102,6 +102,11 @@ def test_sandbox_without_api_key_makes_one_and_prints_it(start_service):
             "ACCESS_TOKEN still has the placeholder",
         ),
         (["serve", "--sandbox"], {"API_KEY": KEY, "TIMEZONE": "Mars/Base"}, "TIMEZONE"),
+        (
+            ["serve", "--sandbox"],
+            {"API_KEY": KEY, "APP_SECRET": "your-app-secret"},
+            "APP_SECRET still has the placeholder",
+        ),
     ],
 )
 def test_start_up_refuses_bad_configuration_in_one_line(tmp_path, argv, env, message):
