@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 from datetime import datetime, timedelta
 
@@ -33,6 +31,7 @@ import aiohttp
 from whatsapp_scheduler import clock as clock_mod
 from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler import store
+from whatsapp_scheduler.whatsapp import webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +49,13 @@ BATCH = 50
 
 
 def sign(body: bytes, secret: str) -> str:
-    """The X-Scheduler-Signature-256 value for `body`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    """The X-Scheduler-Signature-256 value for `body`: Meta's scheme, with our secret."""
+    return webhooks.sign(body, secret)
 
 
 def signature_valid(body: bytes, header: str | None, secret: str) -> bool:
     """The receiver's check (constant time), as shown in docs/webhooks.md."""
-    return header is not None and hmac.compare_digest(header, sign(body, secret))
+    return webhooks.signature_valid(body, header, secret)
 
 
 def retry_delay(attempt: int, base: float = BASE_SECONDS, cap: float = CAP_SECONDS) -> float:
