@@ -8,6 +8,19 @@ import shutil
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+#: Flags for this machine's closed network and root user (see the env notes on Chromium).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Skip a browser test where Chromium is missing (locally only: CI stops, see below).
+needs_chromium = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package"
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

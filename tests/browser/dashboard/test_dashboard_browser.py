@@ -8,7 +8,6 @@ Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,19 +16,11 @@ import httpx
 import pytest
 
 from tests.acceptance.conftest import BIN, Service, base_env, free_port
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 KEY = "browser-dashboard-key-0123456789"
 ZONE = "Europe/Istanbul"
 
@@ -47,7 +38,7 @@ def service(tmp_path: Path):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package")
+@needs_chromium
 async def test_dashboard_end_to_end(service: Service) -> None:
     from playwright.async_api import async_playwright, expect
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,22 +13,14 @@ import httpx
 import pytest
 
 from tests.acceptance.conftest import BIN, Service, base_env, free_port
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package")
+@needs_chromium
 async def test_a_message_scheduled_through_the_api_arrives_in_the_inbox(tmp_path):
     from playwright.async_api import async_playwright, expect
 
@@ -47,7 +38,7 @@ async def test_a_message_scheduled_through_the_api_arrives_in_the_inbox(tmp_path
         inbox = re.search(r"Sandbox inbox \(.*\): (\S+)", banner).group(1)
         key = re.search(r"API key for this run .*: (\S+)", banner).group(1)
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1100, "height": 720})
             await page.goto(inbox)
             await expect(page.locator("#live")).to_have_text("live")

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from whatsapp_scheduler.sandbox import StandIn, StandInConfig, StatusDelays
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium package")
+@needs_chromium
 async def test_inbox_shows_a_message_arriving_with_live_ticks() -> None:
     from playwright.async_api import async_playwright, expect
 
