@@ -216,7 +216,7 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
 def _list(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not 1 <= args.limit <= 1000:
         raise UsageError("--limit must be between 1 and 1000")
-    params: list[tuple[str, str | int]] = [("limit", args.limit)]
+    params: list[tuple[str, str | int | float | bool | None]] = [("limit", args.limit)]
     params += [("status", s) for s in args.status or []]
     response = http.get("/schedule", params=params)
     if response.status_code != 200:

@@ -6,6 +6,7 @@ when the new message is due before the dispatcher's next wake-up. It holds no SQ
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import hashlib
 import json
@@ -317,7 +318,7 @@ class SchedulerService:
         """A page of messages; `filters` are `MessageStore.list`'s keyword filters."""
         return await self.store.list(statuses, limit, cursor, **filters)
 
-    async def get_many(self, ids: Sequence[str]) -> list[messages.ScheduledMessage]:
+    async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
         """The messages with these ids (unknown ones left out): the dashboard's live view."""
         return await self.store.get_many(ids)
 

@@ -6,6 +6,7 @@ in tests/integration runs against both, which keeps this fake honest.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -107,7 +108,7 @@ class InMemoryMessageStore:
             next_cursor = sql.encode_cursor(items[-1].due_at, items[-1].id)
         return store.Page(items=items, total=total, next_cursor=next_cursor)
 
-    async def get_many(self, ids: Sequence[str]) -> list[messages.ScheduledMessage]:
+    async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
         return [self.rows[i] for i in dict.fromkeys(ids) if i in self.rows]
 
     async def cancel(self, message_id: str, now: datetime) -> messages.ScheduledMessage | None:
@@ -121,7 +122,7 @@ class InMemoryMessageStore:
 
     async def claim_due(
         self, now: datetime, limit: int, worker: str, lease_until: datetime
-    ) -> list[messages.ScheduledMessage]:
+    ) -> builtins.list[messages.ScheduledMessage]:
         due = sorted(
             (m for m in self.rows.values() if m.status == Status.QUEUED and m.run_at <= now),
             key=lambda m: (m.run_at, m.id),
@@ -186,7 +187,9 @@ class InMemoryMessageStore:
                 )
         return applied
 
-    async def expired_leases(self, now: datetime, limit: int) -> list[messages.ScheduledMessage]:
+    async def expired_leases(
+        self, now: datetime, limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
         expired = [
             m
             for m in self.rows.values()
@@ -288,7 +291,7 @@ class InMemoryMessageStore:
 
     async def claim_events(
         self, now: datetime, limit: int, lease_until: datetime
-    ) -> list[store.Event]:
+    ) -> builtins.list[store.Event]:
         pending = str(store.EventState.PENDING)
         due = [e for e in self.events if e.state == pending and e.next_attempt_at <= now]
         due.sort(key=lambda e: (e.next_attempt_at, e.id))

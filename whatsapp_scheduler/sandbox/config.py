@@ -286,7 +286,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, list):
             raise ValueError(f"{name} must be a list")
         return [_coerce(name, item, args[0]) for item in value]
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if isinstance(value, hint):
             return value
         if not isinstance(value, dict):

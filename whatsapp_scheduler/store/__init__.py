@@ -7,6 +7,7 @@ package imports SQLAlchemy.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import enum
 from collections.abc import Sequence
@@ -159,7 +160,7 @@ class MessageStore(Protocol):
         """
         ...
 
-    async def get_many(self, ids: Sequence[str]) -> list[messages.ScheduledMessage]:
+    async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
         """The messages with these ids, in the order asked; unknown ids are left out."""
         ...
 
@@ -169,7 +170,7 @@ class MessageStore(Protocol):
 
     async def claim_due(
         self, now: datetime, limit: int, worker: str, lease_until: datetime
-    ) -> list[messages.ScheduledMessage]:
+    ) -> builtins.list[messages.ScheduledMessage]:
         """Move up to `limit` queued messages with `run_at <= now` to `sending`, soonest first."""
         ...
 
@@ -180,7 +181,9 @@ class MessageStore(Protocol):
         """
         ...
 
-    async def expired_leases(self, now: datetime, limit: int) -> list[messages.ScheduledMessage]:
+    async def expired_leases(
+        self, now: datetime, limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
         """Messages still `sending` whose lease ended before `now` (their worker died)."""
         ...
 
@@ -214,7 +217,9 @@ class MessageStore(Protocol):
         """`last_inbound` for many contacts in one read; contacts never seen are left out."""
         ...
 
-    async def claim_events(self, now: datetime, limit: int, lease_until: datetime) -> list[Event]:
+    async def claim_events(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> builtins.list[Event]:
         """Up to `limit` pending events due by `now`, oldest first, leased until `lease_until`.
 
         Status events are written only by a store built with `events_enabled=True`, in the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import builtins
 import functools
 import json
 import logging
@@ -342,7 +343,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         count_up_to: int | None = None,
     ) -> Page:
         after = decode_cursor(cursor) if cursor else None
-        where: list[Any] = []
+        where: builtins.list[Any] = []
         if recipient is not None:
             where.append(M.c.recipient == recipient)
         if due_from is not None:
@@ -365,13 +366,13 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
 
     def _list(
         self,
-        where: list[Any],
-        groups: list[list[Any]],
+        where: builtins.list[Any],
+        groups: builtins.list[builtins.list[Any]],
         limit: int,
         after: tuple[datetime, str] | None,
         newest_first: bool,
         count_up_to: int | None,
-        plain_statuses: list[messages.MessageStatus] | None = None,
+        plain_statuses: builtins.list[messages.MessageStatus] | None = None,
     ) -> Page:
         order = (M.c.due_at.desc(), M.c.id.desc()) if newest_first else (M.c.due_at, M.c.id)
         keyset = []
@@ -379,7 +380,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             key = sa.tuple_(M.c.due_at, M.c.id)
             mark = sa.tuple_(sa.literal(after[0], tables.UtcDateTime), sa.literal(after[1]))
             keyset.append(key < mark if newest_first else key > mark)
-        rows: list[Any] = []
+        rows: builtins.list[Any] = []
         total = 0
         with self._tx() as conn:
             for group in groups:
@@ -407,14 +408,14 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             next_cursor = encode_cursor(last.due_at, last.id)
         return Page(items=items, total=total, next_cursor=next_cursor)
 
-    async def get_many(self, ids: Sequence[str]) -> list[messages.ScheduledMessage]:
+    async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
         if not ids:
             return []
         wanted = list(dict.fromkeys(ids))
         found = await self._run(self._get_many, wanted)
         return [found[i] for i in wanted if i in found]
 
-    def _get_many(self, ids: list[str]) -> dict[str, messages.ScheduledMessage]:
+    def _get_many(self, ids: builtins.list[str]) -> dict[str, messages.ScheduledMessage]:
         with self._tx() as conn:
             return self._fetch_many(conn, ids)
 
@@ -439,12 +440,12 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
 
     async def claim_due(
         self, now: datetime, limit: int, worker: str, lease_until: datetime
-    ) -> list[messages.ScheduledMessage]:
+    ) -> builtins.list[messages.ScheduledMessage]:
         return await self._run(self._claim_due, now, limit, worker, lease_until)
 
     def _claim_due(
         self, now: datetime, limit: int, worker: str, lease_until: datetime
-    ) -> list[messages.ScheduledMessage]:
+    ) -> builtins.list[messages.ScheduledMessage]:
         due = (
             sa.select(M.c.id)
             .where(M.c.status == str(Status.QUEUED), M.c.run_at <= now)
@@ -478,7 +479,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             return 0
         return await self._run(self._record, list(outcomes))
 
-    def _record(self, outcomes: list[Outcome]) -> int:
+    def _record(self, outcomes: builtins.list[Outcome]) -> int:
         """Three statements per chunk, not two per outcome: lock and read the claims, one
         executemany UPDATE per shape of change, one executemany INSERT of attempts."""
         applied = 0
@@ -487,17 +488,17 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
                 applied += self._record_chunk(conn, outcomes[start : start + _IN_CHUNK])
         return applied
 
-    def _record_chunk(self, conn: Connection, chunk: list[Outcome]) -> int:
+    def _record_chunk(self, conn: Connection, chunk: builtins.list[Outcome]) -> int:
         claims = (
             sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status)
             .where(M.c.id.in_([o.message_id for o in chunk]), M.c.status.in_(changes.SENT_FROM))
             .with_for_update()
         )
         current = {row.id: row for row in conn.execute(claims)}
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        attempt_rows: list[dict[str, Any]] = []
-        sent_wamids: list[str] = []
-        events: list[dict[str, Any]] = []
+        groups: dict[tuple[str, ...], builtins.list[dict[str, Any]]] = {}
+        attempt_rows: builtins.list[dict[str, Any]] = []
+        sent_wamids: builtins.list[str] = []
+        events: builtins.list[dict[str, Any]] = []
         for outcome in chunk:
             row = current.pop(outcome.message_id, None)  # a second outcome for one claim loses
             allowed = changes.SENT_FROM if outcome.status == Status.SENT else [str(Status.SENDING)]
@@ -546,10 +547,12 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             return ReceiptCounts()
         return await self._run(self._apply_receipts, list(receipts), received_at)
 
-    def _apply_receipts(self, receipts: list[Receipt], received_at: datetime) -> ReceiptCounts:
+    def _apply_receipts(
+        self, receipts: builtins.list[Receipt], received_at: datetime
+    ) -> ReceiptCounts:
         counts = {"applied": 0, "duplicate": 0, "stale": 0, "unmatched": 0}
         insert = self._insert_into(R).on_conflict_do_nothing(index_elements=["wamid", "status"])
-        events: list[dict[str, Any]] = []
+        events: builtins.list[dict[str, Any]] = []
         with self._tx() as conn:
             for receipt in receipts:
                 row_id = conn.execute(
@@ -567,7 +570,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             outbox.insert_events(conn, events)
         return ReceiptCounts(**counts)
 
-    def _apply_kept_receipts(self, conn: Connection, wamids: list[str]) -> None:
+    def _apply_kept_receipts(self, conn: Connection, wamids: builtins.list[str]) -> None:
         """Apply receipts that arrived before their send was recorded (matched by wamid now)."""
         for start in range(0, len(wamids), _IN_CHUNK):
             query = (
@@ -595,7 +598,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         if contacts:
             await self._run(self._record_inbound, list(contacts))
 
-    def _record_inbound(self, contacts: list[tuple[str, datetime]]) -> None:
+    def _record_inbound(self, contacts: builtins.list[tuple[str, datetime]]) -> None:
         latest: dict[str, datetime] = {}
         for wa_id, at in contacts:
             latest[wa_id] = max(at, latest.get(wa_id, at))
@@ -622,12 +625,14 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         wanted = list(dict.fromkeys(wa_ids))
         return await self._inbound_lookups.submit(wanted) if wanted else {}
 
-    async def _inbound_group(self, group: list[list[str]]) -> list[dict[str, datetime]]:
+    async def _inbound_group(
+        self, group: builtins.list[builtins.list[str]]
+    ) -> builtins.list[dict[str, datetime]]:
         union = list(dict.fromkeys(wa_id for wanted in group for wa_id in wanted))
         found = await self._run(self._last_inbound_many, union)
         return [{k: found[k] for k in wanted if k in found} for wanted in group]
 
-    def _last_inbound_many(self, wa_ids: list[str]) -> dict[str, datetime]:
+    def _last_inbound_many(self, wa_ids: builtins.list[str]) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
         with self._tx() as conn:
             for start in range(0, len(wa_ids), _IN_CHUNK):
@@ -636,10 +641,14 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
                 found.update({row.wa_id: row.last_inbound_at for row in conn.execute(query)})
         return found
 
-    async def expired_leases(self, now: datetime, limit: int) -> list[messages.ScheduledMessage]:
+    async def expired_leases(
+        self, now: datetime, limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
         return await self._run(self._expired_leases, now, limit)
 
-    def _expired_leases(self, now: datetime, limit: int) -> list[messages.ScheduledMessage]:
+    def _expired_leases(
+        self, now: datetime, limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
         query = (
             sa.select(M)
             .where(M.c.status == str(Status.SENDING), M.c.lease_until < now)
