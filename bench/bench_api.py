@@ -14,56 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 
-BIN = Path(sys.executable).parent / "whatsapp-scheduler"
 KEY = "bench-api-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(db: Path) -> tuple[subprocess.Popen[bytes], str, float]:
-    port = free_port()
-    env = dict(os.environ, API_KEY=KEY, DATABASE_URL=f"sqlite:///{db}", LOG_LEVEL="WARNING")
-    began = time.monotonic()
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--sandbox", "--no-dispatcher", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as response:
-                if response.status == 200:
-                    return proc, url, time.monotonic() - began
-        except OSError:
-            time.sleep(0.01)
-        if proc.poll() is not None:
-            raise SystemExit("service exited")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    proc.wait(30)
 
 
 RECIPIENTS = 10_000_000  # distinct recipients cycled through (--recipients)
@@ -197,7 +158,7 @@ def main() -> None:
     RECIPIENTS = args.recipients
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        proc, url, _ = start(db)
+        proc, url, _ = benchservice.start(db, KEY)
         try:
             single = asyncio.run(post_single(url, args.requests, 32))
             print(
@@ -209,16 +170,16 @@ def main() -> None:
                 f"messages/s ({args.batches} batches)"
             )
         finally:
-            stop(proc)
+            benchservice.stop(proc)
         if args.skip_million:
             return
         db2 = Path(tmp) / "million.db"
-        proc, url, _ = start(db2)  # creates the schema
-        stop(proc)
+        proc, url, _ = benchservice.start(db2, KEY)  # creates the schema
+        benchservice.stop(proc)
         began = time.perf_counter()
         prefill(db2, args.rows)
         print(f"prefilled {args.rows:,} queued rows in {time.perf_counter() - began:.1f}s")
-        proc, url, startup = start(db2)
+        proc, url, startup = benchservice.start(db2, KEY)
         try:
             p50, p99 = asyncio.run(list_latency(url, 300))
             print(f"start-up to healthy /health with {args.rows:,} rows: {startup:.2f}s")
@@ -227,7 +188,7 @@ def main() -> None:
             )
             print(f"service RSS after the list requests: {rss_mb(proc.pid):.0f} MB")
         finally:
-            stop(proc)
+            benchservice.stop(proc)
 
 
 if __name__ == "__main__":

@@ -14,50 +14,19 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 import httpx
 
-BIN = Path(sys.executable).parent / "whatsapp-scheduler"
 KEY = "bench-dashboard-key-0123456789"
 HISTORY = ["sent"] * 20 + ["delivered"] * 25 + ["read"] * 40 + ["failed"] * 5 + ["cancelled"] * 5
 STATUSES = HISTORY + ["queued"] * 5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(db: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = dict(os.environ, API_KEY=KEY, DATABASE_URL=f"sqlite:///{db}", LOG_LEVEL="WARNING")
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--sandbox", "--no-dispatcher", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", headers={"X-API-Key": KEY}).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-        if proc.poll() is not None:
-            raise SystemExit("service exited")
-    raise SystemExit("service did not start")
 
 
 def prefill(db: Path, rows: int) -> None:
@@ -155,20 +124,18 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "dashboard.db"
-        proc, _ = start(db)  # creates the schema
-        proc.terminate()
-        proc.wait(30)
+        proc, _, _ = benchservice.start(db, KEY)  # creates the schema
+        benchservice.stop(proc)
         began = time.perf_counter()
         prefill(db, args.rows)
         print(f"prefilled {args.rows:,} rows in {time.perf_counter() - began:.0f}s")
         runs = []
         for run in range(args.runs):
-            proc, url = start(db)
+            proc, url, _ = benchservice.start(db, KEY)
             try:
                 runs.append(measure(url, args.samples))
             finally:
-                proc.terminate()
-                proc.wait(30)
+                benchservice.stop(proc)
             worst = max(p99 for _, p99 in runs[-1].values())
             print(f"run {run + 1}: worst p99 {worst:.1f} ms")
         print(f"\n{'page':20s} {'p50 ms':>8s} {'p99 ms':>8s}   (median of {args.runs} runs)")

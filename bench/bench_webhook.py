@@ -15,31 +15,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 
 from whatsapp_scheduler import fakes, messages, server
 from whatsapp_scheduler.store import migrate, sql
 from whatsapp_scheduler.whatsapp import webhooks
 
-BIN = Path(sys.executable).parent / "whatsapp-scheduler"
 KEY = "bench-webhook-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def seed(db: Path, count: int) -> list[str]:
@@ -88,30 +77,6 @@ def payload(wamids: list[str]) -> bytes:
     return json.dumps(body).encode()
 
 
-def start(db: Path, events: bool) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = dict(os.environ, API_KEY=KEY, DATABASE_URL=f"sqlite:///{db}", LOG_LEVEL="WARNING")
-    if events:
-        env["STATUS_WEBHOOK_URL"] = "http://127.0.0.1:9/unreachable"
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--sandbox", "--no-dispatcher", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as response:
-                if response.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.02)
-    proc.kill()
-    raise RuntimeError("serve did not start")
-
-
 async def one_run(count: int, events: bool) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
@@ -121,7 +86,8 @@ async def one_run(count: int, events: bool) -> float:
             "Content-Type": "application/json",
             "X-Hub-Signature-256": webhooks.sign(body, server.SANDBOX_APP_SECRET),
         }
-        proc, url = start(db, events)
+        extra = {"STATUS_WEBHOOK_URL": "http://127.0.0.1:9/unreachable"} if events else {}
+        proc, url, _ = benchservice.start(db, KEY, extra, timeout=30)
         try:
             async with aiohttp.ClientSession() as session:
                 began = time.perf_counter()
@@ -131,8 +97,7 @@ async def one_run(count: int, events: bool) -> float:
             assert resp.status == 200, answer
             assert answer["applied"] == count, answer
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            benchservice.stop(proc)
     return elapsed
 
 

@@ -146,3 +146,37 @@ async def api(
         client.store = message_store  # type: ignore[attr-defined]
         yield client
     await message_store.close()
+
+
+async def assert_limiters_share_one_rate(
+    shared: list[Any], key: str, rate: float, per_limiter: int
+) -> None:
+    """Several shared rate limits (as several processes would hold) together keep `rate`.
+
+    GCRA: at most a quarter-second burst at once, then one slot per 1/rate s for all of them
+    together, not N times over; and slots are booked in batches, not a round trip each.
+    """
+    import asyncio
+    import time
+
+    stamps: list[float] = []
+
+    async def send_all(limit: Any) -> None:
+        async def one() -> None:
+            await limit.acquire(key)
+            stamps.append(time.monotonic())
+
+        await asyncio.gather(*(one() for _ in range(per_limiter)))
+
+    try:
+        started = time.monotonic()
+        await asyncio.gather(*(send_all(limit) for limit in shared))
+    finally:
+        for limit in shared:
+            await limit.close()
+    total = per_limiter * len(shared)
+    burst = rate * 0.25
+    elapsed = max(stamps) - started
+    assert elapsed >= (total - burst) / rate * 0.97
+    assert elapsed < (total / rate) * 1.5 + 1  # and not needlessly slower
+    assert sum(limit.round_trips for limit in shared) <= total / 3

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime, timedelta
 
 import psycopg
 import pytest
 
 from tests.conftest import START
+from tests.integration.conftest import assert_limiters_share_one_rate
 from whatsapp_scheduler import sharedlimit
 from whatsapp_scheduler.store import notify, sql
 
@@ -75,31 +75,9 @@ async def test_listener_reconnects_after_its_connection_is_killed(postgres_url, 
 
 
 async def test_shared_limit_holds_for_several_limiters_together(postgres_url):
-    rate, per_limiter, limiters = 200.0, 120, 3
-    shared = [sharedlimit.PostgresRateLimit(postgres_url, rate) for _ in range(limiters)]
-    stamps: list[float] = []
-
-    async def send_all(limit: sharedlimit.PostgresRateLimit) -> None:
-        async def one() -> None:
-            await limit.acquire("106540352242922")
-            stamps.append(time.monotonic())
-
-        await asyncio.gather(*(one() for _ in range(per_limiter)))
-
-    try:
-        started = time.monotonic()
-        await asyncio.gather(*(send_all(limit) for limit in shared))
-    finally:
-        for limit in shared:
-            await limit.close()
-    total = per_limiter * limiters
-    burst = rate * 0.25
-    elapsed = max(stamps) - started
-    # GCRA: at most `burst` at once, then one slot per 1/rate s, for the three together.
-    assert elapsed >= (total - burst) / rate * 0.97
-    assert elapsed < (total / rate) * 1.5 + 1  # and not needlessly slower
-    trips = sum(limit.round_trips for limit in shared)
-    assert trips <= total / 3  # slots are booked in batches, not one round trip each
+    rate = 200.0
+    shared = [sharedlimit.PostgresRateLimit(postgres_url, rate) for _ in range(3)]
+    await assert_limiters_share_one_rate(shared, "106540352242922", rate, per_limiter=120)
 
 
 def test_slot_times_match_successive_token_bucket_reservations():

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import uuid
 
 import pytest
 
+from tests.integration.conftest import assert_limiters_share_one_rate
 from whatsapp_scheduler import sharedlimit
 
 
@@ -27,30 +27,10 @@ def redis_url() -> str:
 
 
 async def test_several_redis_limiters_share_one_rate(redis_url):
-    rate, per_limiter, limiters = 200.0, 120, 3
+    rate = 200.0
     number = f"test-{uuid.uuid4().hex}"  # a fresh key: no state from earlier runs
-    shared = [sharedlimit.RedisRateLimit(redis_url, rate) for _ in range(limiters)]
-    stamps: list[float] = []
-
-    async def send_all(limit: sharedlimit.RedisRateLimit) -> None:
-        async def one() -> None:
-            await limit.acquire(number)
-            stamps.append(time.monotonic())
-
-        await asyncio.gather(*(one() for _ in range(per_limiter)))
-
-    try:
-        started = time.monotonic()
-        await asyncio.gather(*(send_all(limit) for limit in shared))
-    finally:
-        for limit in shared:
-            await limit.close()
-    total = per_limiter * limiters
-    burst = rate * 0.25
-    elapsed = max(stamps) - started
-    assert elapsed >= (total - burst) / rate * 0.97  # the three together, not 3x the rate
-    assert elapsed < (total / rate) * 1.5 + 1
-    assert sum(limit.round_trips for limit in shared) <= total / 3  # booked in batches
+    shared = [sharedlimit.RedisRateLimit(redis_url, rate) for _ in range(3)]
+    await assert_limiters_share_one_rate(shared, number, rate, per_limiter=120)
 
 
 async def test_an_unreachable_redis_is_waited_for_not_bypassed():

@@ -1,0 +1,52 @@
+"""Shared by the benchmarks: start a real `whatsapp-scheduler serve` subprocess and stop it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+BIN = Path(sys.executable).parent / "whatsapp-scheduler"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(
+    db: Path, api_key: str, extra_env: dict[str, str] | None = None, timeout: float = 120
+) -> tuple[subprocess.Popen[bytes], str, float]:
+    """`serve --sandbox --no-dispatcher` on a SQLite file: (process, URL, seconds to healthy)."""
+    port = free_port()
+    env = dict(os.environ, API_KEY=api_key, DATABASE_URL=f"sqlite:///{db}", LOG_LEVEL="WARNING")
+    env.update(extra_env or {})
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--sandbox", "--no-dispatcher", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() - began < timeout:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1) as response:
+                if response.status == 200:
+                    return proc, url, time.monotonic() - began
+        except OSError:
+            time.sleep(0.01)
+        if proc.poll() is not None:
+            raise SystemExit("service exited")
+    proc.kill()
+    raise SystemExit("service did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(30)
