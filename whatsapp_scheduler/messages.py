@@ -100,8 +100,16 @@ class ScheduledMessage:
     cancelled_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        for field in ("due_at", "run_at", "created_at", "updated_at", "lease_until", "sent_at"):
-            _require_aware(field, getattr(self, field))
+        if (  # written out: this runs for every message of a batch
+            self.due_at.tzinfo is None
+            or self.run_at.tzinfo is None
+            or self.created_at.tzinfo is None
+            or self.updated_at.tzinfo is None
+            or (self.lease_until is not None and self.lease_until.tzinfo is None)
+            or (self.sent_at is not None and self.sent_at.tzinfo is None)
+        ):
+            for field in ("due_at", "run_at", "created_at", "updated_at", "lease_until", "sent_at"):
+                _require_aware(field, getattr(self, field))
         if (self.body is None) == (self.template is None):
             raise ValueError("a message has either a body or a template, not both or neither")
 

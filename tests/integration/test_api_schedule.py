@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import START
+from whatsapp_scheduler.web import schemas
 
 # START is 2026-03-01 09:00 UTC = 12:00 in Istanbul.
 GOOD = {
@@ -106,6 +107,13 @@ async def test_a_repeated_request_is_safe_and_a_reused_id_conflicts(api):
         ({"mesaj": "   "}, "mesaj", "empty"),
         ({"mesaj": "x" * 4097}, "mesaj", "4096"),
         ({"mesaj": None}, "mesaj", "required"),
+        ({"mesaj": "a\x00b"}, "mesaj", "NUL"),  # PostgreSQL cannot store it: never a 503
+        ({"olusturmaTarihi": "x\x00"}, "olusturmaTarihi", "NUL"),
+        (
+            {"mesaj": None, "template": {"name": "t", "language": "tr", "parameters": ["\x00"]}},
+            "template",
+            "NUL",
+        ),
         ({"id": "has space"}, "id", "characters"),
         ({"alici": 905551234567}, "alici", "string"),
     ],
@@ -121,6 +129,19 @@ async def test_bad_input_is_422_naming_field_and_rule_and_stores_nothing(
     assert body["errors"][0]["field"] == field
     assert words in body["detail"]
     assert body["detail"].startswith(field)
+    assert await _count(api) == 0
+
+
+@pytest.mark.parametrize("path", ["/schedule", "/schedule/batch"])
+async def test_half_a_surrogate_pair_is_422_not_a_database_error(api, path):
+    one = json.dumps(_msg(mesaj="x")).replace('"x"', '"\\ud83d alone"')
+    raw = one if path == "/schedule" else f'{{"messages": [{one}]}}'
+    response = await api.post(path, content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code in (200, 422), response.text
+    body = response.json()
+    detail = body["detail"] if path == "/schedule" else body["results"][0]["error"]["detail"]
+    assert detail.startswith("mesaj")
+    assert "surrogate" in detail
     assert await _count(api) == 0
 
 
@@ -274,12 +295,14 @@ async def test_batch_stores_the_good_and_explains_each_refusal(api):
             {"id": "missing-fields"},
             _msg(id="ok-2", saat="10:00"),
             _msg(id="ok-2", saat="11:00"),  # same id twice with different content
+            "not an object",
         ]
     }
     response = await api.post("/schedule/batch", json=batch)
     assert response.status_code == 200
     body = response.json()
-    assert (body["stored"], body["refused"]) == (3, 4)
+    assert schemas.BatchPublic.model_validate(body).model_dump(mode="json") == body
+    assert (body["stored"], body["refused"]) == (3, 5)
     by_index = {r["index"]: r for r in body["results"]}
     assert by_index[0]["stored"]
     assert by_index[0]["created"]
@@ -290,6 +313,8 @@ async def test_batch_stores_the_good_and_explains_each_refusal(api):
     assert by_index[4]["error"]["errors"][0]["field"].startswith("messages[4].")
     assert by_index[5]["stored"]
     assert "twice" in by_index[6]["error"]["detail"]
+    assert by_index[7]["error"]["errors"][0]["field"] == "messages[7]"
+    assert by_index[7]["id"] is None
     assert await _count(api) == 4
 
 

@@ -70,3 +70,44 @@ def test_the_fast_path_knows_the_real_head(tmp_path):
     assert migrate.current_revision(url) is None
     migrate.upgrade(url)
     assert migrate.current_revision(url) == script.get_current_head()
+
+
+def _counts_agree(conn: sa.Connection) -> tuple[dict[str, int], dict[str, int]]:
+    kept = {s: n for s, n in conn.exec_driver_sql("SELECT status, n FROM status_counts") if n}
+    real = dict(conn.exec_driver_sql("SELECT status, count(*) FROM messages GROUP BY status").all())
+    return kept, real
+
+
+def _insert_raw(conn: sa.Connection, ids: range, status: str) -> None:
+    conn.exec_driver_sql(
+        "INSERT INTO messages (id, recipient, body, timezone, tarih, saat, content_hash, status,"
+        " due_at, run_at, created_at, updated_at, attempts) VALUES "
+        "(?, '+905551234567', 'hi', 'UTC', '2030-01-01', '10:00', 'h', ?,"
+        " '2030-01-01 10:00:00', '2030-01-01 10:00:00', '2026-11-28 00:00:00',"
+        " '2026-11-28 00:00:00', 0)",
+        [(f"m{i}", status) for i in ids],
+    )
+
+
+def test_sqlite_status_counts_follow_every_insert_update_and_delete(tmp_path):
+    """The triggers (0003, made cheaper in 0007) keep `status_counts` equal to a real count,
+    across the upgrade and for writers that bypass the store (raw SQL, `db copy`)."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate.upgrade(url, "0006")
+    engine = sql.create_engine(url)
+    with engine.begin() as conn:
+        _insert_raw(conn, range(0, 30), "queued")
+    engine.dispose()
+    migrate.upgrade(url)
+    engine = sql.create_engine(url)
+    with engine.begin() as conn:
+        _insert_raw(conn, range(30, 50), "sent")
+        _insert_raw(conn, range(50, 52), "not-a-status-we-know")
+        conn.exec_driver_sql("UPDATE messages SET status = 'sending' WHERE id IN ('m1', 'm2')")
+        conn.exec_driver_sql("UPDATE messages SET status = 'queued' WHERE id = 'm3'")  # same
+        conn.exec_driver_sql("UPDATE messages SET body = 'x' WHERE id = 'm4'")  # not status
+        conn.exec_driver_sql("DELETE FROM messages WHERE id IN ('m5', 'm31', 'm50')")
+        kept, real = _counts_agree(conn)
+    engine.dispose()
+    assert real == {"queued": 27, "sending": 2, "sent": 19, "not-a-status-we-know": 1}
+    assert kept == real

@@ -30,6 +30,35 @@ async def test_added_message_reads_back_unchanged(any_store, make_message):
     assert stored.due_at.utcoffset() == timedelta(0)
 
 
+TRICKY_TEXTS = [
+    "emoji 😀👍🏽 and Türkçe: ğüşıöç İ",
+    "quotes \" and ' and backslash \\ and \\u0041",
+    "new\nlines\r\nand\ttabs",
+    "a \x1f control and a \x7f delete",
+    "\u200f\u05e9\u05dc\u05d5\u05dd right-to-left",
+    "x" * 4096,
+]
+
+
+async def test_hard_texts_read_back_unchanged_one_by_one_and_in_batches(any_store, make_message):
+    singles = [make_message(body=text) for text in TRICKY_TEXTS]
+    batch = [make_message(body=text) for text in TRICKY_TEXTS]
+    template = {
+        "name": "hatırlatma",
+        "language": {"code": "tr"},
+        "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": 'Ayşe 😀 "quoted"'}]}
+        ],
+    }
+    batch.append(make_message(body=None, template=template))
+    for message in singles:
+        await any_store.add(message)
+    results = await any_store.add_many(batch)
+    assert {r.status for r in results} == {store.AddStatus.CREATED}
+    for message in singles + batch:
+        assert await any_store.get(message.id) == message
+
+
 async def test_same_id_same_content_is_existing_and_other_content_conflicts(
     any_store, make_message
 ):
@@ -350,3 +379,20 @@ async def test_get_many_returns_known_ids_in_order(any_store, make_message):
     found = await any_store.get_many([second.id, "nope", first.id, second.id])
     assert [m.id for m in found] == [second.id, first.id]
     assert await any_store.get_many([]) == []
+
+
+async def test_sqlite_batch_insert_keeps_a_nul_and_a_lone_backslash_u(sqlite_url, make_message):
+    """The SQLite store inserts a batch as one JSON parameter; a text SQLite's JSON could not
+    carry (a NUL: the service refuses it, other writers might not) takes the slower path."""
+    from whatsapp_scheduler.store import sql
+
+    sqlite_store = sql.SqlMessageStore.from_url(sqlite_url)
+    try:
+        batch = [make_message(body="a \x00 b"), make_message(body="literal \\u0000 text")]
+        batch += [make_message(body=f"plain {i}", client_created="c") for i in range(3)]
+        results = await sqlite_store.add_many(batch)
+        assert [r.status for r in results] == [store.AddStatus.CREATED] * 5
+        for message in batch:
+            assert await sqlite_store.get(message.id) == message
+    finally:
+        await sqlite_store.close()

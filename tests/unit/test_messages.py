@@ -29,3 +29,11 @@ def test_status_webhooks_only_move_forward(current: S, incoming: S, applies: boo
 @pytest.mark.parametrize(("status", "expected"), [(s, s == S.QUEUED) for s in S])
 def test_only_queued_messages_can_be_cancelled(status: S, expected: bool) -> None:
     assert cancellable(status) is expected
+
+
+@pytest.mark.parametrize("field", ["due_at", "run_at", "created_at", "updated_at", "sent_at"])
+def test_a_message_refuses_a_naive_time_and_names_it(make_message, field: str) -> None:
+    from datetime import datetime
+
+    with pytest.raises(ValueError, match=f"{field} must be timezone-aware"):
+        make_message(**{field: datetime(2030, 1, 1, 10, 0)})  # noqa: DTZ001 - the point

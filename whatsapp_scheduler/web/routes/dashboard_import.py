@@ -91,7 +91,7 @@ def _problem(svc: service.SchedulerService, payload: dict[str, str], now: Any) -
 
 @router.post("/dashboard/api/import/batch")
 async def import_chunk(
-    request: Request, session: SessionDep, svc: deps.ServiceDep, body: schemas.BatchCreate
+    request: Request, session: SessionDep, svc: deps.ServiceDep, body: schemas.ImportChunk
 ) -> JSONResponse:
     """Store one chunk via `service.schedule_many`; answers stored/refused per row."""
     dashboard.check_csrf(request, session, None)

@@ -1,0 +1,52 @@
+"""`service.content_hash` decides whether a repeated id is a safe retry (200) or a conflict (409).
+
+Its value is stored with every message, so it must never change between versions: the hashes
+below were computed by the first release, and the text shortcut must give the general form's
+bytes for every text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from datetime import UTC, datetime
+
+from whatsapp_scheduler import service
+
+DUE = datetime(2030, 1, 1, 6, 30, tzinfo=UTC)
+TEMPLATE = {"name": "x", "language": {"code": "tr"}}
+
+
+def test_hashes_stored_by_earlier_versions_still_match():
+    text = 'Merhaba! Randevunuz yarın. "😀"'
+    assert (
+        service.content_hash("+905551234567", DUE, text, None)
+        == "c47d60a8c85a283640adf6010392814030b4d28402284212be73f6bd67265d14"
+    )
+    assert (
+        service.content_hash("+905551234567", DUE, None, TEMPLATE)
+        == "77bd3ce2803f33488049371b7ac3cb25044bcfebd507d300a5ca0610dcaf3bca"
+    )
+    assert (
+        service.content_hash("+905551234567", DUE, "hi", None, TEMPLATE)
+        == "3261cd09646bed7411ce7702d3834b5d507c6553fd9372c6eed37d620b852239"
+    )
+
+
+def test_the_text_shortcut_hashes_the_same_bytes_as_the_general_form():
+    rng = random.Random(20261128)
+    alphabet = 'ab "\\\n\t\x00\x1f\x7fğüşİ😀\u2028\u200f/'
+    for _ in range(5000):
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        general = json.dumps(["+15551234567", DUE.isoformat(), body, None], ensure_ascii=False)
+        expected = hashlib.sha256(general.encode("utf-8", "surrogatepass")).hexdigest()
+        assert service.content_hash("+15551234567", DUE, body, None) == expected, repr(body)
+
+
+def test_different_content_gives_a_different_hash():
+    base = service.content_hash("+905551234567", DUE, "a", None)
+    assert service.content_hash("+905551234568", DUE, "a", None) != base
+    assert service.content_hash("+905551234567", DUE.replace(minute=31), "a", None) != base
+    assert service.content_hash("+905551234567", DUE, "b", None) != base
+    assert service.content_hash("+905551234567", DUE, "a", None, TEMPLATE) != base
