@@ -311,6 +311,12 @@ async def test_inbound_contacts_keep_the_latest_time(any_store):
     await any_store.record_inbound([("905551234567", first)])
     assert await any_store.last_inbound("905551234567") == later
     assert await any_store.last_inbound("15550000000") is None
+    await any_store.record_inbound([("447700900123", START + timedelta(microseconds=250))])
+    wanted = ["905551234567", "15550000000", "447700900123"] + [f"1{i:010d}" for i in range(700)]
+    assert await any_store.last_inbound_many(wanted) == {
+        "905551234567": later,
+        "447700900123": START + timedelta(microseconds=250),
+    }
 
 
 # -- list filters for the dashboard's history (issue #7) --------------------------------------
@@ -382,16 +388,17 @@ async def test_get_many_returns_known_ids_in_order(any_store, make_message):
 
 
 async def test_sqlite_batch_insert_keeps_a_nul_and_a_lone_backslash_u(sqlite_url, make_message):
-    """The SQLite store inserts a batch as one JSON parameter; a text SQLite's JSON could not
-    carry (a NUL: the service refuses it, other writers might not) takes the slower path."""
+    """The SQLite store inserts a batch with multi-row INSERTs of bound values; texts that a
+    text-built statement would mangle (a NUL: the service refuses it, other writers might
+    not) come back unchanged, and so do batches longer than one statement's rows."""
     from whatsapp_scheduler.store import sql
 
     sqlite_store = sql.SqlMessageStore.from_url(sqlite_url)
     try:
         batch = [make_message(body="a \x00 b"), make_message(body="literal \\u0000 text")]
-        batch += [make_message(body=f"plain {i}", client_created="c") for i in range(3)]
+        batch += [make_message(body=f"plain {i}", client_created="c") for i in range(450)]
         results = await sqlite_store.add_many(batch)
-        assert [r.status for r in results] == [store.AddStatus.CREATED] * 5
+        assert [r.status for r in results] == [store.AddStatus.CREATED] * 452
         for message in batch:
             assert await sqlite_store.get(message.id) == message
     finally:

@@ -121,28 +121,42 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
 
 
 _SQLITE_COLUMNS = [column.name for column in M.columns]
-_SQLITE_INSERT = (
-    f"INSERT OR IGNORE INTO messages ({', '.join(_SQLITE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _SQLITE_COLUMNS)})"
-)
 _SQLITE_GET = operator.attrgetter(*_SQLITE_COLUMNS)
 _SQLITE_TIMES = [i for i, c in enumerate(M.columns) if isinstance(c.type, tables.UtcDateTime)]
 _SQLITE_JSON = [i for i, c in enumerate(M.columns) if isinstance(c.type, sa.JSON)]
 _SQLITE_STATUS = _SQLITE_COLUMNS.index("status")
 
 
-@functools.lru_cache(maxsize=64)
-def _sqlite_json_insert(columns: tuple[int, ...]) -> str:
-    """INSERT of the rows in one JSON array parameter (`[[v0, v1, ...], ...]`), `columns`
-    giving which of `_SQLITE_COLUMNS` each position fills (the rest keep their defaults).
+# Lookups of many keys on SQLite take the keys as one JSON array: no SQL compiled per call
+# for an IN list of hundreds of bound parameters (that compile was a visible share of a batch).
+_SQLITE_PRESENT = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
+_SQLITE_LAST_INBOUND = (
+    "SELECT wa_id, last_inbound_at FROM contacts WHERE wa_id IN (SELECT value FROM json_each(?))"
+)
 
-    One statement: SQLite does the whole batch without coming back to Python. The driver's
-    executemany takes the GIL back for every row, and while the event loop's thread is busy
-    that wait is up to the interpreter's switch interval per row: measured in
-    bench/RESULTS.md, 1.4 ms a row instead of 34 µs."""
+
+def _utc(stored: str) -> datetime:
+    """A time as SQLAlchemy's SQLite DateTime stores it (naive UTC text), made aware."""
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
+
+
+#: Rows per multi-row INSERT on SQLite: 200 x 28 columns stays under SQLite's oldest default
+#: limit of bound variables per statement since 3.32 (32,766).
+_SQLITE_ROWS_PER_INSERT = 200
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_multirow_insert(columns: tuple[int, ...], rows: int) -> str:
+    """INSERT of `rows` rows at once, `columns` giving which of `_SQLITE_COLUMNS` are bound
+    (the rest keep their defaults).
+
+    One statement, one step: the driver binds every value first, then SQLite inserts the rows
+    without coming back to Python. executemany takes the GIL back for every row, and while the
+    event loop's thread is busy that wait is up to the interpreter's switch interval per row
+    (bench/RESULTS.md: 1.4 ms a row instead of 34 µs)."""
     names = ", ".join(_SQLITE_COLUMNS[i] for i in columns)
-    values = ", ".join(f"value ->> {position}" for position in range(len(columns)))
-    return f"INSERT OR IGNORE INTO messages ({names}) SELECT {values} FROM json_each(?)"
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    return f"INSERT OR IGNORE INTO messages ({names}) VALUES " + ", ".join([one] * rows)
 
 
 def _sqlite_rows(batch: Sequence[messages.ScheduledMessage]) -> list[tuple[Any, ...]]:
@@ -295,27 +309,23 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
     def _insert_sqlite(
         self, conn: Connection, candidates: list[messages.ScheduledMessage]
     ) -> set[str]:
-        """Insert new ids with the driver's executemany: a third of SQLAlchemy's per-row cost,
-        which is most of `POST /schedule/batch`. Returns the ids this call inserted."""
-        present: set[str] = set()
-        ids = [m.id for m in candidates]
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            present.update(conn.execute(sa.select(M.c.id).where(M.c.id.in_(chunk))).scalars())
+        """Insert new ids with multi-row INSERTs through the driver (SQLAlchemy's per-row cost
+        was most of `POST /schedule/batch`). Returns the ids this call inserted."""
+        ids = json.dumps([m.id for m in candidates])
+        present = set(conn.exec_driver_sql(_SQLITE_PRESENT, (ids,)).scalars())
         fresh = [m for m in candidates if m.id not in present]
         if not fresh:
             return set()
         rows = _sqlite_rows(fresh)
         by_column = list(zip(*rows, strict=True))
         used = tuple(i for i, values in enumerate(by_column) if values.count(None) < len(rows))
-        payload = json.dumps(
-            list(zip(*(by_column[i] for i in used), strict=True)), ensure_ascii=False
-        )
-        if "\\u0000" in payload:  # SQLite's JSON would end such a text at the NUL
-            cursor = conn.exec_driver_sql(_SQLITE_INSERT, rows)
-        else:
-            cursor = conn.exec_driver_sql(_sqlite_json_insert(used), (payload,))
-        if cursor.rowcount == len(fresh):
+        inserted = 0
+        for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
+            chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
+            statement = _sqlite_multirow_insert(used, len(chunk))
+            values = [row[i] for row in chunk for i in used]
+            inserted += conn.exec_driver_sql(statement, tuple(values)).rowcount
+        if inserted == len(fresh):
             return {m.id for m in fresh}
         # Another process inserted some of these ids meanwhile (OR IGNORE kept theirs): ours
         # are the rows that match what we wrote.
@@ -667,6 +677,9 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
     def _last_inbound_many(self, wa_ids: builtins.list[str]) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
         with self._tx() as conn:
+            if self._dialect == "sqlite":
+                rows = conn.exec_driver_sql(_SQLITE_LAST_INBOUND, (json.dumps(wa_ids),))
+                return {wa_id: _utc(at) for wa_id, at in rows}
             for start in range(0, len(wa_ids), _IN_CHUNK):
                 chunk = wa_ids[start : start + _IN_CHUNK]
                 query = sa.select(C.c.wa_id, C.c.last_inbound_at).where(C.c.wa_id.in_(chunk))
