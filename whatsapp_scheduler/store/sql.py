@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import operator
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -140,9 +141,9 @@ def _utc(stored: str) -> datetime:
     return datetime.fromisoformat(stored).replace(tzinfo=UTC)
 
 
-#: Rows per multi-row INSERT on SQLite: 200 x 28 columns stays under SQLite's oldest default
-#: limit of bound variables per statement since 3.32 (32,766).
-_SQLITE_ROWS_PER_INSERT = 200
+#: Bound values per multi-row INSERT on SQLite: its default limit since 3.32 is 32,766 (a
+#: batch of 1,000 messages is one statement); older builds allow 999, read at run time.
+_SQLITE_MAX_VALUES = 32_766
 
 
 @functools.lru_cache(maxsize=64)
@@ -228,6 +229,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
         self._adds = _Batcher(self._add_group)
         self._inbound_lookups = _Batcher(self._inbound_group)
+        self._max_values: int | None = None  # SQLite's bound-variable limit, once read
 
     @classmethod
     def from_url(
@@ -320,8 +322,9 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         by_column = list(zip(*rows, strict=True))
         used = tuple(i for i, values in enumerate(by_column) if values.count(None) < len(rows))
         inserted = 0
-        for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
-            chunk = rows[start : start + _SQLITE_ROWS_PER_INSERT]
+        per_statement = max(1, self._sqlite_max_values(conn) // len(used))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
             statement = _sqlite_multirow_insert(used, len(chunk))
             values = [row[i] for row in chunk for i in used]
             inserted += conn.exec_driver_sql(statement, tuple(values)).rowcount
@@ -331,6 +334,16 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         # are the rows that match what we wrote.
         stored = self._fetch_many(conn, [m.id for m in fresh])
         return {m.id for m in fresh if stored.get(m.id) == m}
+
+    def _sqlite_max_values(self, conn: Connection) -> int:
+        if self._max_values is None:
+            driver = conn.connection.dbapi_connection
+            limit = getattr(driver, "getlimit", None)  # Python 3.11+
+            self._max_values = min(
+                _SQLITE_MAX_VALUES,
+                limit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if limit else 999,
+            )
+        return self._max_values
 
     def _fetch_many(self, conn: Connection, ids: list[str]) -> dict[str, messages.ScheduledMessage]:
         found: dict[str, messages.ScheduledMessage] = {}
