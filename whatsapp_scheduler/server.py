@@ -6,8 +6,8 @@ Also the `worker` loop (dispatcher without the API) for deployments that split t
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import logging
 import signal
 import sys
