@@ -242,6 +242,25 @@ async def test_concurrent_adds_of_one_id_store_it_once(any_store, make_message):
     assert (await any_store.list([], limit=10)).total == 1
 
 
+async def test_concurrent_batches_sharing_ids_answer_as_if_one_came_after_the_other(
+    any_store, make_message
+):
+    import asyncio
+
+    shared = make_message()
+    rival = shared.evolve(body="rival", content_hash="rival")
+    first = [make_message(), shared, make_message()]
+    second = [make_message(), rival, shared, make_message()]
+    third = [shared]
+    answers = await asyncio.gather(*(any_store.add_many(b) for b in (first, second, third)))
+    statuses = [[r.status for r in answer] for answer in answers]
+    C, E, X = store.AddStatus.CREATED, store.AddStatus.EXISTING, store.AddStatus.CONFLICT
+    assert statuses == [[C, C, C], [C, X, E, C], [E]]
+    assert all(r.message == shared for r in (answers[1][1], answers[1][2], answers[2][0]))
+    assert await any_store.get(shared.id) == shared
+    assert (await any_store.list([], limit=10)).total == 5
+
+
 def _receipt(wamid, status, seconds=0, **kw):
     return store.Receipt(
         wamid=wamid, status=status, occurred_at=START + timedelta(seconds=seconds), **kw

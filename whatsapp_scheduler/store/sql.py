@@ -13,6 +13,7 @@ import base64
 import binascii
 import builtins
 import functools
+import itertools
 import json
 import logging
 import operator
@@ -122,9 +123,9 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
 
 
 _SQLITE_COLUMNS = [column.name for column in M.columns]
-_SQLITE_GET = operator.attrgetter(*_SQLITE_COLUMNS)
-_SQLITE_TIMES = [i for i, c in enumerate(M.columns) if isinstance(c.type, tables.UtcDateTime)]
-_SQLITE_JSON = [i for i, c in enumerate(M.columns) if isinstance(c.type, sa.JSON)]
+_SQLITE_GETTERS = [operator.attrgetter(name) for name in _SQLITE_COLUMNS]
+_SQLITE_TIMES = {i for i, c in enumerate(M.columns) if isinstance(c.type, tables.UtcDateTime)}
+_SQLITE_JSON = {i for i, c in enumerate(M.columns) if isinstance(c.type, sa.JSON)}
 _SQLITE_STATUS = _SQLITE_COLUMNS.index("status")
 
 
@@ -160,28 +161,35 @@ def _sqlite_multirow_insert(columns: tuple[int, ...], rows: int) -> str:
     return f"INSERT OR IGNORE INTO messages ({names}) VALUES " + ", ".join([one] * rows)
 
 
-def _sqlite_rows(batch: Sequence[messages.ScheduledMessage]) -> list[tuple[Any, ...]]:
-    """Messages as SQLAlchemy's SQLite types store them: naive UTC text with microseconds for
-    times, JSON text, the status string. Built column by position: this runs per row. A batch
-    shares a few times (created = updated = now, due = run), so each is formatted once."""
+def _sqlite_columns(batch: Sequence[messages.ScheduledMessage]) -> list[list[Any]]:
+    """The batch column by column, as SQLAlchemy's SQLite types store values: naive UTC text
+    with microseconds for times, JSON text, the status string. Built a column at a time (the
+    attribute reads run in C); a batch shares a few times (created = updated = now, due = run),
+    so each is formatted once."""
     formatted: dict[datetime, str] = {}
-    rows = []
-    for message in batch:
-        row = list(_SQLITE_GET(message))
-        for i in _SQLITE_TIMES:
-            value = row[i]
-            if value is not None:
-                text = formatted.get(value)
-                if text is None:
-                    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-                    formatted[value] = text
-                row[i] = text
-        for i in _SQLITE_JSON:
-            if row[i] is not None:
-                row[i] = json.dumps(dict(row[i]))
-        row[_SQLITE_STATUS] = str(row[_SQLITE_STATUS])
-        rows.append(tuple(row))
-    return rows
+
+    def when(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = formatted.get(value)
+        if text is None:
+            text = formatted[value] = (
+                value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            )
+        return text
+
+    columns = []
+    for index, getter in enumerate(_SQLITE_GETTERS):
+        values: list[Any] = list(map(getter, batch))
+        if values.count(None) < len(values):
+            if index in _SQLITE_TIMES:
+                values = list(map(when, values))
+            elif index in _SQLITE_JSON:
+                values = [None if v is None else json.dumps(dict(v)) for v in values]
+            elif index == _SQLITE_STATUS:
+                values = [str(v) for v in values]
+        columns.append(values)
+    return columns
 
 
 def _from_row(row: Any) -> messages.ScheduledMessage:
@@ -227,7 +235,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         self._dialect = engine.dialect.name
         workers = 1 if self._dialect == "sqlite" else max(1, engine.pool.size())  # type: ignore[attr-defined]
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
-        self._adds = _Batcher(self._add_group)
+        self._adds = _Batcher(self._add_groups)
         self._inbound_lookups = _Batcher(self._inbound_group)
         self._max_values: int | None = None  # SQLite's bound-variable limit, once read
 
@@ -270,15 +278,27 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         Under many concurrent clients this turns N one-row transactions into a few N-row ones;
         a lone request still goes straight to the database.
         """
-        return await self._adds.submit(message)
-
-    async def _add_group(self, group: list[messages.ScheduledMessage]) -> list[AddResult]:
-        return await self._run(self._add_many, group)
+        (result,) = await self._adds.submit([message])
+        return result
 
     async def add_many(self, batch: Sequence[messages.ScheduledMessage]) -> list[AddResult]:
+        """Like `add`: concurrent batches (and single adds) share one transaction, so the
+        index pages they both touch are written once (bench/RESULTS.md)."""
         if not batch:
             return []
-        return await self._run(self._add_many, list(batch))
+        return await self._adds.submit(list(batch))
+
+    async def _add_groups(
+        self, group: list[list[messages.ScheduledMessage]]
+    ) -> list[list[AddResult]]:
+        """One transaction for every caller's messages, in arrival order: a later caller's
+        repeat of an id is EXISTING or CONFLICT, as if it had come after (which it did)."""
+        results = await self._run(self._add_many, [m for batch in group for m in batch])
+        answers, start = [], 0
+        for batch in group:
+            answers.append(results[start : start + len(batch)])
+            start += len(batch)
+        return answers
 
     def _add_many(self, batch: list[messages.ScheduledMessage]) -> list[AddResult]:
         first: dict[str, int] = {}  # id -> index of its first occurrence in the batch
@@ -318,16 +338,15 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         fresh = [m for m in candidates if m.id not in present]
         if not fresh:
             return set()
-        rows = _sqlite_rows(fresh)
-        by_column = list(zip(*rows, strict=True))
-        used = tuple(i for i, values in enumerate(by_column) if values.count(None) < len(rows))
-        inserted = 0
+        columns = _sqlite_columns(fresh)
+        used = [i for i, values in enumerate(columns) if values.count(None) < len(fresh)]
         per_statement = max(1, self._sqlite_max_values(conn) // len(used))
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            statement = _sqlite_multirow_insert(used, len(chunk))
-            values = [row[i] for row in chunk for i in used]
-            inserted += conn.exec_driver_sql(statement, tuple(values)).rowcount
+        inserted = 0
+        for start in range(0, len(fresh), per_statement):
+            chunk = [columns[i][start : start + per_statement] for i in used]
+            statement = _sqlite_multirow_insert(tuple(used), len(chunk[0]))
+            values = tuple(itertools.chain.from_iterable(zip(*chunk, strict=True)))
+            inserted += conn.exec_driver_sql(statement, values).rowcount
         if inserted == len(fresh):
             return {m.id for m in fresh}
         # Another process inserted some of these ids meanwhile (OR IGNORE kept theirs): ours

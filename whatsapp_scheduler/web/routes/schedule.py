@@ -70,7 +70,7 @@ def _batch_item(index: int, item: service.BatchItem) -> dict[str, Any]:
             "id": message.id,
             "stored": True,
             "created": item.result.status == store.AddStatus.CREATED,
-            "status": message.status,
+            "status": message.status.value,  # plain str: to_json is ~3x slower on enums
             "scheduled_at": message.due_at,
             "error": None,
             "warnings": list(item.warnings),
