@@ -163,33 +163,28 @@ def _sqlite_multirow_insert(columns: tuple[int, ...], rows: int) -> str:
 
 def _sqlite_columns(batch: Sequence[messages.ScheduledMessage]) -> list[list[Any]]:
     """The batch column by column, as SQLAlchemy's SQLite types store values: naive UTC text
-    with microseconds for times, JSON text, the status string. Built a column at a time (the
-    attribute reads run in C); a batch shares a few times (created = updated = now, due = run),
-    so each is formatted once."""
-    formatted: dict[datetime, str] = {}
-
-    def when(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        text = formatted.get(value)
-        if text is None:
-            text = formatted[value] = (
-                value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-            )
-        return text
-
+    with microseconds for times, JSON text, the status string. Built a column at a time with
+    C-level `map`; a batch shares a few times (created = updated = now, due = run), so each
+    distinct time is formatted once."""
     columns = []
     for index, getter in enumerate(_SQLITE_GETTERS):
         values: list[Any] = list(map(getter, batch))
         if values.count(None) < len(values):
             if index in _SQLITE_TIMES:
-                values = list(map(when, values))
+                values = [None if v is None else _sqlite_time(v) for v in values]
             elif index in _SQLITE_JSON:
                 values = [None if v is None else json.dumps(dict(v)) for v in values]
             elif index == _SQLITE_STATUS:
-                values = [str(v) for v in values]
+                values = list(map(str, values))
         columns.append(values)
     return columns
+
+
+@functools.lru_cache(maxsize=16384)
+def _sqlite_time(value: datetime) -> str:
+    """Cached: messages share due times across batches too. Aware datetimes are equal only
+    when they are the same instant, which is all the text depends on."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _from_row(row: Any) -> messages.ScheduledMessage:
