@@ -107,7 +107,8 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
     """An engine with this project's connection settings (WAL and busy timeout on SQLite)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, pool_size=1, max_overflow=2, pool_pre_ping=False)
+        # Two connections stay open: the store thread's and the reader thread's.
+        engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=False)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -230,6 +231,14 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         self._dialect = engine.dialect.name
         workers = 1 if self._dialect == "sqlite" else max(1, engine.pool.size())  # type: ignore[attr-defined]
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+        # SQLite: lookups that must not queue behind a batch's insert (the 24-hour-window
+        # check of the next requests) read on a thread and connection of their own; WAL lets
+        # them read the last committed state while the store thread writes.
+        self._reader = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-read")
+            if self._dialect == "sqlite"
+            else self._executor
+        )
         self._adds = _Batcher(self._add_groups)
         self._inbound_lookups = _Batcher(self._inbound_group)
         self._max_values: int | None = None  # SQLite's bound-variable limit, once read
@@ -247,6 +256,11 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a read-only `fn` on the reader thread (SQLite) or the pool (PostgreSQL)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, functools.partial(fn, *args))
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -698,7 +712,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         self, group: builtins.list[builtins.list[str]]
     ) -> builtins.list[dict[str, datetime]]:
         union = list(dict.fromkeys(wa_id for wanted in group for wa_id in wanted))
-        found = await self._run(self._last_inbound_many, union)
+        found = await self._read(self._last_inbound_many, union)
         return [{k: found[k] for k in wanted if k in found} for wanted in group]
 
     def _last_inbound_many(self, wa_ids: builtins.list[str]) -> dict[str, datetime]:
@@ -778,5 +792,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         return value  # type: ignore[no-any-return]
 
     async def close(self) -> None:
+        if self._reader is not self._executor:
+            self._reader.shutdown(wait=True)
         await self._run(self._engine.dispose)
         self._executor.shutdown(wait=True)
