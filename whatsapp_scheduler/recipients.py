@@ -90,23 +90,31 @@ def _valid_e164(digits: str) -> str | None:
     """
     if not digits.isdigit() or not 4 <= len(digits) <= 17 or digits[0] == "0":
         return None
-    for length in (1, 2, 3):
-        rules = _country_rules(int(digits[:length]))
-        if rules is not None:
-            break
-    else:
+    # Country calling codes are prefix-free: the first of 1, 2, 3 digits that is one is it.
+    code = next((digits[:n] for n in (1, 2, 3) if digits[:n] in _CODES), None)
+    if code is None:
         return None
-    national = digits[length:]
-    if len(national) < 2 or national[0] == "0" or rules.national_prefix.match(national):
+    rules = _country_rules(int(code))
+    national = digits[len(code) :]
+    if (
+        rules is None
+        or len(national) < 2
+        or national[0] == "0"
+        or rules.national_prefix.match(national)
+    ):
         return None
     if rules.types is None:
-        number = PhoneNumber(country_code=int(digits[:length]), national_number=int(national))
-        valid = phonenumbers.is_valid_number(number)
-    else:
-        valid = _matches(rules.general, national) and bool(
-            _any_type(int(digits[:length]), len(national)).fullmatch(national)
-        )
-    return "+" + digits if valid else None
+        number = PhoneNumber(country_code=int(code), national_number=int(national))
+        return "+" + digits if phonenumbers.is_valid_number(number) else None
+    general = rules.general
+    if general.lengths and len(national) not in general.lengths:
+        return None
+    if not general.pattern.fullmatch(national):
+        return None
+    return "+" + digits if _any_type(int(code), len(national)).fullmatch(national) else None
+
+
+_CODES = frozenset(map(str, phonenumbers.COUNTRY_CODE_TO_REGION_CODE))
 
 
 class _Rule(NamedTuple):
@@ -134,12 +142,6 @@ _TYPES = (
     "mobile",
 )
 _NOTHING = re.compile(r"(?!)")
-
-
-def _matches(rule: _Rule, national: str) -> bool:
-    return (not rule.lengths or len(national) in rule.lengths) and bool(
-        rule.pattern.fullmatch(national)
-    )
 
 
 def _rule(desc: PhoneNumberDesc | None) -> _Rule | None:
