@@ -91,9 +91,13 @@ def _valid_e164(digits: str) -> str | None:
     if not digits.isdigit() or not 4 <= len(digits) <= 17 or digits[0] == "0":
         return None
     # Country calling codes are prefix-free: the first of 1, 2, 3 digits that is one is it.
-    code = next((digits[:n] for n in (1, 2, 3) if digits[:n] in _CODES), None)
-    if code is None:
-        return None
+    code = digits[:1]
+    if code not in _CODES:
+        code = digits[:2]
+        if code not in _CODES:
+            code = digits[:3]
+            if code not in _CODES:
+                return None
     rules = _country_rules(int(code))
     national = digits[len(code) :]
     if (

@@ -69,16 +69,17 @@ class MessageCreate(BaseModel):
     )
 
     def to_request(self) -> service.ScheduleRequest:
-        return service.ScheduleRequest(
-            id=str(self.id) if self.id is not None else None,
-            alici=self.alici,
-            tarih=self.tarih,
-            saat=self.saat,
-            mesaj=self.mesaj,
-            olusturmaTarihi=self.olusturmaTarihi,
-            timezone=self.timezone,
-            template=self.template,
-            fallback_template=self.fallback_template,
+        message_id = self.id if self.id is None or isinstance(self.id, str) else str(self.id)
+        return service.ScheduleRequest(  # positional: this runs for every message of a batch
+            self.alici,
+            self.tarih,
+            self.saat,
+            self.mesaj,
+            message_id,
+            self.olusturmaTarihi,
+            self.timezone,
+            self.template,
+            self.fallback_template,
         )
 
 
