@@ -42,8 +42,11 @@ def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(start_ser
             "60",
             "--seed",
             "20261128",
+            # One worker: with two threads, hypothesis's concurrent ast.parse calls hit CPython
+            # 3.11's "AST constructor recursion depth mismatch" SystemError (python/cpython
+            # gh-106905), a failure of the tool and not of the service.
             "--workers",
-            "2",
+            "1",
         ],
         capture_output=True,
         text=True,
