@@ -1,6 +1,7 @@
 """REST API benchmarks (issue #2 floors), against a real `whatsapp-scheduler serve` subprocess.
 
     .venv/bin/python bench/bench_api.py [--requests 10000] [--rows 1000000] [--skip-million]
+        [--only-million --starts 5]
 
 1. POST /schedule from 32 concurrent clients (one process, SQLite): requests/s.
 2. POST /schedule/batch with 1,000 messages per request: messages stored/s.
@@ -130,6 +131,10 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
     conn.commit()
 
 
+class _Skip(Exception):
+    """--only-million: leave out parts 1-2."""
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -146,6 +151,15 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument(
+        "--only-million", action="store_true", help="skip the POST benchmarks (parts 1-2)"
+    )
+    parser.add_argument(
+        "--starts",
+        type=int,
+        default=1,
+        help="start the service this many times on the million rows",
+    )
     parser.add_argument("--batch-clients", type=int, default=4, help="concurrent batch clients")
     parser.add_argument(
         "--recipients",
@@ -159,7 +173,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         proc, url, _ = benchservice.start(db, KEY)
+        if args.only_million:
+            benchservice.stop(proc)
         try:
+            if args.only_million:
+                raise _Skip
             single = asyncio.run(post_single(url, args.requests, 32))
             print(
                 f"POST /schedule, 32 clients: {single:,.0f} requests/s ({args.requests} requests)"
@@ -169,8 +187,11 @@ def main() -> None:
                 f"POST /schedule/batch x1000, {args.batch_clients} clients: {batch:,.0f} "
                 f"messages/s ({args.batches} batches)"
             )
+        except _Skip:
+            pass
         finally:
-            benchservice.stop(proc)
+            if proc.poll() is None:
+                benchservice.stop(proc)
         if args.skip_million:
             return
         db2 = Path(tmp) / "million.db"
@@ -179,16 +200,18 @@ def main() -> None:
         began = time.perf_counter()
         prefill(db2, args.rows)
         print(f"prefilled {args.rows:,} queued rows in {time.perf_counter() - began:.1f}s")
-        proc, url, startup = benchservice.start(db2, KEY)
-        try:
-            p50, p99 = asyncio.run(list_latency(url, 300))
-            print(f"start-up to healthy /health with {args.rows:,} rows: {startup:.2f}s")
-            print(
-                f"GET /schedule (100 of {args.rows:,} queued): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-            )
-            print(f"service RSS after the list requests: {rss_mb(proc.pid):.0f} MB")
-        finally:
-            benchservice.stop(proc)
+        for _ in range(args.starts):
+            proc, url, startup = benchservice.start(db2, KEY)
+            try:
+                p50, p99 = asyncio.run(list_latency(url, 300))
+                print(f"start-up to healthy /health with {args.rows:,} rows: {startup:.2f}s")
+                print(
+                    f"GET /schedule (100 of {args.rows:,} queued): "
+                    f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+                )
+                print(f"service RSS after the list requests: {rss_mb(proc.pid):.0f} MB")
+            finally:
+                benchservice.stop(proc)
 
 
 if __name__ == "__main__":
