@@ -117,11 +117,11 @@ class RetryPolicy:
 
     def backoff(self, attempts_before: int, base: float) -> float:
         """Exponential back-off with jitter, capped at `cap_seconds`."""
-        ceiling = min(self.cap_seconds, base * 2**attempts_before)
+        ceiling = min(self.cap_seconds, base * 2.0**attempts_before)
         if self.jitter == Jitter.FULL:
             return self.random() * ceiling
         # Decorrelated jitter (AWS): uniform(base, 3 * previous), previous ~ base * 2^(x-1).
-        previous = base * 2 ** max(attempts_before - 1, 0)
+        previous = base * 2.0 ** max(attempts_before - 1, 0)
         return min(self.cap_seconds, base + self.random() * max(3 * previous - base, 0.0))
 
 

@@ -95,7 +95,7 @@ def content_hash(
 # encoder per call was a third of the hash's cost. Changing the output would make stored
 # hashes disagree with a client's safe retry.
 _HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
-_json_str: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_json_str: Callable[[str], str] = json.encoder.encode_basestring
 
 
 class SchedulerService:

@@ -147,7 +147,7 @@ class WebhookSettings:
 
     def retry_delay(self, attempt: int) -> float:
         """Backoff before retry number ``attempt`` (1-based): base * 2^(attempt-1), capped."""
-        return min(self.retry_cap, self.retry_base * (2 ** (attempt - 1)))
+        return min(self.retry_cap, self.retry_base * (2.0 ** (attempt - 1)))
 
 
 @dataclass

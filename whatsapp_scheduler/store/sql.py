@@ -699,9 +699,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
 
     def _last_inbound(self, wa_id: str) -> datetime | None:
         with self._tx() as conn:
-            return conn.execute(  # type: ignore[no-any-return]
-                sa.select(C.c.last_inbound_at).where(C.c.wa_id == wa_id)
-            ).scalar()
+            return conn.execute(sa.select(C.c.last_inbound_at).where(C.c.wa_id == wa_id)).scalar()
 
     async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
         """Concurrent lookups (one per `POST /schedule`) share one query, like `add`."""
@@ -789,7 +787,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         )
         with self._tx() as conn:
             value = conn.execute(query).scalar()
-        return value  # type: ignore[no-any-return]
+        return value
 
     async def close(self) -> None:
         if self._reader is not self._executor:
