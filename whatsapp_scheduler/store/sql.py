@@ -1,9 +1,11 @@
 """`SqlMessageStore`: the message store on SQLite or PostgreSQL through SQLAlchemy 2 Core.
 
 Each public method runs one short transaction in a worker thread and is awaited by the event
-loop. SQLite gets exactly one thread (one writer, no busy-waiting between our own connections);
-PostgreSQL gets a thread per pooled connection. Dialect differences live in this module only.
-Driver errors are wrapped into `errors.StoreError` here.
+loop. SQLite gets one thread for writes and nearly all reads (one writer, no busy-waiting
+between our own connections) and one for the 24-hour-window lookups, which must not queue
+behind a batch's insert; PostgreSQL gets a thread per pooled connection. Dialect differences
+live in this module and in `sqlite_bulk.py`. Driver errors are wrapped into
+`errors.StoreError` here.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ import functools
 import itertools
 import json
 import logging
-import operator
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,16 +38,17 @@ from whatsapp_scheduler.store import (
     QueueStats,
     Receipt,
     ReceiptCounts,
+    batching,
     changes,
     notify,
     outbox,
+    sqlite_bulk,
     tables,
 )
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Result = TypeVar("Result")
 M = tables.messages
 A = tables.attempts
 R = tables.receipts
@@ -56,43 +58,6 @@ Status = messages.MessageStatus
 
 # SQLite caps bound parameters per statement; stay well below it in IN (...) lists.
 _IN_CHUNK = 500
-
-
-class _Batcher(Generic[T, Result]):
-    """Calls that arrive while one is running share the next run (group commit, group read).
-
-    `run` takes the items of a group and returns one result per item, in order. A lone call
-    runs at once; under load, N concurrent calls cost a few round trips instead of N.
-    """
-
-    def __init__(self, run: Callable[[list[T]], Awaitable[list[Result]]]) -> None:
-        self._run = run
-        self._pending: list[tuple[T, asyncio.Future[Result]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def submit(self, item: T) -> Result:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                group, self._pending = self._pending, []
-                try:
-                    results = await self._run([item for item, _ in group])
-                except Exception as exc:  # every caller in the group gets the error
-                    for _, future in group:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), result in zip(group, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
-        finally:
-            self._flusher = None
 
 
 def normalize_url(url: str) -> str:
@@ -121,71 +86,6 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
 
         return engine
     return sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
-
-
-_SQLITE_COLUMNS = [column.name for column in M.columns]
-_SQLITE_GETTERS = [operator.attrgetter(name) for name in _SQLITE_COLUMNS]
-_SQLITE_TIMES = {i for i, c in enumerate(M.columns) if isinstance(c.type, tables.UtcDateTime)}
-_SQLITE_JSON = {i for i, c in enumerate(M.columns) if isinstance(c.type, sa.JSON)}
-_SQLITE_STATUS = _SQLITE_COLUMNS.index("status")
-
-
-# Lookups of many keys on SQLite take the keys as one JSON array: no SQL compiled per call
-# for an IN list of hundreds of bound parameters (that compile was a visible share of a batch).
-_SQLITE_PRESENT = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
-_SQLITE_LAST_INBOUND = (
-    "SELECT wa_id, last_inbound_at FROM contacts WHERE wa_id IN (SELECT value FROM json_each(?))"
-)
-
-
-def _utc(stored: str) -> datetime:
-    """A time as SQLAlchemy's SQLite DateTime stores it (naive UTC text), made aware."""
-    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
-
-
-#: Bound values per multi-row INSERT on SQLite: its default limit since 3.32 is 32,766 (a
-#: batch of 1,000 messages is one statement); older builds allow 999, read at run time.
-_SQLITE_MAX_VALUES = 32_766
-
-
-@functools.lru_cache(maxsize=64)
-def _sqlite_multirow_insert(columns: tuple[int, ...], rows: int) -> str:
-    """INSERT of `rows` rows at once, `columns` giving which of `_SQLITE_COLUMNS` are bound
-    (the rest keep their defaults).
-
-    One statement, one step: the driver binds every value first, then SQLite inserts the rows
-    without coming back to Python. executemany takes the GIL back for every row, and while the
-    event loop's thread is busy that wait is up to the interpreter's switch interval per row
-    (bench/RESULTS.md: 1.4 ms a row instead of 34 µs)."""
-    names = ", ".join(_SQLITE_COLUMNS[i] for i in columns)
-    one = "(" + ", ".join("?" * len(columns)) + ")"
-    return f"INSERT OR IGNORE INTO messages ({names}) VALUES " + ", ".join([one] * rows)
-
-
-def _sqlite_columns(batch: Sequence[messages.ScheduledMessage]) -> list[list[Any]]:
-    """The batch column by column, as SQLAlchemy's SQLite types store values: naive UTC text
-    with microseconds for times, JSON text, the status string. Built a column at a time with
-    C-level `map`; a batch shares a few times (created = updated = now, due = run), so each
-    distinct time is formatted once."""
-    columns = []
-    for index, getter in enumerate(_SQLITE_GETTERS):
-        values: list[Any] = list(map(getter, batch))
-        if values.count(None) < len(values):
-            if index in _SQLITE_TIMES:
-                values = [None if v is None else _sqlite_time(v) for v in values]
-            elif index in _SQLITE_JSON:
-                values = [None if v is None else json.dumps(dict(v)) for v in values]
-            elif index == _SQLITE_STATUS:
-                values = list(map(str, values))
-        columns.append(values)
-    return columns
-
-
-@functools.lru_cache(maxsize=16384)
-def _sqlite_time(value: datetime) -> str:
-    """Cached: messages share due times across batches too. Aware datetimes are equal only
-    when they are the same instant, which is all the text depends on."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _from_row(row: Any) -> messages.ScheduledMessage:
@@ -239,8 +139,8 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             if self._dialect == "sqlite"
             else self._executor
         )
-        self._adds = _Batcher(self._add_groups)
-        self._inbound_lookups = _Batcher(self._inbound_group)
+        self._adds = batching.Batcher(self._add_groups)
+        self._inbound_lookups = batching.Batcher(self._inbound_group)
         self._max_values: int | None = None  # SQLite's bound-variable limit, once read
 
     @classmethod
@@ -343,17 +243,17 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         """Insert new ids with multi-row INSERTs through the driver (SQLAlchemy's per-row cost
         was most of `POST /schedule/batch`). Returns the ids this call inserted."""
         ids = json.dumps([m.id for m in candidates])
-        present = set(conn.exec_driver_sql(_SQLITE_PRESENT, (ids,)).scalars())
+        present = set(conn.exec_driver_sql(sqlite_bulk.PRESENT_IDS, (ids,)).scalars())
         fresh = [m for m in candidates if m.id not in present]
         if not fresh:
             return set()
-        columns = _sqlite_columns(fresh)
+        columns = sqlite_bulk.columns_of(fresh)
         used = [i for i, values in enumerate(columns) if values.count(None) < len(fresh)]
         per_statement = max(1, self._sqlite_max_values(conn) // len(used))
         inserted = 0
         for start in range(0, len(fresh), per_statement):
             chunk = [columns[i][start : start + per_statement] for i in used]
-            statement = _sqlite_multirow_insert(tuple(used), len(chunk[0]))
+            statement = sqlite_bulk.multirow_insert(tuple(used), len(chunk[0]))
             values = tuple(itertools.chain.from_iterable(zip(*chunk, strict=True)))
             inserted += conn.exec_driver_sql(statement, values).rowcount
         if inserted == len(fresh):
@@ -368,7 +268,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             driver = conn.connection.dbapi_connection
             limit = getattr(driver, "getlimit", None)  # Python 3.11+
             self._max_values = min(
-                _SQLITE_MAX_VALUES,
+                sqlite_bulk.MAX_VALUES,
                 limit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if limit else 999,
             )
         return self._max_values
@@ -717,8 +617,8 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         found: dict[str, datetime] = {}
         with self._tx() as conn:
             if self._dialect == "sqlite":
-                rows = conn.exec_driver_sql(_SQLITE_LAST_INBOUND, (json.dumps(wa_ids),))
-                return {wa_id: _utc(at) for wa_id, at in rows}
+                rows = conn.exec_driver_sql(sqlite_bulk.LAST_INBOUND, (json.dumps(wa_ids),))
+                return {wa_id: sqlite_bulk.utc(at) for wa_id, at in rows}
             for start in range(0, len(wa_ids), _IN_CHUNK):
                 chunk = wa_ids[start : start + _IN_CHUNK]
                 query = sa.select(C.c.wa_id, C.c.last_inbound_at).where(C.c.wa_id.in_(chunk))
