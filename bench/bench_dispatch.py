@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from whatsapp_scheduler import dispatcher, fakes, messages, ratelimit, settings
+from whatsapp_scheduler import dispatcher, messages, ratelimit, settings, testing
 from whatsapp_scheduler.store import migrate, sql
 
 TOKEN = "bench-token"
@@ -84,7 +84,7 @@ async def fresh_store(directory: Path, name: str) -> tuple[str, sql.SqlMessageSt
 
 def make_batch(prefix: str, dues: list[datetime]) -> list[messages.ScheduledMessage]:
     return [
-        fakes.make_message(f"{prefix}-{i:06d}", due, recipient=f"+9055{i:08d}", body="bench")
+        testing.make_message(f"{prefix}-{i:06d}", due, recipient=f"+9055{i:08d}", body="bench")
         for i, due in enumerate(dues)
     ]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 
-from whatsapp_scheduler import fakes, messages, server
+from whatsapp_scheduler import messages, server, testing
 from whatsapp_scheduler.store import migrate, sql
 from whatsapp_scheduler.whatsapp import webhooks
 
@@ -38,7 +38,7 @@ async def seed(db: Path, count: int) -> list[str]:
     store = sql.SqlMessageStore.from_url(url)
     now = datetime.now(UTC)
     batch = [
-        fakes.make_message(f"wh{i:05d}", now - timedelta(minutes=5), recipient=f"+9055{i:08d}")
+        testing.make_message(f"wh{i:05d}", now - timedelta(minutes=5), recipient=f"+9055{i:08d}")
         for i in range(count)
     ]
     await store.add_many(batch)

@@ -1,17 +1,26 @@
-"""Test doubles shipped with the package: a frozen clock and an in-memory message store.
+"""Test doubles shipped with the package: a frozen clock, an in-memory message store, a fake
+Cloud API sender and `make_message`.
 
 `InMemoryMessageStore` follows the same contract as `SqlMessageStore`; the store contract suite
-in tests/integration runs against both, which keeps this fake honest.
+in tests/integration runs against both, which keeps this fake honest. `FakeSender` implements
+`whatsapp.MessageSender`: it records every call and can fail the next N calls with a given
+error, answer "rate limited" with a retry-after, hang, or fail every send of one message id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import dataclasses
-from collections.abc import Sequence
+import hashlib
+import itertools
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from whatsapp_scheduler import errors, messages, store
+from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.store import outbox, sql
 
 Status = messages.MessageStatus
@@ -369,3 +378,128 @@ def _apply(current: messages.ScheduledMessage, outcome: store.Outcome) -> messag
     elif outcome.status not in {Status.QUEUED, Status.SENT, Status.FAILED}:
         raise errors.StoreError(f"an outcome cannot move a message to {outcome.status}")
     return dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+
+
+# -- a fake Cloud API sender (the dispatcher's tests) -------------------------------------
+
+ErrorFactory = Callable[[], errors.SendError]
+
+
+@dataclasses.dataclass
+class _Fault:
+    error: ErrorFactory | None = None
+    hang: float | None = None  # seconds; math.inf = until cancelled
+    hang_forever: bool = False
+
+
+class FakeSender:
+    """A `MessageSender` that answers from a script instead of the network."""
+
+    def __init__(self, *, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.calls: list[messages.ScheduledMessage] = []
+        self.sent: list[messages.ScheduledMessage] = []
+        self.call_times: list[float] = []
+        self._script: deque[_Fault] = deque()
+        self._per_message: dict[str, ErrorFactory] = {}
+        self._ids = itertools.count(1)
+
+    # -- knobs ----------------------------------------------------------------------------
+
+    def fail_next(self, count: int, error: errors.SendError | ErrorFactory) -> None:
+        """The next `count` calls raise `error` (a fresh copy each time if a factory)."""
+        factory = error if callable(error) else _copier(error)
+        self._script.extend(_Fault(error=factory) for _ in range(count))
+
+    def rate_limit_next(
+        self, count: int, *, retry_after: float | None = None, code: int = 130429
+    ) -> None:
+        """The next `count` calls answer 429 / `code` with an optional retry-after."""
+        self.fail_next(
+            count,
+            lambda: errors.RateLimited(
+                f"(#{code}) rate limit", code=code, http_status=429, retry_after=retry_after
+            ),
+        )
+
+    def hang_next(self, count: int, seconds: float | None = None) -> None:
+        """The next `count` calls hang: for `seconds` then time out (ambiguous), or forever."""
+        self._script.extend(
+            _Fault(hang=seconds, hang_forever=seconds is None) for _ in range(count)
+        )
+
+    def fail_message(self, message_id: str, error: errors.SendError | ErrorFactory) -> None:
+        """Every send of `message_id` raises `error`."""
+        self._per_message[message_id] = error if callable(error) else _copier(error)
+
+    # -- MessageSender --------------------------------------------------------------------
+
+    async def send(self, message: messages.ScheduledMessage) -> whatsapp_mod.SendReceipt:
+        """Record the call, apply the next scripted fault, else return a receipt."""
+        self.calls.append(message)
+        self.call_times.append(asyncio.get_running_loop().time())
+        fault = self._script.popleft() if self._script else None
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if fault is not None and fault.hang_forever:
+            await asyncio.Event().wait()
+        if fault is not None and fault.hang is not None:
+            await asyncio.sleep(fault.hang)
+            raise errors.AmbiguousFailure("timed out after sending")
+        if fault is not None and fault.error is not None:
+            raise fault.error()
+        per_message = self._per_message.get(message.id)
+        if per_message is not None:
+            raise per_message()
+        self.sent.append(message)
+        return whatsapp_mod.SendReceipt(
+            wamid=f"wamid.fake{next(self._ids)}", wa_id=message.recipient.lstrip("+")
+        )
+
+    def sends_for(self, message_id: str) -> int:
+        """How many calls asked to send `message_id` (including failed ones)."""
+        return sum(1 for m in self.calls if m.id == message_id)
+
+
+def _copier(error: errors.SendError) -> ErrorFactory:
+    def make() -> errors.SendError:
+        if isinstance(error, errors.RateLimited):
+            return errors.RateLimited(
+                error.message,
+                code=error.code,
+                http_status=error.http_status,
+                retry_after=error.retry_after,
+            )
+        return type(error)(error.message, code=error.code, http_status=error.http_status)
+
+    return make
+
+
+def make_message(
+    message_id: str,
+    due_at: datetime,
+    *,
+    recipient: str = "+905551112233",
+    body: str | None = "hello",
+    template: Mapping[str, Any] | None = None,
+    **changes: Any,
+) -> messages.ScheduledMessage:
+    """A queued message due at `due_at` (run_at too), with consistent bookkeeping fields."""
+    if template is not None:
+        body = None
+    digest = hashlib.sha256(f"{message_id}{recipient}{due_at}{body}".encode()).hexdigest()
+    message = messages.ScheduledMessage(
+        id=message_id,
+        recipient=recipient,
+        due_at=due_at,
+        run_at=due_at,
+        timezone="UTC",
+        tarih=due_at.date().isoformat(),
+        saat=due_at.strftime("%H:%M"),
+        content_hash=digest,
+        created_at=due_at,
+        updated_at=due_at,
+        body=body,
+        template=template,
+    )
+    return message.evolve(**changes) if changes else message

@@ -1,6 +1,6 @@
 """Talking to Meta: the `MessageSender` protocol and what a successful send returns.
 
-`cloud_api.CloudApiSender` is the real implementation (aiohttp, Graph API); `fakes.FakeSender`
+`cloud_api.CloudApiSender` is the real implementation (aiohttp, Graph API); `testing.FakeSender`
 is the test double. A sender either returns a `SendReceipt` or raises one of the
 `errors.SendError` subclasses; it never decides whether to retry (that is
 `scheduling.RetryPolicy`'s job).

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from whatsapp_scheduler import errors, fakes
+from whatsapp_scheduler import errors, testing
 from whatsapp_scheduler.sandbox import StandIn
 from whatsapp_scheduler.whatsapp import cloud_api
 
@@ -35,7 +35,7 @@ def make_sender(
 
 async def test_text_message_is_accepted(standin: StandIn, session) -> None:
     sender = make_sender(session, standin.url)
-    message = fakes.make_message("c1", DUE, recipient="+16505551234", body="Merhaba")
+    message = testing.make_message("c1", DUE, recipient="+16505551234", body="Merhaba")
     receipt = await sender.send(message)
     assert receipt.wamid.startswith("wamid.")
     assert receipt.wa_id == "16505551234"
@@ -47,7 +47,7 @@ async def test_text_message_is_accepted(standin: StandIn, session) -> None:
 
 async def test_template_message_is_accepted(standin: StandIn, session) -> None:
     template = {"name": "reminder", "language": {"code": "tr"}}
-    message = fakes.make_message("c2", DUE, template=template)
+    message = testing.make_message("c2", DUE, template=template)
     await make_sender(session, standin.url).send(message)
     (request,) = standin.sends_for("c2")
     assert request.body["type"] == "template"
@@ -57,27 +57,27 @@ async def test_template_message_is_accepted(standin: StandIn, session) -> None:
 async def test_permanent_code(standin: StandIn, session) -> None:
     standin.fail_next(1, 131026)
     with pytest.raises(errors.PermanentFailure) as caught:
-        await make_sender(session, standin.url).send(fakes.make_message("c3", DUE))
+        await make_sender(session, standin.url).send(testing.make_message("c3", DUE))
     assert caught.value.code == 131026
 
 
 async def test_wrong_token_is_account_failure(standin: StandIn, session) -> None:
     with pytest.raises(errors.AccountFailure) as caught:
-        await make_sender(session, standin.url, token="wrong").send(fakes.make_message("c4", DUE))
+        await make_sender(session, standin.url, token="wrong").send(testing.make_message("c4", DUE))
     assert caught.value.code == 190
 
 
 async def test_throughput_limit_is_rate_limited(standin: StandIn, session) -> None:
     standin.fail_next(1, 130429)
     with pytest.raises(errors.RateLimited) as caught:
-        await make_sender(session, standin.url).send(fakes.make_message("c5", DUE))
+        await make_sender(session, standin.url).send(testing.make_message("c5", DUE))
     assert caught.value.code == 130429
 
 
 async def test_5xx_with_graph_body_is_temporary(standin: StandIn, session) -> None:
     standin.set_faults(error_rate=1.0, error_body=True)
     with pytest.raises(errors.TemporaryFailure) as caught:
-        await make_sender(session, standin.url).send(fakes.make_message("c6", DUE))
+        await make_sender(session, standin.url).send(testing.make_message("c6", DUE))
     assert not isinstance(caught.value, errors.AmbiguousFailure)
     assert caught.value.code == 2
 
@@ -85,14 +85,14 @@ async def test_5xx_with_graph_body_is_temporary(standin: StandIn, session) -> No
 async def test_5xx_without_body_is_ambiguous(standin: StandIn, session) -> None:
     standin.set_faults(error_rate=1.0, error_body=False)
     with pytest.raises(errors.AmbiguousFailure) as caught:
-        await make_sender(session, standin.url).send(fakes.make_message("c7", DUE))
+        await make_sender(session, standin.url).send(testing.make_message("c7", DUE))
     assert caught.value.http_status == 500
 
 
 async def test_hang_is_ambiguous(standin: StandIn, session) -> None:
     standin.set_faults(hang_rate=1.0, hang_seconds=2.0)
     with pytest.raises(errors.AmbiguousFailure):
-        await make_sender(session, standin.url).send(fakes.make_message("c8", DUE))
+        await make_sender(session, standin.url).send(testing.make_message("c8", DUE))
     (request,) = standin.sends_for("c8")
     assert request.fault == "hang"
     assert request.wamid is not None
@@ -104,7 +104,7 @@ async def test_connection_refused_is_not_ambiguous(session) -> None:
         port = probe.getsockname()[1]
     sender = make_sender(session, f"http://127.0.0.1:{port}")
     with pytest.raises(errors.TemporaryFailure) as caught:
-        await sender.send(fakes.make_message("c9", DUE))
+        await sender.send(testing.make_message("c9", DUE))
     assert not isinstance(caught.value, errors.AmbiguousFailure)
 
 

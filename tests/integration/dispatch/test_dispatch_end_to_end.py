@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-from whatsapp_scheduler import dispatcher, fakes, messages
+from whatsapp_scheduler import dispatcher, messages, testing
 from whatsapp_scheduler.sandbox import StandIn
 
 Status = messages.MessageStatus
@@ -19,7 +19,8 @@ def now() -> datetime:
 
 def batch(prefix: str, count: int, due: datetime) -> list[messages.ScheduledMessage]:
     return [
-        fakes.make_message(f"{prefix}{i:04d}", due, recipient=f"+9055{i:08d}") for i in range(count)
+        testing.make_message(f"{prefix}{i:04d}", due, recipient=f"+9055{i:08d}")
+        for i in range(count)
     ]
 
 
@@ -152,13 +153,13 @@ async def test_expired_message_fails(
 async def test_nudge_sends_an_earlier_message_on_time(
     standin: StandIn, sqlite_store, make_settings, fast_policy, wait_final
 ) -> None:
-    later = fakes.make_message("later", now() + timedelta(seconds=2.5), recipient="+905551000001")
+    later = testing.make_message("later", now() + timedelta(seconds=2.5), recipient="+905551000001")
     await sqlite_store.add(later)
     d = await dispatcher.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
     await d.start()
     try:
         await asyncio.sleep(0.2)  # the dispatcher now sleeps until `later`
-        sooner = fakes.make_message(
+        sooner = testing.make_message(
             "sooner", now() + timedelta(seconds=0.6), recipient="+905551000002"
         )
         await sqlite_store.add(sooner)
@@ -177,7 +178,7 @@ async def test_burst_drains_and_returns(
     standin: StandIn, sqlite_store, make_settings, fast_policy
 ) -> None:
     items = batch("burst", 100, now())
-    future = fakes.make_message("future", now() + timedelta(hours=1))
+    future = testing.make_message("future", now() + timedelta(hours=1))
     await sqlite_store.add_many([*items, future])
     d = await dispatcher.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
     await asyncio.wait_for(d.run(burst=True), timeout=5)

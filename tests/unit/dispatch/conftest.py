@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from whatsapp_scheduler import dispatcher, fakes, ratelimit, scheduling, testing
+from whatsapp_scheduler import dispatcher, ratelimit, scheduling, testing
 
 
 @pytest.fixture
@@ -23,15 +23,15 @@ def memory_store() -> testing.InMemoryMessageStore:
 
 
 @pytest.fixture
-def sender() -> fakes.FakeSender:
-    return fakes.FakeSender()
+def sender() -> testing.FakeSender:
+    return testing.FakeSender()
 
 
 @pytest.fixture
 def make_dispatcher(
     clock: testing.FrozenClock,
     memory_store: testing.InMemoryMessageStore,
-    sender: fakes.FakeSender,
+    sender: testing.FakeSender,
 ) -> Callable[..., dispatcher.Dispatcher]:
     def make(
         *,

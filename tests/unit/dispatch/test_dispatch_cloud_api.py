@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from whatsapp_scheduler import errors, fakes
+from whatsapp_scheduler import errors, testing
 from whatsapp_scheduler.whatsapp import cloud_api
 
 DUE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -124,7 +124,7 @@ def test_retry_after_is_carried() -> None:
 
 
 def test_text_payload() -> None:
-    message = fakes.make_message("msg-1", DUE, recipient="+16505551234", body="Merhaba")
+    message = testing.make_message("msg-1", DUE, recipient="+16505551234", body="Merhaba")
     assert cloud_api.build_payload(message) == {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -137,7 +137,7 @@ def test_text_payload() -> None:
 
 def test_template_payload() -> None:
     template = {"name": "reminder", "language": {"code": "tr"}}
-    message = fakes.make_message("msg-2", DUE, template=template)
+    message = testing.make_message("msg-2", DUE, template=template)
     payload = cloud_api.build_payload(message)
     assert payload["type"] == "template"
     assert payload["template"] == template

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from whatsapp_scheduler import dispatcher, errors, fakes, messages, scheduling, testing
+from whatsapp_scheduler import dispatcher, errors, messages, scheduling, testing
 
 Status = messages.MessageStatus
 AO = messages.AttemptOutcome
@@ -21,8 +21,8 @@ async def test_burst_sends_what_is_due_and_returns(clock, memory_store, sender, 
     now = clock.now()
     await add(
         memory_store,
-        *(fakes.make_message(f"m{i}", now, recipient=f"+9055500000{i:02d}") for i in range(20)),
-        fakes.make_message("later", now + timedelta(minutes=5)),
+        *(testing.make_message(f"m{i}", now, recipient=f"+9055500000{i:02d}") for i in range(20)),
+        testing.make_message("later", now + timedelta(minutes=5)),
     )
     d = make_dispatcher()
     await d.run(burst=True)
@@ -40,7 +40,7 @@ async def test_burst_sends_what_is_due_and_returns(clock, memory_store, sender, 
 
 
 async def test_permanent_error_costs_one_call(clock, memory_store, sender, make_dispatcher):
-    await add(memory_store, fakes.make_message("p", clock.now()))
+    await add(memory_store, testing.make_message("p", clock.now()))
     sender.fail_next(1, errors.PermanentFailure("(#131026) undeliverable", code=131026))
     d = make_dispatcher()
     await d.run(burst=True)
@@ -54,7 +54,7 @@ async def test_permanent_error_costs_one_call(clock, memory_store, sender, make_
 
 
 async def test_temporary_error_requeues_with_backoff(clock, memory_store, sender, make_dispatcher):
-    await add(memory_store, fakes.make_message("t", clock.now()))
+    await add(memory_store, testing.make_message("t", clock.now()))
     sender.fail_next(1, errors.TemporaryFailure("(#131000) oops", code=131000))
     policy = scheduling.RetryPolicy(random=lambda: 0.5, base_seconds=10)
     d = make_dispatcher(policy=policy)
@@ -71,7 +71,7 @@ async def test_temporary_error_requeues_with_backoff(clock, memory_store, sender
 
 
 async def test_attempts_exhausted_fail(clock, memory_store, sender, make_dispatcher):
-    await add(memory_store, fakes.make_message("x", clock.now()))
+    await add(memory_store, testing.make_message("x", clock.now()))
     sender.fail_next(10, errors.TemporaryFailure("down", code=2))
     d = make_dispatcher(policy=scheduling.RetryPolicy(max_attempts=3, random=lambda: 0.0))
     for _ in range(5):
@@ -86,7 +86,7 @@ async def test_account_error_pauses_and_defers(clock, memory_store, sender, make
     now = clock.now()
     await add(
         memory_store,
-        *(fakes.make_message(f"a{i}", now, recipient=f"+9055511100{i}") for i in range(5)),
+        *(testing.make_message(f"a{i}", now, recipient=f"+9055511100{i}") for i in range(5)),
     )
     sender.fail_next(1, errors.AccountFailure("(#190) token expired", code=190))
     d = make_dispatcher(send_concurrency=1)
@@ -119,8 +119,8 @@ async def test_expired_message_fails_without_sending(clock, memory_store, sender
     due = clock.now() - timedelta(hours=25)
     await add(
         memory_store,
-        fakes.make_message("old", due),
-        fakes.make_message("late", clock.now() - timedelta(hours=23)),
+        testing.make_message("old", due),
+        testing.make_message("late", clock.now() - timedelta(hours=23)),
     )
     d = make_dispatcher()
     await d.run(burst=True)
@@ -139,7 +139,7 @@ async def test_expired_message_fails_without_sending(clock, memory_store, sender
 
 async def test_pair_gap_defers_second_message(clock, memory_store, sender, make_dispatcher):
     now = clock.now()
-    await add(memory_store, fakes.make_message("one", now), fakes.make_message("two", now))
+    await add(memory_store, testing.make_message("one", now), testing.make_message("two", now))
     d = make_dispatcher(pair_interval=6.0, send_concurrency=1)
     await d.run(burst=True)
     assert [m.id for m in sender.calls] == ["one"]
@@ -157,7 +157,7 @@ async def test_reaper_recovers_dead_worker(
     clock, memory_store, sender, make_dispatcher, resend, status
 ):
     now = clock.now()
-    await add(memory_store, fakes.make_message("orphan", now - timedelta(minutes=2)))
+    await add(memory_store, testing.make_message("orphan", now - timedelta(minutes=2)))
     await memory_store.claim_due(
         now - timedelta(minutes=2), 10, "dead-worker", now - timedelta(minutes=1)
     )
@@ -178,7 +178,7 @@ async def test_reaper_recovers_dead_worker(
 
 
 async def test_rate_limited_with_retry_after(clock, memory_store, sender, make_dispatcher):
-    await add(memory_store, fakes.make_message("r", clock.now()))
+    await add(memory_store, testing.make_message("r", clock.now()))
     sender.rate_limit_next(1, retry_after=0.05)
     d = make_dispatcher()
     await d.run(burst=True)
@@ -194,7 +194,7 @@ async def test_stop_releases_unsent_and_marks_cut_sends_ambiguous(
     now = clock.now()
     await add(
         memory_store,
-        *(fakes.make_message(f"s{i}", now, recipient=f"+9055522200{i}") for i in range(6)),
+        *(testing.make_message(f"s{i}", now, recipient=f"+9055522200{i}") for i in range(6)),
     )
     sender.hang_next(1)  # the first send never answers
     d = make_dispatcher(rate=1.0, send_concurrency=4, shutdown_grace_seconds=0.1)
@@ -220,7 +220,7 @@ async def test_nudge_wakes_the_loop(clock, memory_store, sender, make_dispatcher
     await d.start()
     try:
         await asyncio.sleep(0.05)
-        message = fakes.make_message("n", clock.now())
+        message = testing.make_message("n", clock.now())
         await add(memory_store, message)
         d.nudge(message.run_at)
         for _ in range(100):
@@ -235,8 +235,8 @@ async def test_nudge_wakes_the_loop(clock, memory_store, sender, make_dispatcher
 async def test_health_and_metrics(clock, memory_store, sender, make_dispatcher):
     await add(
         memory_store,
-        fakes.make_message("h1", clock.now()),
-        fakes.make_message("h2", clock.now(), recipient="+905559990000"),
+        testing.make_message("h1", clock.now()),
+        testing.make_message("h2", clock.now(), recipient="+905559990000"),
     )
     sender.fail_message("h2", errors.PermanentFailure("(#131051) unsupported", code=131051))
     d = make_dispatcher()
@@ -259,7 +259,7 @@ async def test_metrics_registries_are_separate(make_dispatcher):
 
 
 async def test_log_line_has_no_body(clock, memory_store, sender, make_dispatcher, caplog):
-    await add(memory_store, fakes.make_message("l", clock.now(), body="TOP SECRET TEXT"))
+    await add(memory_store, testing.make_message("l", clock.now(), body="TOP SECRET TEXT"))
     d = make_dispatcher()
     with caplog.at_level("INFO", logger="whatsapp_scheduler.dispatcher"):
         await d.run(burst=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from whatsapp_scheduler import errors, fakes, messages, scheduling
+from whatsapp_scheduler import errors, messages, scheduling, testing
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 Action = scheduling.Action
@@ -113,7 +113,7 @@ def test_lease_until() -> None:
 def test_reap_decision(
     resend: bool, attempts: int, action: scheduling.Action, run_at: datetime | None
 ) -> None:
-    message = fakes.make_message("m1", NOW - timedelta(minutes=5), attempts=attempts)
+    message = testing.make_message("m1", NOW - timedelta(minutes=5), attempts=attempts)
     decision = scheduling.reap_decision(message, NOW, policy(resend_ambiguous=resend))
     assert decision.action == action
     assert decision.attempt == AO.AMBIGUOUS

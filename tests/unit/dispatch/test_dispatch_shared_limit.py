@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whatsapp_scheduler import dispatcher, fakes, messages
+from whatsapp_scheduler import dispatcher, messages, testing
 
 
 class CountingLimit:
@@ -22,7 +22,7 @@ class CountingLimit:
 async def test_every_send_takes_a_shared_slot_and_stop_closes_the_limit(
     make_dispatcher, memory_store, sender, clock
 ):
-    await memory_store.add_many([fakes.make_message(f"m{i}", clock.now()) for i in range(5)])
+    await memory_store.add_many([testing.make_message(f"m{i}", clock.now()) for i in range(5)])
     d: dispatcher.Dispatcher = make_dispatcher()
     limit = CountingLimit()
     d.shared_limiter = limit
@@ -43,14 +43,14 @@ async def test_every_send_takes_a_shared_slot_and_stop_closes_the_limit(
 
 async def test_build_dispatcher_shares_the_limit_only_on_postgres(make_settings, memory_store):
     on_sqlite = await dispatcher.build_dispatcher(
-        make_settings(), memory_store, sender=fakes.FakeSender()
+        make_settings(), memory_store, sender=testing.FakeSender()
     )
     assert on_sqlite.shared_limiter is None
     assert on_sqlite.config.claim_batch_size == 200
     on_postgres = await dispatcher.build_dispatcher(
         make_settings(database_url="postgresql://nobody@127.0.0.1:1/none", send_concurrency=32),
         memory_store,
-        sender=fakes.FakeSender(),
+        sender=testing.FakeSender(),
     )
     assert on_postgres.shared_limiter is not None  # connects lazily: nothing opened yet
     assert on_postgres.config.claim_batch_size == 32  # smaller claims: the rate is shared
