@@ -277,6 +277,7 @@ class InMemoryMessageStore:
                 receipt.status,
                 when,
                 at,
+                previous=target.status,
                 wamid=receipt.wamid,
                 error_code=receipt.error_code,
                 error_text=receipt.error_text,

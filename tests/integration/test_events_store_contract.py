@@ -129,9 +129,9 @@ async def test_receipts_write_one_event_per_applied_change(events_store, make_me
     ]
     await events_store.apply_receipts(receipts, at)
     _, bodies = await _bodies(events_store)
-    assert [(b["status"], b["whatsapp_message_id"]) for b in bodies] == [
-        ("delivered", "wamid.R"),
-        ("read", "wamid.R"),
+    assert [(b["status"], b["whatsapp_message_id"], b["previous_status"]) for b in bodies] == [
+        ("delivered", "wamid.R", "sent"),
+        ("read", "wamid.R", "delivered"),
     ]
 
 
@@ -143,8 +143,25 @@ async def test_kept_receipt_applied_at_send_time_writes_its_event(events_store, 
     await events_store.apply_receipts([failed], START)  # before our own write of the send
     await events_store.record([_outcome(message.id, wamid="wamid.K")])
     _, bodies = await _bodies(events_store)
-    assert [b["status"] for b in bodies] == ["sent", "failed"]
+    assert [(b["status"], b["previous_status"]) for b in bodies] == [
+        ("sent", "sending"),
+        ("failed", "sent"),
+    ]
     assert bodies[1]["error"] == {"code": 131047, "message": "window closed"}
+
+
+async def test_a_receipt_matched_by_callback_data_names_the_status_it_replaced(
+    events_store, make_message
+):
+    """Meta's `sent` can beat our own write of the send: it is matched by our id (sent as
+    biz_opaque_callback_data) while the message is still `sending`."""
+    message = await _claimed(events_store, make_message)
+    early = store.Receipt("wamid.E", S.SENT, START, callback_data=message.id)
+    counts = await events_store.apply_receipts([early], START)
+    assert counts.applied == 1
+    _, bodies = await _bodies(events_store)
+    assert [(b["status"], b["previous_status"]) for b in bodies] == [("sent", "sending")]
+    assert (await events_store.get(message.id)).wamid == "wamid.E"
 
 
 async def test_claim_leases_retry_and_give_up(events_store, make_message):

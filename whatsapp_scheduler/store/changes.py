@@ -56,34 +56,40 @@ def receipt_values(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
 
 def apply_receipt(
     conn: Connection, receipt: Receipt, received_at: datetime
-) -> tuple[str, str | None]:
-    """Move the matching message forward. Returns (applied|stale|unmatched, message id)."""
+) -> tuple[str, str | None, str | None]:
+    """Move the matching message forward.
+
+    Returns (applied|stale|unmatched, message id, the status it replaced when applied). The
+    message is read by wamid (or by our id in biz_opaque_callback_data, for a status that beat
+    our own record of the send), locked on PostgreSQL, and updated by primary key only if its
+    status is still the one read. The reads filter on wamid or id alone: with a status
+    condition too, SQLite's planner chose a status index and scanned every `sent` row.
+    """
     sources = receipt_sources(receipt.status)
-    values = receipt_values(receipt, received_at)
-    by_wamid = (
-        sa.update(M)
-        .where(M.c.wamid == receipt.wamid, M.c.status.in_(sources))
-        .values(**values)
-        .returning(M.c.id)
-    )
-    message_id = conn.execute(by_wamid).scalar()
-    if message_id is None and receipt.callback_data:
-        by_id = (
+    columns = (M.c.id, M.c.status, M.c.wamid)
+    found = conn.execute(
+        sa.select(*columns).where(M.c.wamid == receipt.wamid).with_for_update()
+    ).first()
+    extra: dict[str, Any] = {}
+    if (found is None or found.status not in sources) and receipt.callback_data:
+        by_id = conn.execute(
+            sa.select(*columns).where(M.c.id == receipt.callback_data).with_for_update()
+        ).first()
+        if by_id is not None and by_id.wamid in (None, receipt.wamid):
+            found, extra = by_id, {"wamid": receipt.wamid}
+    if found is not None and found.status in sources:
+        update = (
             sa.update(M)
-            .where(
-                M.c.id == receipt.callback_data,
-                sa.or_(M.c.wamid.is_(None), M.c.wamid == receipt.wamid),
-                M.c.status.in_(sources),
-            )
-            .values(**values, wamid=sa.func.coalesce(M.c.wamid, receipt.wamid))
-            .returning(M.c.id)
+            .where(M.c.id == found.id, M.c.status == found.status)
+            .values(**receipt_values(receipt, received_at), **extra)
         )
-        message_id = conn.execute(by_id).scalar()
-    if message_id is not None:
-        return "applied", message_id
+        if conn.execute(update).rowcount == 1:
+            return "applied", found.id, found.status
+    if found is not None:
+        return "stale", found.id, None
     match = sa.or_(M.c.wamid == receipt.wamid, M.c.id == (receipt.callback_data or ""))
     known = conn.execute(sa.select(M.c.id).where(match).limit(1)).scalar()
-    return ("stale", known) if known is not None else ("unmatched", None)
+    return ("stale", known, None) if known is not None else ("unmatched", None, None)
 
 
 def outcome_event(outcome: Outcome, previous: str) -> dict[str, Any]:
@@ -100,13 +106,16 @@ def outcome_event(outcome: Outcome, previous: str) -> dict[str, Any]:
     )
 
 
-def receipt_event(message_id: str, receipt: Receipt, received_at: datetime) -> dict[str, Any]:
+def receipt_event(
+    message_id: str, receipt: Receipt, received_at: datetime, previous: str | None
+) -> dict[str, Any]:
     """The status event for a status webhook that moved a message forward."""
     return outbox.event_row(
         message_id,
         receipt.status,
         receipt.occurred_at,
         received_at,
+        previous=previous,
         wamid=receipt.wamid,
         error_code=receipt.error_code,
         error_text=receipt.error_text,

@@ -5,11 +5,12 @@ lost nor sent for a change that was rolled back. `events.EventDeliverer` then cl
 POSTs them and records the result here. Event body (`message.status`)::
 
     {"event": "message.status", "id": "<message id>", "status": "delivered",
-     "previous_status": "sent" | null, "at": "2026-03-01T09:00:05Z",
+     "previous_status": "sent", "at": "2026-03-01T09:00:05Z",
      "whatsapp_message_id": "wamid..." | null, "error": {"code": 131047, "message": "..."} | null}
 
-`previous_status` is null when the store did not read it (status webhooks move a message with
-one conditional UPDATE and never read the row first).
+`previous_status` is the status the change replaced: `sending` for sends, `queued` for
+cancellations, and for Meta's status webhooks the status read (and locked) just before the
+update.
 """
 
 from __future__ import annotations
