@@ -38,7 +38,7 @@ def _normalize_cached(raw: str, default_region: str) -> str | tuple[str]:
 
 
 def _normalize(raw: str, default_region: str, field: str = "alici") -> str:
-    if raw[:1] == "+" and raw[1:].isdigit():  # already E.164, as Meta asks: the usual case
+    if raw[:1] == "+" and raw.isascii() and raw[1:].isdigit():  # E.164 already: the usual case
         fast = _valid_e164(raw[1:])
         if fast is not None:
             return fast
@@ -88,7 +88,11 @@ def _valid_e164(digits: str) -> str | None:
     go to `is_valid_number`, which picks the region. tests/unit/test_recipients_fast_path.py
     checks the answers against the full parse.
     """
-    if not digits.isdigit() or not 4 <= len(digits) <= 17 or digits[0] == "0":
+    # ASCII only: str.isdigit() and regex \d also take other scripts' digits, which the full
+    # parse converts (Arabic-Indic ٣ -> 3) and this shortcut would copy into the answer.
+    if not (digits.isascii() and digits.isdigit()) or not 4 <= len(digits) <= 17:
+        return None
+    if digits[0] == "0":
         return None
     # Country calling codes are prefix-free: the first of 1, 2, 3 digits that is one is it.
     code = digits[:1]

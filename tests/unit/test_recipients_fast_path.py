@@ -77,3 +77,17 @@ def test_random_digits_behind_every_country_code_agree(seed):
 def test_normalize_gives_the_same_e164_with_or_without_the_shortcut(raw):
     compact = raw.replace(" ", "")
     assert recipients.normalize(raw, "TR") == _full_parse(compact[1:])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+1\u0662\u0661\u0662\u0665\u0665\u0665\u0661\u0662\u0663\u0664", "+12125551234"),
+        ("+90\u0665\u0665\u0665\u0661\u0662\u0663\u0664\u0665\u0666\u0667", "+905551234567"),
+    ],
+)
+def test_digits_of_other_scripts_come_back_as_ascii(raw, expected):
+    """Arabic-Indic digits are digits to str.isdigit and regex \\d: the shortcut must leave
+    them to the full parse, which converts them."""
+    assert recipients._valid_e164(raw[1:]) is None
+    assert recipients.normalize(raw, "TR") == expected
