@@ -617,8 +617,8 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         found: dict[str, datetime] = {}
         with self._tx() as conn:
             if self._dialect == "sqlite":
-                rows = conn.exec_driver_sql(sqlite_bulk.LAST_INBOUND, (json.dumps(wa_ids),))
-                return {wa_id: sqlite_bulk.utc(at) for wa_id, at in rows}
+                rows = conn.execute(sqlite_bulk.LAST_INBOUND, {"wa_ids": json.dumps(wa_ids)})
+                return {row.wa_id: row.last_inbound_at for row in rows}
             for start in range(0, len(wa_ids), _IN_CHUNK):
                 chunk = wa_ids[start : start + _IN_CHUNK]
                 query = sa.select(C.c.wa_id, C.c.last_inbound_at).where(C.c.wa_id.in_(chunk))
