@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -92,47 +91,15 @@ async def list_latency(url: str, samples: int) -> tuple[float, float]:
 
 def prefill(db: Path, rows: int) -> None:
     """Insert `rows` queued messages straight into SQLite (the API's batch path is measured above)."""
-    conn = sqlite3.connect(db)
     base = datetime(2030, 1, 1, tzinfo=UTC)
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    chunk = []
-    for i in range(rows):
+
+    def row(i: int) -> tuple[object, ...]:
         due = (base + timedelta(seconds=i)).replace(tzinfo=None).isoformat(sep=" ")
-        chunk.append(
-            (
-                f"pre-{i}",
-                f"+90555{i:07d}",
-                f"message {i}",
-                "Europe/Istanbul",
-                "2030-01-01",
-                "03:00",
-                f"h{i}",
-                "queued",
-                due,
-                due,
-                now,
-                now,
-            )
-        )
-        if len(chunk) == 50_000:
-            _insert(conn, chunk)
-            chunk = []
-    if chunk:
-        _insert(conn, chunk)
-    conn.close()
+        return (f"pre-{i}", f"+90555{i:07d}", f"message {i}", "Europe/Istanbul", "2030-01-01",
+                "03:00", f"h{i}", "queued", due, due, now, now, None)  # fmt: skip
 
-
-def _insert(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
-    conn.executemany(
-        "INSERT INTO messages (id, recipient, body, timezone, tarih, saat, content_hash, status, due_at, run_at, created_at, updated_at, attempts) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0)",
-        rows,
-    )
-    conn.commit()
-
-
-class _Skip(Exception):
-    """--only-million: leave out parts 1-2."""
+    benchservice.insert_messages(db, map(row, range(rows)))
 
 
 def rss_mb(pid: int) -> float:
@@ -140,6 +107,21 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def post_benchmarks(db: Path, args: argparse.Namespace) -> None:
+    """Parts 1-2: POST /schedule and POST /schedule/batch on a fresh database."""
+    proc, url, _ = benchservice.start(db, KEY)
+    try:
+        single = asyncio.run(post_single(url, args.requests, 32))
+        print(f"POST /schedule, 32 clients: {single:,.0f} requests/s ({args.requests} requests)")
+        batch = asyncio.run(post_batches(url, args.batches, args.batch_clients))
+        print(
+            f"POST /schedule/batch x1000, {args.batch_clients} clients: {batch:,.0f} "
+            f"messages/s ({args.batches} batches)"
+        )
+    finally:
+        benchservice.stop(proc)
 
 
 def main() -> None:
@@ -171,27 +153,8 @@ def main() -> None:
     args = parser.parse_args()
     RECIPIENTS = args.recipients
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.db"
-        proc, url, _ = benchservice.start(db, KEY)
-        if args.only_million:
-            benchservice.stop(proc)
-        try:
-            if args.only_million:
-                raise _Skip
-            single = asyncio.run(post_single(url, args.requests, 32))
-            print(
-                f"POST /schedule, 32 clients: {single:,.0f} requests/s ({args.requests} requests)"
-            )
-            batch = asyncio.run(post_batches(url, args.batches, args.batch_clients))
-            print(
-                f"POST /schedule/batch x1000, {args.batch_clients} clients: {batch:,.0f} "
-                f"messages/s ({args.batches} batches)"
-            )
-        except _Skip:
-            pass
-        finally:
-            if proc.poll() is None:
-                benchservice.stop(proc)
+        if not args.only_million:
+            post_benchmarks(Path(tmp) / "bench.db", args)
         if args.skip_million:
             return
         db2 = Path(tmp) / "million.db"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -30,11 +29,10 @@ STATUSES = HISTORY + ["queued"] * 5
 
 
 def prefill(db: Path, rows: int) -> None:
-    conn = sqlite3.connect(db)
     past = datetime(2025, 1, 1, tzinfo=UTC).replace(tzinfo=None)  # SQLite keeps naive UTC
     future = datetime(2031, 1, 1, tzinfo=UTC).replace(tzinfo=None)
-    chunk: list[tuple[object, ...]] = []
-    for i in range(rows):
+
+    def row(i: int) -> tuple[object, ...]:
         status = STATUSES[i % 100]
         due = (
             future + timedelta(seconds=i)
@@ -43,27 +41,11 @@ def prefill(db: Path, rows: int) -> None:
         )
         text = due.isoformat(sep=" ")
         error = 131047 if status == "failed" else None
-        chunk.append(
-            (f"pre-{i}", f"+90555{i % 10_000:07d}", f"message {i}", "Europe/Istanbul",
-             due.date().isoformat(), due.strftime("%H:%M"), f"h{i}", status, text, text, text,
-             text, error)
-        )  # fmt: skip
-        if len(chunk) == 50_000:
-            _insert(conn, chunk)
-            chunk = []
-    if chunk:
-        _insert(conn, chunk)
-    conn.close()
+        return (f"pre-{i}", f"+90555{i % 10_000:07d}", f"message {i}", "Europe/Istanbul",
+                due.date().isoformat(), due.strftime("%H:%M"), f"h{i}", status, text, text, text,
+                text, error)  # fmt: skip
 
-
-def _insert(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
-    conn.executemany(
-        "INSERT INTO messages (id, recipient, body, timezone, tarih, saat, content_hash, status, "
-        "due_at, run_at, created_at, updated_at, last_error_code, attempts) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
-        rows,
-    )
-    conn.commit()
+    benchservice.insert_messages(db, map(row, range(rows)))
 
 
 def sign_in(client: httpx.Client) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 BIN = Path(sys.executable).parent / "whatsapp-scheduler"
@@ -50,3 +53,22 @@ def start(
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     proc.wait(30)
+
+
+def insert_messages(db: Path, rows: Iterable[tuple[object, ...]], chunk: int = 50_000) -> None:
+    """Insert message rows straight into SQLite, `chunk` per transaction, to prefill a database
+    the service created. A row: id, recipient, body, timezone, tarih, saat, content_hash,
+    status, due_at, run_at, created_at, updated_at (naive UTC text), last_error_code."""
+    conn = sqlite3.connect(db)
+    try:
+        rows = iter(rows)
+        while batch := list(itertools.islice(rows, chunk)):
+            conn.executemany(
+                "INSERT INTO messages (id, recipient, body, timezone, tarih, saat, content_hash, "
+                "status, due_at, run_at, created_at, updated_at, last_error_code, attempts) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+                batch,
+            )
+            conn.commit()
+    finally:
+        conn.close()
