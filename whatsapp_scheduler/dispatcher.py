@@ -50,13 +50,13 @@ from whatsapp_scheduler import (
     store,
 )
 from whatsapp_scheduler import metrics as metrics_mod
+from whatsapp_scheduler import pauses as pauses_mod
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler import window_gate as window_gate_mod
 
 logger = logging.getLogger(__name__)
 
 Status = messages.MessageStatus
-Outcome = messages.AttemptOutcome
 
 #: After a 130429 without retry-after, hold the whole number this long.
 THROTTLE_PAUSE_SECONDS = 1.0
@@ -110,24 +110,6 @@ class DispatchConfig:
         return max(1, min(self.claim_batch_size, max(self.send_concurrency, quarter_lease)))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Pause:
-    """A number held back after an account-level error."""
-
-    phone_number_id: str
-    code: int | None
-    reason: str
-    until: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "phone_number_id": self.phone_number_id,
-            "code": self.code,
-            "reason": self.reason,
-            "until": self.until.isoformat(),
-        }
-
-
 def policy_from_settings(config: settings.Settings) -> scheduling.RetryPolicy:
     """The retry policy configured by `Settings` (back-off constants are the defaults)."""
     return scheduling.RetryPolicy(
@@ -174,6 +156,7 @@ class Dispatcher:
         self._on_close = on_close
         self.shared_limiter = shared_limiter  # the fleet-wide throughput limit (PostgreSQL)
         self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
+        self.tally = outcomes.Tally(self.worker_id, self.metrics)
         self._writer = outcomes.OutcomeWriter(
             message_store, config.flush_delay_seconds, config.flush_max_batch
         )
@@ -186,15 +169,13 @@ class Dispatcher:
         self._phase: dict[str, Phase] = {}
         self._unsent: list[messages.ScheduledMessage] = []
         self._interrupted: list[tuple[messages.ScheduledMessage, datetime]] = []
-        self._pauses: dict[str, Pause] = {}
+        self.pauses = pauses_mod.Pauses(self.metrics)
         self._scheduler: AsyncIOScheduler | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_wake: datetime | None = None
         self._nudged: datetime | None = None
         self._job_tasks: set[asyncio.Future[Any]] = set()
-        self._counts = {"sent": 0, "failed": 0, "retried": 0, "deferred": 0, "reaped": 0}
-        self._last_error: dict[str, Any] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -258,7 +239,7 @@ class Dispatcher:
             await self.shared_limiter.close()
         self._state = State.STOPPED
         self._stopped.set()
-        logger.info("dispatcher stopped", extra={"worker": self.worker_id, **self._counts})
+        logger.info("dispatcher stopped", extra={"worker": self.worker_id, **self.tally.counts})
 
     def add_stop_hook(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Await `hook()` at the end of `stop()` (e.g. to stop a NOTIFY listener)."""
@@ -457,24 +438,24 @@ class Dispatcher:
         """Decide, wait, send; returns the outcome to record."""
         now = self.clock.now()
         if scheduling.is_expired(message.due_at, now, self.config.max_lateness):
-            return self._expired(message, now)
+            return self.tally.expired(message, now, self.config.max_lateness)
         if self.window_gate is not None:
             verdict = self.window_gate.check(message, now)
             if verdict.failure is not None:
-                return self._window_closed(message, now, verdict.failure)
+                return self.tally.window_closed(message, now, verdict.failure)
             message = verdict.message  # its fallback template, under WINDOW_POLICY=template
         pause = self._active_pause(now)
         if pause is not None:
-            return self._deferral(message, now, pause.until, "paused")
+            return self.tally.deferral(message, now, pause.until, "paused")
         allowed = self.limiter.pairs.reserve(message.recipient, now)
         if allowed is not None:
-            return self._deferral(message, now, allowed, "pair_gap")
+            return self.tally.deferral(message, now, allowed, "pair_gap")
         await self._wait_for_token()
         now = self.clock.now()
         pause = self._active_pause(now)
         if pause is not None:
             self.limiter.pairs.release(message.recipient, now)
-            return self._deferral(message, now, pause.until, "paused")
+            return self.tally.deferral(message, now, pause.until, "paused")
         return await self._send(message)
 
     async def _wait_for_token(self) -> None:
@@ -505,7 +486,7 @@ class Dispatcher:
         self.metrics.latency.observe(latency)
         return self._sent(message, receipt, started, latency)
 
-    # -- outcomes ---------------------------------------------------------------------------
+    # -- outcomes (built and counted by `self.tally`) ---------------------------------------
 
     def _sent(
         self,
@@ -514,24 +495,9 @@ class Dispatcher:
         started: datetime,
         latency: float,
     ) -> store.Outcome:
-        now = self.clock.now()
         self.limiter.pairs.note_sent(message.recipient, started)
         self.limiter.bucket(self.phone_number_id).recover()
-        self._counts["sent"] += 1
-        self.metrics.sent.inc()
-        self.metrics.lateness.observe(max(0.0, (started - message.due_at).total_seconds()))
-        _log_attempt(message, Outcome.SENT, None, latency, self.worker_id)
-        return store.Outcome(
-            message_id=message.id,
-            worker=self.worker_id,
-            status=Status.SENT,
-            finished_at=now,
-            attempt=Outcome.SENT,
-            started_at=started,
-            wamid=receipt.wamid,
-            wa_id=receipt.wa_id,
-            http_status=receipt.http_status,
-        )
+        return self.tally.sent(message, receipt, started, latency, self.clock.now())
 
     def _failed_attempt(
         self,
@@ -542,98 +508,13 @@ class Dispatcher:
     ) -> store.Outcome:
         now = self.clock.now()
         decision = self.policy.decide(error, message.attempts, now)
-        self._note_error(error, now)
         if error.code == 130429 or (isinstance(error, errors.RateLimited) and error.code is None):
             self._throttle(error)
         if decision.action == scheduling.Action.PAUSE:
             assert decision.run_at is not None
             self._pause(error, decision.run_at)
             self.limiter.pairs.release(message.recipient, started)
-            self._count_deferral("paused")
-            status = Status.QUEUED
-        elif decision.action == scheduling.Action.RETRY:
-            self._counts["retried"] += 1
-            self.metrics.retried.labels(metrics_mod.code_label(error.code)).inc()
-            status = Status.QUEUED
-        else:
-            self._counts["failed"] += 1
-            self.metrics.failed.labels(_failure_label(error)).inc()
-            status = Status.FAILED
-        _log_attempt(
-            message, decision.attempt or decision.action, error.code, latency, self.worker_id
-        )
-        return store.Outcome(
-            message_id=message.id,
-            worker=self.worker_id,
-            status=status,
-            finished_at=now,
-            attempt=decision.attempt,
-            started_at=started,
-            run_at=decision.run_at,
-            error_code=error.code,
-            error_text=decision.error_text,
-            http_status=error.http_status,
-        )
-
-    def _expired(self, message: messages.ScheduledMessage, now: datetime) -> store.Outcome:
-        text = scheduling.expired_text(message.due_at, self.config.max_lateness)
-        return self._failed_unsent(message, now, "expired", Outcome.EXPIRED, text)
-
-    def _window_closed(
-        self, message: messages.ScheduledMessage, now: datetime, text: str
-    ) -> store.Outcome:
-        """WINDOW_POLICY=fail (or template without a fallback): failed, nothing sent to Meta."""
-        return self._failed_unsent(message, now, "window_closed", Outcome.FAILED, text)
-
-    def _failed_unsent(
-        self,
-        message: messages.ScheduledMessage,
-        now: datetime,
-        label: str,
-        attempt: messages.AttemptOutcome,
-        text: str,
-    ) -> store.Outcome:
-        """A message that fails here, before any request to Meta (counted, logged, recorded)."""
-        self._counts["failed"] += 1
-        self.metrics.failed.labels(label).inc()
-        logger.warning(
-            "not sent: %s", label, extra={**message.log_context(), "outcome": str(attempt)}
-        )
-        return store.Outcome(
-            message_id=message.id,
-            worker=self.worker_id,
-            status=Status.FAILED,
-            finished_at=now,
-            attempt=attempt,
-            started_at=now,
-            error_text=text,
-        )
-
-    def _deferral(
-        self, message: messages.ScheduledMessage, now: datetime, run_at: datetime, reason: str
-    ) -> store.Outcome:
-        self._count_deferral(reason)
-        logger.debug("deferred", extra={**message.log_context(), "reason": reason})
-        return store.Outcome(
-            message_id=message.id,
-            worker=self.worker_id,
-            status=Status.QUEUED,
-            finished_at=now,
-            attempt=None,
-            run_at=run_at,
-        )
-
-    def _count_deferral(self, reason: str) -> None:
-        self._counts["deferred"] += 1
-        self.metrics.deferred.labels(reason).inc()
-
-    def _note_error(self, error: errors.SendError, now: datetime) -> None:
-        self._last_error = {
-            "code": error.code,
-            "kind": type(error).__name__,
-            "text": error.message,
-            "at": now.isoformat(),
-        }
+        return self.tally.attempt_failed(message, error, decision, started, latency, now)
 
     def _throttle(self, error: errors.SendError) -> None:
         wait = getattr(error, "retry_after", None) or THROTTLE_PAUSE_SECONDS
@@ -644,32 +525,11 @@ class Dispatcher:
     # -- pauses -----------------------------------------------------------------------------
 
     def _pause(self, error: errors.SendError, until: datetime) -> None:
-        current = self._pauses.get(self.phone_number_id)
-        if current is not None and current.until >= until:
-            return
-        pause = Pause(self.phone_number_id, error.code, error.message, until)
-        self._pauses[self.phone_number_id] = pause
-        self.metrics.paused.labels(self.phone_number_id).set(1)
-        logger.error(
-            "account error: sending paused",
-            extra={
-                "phone_number_id": self.phone_number_id,
-                "code": error.code,
-                "until": until.isoformat(),
-            },
-        )
-        self._arm(until)
+        if self.pauses.start(self.phone_number_id, error, until):
+            self._arm(until)
 
-    def _active_pause(self, now: datetime) -> Pause | None:
-        pause = self._pauses.get(self.phone_number_id)
-        if pause is None:
-            return None
-        if pause.until > now:
-            return pause
-        del self._pauses[self.phone_number_id]
-        self.metrics.paused.labels(self.phone_number_id).set(0)
-        logger.info("sending resumed", extra={"phone_number_id": self.phone_number_id})
-        return None
+    def _active_pause(self, now: datetime) -> pauses_mod.Pause | None:
+        return self.pauses.active(self.phone_number_id, now)
 
     # -- leases and shutdown ----------------------------------------------------------------
 
@@ -681,32 +541,13 @@ class Dispatcher:
         for message in expired:
             if message.claimed_by is None or message.id in self._tasks:
                 continue
-            outcomes.append(self._reaped(message, now))
+            decision = scheduling.reap_decision(message, now, self.policy)
+            outcomes.append(self.tally.reaped(message, decision, now))
         applied = await self.store.record(outcomes) if outcomes else 0
         if applied:
-            self._counts["reaped"] += applied
-            self.metrics.reaped.inc(applied)
+            self.tally.count_reaped(applied)
             self._wake.set()
         return applied
-
-    def _reaped(self, message: messages.ScheduledMessage, now: datetime) -> store.Outcome:
-        decision = scheduling.reap_decision(message, now, self.policy)
-        retry = decision.action == scheduling.Action.RETRY
-        logger.warning(
-            "lease expired: %s",
-            "requeued (may be sent twice)" if retry else "failed (may have been sent)",
-            extra={**message.log_context(), "dead_worker": message.claimed_by},
-        )
-        return store.Outcome(
-            message_id=message.id,
-            worker=message.claimed_by or "",
-            status=Status.QUEUED if retry else Status.FAILED,
-            finished_at=now,
-            attempt=decision.attempt,
-            started_at=message.claimed_at,
-            run_at=decision.run_at,
-            error_text=decision.error_text,
-        )
 
     async def _reap_logged(self) -> None:
         if self._stopping:
@@ -742,7 +583,7 @@ class Dispatcher:
         now = self.clock.now()
         outcomes = []
         for message in self._unsent:
-            outcomes.append(self._deferral(message, now, message.run_at, "shutdown"))
+            outcomes.append(self.tally.deferral(message, now, message.run_at, "shutdown"))
         for message, started in self._interrupted:
             error = errors.AmbiguousFailure("send cut off by shutdown")
             outcomes.append(self._failed_attempt(message, error, started, 0.0))
@@ -756,7 +597,7 @@ class Dispatcher:
     def health(self) -> dict[str, Any]:
         """JSON-able state for /health: running/paused/stopped, pauses, counters, last error."""
         now = self.clock.now()
-        pauses = [p.as_json() for p in self._pauses.values() if p.until > now]
+        pauses = self.pauses.as_json(now)
         state = self._state
         if state != State.STOPPED and pauses:
             state = State.PAUSED
@@ -766,38 +607,9 @@ class Dispatcher:
             "paused": pauses,
             "in_flight": len(self._tasks),
             "next_wake_at": self._next_wake.isoformat() if self._next_wake else None,
-            **self._counts,
-            "last_error": self._last_error,
+            **self.tally.counts,
+            "last_error": self.tally.last_error,
         }
-
-
-def _failure_label(error: errors.SendError) -> str:
-    if error.code is None and isinstance(error, errors.AmbiguousFailure):
-        return "ambiguous"
-    return metrics_mod.code_label(error.code)
-
-
-def _log_attempt(
-    message: messages.ScheduledMessage,
-    outcome: str,
-    code: int | None,
-    latency: float,
-    worker: str,
-) -> None:
-    """One line per attempt: ids, outcome, code, latency. Never the body or the token."""
-    if not logger.isEnabledFor(logging.INFO):
-        return
-    logger.info(
-        "send attempt: %s",
-        outcome,
-        extra={
-            **message.log_context(),
-            "outcome": str(outcome),
-            "code": code,
-            "latency_ms": round(latency * 1000, 1),
-            "worker": worker,
-        },
-    )
 
 
 def render_metrics(dispatcher: Dispatcher) -> bytes:

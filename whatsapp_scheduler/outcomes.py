@@ -1,4 +1,9 @@
-"""Batched, durable recording of the dispatcher's outcomes.
+"""The dispatcher's outcomes: built and counted (`Tally`), then recorded in batches (`OutcomeWriter`).
+
+Every message the dispatcher claims ends in one `store.Outcome`: sent, a retry, a deferral, a
+failure before or after a request to Meta, or a reaped lease. `Tally` builds it and counts it
+where an operator looks: the counters on /health, the Prometheus metrics, one log line. It
+decides nothing: the retry policy (`scheduling`) and the dispatcher's checks do.
 
 Sends finish one by one; writing each outcome in its own transaction would cost a store round
 trip per message. `OutcomeWriter` gathers the outcomes that finish within a few milliseconds
@@ -10,10 +15,212 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
+from typing import Any
 
-from whatsapp_scheduler import errors, store
+from whatsapp_scheduler import errors, messages, scheduling, store
+from whatsapp_scheduler import metrics as metrics_mod
+from whatsapp_scheduler import whatsapp as whatsapp_mod
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("whatsapp_scheduler.dispatcher")  # one logger for the send path
+
+Status = messages.MessageStatus
+Attempt = messages.AttemptOutcome
+
+
+class Tally:
+    """Builds each outcome the dispatcher records, and counts and logs it."""
+
+    def __init__(self, worker_id: str, metrics: metrics_mod.DispatchMetrics) -> None:
+        self.worker_id = worker_id
+        self.metrics = metrics
+        self.counts = {"sent": 0, "failed": 0, "retried": 0, "deferred": 0, "reaped": 0}
+        self.last_error: dict[str, Any] | None = None
+
+    def sent(
+        self,
+        message: messages.ScheduledMessage,
+        receipt: whatsapp_mod.SendReceipt,
+        started: datetime,
+        latency: float,
+        now: datetime,
+    ) -> store.Outcome:
+        """Meta accepted it (HTTP 200 with a wamid)."""
+        self.counts["sent"] += 1
+        self.metrics.sent.inc()
+        self.metrics.lateness.observe(max(0.0, (started - message.due_at).total_seconds()))
+        _log_attempt(message, Attempt.SENT, None, latency, self.worker_id)
+        return store.Outcome(
+            message_id=message.id,
+            worker=self.worker_id,
+            status=Status.SENT,
+            finished_at=now,
+            attempt=Attempt.SENT,
+            started_at=started,
+            wamid=receipt.wamid,
+            wa_id=receipt.wa_id,
+            http_status=receipt.http_status,
+        )
+
+    def attempt_failed(
+        self,
+        message: messages.ScheduledMessage,
+        error: errors.SendError,
+        decision: scheduling.RetryDecision,
+        started: datetime,
+        latency: float,
+        now: datetime,
+    ) -> store.Outcome:
+        """A request to Meta failed (or may have): retried, paused or failed, per `decision`."""
+        self.last_error = {
+            "code": error.code,
+            "kind": type(error).__name__,
+            "text": error.message,
+            "at": now.isoformat(),
+        }
+        if decision.action == scheduling.Action.PAUSE:
+            self.count_deferral("paused")
+            status = Status.QUEUED
+        elif decision.action == scheduling.Action.RETRY:
+            self.counts["retried"] += 1
+            self.metrics.retried.labels(metrics_mod.code_label(error.code)).inc()
+            status = Status.QUEUED
+        else:
+            self.counts["failed"] += 1
+            self.metrics.failed.labels(_failure_label(error)).inc()
+            status = Status.FAILED
+        _log_attempt(
+            message, decision.attempt or decision.action, error.code, latency, self.worker_id
+        )
+        return store.Outcome(
+            message_id=message.id,
+            worker=self.worker_id,
+            status=status,
+            finished_at=now,
+            attempt=decision.attempt,
+            started_at=started,
+            run_at=decision.run_at,
+            error_code=error.code,
+            error_text=decision.error_text,
+            http_status=error.http_status,
+        )
+
+    def expired(
+        self, message: messages.ScheduledMessage, now: datetime, max_lateness: timedelta
+    ) -> store.Outcome:
+        """Later than MAX_LATENESS: failed, never sent."""
+        text = scheduling.expired_text(message.due_at, max_lateness)
+        return self.failed_unsent(message, now, "expired", Attempt.EXPIRED, text)
+
+    def window_closed(
+        self, message: messages.ScheduledMessage, now: datetime, text: str
+    ) -> store.Outcome:
+        """WINDOW_POLICY=fail (or template without a fallback): failed, nothing sent to Meta."""
+        return self.failed_unsent(message, now, "window_closed", Attempt.FAILED, text)
+
+    def failed_unsent(
+        self,
+        message: messages.ScheduledMessage,
+        now: datetime,
+        label: str,
+        attempt: messages.AttemptOutcome,
+        text: str,
+    ) -> store.Outcome:
+        """A message that fails here, before any request to Meta."""
+        self.counts["failed"] += 1
+        self.metrics.failed.labels(label).inc()
+        logger.warning(
+            "not sent: %s", label, extra={**message.log_context(), "outcome": str(attempt)}
+        )
+        return store.Outcome(
+            message_id=message.id,
+            worker=self.worker_id,
+            status=Status.FAILED,
+            finished_at=now,
+            attempt=attempt,
+            started_at=now,
+            error_text=text,
+        )
+
+    def deferral(
+        self,
+        message: messages.ScheduledMessage,
+        now: datetime,
+        run_at: datetime,
+        reason: str,
+    ) -> store.Outcome:
+        """Back to `queued` at `run_at` with no attempt counted (pair gap, pause, shutdown)."""
+        self.count_deferral(reason)
+        logger.debug("deferred", extra={**message.log_context(), "reason": reason})
+        return store.Outcome(
+            message_id=message.id,
+            worker=self.worker_id,
+            status=Status.QUEUED,
+            finished_at=now,
+            attempt=None,
+            run_at=run_at,
+        )
+
+    def count_deferral(self, reason: str) -> None:
+        self.counts["deferred"] += 1
+        self.metrics.deferred.labels(reason).inc()
+
+    def reaped(
+        self,
+        message: messages.ScheduledMessage,
+        decision: scheduling.RetryDecision,
+        now: datetime,
+    ) -> store.Outcome:
+        """A lease that expired under a dead worker: requeued or failed, per `decision`."""
+        retry = decision.action == scheduling.Action.RETRY
+        logger.warning(
+            "lease expired: %s",
+            "requeued (may be sent twice)" if retry else "failed (may have been sent)",
+            extra={**message.log_context(), "dead_worker": message.claimed_by},
+        )
+        return store.Outcome(
+            message_id=message.id,
+            worker=message.claimed_by or "",
+            status=Status.QUEUED if retry else Status.FAILED,
+            finished_at=now,
+            attempt=decision.attempt,
+            started_at=message.claimed_at,
+            run_at=decision.run_at,
+            error_text=decision.error_text,
+        )
+
+    def count_reaped(self, applied: int) -> None:
+        self.counts["reaped"] += applied
+        self.metrics.reaped.inc(applied)
+
+
+def _failure_label(error: errors.SendError) -> str:
+    if error.code is None and isinstance(error, errors.AmbiguousFailure):
+        return "ambiguous"
+    return metrics_mod.code_label(error.code)
+
+
+def _log_attempt(
+    message: messages.ScheduledMessage,
+    outcome: str,
+    code: int | None,
+    latency: float,
+    worker: str,
+) -> None:
+    """One line per attempt: ids, outcome, code, latency. Never the body or the token."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    logger.info(
+        "send attempt: %s",
+        outcome,
+        extra={
+            **message.log_context(),
+            "outcome": str(outcome),
+            "code": code,
+            "latency_ms": round(latency * 1000, 1),
+            "worker": worker,
+        },
+    )
 
 
 class OutcomeWriter:
