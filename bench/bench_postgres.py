@@ -5,6 +5,7 @@ Usage::
     .venv/bin/python bench/bench_postgres.py                 # both parts, 3 runs each
     .venv/bin/python bench/bench_postgres.py --throughput    # drain: SQLite x1 vs PostgreSQL x1, x2
     .venv/bin/python bench/bench_postgres.py --claim         # 1,000,000 rows: EXPLAIN + claim p99
+    .venv/bin/python bench/bench_postgres.py --pairs         # fleet-wide pair-gap bookings/s
 
 Throughput: 10,000 due messages drained in burst mode with the rate limit lifted (no token
 bucket, no shared limit), the stand-in in its own process (as in bench_dispatch.py, whose SQLite
@@ -14,6 +15,10 @@ are started, set up, then told "go" at once; the time runs from "go" to the last
 Claim: 1,000,000 rows (95% sent, 4% queued and due, 1% queued later); EXPLAIN (ANALYZE,
 BUFFERS) of the store's real claim statement, then claim 100 + release (deferral) cycles through
 `SqlMessageStore`, timing the claim. Target: p99 <= 10 ms.
+
+Pairs: 2 `PostgresRateLimit`s (as 2 processes) book the gap of 4,000 distinct recipients
+(`reserve_pair`), with 1, 16 and 64 concurrent sends: bookings/s. The dispatcher books one per
+send, just before it, so this is the ceiling the fleet-wide gap puts on the send rate.
 
 Needs TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres); each run uses
 a fresh database, dropped afterwards.
@@ -42,7 +47,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_dispatch
 
-from whatsapp_scheduler import dispatcher, messages, ratelimit, store
+from whatsapp_scheduler import dispatcher, messages, ratelimit, sharedlimit, store
 from whatsapp_scheduler.store import migrate, notify, sql
 
 SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -144,6 +149,41 @@ async def throughput(runs: int, count: int) -> None:
         print(f"ratio postgres x2 / sqlite x1: {medians['postgres x2'] / medians['sqlite x1']:.2f}")
 
 
+# -- fleet-wide pair-gap bookings ------------------------------------------------------------
+
+
+async def pair_bookings(url: str, concurrency: int, count: int) -> float:
+    """Bookings/s of `count` distinct recipients by 2 limiters, `concurrency` sends at once."""
+    limits = [sharedlimit.PostgresRateLimit(url, 1000.0) for _ in range(2)]
+    numbers = iter(range(count))
+
+    async def sender(limit: sharedlimit.PostgresRateLimit) -> None:
+        for n in numbers:
+            assert await limit.reserve_pair(f"bench:+9055{n:08d}", 6.0) is None
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(sender(limits[k % 2]) for k in range(concurrency)))
+        return count / (time.perf_counter() - started)
+    finally:
+        for limit in limits:
+            await limit.close()
+
+
+async def pairs(runs: int) -> None:
+    for concurrency in (1, 16, 64):
+        rates = []
+        for _ in range(runs):
+            with fresh_database() as url:
+                rates.append(await pair_bookings(url, concurrency, 4000))
+        print(
+            f"pair-gap bookings, 2 limiters, {concurrency} concurrent sends, medians of {runs}: "
+            f"{statistics.median(rates):,.0f}/s ("
+            + " / ".join(f"{rate:,.0f}" for rate in rates)
+            + ")"
+        )
+
+
 # -- claim latency at 1,000,000 rows -------------------------------------------------------------
 
 _FILL = """
@@ -219,7 +259,7 @@ def release(message: messages.ScheduledMessage, now: datetime) -> store.Outcome:
 
 async def main(args: argparse.Namespace) -> None:
     print(f"date: {datetime.now(UTC).isoformat()}  cpus: {os.cpu_count()}")
-    both = not (args.throughput or args.claim)
+    both = not (args.throughput or args.claim or args.pairs)
     if args.throughput or both:
         await throughput(args.runs, args.messages)
     if args.claim or both:
@@ -233,12 +273,15 @@ async def main(args: argparse.Namespace) -> None:
             f"p50 {statistics.median(r[0] for r in results):.2f} ms, "
             f"p99 {statistics.median(r[1] for r in results):.2f} ms"
         )
+    if args.pairs or both:
+        await pairs(args.runs)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--throughput", action="store_true")
     p.add_argument("--claim", action="store_true")
+    p.add_argument("--pairs", action="store_true")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--messages", type=int, default=10_000)
     p.add_argument("--rows", type=int, default=1_000_000)

@@ -154,7 +154,7 @@ class Dispatcher:
         self.metrics = metrics or metrics_mod.DispatchMetrics()
         self.worker_id = worker_id or new_worker_id()
         self._on_close = on_close
-        self.shared_limiter = shared_limiter  # the fleet-wide throughput limit (PostgreSQL)
+        self.shared_limiter = shared_limiter  # fleet-wide rate and pair gap (PostgreSQL/Redis)
         self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
         self.tally = outcomes.Tally(self.worker_id, self.metrics)
         self._writer = outcomes.OutcomeWriter(
@@ -447,15 +447,21 @@ class Dispatcher:
         pause = self._active_pause(now)
         if pause is not None:
             return self.tally.deferral(message, now, pause.until, "paused")
-        allowed = self.limiter.pairs.reserve(message.recipient, now)
+        booked = now
+        allowed = self.limiter.pairs.reserve(message.recipient, booked)
         if allowed is not None:
             return self.tally.deferral(message, now, allowed, "pair_gap")
         await self._wait_for_token()
         now = self.clock.now()
         pause = self._active_pause(now)
         if pause is not None:
-            self.limiter.pairs.release(message.recipient, now)
+            self.limiter.pairs.release(message.recipient, booked)
             return self.tally.deferral(message, now, pause.until, "paused")
+        wait = await self._reserve_shared_pair(message)
+        if wait is not None:  # another process sent to this recipient within PAIR_INTERVAL
+            self.limiter.pairs.release(message.recipient, booked)
+            now = self.clock.now()
+            return self.tally.deferral(message, now, now + timedelta(seconds=wait), "pair_gap")
         return await self._send(message)
 
     async def _wait_for_token(self) -> None:
@@ -466,6 +472,18 @@ class Dispatcher:
             await asyncio.sleep(delay)
         if self.shared_limiter is not None:  # and a slot of the fleet's rate (sharedlimit.py)
             await self.shared_limiter.acquire(self.phone_number_id)
+
+    async def _reserve_shared_pair(self, message: messages.ScheduledMessage) -> float | None:
+        """The fleet-wide gap per recipient: None if booked (or not shared), else the wait.
+
+        Booked after the throughput token, just before the send, so that the gap Meta sees is
+        the gap booked; a refusal (rare: two processes, one recipient) costs that token.
+        """
+        if self.shared_limiter is None or not self.limiter.pairs.enabled:
+            return None
+        key = f"{self.phone_number_id}:{message.recipient}"
+        interval = self.limiter.pairs.interval.total_seconds()
+        return await self.shared_limiter.reserve_pair(key, interval)
 
     async def _send(self, message: messages.ScheduledMessage) -> store.Outcome:
         self._phase[message.id] = Phase.SENDING

@@ -180,3 +180,30 @@ async def assert_limiters_share_one_rate(
     assert elapsed >= (total - burst) / rate * 0.97
     assert elapsed < (total / rate) * 1.5 + 1  # and not needlessly slower
     assert sum(limit.round_trips for limit in shared) <= total / 3
+
+
+async def assert_limiters_share_the_pair_gap(shared: list[Any], key: str, interval: float) -> None:
+    """Several shared limits (as several processes would hold) keep one gap per recipient:
+    of concurrent bookings for one recipient exactly one wins; the rest wait at most the
+    interval; after it, the next booking wins; other recipients are not held up; within one
+    process's group, a recipient asked for twice is booked once."""
+    import asyncio
+
+    try:
+        answers = await asyncio.gather(*(limit.reserve_pair(key, interval) for limit in shared))
+        assert answers.count(None) == 1
+        refused = [wait for wait in answers if wait is not None]
+        assert all(0 < wait <= interval for wait in refused)
+        assert await shared[0].reserve_pair(key + "-other", interval) is None
+        assert await shared[1].reserve_pair(key, interval) is not None  # still inside the gap
+        await asyncio.sleep(interval + 0.05)
+        assert await shared[1].reserve_pair(key, interval) is None
+        twice = await asyncio.gather(
+            shared[2].reserve_pair(key + "-twice", interval),
+            shared[2].reserve_pair(key + "-twice", interval),
+        )
+        assert twice == [None, interval]
+        assert await shared[0].reserve_pair(key, 0.0) is None  # PAIR_INTERVAL=0: no gap
+    finally:
+        for limit in shared:
+            await limit.close()

@@ -9,8 +9,11 @@ import psycopg
 import pytest
 
 from tests.conftest import START
-from tests.integration.conftest import assert_limiters_share_one_rate
-from whatsapp_scheduler import sharedlimit
+from tests.integration.conftest import (
+    assert_limiters_share_one_rate,
+    assert_limiters_share_the_pair_gap,
+)
+from whatsapp_scheduler import clock, dispatcher, sharedlimit, testing
 from whatsapp_scheduler.store import notify, sql
 
 pytestmark = pytest.mark.postgres
@@ -78,6 +81,70 @@ async def test_shared_limit_holds_for_several_limiters_together(postgres_url):
     rate = 200.0
     shared = [sharedlimit.PostgresRateLimit(postgres_url, rate) for _ in range(3)]
     await assert_limiters_share_one_rate(shared, "106540352242922", rate, per_limiter=120)
+
+
+async def test_pair_gap_holds_for_several_limiters_together(postgres_url):
+    shared = [sharedlimit.PostgresRateLimit(postgres_url, 80.0) for _ in range(3)]
+    await assert_limiters_share_the_pair_gap(shared, "106540352242922:+905551112233", 0.5)
+
+
+async def test_pair_gap_rows_are_pruned_once_their_time_has_passed(postgres_url):
+    limit = sharedlimit.PostgresRateLimit(postgres_url, 80.0)
+    try:
+        for n in range(3):
+            assert await limit.reserve_pair(f"106540352242922:+9055511122{n:02}", 0.1) is None
+        await asyncio.sleep(1.2)  # rows are pruned a second after their time
+        limit._next_prune = 0.0  # the next booking prunes (else once a minute)
+        assert await limit.reserve_pair("106540352242922:+905551112299", 60.0) is None
+        with psycopg.connect(notify.libpq_url(postgres_url)) as conn:
+            left = conn.execute("SELECT key FROM pair_gaps").fetchall()
+        assert left == [("106540352242922:+905551112299",)]
+    finally:
+        await limit.close()
+
+
+async def test_two_dispatchers_keep_one_gap_per_recipient(
+    postgres_url, make_settings, make_message
+):
+    """Instance A sends to +905551234567; a message to the same recipient that instance B
+    claims right after waits PAIR_INTERVAL (B's own, in-process gap knows nothing of A's send);
+    a message to someone else goes at once."""
+    config = make_settings(database_url=postgres_url, pair_interval=1.0, phone_number_id="1065")
+    message_store = sql.SqlMessageStore.from_url(postgres_url)
+    senders = [testing.FakeSender(), testing.FakeSender()]
+    instances = [
+        await dispatcher.build_dispatcher(config, message_store, sender=sender)
+        for sender in senders
+    ]
+    a, b = instances
+    now = clock.SystemClock().now()
+    try:
+        await message_store.add(make_message(id="first", due_at=now, run_at=now))
+        await a.run(burst=True)
+        await message_store.add_many(
+            [
+                make_message(id="second", due_at=now, run_at=now),
+                make_message(id="elsewhere", recipient="+905557654321", due_at=now, run_at=now),
+            ]
+        )
+        await b.run(burst=True)
+        assert [m.id for m in senders[0].sent] == ["first"]
+        assert [m.id for m in senders[1].sent] == ["elsewhere"]
+        waiting = await message_store.get("second")
+        assert waiting is not None
+        assert waiting.status == "queued"
+        assert waiting.attempts == 0
+        assert now < waiting.run_at <= now + timedelta(seconds=1.5)
+        await asyncio.sleep((waiting.run_at - clock.SystemClock().now()).total_seconds() + 0.05)
+        await b.run(burst=True)
+        assert [m.id for m in senders[1].sent] == ["elsewhere", "second"]
+        stored = await message_store.get("second")
+        assert stored is not None
+        assert stored.status == "sent"
+    finally:
+        for instance in instances:
+            await instance.stop()
+        await message_store.close()
 
 
 def test_slot_times_match_successive_token_bucket_reservations():

@@ -12,7 +12,10 @@ import uuid
 
 import pytest
 
-from tests.integration.conftest import assert_limiters_share_one_rate
+from tests.integration.conftest import (
+    assert_limiters_share_one_rate,
+    assert_limiters_share_the_pair_gap,
+)
 from whatsapp_scheduler import sharedlimit
 
 
@@ -31,6 +34,22 @@ async def test_several_redis_limiters_share_one_rate(redis_url):
     number = f"test-{uuid.uuid4().hex}"  # a fresh key: no state from earlier runs
     shared = [sharedlimit.RedisRateLimit(redis_url, rate) for _ in range(3)]
     await assert_limiters_share_one_rate(shared, number, rate, per_limiter=120)
+
+
+async def test_several_redis_limiters_share_the_pair_gap(redis_url):
+    shared = [sharedlimit.RedisRateLimit(redis_url, 80.0) for _ in range(3)]
+    key = f"test-{uuid.uuid4().hex}:+905551112233"  # fresh keys: no state from earlier runs
+    await assert_limiters_share_the_pair_gap(shared, key, 0.5)
+
+
+async def test_an_unreachable_store_holds_pair_bookings_too():
+    limit = sharedlimit.RedisRateLimit("redis://127.0.0.1:1/0", 100.0)
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await limit.reserve_pair("106540352242922:+905551112233", 6.0)
+    finally:
+        await limit.close()
 
 
 async def test_an_unreachable_redis_is_waited_for_not_bypassed():

@@ -170,3 +170,14 @@ rate_limits = sa.Table(
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("tat", sa.Double, nullable=False),
 )
+
+# The fleet-wide gap per recipient (revision 0008), used on PostgreSQL by
+# `sharedlimit.PostgresRateLimit.reserve_pairs`: key "<phone_number_id>:<recipient>", `tat` =
+# when the next message to that recipient may go out, in epoch seconds of the database's clock.
+pair_gaps = sa.Table(
+    "pair_gaps",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("tat", sa.Double, nullable=False),
+    sa.Index("ix_pair_gaps_tat", "tat"),
+)

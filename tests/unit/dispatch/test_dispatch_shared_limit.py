@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from whatsapp_scheduler import dispatcher, messages, testing
+
+NUMBER = "106540352242922"
 
 
 class CountingLimit:
-    """A SharedRateLimit that grants every slot at once and counts."""
+    """A SharedRateLimit that grants every slot at once and counts; pair bookings are answered
+    from `refuse` (recipient key -> seconds to wait), else granted."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse: dict[str, float] | None = None) -> None:
         self.acquired: list[str] = []
+        self.pairs: list[tuple[str, float]] = []
+        self.refuse = refuse or {}
         self.closed = False
 
     async def acquire(self, key: str) -> None:
         self.acquired.append(key)
+
+    async def reserve_pair(self, key: str, interval: float) -> float | None:
+        self.pairs.append((key, interval))
+        return self.refuse.get(key)
 
     async def close(self) -> None:
         self.closed = True
@@ -34,6 +45,7 @@ async def test_every_send_takes_a_shared_slot_and_stop_closes_the_limit(
     d.add_stop_hook(hook)
     await d.run(burst=True)
     assert limit.acquired == ["106540352242922"] * 5
+    assert limit.pairs == []  # PAIR_INTERVAL=0: no gap to share
     assert len(sender.sent) == 5
     assert all(m.status == messages.MessageStatus.SENT for m in memory_store.rows.values())
     await d.stop()
@@ -56,3 +68,36 @@ async def test_build_dispatcher_shares_the_limit_only_on_postgres(make_settings,
     assert on_postgres.config.claim_batch_size == 32  # smaller claims: the rate is shared
     await on_postgres.stop()
     await on_sqlite.stop()
+
+
+async def test_the_pair_gap_is_booked_fleet_wide_and_a_refusal_defers(
+    make_dispatcher, memory_store, sender, clock
+):
+    """Another process sent to +905551112233 3.5 s ago: that message waits, the other goes."""
+    now = clock.now()
+    await memory_store.add_many(
+        [
+            testing.make_message("busy", now, recipient="+905551112233"),
+            testing.make_message("free", now, recipient="+905551112244"),
+        ]
+    )
+    d: dispatcher.Dispatcher = make_dispatcher(pair_interval=6.0)
+    limit = CountingLimit(refuse={f"{NUMBER}:+905551112233": 2.5})
+    d.shared_limiter = limit
+    await d.run(burst=True)
+    assert sorted(limit.pairs) == [
+        (f"{NUMBER}:+905551112233", 6.0),
+        (f"{NUMBER}:+905551112244", 6.0),
+    ]
+    assert [m.id for m in sender.sent] == ["free"]
+    busy = memory_store.rows["busy"]
+    assert busy.status == messages.MessageStatus.QUEUED
+    assert busy.run_at == now + timedelta(seconds=2.5)
+    assert busy.attempts == 0  # a deferral, not a failed attempt
+    assert d.health()["deferred"] == 1
+    # the local booking was given back: once the fleet allows it, it goes at once
+    limit.refuse.clear()
+    clock.advance(timedelta(seconds=2.5))
+    await d.run(burst=True)
+    assert [m.id for m in sender.sent] == ["free", "busy"]
+    await d.stop()
