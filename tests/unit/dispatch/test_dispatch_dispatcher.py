@@ -152,6 +152,40 @@ async def test_pair_gap_defers_second_message(clock, memory_store, sender, make_
     assert memory_store.rows["two"].status == Status.SENT
 
 
+async def test_a_pause_during_the_token_wait_gives_the_recipient_gap_back(
+    clock, memory_store, sender, make_dispatcher
+):
+    """ "second" books its recipient's gap, then waits for a send slot; meanwhile "first" meets
+    an expired token (190) a second later and the number pauses. "second" is released unsent,
+    so when the pause ends it goes at once, not PAIR_INTERVAL after a send that never was."""
+    now = clock.now()
+    await add(
+        memory_store,
+        testing.make_message("first", now, recipient="+905551112233"),
+        testing.make_message("second", now, recipient="+905551112244"),
+    )
+
+    def expired_token_a_second_later() -> errors.SendError:
+        clock.advance(1)
+        return errors.AccountFailure("Error validating access token", code=190)
+
+    sender.fail_next(1, expired_token_a_second_later)
+    sender.latency = 0.05  # "first" is on the wire while "second" waits for its slot
+    policy = scheduling.RetryPolicy(account_pause_seconds=2)
+    d = make_dispatcher(rate=4.0, pair_interval=6.0, policy=policy)  # 1 slot, then 1 per 0.25 s
+    await d.run(burst=True)
+    assert [m.id for m in sender.calls] == ["first"]
+    resume = now + timedelta(seconds=3)
+    for message_id in ("first", "second"):
+        row = memory_store.rows[message_id]
+        assert (row.status, row.run_at, row.attempts) == (Status.QUEUED, resume, 0)
+    clock.advance(2)
+    await d.run(burst=True)
+    assert memory_store.rows["second"].status == Status.SENT
+    assert memory_store.rows["first"].status == Status.SENT
+    await d.stop()
+
+
 @pytest.mark.parametrize(("resend", "status"), [(True, Status.QUEUED), (False, Status.FAILED)])
 async def test_reaper_recovers_dead_worker(
     clock, memory_store, sender, make_dispatcher, resend, status
