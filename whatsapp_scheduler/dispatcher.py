@@ -57,6 +57,7 @@ from whatsapp_scheduler import window_gate as window_gate_mod
 logger = logging.getLogger(__name__)
 
 Status = messages.MessageStatus
+SentAs = messages.SentAs
 
 #: After a 130429 without retry-after, hold the whole number this long.
 THROTTLE_PAUSE_SECONDS = 1.0
@@ -439,11 +440,13 @@ class Dispatcher:
         now = self.clock.now()
         if scheduling.is_expired(message.due_at, now, self.config.max_lateness):
             return self.tally.expired(message, now, self.config.max_lateness)
+        sent_as = SentAs.TEXT if message.template is None else SentAs.TEMPLATE
         if self.window_gate is not None:
             verdict = self.window_gate.check(message, now)
             if verdict.failure is not None:
                 return self.tally.window_closed(message, now, verdict.failure)
-            message = verdict.message  # its fallback template, under WINDOW_POLICY=template
+            if verdict.fallback:  # WINDOW_POLICY=template: its fallback template instead
+                message, sent_as = verdict.message, SentAs.FALLBACK_TEMPLATE
         pause = self._active_pause(now)
         if pause is not None:
             return self.tally.deferral(message, now, pause.until, "paused")
@@ -462,7 +465,7 @@ class Dispatcher:
             self.limiter.pairs.release(message.recipient, booked)
             now = self.clock.now()
             return self.tally.deferral(message, now, now + timedelta(seconds=wait), "pair_gap")
-        return await self._send(message)
+        return await self._send(message, sent_as)
 
     async def _wait_for_token(self) -> None:
         loop = asyncio.get_running_loop()
@@ -485,7 +488,9 @@ class Dispatcher:
         interval = self.limiter.pairs.interval.total_seconds()
         return await self.shared_limiter.reserve_pair(key, interval)
 
-    async def _send(self, message: messages.ScheduledMessage) -> store.Outcome:
+    async def _send(
+        self, message: messages.ScheduledMessage, sent_as: messages.SentAs
+    ) -> store.Outcome:
         self._phase[message.id] = Phase.SENDING
         loop = asyncio.get_running_loop()
         started = self.clock.now()
@@ -495,14 +500,14 @@ class Dispatcher:
         except errors.SendError as exc:
             latency = loop.time() - t0
             self.metrics.latency.observe(latency)
-            return self._failed_attempt(message, exc, started, latency)
+            return self._failed_attempt(message, exc, started, latency, sent_as)
         except Exception as exc:  # a bug in a sender must not lose the message
             logger.exception("sender raised an unexpected error", extra=message.log_context())
             error = errors.AmbiguousFailure(f"unexpected sender error: {type(exc).__name__}")
-            return self._failed_attempt(message, error, started, loop.time() - t0)
+            return self._failed_attempt(message, error, started, loop.time() - t0, sent_as)
         latency = loop.time() - t0
         self.metrics.latency.observe(latency)
-        return self._sent(message, receipt, started, latency)
+        return self._sent(message, receipt, started, latency, sent_as)
 
     # -- outcomes (built and counted by `self.tally`) ---------------------------------------
 
@@ -512,10 +517,11 @@ class Dispatcher:
         receipt: whatsapp_mod.SendReceipt,
         started: datetime,
         latency: float,
+        sent_as: messages.SentAs,
     ) -> store.Outcome:
         self.limiter.pairs.note_sent(message.recipient, started)
         self.limiter.bucket(self.phone_number_id).recover()
-        return self.tally.sent(message, receipt, started, latency, self.clock.now())
+        return self.tally.sent(message, receipt, started, latency, self.clock.now(), sent_as)
 
     def _failed_attempt(
         self,
@@ -523,6 +529,7 @@ class Dispatcher:
         error: errors.SendError,
         started: datetime,
         latency: float,
+        sent_as: messages.SentAs | None = None,
     ) -> store.Outcome:
         now = self.clock.now()
         decision = self.policy.decide(error, message.attempts, now)
@@ -532,7 +539,7 @@ class Dispatcher:
             assert decision.run_at is not None
             self._pause(error, decision.run_at)
             self.limiter.pairs.release(message.recipient, started)
-        return self.tally.attempt_failed(message, error, decision, started, latency, now)
+        return self.tally.attempt_failed(message, error, decision, started, latency, now, sent_as)
 
     def _throttle(self, error: errors.SendError) -> None:
         wait = getattr(error, "retry_after", None) or THROTTLE_PAUSE_SECONDS

@@ -147,6 +147,14 @@ class AttemptOutcome(enum.StrEnum):
     EXPIRED = "expired"  # too late to send (MAX_LATENESS)
 
 
+class SentAs(enum.StrEnum):
+    """What an attempt asked Meta to deliver."""
+
+    TEXT = "text"  # the message's own text (`mesaj`)
+    TEMPLATE = "template"  # the message's own template
+    FALLBACK_TEMPLATE = "fallback_template"  # its fallback template: the 24-hour window was closed
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Attempt:
     """One try at sending a message, as recorded in the attempts table."""
@@ -160,3 +168,4 @@ class Attempt:
     error_text: str | None = None
     http_status: int | None = None
     worker: str | None = None
+    sent_as: SentAs | None = None  # None: unknown (recorded before 0009, or cut off)

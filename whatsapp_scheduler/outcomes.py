@@ -44,6 +44,7 @@ class Tally:
         started: datetime,
         latency: float,
         now: datetime,
+        sent_as: messages.SentAs | None = None,
     ) -> store.Outcome:
         """Meta accepted it (HTTP 200 with a wamid)."""
         self.counts["sent"] += 1
@@ -60,6 +61,7 @@ class Tally:
             wamid=receipt.wamid,
             wa_id=receipt.wa_id,
             http_status=receipt.http_status,
+            sent_as=sent_as,
         )
 
     def attempt_failed(
@@ -70,6 +72,7 @@ class Tally:
         started: datetime,
         latency: float,
         now: datetime,
+        sent_as: messages.SentAs | None = None,
     ) -> store.Outcome:
         """A request to Meta failed (or may have): retried, paused or failed, per `decision`."""
         self.last_error = {
@@ -103,6 +106,7 @@ class Tally:
             error_code=error.code,
             error_text=decision.error_text,
             http_status=error.http_status,
+            sent_as=sent_as,
         )
 
     def expired(

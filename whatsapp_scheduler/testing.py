@@ -176,6 +176,7 @@ class InMemoryMessageStore:
                         wamid=outcome.wamid,
                         error_code=outcome.error_code,
                         error_text=outcome.error_text,
+                        sent_as=outcome.sent_as,
                     )
                 )
             if outcome.status == Status.SENT and outcome.wamid:
@@ -192,6 +193,7 @@ class InMemoryMessageStore:
                         error_text=outcome.error_text,
                         http_status=outcome.http_status,
                         worker=outcome.worker,
+                        sent_as=outcome.sent_as,
                     )
                 )
         return applied

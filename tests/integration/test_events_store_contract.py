@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import START
 from whatsapp_scheduler import store, testing
-from whatsapp_scheduler.messages import AttemptOutcome
+from whatsapp_scheduler.messages import AttemptOutcome, SentAs
 from whatsapp_scheduler.messages import MessageStatus as S
 from whatsapp_scheduler.store import sql
 
@@ -81,7 +81,7 @@ async def test_sent_failed_and_cancelled_write_events_retries_do_not(events_stor
     await events_store.add(queued)
     await events_store.record(
         [
-            _outcome(sent.id, wamid="wamid.S"),
+            _outcome(sent.id, wamid="wamid.S", sent_as=SentAs.FALLBACK_TEMPLATE),
             _outcome(
                 failed.id,
                 status=S.FAILED,
@@ -103,9 +103,11 @@ async def test_sent_failed_and_cancelled_write_events_retries_do_not(events_stor
         "previous_status": "sending",
         "at": "2026-03-01T09:00:00Z",
         "whatsapp_message_id": "wamid.S",
+        "sent_as": "fallback_template",
         "error": None,
     }
     assert by_id[failed.id]["error"] == {"code": 131026, "message": "undeliverable"}
+    assert by_id[failed.id]["sent_as"] is None  # not given: unknown
     assert (by_id[queued.id]["status"], by_id[queued.id]["previous_status"]) == (
         "cancelled",
         "queued",
@@ -129,9 +131,11 @@ async def test_receipts_write_one_event_per_applied_change(events_store, make_me
     ]
     await events_store.apply_receipts(receipts, at)
     _, bodies = await _bodies(events_store)
-    assert [(b["status"], b["whatsapp_message_id"], b["previous_status"]) for b in bodies] == [
-        ("delivered", "wamid.R", "sent"),
-        ("read", "wamid.R", "delivered"),
+    assert [
+        (b["status"], b["whatsapp_message_id"], b["previous_status"], b["sent_as"]) for b in bodies
+    ] == [
+        ("delivered", "wamid.R", "sent", None),
+        ("read", "wamid.R", "delivered", None),
     ]
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import START
-from whatsapp_scheduler import errors, store
+from whatsapp_scheduler import errors, messages, store
 from whatsapp_scheduler.messages import AttemptOutcome
 from whatsapp_scheduler.messages import MessageStatus as S
 
@@ -177,14 +177,20 @@ async def test_retry_requeues_with_run_at_and_counts_the_attempt(any_store, make
     assert await any_store.claim_due(START + timedelta(seconds=29), 5, "w1", LEASE) == []
     assert await any_store.next_run_at() == later
     [_again] = await any_store.claim_due(later, 5, "w1", LEASE)
-    failed = _outcome(message.id, status=S.FAILED, attempt=AttemptOutcome.FAILED, error_code=131026)
+    failed = _outcome(
+        message.id,
+        status=S.FAILED,
+        attempt=AttemptOutcome.FAILED,
+        error_code=131026,
+        sent_as=messages.SentAs.FALLBACK_TEMPLATE,
+    )
     await any_store.record([failed])
     stored = await any_store.get(message.id)
     assert (stored.status, stored.attempts, stored.last_error_code) == (S.FAILED, 2, 131026)
     history = await any_store.attempts(message.id)
-    assert [(a.number, a.outcome, a.error_code) for a in history] == [
-        (1, AttemptOutcome.RETRY, 131000),
-        (2, AttemptOutcome.FAILED, 131026),
+    assert [(a.number, a.outcome, a.error_code, a.sent_as) for a in history] == [
+        (1, AttemptOutcome.RETRY, 131000, None),
+        (2, AttemptOutcome.FAILED, 131026, messages.SentAs.FALLBACK_TEMPLATE),
     ]
 
 

@@ -56,6 +56,7 @@ class Outcome:
     error_code: int | None = None
     error_text: str | None = None
     http_status: int | None = None
+    sent_as: messages.SentAs | None = None  # what the attempt asked Meta to deliver
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -103,6 +103,7 @@ def outcome_event(outcome: Outcome, previous: str) -> dict[str, Any]:
         wamid=outcome.wamid,
         error_code=outcome.error_code,
         error_text=outcome.error_text,
+        sent_as=outcome.sent_as,
     )
 
 
@@ -156,4 +157,5 @@ def attempt_row(outcome: Outcome, attempts: int) -> dict[str, Any]:
         "error_text": outcome.error_text,
         "http_status": outcome.http_status,
         "worker": outcome.worker,
+        "sent_as": None if outcome.sent_as is None else str(outcome.sent_as),
     }

@@ -6,11 +6,13 @@ POSTs them and records the result here. Event body (`message.status`)::
 
     {"event": "message.status", "id": "<message id>", "status": "delivered",
      "previous_status": "sent", "at": "2026-03-01T09:00:05Z",
-     "whatsapp_message_id": "wamid..." | null, "error": {"code": 131047, "message": "..."} | null}
+     "whatsapp_message_id": "wamid..." | null, "sent_as": null,
+     "error": {"code": 131047, "message": "..."} | null}
 
 `previous_status` is the status the change replaced: `sending` for sends, `queued` for
 cancellations, and for Meta's status webhooks the status read (and locked) just before the
-update.
+update. `sent_as` (`text`, `template` or `fallback_template`) is set on the events of the
+dispatcher's own outcomes (`sent`, and `failed` after a request to Meta), else null.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def event_body(
     wamid: str | None = None,
     error_code: int | None = None,
     error_text: str | None = None,
+    sent_as: messages.SentAs | None = None,
 ) -> str:
     """The JSON of one `message.status` event (compact, keys in a fixed order)."""
     error = None
@@ -71,6 +74,7 @@ def event_body(
         "previous_status": str(previous) if previous is not None else None,
         "at": _iso(at),
         "whatsapp_message_id": wamid,
+        "sent_as": str(sent_as) if sent_as is not None else None,
         "error": error,
     }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))

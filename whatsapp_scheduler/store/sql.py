@@ -309,6 +309,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
                 error_text=row.error_text,
                 http_status=row.http_status,
                 worker=row.worker,
+                sent_as=None if row.sent_as is None else messages.SentAs(row.sent_as),
             )
             for row in rows
         ]

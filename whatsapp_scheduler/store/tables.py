@@ -102,6 +102,7 @@ attempts = sa.Table(
     sa.Column("error_text", sa.Text, nullable=True),
     sa.Column("http_status", sa.Integer, nullable=True),
     sa.Column("worker", sa.String(64), nullable=True),
+    sa.Column("sent_as", sa.String(24), nullable=True),  # messages.SentAs (revision 0009)
     sa.Index("ix_attempts_message_id", "message_id"),
 )
 

@@ -153,6 +153,11 @@ class AttemptPublic(BaseModel):
     error_code: int | None
     error_text: str | None
     http_status: int | None
+    sent_as: messages.SentAs | None = Field(
+        description="What the attempt asked Meta to deliver: `text`, `template`, or "
+        "`fallback_template` (the text's 24-hour window was closed, WINDOW_POLICY=template). "
+        "Null when nothing was asked (expired, window closed) or not known."
+    )
 
 
 class LastError(BaseModel):
@@ -173,6 +178,11 @@ class StatusPublic(BaseModel):
         description="When the message entered each status (null: not yet)."
     )
     attempt_history: list[AttemptPublic]
+    sent_as: messages.SentAs | None = Field(
+        description="What went out, once sent: `text`, `template`, or `fallback_template` "
+        "(the fallback template instead of the text, because the recipient's 24-hour window "
+        "was closed). Null until sent."
+    )
 
     @classmethod
     def of(cls, report: service.StatusReport) -> StatusPublic:
@@ -197,9 +207,13 @@ class StatusPublic(BaseModel):
                     error_code=a.error_code,
                     error_text=a.error_text,
                     http_status=a.http_status,
+                    sent_as=a.sent_as,
                 )
                 for a in report.attempts
             ],
+            sent_as=next(
+                (a.sent_as for a in reversed(report.attempts) if a.outcome == "sent"), None
+            ),
         )
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import START
 from whatsapp_scheduler import store
-from whatsapp_scheduler.messages import AttemptOutcome
+from whatsapp_scheduler.messages import AttemptOutcome, SentAs
 from whatsapp_scheduler.messages import MessageStatus as S
 
 GOOD = {"alici": "+905551234567", "tarih": "2026-03-02", "saat": "10:00", "mesaj": "Merhaba"}
@@ -160,6 +160,33 @@ async def test_message_page_explains_meta_error_codes(signed_in, make_message):
         f"/message/{message.id}", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}
     )
     assert "24 saatlik pencere kapandı" in html.unescape(turkish.text)
+
+
+async def test_message_page_says_when_the_fallback_template_went_out(signed_in, make_message):
+    message = make_message(due_at=START)
+    await signed_in.store.add(message)
+    await signed_in.store.claim_due(START, 1, "w1", START + timedelta(minutes=1))
+    await signed_in.store.record(
+        [
+            store.Outcome(
+                message_id=message.id,
+                worker="w1",
+                status=S.SENT,
+                finished_at=START,
+                attempt=AttemptOutcome.SENT,
+                wamid="wamid.FALLBACK",
+                http_status=200,
+                sent_as=SentAs.FALLBACK_TEMPLATE,
+            )
+        ]
+    )
+    page = await signed_in.browser.get(f"/message/{message.id}")
+    assert 'data-sent-as="fallback_template"' in page.text
+    assert "fallback template (24-hour window closed)" in page.text
+    turkish = await signed_in.browser.get(
+        f"/message/{message.id}", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}
+    )
+    assert "yedek şablon (24 saatlik pencere kapalı)" in html.unescape(turkish.text)
 
 
 async def test_language_follows_accept_language_and_the_switch_cookie(signed_in):

@@ -97,6 +97,7 @@ async def test_status_changes_reach_the_client_app_signed(live, receiver):
     assert sent["id"] == "ev-1"
     assert sent["previous_status"] == "sending"
     assert str(sent["whatsapp_message_id"]).startswith("wamid.")
+    assert sent["sent_as"] == "text"
     assert sent["error"] is None
 
 

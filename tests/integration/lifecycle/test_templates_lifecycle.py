@@ -41,7 +41,8 @@ async def test_template_is_stored_listed_and_sent_as_meta_expects(live):
         other = {**request, "template": {**TEMPLATE, "parameters": ["Bob", "10:00"]}}
         assert (await env.client.post("/schedule", json=other)).status_code == 409
         await env.dispatch()
-        await env.wait_status("tpl-1", "read")  # templates pass a closed window
+        status = await env.wait_status("tpl-1", "read")  # templates pass a closed window
+        assert status["sent_as"] == "template"
         (sent,) = env.standin.sends_for("tpl-1")
         assert sent.body == {
             "messaging_product": "whatsapp",

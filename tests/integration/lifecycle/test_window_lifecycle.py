@@ -32,6 +32,8 @@ async def test_sent_delivered_read_seen_in_status(live):
         assert all(timeline[s] for s in ("sent", "delivered", "read"))
         assert body["whatsapp_message_id"].startswith("wamid.")
         assert body["last_error"] is None
+        assert body["sent_as"] == "text"
+        assert [a["sent_as"] for a in body["attempt_history"]] == ["text"]
 
 
 async def test_failed_later_by_webhook_keeps_metas_code(live):
@@ -78,6 +80,8 @@ async def test_fail_policy_at_send_time_fails_without_asking_meta(live):
         assert body["last_error"]["code"] is None
         assert body["last_error"]["message"].startswith("window closed: 24-hour window closed")
         assert body["attempt_history"][0]["outcome"] == "failed"
+        assert body["attempt_history"][0]["sent_as"] is None  # nothing was asked of Meta
+        assert body["sent_as"] is None
         assert env.standin.sends_for("f2") == []
 
 
@@ -91,7 +95,9 @@ async def test_template_policy_without_fallback_is_refused_and_with_one_warned(l
         assert "fallback template appointment_reminder (tr) will be sent" in warning
         assert answer.json()["fallback_template"]["language"] == {"code": "tr"}
         await env.dispatch()
-        await env.wait_status("p1", "read")
+        status = await env.wait_status("p1", "read")
+        assert status["sent_as"] == "fallback_template"  # the user sees what went out
+        assert status["attempt_history"][0]["sent_as"] == "fallback_template"
         (sent,) = env.standin.sends_for("p1")
         assert sent.body["type"] == "template"
         assert "text" not in sent.body
@@ -113,6 +119,7 @@ async def test_template_policy_at_send_time_sends_the_fallback(live):
         assert sent.body["type"] == "template"
         body = (await env.client.get("/status/p2")).json()
         assert body["status"] in {"sent", "delivered", "read"}
+        assert body["sent_as"] == "fallback_template"
 
 
 async def test_send_policy_at_send_time_sends_the_text_anyway(live):
@@ -123,6 +130,7 @@ async def test_send_policy_at_send_time_sends_the_text_anyway(live):
         await env.dispatch(clock=LATER)
         (sent,) = env.standin.sends_for("s1")
         assert sent.body["type"] == "text"
+        assert (await env.client.get("/status/s1")).json()["sent_as"] == "text"
 
 
 async def test_batch_items_carry_warnings_and_refusals(live):
