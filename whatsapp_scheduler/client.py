@@ -251,6 +251,11 @@ def _status(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
     for name, when in data.get("timeline", {}).items():
         if when:
             print(f"  {name:10s} {when}", file=out)
+    sent_as = data.get("sent_as")
+    if sent_as == "fallback_template":
+        print("  sent as its fallback template (the 24-hour window was closed)", file=out)
+    elif sent_as:
+        print(f"  sent as {sent_as}", file=out)
     last = data.get("last_error")
     if last:
         plain = errorcodes.explain(last.get("code"))

@@ -36,7 +36,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from whatsapp_scheduler import ratelimit
 from whatsapp_scheduler.store import batching, notify
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     import psycopg
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: One booking covers at most this many seconds of the rate (fewer round trips per message
 #: at high rates; at 80/s a booking is at most 4 slots).
@@ -156,13 +158,25 @@ class _BookedRateLimit:
     async def _book(self, key: str, n: int) -> list[float]:
         """Book n slots; returns them on this loop's clock. Retries until the store answers."""
         loop = asyncio.get_running_loop()
+        base, shared_now = await self._retrying(
+            "shared rate limit", lambda: self._book_once(key, n, 1.0 / self.rate)
+        )
+        local_now = loop.time()
+        self.round_trips += 1
+        slots = slot_times(base, shared_now, n, self.rate, self.burst)
+        return [local_now + (slot - shared_now) for slot in slots]
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()` until the shared store answers: a failure drops the connection and waits
+        RETRY_FIRST, doubling up to RETRY_MAX (no send goes out unmetered meanwhile)."""
         wait = RETRY_FIRST
         while True:
             try:
-                base, shared_now = await self._book_once(key, n, 1.0 / self.rate)
+                return await call()
             except self.errors as exc:
                 logger.warning(
-                    "shared rate limit: %s (%s); retrying in %.1f s",
+                    "%s: %s (%s); retrying in %.1f s",
+                    what,
                     type(self).__name__,
                     type(exc).__name__,
                     wait,
@@ -170,11 +184,6 @@ class _BookedRateLimit:
                 await self._reset()
                 await asyncio.sleep(wait)
                 wait = min(RETRY_MAX, wait * 2)
-                continue
-            local_now = loop.time()
-            self.round_trips += 1
-            slots = slot_times(base, shared_now, n, self.rate, self.burst)
-            return [local_now + (slot - shared_now) for slot in slots]
 
     async def reserve_pair(self, key: str, interval: float) -> float | None:
         if interval <= 0:
@@ -187,21 +196,7 @@ class _BookedRateLimit:
         # Distinct keys (a repeated key keeps its last interval), sorted: processes whose
         # groups overlap then lock the rows in the same order and never deadlock.
         gaps = dict(sorted(dict(items).items()))
-        wait = RETRY_FIRST
-        while True:
-            try:
-                waits = await self._book_pairs_once(gaps)
-                break
-            except self.errors as exc:
-                logger.warning(
-                    "shared pair gap: %s (%s); retrying in %.1f s",
-                    type(self).__name__,
-                    type(exc).__name__,
-                    wait,
-                )
-                await self._reset()
-                await asyncio.sleep(wait)
-                wait = min(RETRY_MAX, wait * 2)
+        waits = await self._retrying("shared pair gap", lambda: self._book_pairs_once(gaps))
         answers: list[float | None] = []
         answered: set[str] = set()
         for key, interval in items:

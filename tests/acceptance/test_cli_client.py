@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from tests.acceptance.conftest import BIN, free_port
@@ -49,6 +53,36 @@ def test_schedule_list_status_cancel(served):
     assert (cancelled.returncode, cancelled.stdout.strip()) == (0, "cancelled cli-1")
     as_json = json.loads(cli("status", *common, "cli-1", "--json").stdout)
     assert as_json["status"] == "cancelled"
+
+
+def test_status_says_when_the_fallback_template_went_out(start_service):
+    """WINDOW_POLICY=template, a recipient who never wrote: the sandbox's dispatcher sends the
+    fallback template, and `status` says so."""
+    service = start_service([str(BIN), "serve", "--sandbox"], API_KEY=KEY, WINDOW_POLICY="template")
+    service.wait_healthy()
+    local = (datetime.now(UTC) - timedelta(seconds=1)).astimezone(ZoneInfo("Europe/Istanbul"))
+    fallback = {"name": "appointment_reminder", "language": "tr", "parameters": ["Ada"]}
+    answer = httpx.post(
+        service.url + "/schedule",
+        headers={"X-API-Key": KEY},
+        json={
+            "id": "fb-1", "alici": "+905551234567", "mesaj": "Randevunuz yarın",
+            "tarih": local.date().isoformat(), "saat": local.strftime("%H:%M:%S"),
+            "fallback_template": fallback,
+        },
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    common = ["--url", service.url, "--api-key", KEY]
+    deadline = time.monotonic() + 15
+    while json.loads(cli("status", *common, "fb-1", "--json").stdout)["status"] in {
+        "queued",
+        "sending",
+    }:
+        assert time.monotonic() < deadline, "not sent within 15 s"
+        time.sleep(0.1)
+    status = cli("status", *common, "fb-1")
+    assert status.returncode == 0, status.stderr
+    assert "sent as its fallback template (the 24-hour window was closed)" in status.stdout
 
 
 def test_environment_gives_url_and_key(served):

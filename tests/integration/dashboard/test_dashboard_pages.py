@@ -131,25 +131,27 @@ async def test_history_filters_by_status_recipient_and_date(signed_in, make_mess
     assert "recipient: &#39;abc&#39; is not a phone number" in bad.text
 
 
-async def test_message_page_explains_meta_error_codes(signed_in, make_message):
+async def _one_attempt(signed_in, make_message, **outcome) -> str:
+    """A message sent once, with `outcome` recorded for that attempt; returns its id."""
     message = make_message(due_at=START)
     await signed_in.store.add(message)
     await signed_in.store.claim_due(START, 1, "w1", START + timedelta(minutes=1))
-    await signed_in.store.record(
-        [
-            store.Outcome(
-                message_id=message.id,
-                worker="w1",
-                status=S.FAILED,
-                finished_at=START,
-                attempt=AttemptOutcome.FAILED,
-                error_code=131047,
-                error_text="Re-engagement message",
-                http_status=400,
-            )
-        ]
+    recorded = store.Outcome(message_id=message.id, worker="w1", finished_at=START, **outcome)
+    assert await signed_in.store.record([recorded]) == 1
+    return message.id
+
+
+async def test_message_page_explains_meta_error_codes(signed_in, make_message):
+    message_id = await _one_attempt(
+        signed_in,
+        make_message,
+        status=S.FAILED,
+        attempt=AttemptOutcome.FAILED,
+        error_code=131047,
+        error_text="Re-engagement message",
+        http_status=400,
     )
-    page = await signed_in.browser.get(f"/message/{message.id}")
+    page = await signed_in.browser.get(f"/message/{message_id}")
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert "the 24-hour window is closed" in text.lower()
@@ -157,34 +159,26 @@ async def test_message_page_explains_meta_error_codes(signed_in, make_message):
     assert "Re-engagement message" in text
     assert 'data-transition="failed"' in text
     turkish = await signed_in.browser.get(
-        f"/message/{message.id}", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}
+        f"/message/{message_id}", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}
     )
     assert "24 saatlik pencere kapandı" in html.unescape(turkish.text)
 
 
 async def test_message_page_says_when_the_fallback_template_went_out(signed_in, make_message):
-    message = make_message(due_at=START)
-    await signed_in.store.add(message)
-    await signed_in.store.claim_due(START, 1, "w1", START + timedelta(minutes=1))
-    await signed_in.store.record(
-        [
-            store.Outcome(
-                message_id=message.id,
-                worker="w1",
-                status=S.SENT,
-                finished_at=START,
-                attempt=AttemptOutcome.SENT,
-                wamid="wamid.FALLBACK",
-                http_status=200,
-                sent_as=SentAs.FALLBACK_TEMPLATE,
-            )
-        ]
+    message_id = await _one_attempt(
+        signed_in,
+        make_message,
+        status=S.SENT,
+        attempt=AttemptOutcome.SENT,
+        wamid="wamid.FALLBACK",
+        http_status=200,
+        sent_as=SentAs.FALLBACK_TEMPLATE,
     )
-    page = await signed_in.browser.get(f"/message/{message.id}")
+    page = await signed_in.browser.get(f"/message/{message_id}")
     assert 'data-sent-as="fallback_template"' in page.text
     assert "fallback template (24-hour window closed)" in page.text
     turkish = await signed_in.browser.get(
-        f"/message/{message.id}", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}
+        f"/message/{message_id}", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}
     )
     assert "yedek şablon (24 saatlik pencere kapalı)" in html.unescape(turkish.text)
 
