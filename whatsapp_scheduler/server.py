@@ -96,18 +96,30 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
 
 async def _build_dispatcher(rt: runtime.Runtime) -> runtime.BackgroundDispatcher:
     dispatcher = await dispatcher_mod.build_dispatcher(rt.settings, rt.store, rt.clock)
-    await _listen_for_due(rt.settings, dispatcher)
+    await _listen_for_due(rt.settings, dispatcher, api_in_process=True)
     return dispatcher
 
 
 async def _listen_for_due(
-    settings: settings_mod.Settings, dispatcher: dispatcher_mod.Dispatcher
+    settings: settings_mod.Settings,
+    dispatcher: dispatcher_mod.Dispatcher,
+    *,
+    api_in_process: bool,
 ) -> None:
-    """On PostgreSQL, wake this dispatcher when any process stores a message (LISTEN/NOTIFY);
-    the listener stops with the dispatcher."""
-    if not notify.is_postgres(settings.database_url):
-        return  # SQLite: one process; its API nudges the dispatcher directly
-    listener = notify.DueListener(settings.database_url, dispatcher.nudge, clock=dispatcher.clock)
+    """Wake this dispatcher when another process stores a message: LISTEN/NOTIFY on
+    PostgreSQL; on a SQLite file, a watch on its commits (`PRAGMA data_version`), needed only
+    by a `worker`: in `serve` the API nudges its own dispatcher, and one `serve` is the only
+    writer. The listener stops with the dispatcher."""
+    listener: notify.DueListener | notify.SqliteDueWatcher
+    if notify.is_postgres(settings.database_url):
+        listener = notify.DueListener(
+            settings.database_url, dispatcher.nudge, clock=dispatcher.clock
+        )
+    else:
+        path = notify.sqlite_path(settings.database_url)
+        if api_in_process or path is None:
+            return
+        listener = notify.SqliteDueWatcher(path, dispatcher.nudge, dispatcher.store.next_run_at)
     await listener.start()
     dispatcher.add_stop_hook(listener.stop)
 
@@ -167,7 +179,7 @@ async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
             if burst:
                 await dispatcher.run(burst=True)
             else:
-                await _listen_for_due(settings, dispatcher)
+                await _listen_for_due(settings, dispatcher, api_in_process=False)
                 await dispatcher.start()
                 logger.info(
                     "worker running; SIGTERM or SIGINT stops it",

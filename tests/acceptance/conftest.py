@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+
+from whatsapp_scheduler import sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent / "whatsapp-scheduler"
@@ -99,3 +105,39 @@ def start_service(tmp_path: Path) -> Iterator[object]:
     yield start
     for service in started:
         service.stop()
+
+
+def now_local() -> tuple[str, str]:
+    now = datetime.now(ZoneInfo("Europe/Istanbul"))
+    return now.date().isoformat(), now.strftime("%H:%M")
+
+
+async def start_standin(token: str, number_id: str) -> sandbox.StandIn:
+    """The stand-in Cloud API in the test's own loop: no limits, every request logged."""
+    standin = sandbox.StandIn(
+        sandbox.StandInConfig(
+            access_token=token,
+            phone_number_id=number_id,
+            throughput_per_second=None,
+            pair_rate=None,
+            request_log_size=100_000,
+        )
+    )
+    await standin.start()
+    return standin
+
+
+async def wait_health(service: Service, timeout: float = 30) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=1) as client:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise AssertionError(service.output())
+            try:
+                answer = await client.get(service.url + "/health")
+                if answer.status_code == 200:
+                    return dict(answer.json())
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("service not healthy:\n" + service.output())

@@ -9,29 +9,29 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
 import pytest
 
-from tests.acceptance.conftest import BIN, Service, base_env, free_port
+from tests.acceptance.conftest import (
+    BIN,
+    Service,
+    base_env,
+    free_port,
+    now_local,
+    start_standin,
+    wait_health,
+)
 from tests.integration.conftest import postgres_template, postgres_url  # noqa: F401
-from whatsapp_scheduler import sandbox
 from whatsapp_scheduler.store import notify
 
 KEY = "scaleout-key-0123456789"
 TOKEN = "scaleout-token"
 NUMBER_ID = "123456789012345"
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(170)]
-
-
-def _now_local() -> tuple[str, str]:
-    now = datetime.now(ZoneInfo("Europe/Istanbul"))
-    return now.date().isoformat(), now.strftime("%H:%M")
 
 
 def _env(tmp_path: Path, database_url: str, graph_url: str, **extra: str) -> dict[str, str]:
@@ -45,36 +45,6 @@ def _env(tmp_path: Path, database_url: str, graph_url: str, **extra: str) -> dic
         PAIR_INTERVAL="0",
         **extra,
     )
-
-
-async def _standin() -> sandbox.StandIn:
-    standin = sandbox.StandIn(
-        sandbox.StandInConfig(
-            access_token=TOKEN,
-            phone_number_id=NUMBER_ID,
-            throughput_per_second=None,
-            pair_rate=None,
-            request_log_size=100_000,
-        )
-    )
-    await standin.start()
-    return standin
-
-
-async def _health(service: Service, timeout: float = 30) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=1) as client:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if service.process.poll() is not None:
-                raise AssertionError(service.output())
-            try:
-                answer = await client.get(service.url + "/health")
-                if answer.status_code == 200:
-                    return dict(answer.json())
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("service not healthy:\n" + service.output())
 
 
 def _rows(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -93,7 +63,7 @@ def _max_in_window(stamps: list[float], window: float) -> int:
 
 async def test_three_processes_share_work_and_rate_and_survive_a_kill_9(tmp_path, postgres_url):  # noqa: F811
     rate, total = 300, 10_000
-    standin = await _standin()
+    standin = await start_standin(TOKEN, NUMBER_ID)
     env = _env(
         tmp_path, postgres_url, standin.url, MESSAGES_PER_SECOND=str(rate), LEASE_SECONDS="5"
     )
@@ -102,8 +72,8 @@ async def test_three_processes_share_work_and_rate_and_survive_a_kill_9(tmp_path
         port = free_port()
         services.append(Service([str(BIN), "serve", "--port", str(port)], env, port, tmp_path))
     try:
-        workers = [(await _health(s))["dispatcher"]["worker"] for s in services]
-        tarih, saat = _now_local()
+        workers = [(await wait_health(s))["dispatcher"]["worker"] for s in services]
+        tarih, saat = now_local()
         async with httpx.AsyncClient(
             base_url=services[0].url, headers={"X-API-Key": KEY}, timeout=30
         ) as api:
@@ -136,7 +106,7 @@ async def test_three_processes_share_work_and_rate_and_survive_a_kill_9(tmp_path
                 break
             await asyncio.sleep(0.2)
         final = dict(_rows(postgres_url, "SELECT id, status FROM messages"))
-        health = [(await _health(s))["dispatcher"] for s in (services[0], services[2])]
+        health = [(await wait_health(s))["dispatcher"] for s in (services[0], services[2])]
     finally:
         for service in services:
             service.stop()
@@ -169,7 +139,7 @@ async def test_idle_worker_sends_a_message_scheduled_through_another_process_at_
     tmp_path,
     postgres_url,  # noqa: F811
 ):
-    standin = await _standin()
+    standin = await start_standin(TOKEN, NUMBER_ID)
     env = _env(tmp_path, postgres_url, standin.url, SAFETY_POLL_SECONDS="600")
     api_port, worker_port = free_port(), free_port()
     api_service = Service(
@@ -177,14 +147,14 @@ async def test_idle_worker_sends_a_message_scheduled_through_another_process_at_
     )
     worker = Service([str(BIN), "worker"], env, worker_port, tmp_path)
     try:
-        await _health(api_service)
+        await wait_health(api_service)
         deadline = time.monotonic() + 30
         while "due listener: listening" not in worker.output():
             assert worker.process.poll() is None, worker.output()
             assert time.monotonic() < deadline, worker.output()
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # the worker is idle: nothing due, next wake = safety poll
-        tarih, saat = _now_local()
+        tarih, saat = now_local()
         async with httpx.AsyncClient(
             base_url=api_service.url, headers={"X-API-Key": KEY}, timeout=10
         ) as api:
@@ -201,5 +171,6 @@ async def test_idle_worker_sends_a_message_scheduled_through_another_process_at_
         assert delay < 1.0
     finally:
         api_service.stop()
-        assert worker.stop() == 0
-        await standin.stop()
+        stopped = worker.stop()
+        await standin.stop()  # before any assertion here: never leave its sockets open
+        assert stopped == 0, worker.output()

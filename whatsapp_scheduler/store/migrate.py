@@ -2,18 +2,33 @@
 
 Start-up calls `upgrade` every time; when the database is already at the newest revision it
 returns after one query, without importing Alembic (a second of start-up on these machines).
+
+Processes that start together (`serve --no-dispatcher` and `worker`, replicas in compose) must
+not migrate at once: two of them creating the tables of a new database failed with "table
+attempts already exists". So one migrates at a time: under a PostgreSQL advisory lock, or on
+SQLite under an `flock` of the database file's directory (not of the file: closing any other
+descriptor of it would drop SQLite's own POSIX locks in this process). The others wait, find
+the database at the newest revision, and go on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from whatsapp_scheduler.store import sql
+from whatsapp_scheduler.store import notify, sql
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -62,4 +77,42 @@ def upgrade(url: str, revision: str = "head") -> None:
         return
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    with _one_migrator(url):
+        if revision == "head" and current_revision(url) == head_revision():
+            return  # another process migrated while this one waited
+        command.upgrade(alembic_config(url), revision)
+
+
+#: pg_advisory_lock key shared by every whatsapp-scheduler process migrating a database.
+ADVISORY_LOCK_KEY = 0x7773_6368_6D69_67  # "wschmig"
+
+
+@contextlib.contextmanager
+def _one_migrator(url: str) -> Iterator[None]:
+    """Hold the lock that lets one process at a time migrate the database at `url`."""
+    if notify.is_postgres(url):
+        engine = sql.create_engine(url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                    )
+                    conn.commit()
+        finally:
+            engine.dispose()
+        return
+    path = notify.sqlite_path(url)
+    if path is None or fcntl is None:  # in memory (one connection), or no flock on this OS
+        yield
+        return
+    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        fcntl.flock(directory, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(directory)  # releases the flock

@@ -1,4 +1,5 @@
-"""Wake idle dispatchers in every process when a message is stored (PostgreSQL LISTEN/NOTIFY).
+"""Wake idle dispatchers in every process when a message is stored (LISTEN/NOTIFY; SQLite's
+data_version).
 
 The store announces new rows inside the inserting transaction::
 
@@ -11,15 +12,24 @@ connection drops it reconnects with capped exponential back-off; notifications s
 are lost, so after every (re)connect it calls the callback with "now", which makes the
 dispatcher look at the table once. The safety poll still covers anything else.
 
-SQLite has no NOTIFY: one process owns the queue and the API nudges its dispatcher directly.
+SQLite has no NOTIFY. In one `serve` process the API nudges its dispatcher directly; a
+`worker` beside `serve --no-dispatcher` would wait for its safety poll to see what the API
+process stored. `SqliteDueWatcher` (used by `worker`) closes that gap: `PRAGMA data_version`
+on a connection of its own changes whenever any other connection commits to the file; it is
+read every `SQLITE_POLL_SECONDS` (a few microseconds, no lock taken), and each change costs
+one index read of the earliest queued `run_at`, handed to the same callback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Callable
+import os
+import sqlite3
+import urllib.parse
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from whatsapp_scheduler import clock as clock_mod
@@ -32,6 +42,8 @@ CHANNEL = "whatsapp_scheduler_due"
 BACKOFF_FIRST = 0.2
 BACKOFF_FACTOR = 2.0
 BACKOFF_MAX = 10.0
+#: How often `SqliteDueWatcher` looks for commits by other connections (seconds).
+SQLITE_POLL_SECONDS = 0.05
 
 
 def libpq_url(url: str) -> str:
@@ -140,3 +152,95 @@ class DueListener:
                     logger.warning("due listener: ignored a payload that is not a datetime")
                     continue
                 self._on_due(run_at)
+
+
+class SqliteDueWatcher:
+    """Calls `on_due(earliest queued run_at)` after any commit to a SQLite file (see above).
+
+    `earliest` reads that time (`SqlMessageStore.next_run_at`); `on_due` must be cheap and
+    synchronous (`Dispatcher.nudge`). Started and stopped like `DueListener`.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        on_due: Callable[[datetime], None],
+        earliest: Callable[[], Awaitable[datetime | None]],
+        *,
+        interval: float = SQLITE_POLL_SECONDS,
+    ) -> None:
+        self._path = path
+        self._on_due = on_due
+        self._earliest = earliest
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self.changes = 0  # commits noticed (several between two looks count once), for tests
+
+    async def start(self) -> None:
+        """Start watching in a background task (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="sqlite-due-watcher")
+
+    async def stop(self) -> None:
+        """Stop watching and close the connection."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        from whatsapp_scheduler import errors
+
+        loop = asyncio.get_running_loop()
+        # One thread for every call on the connection, its close included: a close never
+        # overlaps a read still running when the task is cancelled.
+        thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-watch")
+        conn: sqlite3.Connection | None = None
+        seen: int | None = None
+        failing = False
+        try:
+            while True:
+                try:
+                    if conn is None:
+                        conn = await loop.run_in_executor(thread, self._connect)
+                        logger.info("due watcher: watching the SQLite file for new messages")
+                    version = await loop.run_in_executor(thread, _data_version, conn)
+                    if version != seen:
+                        self.changes += seen is not None
+                        seen = version
+                        run_at = await self._earliest()
+                        if run_at is not None:
+                            self._on_due(run_at)
+                    failing = False
+                except (sqlite3.Error, errors.StoreError) as exc:
+                    if not failing:  # once per failing spell; the safety poll still runs
+                        logger.warning("sqlite due watcher: %s; retrying", type(exc).__name__)
+                    failing = True
+                    seen = None  # look again once it works
+                await asyncio.sleep(self._interval)
+        finally:
+            if conn is not None:
+                thread.submit(conn.close)
+            thread.shutdown(wait=False)
+
+    def _connect(self) -> sqlite3.Connection:
+        # mode=rw: never creates the file (it only reads); one worker thread at a time uses it.
+        uri = "file:" + urllib.parse.quote(os.path.abspath(self._path)) + "?mode=rw"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=1.0)
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA data_version").fetchone()
+    return int(row[0])
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL, as SQLAlchemy opens it; None for other databases and memory."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    path = parsed.database
+    return path if path and path != ":memory:" and not path.startswith("file:") else None
