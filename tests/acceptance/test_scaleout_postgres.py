@@ -7,6 +7,7 @@ every request that reaches "Meta" is counted and timed, even across a kill -9.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.acceptance.conftest import (
     wait_health,
 )
 from tests.integration.conftest import postgres_template, postgres_url  # noqa: F401
+from whatsapp_scheduler import sandbox
 from whatsapp_scheduler.store import notify
 
 KEY = "scaleout-key-0123456789"
@@ -174,3 +176,65 @@ async def test_idle_worker_sends_a_message_scheduled_through_another_process_at_
         stopped = worker.stop()
         await standin.stop()  # before any assertion here: never leave its sockets open
         assert stopped == 0, worker.output()
+
+
+async def test_three_processes_keep_one_gap_per_recipient(tmp_path, postgres_url):  # noqa: F811
+    """PAIR_INTERVAL=1 s held by the fleet, not per process: three processes claiming two rows
+    at a time share 18 messages to 3 recipients, and a stand-in that refuses a pair faster
+    than every 0.8 s (131056) never has to."""
+    standin = sandbox.StandIn(
+        sandbox.StandInConfig(
+            access_token=TOKEN,
+            phone_number_id=NUMBER_ID,
+            throughput_per_second=None,
+            pair_rate=sandbox.PairRate(per_second=1 / 0.8, capacity=1),
+        )
+    )
+    await standin.start()
+    env = _env(tmp_path, postgres_url, standin.url, CLAIM_BATCH_SIZE="2")
+    env["PAIR_INTERVAL"] = "1"
+    services = []
+    for _ in range(3):
+        port = free_port()
+        services.append(Service([str(BIN), "serve", "--port", str(port)], env, port, tmp_path))
+    recipients = [f"+90555000{n:04d}" for n in range(3)]
+    try:
+        for service in services:
+            await wait_health(service)
+        tarih, saat = now_local()
+        batch = [
+            {"id": f"pair-{r}-{i}", "alici": recipient, "tarih": tarih, "saat": saat,
+             "mesaj": f"m{i}"}
+            for i in range(6)
+            for r, recipient in enumerate(recipients)
+        ]  # fmt: skip
+        async with httpx.AsyncClient(
+            base_url=services[0].url, headers={"X-API-Key": KEY}, timeout=30
+        ) as api:
+            answer = (await api.post("/schedule/batch", json={"messages": batch})).json()
+            assert answer["stored"] == 18, answer
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            (open_rows,) = _rows(
+                postgres_url, "SELECT count(*) FROM messages WHERE status NOT IN ('sent', 'failed')"
+            )[0]
+            if open_rows == 0:
+                break
+            await asyncio.sleep(0.1)
+        final = dict(_rows(postgres_url, "SELECT id, status FROM messages"))
+        sent_by = [(await wait_health(s))["dispatcher"]["sent"] for s in services]
+    finally:
+        for service in services:
+            service.stop()
+        await standin.stop()
+    refused = [r for r in standin.requests if r.error_code == 131056]
+    assert refused == [], f"{len(refused)} sends refused by the pair rate"
+    assert set(final.values()) == {"sent"}, Counter(final.values())
+    assert sum(1 for n in sent_by if n) >= 2, sent_by  # the work really was shared
+    for recipient in recipients:
+        wa_id = recipient.lstrip("+")
+        stamps = sorted(r.received_at for r in standin.requests if r.wa_id == wa_id)
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
+        assert len(stamps) == 6
+        assert min(gaps) >= 0.8, (recipient, gaps)
+    print(f"sent per process: {sent_by}")
