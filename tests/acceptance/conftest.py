@@ -141,3 +141,39 @@ async def wait_health(service: Service, timeout: float = 30) -> dict[str, Any]:
                 pass
             await asyncio.sleep(0.05)
     raise AssertionError("service not healthy:\n" + service.output())
+
+
+async def assert_idle_worker_wakes(
+    api_service: Service, worker: Service, standin: sandbox.StandIn, key: str, ready: str
+) -> float:
+    """With `worker` idle (its log says `ready`), schedule a message due now through
+    `api_service`; the worker must send it within a second. Returns the delay in seconds."""
+    await wait_health(api_service)
+    deadline = time.monotonic() + 30
+    while ready not in worker.output():
+        assert worker.process.poll() is None, worker.output()
+        assert time.monotonic() < deadline, worker.output()
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # the worker is idle: nothing due, next wake = safety poll
+    tarih, saat = now_local()
+    async with httpx.AsyncClient(
+        base_url=api_service.url, headers={"X-API-Key": key}, timeout=10
+    ) as api:
+        body = {"id": "wake-1", "alici": "+905551234567", "tarih": tarih, "saat": saat,
+                "mesaj": "Selam"}  # fmt: skip
+        scheduled = time.time()  # the clock of `received_at`
+        assert (await api.post("/schedule", json=body)).status_code == 200
+        while not standin.sends_for("wake-1") and time.time() - scheduled < 5:
+            await asyncio.sleep(0.005)
+        sends = standin.sends_for("wake-1")
+        assert sends, worker.output()
+        delay = sends[0].received_at - scheduled
+        print(f"stored by one process, sent by another after {delay * 1000:.0f} ms")
+        assert delay < 1.0
+        deadline = time.monotonic() + 5
+        status = (await api.get("/status/wake-1")).json()
+        while status["status"] == "sending" and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            status = (await api.get("/status/wake-1")).json()
+        assert status["status"] in {"sent", "delivered", "read"}, status
+    return delay

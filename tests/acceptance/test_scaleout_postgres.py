@@ -20,6 +20,7 @@ import pytest
 from tests.acceptance.conftest import (
     BIN,
     Service,
+    assert_idle_worker_wakes,
     base_env,
     free_port,
     now_local,
@@ -52,6 +53,18 @@ def _env(tmp_path: Path, database_url: str, graph_url: str, **extra: str) -> dic
 def _rows(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(notify.libpq_url(database_url)) as conn:
         return conn.execute(query, params).fetchall()
+
+
+async def _until_all_final(database_url: str, timeout: float) -> None:
+    """Wait until every message is sent or failed (or `timeout` passes; the caller asserts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (open_rows,) = _rows(
+            database_url, "SELECT count(*) FROM messages WHERE status NOT IN ('sent', 'failed')"
+        )[0]
+        if open_rows == 0:
+            return
+        await asyncio.sleep(0.1)
 
 
 def _max_in_window(stamps: list[float], window: float) -> int:
@@ -99,14 +112,7 @@ async def test_three_processes_share_work_and_rate_and_survive_a_kill_9(tmp_path
                 workers[1],
             )
         }
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            (open_rows,) = _rows(
-                postgres_url, "SELECT count(*) FROM messages WHERE status NOT IN ('sent', 'failed')"
-            )[0]
-            if open_rows == 0:
-                break
-            await asyncio.sleep(0.2)
+        await _until_all_final(postgres_url, 90)
         final = dict(_rows(postgres_url, "SELECT id, status FROM messages"))
         health = [(await wait_health(s))["dispatcher"] for s in (services[0], services[2])]
     finally:
@@ -149,28 +155,7 @@ async def test_idle_worker_sends_a_message_scheduled_through_another_process_at_
     )
     worker = Service([str(BIN), "worker"], env, worker_port, tmp_path)
     try:
-        await wait_health(api_service)
-        deadline = time.monotonic() + 30
-        while "due listener: listening" not in worker.output():
-            assert worker.process.poll() is None, worker.output()
-            assert time.monotonic() < deadline, worker.output()
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # the worker is idle: nothing due, next wake = safety poll
-        tarih, saat = now_local()
-        async with httpx.AsyncClient(
-            base_url=api_service.url, headers={"X-API-Key": KEY}, timeout=10
-        ) as api:
-            body = {"id": "wake-1", "alici": "+905551234567", "tarih": tarih, "saat": saat,
-                    "mesaj": "Selam"}  # fmt: skip
-            scheduled = time.time()  # the clock of `received_at`
-            assert (await api.post("/schedule", json=body)).status_code == 200
-        while not standin.sends_for("wake-1") and time.time() - scheduled < 5:
-            await asyncio.sleep(0.005)
-        sends = standin.sends_for("wake-1")
-        assert sends, worker.output()
-        delay = sends[0].received_at - scheduled
-        print(f"scheduled in one process, sent by another after {delay * 1000:.0f} ms")
-        assert delay < 1.0
+        await assert_idle_worker_wakes(api_service, worker, standin, KEY, "due listener: listening")
     finally:
         api_service.stop()
         stopped = worker.stop()
@@ -213,14 +198,7 @@ async def test_three_processes_keep_one_gap_per_recipient(tmp_path, postgres_url
         ) as api:
             answer = (await api.post("/schedule/batch", json={"messages": batch})).json()
             assert answer["stored"] == 18, answer
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            (open_rows,) = _rows(
-                postgres_url, "SELECT count(*) FROM messages WHERE status NOT IN ('sent', 'failed')"
-            )[0]
-            if open_rows == 0:
-                break
-            await asyncio.sleep(0.1)
+        await _until_all_final(postgres_url, 40)
         final = dict(_rows(postgres_url, "SELECT id, status FROM messages"))
         sent_by = [(await wait_health(s))["dispatcher"]["sent"] for s in services]
     finally:

@@ -68,7 +68,32 @@ def parse_payload(payload: str) -> datetime | None:
     return value if value.tzinfo is not None else None
 
 
-class DueListener:
+class _Watch:
+    """A background task that `start` begins (idempotent) and `stop` cancels and awaits."""
+
+    name = "due-watch"
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start in a background task; returns at once."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Stop and close the connection."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class DueListener(_Watch):
     """`LISTEN whatsapp_scheduler_due` on its own connection; calls `on_due(run_at)` per NOTIFY.
 
     `on_due` must be cheap and synchronous (`Dispatcher.nudge` is). Use::
@@ -79,6 +104,8 @@ class DueListener:
         await listener.stop()
     """
 
+    name = "due-listener"
+
     def __init__(
         self,
         database_url: str,
@@ -87,26 +114,16 @@ class DueListener:
         clock: clock_mod.Clock | None = None,
         channel: str = CHANNEL,
     ) -> None:
+        super().__init__()
         self._conninfo = libpq_url(database_url)
         self._on_due = on_due
         self._clock = clock or clock_mod.SystemClock()
         self._channel = channel
-        self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.connects = 0  # successful (re)connections, for tests and health
 
-    async def start(self) -> None:
-        """Start listening in a background task (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="due-listener")
-
     async def stop(self) -> None:
-        """Stop listening and close the connection."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await super().stop()
         self.connected.clear()
 
     async def _run(self) -> None:
@@ -154,12 +171,14 @@ class DueListener:
                 self._on_due(run_at)
 
 
-class SqliteDueWatcher:
+class SqliteDueWatcher(_Watch):
     """Calls `on_due(earliest queued run_at)` after any commit to a SQLite file (see above).
 
     `earliest` reads that time (`SqlMessageStore.next_run_at`); `on_due` must be cheap and
     synchronous (`Dispatcher.nudge`). Started and stopped like `DueListener`.
     """
+
+    name = "sqlite-due-watcher"
 
     def __init__(
         self,
@@ -169,25 +188,12 @@ class SqliteDueWatcher:
         *,
         interval: float = SQLITE_POLL_SECONDS,
     ) -> None:
+        super().__init__()
         self._path = path
         self._on_due = on_due
         self._earliest = earliest
         self._interval = interval
-        self._task: asyncio.Task[None] | None = None
         self.changes = 0  # commits noticed (several between two looks count once), for tests
-
-    async def start(self) -> None:
-        """Start watching in a background task (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="sqlite-due-watcher")
-
-    async def stop(self) -> None:
-        """Stop watching and close the connection."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _run(self) -> None:
         from whatsapp_scheduler import errors
