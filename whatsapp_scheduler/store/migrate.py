@@ -98,11 +98,12 @@ def _one_migrator(url: str) -> Iterator[None]:
                 conn.commit()
                 try:
                     yield
-                finally:
-                    conn.execute(
-                        sa.text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
-                    )
-                    conn.commit()
+                finally:  # closing the connection releases the lock too: never mask an error
+                    with contextlib.suppress(sa.exc.SQLAlchemyError):
+                        conn.execute(
+                            sa.text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                        )
+                        conn.commit()
         finally:
             engine.dispose()
         return
