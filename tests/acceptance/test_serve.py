@@ -107,11 +107,32 @@ def test_sandbox_without_api_key_makes_one_and_prints_it(start_service):
             {"API_KEY": KEY, "APP_SECRET": "your-app-secret"},
             "APP_SECRET still has the placeholder",
         ),
+        (
+            ["serve", "--sandbox"],
+            {"API_KEY": KEY, "DATABASE_URL": "sqlite:////nonexistent-dir/ws.db"},
+            "DATABASE_URL: the directory of the SQLite database '/nonexistent-dir/ws.db' does "
+            "not exist",
+        ),
+        (
+            ["serve", "--sandbox"],
+            {"API_KEY": KEY, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
+            "DATABASE_URL: cannot open the database: connection failed",
+        ),
+        (
+            ["worker"],
+            {
+                "API_KEY": KEY,
+                "ACCESS_TOKEN": "t",
+                "PHONE_NUMBER_ID": "1",
+                "DATABASE_URL": "sqlite:////nonexistent-dir/ws.db",
+            },
+            "DATABASE_URL: the directory of the SQLite database",
+        ),
     ],
 )
 def test_start_up_refuses_bad_configuration_in_one_line(tmp_path, argv, env, message):
     result = subprocess.run(
-        [str(BIN), *argv, "--port", "1"],
+        [str(BIN), *argv, *(["--port", "1"] if argv[0] == "serve" else [])],
         env=base_env(tmp_path, **env),
         cwd=tmp_path,
         capture_output=True,

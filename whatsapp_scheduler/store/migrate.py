@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from whatsapp_scheduler import errors
 from whatsapp_scheduler.store import notify, sql
 
 try:
@@ -72,15 +73,34 @@ def current_revision(url: str) -> str | None:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` up to `revision` (idempotent; one query when already there)."""
+    """Bring the database at `url` up to `revision` (idempotent; one query when already there).
+
+    A database that cannot be opened (no such directory, server down, wrong password) raises
+    `ConfigurationError` with one line saying why, never a driver traceback.
+    """
     if revision == "head" and current_revision(url) == head_revision():
         return
     from alembic import command
 
-    with _one_migrator(url):
-        if revision == "head" and current_revision(url) == head_revision():
-            return  # another process migrated while this one waited
-        command.upgrade(alembic_config(url), revision)
+    _check_sqlite_directory(url)
+    try:
+        with _one_migrator(url):
+            if revision == "head" and current_revision(url) == head_revision():
+                return  # another process migrated while this one waited
+            command.upgrade(alembic_config(url), revision)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+        raise errors.ConfigurationError(
+            f"DATABASE_URL: cannot open the database: {reason}"
+        ) from exc
+
+
+def _check_sqlite_directory(url: str) -> None:
+    path = notify.sqlite_path(url)
+    if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise errors.ConfigurationError(
+            f"DATABASE_URL: the directory of the SQLite database {path!r} does not exist"
+        )
 
 
 #: pg_advisory_lock key shared by every whatsapp-scheduler process migrating a database.
