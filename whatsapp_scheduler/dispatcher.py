@@ -169,7 +169,8 @@ class Dispatcher:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._phase: dict[str, Phase] = {}
         self._unsent: list[messages.ScheduledMessage] = []
-        self._interrupted: list[tuple[messages.ScheduledMessage, datetime]] = []
+        self._interrupted: list[tuple[messages.ScheduledMessage, datetime, SentAs | None]] = []
+        self._sending_as: dict[str, SentAs] = {}  # what each send on the wire asked for
         self.pauses = pauses_mod.Pauses(self.metrics)
         self._scheduler: AsyncIOScheduler | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -413,7 +414,8 @@ class Dispatcher:
                 outcome = await self._attempt(message)
             except asyncio.CancelledError:
                 if self._phase.get(message.id) == Phase.SENDING:
-                    self._interrupted.append((message, self.clock.now()))
+                    sent_as = self._sending_as.get(message.id)
+                    self._interrupted.append((message, self.clock.now(), sent_as))
                 else:
                     self._unsent.append(message)
                 raise
@@ -433,6 +435,7 @@ class Dispatcher:
         finally:
             self._tasks.pop(message.id, None)
             self._phase.pop(message.id, None)
+            self._sending_as.pop(message.id, None)
             self.metrics.in_flight.set(len(self._tasks))
 
     async def _attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
@@ -492,6 +495,7 @@ class Dispatcher:
         self, message: messages.ScheduledMessage, sent_as: messages.SentAs
     ) -> store.Outcome:
         self._phase[message.id] = Phase.SENDING
+        self._sending_as[message.id] = sent_as
         loop = asyncio.get_running_loop()
         started = self.clock.now()
         t0 = loop.time()
@@ -609,9 +613,9 @@ class Dispatcher:
         outcomes = []
         for message in self._unsent:
             outcomes.append(self.tally.deferral(message, now, message.run_at, "shutdown"))
-        for message, started in self._interrupted:
+        for message, started, sent_as in self._interrupted:
             error = errors.AmbiguousFailure("send cut off by shutdown")
-            outcomes.append(self._failed_attempt(message, error, started, 0.0))
+            outcomes.append(self._failed_attempt(message, error, started, 0.0, sent_as))
         self._unsent.clear()
         self._interrupted.clear()
         if outcomes:

@@ -242,7 +242,8 @@ async def test_stop_releases_unsent_and_marks_cut_sends_ambiguous(
     cut = [r for r in rows if r.id == sender.calls[0].id]
     assert cut[0].status == Status.QUEUED
     assert cut[0].attempts == 1
-    assert (await memory_store.attempts(cut[0].id))[0].outcome == AO.AMBIGUOUS
+    (attempt,) = await memory_store.attempts(cut[0].id)
+    assert (attempt.outcome, attempt.sent_as) == (AO.AMBIGUOUS, messages.SentAs.TEXT)
     released = [r for r in rows if r.id != sender.calls[0].id]
     assert all(r.status == Status.QUEUED and r.attempts == 0 for r in released)
     assert all(r.claimed_by is None for r in rows)
