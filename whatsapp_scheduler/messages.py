@@ -168,4 +168,4 @@ class Attempt:
     error_text: str | None = None
     http_status: int | None = None
     worker: str | None = None
-    sent_as: SentAs | None = None  # None: unknown (recorded before 0009, or cut off)
+    sent_as: SentAs | None = None  # None: nothing asked of Meta, or unknown (before 0009, reaped)

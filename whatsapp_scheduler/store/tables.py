@@ -173,7 +173,7 @@ rate_limits = sa.Table(
 )
 
 # The fleet-wide gap per recipient (revision 0008), used on PostgreSQL by
-# `sharedlimit.PostgresRateLimit.reserve_pairs`: key "<phone_number_id>:<recipient>", `tat` =
+# `sharedlimit.PostgresRateLimit.reserve_pair`: key "<phone_number_id>:<recipient>", `tat` =
 # when the next message to that recipient may go out, in epoch seconds of the database's clock.
 pair_gaps = sa.Table(
     "pair_gaps",
