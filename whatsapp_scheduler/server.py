@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from whatsapp_scheduler import dispatcher as dispatcher_mod
 from whatsapp_scheduler import settings as settings_mod
+from whatsapp_scheduler import standby
 from whatsapp_scheduler.store import migrate, notify, sql
 from whatsapp_scheduler.web import app as app_mod
 from whatsapp_scheduler.web import runtime
@@ -99,8 +100,14 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
 
 async def _build_dispatcher(rt: runtime.Runtime) -> runtime.BackgroundDispatcher:
     dispatcher = await dispatcher_mod.build_dispatcher(rt.settings, rt.store, rt.clock)
+    lock = standby.lock_for(rt.settings)
     await _listen_for_due(rt.settings, dispatcher, api_in_process=True)
-    return dispatcher
+    return dispatcher if lock is None else standby.StandbyDispatcher(dispatcher, lock)
+
+
+#: How often `serve` looks for commits by other processes on its SQLite file: only a second
+#: process standing by (standby.py) stores messages there, and its API cannot nudge us.
+SERVE_WATCH_SECONDS = 1.0
 
 
 async def _listen_for_due(
@@ -110,9 +117,9 @@ async def _listen_for_due(
     api_in_process: bool,
 ) -> None:
     """Wake this dispatcher when another process stores a message: LISTEN/NOTIFY on
-    PostgreSQL; on a SQLite file, a watch on its commits (`PRAGMA data_version`), needed only
-    by a `worker`: in `serve` the API nudges its own dispatcher, and one `serve` is the only
-    writer. The listener stops with the dispatcher."""
+    PostgreSQL; on a SQLite file, a watch on its commits (`PRAGMA data_version`): every 50 ms
+    in a `worker` (its API is another process), every second in `serve` (whose API nudges its
+    dispatcher directly; other writers are rare). The listener stops with the dispatcher."""
     listener: notify.DueListener | notify.SqliteDueWatcher
     if notify.is_postgres(settings.database_url):
         listener = notify.DueListener(
@@ -120,9 +127,12 @@ async def _listen_for_due(
         )
     else:
         path = notify.sqlite_path(settings.database_url)
-        if api_in_process or path is None:
+        if path is None:
             return
-        listener = notify.SqliteDueWatcher(path, dispatcher.nudge, dispatcher.store.next_run_at)
+        interval = SERVE_WATCH_SECONDS if api_in_process else notify.SQLITE_POLL_SECONDS
+        listener = notify.SqliteDueWatcher(
+            path, dispatcher.nudge, dispatcher.store.next_run_at, interval=interval
+        )
     await listener.start()
     dispatcher.add_stop_hook(listener.stop)
 
@@ -176,21 +186,28 @@ async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
         sqlite_synchronous=settings.sqlite_synchronous,
         events_enabled=bool(settings.status_webhook_url),  # the API process delivers them
     )
+    lock = standby.lock_for(settings)
     try:
         dispatcher = await dispatcher_mod.build_dispatcher(settings, message_store)
+        running: runtime.BackgroundDispatcher = dispatcher
         try:
             if burst:
+                standby.refuse_if_taken(lock)
                 await dispatcher.run(burst=True)
             else:
                 await _listen_for_due(settings, dispatcher, api_in_process=False)
-                await dispatcher.start()
+                if lock is not None:
+                    running = standby.StandbyDispatcher(dispatcher, lock)
+                await running.start()
                 logger.info(
                     "worker running; SIGTERM or SIGINT stops it",
                     extra={"worker": dispatcher.worker_id},
                 )
                 await _until_signal()
         finally:
-            await dispatcher.stop()
+            await running.stop()
+            if lock is not None:
+                lock.release()
     finally:
         await message_store.close()
     return 0

@@ -4,13 +4,21 @@ next safety poll (SQLite has no NOTIFY; the worker watches the file's commits)."
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import time
+
+import httpx
+
 from tests.acceptance.conftest import (
     BIN,
     Service,
     assert_idle_worker_wakes,
     base_env,
     free_port,
+    now_local,
     start_standin,
+    wait_health,
 )
 
 KEY = "sqlite-worker-key-0123456789"
@@ -42,3 +50,71 @@ async def test_idle_sqlite_worker_sends_what_another_process_stored_at_once(tmp_
         stopped = worker.stop()
         await standin.stop()  # before any assertion here: never leave its sockets open
         assert stopped == 0, worker.output()
+
+
+async def test_a_second_serve_on_the_same_sqlite_file_stands_by_then_takes_over(tmp_path):
+    """Two `serve` processes on one SQLite file: one dispatcher sends, the other stands by
+    (one rate limit, not two); a message stored through the standby's API is sent once, by
+    the active one; when that one stops, the standby takes over. `dispatch --burst` refuses
+    to run beside them."""
+    standin = await start_standin(TOKEN, NUMBER_ID)
+    env = base_env(
+        tmp_path,
+        API_KEY=KEY,
+        ACCESS_TOKEN=TOKEN,
+        PHONE_NUMBER_ID=NUMBER_ID,
+        GRAPH_API_URL=standin.url,
+        SAFETY_POLL_SECONDS="600",
+    )
+    ports = [free_port(), free_port()]
+    first = Service([str(BIN), "serve", "--port", str(ports[0])], env, ports[0], tmp_path)
+    await wait_health(first)
+    second = Service([str(BIN), "serve", "--port", str(ports[1])], env, ports[1], tmp_path)
+    try:
+        assert (await wait_health(first))["dispatcher"]["state"] == "running"
+        health = await wait_health(second)
+        assert health["dispatcher"]["state"] == "standby", health
+        assert health["dispatcher"]["active_pid"] == first.process.pid
+        assert "stands by and takes over" in second.output()
+        burst = await asyncio.to_thread(
+            subprocess.run,
+            [str(BIN), "dispatch", "--burst"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert burst.returncode == 2, burst.stderr
+        assert f"a dispatcher (pid {first.process.pid}) is already running" in burst.stderr
+        async with httpx.AsyncClient(headers={"X-API-Key": KEY}, timeout=10) as api:
+
+            async def schedule(service: Service, message_id: str) -> None:
+                tarih, saat = now_local()
+                body = {"id": message_id, "alici": "+905551234567", "tarih": tarih,
+                        "saat": saat, "mesaj": "Selam"}  # fmt: skip
+                answer = await api.post(service.url + "/schedule", json=body)
+                assert answer.status_code == 200, answer.text
+
+            async def sent(message_id: str, within: float) -> None:
+                deadline = time.monotonic() + within
+                while not standin.sends_for(message_id):
+                    assert time.monotonic() < deadline, first.output() + second.output()
+                    await asyncio.sleep(0.02)
+
+            await schedule(second, "via-standby")
+            await sent("via-standby", 5)  # the active one watches the file (every second)
+            assert (await wait_health(first))["dispatcher"]["sent"] == 1
+            assert first.stop() == 0
+            deadline = time.monotonic() + 10
+            while (await wait_health(second))["dispatcher"]["state"] != "running":
+                assert time.monotonic() < deadline, second.output()
+                await asyncio.sleep(0.1)
+            await schedule(second, "after-take-over")
+            await sent("after-take-over", 5)
+        assert len(standin.sends_for("via-standby")) == 1
+        assert (await wait_health(second))["dispatcher"]["sent"] == 1
+    finally:
+        first.stop()
+        stopped = second.stop()
+        await standin.stop()
+        assert stopped == 0, second.output()

@@ -59,6 +59,7 @@ async def metrics(runtime: deps.RuntimeDep) -> Response:
     from whatsapp_scheduler import dispatcher as dispatcher_mod
 
     body = b""
-    if isinstance(runtime.dispatcher, dispatcher_mod.Dispatcher):
-        body = dispatcher_mod.render_metrics(runtime.dispatcher)
+    running = getattr(runtime.dispatcher, "dispatcher", runtime.dispatcher)  # standby.py wraps it
+    if isinstance(running, dispatcher_mod.Dispatcher):
+        body = dispatcher_mod.render_metrics(running)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
