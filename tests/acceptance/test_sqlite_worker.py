@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
@@ -26,16 +27,20 @@ TOKEN = "sqlite-worker-token"
 NUMBER_ID = "123456789012345"
 
 
-async def test_idle_sqlite_worker_sends_what_another_process_stored_at_once(tmp_path):
-    standin = await start_standin(TOKEN, NUMBER_ID)
-    env = base_env(
+def _env(tmp_path: Path, graph_url: str) -> dict[str, str]:
+    return base_env(
         tmp_path,
         API_KEY=KEY,
         ACCESS_TOKEN=TOKEN,
         PHONE_NUMBER_ID=NUMBER_ID,
-        GRAPH_API_URL=standin.url,
-        SAFETY_POLL_SECONDS="600",  # only a wake-up can send it in time
+        GRAPH_API_URL=graph_url,
+        SAFETY_POLL_SECONDS="600",  # only a wake-up can send a message in time
     )
+
+
+async def test_idle_sqlite_worker_sends_what_another_process_stored_at_once(tmp_path):
+    standin = await start_standin(TOKEN, NUMBER_ID)
+    env = _env(tmp_path, standin.url)
     api_port = free_port()
     api_service = Service(
         [str(BIN), "serve", "--no-dispatcher", "--port", str(api_port)], env, api_port, tmp_path
@@ -58,14 +63,7 @@ async def test_a_second_serve_on_the_same_sqlite_file_stands_by_then_takes_over(
     the active one; when that one stops, the standby takes over. `dispatch --burst` refuses
     to run beside them."""
     standin = await start_standin(TOKEN, NUMBER_ID)
-    env = base_env(
-        tmp_path,
-        API_KEY=KEY,
-        ACCESS_TOKEN=TOKEN,
-        PHONE_NUMBER_ID=NUMBER_ID,
-        GRAPH_API_URL=standin.url,
-        SAFETY_POLL_SECONDS="600",
-    )
+    env = _env(tmp_path, standin.url)
     ports = [free_port(), free_port()]
     first = Service([str(BIN), "serve", "--port", str(ports[0])], env, ports[0], tmp_path)
     await wait_health(first)
