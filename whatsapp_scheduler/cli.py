@@ -62,14 +62,16 @@ def _parser() -> argparse.ArgumentParser:
         "worker",
         help="run the dispatcher alone (no API)",
         description="Send due messages from DATABASE_URL until SIGTERM/SIGINT. Run several on "
-        "PostgreSQL to share the work; pair with `serve --no-dispatcher`.",
+        "PostgreSQL to share the work; pair with `serve --no-dispatcher`. On a SQLite file "
+        "one dispatcher sends: a second one stands by and takes over when the first stops.",
     )
     worker.add_argument("--database-url", help="SQLAlchemy URL [DATABASE_URL]")
 
     dispatch = commands.add_parser(
         "dispatch",
         help="send what is due now, then exit",
-        description="Send every message that is due now, wait for the answers, and exit.",
+        description="Send every message that is due now, wait for the answers, and exit. "
+        "On a SQLite file it refuses to run beside an active dispatcher (serve or worker).",
     )
     dispatch.add_argument(
         "--burst", action="store_true", required=True, help="drain what is due, then exit"
