@@ -14,10 +14,11 @@ dispatcher look at the table once. The safety poll still covers anything else.
 
 SQLite has no NOTIFY. In one `serve` process the API nudges its dispatcher directly; a
 `worker` beside `serve --no-dispatcher` would wait for its safety poll to see what the API
-process stored. `SqliteDueWatcher` (used by `worker`) closes that gap: `PRAGMA data_version`
-on a connection of its own changes whenever any other connection commits to the file; it is
-read every `SQLITE_POLL_SECONDS` (a few microseconds, no lock taken), and each change costs
-one index read of the earliest queued `run_at`, handed to the same callback.
+process stored. `SqliteDueWatcher` closes that gap: `PRAGMA data_version` on a connection of
+its own changes whenever any other connection commits to the file; it is read every
+`SQLITE_POLL_SECONDS` in a `worker` (every second in `serve`, for a process standing by beside
+it: standby.py), and each change costs one index read of the earliest queued `run_at`, handed
+to the same callback.
 """
 
 from __future__ import annotations
