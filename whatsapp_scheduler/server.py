@@ -201,7 +201,7 @@ async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
                 await running.start()
                 logger.info(
                     "worker running; SIGTERM or SIGINT stops it",
-                    extra={"worker": dispatcher.worker_id},
+                    extra={"worker": dispatcher.worker_id, "state": running.health()["state"]},
                 )
                 await _until_signal()
         finally:
