@@ -70,8 +70,7 @@ def run(settings: settings_mod.Settings, *, show_key: bool = False) -> int:
 
 
 async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> int:
-    # Before uvicorn: a database that cannot be opened stops start-up with one line (the app
-    # migrates again at start-up; that costs one query).
+    # Before uvicorn: a database that cannot be opened stops start-up with one line.
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
     standin = None
     if settings.sandbox:

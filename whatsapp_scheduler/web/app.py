@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,7 +17,7 @@ from whatsapp_scheduler import __version__, errors, events, service, window
 from whatsapp_scheduler import clock as clock_mod
 from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler import store as store_mod
-from whatsapp_scheduler.store import migrate, sql
+from whatsapp_scheduler.store import sql
 from whatsapp_scheduler.web import deps, limits, runtime
 from whatsapp_scheduler.web.routes import dashboard, docs, health, schedule, webhooks
 
@@ -43,7 +42,8 @@ def create_app(
     clock: clock_mod.Clock | None = None,
     dispatcher_factory: DispatcherFactory | None = None,
 ) -> FastAPI:
-    """The service's ASGI app. Without `store`, opens (and migrates) DATABASE_URL at start-up."""
+    """The service's ASGI app. Without `store`, opens DATABASE_URL at start-up; the caller has
+    migrated it (`server.serve` does, before uvicorn starts)."""
     api_key = settings.api_key.get_secret_value() if settings.api_key else ""
 
     @asynccontextmanager
@@ -51,7 +51,6 @@ def create_app(
         own_store = store is None
         message_store: store_mod.MessageStore
         if store is None:
-            await asyncio.to_thread(migrate.upgrade, settings.database_url)
             message_store = sql.SqlMessageStore.from_url(
                 settings.database_url,
                 sqlite_synchronous=settings.sqlite_synchronous,
