@@ -27,7 +27,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from whatsapp_scheduler import dispatcher, messages, ratelimit, settings, testing
+from whatsapp_scheduler import bootstrap, settings, testing
+from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.dispatch import ratelimit
 from whatsapp_scheduler.store import migrate, sql
 
 TOKEN = "bench-token"
@@ -102,7 +104,7 @@ async def drain_once(
     now = datetime.now(UTC)
     await add_all(store, make_batch(f"d{run}", [now] * count))
     config = make_settings(url, database, send_concurrency=concurrency, claim_batch_size=500)
-    d = await dispatcher.build_dispatcher(config, store)
+    d = await bootstrap.build_dispatcher(config, store)
     if unlimited:  # above the settings' cap (1000/s): shows the pipeline's own ceiling
         d.limiter = ratelimit.RateLimiter(1e9, 0)
     started = time.perf_counter()
@@ -123,7 +125,7 @@ async def rate_test(url: str, directory: Path, seconds: float) -> float:
     now = datetime.now(UTC)
     await add_all(store, make_batch("r", [now] * int(80 * seconds * 1.3)))
     config = make_settings(url, database, messages_per_second=80)
-    d = await dispatcher.build_dispatcher(config, store)
+    d = await bootstrap.build_dispatcher(config, store)
     await d.start()
     t0 = time.perf_counter()
     await asyncio.sleep(seconds)
@@ -142,7 +144,7 @@ async def lateness_test(
     """p50/p99 of (request start - due_at) for `count` messages due at distinct instants."""
     database, store = await fresh_store(directory, "late.db")
     config = make_settings(url, database)
-    d = await dispatcher.build_dispatcher(config, store)
+    d = await bootstrap.build_dispatcher(config, store)
     await d.start()
     start = datetime.now(UTC) + timedelta(seconds=3)
     dues = [start + timedelta(seconds=spread * i / count) for i in range(count)]

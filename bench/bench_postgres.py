@@ -47,7 +47,9 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_dispatch
 
-from whatsapp_scheduler import dispatcher, messages, ratelimit, sharedlimit, store
+from whatsapp_scheduler import bootstrap, store
+from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.dispatch import ratelimit, sharedlimit
 from whatsapp_scheduler.store import migrate, notify, sql
 
 SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -77,7 +79,7 @@ async def instance(graph_url: str, database: str) -> None:
     """One PostgreSQL instance (child process): set up, print "ready", wait for "go", drain."""
     message_store = sql.SqlMessageStore.from_url(database)
     config = bench_dispatch.make_settings(graph_url, database, claim_batch_size=500)
-    d = await dispatcher.build_dispatcher(config, message_store)
+    d = await bootstrap.build_dispatcher(config, message_store)
     d.limiter = ratelimit.RateLimiter(1e9, 0)  # the limit lifted, as bench_dispatch --unlimited
     if d.shared_limiter is not None:  # ... and with it the smaller claims it brings
         await d.shared_limiter.close()

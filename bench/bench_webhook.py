@@ -24,7 +24,8 @@ from pathlib import Path
 import aiohttp
 import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 
-from whatsapp_scheduler import messages, server, testing
+from whatsapp_scheduler import server, testing
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.store import migrate, sql
 from whatsapp_scheduler.whatsapp import webhooks
 

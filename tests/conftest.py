@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from whatsapp_scheduler import messages, service, settings, testing
+from whatsapp_scheduler import service, settings, testing
+from whatsapp_scheduler.core import messages
 
 API_KEY = "test-api-key-0123456789"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 
 class KeyValueFormatter(logging.Formatter):
-    """`2026-11-28 10:00:00,123 INFO whatsapp_scheduler.dispatcher sent message_id=... code=...`"""
+    """`2026-11-28 10:00:00,123 INFO whatsapp_scheduler.dispatch.dispatcher sent message_id=... code=...`"""
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

@@ -17,12 +17,11 @@ from typing import Any, TypeVar
 import uvicorn
 from pydantic import SecretStr
 
-from whatsapp_scheduler import dispatcher as dispatcher_mod
+from whatsapp_scheduler import bootstrap
 from whatsapp_scheduler import settings as settings_mod
-from whatsapp_scheduler import standby
-from whatsapp_scheduler.store import migrate, notify, sql
+from whatsapp_scheduler.dispatch import standby
+from whatsapp_scheduler.store import migrate
 from whatsapp_scheduler.web import app as app_mod
-from whatsapp_scheduler.web import runtime
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,7 +75,7 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
     if settings.sandbox:
         standin, settings = await start_sandbox(settings)
     try:
-        factory = _build_dispatcher if settings.dispatcher_enabled else None
+        factory = bootstrap.serve_dispatcher if settings.dispatcher_enabled else None
         app = app_mod.create_app(settings, dispatcher_factory=factory)
         config = uvicorn.Config(
             app,
@@ -95,45 +94,6 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
     finally:
         if standin is not None:
             await standin.stop()
-
-
-async def _build_dispatcher(rt: runtime.Runtime) -> runtime.BackgroundDispatcher:
-    dispatcher = await dispatcher_mod.build_dispatcher(rt.settings, rt.store, rt.clock)
-    lock = standby.lock_for(rt.settings)
-    await _listen_for_due(rt.settings, dispatcher, api_in_process=True)
-    return dispatcher if lock is None else standby.StandbyDispatcher(dispatcher, lock)
-
-
-#: How often `serve` looks for commits by other processes on its SQLite file: only a second
-#: process standing by (standby.py) stores messages there, and its API cannot nudge us.
-SERVE_WATCH_SECONDS = 1.0
-
-
-async def _listen_for_due(
-    settings: settings_mod.Settings,
-    dispatcher: dispatcher_mod.Dispatcher,
-    *,
-    api_in_process: bool,
-) -> None:
-    """Wake this dispatcher when another process stores a message: LISTEN/NOTIFY on
-    PostgreSQL; on a SQLite file, a watch on its commits (`PRAGMA data_version`): every 50 ms
-    in a `worker` (its API is another process), every second in `serve` (whose API nudges its
-    dispatcher directly; other writers are rare). The listener stops with the dispatcher."""
-    listener: notify.DueListener | notify.SqliteDueWatcher
-    if notify.is_postgres(settings.database_url):
-        listener = notify.DueListener(
-            settings.database_url, dispatcher.nudge, clock=dispatcher.clock
-        )
-    else:
-        path = notify.sqlite_path(settings.database_url)
-        if path is None:
-            return
-        interval = SERVE_WATCH_SECONDS if api_in_process else notify.SQLITE_POLL_SECONDS
-        listener = notify.SqliteDueWatcher(
-            path, dispatcher.nudge, dispatcher.store.next_run_at, interval=interval
-        )
-    await listener.start()
-    dispatcher.add_stop_hook(listener.stop)
 
 
 async def start_sandbox(settings: settings_mod.Settings) -> tuple[Any, settings_mod.Settings]:
@@ -180,21 +140,17 @@ def work(settings: settings_mod.Settings, *, burst: bool) -> int:
 
 async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
-    message_store = sql.SqlMessageStore.from_url(
-        settings.database_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        events_enabled=bool(settings.status_webhook_url),  # the API process delivers them
-    )
+    message_store = bootstrap.open_store(settings)  # events: the API process delivers them
     lock = standby.lock_for(settings)
     try:
-        dispatcher = await dispatcher_mod.build_dispatcher(settings, message_store)
-        running: runtime.BackgroundDispatcher = dispatcher
+        dispatcher = await bootstrap.build_dispatcher(settings, message_store)
+        running: bootstrap.BackgroundDispatcher = dispatcher
         try:
             if burst:
                 standby.refuse_if_taken(lock)
                 await dispatcher.run(burst=True)
             else:
-                await _listen_for_due(settings, dispatcher, api_in_process=False)
+                await bootstrap.listen_for_due(settings, dispatcher, api_in_process=False)
                 if lock is not None:
                     running = standby.StandbyDispatcher(dispatcher, lock)
                 await running.start()

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from whatsapp_scheduler import errors
+from whatsapp_scheduler.core import errors
 
 # Values shown in README and .env.example; refusing them stops a copy-pasted config from running.
 PLACEHOLDERS = frozenset(

@@ -9,7 +9,8 @@ import httpx
 
 from tests.conftest import START
 from tests.integration.conftest import APP_SECRET, VERIFY_TOKEN
-from whatsapp_scheduler import messages, store
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.whatsapp import webhooks
 
 S = messages.MessageStatus

@@ -14,7 +14,8 @@ import pytest
 
 from tests.conftest import START
 from tests.integration.conftest import _admin, _with_database, postgres_server_url
-from whatsapp_scheduler import errors, messages, store
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.store import sql, transfer
 
 pytestmark = pytest.mark.postgres

@@ -12,8 +12,8 @@ import pytest
 
 from tests.conftest import START
 from whatsapp_scheduler import store, testing
-from whatsapp_scheduler.messages import AttemptOutcome, SentAs
-from whatsapp_scheduler.messages import MessageStatus as S
+from whatsapp_scheduler.core.messages import AttemptOutcome, SentAs
+from whatsapp_scheduler.core.messages import MessageStatus as S
 from whatsapp_scheduler.store import sql
 
 LEASE = START + timedelta(seconds=60)

@@ -13,7 +13,9 @@ from tests.integration.conftest import (
     assert_limiters_share_one_rate,
     assert_limiters_share_the_pair_gap,
 )
-from whatsapp_scheduler import clock, dispatcher, sharedlimit, testing
+from whatsapp_scheduler import bootstrap, testing
+from whatsapp_scheduler.core import clock
+from whatsapp_scheduler.dispatch import sharedlimit
 from whatsapp_scheduler.store import notify, sql
 
 pytestmark = pytest.mark.postgres
@@ -94,7 +96,7 @@ async def test_pair_gap_rows_are_pruned_once_their_time_has_passed(postgres_url)
         for n in range(3):
             assert await limit.reserve_pair(f"106540352242922:+9055511122{n:02}", 0.1) is None
         await asyncio.sleep(1.2)  # rows are pruned a second after their time
-        limit._next_prune = 0.0  # the next booking prunes (else once a minute)
+        limit.state._next_prune = 0.0  # type: ignore[attr-defined]  # prune now (else once a minute)
         assert await limit.reserve_pair("106540352242922:+905551112299", 60.0) is None
         with psycopg.connect(notify.libpq_url(postgres_url)) as conn:
             left = conn.execute("SELECT key FROM pair_gaps").fetchall()
@@ -113,8 +115,7 @@ async def test_two_dispatchers_keep_one_gap_per_recipient(
     message_store = sql.SqlMessageStore.from_url(postgres_url)
     senders = [testing.FakeSender(), testing.FakeSender()]
     instances = [
-        await dispatcher.build_dispatcher(config, message_store, sender=sender)
-        for sender in senders
+        await bootstrap.build_dispatcher(config, message_store, sender=sender) for sender in senders
     ]
     a, b = instances
     now = clock.SystemClock().now()
@@ -148,7 +149,7 @@ async def test_two_dispatchers_keep_one_gap_per_recipient(
 
 
 def test_slot_times_match_successive_token_bucket_reservations():
-    from whatsapp_scheduler import ratelimit
+    from whatsapp_scheduler.dispatch import ratelimit
 
     bucket = ratelimit.TokenBucket(10.0, burst=3)
     expected = [bucket.reserve(100.0) for _ in range(6)]

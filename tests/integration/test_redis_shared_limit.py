@@ -16,7 +16,7 @@ from tests.integration.conftest import (
     assert_limiters_share_one_rate,
     assert_limiters_share_the_pair_gap,
 )
-from whatsapp_scheduler import sharedlimit
+from whatsapp_scheduler.dispatch import sharedlimit
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import START
-from whatsapp_scheduler import errors, messages, store
-from whatsapp_scheduler.messages import AttemptOutcome
-from whatsapp_scheduler.messages import MessageStatus as S
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core.messages import AttemptOutcome
+from whatsapp_scheduler.core.messages import MessageStatus as S
 
 LEASE = START + timedelta(seconds=60)
 

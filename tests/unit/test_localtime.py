@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from whatsapp_scheduler import errors, localtime
+from whatsapp_scheduler.core import errors, localtime
 
 NOW = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
 

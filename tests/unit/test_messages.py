@@ -1,7 +1,7 @@
 import pytest
 
-from whatsapp_scheduler.messages import MessageStatus as S
-from whatsapp_scheduler.messages import cancellable, receipt_applies
+from whatsapp_scheduler.core.messages import MessageStatus as S
+from whatsapp_scheduler.core.messages import cancellable, receipt_applies
 
 
 @pytest.mark.parametrize(

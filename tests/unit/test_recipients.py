@@ -1,6 +1,6 @@
 import pytest
 
-from whatsapp_scheduler import errors, recipients
+from whatsapp_scheduler.core import errors, recipients
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import random
 import phonenumbers
 import pytest
 
-from whatsapp_scheduler import recipients
+from whatsapp_scheduler.core import recipients
 
 
 def _full_parse(digits: str) -> str | None:

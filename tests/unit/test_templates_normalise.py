@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from whatsapp_scheduler import errors, templates
+from whatsapp_scheduler.core import errors, templates
 
 LONG = "x" * 1025
 

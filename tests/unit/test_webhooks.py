@@ -1,6 +1,6 @@
 import pytest
 
-from whatsapp_scheduler.messages import MessageStatus as S
+from whatsapp_scheduler.core.messages import MessageStatus as S
 from whatsapp_scheduler.whatsapp import webhooks
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from whatsapp_scheduler import messages
+from whatsapp_scheduler.core import messages
 
 
 class AddStatus(enum.StrEnum):

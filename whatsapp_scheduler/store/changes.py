@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from whatsapp_scheduler import messages
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.store import Outcome, Receipt, outbox, receipt_sources, tables
 
 M = tables.messages

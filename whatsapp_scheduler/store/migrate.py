@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from whatsapp_scheduler import errors
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.store import notify, sql
 
 try:

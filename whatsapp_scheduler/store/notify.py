@@ -33,7 +33,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from whatsapp_scheduler import clock as clock_mod
+from whatsapp_scheduler.core import clock as clock_mod
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class SqliteDueWatcher(_Watch):
         self.changes = 0  # commits noticed (several between two looks count once), for tests
 
     async def _run(self) -> None:
-        from whatsapp_scheduler import errors
+        from whatsapp_scheduler.core import errors
 
         loop = asyncio.get_running_loop()
         # One thread for every call on the connection, its close included: a close never

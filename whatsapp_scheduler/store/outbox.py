@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from whatsapp_scheduler import messages
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.store import Event, EventResult, EventState, tables
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from whatsapp_scheduler import errors, messages
+from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.store import (
     AddResult,
     AddStatus,

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from whatsapp_scheduler import messages
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.store import tables
 
 M = tables.messages

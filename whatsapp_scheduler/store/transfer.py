@@ -25,7 +25,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from whatsapp_scheduler import errors
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.store import migrate, sql, tables
 
 logger = logging.getLogger(__name__)

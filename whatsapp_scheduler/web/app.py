@@ -13,18 +13,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from whatsapp_scheduler import __version__, errors, events, service, window
-from whatsapp_scheduler import clock as clock_mod
+from whatsapp_scheduler import __version__, bootstrap
 from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler import store as store_mod
-from whatsapp_scheduler.store import sql
-from whatsapp_scheduler.web import deps, limits, runtime
+from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.web import deps, limits
 from whatsapp_scheduler.web.routes import dashboard, docs, health, schedule, webhooks
 
 logger = logging.getLogger(__name__)
 
 #: Builds the dispatcher for a running app (set by the CLI; None in API-only tests).
-DispatcherFactory = Callable[[runtime.Runtime], Awaitable[runtime.BackgroundDispatcher | None]]
+DispatcherFactory = Callable[[bootstrap.Runtime], Awaitable[bootstrap.BackgroundDispatcher | None]]
 
 _STATUS_FOR: list[tuple[type[errors.SchedulerError], int]] = [
     (deps.Unauthorized, 401),
@@ -50,23 +50,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
         message_store: store_mod.MessageStore
-        if store is None:
-            message_store = sql.SqlMessageStore.from_url(
-                settings.database_url,
-                sqlite_synchronous=settings.sqlite_synchronous,
-                events_enabled=bool(settings.status_webhook_url),
-            )
-        else:
-            message_store = store
+        message_store = bootstrap.open_store(settings) if store is None else store
         the_clock = clock or clock_mod.SystemClock()
-        svc = service.SchedulerService(
-            message_store,
-            the_clock,
-            default_timezone=settings.timezone,
-            default_region=settings.default_region,
-            window_policy=window.WindowPolicy(settings.window_policy),
-        )
-        rt = runtime.Runtime(
+        svc = bootstrap.build_service(settings, message_store, the_clock)
+        rt = bootstrap.Runtime(
             settings=settings, store=message_store, service=svc, clock=the_clock, api_key=api_key
         )
         app.state.runtime = rt
@@ -75,7 +62,7 @@ def create_app(
             if rt.dispatcher is not None:
                 svc.set_scheduled_hook(rt.dispatcher.nudge)
                 await rt.dispatcher.start()
-        deliverer = events.EventDeliverer.from_settings(message_store, settings, the_clock)
+        deliverer = bootstrap.build_deliverer(settings, message_store, the_clock)
         if deliverer is not None:
             await deliverer.start()
         try:

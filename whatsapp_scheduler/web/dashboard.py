@@ -31,9 +31,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
-from whatsapp_scheduler import errorcodes, messages
+from whatsapp_scheduler import bootstrap as runtime_mod
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.web import i18n
-from whatsapp_scheduler.web import runtime as runtime_mod
+from whatsapp_scheduler.whatsapp import errorcodes
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader
 
-from whatsapp_scheduler import errors, service
+from whatsapp_scheduler import bootstrap as runtime_mod
+from whatsapp_scheduler import service
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.web import dashboard
-from whatsapp_scheduler.web import runtime as runtime_mod
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 

@@ -18,7 +18,8 @@ from pydantic import (
     WrapValidator,
 )
 
-from whatsapp_scheduler import messages, service
+from whatsapp_scheduler import service
+from whatsapp_scheduler.core import messages
 
 
 class MessageCreate(BaseModel):

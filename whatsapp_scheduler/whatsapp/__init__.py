@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol
 
-from whatsapp_scheduler import messages
+from whatsapp_scheduler.core import messages
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

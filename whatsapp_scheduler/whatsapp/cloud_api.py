@@ -29,8 +29,9 @@ from typing import Any
 
 import aiohttp
 
-from whatsapp_scheduler import errors, messages, settings
+from whatsapp_scheduler import settings
 from whatsapp_scheduler import whatsapp as whatsapp_mod
+from whatsapp_scheduler.core import errors, messages
 
 logger = logging.getLogger(__name__)
 

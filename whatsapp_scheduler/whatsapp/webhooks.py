@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from whatsapp_scheduler import messages
+from whatsapp_scheduler.core import messages
 
 _STATUS = {
     "sent": messages.MessageStatus.SENT,

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from whatsapp_scheduler import errorcodes
 from whatsapp_scheduler.web import i18n
+from whatsapp_scheduler.whatsapp import errorcodes
 
 
 async def test_recipient_check_uses_the_apis_rule(signed_in):

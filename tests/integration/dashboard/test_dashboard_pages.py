@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import START
 from whatsapp_scheduler import store
-from whatsapp_scheduler.messages import AttemptOutcome, SentAs
-from whatsapp_scheduler.messages import MessageStatus as S
+from whatsapp_scheduler.core.messages import AttemptOutcome, SentAs
+from whatsapp_scheduler.core.messages import MessageStatus as S
 
 GOOD = {"alici": "+905551234567", "tarih": "2026-03-02", "saat": "10:00", "mesaj": "Merhaba"}
 

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import START
 from tests.integration.conftest import ServedApp
 from tests.integration.dashboard.conftest import Dashboard
-from whatsapp_scheduler.messages import MessageStatus as S
+from whatsapp_scheduler.core.messages import MessageStatus as S
 from whatsapp_scheduler.store import sql
 from whatsapp_scheduler.web import app as app_mod
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from whatsapp_scheduler import messages, scheduling, settings
+from whatsapp_scheduler import settings
+from whatsapp_scheduler.core import messages, retries
 from whatsapp_scheduler.sandbox import StandIn, StandInConfig
 from whatsapp_scheduler.store import migrate, sql
 
@@ -61,7 +62,7 @@ def make_settings(standin: StandIn) -> Callable[..., settings.Settings]:
     return make
 
 
-def fast_policy(**overrides: Any) -> scheduling.RetryPolicy:
+def fast_policy(**overrides: Any) -> retries.RetryPolicy:
     """Back-off in tens of milliseconds, so retries happen within a test."""
     values: dict[str, Any] = {
         "max_attempts": 30,
@@ -70,7 +71,7 @@ def fast_policy(**overrides: Any) -> scheduling.RetryPolicy:
         "throttle_base_seconds": 0.05,
         "account_pause_seconds": 1.0,
     }
-    return scheduling.RetryPolicy(**(values | overrides))
+    return retries.RetryPolicy(**(values | overrides))
 
 
 async def wait_final(
@@ -89,7 +90,7 @@ async def wait_final(
 
 
 @pytest.fixture(name="fast_policy")
-def fast_policy_fixture() -> Callable[..., scheduling.RetryPolicy]:
+def fast_policy_fixture() -> Callable[..., retries.RetryPolicy]:
     return fast_policy
 
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from whatsapp_scheduler import errors, testing
+from whatsapp_scheduler import testing
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.sandbox import StandIn
 from whatsapp_scheduler.whatsapp import cloud_api
 

@@ -6,7 +6,8 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-from whatsapp_scheduler import dispatcher, messages, testing
+from whatsapp_scheduler import bootstrap, testing
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.sandbox import StandIn
 
 Status = messages.MessageStatus
@@ -32,7 +33,7 @@ async def test_chaos_every_message_arrives(
     items = batch("chaos", 200, now())
     await sqlite_store.add_many(items)
     config = make_settings(request_timeout_seconds=0.3)
-    d = await dispatcher.build_dispatcher(config, sqlite_store, policy=fast_policy())
+    d = await bootstrap.build_dispatcher(config, sqlite_store, policy=fast_policy())
     await d.start()
     try:
         rows = await wait_final(sqlite_store, [m.id for m in items])
@@ -58,7 +59,7 @@ async def test_permanent_error_one_request(
     (message,) = batch("perm", 1, now())
     standin.fail_recipient(message.recipient, 131026)
     await sqlite_store.add(message)
-    d = await dispatcher.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
+    d = await bootstrap.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
     await d.run(burst=True)
     await d.stop()
     row = await sqlite_store.get(message.id)
@@ -73,7 +74,7 @@ async def test_throughput_limit_slows_but_all_sent(
     standin.set_limits(throughput_per_second=40.0)
     items = batch("tp", 120, now())
     await sqlite_store.add_many(items)
-    d = await dispatcher.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
+    d = await bootstrap.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
     started = time.monotonic()
     await d.start()
     try:
@@ -94,7 +95,7 @@ async def test_account_error_pauses_then_resumes(
     standin.fail_next(1, 190)
     items = batch("acct", 10, now())
     await sqlite_store.add_many(items)
-    d = await dispatcher.build_dispatcher(
+    d = await bootstrap.build_dispatcher(
         make_settings(send_concurrency=1),
         sqlite_store,
         policy=fast_policy(account_pause_seconds=1.0),
@@ -122,7 +123,7 @@ async def test_reaper_requeues_dead_workers_message(
     await sqlite_store.add(message)
     claimed = await sqlite_store.claim_due(now(), 10, "dead-worker", now() - timedelta(seconds=1))
     assert [m.id for m in claimed] == [message.id]
-    d = await dispatcher.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
+    d = await bootstrap.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
     await d.start()
     try:
         (row,) = await wait_final(sqlite_store, [message.id])
@@ -138,7 +139,7 @@ async def test_expired_message_fails(
 ) -> None:
     (message,) = batch("old", 1, now() - timedelta(hours=25))
     await sqlite_store.add(message)
-    d = await dispatcher.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
+    d = await bootstrap.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
     await d.run(burst=True)
     await d.stop()
     row = await sqlite_store.get(message.id)
@@ -155,7 +156,7 @@ async def test_nudge_sends_an_earlier_message_on_time(
 ) -> None:
     later = testing.make_message("later", now() + timedelta(seconds=2.5), recipient="+905551000001")
     await sqlite_store.add(later)
-    d = await dispatcher.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
+    d = await bootstrap.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
     await d.start()
     try:
         await asyncio.sleep(0.2)  # the dispatcher now sleeps until `later`
@@ -180,7 +181,7 @@ async def test_burst_drains_and_returns(
     items = batch("burst", 100, now())
     future = testing.make_message("future", now() + timedelta(hours=1))
     await sqlite_store.add_many([*items, future])
-    d = await dispatcher.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
+    d = await bootstrap.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
     await asyncio.wait_for(d.run(burst=True), timeout=5)
     await d.stop()
     rows = [await sqlite_store.get(m.id) for m in items]
@@ -196,7 +197,7 @@ async def test_stop_releases_unsent_claims(
 ) -> None:
     items = batch("stop", 30, now())
     await sqlite_store.add_many(items)
-    d = await dispatcher.build_dispatcher(
+    d = await bootstrap.build_dispatcher(
         make_settings(messages_per_second=10), sqlite_store, policy=fast_policy()
     )
     await d.start()

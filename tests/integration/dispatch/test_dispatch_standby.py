@@ -9,7 +9,9 @@ import random
 
 import pytest
 
-from whatsapp_scheduler import dispatcher, errors, ratelimit, scheduling, standby, testing
+from whatsapp_scheduler import testing
+from whatsapp_scheduler.core import errors, retries
+from whatsapp_scheduler.dispatch import dispatcher, ratelimit, standby
 
 
 def _dispatcher(worker: str, store: testing.InMemoryMessageStore, sender: testing.FakeSender):
@@ -19,7 +21,7 @@ def _dispatcher(worker: str, store: testing.InMemoryMessageStore, sender: testin
         phone_number_id="106540352242922",
         clock=testing.FrozenClock(),
         config=dispatcher.DispatchConfig(flush_delay_seconds=0.0, shutdown_grace_seconds=0.2),
-        policy=scheduling.RetryPolicy(random=random.Random(7).random),
+        policy=retries.RetryPolicy(random=random.Random(7).random),
         limiter=ratelimit.RateLimiter(1000.0, 0.0),
         worker_id=worker,
     )

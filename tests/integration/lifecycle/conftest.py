@@ -18,7 +18,8 @@ import pytest
 
 from tests.conftest import API_KEY
 from tests.integration.conftest import ServedApp
-from whatsapp_scheduler import dispatcher, messages, scheduling, settings
+from whatsapp_scheduler import bootstrap, settings
+from whatsapp_scheduler.core import messages, retries
 from whatsapp_scheduler.sandbox import StandIn, StandInConfig, StatusDelays
 from whatsapp_scheduler.store import migrate, sql
 from whatsapp_scheduler.web import app as app_mod
@@ -54,8 +55,8 @@ class Live:
 
     async def dispatch(self, clock: Any = None) -> None:
         """Send what is due (burst), with the dispatcher's own clock if given."""
-        policy = scheduling.RetryPolicy(max_attempts=3, base_seconds=0.02, cap_seconds=0.1)
-        d = await dispatcher.build_dispatcher(self.settings, self.store, clock, policy=policy)
+        policy = retries.RetryPolicy(max_attempts=3, base_seconds=0.02, cap_seconds=0.1)
+        d = await bootstrap.build_dispatcher(self.settings, self.store, clock, policy=policy)
         try:
             await d.run(burst=True)
         finally:

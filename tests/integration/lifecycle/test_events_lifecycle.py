@@ -15,7 +15,9 @@ from aiohttp import web
 
 from tests.conftest import API_KEY
 from tests.integration.lifecycle.conftest import due_now
-from whatsapp_scheduler import events, messages, store, testing
+from whatsapp_scheduler import store, testing
+from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.dispatch import events
 from whatsapp_scheduler.store import migrate, sql
 
 SECRET = "client-app-secret"

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from whatsapp_scheduler import dispatcher, ratelimit, scheduling, testing
+from whatsapp_scheduler import testing
+from whatsapp_scheduler.core import retries
+from whatsapp_scheduler.dispatch import dispatcher, ratelimit
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def make_dispatcher(
         *,
         rate: float = 1000.0,
         pair_interval: float = 0.0,
-        policy: scheduling.RetryPolicy | None = None,
+        policy: retries.RetryPolicy | None = None,
         **config: Any,
     ) -> dispatcher.Dispatcher:
         defaults: dict[str, Any] = {
@@ -52,7 +54,7 @@ def make_dispatcher(
             phone_number_id="106540352242922",
             clock=clock,
             config=dispatcher.DispatchConfig(**(defaults | config)),
-            policy=policy or scheduling.RetryPolicy(random=random.Random(7).random),
+            policy=policy or retries.RetryPolicy(random=random.Random(7).random),
             limiter=ratelimit.RateLimiter(rate, pair_interval),
             worker_id="worker-test",
         )

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from whatsapp_scheduler import errors, testing
+from whatsapp_scheduler import testing
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.whatsapp import cloud_api
 
 DUE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

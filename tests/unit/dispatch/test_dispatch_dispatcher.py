@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from whatsapp_scheduler import dispatcher, errors, messages, scheduling, testing
+from whatsapp_scheduler import testing
+from whatsapp_scheduler.core import errors, messages, retries
+from whatsapp_scheduler.dispatch import dispatcher
 
 Status = messages.MessageStatus
 AO = messages.AttemptOutcome
@@ -56,7 +58,7 @@ async def test_permanent_error_costs_one_call(clock, memory_store, sender, make_
 async def test_temporary_error_requeues_with_backoff(clock, memory_store, sender, make_dispatcher):
     await add(memory_store, testing.make_message("t", clock.now()))
     sender.fail_next(1, errors.TemporaryFailure("(#131000) oops", code=131000))
-    policy = scheduling.RetryPolicy(random=lambda: 0.5, base_seconds=10)
+    policy = retries.RetryPolicy(random=lambda: 0.5, base_seconds=10)
     d = make_dispatcher(policy=policy)
     await d.run(burst=True)
     row = memory_store.rows["t"]
@@ -73,7 +75,7 @@ async def test_temporary_error_requeues_with_backoff(clock, memory_store, sender
 async def test_attempts_exhausted_fail(clock, memory_store, sender, make_dispatcher):
     await add(memory_store, testing.make_message("x", clock.now()))
     sender.fail_next(10, errors.TemporaryFailure("down", code=2))
-    d = make_dispatcher(policy=scheduling.RetryPolicy(max_attempts=3, random=lambda: 0.0))
+    d = make_dispatcher(policy=retries.RetryPolicy(max_attempts=3, random=lambda: 0.0))
     for _ in range(5):
         await d.run(burst=True)
     row = memory_store.rows["x"]
@@ -171,7 +173,7 @@ async def test_a_pause_during_the_token_wait_gives_the_recipient_gap_back(
 
     sender.fail_next(1, expired_token_a_second_later)
     sender.latency = 0.05  # "first" is on the wire while "second" waits for its slot
-    policy = scheduling.RetryPolicy(account_pause_seconds=2)
+    policy = retries.RetryPolicy(account_pause_seconds=2)
     d = make_dispatcher(rate=4.0, pair_interval=6.0, policy=policy)  # 1 slot, then 1 per 0.25 s
     await d.run(burst=True)
     assert [m.id for m in sender.calls] == ["first"]
@@ -195,7 +197,7 @@ async def test_reaper_recovers_dead_worker(
     await memory_store.claim_due(
         now - timedelta(minutes=2), 10, "dead-worker", now - timedelta(minutes=1)
     )
-    d = make_dispatcher(policy=scheduling.RetryPolicy(resend_ambiguous=resend))
+    d = make_dispatcher(policy=retries.RetryPolicy(resend_ambiguous=resend))
     assert await d.reap() == 1
     row = memory_store.rows["orphan"]
     assert row.status == status
@@ -296,7 +298,7 @@ async def test_metrics_registries_are_separate(make_dispatcher):
 async def test_log_line_has_no_body(clock, memory_store, sender, make_dispatcher, caplog):
     await add(memory_store, testing.make_message("l", clock.now(), body="TOP SECRET TEXT"))
     d = make_dispatcher()
-    with caplog.at_level("INFO", logger="whatsapp_scheduler.dispatcher"):
+    with caplog.at_level("INFO", logger="whatsapp_scheduler.dispatch"):
         await d.run(burst=True)
     records = [r for r in caplog.records if r.getMessage().startswith("send attempt")]
     assert len(records) == 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from whatsapp_scheduler import errors, metrics, pauses
+from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.dispatch import metrics, pauses
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TOKEN = errors.AccountFailure("Error validating access token", code=190)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from whatsapp_scheduler import ratelimit
+from whatsapp_scheduler.dispatch import ratelimit
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

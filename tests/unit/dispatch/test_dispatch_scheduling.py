@@ -6,16 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from whatsapp_scheduler import errors, messages, scheduling, testing
+from whatsapp_scheduler import testing
+from whatsapp_scheduler.core import errors, messages, retries
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-Action = scheduling.Action
+Action = retries.Action
 AO = messages.AttemptOutcome
 
 
-def policy(**overrides: object) -> scheduling.RetryPolicy:
+def policy(**overrides: object) -> retries.RetryPolicy:
     values: dict[str, object] = {"random": lambda: 1.0, "base_seconds": 2.0, "cap_seconds": 60.0}
-    return scheduling.RetryPolicy(**(values | overrides))  # type: ignore[arg-type]
+    return retries.RetryPolicy(**(values | overrides))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -45,7 +46,7 @@ def policy(**overrides: object) -> scheduling.RetryPolicy:
 def test_decisions(
     error: errors.SendError,
     attempts: int,
-    action: scheduling.Action,
+    action: retries.Action,
     outcome: messages.AttemptOutcome | None,
     delay: float | None,
 ) -> None:
@@ -92,18 +93,18 @@ def test_full_jitter(draw: float, attempts: int, expected: float) -> None:
     [(0.0, 0, 2.0), (1.0, 0, 6.0), (1.0, 2, 12.0)],
 )
 def test_decorrelated_jitter(draw: float, attempts: int, expected: float) -> None:
-    p = policy(random=lambda: draw, jitter=scheduling.Jitter.DECORRELATED)
+    p = policy(random=lambda: draw, jitter=retries.Jitter.DECORRELATED)
     assert p.backoff(attempts, 2.0) == pytest.approx(min(60.0, expected))
 
 
 def test_decorrelated_jitter_is_capped_and_at_least_base() -> None:
-    p = policy(jitter=scheduling.Jitter.DECORRELATED)
+    p = policy(jitter=retries.Jitter.DECORRELATED)
     for attempts in range(12):
         assert 2.0 <= p.backoff(attempts, 2.0) <= 60.0
 
 
 def test_lease_until() -> None:
-    assert scheduling.lease_until(NOW, 60) == NOW + timedelta(seconds=60)
+    assert retries.lease_until(NOW, 60) == NOW + timedelta(seconds=60)
 
 
 @pytest.mark.parametrize(
@@ -111,10 +112,10 @@ def test_lease_until() -> None:
     [(True, 0, Action.RETRY, NOW), (True, 4, Action.FAIL, None), (False, 0, Action.FAIL, None)],
 )
 def test_reap_decision(
-    resend: bool, attempts: int, action: scheduling.Action, run_at: datetime | None
+    resend: bool, attempts: int, action: retries.Action, run_at: datetime | None
 ) -> None:
     message = testing.make_message("m1", NOW - timedelta(minutes=5), attempts=attempts)
-    decision = scheduling.reap_decision(message, NOW, policy(resend_ambiguous=resend))
+    decision = retries.reap_decision(message, NOW, policy(resend_ambiguous=resend))
     assert decision.action == action
     assert decision.attempt == AO.AMBIGUOUS
     assert decision.run_at == run_at
@@ -131,10 +132,10 @@ def test_reap_decision(
     ],
 )
 def test_is_expired(late_by: timedelta, expired: bool) -> None:
-    assert scheduling.is_expired(NOW - late_by, NOW, timedelta(hours=24)) is expired
+    assert retries.is_expired(NOW - late_by, NOW, timedelta(hours=24)) is expired
 
 
 def test_expired_text() -> None:
     due = NOW - timedelta(days=2)
-    text = scheduling.expired_text(due, timedelta(hours=24))
+    text = retries.expired_text(due, timedelta(hours=24))
     assert text == f"expired: due at {due.isoformat()}, more than MAX_LATENESS (24 h) late"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from whatsapp_scheduler import dispatcher, messages, testing
+from whatsapp_scheduler import bootstrap, testing
+from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.dispatch import dispatcher
 
 NUMBER = "106540352242922"
 
@@ -54,12 +56,12 @@ async def test_every_send_takes_a_shared_slot_and_stop_closes_the_limit(
 
 
 async def test_build_dispatcher_shares_the_limit_only_on_postgres(make_settings, memory_store):
-    on_sqlite = await dispatcher.build_dispatcher(
+    on_sqlite = await bootstrap.build_dispatcher(
         make_settings(), memory_store, sender=testing.FakeSender()
     )
     assert on_sqlite.shared_limiter is None
     assert on_sqlite.config.claim_batch_size == 200
-    on_postgres = await dispatcher.build_dispatcher(
+    on_postgres = await bootstrap.build_dispatcher(
         make_settings(database_url="postgresql://nobody@127.0.0.1:1/none", send_concurrency=32),
         memory_store,
         sender=testing.FakeSender(),

@@ -16,7 +16,9 @@ import pydantic
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from whatsapp_scheduler import client, errors, service
+from whatsapp_scheduler import service
+from whatsapp_scheduler.cli import client
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.web import dashboard, deps, schemas
 from whatsapp_scheduler.web.routes import dashboard_pages
 

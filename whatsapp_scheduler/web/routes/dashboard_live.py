@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from whatsapp_scheduler import errors, recipients
+from whatsapp_scheduler.core import errors, recipients
 from whatsapp_scheduler.web import dashboard, deps
 
 logger = logging.getLogger(__name__)

@@ -17,16 +17,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from whatsapp_scheduler import (
-    errors,
-    localtime,
-    messages,
-    recipients,
-    service,
-    store,
-    templates,
-    window,
-)
+from whatsapp_scheduler import service, store
+from whatsapp_scheduler.core import errors, localtime, messages, recipients, templates, window
 from whatsapp_scheduler.web import dashboard, deps
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from whatsapp_scheduler import __version__, errors
+from whatsapp_scheduler import __version__
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.web import deps, schemas
 
 router = APIRouter(tags=["health"])
@@ -56,7 +57,7 @@ async def health(runtime: deps.RuntimeDep, response: Response) -> schemas.Health
 async def metrics(runtime: deps.RuntimeDep) -> Response:
     """Prometheus metrics of this process's dispatcher (needs the API key, as X-API-Key or
     `Authorization: Bearer`, which Prometheus's `authorization` scrape setting sends)."""
-    from whatsapp_scheduler import dispatcher as dispatcher_mod
+    from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
 
     body = b""
     running = getattr(runtime.dispatcher, "dispatcher", runtime.dispatcher)  # standby.py wraps it

@@ -9,7 +9,8 @@ import pydantic
 import pydantic_core
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from whatsapp_scheduler import errors, messages, service, store
+from whatsapp_scheduler import service, store
+from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.web import deps, schemas
 
 router = APIRouter(tags=["schedule"], dependencies=[Depends(deps.require_api_key)])

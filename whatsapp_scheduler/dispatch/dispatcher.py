@@ -38,21 +38,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from whatsapp_scheduler import clock as clock_mod
-from whatsapp_scheduler import (
-    errors,
-    messages,
-    outcomes,
-    ratelimit,
-    scheduling,
-    settings,
-    sharedlimit,
-    store,
-)
-from whatsapp_scheduler import metrics as metrics_mod
-from whatsapp_scheduler import pauses as pauses_mod
+from whatsapp_scheduler import settings, store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
-from whatsapp_scheduler import window_gate as window_gate_mod
+from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.core import errors, messages, retries
+from whatsapp_scheduler.dispatch import metrics as metrics_mod
+from whatsapp_scheduler.dispatch import outcomes, ratelimit, sharedlimit
+from whatsapp_scheduler.dispatch import pauses as pauses_mod
+from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
 
 logger = logging.getLogger(__name__)
 
@@ -77,47 +70,30 @@ class Phase(enum.Enum):
     RECORDING = 3  # outcome known, waiting for the commit
 
 
+def _default(name: str) -> Any:
+    """The default of a `Settings` field: the dispatcher's defaults are the service's."""
+    return settings.Settings.model_fields[name].default
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class DispatchConfig:
-    """The dispatcher's knobs (from `Settings`, see `from_settings`)."""
+    """The dispatcher's knobs (`bootstrap.dispatch_config` reads them from `Settings`)."""
 
-    send_concurrency: int = 64
-    claim_batch_size: int = 200
-    lease_seconds: float = 60.0
-    max_lateness: timedelta = timedelta(hours=24)
-    safety_poll_seconds: float = 30.0
-    shutdown_grace_seconds: float = 10.0
+    send_concurrency: int = _default("send_concurrency")
+    claim_batch_size: int = _default("claim_batch_size")
+    lease_seconds: float = _default("lease_seconds")
+    max_lateness: timedelta = _default("max_lateness")  # noqa: RUF009 (immutable)
+    safety_poll_seconds: float = _default("safety_poll_seconds")
+    shutdown_grace_seconds: float = _default("shutdown_grace_seconds")
     reap_interval_seconds: float = 30.0
-    messages_per_second: float = 80.0
+    messages_per_second: float = _default("messages_per_second")
     flush_delay_seconds: float = 0.002
     flush_max_batch: int = 500
-
-    @classmethod
-    def from_settings(cls, config: settings.Settings) -> DispatchConfig:
-        return cls(
-            send_concurrency=config.send_concurrency,
-            claim_batch_size=config.claim_batch_size,
-            lease_seconds=config.lease_seconds,
-            max_lateness=config.max_lateness,
-            safety_poll_seconds=config.safety_poll_seconds,
-            shutdown_grace_seconds=config.shutdown_grace_seconds,
-            reap_interval_seconds=max(1.0, min(30.0, config.lease_seconds / 2)),
-            messages_per_second=config.messages_per_second,
-        )
 
     def claim_limit(self) -> int:
         """Rows per claim: a batch, but never more than a quarter lease's worth of sending."""
         quarter_lease = int(self.messages_per_second * self.lease_seconds / 4)
         return max(1, min(self.claim_batch_size, max(self.send_concurrency, quarter_lease)))
-
-
-def policy_from_settings(config: settings.Settings) -> scheduling.RetryPolicy:
-    """The retry policy configured by `Settings` (back-off constants are the defaults)."""
-    return scheduling.RetryPolicy(
-        max_attempts=config.max_attempts,
-        account_pause_seconds=config.account_pause_seconds,
-        resend_ambiguous=config.resend_ambiguous,
-    )
 
 
 def new_worker_id() -> str:
@@ -126,7 +102,7 @@ def new_worker_id() -> str:
 
 
 class Dispatcher:
-    """Sends due messages; see the module docstring. Build it with `build_dispatcher`."""
+    """Sends due messages; see the module docstring. Build it with `bootstrap.build_dispatcher`."""
 
     def __init__(
         self,
@@ -136,7 +112,7 @@ class Dispatcher:
         phone_number_id: str,
         clock: clock_mod.Clock,
         config: DispatchConfig,
-        policy: scheduling.RetryPolicy,
+        policy: retries.RetryPolicy,
         limiter: ratelimit.RateLimiter,
         window_gate: window_gate_mod.WindowGate | None = None,
         metrics: metrics_mod.DispatchMetrics | None = None,
@@ -376,7 +352,7 @@ class Dispatcher:
             now = self.clock.now()
             if self._active_pause(now) is not None:
                 break
-            lease = scheduling.lease_until(now, self.config.lease_seconds)
+            lease = retries.lease_until(now, self.config.lease_seconds)
             batch = await self.store.claim_due(now, limit, self.worker_id, lease)
             total += len(batch)
             if self.window_gate is not None:
@@ -441,7 +417,7 @@ class Dispatcher:
     async def _attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
         """Decide, wait, send; returns the outcome to record."""
         now = self.clock.now()
-        if scheduling.is_expired(message.due_at, now, self.config.max_lateness):
+        if retries.is_expired(message.due_at, now, self.config.max_lateness):
             return self.tally.expired(message, now, self.config.max_lateness)
         sent_as = SentAs.TEXT if message.template is None else SentAs.TEMPLATE
         if self.window_gate is not None:
@@ -539,7 +515,7 @@ class Dispatcher:
         decision = self.policy.decide(error, message.attempts, now)
         if error.code == 130429 or (isinstance(error, errors.RateLimited) and error.code is None):
             self._throttle(error)
-        if decision.action == scheduling.Action.PAUSE:
+        if decision.action == retries.Action.PAUSE:
             assert decision.run_at is not None
             self._pause(error, decision.run_at)
             self.limiter.pairs.release(message.recipient, started)
@@ -570,7 +546,7 @@ class Dispatcher:
         for message in expired:
             if message.claimed_by is None or message.id in self._tasks:
                 continue
-            decision = scheduling.reap_decision(message, now, self.policy)
+            decision = retries.reap_decision(message, now, self.policy)
             outcomes.append(self.tally.reaped(message, decision, now))
         applied = await self.store.record(outcomes) if outcomes else 0
         if applied:
@@ -644,48 +620,3 @@ class Dispatcher:
 def render_metrics(dispatcher: Dispatcher) -> bytes:
     """Prometheus text for a /metrics route (content type: `metrics.CONTENT_TYPE`)."""
     return dispatcher.metrics.render()
-
-
-async def build_dispatcher(
-    config: settings.Settings,
-    message_store: store.MessageStore,
-    clock: clock_mod.Clock | None = None,
-    sender: whatsapp_mod.MessageSender | None = None,
-    *,
-    policy: scheduling.RetryPolicy | None = None,
-    worker_id: str | None = None,
-) -> Dispatcher:
-    """A dispatcher for `config`. Without `sender`, opens a pooled aiohttp session and a
-    `CloudApiSender` (closed by `stop()`). Call inside the running event loop.
-    """
-    from whatsapp_scheduler.whatsapp import cloud_api  # aiohttp only when really needed
-
-    on_close: Callable[[], Awaitable[None]] | None = None
-    if sender is None:
-        session = cloud_api.create_session(config)
-        try:
-            sender = cloud_api.CloudApiSender.from_settings(config, session)
-        except errors.ConfigurationError:
-            await session.close()
-            raise
-        on_close = session.close
-    dispatch_config = DispatchConfig.from_settings(config)
-    shared = sharedlimit.for_database(
-        config.database_url, config.messages_per_second, config.redis_url
-    )
-    if shared is not None:  # the fleet splits the rate: hold fewer claimed rows per process
-        batch = min(dispatch_config.claim_batch_size, dispatch_config.send_concurrency)
-        dispatch_config = dataclasses.replace(dispatch_config, claim_batch_size=batch)
-    return Dispatcher(
-        message_store=message_store,
-        sender=sender,
-        phone_number_id=config.phone_number_id or "default",
-        clock=clock or clock_mod.SystemClock(),
-        config=dispatch_config,
-        policy=policy or policy_from_settings(config),
-        limiter=ratelimit.RateLimiter(config.messages_per_second, config.pair_interval),
-        window_gate=window_gate_mod.WindowGate.from_settings(message_store, config),
-        worker_id=worker_id,
-        on_close=on_close,
-        shared_limiter=shared,
-    )

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
-from whatsapp_scheduler import errorcodes
+from whatsapp_scheduler.whatsapp import errorcodes
 
 if TYPE_CHECKING:  # imported in run(): `serve` builds this parser too and never needs httpx
     import httpx

@@ -26,8 +26,9 @@ import logging
 import os
 from typing import Any
 
-from whatsapp_scheduler import dispatcher as dispatcher_mod
-from whatsapp_scheduler import errors, settings
+from whatsapp_scheduler import settings
+from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
 from whatsapp_scheduler.store import notify
 
 try:

@@ -12,10 +12,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from whatsapp_scheduler import errors
-from whatsapp_scheduler import metrics as metrics_mod
+from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.dispatch import metrics as metrics_mod
 
-logger = logging.getLogger("whatsapp_scheduler.dispatcher")
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -37,13 +37,10 @@ import asyncio
 import collections
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from whatsapp_scheduler import ratelimit
-from whatsapp_scheduler.store import batching, notify
-
-if TYPE_CHECKING:
-    import psycopg
+from whatsapp_scheduler.dispatch import ratelimit
+from whatsapp_scheduler.store import batching, notify, shared_limits
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,41 +53,6 @@ RETRY_FIRST = 0.1
 RETRY_MAX = 5.0
 #: A refused pair booking waits at least this long (a concurrent booking not yet visible).
 MIN_PAIR_WAIT = 0.05
-#: How often a process deletes `pair_gaps` rows whose time has passed (seconds).
-PAIR_PRUNE_SECONDS = 60.0
-
-_BOOK = """
-WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)
-INSERT INTO rate_limits AS r (key, tat)
-SELECT %(key)s, clock.now + %(n)s * %(interval)s FROM clock
-ON CONFLICT (key) DO UPDATE
-    SET tat = GREATEST(r.tat, (SELECT now FROM clock)) + %(n)s * %(interval)s
-RETURNING r.tat - %(n)s * %(interval)s AS base, (SELECT now FROM clock) AS now
-"""
-
-# Book each distinct key whose time has passed; answer every key with its wait (0: booked).
-# A refused key's `tat` is read from the statement's snapshot: a booking committed meanwhile
-# may be missing (wait then at least MIN_PAIR_WAIT; the message is checked again then).
-_BOOK_PAIRS = """
-WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
-wanted AS (SELECT * FROM unnest(%(keys)s::text[], %(gaps)s::float8[]) AS w(key, gap)),
-booked AS (
-    INSERT INTO pair_gaps AS g (key, tat)
-    SELECT wanted.key, clock.now + wanted.gap FROM wanted, clock
-    ON CONFLICT (key) DO UPDATE SET tat = EXCLUDED.tat
-        WHERE g.tat <= (SELECT now FROM clock)
-    RETURNING g.key
-)
-SELECT wanted.key,
-       CASE WHEN booked.key IS NOT NULL THEN 0.0
-            ELSE GREATEST(COALESCE(g.tat - (SELECT now FROM clock), wanted.gap), %(floor)s)
-       END AS wait
-FROM wanted
-LEFT JOIN booked ON booked.key = wanted.key
-LEFT JOIN pair_gaps AS g ON g.key = wanted.key
-"""
-
-_PRUNE_PAIRS = "DELETE FROM pair_gaps WHERE tat < extract(epoch FROM clock_timestamp()) - 1"
 
 
 class SharedRateLimit(Protocol):
@@ -118,14 +80,15 @@ def slot_times(base: float, now: float, n: int, rate: float, burst: float) -> li
 
 
 class _BookedRateLimit:
-    """GCRA booked in batches from shared state; subclasses make one booking round trip."""
+    """GCRA booked in batches from shared state (`store.shared_limits`): one round trip books
+    as many slots as this process has sends waiting."""
 
-    #: What a failed round trip raises (retried with back-off).
-    errors: tuple[type[BaseException], ...] = (OSError,)
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self, state: shared_limits.LimitState, rate: float, burst: float | None = None
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
+        self.state = state
         self.rate = rate
         self.burst = max(1.0, burst if burst is not None else rate * ratelimit.BURST_SECONDS)
         self.max_batch = max(1, int(rate * BATCH_SECONDS))
@@ -159,7 +122,7 @@ class _BookedRateLimit:
         """Book n slots; returns them on this loop's clock. Retries until the store answers."""
         loop = asyncio.get_running_loop()
         base, shared_now = await self._retrying(
-            "shared rate limit", lambda: self._book_once(key, n, 1.0 / self.rate)
+            "shared rate limit", lambda: self.state.book(key, n, 1.0 / self.rate)
         )
         local_now = loop.time()
         self.round_trips += 1
@@ -173,7 +136,7 @@ class _BookedRateLimit:
         while True:
             try:
                 return await call()
-            except self.errors as exc:
+            except self.state.errors as exc:
                 logger.warning(
                     "%s: %s (%s); retrying in %.1f s",
                     what,
@@ -181,7 +144,7 @@ class _BookedRateLimit:
                     type(exc).__name__,
                     wait,
                 )
-                await self._reset()
+                await self.state.reset()
                 await asyncio.sleep(wait)
                 wait = min(RETRY_MAX, wait * 2)
 
@@ -196,7 +159,9 @@ class _BookedRateLimit:
         # Distinct keys (a repeated key keeps its last interval), sorted: processes whose
         # groups overlap then lock the rows in the same order and never deadlock.
         gaps = dict(sorted(dict(items).items()))
-        waits = await self._retrying("shared pair gap", lambda: self._book_pairs_once(gaps))
+        waits = await self._retrying(
+            "shared pair gap", lambda: self.state.book_pairs(gaps, MIN_PAIR_WAIT)
+        )
         answers: list[float | None] = []
         answered: set[str] = set()
         for key, interval in items:
@@ -209,134 +174,23 @@ class _BookedRateLimit:
             answered.add(key)
         return answers
 
-    async def _book_once(self, key: str, n: int, interval: float) -> tuple[float, float]:
-        """One atomic booking: (base of the first slot, the shared clock's now)."""
-        raise NotImplementedError
-
-    async def _book_pairs_once(self, gaps: dict[str, float]) -> dict[str, float]:
-        """One atomic booking of several pair keys: each key's wait (0: booked now)."""
-        raise NotImplementedError
-
-    async def _reset(self) -> None:
-        """Drop a connection that failed."""
-
     async def close(self) -> None:
         """Release connections."""
+        await self.state.close()
 
 
 class PostgresRateLimit(_BookedRateLimit):
-    """GCRA booked in batches against `rate_limits` (one autocommit psycopg connection)."""
+    """GCRA booked in batches against the `rate_limits` and `pair_gaps` tables."""
 
     def __init__(self, database_url: str, rate: float, burst: float | None = None) -> None:
-        import psycopg  # only PostgreSQL deployments pay for the import
-
-        super().__init__(rate, burst)
-        self.errors = (psycopg.Error, OSError)
-        self._conninfo = notify.libpq_url(database_url)
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._next_prune = 0.0  # loop time of the next `pair_gaps` prune
-
-    async def _book_once(self, key: str, n: int, interval: float) -> tuple[float, float]:
-        conn = await self._connection()
-        cursor = await conn.execute(_BOOK, {"key": key, "n": n, "interval": interval})
-        row = await cursor.fetchone()
-        assert row is not None
-        return float(row[0]), float(row[1])
-
-    async def _book_pairs_once(self, gaps: dict[str, float]) -> dict[str, float]:
-        conn = await self._connection()
-        params = {"keys": list(gaps), "gaps": list(gaps.values()), "floor": MIN_PAIR_WAIT}
-        cursor = await conn.execute(_BOOK_PAIRS, params)
-        waits = {key: float(wait) for key, wait in await cursor.fetchall()}
-        now = asyncio.get_running_loop().time()
-        if now >= self._next_prune:
-            self._next_prune = now + PAIR_PRUNE_SECONDS
-            await conn.execute(_PRUNE_PAIRS)
-        return waits
-
-    async def _reset(self) -> None:
-        await self._drop_connection()
-
-    async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        import psycopg
-
-        if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(
-                self._conninfo, autocommit=True, application_name="whatsapp-scheduler-ratelimit"
-            )
-        return self._conn
-
-    async def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.closed:
-            try:
-                await conn.close()
-            except self.errors:
-                logger.debug("shared rate limit: error while closing a broken connection")
-
-    async def close(self) -> None:
-        await self._drop_connection()
-
-
-# GCRA booking on Redis's clock; same arithmetic as `_BOOK`. The key expires once idle.
-_REDIS_BOOK = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local n, interval = tonumber(ARGV[1]), tonumber(ARGV[2])
-local base = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-local tat = base + n * interval
-redis.call('SET', KEYS[1], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 60000)
-return {string.format('%.6f', base), string.format('%.6f', now)}
-"""
-
-
-# Pair bookings on Redis's clock: a key per recipient, holding when the next message may go
-# out; it expires a second after that time, so nothing needs pruning.
-_REDIS_BOOK_PAIRS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local waits = {}
-for i, key in ipairs(KEYS) do
-  local gap = tonumber(ARGV[i])
-  local tat = tonumber(redis.call('GET', key) or '0')
-  if tat > now then
-    waits[i] = string.format('%.6f', tat - now)
-  else
-    redis.call('SET', key, string.format('%.6f', now + gap), 'PX', math.ceil(gap * 1000) + 1000)
-    waits[i] = '0'
-  end
-end
-return waits
-"""
+        super().__init__(shared_limits.PostgresLimitState(database_url), rate, burst)
 
 
 class RedisRateLimit(_BookedRateLimit):
     """GCRA booked in batches in Redis (`REDIS_URL`), one key per number."""
 
-    PREFIX = "whatsapp-scheduler:rate:"
-    PAIR_PREFIX = "whatsapp-scheduler:pair:"
-
     def __init__(self, redis_url: str, rate: float, burst: float | None = None) -> None:
-        import redis.asyncio as aioredis  # only deployments with REDIS_URL pay for the import
-        import redis.exceptions
-
-        super().__init__(rate, burst)
-        self.errors = (redis.exceptions.RedisError, OSError)
-        self._client = aioredis.from_url(redis_url)
-        self._script = self._client.register_script(_REDIS_BOOK)
-        self._pair_script = self._client.register_script(_REDIS_BOOK_PAIRS)
-
-    async def _book_once(self, key: str, n: int, interval: float) -> tuple[float, float]:
-        base, now = await self._script(keys=[self.PREFIX + key], args=[n, repr(interval)])
-        return float(base), float(now)
-
-    async def _book_pairs_once(self, gaps: dict[str, float]) -> dict[str, float]:
-        keys = [self.PAIR_PREFIX + key for key in gaps]
-        waits = await self._pair_script(keys=keys, args=[repr(gap) for gap in gaps.values()])
-        return {key: float(wait) for key, wait in zip(gaps, waits, strict=True)}
-
-    async def close(self) -> None:
-        await self._client.aclose()
+        super().__init__(shared_limits.RedisLimitState(redis_url), rate, burst)
 
 
 def for_database(

@@ -28,9 +28,8 @@ from datetime import datetime, timedelta
 
 import aiohttp
 
-from whatsapp_scheduler import clock as clock_mod
-from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler import store
+from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.whatsapp import webhooks
 
 logger = logging.getLogger(__name__)
@@ -97,29 +96,6 @@ class EventDeliverer:
         self._wake = asyncio.Event()
         self._stopping = False
         self.counts = {"delivered": 0, "retried": 0, "dead": 0}
-
-    @classmethod
-    def from_settings(
-        cls,
-        message_store: store.MessageStore,
-        config: settings_mod.Settings,
-        clock: clock_mod.Clock | None = None,
-    ) -> EventDeliverer | None:
-        """A deliverer when STATUS_WEBHOOK_URL is set, else None."""
-        key = config.status_webhook_key()
-        if not config.status_webhook_url or not key:
-            return None
-        if config.status_webhook_secret is None:
-            logger.warning(
-                "STATUS_WEBHOOK_SECRET is not set: status events are signed with API_KEY"
-            )
-        return cls(
-            message_store,
-            config.status_webhook_url,
-            key,
-            clock=clock,
-            max_attempts=config.status_webhook_max_attempts,
-        )
 
     def __repr__(self) -> str:  # never show the secret
         return f"EventDeliverer(url={self.url!r})"

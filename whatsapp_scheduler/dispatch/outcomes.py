@@ -18,11 +18,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from whatsapp_scheduler import errors, messages, scheduling, store
-from whatsapp_scheduler import metrics as metrics_mod
+from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
+from whatsapp_scheduler.core import errors, messages, retries
+from whatsapp_scheduler.dispatch import metrics as metrics_mod
 
-logger = logging.getLogger("whatsapp_scheduler.dispatcher")  # one logger for the send path
+logger = logging.getLogger(__name__)
 
 Status = messages.MessageStatus
 Attempt = messages.AttemptOutcome
@@ -68,7 +69,7 @@ class Tally:
         self,
         message: messages.ScheduledMessage,
         error: errors.SendError,
-        decision: scheduling.RetryDecision,
+        decision: retries.RetryDecision,
         started: datetime,
         latency: float,
         now: datetime,
@@ -81,10 +82,10 @@ class Tally:
             "text": error.message,
             "at": now.isoformat(),
         }
-        if decision.action == scheduling.Action.PAUSE:
+        if decision.action == retries.Action.PAUSE:
             self.count_deferral("paused")
             status = Status.QUEUED
-        elif decision.action == scheduling.Action.RETRY:
+        elif decision.action == retries.Action.RETRY:
             self.counts["retried"] += 1
             self.metrics.retried.labels(metrics_mod.code_label(error.code)).inc()
             status = Status.QUEUED
@@ -113,7 +114,7 @@ class Tally:
         self, message: messages.ScheduledMessage, now: datetime, max_lateness: timedelta
     ) -> store.Outcome:
         """Later than MAX_LATENESS: failed, never sent."""
-        text = scheduling.expired_text(message.due_at, max_lateness)
+        text = retries.expired_text(message.due_at, max_lateness)
         return self.failed_unsent(message, now, "expired", Attempt.EXPIRED, text)
 
     def window_closed(
@@ -172,11 +173,11 @@ class Tally:
     def reaped(
         self,
         message: messages.ScheduledMessage,
-        decision: scheduling.RetryDecision,
+        decision: retries.RetryDecision,
         now: datetime,
     ) -> store.Outcome:
         """A lease that expired under a dead worker: requeued or failed, per `decision`."""
-        retry = decision.action == scheduling.Action.RETRY
+        retry = decision.action == retries.Action.RETRY
         logger.warning(
             "lease expired: %s",
             "requeued (may be sent twice)" if retry else "failed (may have been sent)",

@@ -15,8 +15,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from whatsapp_scheduler import __version__, client, errors, logs
+from whatsapp_scheduler import __version__, logs
 from whatsapp_scheduler import settings as settings_mod
+from whatsapp_scheduler.cli import client
+from whatsapp_scheduler.core import errors
 
 logger = logging.getLogger(__name__)
 

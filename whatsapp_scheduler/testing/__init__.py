@@ -19,8 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from whatsapp_scheduler import errors, messages, store
+from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
+from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.store import outbox, sql
 
 Status = messages.MessageStatus

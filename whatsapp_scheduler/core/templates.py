@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from whatsapp_scheduler import errors
+from whatsapp_scheduler.core import errors
 
 #: Meta's naming rule for templates: lower-case letters, digits and underscores; 512 at most.
 NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,512}$")

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc
 
-from whatsapp_scheduler import errors
+from whatsapp_scheduler.core import errors
 
 _ALLOWED_PUNCTUATION = str.maketrans("", "", " -()./")
 

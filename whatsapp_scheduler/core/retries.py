@@ -38,7 +38,7 @@ import random as random_mod
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from whatsapp_scheduler import errors, messages
+from whatsapp_scheduler.core import errors, messages
 
 PAIR_RATE_CODE = 131056
 AMBIGUOUS_TEXT = "ambiguous: may have been sent"

@@ -18,16 +18,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from whatsapp_scheduler import clock as clock_mod
-from whatsapp_scheduler import (
-    errors,
-    localtime,
-    messages,
-    recipients,
-    store,
-    templates,
-    window,
-)
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.core import errors, localtime, messages, recipients, templates, window
 from whatsapp_scheduler.whatsapp import webhooks
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from whatsapp_scheduler import errors, messages, settings, store, window
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import errors, messages, window
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,6 @@ class WindowGate:
         self.store = message_store
         self.policy = policy
         self._seen: dict[str, datetime | None] = {}  # message id -> last inbound (looked up)
-
-    @classmethod
-    def from_settings(
-        cls, message_store: store.MessageStore, config: settings.Settings
-    ) -> WindowGate:
-        return cls(message_store, window.WindowPolicy(config.window_policy))
 
     @property
     def active(self) -> bool:

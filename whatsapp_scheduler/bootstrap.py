@@ -1,0 +1,205 @@
+"""Builds the running system from `Settings`: the one place where parts are wired together.
+
+`web.app.create_app` (the store and the service of an app), `server` (`serve`, `worker`,
+`dispatch --burst`) and the benchmarks build through these functions; nothing else reads
+`Settings` to decide which parts run or how they are connected::
+
+    open_store(settings)                      -> store.MessageStore (SQLite or PostgreSQL)
+    build_service(settings, store, clock)     -> service.SchedulerService (validation, use cases)
+    build_dispatcher(settings, store, ...)    -> dispatch.Dispatcher (Cloud API sender, limits,
+                                                 the fleet-wide limit on PostgreSQL or Redis)
+    build_deliverer(settings, store, clock)   -> dispatch.events.EventDeliverer or None
+    listen_for_due(settings, dispatcher, ...) -> wakes a dispatcher for other processes' rows
+    serve_dispatcher(runtime)                 -> the dispatcher of `serve`, standing by on a
+                                                 SQLite file another dispatcher holds
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol
+
+from whatsapp_scheduler import service, store
+from whatsapp_scheduler import settings as settings_mod
+from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.core import errors, retries, window
+from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
+from whatsapp_scheduler.dispatch import events, ratelimit, sharedlimit, standby, window_gate
+from whatsapp_scheduler.store import notify, sql
+from whatsapp_scheduler.whatsapp import MessageSender
+
+#: How often `serve` looks for commits by other processes on its SQLite file: only a second
+#: process standing by (dispatch/standby.py) stores messages there, and its API cannot nudge us.
+SERVE_WATCH_SECONDS = 1.0
+
+
+class BackgroundDispatcher(Protocol):
+    """The slice of the dispatcher the web app uses."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def nudge(self, run_at: Any) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
+@dataclasses.dataclass
+class Runtime:
+    """What a running app holds: settings, store, service, and the optional dispatcher."""
+
+    settings: settings_mod.Settings
+    store: store.MessageStore
+    service: service.SchedulerService
+    clock: clock_mod.Clock
+    api_key: str
+    dispatcher: BackgroundDispatcher | None = None
+
+
+def open_store(settings: settings_mod.Settings) -> sql.SqlMessageStore:
+    """The store on DATABASE_URL (migrated by the caller: `store.migrate.upgrade`)."""
+    return sql.SqlMessageStore.from_url(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        events_enabled=bool(settings.status_webhook_url),
+    )
+
+
+def build_service(
+    settings: settings_mod.Settings, message_store: store.MessageStore, clock: clock_mod.Clock
+) -> service.SchedulerService:
+    return service.SchedulerService(
+        message_store,
+        clock,
+        default_timezone=settings.timezone,
+        default_region=settings.default_region,
+        window_policy=window.WindowPolicy(settings.window_policy),
+    )
+
+
+def dispatch_config(settings: settings_mod.Settings) -> dispatcher_mod.DispatchConfig:
+    """The dispatcher's knobs from `Settings` (the reaper runs every half lease, 1-30 s)."""
+    return dispatcher_mod.DispatchConfig(
+        send_concurrency=settings.send_concurrency,
+        claim_batch_size=settings.claim_batch_size,
+        lease_seconds=settings.lease_seconds,
+        max_lateness=settings.max_lateness,
+        safety_poll_seconds=settings.safety_poll_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        reap_interval_seconds=max(1.0, min(30.0, settings.lease_seconds / 2)),
+        messages_per_second=settings.messages_per_second,
+    )
+
+
+def retry_policy(settings: settings_mod.Settings) -> retries.RetryPolicy:
+    """The retry policy configured by `Settings` (back-off constants are the defaults)."""
+    return retries.RetryPolicy(
+        max_attempts=settings.max_attempts,
+        account_pause_seconds=settings.account_pause_seconds,
+        resend_ambiguous=settings.resend_ambiguous,
+    )
+
+
+async def build_dispatcher(
+    settings: settings_mod.Settings,
+    message_store: store.MessageStore,
+    clock: clock_mod.Clock | None = None,
+    sender: MessageSender | None = None,
+    *,
+    policy: retries.RetryPolicy | None = None,
+    worker_id: str | None = None,
+) -> dispatcher_mod.Dispatcher:
+    """A dispatcher for `settings`. Without `sender`, opens a pooled aiohttp session and a
+    `CloudApiSender` (closed by `stop()`). Call inside the running event loop.
+    """
+    from whatsapp_scheduler.whatsapp import cloud_api  # aiohttp only when really needed
+
+    on_close = None
+    if sender is None:
+        session = cloud_api.create_session(settings)
+        try:
+            sender = cloud_api.CloudApiSender.from_settings(settings, session)
+        except errors.ConfigurationError:
+            await session.close()
+            raise
+        on_close = session.close
+    config = dispatch_config(settings)
+    shared = sharedlimit.for_database(
+        settings.database_url, settings.messages_per_second, settings.redis_url
+    )
+    if shared is not None:  # the fleet splits the rate: hold fewer claimed rows per process
+        batch = min(config.claim_batch_size, config.send_concurrency)
+        config = dataclasses.replace(config, claim_batch_size=batch)
+    return dispatcher_mod.Dispatcher(
+        message_store=message_store,
+        sender=sender,
+        phone_number_id=settings.phone_number_id or "default",
+        clock=clock or clock_mod.SystemClock(),
+        config=config,
+        policy=policy or retry_policy(settings),
+        limiter=ratelimit.RateLimiter(settings.messages_per_second, settings.pair_interval),
+        window_gate=window_gate.WindowGate(
+            message_store, window.WindowPolicy(settings.window_policy)
+        ),
+        worker_id=worker_id,
+        on_close=on_close,
+        shared_limiter=shared,
+    )
+
+
+def build_deliverer(
+    settings: settings_mod.Settings,
+    message_store: store.MessageStore,
+    clock: clock_mod.Clock | None = None,
+) -> events.EventDeliverer | None:
+    """The status-event deliverer when STATUS_WEBHOOK_URL is set, else None."""
+    key = settings.status_webhook_key()
+    if not settings.status_webhook_url or not key:
+        return None
+    if settings.status_webhook_secret is None:
+        events.logger.warning(
+            "STATUS_WEBHOOK_SECRET is not set: status events are signed with API_KEY"
+        )
+    return events.EventDeliverer(
+        message_store,
+        settings.status_webhook_url,
+        key,
+        clock=clock,
+        max_attempts=settings.status_webhook_max_attempts,
+    )
+
+
+async def listen_for_due(
+    settings: settings_mod.Settings,
+    dispatcher: dispatcher_mod.Dispatcher,
+    *,
+    api_in_process: bool,
+) -> None:
+    """Wake this dispatcher when another process stores a message: LISTEN/NOTIFY on
+    PostgreSQL; on a SQLite file, a watch on its commits (`PRAGMA data_version`): every 50 ms
+    in a `worker` (its API is another process), every second in `serve` (whose API nudges its
+    dispatcher directly; other writers are rare). The listener stops with the dispatcher."""
+    listener: notify.DueListener | notify.SqliteDueWatcher
+    if notify.is_postgres(settings.database_url):
+        listener = notify.DueListener(
+            settings.database_url, dispatcher.nudge, clock=dispatcher.clock
+        )
+    else:
+        path = notify.sqlite_path(settings.database_url)
+        if path is None:
+            return
+        interval = SERVE_WATCH_SECONDS if api_in_process else notify.SQLITE_POLL_SECONDS
+        listener = notify.SqliteDueWatcher(
+            path, dispatcher.nudge, dispatcher.store.next_run_at, interval=interval
+        )
+    await listener.start()
+    dispatcher.add_stop_hook(listener.stop)
+
+
+async def serve_dispatcher(rt: Runtime) -> BackgroundDispatcher:
+    """`serve`'s dispatcher: woken by other processes, standing by on a taken SQLite file."""
+    dispatcher = await build_dispatcher(rt.settings, rt.store, rt.clock)
+    lock = standby.lock_for(rt.settings)
+    await listen_for_due(rt.settings, dispatcher, api_in_process=True)
+    return dispatcher if lock is None else standby.StandbyDispatcher(dispatcher, lock)
