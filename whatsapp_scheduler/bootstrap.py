@@ -22,9 +22,16 @@ from typing import Any, Protocol
 from whatsapp_scheduler import service, store
 from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, retries, window
+from whatsapp_scheduler.core import errors, window
 from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
-from whatsapp_scheduler.dispatch import events, ratelimit, sharedlimit, standby, window_gate
+from whatsapp_scheduler.dispatch import (
+    events,
+    ratelimit,
+    retries,
+    sharedlimit,
+    standby,
+    window_gate,
+)
 from whatsapp_scheduler.store import notify, sql
 from whatsapp_scheduler.whatsapp import MessageSender
 

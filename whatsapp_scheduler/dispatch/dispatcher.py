@@ -41,9 +41,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from whatsapp_scheduler import settings, store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, messages, retries
+from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
-from whatsapp_scheduler.dispatch import outcomes, ratelimit, sharedlimit
+from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
 from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
-from whatsapp_scheduler.core import errors, messages, retries
+from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
+from whatsapp_scheduler.dispatch import retries
 
 logger = logging.getLogger(__name__)
 

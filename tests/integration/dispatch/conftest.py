@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from whatsapp_scheduler import settings
-from whatsapp_scheduler.core import messages, retries
+from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.dispatch import retries
 from whatsapp_scheduler.sandbox import StandIn, StandInConfig
 from whatsapp_scheduler.store import migrate, sql
 

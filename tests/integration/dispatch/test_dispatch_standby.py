@@ -10,8 +10,8 @@ import random
 import pytest
 
 from whatsapp_scheduler import testing
-from whatsapp_scheduler.core import errors, retries
-from whatsapp_scheduler.dispatch import dispatcher, ratelimit, standby
+from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.dispatch import dispatcher, ratelimit, retries, standby
 
 
 def _dispatcher(worker: str, store: testing.InMemoryMessageStore, sender: testing.FakeSender):

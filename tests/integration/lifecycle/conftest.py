@@ -19,7 +19,8 @@ import pytest
 from tests.conftest import API_KEY
 from tests.integration.conftest import ServedApp
 from whatsapp_scheduler import bootstrap, settings
-from whatsapp_scheduler.core import messages, retries
+from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.dispatch import retries
 from whatsapp_scheduler.sandbox import StandIn, StandInConfig, StatusDelays
 from whatsapp_scheduler.store import migrate, sql
 from whatsapp_scheduler.web import app as app_mod

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from whatsapp_scheduler import testing
-from whatsapp_scheduler.core import retries
-from whatsapp_scheduler.dispatch import dispatcher, ratelimit
+from whatsapp_scheduler.dispatch import dispatcher, ratelimit, retries
 
 
 @pytest.fixture

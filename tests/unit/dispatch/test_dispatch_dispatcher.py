@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from whatsapp_scheduler import testing
-from whatsapp_scheduler.core import errors, messages, retries
-from whatsapp_scheduler.dispatch import dispatcher
+from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.dispatch import dispatcher, retries
 
 Status = messages.MessageStatus
 AO = messages.AttemptOutcome

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from whatsapp_scheduler import testing
-from whatsapp_scheduler.core import errors, messages, retries
+from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.dispatch import retries
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 Action = retries.Action
