@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import START
+from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import schemas
 
 # START is 2026-03-01 09:00 UTC = 12:00 in Istanbul.
@@ -22,6 +23,11 @@ GOOD = {
 }
 
 
+def query(statuses, limit, cursor=None, **filters):
+    """The store's `MessageQuery` for these statuses and filters."""
+    return MessageQuery(tuple(statuses), limit, cursor, **filters)
+
+
 def _msg(**changes):
     body = dict(GOOD)
     body.update(changes)
@@ -29,7 +35,7 @@ def _msg(**changes):
 
 
 async def _count(api) -> int:
-    page = await api.store.list([], limit=1)
+    page = await api.store.list(query([], limit=1))
     return page.total
 
 

@@ -11,8 +11,14 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.core.messages import AttemptOutcome
 from whatsapp_scheduler.core.messages import MessageStatus as S
+from whatsapp_scheduler.core.query import MessageQuery
 
 LEASE = START + timedelta(seconds=60)
+
+
+def query(statuses, limit, cursor=None, **filters):
+    """The store's `MessageQuery` for these statuses and filters."""
+    return MessageQuery(tuple(statuses), limit, cursor, **filters)
 
 
 def _outcome(message_id: str, worker: str = "w1", **kw) -> store.Outcome:
@@ -96,22 +102,22 @@ async def test_list_filters_orders_and_pages(any_store, make_message):
     made = [make_message(due_at=d) for d in due]
     await any_store.add_many(made)
     await any_store.cancel(made[4].id, START)
-    first = await any_store.list([S.QUEUED], limit=2)
+    first = await any_store.list(query([S.QUEUED], limit=2))
     assert first.total == 4
     assert [m.due_at for m in first.items] == [due[1], due[3]]
     assert first.next_cursor is not None
-    second = await any_store.list([S.QUEUED], limit=2, cursor=first.next_cursor)
+    second = await any_store.list(query([S.QUEUED], limit=2, cursor=first.next_cursor))
     assert [m.id for m in second.items] == [made[2].id, made[0].id]
     assert second.next_cursor is None
-    everything = await any_store.list([], limit=10)
+    everything = await any_store.list(query([], limit=10))
     assert everything.total == 5
-    cancelled = await any_store.list([S.CANCELLED], limit=10)
+    cancelled = await any_store.list(query([S.CANCELLED], limit=10))
     assert [m.id for m in cancelled.items] == [made[4].id]
 
 
 async def test_a_forged_cursor_is_a_validation_error(any_store):
     with pytest.raises(errors.ValidationFailed) as caught:
-        await any_store.list([S.QUEUED], limit=2, cursor="not-a-cursor")
+        await any_store.list(query([S.QUEUED], limit=2, cursor="not-a-cursor"))
     assert caught.value.field == "cursor"
 
 
@@ -246,7 +252,7 @@ async def test_concurrent_adds_of_one_id_store_it_once(any_store, make_message):
     other = message.evolve(body="other", content_hash="other")
     results = await asyncio.gather(*(any_store.add(m) for m in [message, other, message]))
     assert [r.status for r in results].count(store.AddStatus.CREATED) == 1
-    assert (await any_store.list([], limit=10)).total == 1
+    assert (await any_store.list(query([], limit=10))).total == 1
 
 
 async def test_concurrent_batches_sharing_ids_answer_as_if_one_came_after_the_other(
@@ -265,7 +271,7 @@ async def test_concurrent_batches_sharing_ids_answer_as_if_one_came_after_the_ot
     assert statuses == [[C, C, C], [C, X, E, C], [E]]
     assert all(r.message == shared for r in (answers[1][1], answers[1][2], answers[2][0]))
     assert await any_store.get(shared.id) == shared
-    assert (await any_store.list([], limit=10)).total == 5
+    assert (await any_store.list(query([], limit=10))).total == 5
 
 
 def _receipt(wamid, status, seconds=0, **kw):
@@ -364,18 +370,20 @@ async def _history_rows(any_store, make_message):
 
 async def test_list_filters_by_recipient_and_due_range(any_store, make_message):
     made = await _history_rows(any_store, make_message)
-    page = await any_store.list([], 100, recipient="+16505551234")
+    page = await any_store.list(query([], 100, recipient="+16505551234"))
     assert [m.id for m in page.items] == [m.id for m in made if m.recipient == "+16505551234"]
     assert page.total == 3
     window = await any_store.list(
-        [S.SENT, S.READ],
-        100,
-        due_from=START + timedelta(days=1),
-        due_to=START + timedelta(days=2),
+        query(
+            [S.SENT, S.READ],
+            100,
+            due_from=START + timedelta(days=1),
+            due_to=START + timedelta(days=2),
+        ),
     )
     assert [m.id for m in window.items] == [made[2].id, made[3].id]  # due_to is exclusive
     both = await any_store.list(
-        [S.SENT], 100, recipient="+905551111111", due_from=START + timedelta(days=1)
+        query([S.SENT], 100, recipient="+905551111111", due_from=START + timedelta(days=1))
     )
     assert [m.id for m in both.items] == [made[2].id, made[4].id]
 
@@ -385,7 +393,9 @@ async def test_list_newest_first_pages_backwards_across_statuses(any_store, make
     expected = sorted(made, key=lambda m: (m.due_at, m.id), reverse=True)
     seen, cursor = [], None
     while True:
-        page = await any_store.list([S.SENT, S.READ, S.CANCELLED], 2, cursor, newest_first=True)
+        page = await any_store.list(
+            query([S.SENT, S.READ, S.CANCELLED], 2, cursor, newest_first=True)
+        )
         assert page.total == len(made)
         seen.extend(m.id for m in page.items)
         cursor = page.next_cursor
@@ -396,12 +406,12 @@ async def test_list_newest_first_pages_backwards_across_statuses(any_store, make
 
 async def test_list_count_stops_at_count_up_to(any_store, make_message):
     made = await _history_rows(any_store, make_message)
-    page = await any_store.list([S.SENT, S.READ], 2, count_up_to=4)
+    page = await any_store.list(query([S.SENT, S.READ], 2, count_up_to=4))
     assert page.total == 4  # "4 or more"
     assert len(page.items) == 2
-    few = await any_store.list([S.CANCELLED], 2, count_up_to=4)
+    few = await any_store.list(query([S.CANCELLED], 2, count_up_to=4))
     assert few.total == 1
-    exact = await any_store.list([], 2)
+    exact = await any_store.list(query([], 2))
     assert exact.total == len(made)
 
 

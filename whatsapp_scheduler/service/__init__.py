@@ -21,6 +21,7 @@ from typing import Any
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, localtime, messages, recipients, templates, window
+from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.whatsapp import webhooks
 
 logger = logging.getLogger(__name__)
@@ -321,15 +322,9 @@ class SchedulerService:
             )
         return counts
 
-    async def list(
-        self,
-        statuses: Sequence[messages.MessageStatus],
-        limit: int,
-        cursor: str | None = None,
-        **filters: Any,
-    ) -> store.Page:
-        """A page of messages; `filters` are `MessageStore.list`'s keyword filters."""
-        return await self.store.list(statuses, limit, cursor, **filters)
+    async def list(self, query: MessageQuery) -> store.Page:
+        """A page of the messages `query` asks for."""
+        return await self.store.list(query)
 
     async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
         """The messages with these ids (unknown ones left out): the dashboard's live view."""

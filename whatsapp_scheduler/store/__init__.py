@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.core.query import MessageQuery
 
 
 class AddStatus(enum.StrEnum):
@@ -140,25 +141,8 @@ class MessageStore(Protocol):
         """Every recorded attempt of a message, oldest first."""
         ...
 
-    async def list(
-        self,
-        statuses: Sequence[messages.MessageStatus],
-        limit: int,
-        cursor: str | None = None,
-        *,
-        recipient: str | None = None,
-        due_from: datetime | None = None,
-        due_to: datetime | None = None,
-        newest_first: bool = False,
-        count_up_to: int | None = None,
-    ) -> Page:
-        """Messages with one of `statuses` (all if empty), by due time then id, keyset-paged.
-
-        Optional filters: exactly this `recipient` (E.164), and `due_from <= due_at < due_to`.
-        `newest_first` pages from the latest due time backwards (the cursor then points
-        backwards too). `total` counts every match unless `count_up_to` is given: counting then
-        stops there, so `total == count_up_to` reads "that many or more" (cheap on huge tables).
-        """
+    async def list(self, query: MessageQuery) -> Page:
+        """A page of the messages `query` asks for (see `core.query.MessageQuery`)."""
         ...
 
     async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:

@@ -11,8 +11,6 @@ live in this module and in `sqlite_bulk.py`. Driver errors are wrapped into
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import builtins
 import functools
 import itertools
@@ -30,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.store import (
     AddResult,
     AddStatus,
@@ -40,6 +39,7 @@ from whatsapp_scheduler.store import (
     ReceiptCounts,
     batching,
     changes,
+    cursors,
     notify,
     outbox,
     sqlite_bulk,
@@ -99,23 +99,6 @@ def _to_row(message: messages.ScheduledMessage) -> dict[str, Any]:
         "status": str(message.status),
         "template": dict(message.template) if message.template is not None else None,
     }
-
-
-def encode_cursor(due_at: datetime, message_id: str) -> str:
-    raw = json.dumps([due_at.isoformat(), message_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        due, message_id = json.loads(base64.urlsafe_b64decode(padded))
-        parsed = datetime.fromisoformat(due)
-        if parsed.tzinfo is None or not isinstance(message_id, str):
-            raise ValueError("bad cursor")
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise errors.ValidationFailed("cursor", "is not a cursor this server gave out") from exc
-    return parsed, message_id
 
 
 class SqlMessageStore(outbox.SqlOutboxMixin):
@@ -314,38 +297,34 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             for row in rows
         ]
 
-    async def list(
-        self,
-        statuses: Sequence[messages.MessageStatus],
-        limit: int,
-        cursor: str | None = None,
-        *,
-        recipient: str | None = None,
-        due_from: datetime | None = None,
-        due_to: datetime | None = None,
-        newest_first: bool = False,
-        count_up_to: int | None = None,
-    ) -> Page:
-        after = decode_cursor(cursor) if cursor else None
+    async def list(self, query: MessageQuery) -> Page:
+        after = cursors.decode_cursor(query.cursor) if query.cursor else None
         where: builtins.list[Any] = []
-        if recipient is not None:
-            where.append(M.c.recipient == recipient)
-        if due_from is not None:
-            where.append(M.c.due_at >= due_from)
-        if due_to is not None:
-            where.append(M.c.due_at < due_to)
-        names = [str(s) for s in dict.fromkeys(statuses)]
+        if query.recipient is not None:
+            where.append(M.c.recipient == query.recipient)
+        if query.due_from is not None:
+            where.append(M.c.due_at >= query.due_from)
+        if query.due_to is not None:
+            where.append(M.c.due_at < query.due_to)
+        names = [str(s) for s in dict.fromkeys(query.statuses)]
         # Several statuses in due order: one index range per status, merged here. A single
         # `status IN (...) ORDER BY due_at` makes SQLite sort every match (0.5 s at 1M rows).
         # With a recipient, its own index is narrower than any status range: one query.
-        split = len(names) > 1 and recipient is None
+        split = len(names) > 1 and query.recipient is None
         groups = [[M.c.status == name] for name in names] if split else [[]]
         if names and not split:
             where.append(M.c.status.in_(names))
         # Status filters only: the exact count is one read of `status_counts` on SQLite.
-        plain = None if (recipient or due_from or due_to) else list(statuses)
+        plain = None if query.filtered else list(query.statuses)
         return await self._run(
-            self._list, where, groups, limit, after, newest_first, count_up_to, plain
+            self._list,
+            where,
+            groups,
+            query.limit,
+            after,
+            query.newest_first,
+            query.count_up_to,
+            plain,
         )
 
     def _list(
@@ -389,7 +368,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]
-            next_cursor = encode_cursor(last.due_at, last.id)
+            next_cursor = cursors.encode_cursor(last.due_at, last.id)
         return Page(items=items, total=total, next_cursor=next_cursor)
 
     async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:

@@ -22,7 +22,8 @@ from typing import Any
 from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import errors, messages
-from whatsapp_scheduler.store import outbox, sql
+from whatsapp_scheduler.core.query import MessageQuery
+from whatsapp_scheduler.store import cursors, outbox
 
 Status = messages.MessageStatus
 
@@ -80,19 +81,15 @@ class InMemoryMessageStore:
     async def attempts(self, message_id: str) -> list[messages.Attempt]:
         return [a for a in self.attempt_rows if a.message_id == message_id]
 
-    async def list(
-        self,
-        statuses: Sequence[messages.MessageStatus],
-        limit: int,
-        cursor: str | None = None,
-        *,
-        recipient: str | None = None,
-        due_from: datetime | None = None,
-        due_to: datetime | None = None,
-        newest_first: bool = False,
-        count_up_to: int | None = None,
-    ) -> store.Page:
-        wanted = set(statuses)
+    async def list(self, query: MessageQuery) -> store.Page:
+        wanted = set(query.statuses)
+        recipient, due_from, due_to = query.recipient, query.due_from, query.due_to
+        newest_first, count_up_to, cursor, limit = (
+            query.newest_first,
+            query.count_up_to,
+            query.cursor,
+            query.limit,
+        )
         rows = sorted(
             (
                 m
@@ -107,7 +104,7 @@ class InMemoryMessageStore:
         )
         total = len(rows) if count_up_to is None else min(len(rows), count_up_to)
         if cursor:
-            after = sql.decode_cursor(cursor)
+            after = cursors.decode_cursor(cursor)
             if newest_first:
                 rows = [m for m in rows if (m.due_at, m.id) < after]
             else:
@@ -115,7 +112,7 @@ class InMemoryMessageStore:
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:
-            next_cursor = sql.encode_cursor(items[-1].due_at, items[-1].id)
+            next_cursor = cursors.encode_cursor(items[-1].due_at, items[-1].id)
         return store.Page(items=items, total=total, next_cursor=next_cursor)
 
     async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:

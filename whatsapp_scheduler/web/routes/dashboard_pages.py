@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from whatsapp_scheduler import service, store
 from whatsapp_scheduler.core import errors, localtime, messages, recipients, templates, window
+from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import dashboard, deps
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,9 @@ async def upcoming(
     error: errors.ValidationFailed | None = None
     page: store.Page | None = None
     try:
-        page = await svc.list([Status.QUEUED], PAGE_SIZE, cursor, count_up_to=dashboard.COUNT_UP_TO)
+        page = await svc.list(
+            MessageQuery((Status.QUEUED,), PAGE_SIZE, cursor, count_up_to=dashboard.COUNT_UP_TO)
+        )
     except errors.ValidationFailed as exc:  # a cursor this server did not give out
         error = exc
     now = svc.clock.now()
@@ -105,26 +108,28 @@ async def history(
     """
     statuses = [Status(status)] if status in {str(s) for s in HISTORY_STATUSES} else []
     error: errors.ValidationFailed | None = None
-    filters: dict[str, object] = {}
     try:
+        wanted = None
         if recipient.strip():
-            filters["recipient"] = recipients.normalize(
-                recipient, svc.default_region, field="recipient"
-            )
+            wanted = recipients.normalize(recipient, svc.default_region, field="recipient")
         zone = dashboard.display_zone(request)
+        due_from = due_to = None
         if date_from:
-            day = localtime.parse_date(date_from, field="from")
-            filters["due_from"] = _start_of(day, zone)
+            due_from = _start_of(localtime.parse_date(date_from, field="from"), zone)
         if date_to:
             day = localtime.parse_date(date_to, field="to")
-            filters["due_to"] = _start_of(day + timedelta(days=1), zone)
+            due_to = _start_of(day + timedelta(days=1), zone)
         page = await svc.list(
-            statuses or HISTORY_STATUSES,
-            PAGE_SIZE,
-            cursor,
-            newest_first=True,
-            count_up_to=dashboard.COUNT_UP_TO,
-            **filters,
+            MessageQuery(
+                tuple(statuses or HISTORY_STATUSES),
+                PAGE_SIZE,
+                cursor,
+                recipient=wanted,
+                due_from=due_from,
+                due_to=due_to,
+                newest_first=True,
+                count_up_to=dashboard.COUNT_UP_TO,
+            )
         )
     except errors.ValidationFailed as exc:
         error, page = exc, None

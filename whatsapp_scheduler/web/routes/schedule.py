@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from whatsapp_scheduler import service, store
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import deps, schemas
 
 router = APIRouter(tags=["schedule"], dependencies=[Depends(deps.require_api_key)])
@@ -114,7 +115,7 @@ async def list_schedule(
 ) -> list[schemas.MessagePublic]:
     """Queued messages, soonest first (the seed's list). Paging goes in headers."""
     statuses = status or [messages.MessageStatus.QUEUED]
-    page = await svc.list(statuses, limit, cursor)
+    page = await svc.list(MessageQuery(tuple(statuses), limit, cursor))
     response.headers["X-Total-Count"] = str(page.total)
     if page.next_cursor is not None:
         query = [("status", str(s)) for s in statuses] + [
