@@ -68,11 +68,18 @@ def test_texts_name_no_number_and_point_to_the_docs():
     assert window.DOCS_HINT in window.refusal(decision)
     note = window.warning(decision)
     assert note is not None
-    assert note.startswith("window_closed: ")
+    assert note.text.startswith("window_closed: ")
+    assert note.code == "window_closed"
     fallback = window.decide(
         P.TEMPLATE, is_template=False, has_fallback=True, last_inbound=CLOSED, at=T0
     )
-    assert "fallback template hi (tr)" in (window.warning(fallback, "hi (tr)") or "")
+    fallback_note = window.warning(fallback, "hi (tr)")
+    assert fallback_note is not None
+    assert "fallback template hi (tr)" in fallback_note.text
+    assert (fallback_note.code, fallback_note.params["template"]) == (
+        "window_closed_fallback",
+        "hi (tr)",
+    )
     assert window.warning(window.Decision(A.SEND)) is None
 
 

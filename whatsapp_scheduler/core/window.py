@@ -21,6 +21,8 @@ import dataclasses
 import enum
 from datetime import datetime, timedelta
 
+from whatsapp_scheduler.core import notices
+
 #: The window's length: each inbound message from the contact resets it to 24 hours.
 WINDOW = timedelta(hours=24)
 #: A window closing less than this after the send is treated as closed: the request still has
@@ -92,15 +94,22 @@ def wa_id(recipient: str) -> str:
     return recipient.lstrip("+")
 
 
-def warning(decision: Decision, fallback_label: str | None = None) -> str | None:
-    """The `warnings` entry of a schedule response for `decision`, if any."""
+def warning(
+    decision: Decision, fallback_label: str | None = None
+) -> notices.ScheduleWarning | None:
+    """The warning to give with a stored message for `decision`, if any. Its English text
+    starts with `window_closed:` in both cases (the REST API's wording since the seed)."""
     if decision.reason is None:
         return None
     if decision.action == Action.FALLBACK:
+        code = notices.WarningCode.WINDOW_CLOSED_FALLBACK
         then = f"the fallback template {fallback_label} will be sent instead"
     else:
+        code = notices.WarningCode.WINDOW_CLOSED
         then = "WhatsApp will refuse free-form text (131047) unless they write first"
-    return f"window_closed: {decision.reason}; {then} ({DOCS_HINT})"
+    text = f"window_closed: {decision.reason}; {then} ({DOCS_HINT})"
+    params = {"reason": decision.reason, "template": fallback_label or ""}
+    return notices.ScheduleWarning(code, text, params)
 
 
 def refusal(decision: Decision) -> str:

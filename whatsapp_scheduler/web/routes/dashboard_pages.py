@@ -18,7 +18,14 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from whatsapp_scheduler import service, store
-from whatsapp_scheduler.core import errors, localtime, messages, recipients, templates, window
+from whatsapp_scheduler.core import (
+    errors,
+    localtime,
+    messages,
+    notices,
+    recipients,
+    templates,
+)
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import dashboard, deps
 
@@ -306,14 +313,12 @@ def _invalid_input(field: str | None) -> str | None:
     return _FIELD_INPUTS.get(field)
 
 
-def _warning_note(raw: str, fallback_used: bool, fallback_label: str | None) -> dict[str, str]:
-    """A schedule warning for the page: an i18n key (with its values) and the API's own text."""
-    code = raw.split(":", 1)[0]
-    if code == "window_closed":
-        key = "warning.window_closed_fallback" if fallback_used else "warning.window_closed"
-    else:
-        key = "warning.other"
-    return {"code": code, "key": key, "template": fallback_label or "", "text": raw}
+def _warning_note(warning: notices.ScheduleWarning) -> dict[str, str]:
+    """A schedule warning for the page (kept in the flash cookie): its i18n key and values,
+    and the API's own text."""
+    key = f"warning.{warning.code}"
+    template = warning.params.get("template", "")
+    return {"code": str(warning.code), "key": key, "template": template, "text": warning.text}
 
 
 @router.post("/compose")
@@ -360,10 +365,7 @@ async def compose(
     message = result.message
     response = RedirectResponse(f"/?created={message.id}", status_code=303)
     if warnings:
-        fallback = message.fallback_template
-        fallback_used = fallback is not None and svc.window_policy == window.WindowPolicy.TEMPLATE
-        label = templates.describe(fallback) if fallback is not None else None
-        notes = [_warning_note(w, fallback_used, label) for w in warnings]
+        notes = [_warning_note(w) for w in warnings]
         dashboard.set_flash(response, request, {"id": message.id, "warnings": notes})
     return response
 

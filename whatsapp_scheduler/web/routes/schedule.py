@@ -33,7 +33,7 @@ async def schedule(body: schemas.MessageCreate, svc: deps.ServiceDep) -> Respons
     """Schedule one message. Repeating a request with the same id and content is safe (200)."""
     result, warnings = await svc.schedule_with_warnings(body.to_request())
     public = schemas.MessagePublic.of(result.message)
-    return _json(schemas.ScheduledPublic(**public.__dict__, warnings=warnings))
+    return _json(schemas.ScheduledPublic(**public.__dict__, warnings=[w.text for w in warnings]))
 
 
 @router.post("/schedule/batch", response_model=schemas.BatchPublic, responses=_REFUSALS)
@@ -75,7 +75,7 @@ def _batch_item(index: int, item: service.BatchItem) -> dict[str, Any]:
             "status": message.status.value,  # plain str: to_json is ~3x slower on enums
             "scheduled_at": message.due_at,
             "error": None,
-            "warnings": list(item.warnings),
+            "warnings": [w.text for w in item.warnings],
         }
     assert item.error is not None
     return _refused(index, item.id, error_body(item.error))

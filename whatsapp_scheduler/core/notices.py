@@ -1,0 +1,27 @@
+"""Warnings about a message that was stored: typed values, rendered by each reader.
+
+A warning has a stable `code`, the English `text` the REST API returns (the `warnings` list of
+POST /schedule and of each batch result), and the `params` a reader needs to say it again in
+their own language: the dashboard renders `code` and `params` through its translations
+(`web/i18n.py`, keys `warning.<code>`), never by parsing `text`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+
+
+class WarningCode(enum.StrEnum):
+    #: A text whose 24-hour window will be closed when due: Meta will refuse it (131047).
+    WINDOW_CLOSED = "window_closed"
+    #: The same, but the message's fallback template will be sent instead (WINDOW_POLICY=template).
+    WINDOW_CLOSED_FALLBACK = "window_closed_fallback"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleWarning:
+    code: WarningCode
+    text: str  # English, as the REST API answers it
+    params: Mapping[str, str] = dataclasses.field(default_factory=dict)

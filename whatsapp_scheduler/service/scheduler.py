@@ -1,0 +1,222 @@
+"""Use cases shared by the REST API, the dashboard and the CLI: schedule, list, cancel, status.
+
+The service validates a request into a `ScheduledMessage` (`service.validation`), stores it,
+and nudges the dispatcher when the new message is due before the dispatcher's next wake-up.
+It holds no SQL and no HTTP.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.core import errors, messages, notices, templates, window
+from whatsapp_scheduler.core.query import MessageQuery
+from whatsapp_scheduler.service import validation
+from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
+from whatsapp_scheduler.whatsapp import webhooks
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+
+
+class SchedulerService:
+    """The rules for scheduling, listing and cancelling messages."""
+
+    def __init__(
+        self,
+        message_store: store.MessageStore,
+        clock: clock_mod.Clock,
+        *,
+        default_timezone: str,
+        default_region: str,
+        on_scheduled: Callable[[datetime], None] | None = None,
+        window_policy: window.WindowPolicy = window.WindowPolicy.SEND,
+    ) -> None:
+        self.store = message_store
+        self.clock = clock
+        self.default_timezone = default_timezone
+        self.default_region = default_region
+        self._on_scheduled = on_scheduled
+        self.window_policy = window_policy
+
+    def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
+        """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
+        self._on_scheduled = hook
+
+    def build(self, request: ScheduleRequest, now: datetime) -> messages.ScheduledMessage:
+        """Validate `request` into a message ready to store; raises ValidationFailed."""
+        return validation.build(request, now, self.default_timezone, self.default_region)
+
+    async def schedule(self, request: ScheduleRequest) -> store.AddResult:
+        """Store one message. Raises ValidationFailed, or Conflict for a reused id."""
+        result, _ = await self.schedule_with_warnings(request)
+        return result
+
+    async def schedule_with_warnings(
+        self, request: ScheduleRequest
+    ) -> tuple[store.AddResult, list[notices.ScheduleWarning]]:
+        """`schedule`, plus warnings about the message (e.g. `window_closed: ...`)."""
+        now = self.clock.now()
+        message = self.build(request, now)
+        (warnings,) = await self._window_warnings([message])
+        if isinstance(warnings, errors.ValidationFailed):
+            raise warnings
+        result = await self.store.add(message)
+        self._after_add([result])
+        if result.status == store.AddStatus.CONFLICT:
+            raise errors.Conflict(
+                f"id: {result.message.id!r} is already used by a different message"
+            )
+        return result, warnings
+
+    async def _window_warnings(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:
+        """Per message: the 24-hour window warnings, or the refusal under WINDOW_POLICY.
+
+        One read of the contacts table for the whole batch (texts only; templates pass).
+        """
+        texts = [m for m in batch if m.template is None]
+        seen = (
+            await self.store.last_inbound_many([window.wa_id(m.recipient) for m in texts])
+            if texts
+            else {}
+        )
+        answers: list[list[notices.ScheduleWarning] | errors.ValidationFailed] = []
+        for message in batch:
+            last_inbound = seen.get(window.wa_id(message.recipient))
+            if message.fallback_template is None:  # the usual case: its answer is cached
+                refusal, notes = validation.window_answer(
+                    self.window_policy, message.template is not None, last_inbound, message.due_at
+                )
+            else:
+                refusal, notes = validation.window_decision(
+                    self.window_policy,
+                    message.template is not None,
+                    last_inbound,
+                    message.due_at,
+                    templates.describe(message.fallback_template),
+                )
+            answers.append(
+                errors.ValidationFailed("mesaj", refusal) if refusal is not None else list(notes)
+            )
+        return answers
+
+    async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
+        """Validate each request on its own and store the valid ones in one transaction."""
+        if len(requests) > MAX_BATCH:
+            raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
+        now = self.clock.now()
+        items: list[BatchItem | None] = [None] * len(requests)
+        valid: list[tuple[int, messages.ScheduledMessage]] = []
+        first_seen: dict[str, messages.ScheduledMessage] = {}
+        for index, request in enumerate(requests):
+            try:
+                message = self.build(request, now)
+            except errors.ValidationFailed as exc:
+                items[index] = BatchItem(index, request.id, None, exc)
+                continue
+            earlier = first_seen.get(message.id)
+            if earlier is not None and earlier.content_hash != message.content_hash:
+                conflict = errors.Conflict(
+                    f"id: {message.id!r} appears twice with different content"
+                )
+                items[index] = BatchItem(index, message.id, None, conflict)
+                continue
+            first_seen.setdefault(message.id, message)
+            valid.append((index, message))
+        checked = await self._window_warnings([m for _, m in valid])
+        warnings_for: dict[int, tuple[notices.ScheduleWarning, ...]] = {}
+        passed: list[tuple[int, messages.ScheduledMessage]] = []
+        for (index, message), answer in zip(valid, checked, strict=True):
+            if isinstance(answer, errors.ValidationFailed):
+                items[index] = BatchItem(index, message.id, None, answer)
+                continue
+            warnings_for[index] = tuple(answer)
+            passed.append((index, message))
+        valid = passed
+        unique = list({m.id: m for _, m in reversed(valid)}.values())
+        stored = {r.message.id: r for r in await self.store.add_many(unique)}
+        for index, message in valid:
+            result = stored[message.id]
+            if result.status == store.AddStatus.CONFLICT:
+                conflict = errors.Conflict(
+                    f"id: {message.id!r} is already used by a different message"
+                )
+                items[index] = BatchItem(index, message.id, None, conflict)
+            else:
+                items[index] = BatchItem(
+                    index, message.id, result, None, warnings_for.get(index, ())
+                )
+        self._after_add(list(stored.values()))
+        return [item for item in items if item is not None]
+
+    def _after_add(self, results: Sequence[store.AddResult]) -> None:
+        created = [r.message.run_at for r in results if r.status == store.AddStatus.CREATED]
+        if created and self._on_scheduled is not None:
+            self._on_scheduled(min(created))
+
+    async def get(self, message_id: str) -> messages.ScheduledMessage:
+        message = await self.store.get(message_id)
+        if message is None:
+            raise errors.NotFound(f"id: no message with id {message_id!r}")
+        return message
+
+    async def status(self, message_id: str) -> StatusReport:
+        message = await self.get(message_id)
+        return StatusReport(message, await self.store.attempts(message_id))
+
+    async def cancel(self, message_id: str) -> messages.ScheduledMessage:
+        """Cancel a queued message; the row stays, with status `cancelled`."""
+        cancelled = await self.store.cancel(message_id, self.clock.now())
+        if cancelled is not None:
+            logger.info("message cancelled", extra=cancelled.log_context())
+            return cancelled
+        current = await self.get(message_id)
+        if current.status == messages.MessageStatus.CANCELLED:
+            return current  # cancelling twice is harmless
+        raise errors.Conflict(
+            f"id: message {message_id!r} is {current.status} and can no longer be cancelled"
+        )
+
+    async def apply_webhook(self, delivery: webhooks.Delivery) -> store.ReceiptCounts:
+        """Apply Meta's status receipts and remember inbound messages (24-hour windows)."""
+        if delivery.inbound:
+            await self.store.record_inbound([(m.wa_id, m.timestamp) for m in delivery.inbound])
+        receipts = [
+            store.Receipt(
+                wamid=u.wamid,
+                status=u.status,
+                occurred_at=u.timestamp,
+                callback_data=u.callback_data,
+                error_code=u.error_code,
+                error_text=u.error_text,
+            )
+            for u in delivery.statuses
+        ]
+        counts = await self.store.apply_receipts(receipts, self.clock.now())
+        if receipts:
+            logger.info(
+                "status webhook applied",
+                extra={
+                    "applied": counts.applied,
+                    "duplicate": counts.duplicate,
+                    "stale": counts.stale,
+                    "unmatched": counts.unmatched,
+                },
+            )
+        return counts
+
+    async def list(self, query: MessageQuery) -> store.Page:
+        """A page of the messages `query` asks for."""
+        return await self.store.list(query)
+
+    async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
+        """The messages with these ids (unknown ones left out): the dashboard's live view."""
+        return await self.store.get_many(ids)

@@ -1,0 +1,187 @@
+"""Validation: a request to schedule becomes a `ScheduledMessage`, or a `ValidationFailed`
+naming the field and the rule. Pure functions of the request and `now` (no store, no clock);
+the use cases in `service.scheduler` call them before anything is stored.
+
+Also the 24-hour-window check of a new message under WINDOW_POLICY (`window_decision`): a
+refusal, or the warnings to give with the stored message.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from whatsapp_scheduler.core import (
+    errors,
+    localtime,
+    messages,
+    notices,
+    recipients,
+    templates,
+    window,
+)
+from whatsapp_scheduler.service.requests import ScheduleRequest
+
+MAX_TEXT_LENGTH = 4096  # Meta's limit for text.body (whatsapp-cloud-api.md §2.2)
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+
+
+def build(
+    request: ScheduleRequest, now: datetime, default_timezone: str, default_region: str
+) -> messages.ScheduledMessage:
+    """Validate `request` into a message ready to store; raises ValidationFailed naming the
+    field and the rule. Pure: `now` is passed in; nothing is read or stored."""
+    message_id = _check_id(request.id) if request.id is not None else uuid.uuid4().hex
+    recipient = recipients.normalize(request.alici, default_region)
+    zone = request.timezone if request.timezone is not None else default_timezone
+    due_at = localtime.resolve_due_time(request.tarih, request.saat, zone, now)
+    body = _check_body(request.mesaj) if request.template is None else None
+    if request.template is not None and request.mesaj is not None:
+        raise errors.ValidationFailed("mesaj", "give either mesaj or template, not both")
+    if request.template is None and body is None:
+        raise errors.ValidationFailed("mesaj", "is required (or a template)")
+    template = None
+    if request.template is not None:
+        template = templates.normalize(request.template, "template")
+    fallback = None
+    if request.fallback_template is not None:
+        if template is not None:
+            raise errors.ValidationFailed(
+                "fallback_template", "only a text (mesaj) can have a fallback template"
+            )
+        fallback = templates.normalize(request.fallback_template, "fallback_template")
+    if request.olusturmaTarihi is not None:
+        if len(request.olusturmaTarihi) > 64:
+            raise errors.ValidationFailed("olusturmaTarihi", "must be at most 64 characters")
+        _check_storable("olusturmaTarihi", request.olusturmaTarihi)
+    for name, value in (("template", template), ("fallback_template", fallback)):
+        if value is not None:
+            for text in _strings(value):
+                _check_storable(name, text)
+    return messages.ScheduledMessage(
+        id=message_id,
+        recipient=recipient,
+        due_at=due_at,
+        run_at=due_at,
+        timezone=zone,
+        tarih=request.tarih,
+        saat=request.saat,
+        content_hash=content_hash(recipient, due_at, body, template, fallback),
+        created_at=now,
+        updated_at=now,
+        body=body,
+        template=template,
+        client_created=request.olusturmaTarihi,
+        fallback_template=fallback,
+    )
+
+
+def content_hash(
+    recipient: str,
+    due_at: datetime,
+    body: str | None,
+    template: Mapping[str, Any] | None,
+    fallback_template: Mapping[str, Any] | None = None,
+) -> str:
+    """What makes two requests under one id "the same message" (a safe client retry)."""
+    if template is None and fallback_template is None and body is not None:
+        # A text: the same bytes as the general case below, written out (3x cheaper).
+        payload = (
+            f"[{_json_str(recipient)}, {_json_str(due_at.isoformat())}, {_json_str(body)}, null]"
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+    parts: list[Any] = [recipient, due_at.isoformat(), body, template]
+    if fallback_template is not None:  # left out when absent: older hashes stay valid
+        parts.append(fallback_template)
+    return hashlib.sha256(_HASH_JSON.encode(parts).encode()).hexdigest()
+
+
+# What `json.dumps(parts, sort_keys=True, ensure_ascii=False)` uses, made once: building an
+# encoder per call was a third of the hash's cost. Changing the output would make stored
+# hashes disagree with a client's safe retry.
+_HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_json_str: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def window_decision(
+    policy: window.WindowPolicy,
+    is_template: bool,
+    last_inbound: datetime | None,
+    at: datetime,
+    fallback_label: str | None,
+) -> tuple[str | None, tuple[notices.ScheduleWarning, ...]]:
+    """(the refusal's rule, or None; the warnings) for one message under `policy`."""
+    decision = window.decide(
+        policy,
+        is_template=is_template,
+        has_fallback=fallback_label is not None,
+        last_inbound=last_inbound,
+        at=at,
+    )
+    if decision.action == window.Action.FAIL and decision.window_closed:
+        return window.refusal(decision), ()
+    note = window.warning(decision, fallback_label)
+    return None, (note,) if note is not None else ()
+
+
+@functools.lru_cache(maxsize=4096)
+def window_answer(
+    policy: window.WindowPolicy, is_template: bool, last_inbound: datetime | None, at: datetime
+) -> tuple[str | None, tuple[notices.ScheduleWarning, ...]]:
+    """`window_decision` without a fallback template, cached: a batch's messages, and a
+    shop's reminders, share a few due times and mostly contacts who never wrote."""
+    return window_decision(policy, is_template, last_inbound, at, None)
+
+
+def _check_id(value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise errors.ValidationFailed(
+            "id", "must be 1-128 characters of letters, digits and . _ : @ -"
+        )
+    return value
+
+
+def _check_body(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if not text.strip():
+        raise errors.ValidationFailed("mesaj", "must not be empty")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise errors.ValidationFailed(
+            "mesaj", f"is {len(text)} characters; WhatsApp allows at most {MAX_TEXT_LENGTH}"
+        )
+    _check_storable("mesaj", text)
+    return text
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _check_storable(field: str, text: str) -> None:
+    """Text a database can keep: PostgreSQL refuses NUL in text, and half of a UTF-16
+    surrogate pair (JSON allows `"\\ud83d"` alone) is not Unicode that any database stores."""
+    if "\x00" in text:
+        raise errors.ValidationFailed(field, "must not contain the NUL character (\\u0000)")
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise errors.ValidationFailed(
+                field, "must be valid Unicode text (it holds half of a surrogate pair)"
+            ) from exc
