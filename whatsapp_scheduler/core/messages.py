@@ -75,8 +75,8 @@ class ScheduledMessage:
     due_at: datetime
     run_at: datetime
     timezone: str
-    tarih: str  # as the client sent it
-    saat: str  # as the client sent it
+    local_date: str  # the date as the client sent it (REST: `tarih`)
+    local_time: str  # the time of day as the client sent it (REST: `saat`)
     content_hash: str
     created_at: datetime
     updated_at: datetime

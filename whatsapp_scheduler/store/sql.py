@@ -91,11 +91,15 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
 def _from_row(row: Any) -> messages.ScheduledMessage:
     data = dict(row._mapping)
     data["status"] = Status(data["status"])
+    data["local_date"] = data.pop("tarih")
+    data["local_time"] = data.pop("saat")
     return messages.ScheduledMessage(**data)
 
 
 def _to_row(message: messages.ScheduledMessage) -> dict[str, Any]:
-    return {column.name: getattr(message, column.name) for column in M.columns} | {
+    return {
+        column.name: getattr(message, tables.message_field(column.name)) for column in M.columns
+    } | {
         "status": str(message.status),
         "template": dict(message.template) if message.template is not None else None,
     }

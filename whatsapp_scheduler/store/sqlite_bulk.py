@@ -27,7 +27,7 @@ from whatsapp_scheduler.store import tables
 M = tables.messages
 
 COLUMNS = [column.name for column in M.columns]
-_GETTERS = [operator.attrgetter(name) for name in COLUMNS]
+_GETTERS = [operator.attrgetter(tables.message_field(name)) for name in COLUMNS]
 _TIMES = {i for i, c in enumerate(M.columns) if isinstance(c.type, tables.UtcDateTime)}
 _JSON = {i for i, c in enumerate(M.columns) if isinstance(c.type, sa.JSON)}
 _STATUS = COLUMNS.index("status")

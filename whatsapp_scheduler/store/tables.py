@@ -55,6 +55,8 @@ messages = sa.Table(
     sa.Column("body", sa.Text, nullable=True),
     sa.Column("template", sa.JSON, nullable=True),
     sa.Column("timezone", sa.String(64), nullable=False),
+    # The seed's wire names stay the column names (`MESSAGE_FIELDS`): the local date and
+    # time as the client sent them.
     sa.Column("tarih", sa.String(64), nullable=False),
     sa.Column("saat", sa.String(16), nullable=False),
     sa.Column("client_created", sa.String(64), nullable=True),
@@ -182,3 +184,12 @@ pair_gaps = sa.Table(
     sa.Column("tat", sa.Double, nullable=False),
     sa.Index("ix_pair_gaps_tat", "tat"),
 )
+
+
+#: Columns of `messages` whose `ScheduledMessage` field has another name.
+MESSAGE_FIELDS = {"tarih": "local_date", "saat": "local_time"}
+
+
+def message_field(column: str) -> str:
+    """The `ScheduledMessage` field stored in `messages.<column>`."""
+    return MESSAGE_FIELDS.get(column, column)

@@ -107,8 +107,8 @@ class MessagePublic(BaseModel):
         return cls(
             id=message.id,
             alici=message.recipient,
-            tarih=message.tarih,
-            saat=message.saat,
+            tarih=message.local_date,
+            saat=message.local_time,
             mesaj=message.body,
             olusturmaTarihi=message.client_created,
             status=message.status,
