@@ -50,7 +50,7 @@ import bench_dispatch
 from whatsapp_scheduler import bootstrap, store
 from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.dispatch import ratelimit, sharedlimit
-from whatsapp_scheduler.store import migrate, notify, sql
+from whatsapp_scheduler.store import migrate, sql, urls
 
 SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -59,10 +59,10 @@ SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:54
 def fresh_database() -> Iterator[str]:
     """A new, migrated PostgreSQL database; yields its SQLAlchemy URL."""
     name = f"wsched_bench_{uuid.uuid4().hex[:8]}"
-    admin = notify.libpq_url(sql.normalize_url(SERVER))
+    admin = urls.libpq_url(urls.normalize_url(SERVER))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(sql.normalize_url(SERVER)).set(database=name)
+    url = sa.engine.make_url(urls.normalize_url(SERVER)).set(database=name)
     text = url.render_as_string(hide_password=False)
     try:
         migrate.upgrade(text)
@@ -217,7 +217,7 @@ def capture_claim_sql(message_store: sql.SqlMessageStore) -> list[tuple[str, Any
 async def claim_latency(rows: int, cycles: int) -> tuple[float, float]:
     with fresh_database() as database:
         t0 = time.perf_counter()
-        with psycopg.connect(notify.libpq_url(database), autocommit=True) as conn:
+        with psycopg.connect(urls.libpq_url(database), autocommit=True) as conn:
             conn.execute(_FILL, {"n": rows})
             conn.execute("VACUUM ANALYZE messages")
             conn.execute("CHECKPOINT")  # write the bulk load out now, not during the timing
@@ -228,7 +228,7 @@ async def claim_latency(rows: int, cycles: int) -> tuple[float, float]:
         lease = now + timedelta(minutes=1)
         await message_store.claim_due(now, 100, "bench", lease)  # warm up; captures the SQL
         statement, params = captured[0]
-        with psycopg.connect(notify.libpq_url(database)) as conn:
+        with psycopg.connect(urls.libpq_url(database)) as conn:
             plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params).fetchall()
             conn.rollback()
         print("  EXPLAIN (ANALYZE, BUFFERS) of the claim:")

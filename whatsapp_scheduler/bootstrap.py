@@ -32,7 +32,7 @@ from whatsapp_scheduler.dispatch import (
     standby,
     window_gate,
 )
-from whatsapp_scheduler.store import notify, sql
+from whatsapp_scheduler.store import notify, sql, urls
 from whatsapp_scheduler.whatsapp import MessageSender
 
 #: How often `serve` looks for commits by other processes on its SQLite file: only a second
@@ -188,12 +188,12 @@ async def listen_for_due(
     in a `worker` (its API is another process), every second in `serve` (whose API nudges its
     dispatcher directly; other writers are rare). The listener stops with the dispatcher."""
     listener: notify.DueListener | notify.SqliteDueWatcher
-    if notify.is_postgres(settings.database_url):
+    if urls.is_postgres(settings.database_url):
         listener = notify.DueListener(
             settings.database_url, dispatcher.nudge, clock=dispatcher.clock
         )
     else:
-        path = notify.sqlite_path(settings.database_url)
+        path = urls.sqlite_path(settings.database_url)
         if path is None:
             return
         interval = SERVE_WATCH_SECONDS if api_in_process else notify.SQLITE_POLL_SECONDS

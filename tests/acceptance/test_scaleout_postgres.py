@@ -29,7 +29,7 @@ from tests.acceptance.conftest import (
 )
 from tests.integration.conftest import postgres_template, postgres_url  # noqa: F401
 from whatsapp_scheduler import sandbox
-from whatsapp_scheduler.store import notify
+from whatsapp_scheduler.store import urls
 
 KEY = "scaleout-key-0123456789"
 TOKEN = "scaleout-token"
@@ -51,7 +51,7 @@ def _env(tmp_path: Path, database_url: str, graph_url: str, **extra: str) -> dic
 
 
 def _rows(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(notify.libpq_url(database_url)) as conn:
+    with psycopg.connect(urls.libpq_url(database_url)) as conn:
         return conn.execute(query, params).fetchall()
 
 

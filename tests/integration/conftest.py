@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from whatsapp_scheduler import store, testing
-from whatsapp_scheduler.store import migrate, sql
+from whatsapp_scheduler.store import migrate, sql, urls
 
 _counter = itertools.count()
 APP_SECRET = "test-app-secret"
@@ -38,11 +38,13 @@ def postgres_server_url() -> str:
 
 
 def _with_database(url: str, name: str) -> str:
-    return make_url(sql.normalize_url(url)).set(database=name).render_as_string(hide_password=False)
+    return (
+        make_url(urls.normalize_url(url)).set(database=name).render_as_string(hide_password=False)
+    )
 
 
 def _admin(url: str) -> psycopg.Connection[Any]:
-    plain = make_url(sql.normalize_url(url)).set(drivername="postgresql")
+    plain = make_url(urls.normalize_url(url)).set(drivername="postgresql")
     return psycopg.connect(plain.render_as_string(hide_password=False), autocommit=True)
 
 

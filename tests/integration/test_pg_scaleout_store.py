@@ -16,7 +16,7 @@ from tests.integration.conftest import (
 from whatsapp_scheduler import bootstrap, testing
 from whatsapp_scheduler.core import clock
 from whatsapp_scheduler.dispatch import sharedlimit
-from whatsapp_scheduler.store import notify, sql
+from whatsapp_scheduler.store import notify, sql, urls
 
 pytestmark = pytest.mark.postgres
 
@@ -56,7 +56,7 @@ async def test_listener_reconnects_after_its_connection_is_killed(postgres_url, 
     try:
         await asyncio.wait_for(listener.connected.wait(), 5)
         async with await psycopg.AsyncConnection.connect(
-            notify.libpq_url(postgres_url), autocommit=True
+            urls.libpq_url(postgres_url), autocommit=True
         ) as admin:
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -98,7 +98,7 @@ async def test_pair_gap_rows_are_pruned_once_their_time_has_passed(postgres_url)
         await asyncio.sleep(1.2)  # rows are pruned a second after their time
         limit.state._next_prune = 0.0  # type: ignore[attr-defined]  # prune now (else once a minute)
         assert await limit.reserve_pair("106540352242922:+905551112299", 60.0) is None
-        with psycopg.connect(notify.libpq_url(postgres_url)) as conn:
+        with psycopg.connect(urls.libpq_url(postgres_url)) as conn:
             left = conn.execute("SELECT key FROM pair_gaps").fetchall()
         assert left == [("106540352242922:+905551112299",)]
     finally:
@@ -159,9 +159,9 @@ def test_slot_times_match_successive_token_bucket_reservations():
 
 
 def test_urls():
-    assert notify.libpq_url("postgresql+psycopg://u:p@h/db") == "postgresql://u:p@h/db"
-    assert notify.is_postgres("postgres://h/db")
-    assert not notify.is_postgres("sqlite:///x.db")
+    assert urls.libpq_url("postgresql+psycopg://u:p@h/db") == "postgresql://u:p@h/db"
+    assert urls.is_postgres("postgres://h/db")
+    assert not urls.is_postgres("sqlite:///x.db")
     assert sharedlimit.for_database("sqlite:///x.db", 80) is None
     assert notify.parse_payload("2026-03-01T09:00:00+00:00") == START
     assert notify.parse_payload("not a date") is None

@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from tests.conftest import START
-from whatsapp_scheduler.store import migrate, notify, sql
+from whatsapp_scheduler.store import migrate, notify, sql, urls
 
 
 async def _until(condition, timeout: float = 2.0) -> None:
@@ -24,7 +24,7 @@ async def test_commits_by_another_store_reach_on_due_with_the_earliest_run_at(
     writer = sql.SqlMessageStore.from_url(sqlite_url)  # the API process
     reader = sql.SqlMessageStore.from_url(sqlite_url)  # the worker process
     heard: list[datetime] = []
-    path = notify.sqlite_path(sqlite_url)
+    path = urls.sqlite_path(sqlite_url)
     assert path is not None
     watcher = notify.SqliteDueWatcher(path, heard.append, reader.next_run_at, interval=0.01)
     await watcher.start()
@@ -59,9 +59,9 @@ async def test_a_missing_file_is_waited_for_not_created(tmp_path):
 
 
 def test_sqlite_path_is_the_file_sqlalchemy_opens():
-    assert notify.sqlite_path("sqlite:///./whatsapp_schedules.db") == "./whatsapp_schedules.db"
-    assert notify.sqlite_path("sqlite:////var/lib/ws/a%20b.db") == "/var/lib/ws/a b.db"
-    assert notify.sqlite_path("sqlite+pysqlite:////tmp/x.db") == "/tmp/x.db"
-    assert notify.sqlite_path("sqlite://") is None
-    assert notify.sqlite_path("sqlite:///:memory:") is None
-    assert notify.sqlite_path("postgresql+psycopg://u@h/db") is None
+    assert urls.sqlite_path("sqlite:///./whatsapp_schedules.db") == "./whatsapp_schedules.db"
+    assert urls.sqlite_path("sqlite:////var/lib/ws/a%20b.db") == "/var/lib/ws/a b.db"
+    assert urls.sqlite_path("sqlite+pysqlite:////tmp/x.db") == "/tmp/x.db"
+    assert urls.sqlite_path("sqlite://") is None
+    assert urls.sqlite_path("sqlite:///:memory:") is None
+    assert urls.sqlite_path("postgresql+psycopg://u@h/db") is None

@@ -19,6 +19,7 @@ from whatsapp_scheduler import __version__, logs
 from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler.cli import client
 from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.store import urls
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def _db_copy(args: argparse.Namespace) -> int:
     settings = _load(database_url=args.target)
     logs.configure(settings.log_level)
     source, target = args.source, settings.database_url
-    print(f"copying {transfer.safe_url(source)} -> {transfer.safe_url(target)}")  # noqa: T201
+    print(f"copying {urls.safe_url(source)} -> {urls.safe_url(target)}")  # noqa: T201
     try:
         results = transfer.copy_database(source, target, batch_size=max(1, args.batch_size))
     except errors.StoreError as exc:

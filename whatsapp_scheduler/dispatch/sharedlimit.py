@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from whatsapp_scheduler.dispatch import ratelimit
-from whatsapp_scheduler.store import batching, notify, shared_limits
+from whatsapp_scheduler.store import batching, shared_limits, urls
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -200,6 +200,6 @@ def for_database(
     without Redis, where one process owns the queue and `ratelimit.RateLimiter` is exact."""
     if redis_url:
         return RedisRateLimit(redis_url, rate)
-    if not notify.is_postgres(database_url):
+    if not urls.is_postgres(database_url):
         return None
     return PostgresRateLimit(database_url, rate)

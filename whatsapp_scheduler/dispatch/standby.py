@@ -29,7 +29,7 @@ from typing import Any
 from whatsapp_scheduler import settings
 from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
-from whatsapp_scheduler.store import notify
+from whatsapp_scheduler.store import urls
 
 try:
     import fcntl
@@ -95,7 +95,7 @@ class DispatchLock:
 
 def lock_for(config: settings.Settings) -> DispatchLock | None:
     """The lock a dispatcher on this database must hold, or None where several may run."""
-    path = notify.sqlite_path(config.database_url)
+    path = urls.sqlite_path(config.database_url)
     if path is None or config.redis_url or fcntl is None:
         return None
     return DispatchLock(path)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from whatsapp_scheduler.core import messages
-from whatsapp_scheduler.store import Outcome, Receipt, outbox, receipt_sources, tables
+from whatsapp_scheduler.store import Outcome, Receipt, outbox, receipt_sources, tables, transitions
 
 M = tables.messages
 Status = messages.MessageStatus
@@ -124,24 +124,9 @@ def receipt_event(
 
 
 def outcome_values(outcome: Outcome) -> dict[str, Any]:
-    at = outcome.finished_at
-    values: dict[str, Any] = {
-        "status": str(outcome.status),
-        "updated_at": at,
-        "claimed_by": None,
-        "lease_until": None,
-    }
-    if outcome.attempt is not None and outcome.attempt != messages.AttemptOutcome.EXPIRED:
-        values["attempts"] = None  # the caller fills in the new count
-    if outcome.error_code is not None or outcome.error_text is not None:
-        values["last_error_code"] = outcome.error_code
-        values["last_error_text"] = outcome.error_text
-    if outcome.status == Status.QUEUED:
-        values["run_at"] = outcome.run_at or at
-    elif outcome.status == Status.SENT:
-        values.update(sent_at=at, wamid=outcome.wamid, wa_id=outcome.wa_id)
-    elif outcome.status == Status.FAILED:
-        values["failed_at"] = at
+    """The columns `outcome` sets (`transitions.outcome_changes`, the status as text)."""
+    values = transitions.outcome_changes(outcome)
+    values["status"] = str(outcome.status)
     return values
 
 

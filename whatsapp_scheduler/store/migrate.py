@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from whatsapp_scheduler.core import errors
-from whatsapp_scheduler.store import notify, sql
+from whatsapp_scheduler.store import sql, urls
 
 try:
     import fcntl
@@ -46,7 +46,7 @@ def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolation: a '%' in a password must be doubled.
-    config.set_main_option("sqlalchemy.url", sql.normalize_url(url).replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", urls.normalize_url(url).replace("%", "%%"))
     return config
 
 
@@ -96,7 +96,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def _check_sqlite_directory(url: str) -> None:
-    path = notify.sqlite_path(url)
+    path = urls.sqlite_path(url)
     if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise errors.ConfigurationError(
             f"DATABASE_URL: the directory of the SQLite database {path!r} does not exist"
@@ -110,7 +110,7 @@ ADVISORY_LOCK_KEY = 0x7773_6368_6D69_67  # "wschmig"
 @contextlib.contextmanager
 def _one_migrator(url: str) -> Iterator[None]:
     """Hold the lock that lets one process at a time migrate the database at `url`."""
-    if notify.is_postgres(url):
+    if urls.is_postgres(url):
         engine = sql.create_engine(url, pool_size=1)
         try:
             with engine.connect() as conn:
@@ -127,7 +127,7 @@ def _one_migrator(url: str) -> Iterator[None]:
         finally:
             engine.dispose()
         return
-    path = notify.sqlite_path(url)
+    path = urls.sqlite_path(url)
     if path is None or fcntl is None:  # in memory (one connection), or no flock on this OS
         yield
         return

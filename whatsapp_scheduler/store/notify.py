@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.store import urls
 
 logger = logging.getLogger(__name__)
 
@@ -45,19 +46,6 @@ BACKOFF_FACTOR = 2.0
 BACKOFF_MAX = 10.0
 #: How often `SqliteDueWatcher` looks for commits by other connections (seconds).
 SQLITE_POLL_SECONDS = 0.05
-
-
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy PostgreSQL URL as libpq (psycopg) accepts it: no `+driver` suffix."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or not scheme.startswith("postgres"):
-        raise ValueError("not a PostgreSQL URL")
-    return "postgresql://" + rest
-
-
-def is_postgres(url: str) -> bool:
-    """True for postgres://, postgresql:// and postgresql+driver:// URLs."""
-    return url.split("://", 1)[0].split("+", 1)[0] in {"postgres", "postgresql"}
 
 
 def parse_payload(payload: str) -> datetime | None:
@@ -116,7 +104,7 @@ class DueListener(_Watch):
         channel: str = CHANNEL,
     ) -> None:
         super().__init__()
-        self._conninfo = libpq_url(database_url)
+        self._conninfo = urls.libpq_url(database_url)
         self._on_due = on_due
         self._clock = clock or clock_mod.SystemClock()
         self._channel = channel
@@ -240,14 +228,3 @@ class SqliteDueWatcher(_Watch):
 def _data_version(conn: sqlite3.Connection) -> int:
     row = conn.execute("PRAGMA data_version").fetchone()
     return int(row[0])
-
-
-def sqlite_path(url: str) -> str | None:
-    """The file of a SQLite URL, as SQLAlchemy opens it; None for other databases and memory."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    path = parsed.database
-    return path if path and path != ":memory:" and not path.startswith("file:") else None

@@ -22,7 +22,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
-from whatsapp_scheduler.store import notify
+from whatsapp_scheduler.store import urls
 
 if TYPE_CHECKING:
     import psycopg
@@ -98,7 +98,7 @@ class PostgresLimitState:
         import psycopg  # only PostgreSQL deployments pay for the import
 
         self.errors: tuple[type[BaseException], ...] = (psycopg.Error, OSError)
-        self._conninfo = notify.libpq_url(database_url)
+        self._conninfo = urls.libpq_url(database_url)
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._next_prune = 0.0  # loop time of the next `pair_gaps` prune
 

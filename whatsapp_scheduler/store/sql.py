@@ -44,6 +44,7 @@ from whatsapp_scheduler.store import (
     outbox,
     sqlite_bulk,
     tables,
+    urls,
 )
 
 logger = logging.getLogger(__name__)
@@ -60,17 +61,9 @@ Status = messages.MessageStatus
 _IN_CHUNK = 500
 
 
-def normalize_url(url: str) -> str:
-    """Use the psycopg 3 driver for plain PostgreSQL URLs."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
 def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8) -> Engine:
     """An engine with this project's connection settings (WAL and busy timeout on SQLite)."""
-    url = normalize_url(url)
+    url = urls.normalize_url(url)
     if url.startswith("sqlite"):
         # Two connections stay open: the store thread's and the reader thread's.
         engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=False)

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from whatsapp_scheduler.core import errors
-from whatsapp_scheduler.store import migrate, sql, tables
+from whatsapp_scheduler.store import migrate, sql, tables, urls
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,6 @@ class TableCopy:
         return self.target_count >= self.source_count
 
 
-def safe_url(url: str) -> str:
-    """The URL for messages and logs, password hidden."""
-    return sa.engine.make_url(sql.normalize_url(url)).render_as_string(hide_password=True)
-
-
 def source_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -82,7 +77,7 @@ def copy_database(
     `progress(table, rows_read_so_far)` is called after each batch. Raises ConfigurationError
     for an unusable pair of databases and StoreError when the counts do not match.
     """
-    if sql.normalize_url(source_url) == sql.normalize_url(target_url):
+    if urls.normalize_url(source_url) == urls.normalize_url(target_url):
         raise errors.ConfigurationError("--from and --to are the same database")
     try:
         results = _copy_all(source_url, target_url, batch_size, progress)

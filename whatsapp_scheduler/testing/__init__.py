@@ -23,7 +23,7 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.core.query import MessageQuery
-from whatsapp_scheduler.store import cursors, outbox
+from whatsapp_scheduler.store import cursors, outbox, transitions
 
 Status = messages.MessageStatus
 
@@ -358,27 +358,12 @@ _SENT_FROM = {Status.SENDING, Status.SENT, Status.DELIVERED, Status.READ, Status
 
 
 def _apply(current: messages.ScheduledMessage, outcome: store.Outcome) -> messages.ScheduledMessage:
-    at = outcome.finished_at
-    changes: dict[str, object] = {
-        "status": outcome.status,
-        "updated_at": at,
-        "claimed_by": None,
-        "lease_until": None,
-    }
-    if outcome.attempt is not None and outcome.attempt != messages.AttemptOutcome.EXPIRED:
-        changes["attempts"] = current.attempts + 1
-    if outcome.error_code is not None or outcome.error_text is not None:
-        changes["last_error_code"] = outcome.error_code
-        changes["last_error_text"] = outcome.error_text
-    if outcome.status == Status.QUEUED:
-        changes["run_at"] = outcome.run_at or at
-    elif outcome.status == Status.SENT:
-        changes.update(sent_at=at, wamid=outcome.wamid, wa_id=outcome.wa_id)
-    elif outcome.status == Status.FAILED:
-        changes["failed_at"] = at
-    elif outcome.status not in {Status.QUEUED, Status.SENT, Status.FAILED}:
+    if outcome.status not in transitions.OUTCOME_STATUSES:
         raise errors.StoreError(f"an outcome cannot move a message to {outcome.status}")
-    return dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+    changes = transitions.outcome_changes(outcome)
+    if "attempts" in changes:
+        changes["attempts"] = current.attempts + 1
+    return dataclasses.replace(current, **changes)
 
 
 # -- a fake Cloud API sender (the dispatcher's tests) -------------------------------------

@@ -1,0 +1,39 @@
+"""What a dispatcher's outcome changes in its message: the one rule, shared by the SQL store
+(`changes.outcome_values`) and the in-memory test double (`testing`). Pure, no SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.store import Outcome
+
+Status = messages.MessageStatus
+
+#: The fields an outcome may end in (the dispatcher never reports delivered, read, cancelled).
+OUTCOME_STATUSES = frozenset({Status.QUEUED, Status.SENT, Status.FAILED})
+
+
+def outcome_changes(outcome: Outcome) -> dict[str, Any]:
+    """The `ScheduledMessage` fields `outcome` sets. `attempts` is present (as None) when the
+    outcome counts an attempt: the caller sets the new count, which it reads in its own
+    transaction."""
+    at = outcome.finished_at
+    values: dict[str, Any] = {
+        "status": outcome.status,
+        "updated_at": at,
+        "claimed_by": None,
+        "lease_until": None,
+    }
+    if outcome.attempt is not None and outcome.attempt != messages.AttemptOutcome.EXPIRED:
+        values["attempts"] = None
+    if outcome.error_code is not None or outcome.error_text is not None:
+        values["last_error_code"] = outcome.error_code
+        values["last_error_text"] = outcome.error_text
+    if outcome.status == Status.QUEUED:
+        values["run_at"] = outcome.run_at or at
+    elif outcome.status == Status.SENT:
+        values.update(sent_at=at, wamid=outcome.wamid, wa_id=outcome.wa_id)
+    elif outcome.status == Status.FAILED:
+        values["failed_at"] = at
+    return values
