@@ -7,16 +7,12 @@ Exit codes, for scripts: 0 success; 1 the service refused (its `detail` on stder
 any refused row); 2 usage or configuration (bad arguments, no API key, unreadable file);
 3 no connection (service down, timeout). `--json` prints the service's JSON as is.
 
-`read_csv` is shared with the dashboard's import page, so both read files the same way.
+`import` reads files with `core.csvimport.read_csv`, as the dashboard's import page does.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import dataclasses
-import hashlib
-import io
 import json
 import logging
 import os
@@ -27,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
+from whatsapp_scheduler.core import csvimport
 from whatsapp_scheduler.whatsapp import errorcodes
 
 if TYPE_CHECKING:  # imported in run(): `serve` builds this parser too and never needs httpx
@@ -40,75 +37,9 @@ BATCH_SIZE = 1000
 OK, REFUSED, USAGE, NO_CONNECTION = 0, 1, 2, 3
 _AT = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2}(?::\d{2})?)\s*$")
 
-#: CSV header names (English and the API's Turkish) -> API field.
-COLUMNS = {
-    "recipient": "alici",
-    "alici": "alici",
-    "to": "alici",
-    "phone": "alici",
-    "date": "tarih",
-    "tarih": "tarih",
-    "time": "saat",
-    "saat": "saat",
-    "text": "mesaj",
-    "mesaj": "mesaj",
-    "message": "mesaj",
-    "timezone": "timezone",
-    "zone": "timezone",
-    "id": "id",
-}
-REQUIRED = ("alici", "tarih", "saat", "mesaj")
-
 
 class UsageError(Exception):
     """Bad arguments or configuration (exit 2)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CsvRow:
-    """One data row of an import file: its line number and the API fields it gives."""
-
-    line: int
-    fields: dict[str, str]
-    error: str | None = None  # a problem found while reading (missing column)
-
-
-def read_csv(data: bytes) -> list[CsvRow]:
-    """Rows of a CSV import (header row; UTF-8, BOM allowed; `,` `;` or tab separated).
-
-    Rows without an `id` column get a stable one from the file's digest and the line number,
-    so importing the same file twice stores nothing twice. Raises UsageError for a file that
-    is not UTF-8 or lacks a required column.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"the file is not UTF-8 text (byte {exc.start})") from exc
-    sample = text[:4096]
-    delimiter = max(",;\t", key=sample.split("\n", 1)[0].count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
-        raise UsageError("the file is empty")
-    names = [COLUMNS.get(h.strip().lower().lstrip("\ufeff"), "") for h in header]
-    missing = [f for f in REQUIRED if f not in names]
-    if missing:
-        wanted = ", ".join(k for k in ("recipient", "date", "time", "text"))
-        raise UsageError(f"the header row needs the columns {wanted}; it has {', '.join(header)}")
-    digest = hashlib.sha256(data).hexdigest()[:12]
-    rows = []
-    for values in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        fields = {n: v.strip() for n, v in zip(names, values, strict=False) if n}
-        if not fields.get("timezone"):
-            fields.pop("timezone", None)
-        fields.setdefault("id", f"csv-{digest}-{line}")
-        absent = [f for f in REQUIRED if f not in fields]
-        error = f"line {line}: missing {', '.join(absent)}" if absent else None
-        rows.append(CsvRow(line, fields, error))
-    return rows
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -282,7 +213,10 @@ def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
         data = Path(args.file).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {args.file}: {exc.strerror}") from exc
-    rows = read_csv(data)
+    try:
+        rows = csvimport.read_csv(data)
+    except csvimport.CsvError as exc:
+        raise UsageError(str(exc)) from exc
     refused = [f"line {r.line}: {r.error}" for r in rows if r.error]
     good = [r for r in rows if r.error is None]
     stored, answers = 0, []

@@ -1,25 +1,14 @@
-"""The dashboard's plumbing: signed session cookie, CSRF tokens, language and page rendering.
+"""The dashboard's views: language, page rendering and what its pages show (local times, time
+left, template summaries, paging links, live events). Sign-in sessions, the flash cookie and
+CSRF are in `web/sessions.py`.
 
-The pages themselves live in `web/routes/dashboard_*.py` and call `service.py` like the REST
+The pages themselves live in `web/routes/dashboard_*.py` and call the service like the REST
 API does; this module holds no rules about messages.
-
-Session: an HttpOnly, SameSite=Strict cookie holding `{auth, csrf, iat}` signed with HMAC-SHA256.
-The signing key is derived from API_KEY (no new setting), so changing the key signs everyone out.
-The cookie never holds the key itself. Every POST must carry the session's CSRF token (form field
-`csrf`, or header `X-CSRF-Token` for the page's JavaScript); the sign-in form gets a token from an
-anonymous session made when the form is shown.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
-import hashlib
-import hmac
-import json
 import logging
-import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -31,182 +20,16 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
-from whatsapp_scheduler import bootstrap as runtime_mod
 from whatsapp_scheduler.core import messages
-from whatsapp_scheduler.web import i18n
+from whatsapp_scheduler.web import i18n, sessions
 from whatsapp_scheduler.whatsapp import errorcodes
 
 logger = logging.getLogger(__name__)
 
-COOKIE = "wsched_session"
-FLASH_COOKIE = "wsched_flash"  # what a POST leaves for the page it redirects to (warnings)
-FLASH_MAX_AGE_SECONDS = 120
 MAX_PREV = 20  # cursors kept in `prev=` for "Previous page"; older pages: "First page"
-MAX_AGE_SECONDS = 12 * 3600
-CSRF_FIELD = "csrf"
-CSRF_HEADER = "x-csrf-token"
 COUNT_UP_TO = 10_000  # pages count matches up to here, then say "or more" (cheap at 1M rows)
-_KEY_CONTEXT = b"whatsapp-scheduler dashboard session v1"
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-
-
-class SignInRequired(Exception):
-    """No valid signed-in session: pages redirect to /signin, JSON endpoints answer 401."""
-
-
-class CsrfRefused(Exception):
-    """A POST without the session's CSRF token."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Session:
-    authenticated: bool
-    csrf: str
-    issued: int  # unix seconds
-
-
-def signing_key(api_key: str) -> bytes:
-    """The cookie-signing key, derived from API_KEY with HMAC (never the key itself)."""
-    return hmac.new(api_key.encode(), _KEY_CONTEXT, hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(key: bytes, data: dict[str, Any]) -> str:
-    payload = json.dumps(data, separators=(",", ":")).encode()
-    signature = hmac.new(key, payload, hashlib.sha256).digest()
-    return f"{_b64(payload)}.{_b64(signature)}"
-
-
-def _verified(key: bytes, value: str) -> Any:
-    """The JSON signed into `value`, or None if it is forged or malformed."""
-    try:
-        payload_text, signature_text = value.split(".", 1)
-        payload = _unb64(payload_text)
-        signature = _unb64(signature_text)
-    except (ValueError, binascii.Error):
-        return None
-    if not hmac.compare_digest(signature, hmac.new(key, payload, hashlib.sha256).digest()):
-        return None
-    try:
-        return json.loads(payload)
-    except ValueError:
-        return None
-
-
-def encode_session(key: bytes, session: Session) -> str:
-    return _sign(key, {"auth": session.authenticated, "csrf": session.csrf, "iat": session.issued})
-
-
-def decode_session(key: bytes, value: str, now: int) -> Session | None:
-    """The session in a cookie value, or None if it is forged, malformed or too old."""
-    data = _verified(key, value)
-    if data is None:
-        return None
-    try:
-        session = Session(bool(data["auth"]), str(data["csrf"]), int(data["iat"]))
-    except (ValueError, KeyError, TypeError):
-        return None
-    if not 0 <= now - session.issued <= MAX_AGE_SECONDS:
-        return None
-    return session
-
-
-def runtime(request: Request) -> runtime_mod.Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
-def _now_seconds(request: Request) -> int:
-    return int(runtime(request).clock.now().timestamp())
-
-
-def read_session(request: Request) -> Session | None:
-    rt = runtime(request)
-    value = request.cookies.get(COOKIE)
-    if not value or not rt.api_key:
-        return None
-    return decode_session(signing_key(rt.api_key), value, _now_seconds(request))
-
-
-def is_signed_in(request: Request) -> bool:
-    """Whether the request carries a valid signed-in dashboard session (used by deps)."""
-    session = read_session(request)
-    return session is not None and session.authenticated
-
-
-def require_session(request: Request) -> Session:
-    """Dependency for dashboard pages and JSON endpoints."""
-    session = read_session(request)
-    if session is None or not session.authenticated:
-        raise SignInRequired()
-    return session
-
-
-def new_session(request: Request, *, authenticated: bool) -> Session:
-    return Session(authenticated, secrets.token_urlsafe(24), _now_seconds(request))
-
-
-def set_session_cookie(response: Response, request: Request, session: Session) -> None:
-    value = encode_session(signing_key(runtime(request).api_key), session)
-    response.set_cookie(
-        COOKIE,
-        value,
-        max_age=MAX_AGE_SECONDS,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-
-
-def set_flash(response: Response, request: Request, flash: dict[str, Any]) -> None:
-    """Leave `flash` (signed, short-lived) for the next page, e.g. a schedule's warnings."""
-    value = _sign(
-        signing_key(runtime(request).api_key), {"flash": flash, "iat": _now_seconds(request)}
-    )
-    response.set_cookie(
-        FLASH_COOKIE,
-        value,
-        max_age=FLASH_MAX_AGE_SECONDS,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-
-
-def read_flash(request: Request) -> dict[str, Any] | None:
-    """The flash left by the previous POST, if it is ours and fresh."""
-    value = request.cookies.get(FLASH_COOKIE)
-    rt = runtime(request)
-    if not value or not rt.api_key:
-        return None
-    data = _verified(signing_key(rt.api_key), value)
-    if not isinstance(data, dict) or not isinstance(data.get("flash"), dict):
-        return None
-    try:
-        age = _now_seconds(request) - int(data["iat"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return data["flash"] if 0 <= age <= FLASH_MAX_AGE_SECONDS else None
-
-
-def clear_flash(response: Response) -> None:
-    response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="strict")
-
-
-def check_csrf(request: Request, session: Session | None, token: str | None) -> None:
-    """Refuse a POST whose token is not this session's (form field or X-CSRF-Token header)."""
-    given = token or request.headers.get(CSRF_HEADER) or ""
-    if session is None or not hmac.compare_digest(given.encode(), session.csrf.encode()):
-        raise CsrfRefused()
 
 
 def language(request: Request) -> str:
@@ -214,7 +37,7 @@ def language(request: Request) -> str:
 
 
 def display_zone(request: Request) -> ZoneInfo:
-    return ZoneInfo(runtime(request).settings.timezone)
+    return ZoneInfo(sessions.runtime(request).settings.timezone)
 
 
 def render(
@@ -222,7 +45,7 @@ def render(
     name: str,
     context: dict[str, Any] | None = None,
     *,
-    session: Session | None = None,
+    session: sessions.Session | None = None,
     status_code: int = 200,
 ) -> Response:
     """Render a page template with the shared context (words, CSRF token, helpers)."""

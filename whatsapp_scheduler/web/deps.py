@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader
 from whatsapp_scheduler import bootstrap as runtime_mod
 from whatsapp_scheduler import service
 from whatsapp_scheduler.core import errors
-from whatsapp_scheduler.web import dashboard
+from whatsapp_scheduler.web import sessions
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
@@ -46,7 +46,7 @@ async def require_api_key(
     writes always need the key, so the cookie alone never changes anything through the API.
     """
     expected = runtime.api_key.encode()
-    if key is None and request.method in {"GET", "HEAD"} and dashboard.is_signed_in(request):
+    if key is None and request.method in {"GET", "HEAD"} and sessions.is_signed_in(request):
         return
     if key is None and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import API_KEY
-from whatsapp_scheduler.web import dashboard
+from whatsapp_scheduler.web import sessions
 
 
 @pytest.mark.parametrize("path", ["/", "/history", "/compose", "/import", "/message/x"])
@@ -25,7 +25,7 @@ async def test_sign_in_sets_an_httponly_samesite_strict_signed_cookie(dash):
     response = await dash.sign_in()
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{dashboard.COOKIE}=")
+    assert cookie.startswith(f"{sessions.COOKIE}=")
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert "Secure" not in cookie  # plain http on loopback; set on https
@@ -47,10 +47,10 @@ async def test_sign_in_without_the_form_token_is_refused(dash):
 
 
 async def test_a_tampered_cookie_is_not_a_session(signed_in):
-    value = signed_in.browser.cookies[dashboard.COOKIE]
+    value = signed_in.browser.cookies[sessions.COOKIE]
     _payload, signature = value.split(".")
-    forged = dashboard._b64(b'{"auth":true,"csrf":"x","iat":1772355600}')
-    signed_in.browser.cookies.set(dashboard.COOKIE, f"{forged}.{signature}")
+    forged = sessions._b64(b'{"auth":true,"csrf":"x","iat":1772355600}')
+    signed_in.browser.cookies.set(sessions.COOKIE, f"{forged}.{signature}")
     assert (await signed_in.browser.get("/")).status_code == 303
 
 

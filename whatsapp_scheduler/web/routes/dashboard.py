@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from whatsapp_scheduler.web import dashboard, i18n
+from whatsapp_scheduler.web import dashboard, i18n, sessions
 from whatsapp_scheduler.web.routes import (
     dashboard_auth,
     dashboard_import,
@@ -32,8 +32,8 @@ def install(app: FastAPI) -> None:
     app.mount(
         "/static", StaticFiles(directory=str(dashboard.HERE / "static")), name="dashboard-static"
     )
-    app.add_exception_handler(dashboard.SignInRequired, _sign_in_required)
-    app.add_exception_handler(dashboard.CsrfRefused, _csrf_refused)
+    app.add_exception_handler(sessions.SignInRequired, _sign_in_required)
+    app.add_exception_handler(sessions.CsrfRefused, _csrf_refused)
 
 
 def _wants_json(request: Request) -> bool:

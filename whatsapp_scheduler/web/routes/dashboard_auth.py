@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from whatsapp_scheduler.web import dashboard, i18n
+from whatsapp_scheduler.web import dashboard, i18n, sessions
 
 logger = logging.getLogger(__name__)
 
@@ -19,14 +19,14 @@ router = APIRouter(include_in_schema=False)
 @router.get("/signin")
 async def signin_form(request: Request, next: str | None = None) -> Response:
     """The sign-in form, with a fresh anonymous session whose token the form must return."""
-    session = dashboard.read_session(request)
+    session = sessions.read_session(request)
     if session is not None and session.authenticated:
         return RedirectResponse(dashboard.safe_next(next), status_code=303)
-    session = dashboard.new_session(request, authenticated=False)
+    session = sessions.new_session(request, authenticated=False)
     response = dashboard.render(
         request, "signin.html", {"next": dashboard.safe_next(next)}, session=session
     )
-    dashboard.set_session_cookie(response, request, session)
+    sessions.set_session_cookie(response, request, session)
     return response
 
 
@@ -38,31 +38,31 @@ async def signin(
     next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
     """Check the key in constant time; on success start a signed-in session (new token)."""
-    session = dashboard.read_session(request)
+    session = sessions.read_session(request)
     t = i18n.translator(dashboard.language(request))
     if session is None or not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
-        fresh = dashboard.new_session(request, authenticated=False)
+        fresh = sessions.new_session(request, authenticated=False)
         context = {"next": dashboard.safe_next(next), "error": t("signin.expired")}
         response = dashboard.render(request, "signin.html", context, session=fresh, status_code=403)
-        dashboard.set_session_cookie(response, request, fresh)
+        sessions.set_session_cookie(response, request, fresh)
         return response
-    expected = dashboard.runtime(request).api_key.encode()
+    expected = sessions.runtime(request).api_key.encode()
     if not expected or not hmac.compare_digest(api_key.strip().encode(), expected):
         logger.warning("dashboard sign-in refused: wrong API key")
         context = {"next": dashboard.safe_next(next), "error": t("signin.wrong")}
         return dashboard.render(request, "signin.html", context, session=session, status_code=401)
-    signed_in = dashboard.new_session(request, authenticated=True)
+    signed_in = sessions.new_session(request, authenticated=True)
     response = RedirectResponse(dashboard.safe_next(next), status_code=303)
-    dashboard.set_session_cookie(response, request, signed_in)
+    sessions.set_session_cookie(response, request, signed_in)
     logger.info("dashboard sign-in")
     return response
 
 
 @router.post("/signout")
 async def signout(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
-    dashboard.check_csrf(request, dashboard.read_session(request), csrf)
+    sessions.check_csrf(request, sessions.read_session(request), csrf)
     response = RedirectResponse("/signin", status_code=303)
-    response.delete_cookie(dashboard.COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 

@@ -17,15 +17,14 @@ from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from whatsapp_scheduler import service
-from whatsapp_scheduler.cli import client
-from whatsapp_scheduler.core import errors
-from whatsapp_scheduler.web import dashboard, deps, schemas
+from whatsapp_scheduler.core import csvimport, errors
+from whatsapp_scheduler.web import dashboard, deps, schemas, sessions
 from whatsapp_scheduler.web.routes import dashboard_pages
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[dashboard.Session, Depends(dashboard.require_session)]
+SessionDep = Annotated[sessions.Session, Depends(sessions.require_session)]
 CHUNK = 500  # rows per request from the page
 PREVIEW_VALID_SHOWN = 50  # valid rows listed in the preview (bad ones are all listed)
 
@@ -46,19 +45,19 @@ async def import_preview(
     zone: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Read and validate the file; render the preview with every bad row marked."""
-    dashboard.check_csrf(request, session, csrf)
+    sessions.check_csrf(request, session, csrf)
     context: dict[str, Any] = {
         "zones": dashboard_pages.zone_names(),
         "default_zone": zone or svc.default_timezone,
         "chunk": CHUNK,
     }
     try:
-        rows = client.read_csv(await file.read())
-    except client.UsageError as exc:
+        rows = csvimport.read_csv(await file.read())
+    except csvimport.CsvError as exc:
         context["error"] = str(exc)
         return dashboard.render(request, "import.html", context, session=session, status_code=422)
     now = svc.clock.now()
-    checked: list[tuple[client.CsvRow, str | None]] = []
+    checked: list[tuple[csvimport.CsvRow, str | None]] = []
     for row in rows:
         payload = _payload(row.fields, zone)
         checked.append((row, row.error or _problem(svc, payload, now)))
@@ -96,7 +95,7 @@ async def import_chunk(
     request: Request, session: SessionDep, svc: deps.ServiceDep, body: schemas.ImportChunk
 ) -> JSONResponse:
     """Store one chunk via `service.schedule_many`; answers stored/refused per row."""
-    dashboard.check_csrf(request, session, None)
+    sessions.check_csrf(request, session, None)
     requests: list[service.ScheduleRequest] = []
     refused: list[dict[str, Any]] = []
     indexes: list[int] = []

@@ -20,12 +20,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from whatsapp_scheduler.core import errors, recipients
-from whatsapp_scheduler.web import dashboard, deps
+from whatsapp_scheduler.web import dashboard, deps, sessions
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/dashboard/api", include_in_schema=False)
-SessionDep = Annotated[dashboard.Session, Depends(dashboard.require_session)]
+SessionDep = Annotated[sessions.Session, Depends(sessions.require_session)]
 MAX_IDS = 200
 POLL_SECONDS = 1.0
 STREAM_SECONDS = 10.0

@@ -27,12 +27,12 @@ from whatsapp_scheduler.core import (
     templates,
 )
 from whatsapp_scheduler.core.query import MessageQuery
-from whatsapp_scheduler.web import dashboard, deps
+from whatsapp_scheduler.web import dashboard, deps, sessions
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[dashboard.Session, Depends(dashboard.require_session)]
+SessionDep = Annotated[sessions.Session, Depends(sessions.require_session)]
 Status = messages.MessageStatus
 PAGE_SIZE = 50
 HISTORY_STATUSES = [Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.CANCELLED]
@@ -75,7 +75,7 @@ async def upcoming(
     now = svc.clock.now()
     rows = [(m, dashboard.time_left(m.due_at, now)) for m in page.items] if page else []
     created = request.query_params.get("created")
-    flash = dashboard.read_flash(request)
+    flash = sessions.read_flash(request)
     warnings = flash.get("warnings", []) if flash and flash.get("id") == created else []
     context = {
         "rows": rows,
@@ -92,7 +92,7 @@ async def upcoming(
     }
     response = dashboard.render(request, "upcoming.html", context, session=session)
     if flash is not None:
-        dashboard.clear_flash(response)
+        sessions.clear_flash(response)
     return response
 
 
@@ -206,7 +206,7 @@ async def cancel(
     svc: deps.ServiceDep,
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    dashboard.check_csrf(request, session, csrf)
+    sessions.check_csrf(request, session, csrf)
     try:
         await svc.cancel(message_id)
     except (errors.NotFound, errors.Conflict) as exc:
@@ -342,7 +342,7 @@ async def compose(
 ) -> Response:
     """Schedule through `service.schedule_with_warnings` (the API's call); a refusal shows the
     API's own field and rule, warnings (e.g. `window_closed`) show on the next page."""
-    dashboard.check_csrf(request, session, csrf)
+    sessions.check_csrf(request, session, csrf)
     form = ComposeForm(
         recipient=recipient,
         kind="template" if kind == "template" and TEMPLATES_AVAILABLE else "text",
@@ -366,13 +366,13 @@ async def compose(
     response = RedirectResponse(f"/?created={message.id}", status_code=303)
     if warnings:
         notes = [_warning_note(w) for w in warnings]
-        dashboard.set_flash(response, request, {"id": message.id, "warnings": notes})
+        sessions.set_flash(response, request, {"id": message.id, "warnings": notes})
     return response
 
 
 def _compose_page(
     request: Request,
-    session: dashboard.Session,
+    session: sessions.Session,
     svc: service.SchedulerService,
     form: ComposeForm,
     error: errors.SchedulerError | None,
