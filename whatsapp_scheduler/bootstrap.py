@@ -23,6 +23,7 @@ from whatsapp_scheduler import service, store
 from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, window
+from whatsapp_scheduler.dispatch import config as dispatch_config_mod
 from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
 from whatsapp_scheduler.dispatch import (
     events,
@@ -85,9 +86,9 @@ def build_service(
     )
 
 
-def dispatch_config(settings: settings_mod.Settings) -> dispatcher_mod.DispatchConfig:
+def dispatch_config(settings: settings_mod.Settings) -> dispatch_config_mod.DispatchConfig:
     """The dispatcher's knobs from `Settings` (the reaper runs every half lease, 1-30 s)."""
-    return dispatcher_mod.DispatchConfig(
+    return dispatch_config_mod.DispatchConfig(
         send_concurrency=settings.send_concurrency,
         claim_batch_size=settings.claim_batch_size,
         lease_seconds=settings.lease_seconds,

@@ -24,37 +24,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import enum
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
-from whatsapp_scheduler import settings, store
+from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, sharedlimit
+from whatsapp_scheduler.dispatch import config as config_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
-from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
+from whatsapp_scheduler.dispatch import wakeup as wakeup_mod
 from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
 
 logger = logging.getLogger(__name__)
 
 Status = messages.MessageStatus
 SentAs = messages.SentAs
-
-#: After a 130429 without retry-after, hold the whole number this long.
-THROTTLE_PAUSE_SECONDS = 1.0
-WAKE_JOB = "dispatch-wake"
 
 
 class State(enum.StrEnum):
@@ -70,37 +60,6 @@ class Phase(enum.Enum):
     RECORDING = 3  # outcome known, waiting for the commit
 
 
-def _default(name: str) -> Any:
-    """The default of a `Settings` field: the dispatcher's defaults are the service's."""
-    return settings.Settings.model_fields[name].default
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DispatchConfig:
-    """The dispatcher's knobs (`bootstrap.dispatch_config` reads them from `Settings`)."""
-
-    send_concurrency: int = _default("send_concurrency")
-    claim_batch_size: int = _default("claim_batch_size")
-    lease_seconds: float = _default("lease_seconds")
-    max_lateness: timedelta = _default("max_lateness")  # noqa: RUF009 (immutable)
-    safety_poll_seconds: float = _default("safety_poll_seconds")
-    shutdown_grace_seconds: float = _default("shutdown_grace_seconds")
-    reap_interval_seconds: float = 30.0
-    messages_per_second: float = _default("messages_per_second")
-    flush_delay_seconds: float = 0.002
-    flush_max_batch: int = 500
-
-    def claim_limit(self) -> int:
-        """Rows per claim: a batch, but never more than a quarter lease's worth of sending."""
-        quarter_lease = int(self.messages_per_second * self.lease_seconds / 4)
-        return max(1, min(self.claim_batch_size, max(self.send_concurrency, quarter_lease)))
-
-
-def new_worker_id() -> str:
-    """Unique per process start: host, pid and a random suffix."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # <= 64 chars
-
-
 class Dispatcher:
     """Sends due messages; see the module docstring. Build it with `bootstrap.build_dispatcher`."""
 
@@ -111,7 +70,7 @@ class Dispatcher:
         sender: whatsapp_mod.MessageSender,
         phone_number_id: str,
         clock: clock_mod.Clock,
-        config: DispatchConfig,
+        config: config_mod.DispatchConfig,
         policy: retries.RetryPolicy,
         limiter: ratelimit.RateLimiter,
         window_gate: window_gate_mod.WindowGate | None = None,
@@ -126,12 +85,10 @@ class Dispatcher:
         self.clock = clock
         self.config = config
         self.policy = policy
-        self.limiter = limiter
         self.window_gate = window_gate  # WINDOW_POLICY at send time (window_gate.py)
         self.metrics = metrics or metrics_mod.DispatchMetrics()
-        self.worker_id = worker_id or new_worker_id()
+        self.worker_id = worker_id or config_mod.new_worker_id()
         self._on_close = on_close
-        self.shared_limiter = shared_limiter  # fleet-wide rate and pair gap (PostgreSQL/Redis)
         self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
         self.tally = outcomes.Tally(self.worker_id, self.metrics)
         self._writer = outcomes.OutcomeWriter(
@@ -139,7 +96,6 @@ class Dispatcher:
         )
         self._state = State.IDLE
         self._stopping = False
-        self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._slots = asyncio.Semaphore(config.send_concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -148,12 +104,49 @@ class Dispatcher:
         self._interrupted: list[tuple[messages.ScheduledMessage, datetime, SentAs | None]] = []
         self._sending_as: dict[str, SentAs] = {}  # what each send on the wire asked for
         self.pauses = pauses_mod.Pauses(self.metrics)
-        self._scheduler: AsyncIOScheduler | None = None
+        self.wakeup = wakeup_mod.WakeUp(
+            clock,
+            accepting=lambda: self._state == State.RUNNING and not self._stopping,
+            safety_poll_seconds=config.safety_poll_seconds,
+            reap_interval_seconds=config.reap_interval_seconds,
+            on_safety_poll=self._safety_poll,
+            on_reap=self._reap_logged,
+        )
+        self.path = attempts.SendPath(
+            sender=sender,
+            phone_number_id=phone_number_id,
+            clock=clock,
+            max_lateness=config.max_lateness,
+            policy=policy,
+            limiter=limiter,
+            shared_limiter=shared_limiter,
+            window_gate=window_gate,
+            pauses=self.pauses,
+            tally=self.tally,
+            metrics=self.metrics,
+            on_sending=self._mark_sending,
+            on_pause=self.wakeup.arm,
+        )
         self._loop_task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._next_wake: datetime | None = None
-        self._nudged: datetime | None = None
         self._job_tasks: set[asyncio.Future[Any]] = set()
+
+    @property
+    def limiter(self) -> ratelimit.RateLimiter:
+        """This process's throughput bucket and pair gaps (`attempts.SendPath` uses them)."""
+        return self.path.limiter
+
+    @limiter.setter
+    def limiter(self, value: ratelimit.RateLimiter) -> None:
+        self.path.limiter = value
+
+    @property
+    def shared_limiter(self) -> sharedlimit.SharedRateLimit | None:
+        """The fleet-wide rate and pair gap (PostgreSQL or Redis), if the fleet shares them."""
+        return self.path.shared_limiter
+
+    @shared_limiter.setter
+    def shared_limiter(self, value: sharedlimit.SharedRateLimit | None) -> None:
+        self.path.shared_limiter = value
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -161,13 +154,12 @@ class Dispatcher:
         """Recover expired leases, start the timed jobs and the dispatch loop; returns at once."""
         if self._state != State.IDLE:
             raise RuntimeError(f"dispatcher is {self._state}, cannot start")
-        self._loop = asyncio.get_running_loop()
+        self.wakeup.bind(asyncio.get_running_loop())
         self._state = State.RUNNING
         logger.info("dispatcher starting", extra={"worker": self.worker_id})
         await self._reap_logged()
         await self._update_depth()
-        self._scheduler = self._build_scheduler()
-        self._scheduler.start()
+        self.wakeup.start_jobs()
         self._loop_task = asyncio.create_task(self._run_loop(), name="dispatch-loop")
 
     async def run(self, *, burst: bool = False) -> None:
@@ -178,7 +170,7 @@ class Dispatcher:
             return
         if self._state != State.IDLE:
             raise RuntimeError(f"dispatcher is {self._state}, cannot run")
-        self._loop = asyncio.get_running_loop()
+        self.wakeup.bind(asyncio.get_running_loop())
         self._state = State.RUNNING
         await self._reap_logged()
         while not self._stopping:
@@ -196,12 +188,10 @@ class Dispatcher:
         if self._state == State.STOPPED:
             return
         self._stopping = True
-        self._wake.set()
+        self.wakeup.wake()
         if self._job_tasks:  # a reaper run or safety poll in progress: let it finish
             await asyncio.gather(*self._job_tasks, return_exceptions=True)
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-            await asyncio.sleep(0)  # APScheduler shuts down in a loop callback
+        await self.wakeup.stop_jobs()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -229,82 +219,19 @@ class Dispatcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _build_scheduler(self) -> AsyncIOScheduler:
-        scheduler = AsyncIOScheduler(timezone=UTC, event_loop=self._loop)
-        defaults = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
-        scheduler.add_job(
-            self._safety_poll,
-            IntervalTrigger(seconds=self.config.safety_poll_seconds, timezone=UTC),
-            id="dispatch-safety-poll",
-            **defaults,
-        )
-        scheduler.add_job(
-            self._reap_logged,
-            IntervalTrigger(seconds=self.config.reap_interval_seconds, timezone=UTC),
-            id="dispatch-lease-reaper",
-            **defaults,
-        )
-        return scheduler
-
-    # -- waking -----------------------------------------------------------------------------
+    # -- waking (timing in `wakeup.WakeUp`) ------------------------------------------------
 
     def nudge(self, run_at: datetime) -> None:
         """A message was stored with this `run_at`: wake now or earlier than planned if needed.
 
         Synchronous; safe to call from the event loop or from another thread.
         """
-        if self._state != State.RUNNING or self._stopping:
-            return
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._nudge(run_at)
-        else:
-            loop.call_soon_threadsafe(self._nudge, run_at)
-
-    def _nudge(self, run_at: datetime) -> None:
-        if self._nudged is None or run_at < self._nudged:
-            self._nudged = run_at  # seen by a _plan_wake that is reading the store right now
-        if self._next_wake is not None and run_at >= self._next_wake:
-            return
-        if run_at <= self.clock.now():
-            self._wake.set()
-        else:
-            self._arm(run_at)
-
-    def _arm(self, when: datetime | None) -> None:
-        """Re-arm the single wake-up job at `when` (None: only the safety poll wakes us)."""
-        self._next_wake = when
-        scheduler = self._scheduler
-        if scheduler is None or not scheduler.running:
-            return
-        if when is None:
-            if scheduler.get_job(WAKE_JOB) is not None:
-                scheduler.remove_job(WAKE_JOB)
-            return
-        scheduler.add_job(
-            self._wake_job,
-            DateTrigger(run_date=when, timezone=UTC),
-            id=WAKE_JOB,
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-            max_instances=1000,  # a re-armed job must never be skipped as "still running"
-        )
-
-    async def _wake_job(self) -> None:
-        self._next_wake = None
-        self._wake.set()
+        self.wakeup.nudge(run_at)
 
     async def _safety_poll(self) -> None:
         if self._stopping:
             return
-        self._wake.set()
+        self.wakeup.wake()
         await self._tracked(self._update_depth())
 
     async def _update_depth(self) -> None:
@@ -317,30 +244,32 @@ class Dispatcher:
         self.metrics.queue_depth.labels("sending").set(stats.sending)
 
     async def _run_loop(self) -> None:
+        event = self.wakeup.event
         while not self._stopping:
-            self._wake.clear()
+            event.clear()
             try:
                 await self._drain()
                 await self._plan_wake()
             except errors.StoreError:
                 logger.exception("dispatch loop: store failed; retrying at the next wake-up")
-                self._arm(self.clock.now() + timedelta(seconds=1))
-            await self._wake.wait()
+                self.wakeup.arm(self.clock.now() + timedelta(seconds=1))
+            await event.wait()
 
     async def _plan_wake(self) -> None:
         """Arm the wake-up at the next due row (or the end of a pause); wake now if overdue."""
-        self._nudged = None
+        self.wakeup.begin_plan()
         next_run = await self.store.next_run_at()
-        if self._nudged is not None and (next_run is None or self._nudged < next_run):
-            next_run = self._nudged  # a retry or a new message committed while we were reading
+        nudged = self.wakeup.nudged
+        if nudged is not None and (next_run is None or nudged < next_run):
+            next_run = nudged  # a retry or a new message committed while we were reading
         now = self.clock.now()
-        pause = self._active_pause(now)
+        pause = self.path.active_pause(now)
         if pause is not None and next_run is not None:
             next_run = max(next_run, pause.until)
         if next_run is not None and next_run <= now:
-            self._wake.set()
+            self.wakeup.wake()
             return
-        self._arm(next_run)
+        self.wakeup.arm(next_run)
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -350,7 +279,7 @@ class Dispatcher:
         limit = self.config.claim_limit()
         while not self._stopping:
             now = self.clock.now()
-            if self._active_pause(now) is not None:
+            if self.path.active_pause(now) is not None:
                 break
             lease = retries.lease_until(now, self.config.lease_seconds)
             batch = await self.store.claim_due(now, limit, self.worker_id, lease)
@@ -387,7 +316,7 @@ class Dispatcher:
     async def _handle(self, message: messages.ScheduledMessage) -> None:
         try:
             try:
-                outcome = await self._attempt(message)
+                outcome = await self.path.attempt(message)
             except asyncio.CancelledError:
                 if self._phase.get(message.id) == Phase.SENDING:
                     sent_as = self._sending_as.get(message.id)
@@ -407,134 +336,17 @@ class Dispatcher:
                 )
             else:
                 if outcome.status == Status.QUEUED and outcome.run_at is not None:
-                    self._nudge(outcome.run_at)  # a retry may be due before the planned wake
+                    self.wakeup.nudge_here(outcome.run_at)  # may be due before the planned wake
         finally:
             self._tasks.pop(message.id, None)
             self._phase.pop(message.id, None)
             self._sending_as.pop(message.id, None)
             self.metrics.in_flight.set(len(self._tasks))
 
-    async def _attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
-        """Decide, wait, send; returns the outcome to record."""
-        now = self.clock.now()
-        if retries.is_expired(message.due_at, now, self.config.max_lateness):
-            return self.tally.expired(message, now, self.config.max_lateness)
-        sent_as = SentAs.TEXT if message.template is None else SentAs.TEMPLATE
-        if self.window_gate is not None:
-            verdict = self.window_gate.check(message, now)
-            if verdict.failure is not None:
-                return self.tally.window_closed(message, now, verdict.failure)
-            if verdict.fallback:  # WINDOW_POLICY=template: its fallback template instead
-                message, sent_as = verdict.message, SentAs.FALLBACK_TEMPLATE
-        pause = self._active_pause(now)
-        if pause is not None:
-            return self.tally.deferral(message, now, pause.until, "paused")
-        booked = now
-        allowed = self.limiter.pairs.reserve(message.recipient, booked)
-        if allowed is not None:
-            return self.tally.deferral(message, now, allowed, "pair_gap")
-        await self._wait_for_token()
-        now = self.clock.now()
-        pause = self._active_pause(now)
-        if pause is not None:
-            self.limiter.pairs.release(message.recipient, booked)
-            return self.tally.deferral(message, now, pause.until, "paused")
-        wait = await self._reserve_shared_pair(message)
-        if wait is not None:  # another process sent to this recipient within PAIR_INTERVAL
-            self.limiter.pairs.release(message.recipient, booked)
-            now = self.clock.now()
-            return self.tally.deferral(message, now, now + timedelta(seconds=wait), "pair_gap")
-        return await self._send(message, sent_as)
-
-    async def _wait_for_token(self) -> None:
-        loop = asyncio.get_running_loop()
-        at = self.limiter.reserve(self.phone_number_id, loop.time())
-        delay = at - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if self.shared_limiter is not None:  # and a slot of the fleet's rate (sharedlimit.py)
-            await self.shared_limiter.acquire(self.phone_number_id)
-
-    async def _reserve_shared_pair(self, message: messages.ScheduledMessage) -> float | None:
-        """The fleet-wide gap per recipient: None if booked (or not shared), else the wait.
-
-        Booked after the throughput token, just before the send, so that the gap Meta sees is
-        the gap booked; a refusal (rare: two processes, one recipient) costs that token.
-        """
-        if self.shared_limiter is None or not self.limiter.pairs.enabled:
-            return None
-        key = f"{self.phone_number_id}:{message.recipient}"
-        interval = self.limiter.pairs.interval.total_seconds()
-        return await self.shared_limiter.reserve_pair(key, interval)
-
-    async def _send(
-        self, message: messages.ScheduledMessage, sent_as: messages.SentAs
-    ) -> store.Outcome:
-        self._phase[message.id] = Phase.SENDING
-        self._sending_as[message.id] = sent_as
-        loop = asyncio.get_running_loop()
-        started = self.clock.now()
-        t0 = loop.time()
-        try:
-            receipt = await self.sender.send(message)
-        except errors.SendError as exc:
-            latency = loop.time() - t0
-            self.metrics.latency.observe(latency)
-            return self._failed_attempt(message, exc, started, latency, sent_as)
-        except Exception as exc:  # a bug in a sender must not lose the message
-            logger.exception("sender raised an unexpected error", extra=message.log_context())
-            error = errors.AmbiguousFailure(f"unexpected sender error: {type(exc).__name__}")
-            return self._failed_attempt(message, error, started, loop.time() - t0, sent_as)
-        latency = loop.time() - t0
-        self.metrics.latency.observe(latency)
-        return self._sent(message, receipt, started, latency, sent_as)
-
-    # -- outcomes (built and counted by `self.tally`) ---------------------------------------
-
-    def _sent(
-        self,
-        message: messages.ScheduledMessage,
-        receipt: whatsapp_mod.SendReceipt,
-        started: datetime,
-        latency: float,
-        sent_as: messages.SentAs,
-    ) -> store.Outcome:
-        self.limiter.pairs.note_sent(message.recipient, started)
-        self.limiter.bucket(self.phone_number_id).recover()
-        return self.tally.sent(message, receipt, started, latency, self.clock.now(), sent_as)
-
-    def _failed_attempt(
-        self,
-        message: messages.ScheduledMessage,
-        error: errors.SendError,
-        started: datetime,
-        latency: float,
-        sent_as: messages.SentAs | None = None,
-    ) -> store.Outcome:
-        now = self.clock.now()
-        decision = self.policy.decide(error, message.attempts, now)
-        if error.code == 130429 or (isinstance(error, errors.RateLimited) and error.code is None):
-            self._throttle(error)
-        if decision.action == retries.Action.PAUSE:
-            assert decision.run_at is not None
-            self._pause(error, decision.run_at)
-            self.limiter.pairs.release(message.recipient, started)
-        return self.tally.attempt_failed(message, error, decision, started, latency, now, sent_as)
-
-    def _throttle(self, error: errors.SendError) -> None:
-        wait = getattr(error, "retry_after", None) or THROTTLE_PAUSE_SECONDS
-        loop = asyncio.get_running_loop()
-        self.limiter.bucket(self.phone_number_id).slow_down(loop.time(), wait)
-        logger.warning("throughput limit hit: slowing down", extra={"pause_seconds": wait})
-
-    # -- pauses -----------------------------------------------------------------------------
-
-    def _pause(self, error: errors.SendError, until: datetime) -> None:
-        if self.pauses.start(self.phone_number_id, error, until):
-            self._arm(until)
-
-    def _active_pause(self, now: datetime) -> pauses_mod.Pause | None:
-        return self.pauses.active(self.phone_number_id, now)
+    def _mark_sending(self, message_id: str, sent_as: SentAs) -> None:
+        """The request may be on the wire: a shutdown now records it ambiguous."""
+        self._phase[message_id] = Phase.SENDING
+        self._sending_as[message_id] = sent_as
 
     # -- leases and shutdown ----------------------------------------------------------------
 
@@ -551,7 +363,7 @@ class Dispatcher:
         applied = await self.store.record(outcomes) if outcomes else 0
         if applied:
             self.tally.count_reaped(applied)
-            self._wake.set()
+            self.wakeup.wake()
         return applied
 
     async def _reap_logged(self) -> None:
@@ -591,7 +403,7 @@ class Dispatcher:
             outcomes.append(self.tally.deferral(message, now, message.run_at, "shutdown"))
         for message, started, sent_as in self._interrupted:
             error = errors.AmbiguousFailure("send cut off by shutdown")
-            outcomes.append(self._failed_attempt(message, error, started, 0.0, sent_as))
+            outcomes.append(self.path.failed_attempt(message, error, started, 0.0, sent_as))
         self._unsent.clear()
         self._interrupted.clear()
         if outcomes:
@@ -604,6 +416,7 @@ class Dispatcher:
         now = self.clock.now()
         pauses = self.pauses.as_json(now)
         state = self._state
+        next_wake = self.wakeup.next_wake
         if state != State.STOPPED and pauses:
             state = State.PAUSED
         return {
@@ -611,7 +424,7 @@ class Dispatcher:
             "worker": self.worker_id,
             "paused": pauses,
             "in_flight": len(self._tasks),
-            "next_wake_at": self._next_wake.isoformat() if self._next_wake else None,
+            "next_wake_at": next_wake.isoformat() if next_wake else None,
             **self.tally.counts,
             "last_error": self.tally.last_error,
         }

@@ -11,6 +11,7 @@ import pytest
 
 from whatsapp_scheduler import testing
 from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.dispatch import config as dispatch_config
 from whatsapp_scheduler.dispatch import dispatcher, ratelimit, retries, standby
 
 
@@ -20,7 +21,7 @@ def _dispatcher(worker: str, store: testing.InMemoryMessageStore, sender: testin
         sender=sender,
         phone_number_id="106540352242922",
         clock=testing.FrozenClock(),
-        config=dispatcher.DispatchConfig(flush_delay_seconds=0.0, shutdown_grace_seconds=0.2),
+        config=dispatch_config.DispatchConfig(flush_delay_seconds=0.0, shutdown_grace_seconds=0.2),
         policy=retries.RetryPolicy(random=random.Random(7).random),
         limiter=ratelimit.RateLimiter(1000.0, 0.0),
         worker_id=worker,

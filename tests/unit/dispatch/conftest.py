@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from whatsapp_scheduler import testing
+from whatsapp_scheduler.dispatch import config as dispatch_config
 from whatsapp_scheduler.dispatch import dispatcher, ratelimit, retries
 
 
@@ -52,7 +53,7 @@ def make_dispatcher(
             sender=sender,
             phone_number_id="106540352242922",
             clock=clock,
-            config=dispatcher.DispatchConfig(**(defaults | config)),
+            config=dispatch_config.DispatchConfig(**(defaults | config)),
             policy=policy or retries.RetryPolicy(random=random.Random(7).random),
             limiter=ratelimit.RateLimiter(rate, pair_interval),
             worker_id="worker-test",

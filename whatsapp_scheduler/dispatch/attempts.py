@@ -1,0 +1,185 @@
+"""One claimed message, from the checks to the outcome: `SendPath.attempt`.
+
+In order: too late (MAX_LATENESS) -> the 24-hour window at send time (`window_gate`) -> the
+number paused -> the gap per recipient (local, then the fleet's) -> a throughput token (local,
+then the fleet's) -> the send -> the outcome, built and counted by `outcomes.Tally`. A deferral
+(paused, pair gap) costs no attempt. A failed send is decided by the retry policy
+(`retries.RetryPolicy`); an account-level error pauses the number, a throughput error slows
+its bucket down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from whatsapp_scheduler import store
+from whatsapp_scheduler import whatsapp as whatsapp_mod
+from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.dispatch import metrics as metrics_mod
+from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit
+from whatsapp_scheduler.dispatch import pauses as pauses_mod
+from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
+
+logger = logging.getLogger(__name__)
+
+SentAs = messages.SentAs
+
+#: After a 130429 without retry-after, hold the whole number this long.
+THROTTLE_PAUSE_SECONDS = 1.0
+
+
+class SendPath:
+    """The checks, waits and send of one message for one business number."""
+
+    def __init__(
+        self,
+        *,
+        sender: whatsapp_mod.MessageSender,
+        phone_number_id: str,
+        clock: clock_mod.Clock,
+        max_lateness: timedelta,
+        policy: retries.RetryPolicy,
+        limiter: ratelimit.RateLimiter,
+        shared_limiter: sharedlimit.SharedRateLimit | None,
+        window_gate: window_gate_mod.WindowGate | None,
+        pauses: pauses_mod.Pauses,
+        tally: outcomes.Tally,
+        metrics: metrics_mod.DispatchMetrics,
+        on_sending: Callable[[str, SentAs], None],
+        on_pause: Callable[[datetime], None],
+    ) -> None:
+        self.sender = sender
+        self.phone_number_id = phone_number_id
+        self.clock = clock
+        self.max_lateness = max_lateness
+        self.policy = policy
+        self.limiter = limiter
+        self.shared_limiter = shared_limiter
+        self.window_gate = window_gate
+        self.pauses = pauses
+        self.tally = tally
+        self.metrics = metrics
+        self._on_sending = on_sending  # the request may be on the wire from now on
+        self._on_pause = on_pause  # the number is paused until then: wake the loop at the end
+
+    def active_pause(self, now: datetime) -> pauses_mod.Pause | None:
+        return self.pauses.active(self.phone_number_id, now)
+
+    async def attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
+        """Decide, wait, send; returns the outcome to record."""
+        now = self.clock.now()
+        if retries.is_expired(message.due_at, now, self.max_lateness):
+            return self.tally.expired(message, now, self.max_lateness)
+        sent_as = SentAs.TEXT if message.template is None else SentAs.TEMPLATE
+        if self.window_gate is not None:
+            verdict = self.window_gate.check(message, now)
+            if verdict.failure is not None:
+                return self.tally.window_closed(message, now, verdict.failure)
+            if verdict.fallback:  # WINDOW_POLICY=template: its fallback template instead
+                message, sent_as = verdict.message, SentAs.FALLBACK_TEMPLATE
+        pause = self.active_pause(now)
+        if pause is not None:
+            return self.tally.deferral(message, now, pause.until, "paused")
+        booked = now
+        allowed = self.limiter.pairs.reserve(message.recipient, booked)
+        if allowed is not None:
+            return self.tally.deferral(message, now, allowed, "pair_gap")
+        await self._wait_for_token()
+        now = self.clock.now()
+        pause = self.active_pause(now)
+        if pause is not None:
+            self.limiter.pairs.release(message.recipient, booked)
+            return self.tally.deferral(message, now, pause.until, "paused")
+        wait = await self._reserve_shared_pair(message)
+        if wait is not None:  # another process sent to this recipient within PAIR_INTERVAL
+            self.limiter.pairs.release(message.recipient, booked)
+            now = self.clock.now()
+            return self.tally.deferral(message, now, now + timedelta(seconds=wait), "pair_gap")
+        return await self._send(message, sent_as)
+
+    async def _wait_for_token(self) -> None:
+        loop = asyncio.get_running_loop()
+        at = self.limiter.reserve(self.phone_number_id, loop.time())
+        delay = at - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self.shared_limiter is not None:  # and a slot of the fleet's rate (sharedlimit.py)
+            await self.shared_limiter.acquire(self.phone_number_id)
+
+    async def _reserve_shared_pair(self, message: messages.ScheduledMessage) -> float | None:
+        """The fleet-wide gap per recipient: None if booked (or not shared), else the wait.
+
+        Booked after the throughput token, just before the send, so that the gap Meta sees is
+        the gap booked; a refusal (rare: two processes, one recipient) costs that token.
+        """
+        if self.shared_limiter is None or not self.limiter.pairs.enabled:
+            return None
+        key = f"{self.phone_number_id}:{message.recipient}"
+        interval = self.limiter.pairs.interval.total_seconds()
+        return await self.shared_limiter.reserve_pair(key, interval)
+
+    async def _send(
+        self, message: messages.ScheduledMessage, sent_as: messages.SentAs
+    ) -> store.Outcome:
+        self._on_sending(message.id, sent_as)
+        loop = asyncio.get_running_loop()
+        started = self.clock.now()
+        t0 = loop.time()
+        try:
+            receipt = await self.sender.send(message)
+        except errors.SendError as exc:
+            latency = loop.time() - t0
+            self.metrics.latency.observe(latency)
+            return self.failed_attempt(message, exc, started, latency, sent_as)
+        except Exception as exc:  # a bug in a sender must not lose the message
+            logger.exception("sender raised an unexpected error", extra=message.log_context())
+            error = errors.AmbiguousFailure(f"unexpected sender error: {type(exc).__name__}")
+            return self.failed_attempt(message, error, started, loop.time() - t0, sent_as)
+        latency = loop.time() - t0
+        self.metrics.latency.observe(latency)
+        return self._sent(message, receipt, started, latency, sent_as)
+
+    def _sent(
+        self,
+        message: messages.ScheduledMessage,
+        receipt: whatsapp_mod.SendReceipt,
+        started: datetime,
+        latency: float,
+        sent_as: messages.SentAs,
+    ) -> store.Outcome:
+        self.limiter.pairs.note_sent(message.recipient, started)
+        self.limiter.bucket(self.phone_number_id).recover()
+        return self.tally.sent(message, receipt, started, latency, self.clock.now(), sent_as)
+
+    def failed_attempt(
+        self,
+        message: messages.ScheduledMessage,
+        error: errors.SendError,
+        started: datetime,
+        latency: float,
+        sent_as: messages.SentAs | None = None,
+    ) -> store.Outcome:
+        """The outcome of a send that failed (or was cut off): the retry policy decides."""
+        now = self.clock.now()
+        decision = self.policy.decide(error, message.attempts, now)
+        if error.code == 130429 or (isinstance(error, errors.RateLimited) and error.code is None):
+            self._throttle(error)
+        if decision.action == retries.Action.PAUSE:
+            assert decision.run_at is not None
+            self._pause(error, decision.run_at)
+            self.limiter.pairs.release(message.recipient, started)
+        return self.tally.attempt_failed(message, error, decision, started, latency, now, sent_as)
+
+    def _throttle(self, error: errors.SendError) -> None:
+        wait = getattr(error, "retry_after", None) or THROTTLE_PAUSE_SECONDS
+        loop = asyncio.get_running_loop()
+        self.limiter.bucket(self.phone_number_id).slow_down(loop.time(), wait)
+        logger.warning("throughput limit hit: slowing down", extra={"pause_seconds": wait})
+
+    def _pause(self, error: errors.SendError, until: datetime) -> None:
+        if self.pauses.start(self.phone_number_id, error, until):
+            self._on_pause(until)

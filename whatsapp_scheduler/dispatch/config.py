@@ -1,0 +1,44 @@
+"""The dispatcher's knobs and identity: `DispatchConfig` (`bootstrap.dispatch_config` reads it
+from `Settings`, whose defaults are its own) and the worker id every claim is made under."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from whatsapp_scheduler import settings
+
+
+def _default(name: str) -> Any:
+    """The default of a `Settings` field: the dispatcher's defaults are the service's."""
+    return settings.Settings.model_fields[name].default
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DispatchConfig:
+    """The dispatcher's knobs (`bootstrap.dispatch_config` reads them from `Settings`)."""
+
+    send_concurrency: int = _default("send_concurrency")
+    claim_batch_size: int = _default("claim_batch_size")
+    lease_seconds: float = _default("lease_seconds")
+    max_lateness: timedelta = _default("max_lateness")  # noqa: RUF009 (immutable)
+    safety_poll_seconds: float = _default("safety_poll_seconds")
+    shutdown_grace_seconds: float = _default("shutdown_grace_seconds")
+    reap_interval_seconds: float = 30.0
+    messages_per_second: float = _default("messages_per_second")
+    flush_delay_seconds: float = 0.002
+    flush_max_batch: int = 500
+
+    def claim_limit(self) -> int:
+        """Rows per claim: a batch, but never more than a quarter lease's worth of sending."""
+        quarter_lease = int(self.messages_per_second * self.lease_seconds / 4)
+        return max(1, min(self.claim_batch_size, max(self.send_concurrency, quarter_lease)))
+
+
+def new_worker_id() -> str:
+    """Unique per process start: host, pid and a random suffix."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # <= 64 chars
