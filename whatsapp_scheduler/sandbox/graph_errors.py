@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 ERROR_DOCS_HREF = "/documentation/business-messaging/whatsapp/support/error-codes"
 
 #: code -> (title, details). Titles are what ``(#<code>) <title>`` shows.
+#: Kept apart from ``whatsapp/errorcodes.py`` on purpose: the stand-in plays Meta and must not
+#: learn Meta's codes from the client it tests.
 CATALOGUE: dict[int, tuple[str, str]] = {
     0: ("AuthException", "We were unable to authenticate the app user."),
     1: ("API Unknown", "Invalid request or possible server error."),
