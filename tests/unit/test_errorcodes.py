@@ -6,6 +6,9 @@ the table existed: moving a code to another class must be a deliberate change of
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from whatsapp_scheduler.core import errors
@@ -112,3 +115,14 @@ def test_explain() -> None:
 def test_the_stand_in_can_answer_every_code_of_the_table() -> None:
     # The stand-in keeps its own catalogue on purpose; it must still know each code we explain.
     assert set(errorcodes.CODES) <= set(graph_errors.CATALOGUE)
+
+
+def test_the_docs_table_agrees_with_the_code() -> None:
+    # docs/meta-cloud-api.md, "The codes": one row per code, its class in the last column.
+    doc = Path(__file__).parents[2] / "docs" / "meta-cloud-api.md"
+    rows = re.findall(r"^\| (\d+(?:-\d+)?) \|.*\| (\w+) \|$", doc.read_text(), re.MULTILINE)
+    documented = dict(rows)
+    assert len(documented) == len(rows)  # no code twice
+    expected = {str(code): entry.kind.value for code, entry in errorcodes.CODES.items()}
+    expected |= {f"{r.start}-{r.stop - 1}": entry.kind.value for r, entry in errorcodes.RANGES}
+    assert documented == expected
