@@ -155,7 +155,7 @@ CODES: Final[Mapping[int, MetaError]] = MappingProxyType(
             "The business has blocked this user; the message is not sent.",
             "İşletme bu kullanıcıyı engellemiş; mesaj gönderilmez.",
         ),
-        130429: MetaError(
+        THROUGHPUT_CODE: MetaError(  # 130429
             ErrorClass.RATE_LIMITED,
             "Rate limit hit",
             "Too many messages per second from this number; retried shortly.",
@@ -288,7 +288,7 @@ CODES: Final[Mapping[int, MetaError]] = MappingProxyType(
             "The media in the message could not be uploaded.",
             "Mesajdaki medya yüklenemedi.",
         ),
-        131056: MetaError(
+        PAIR_RATE_CODE: MetaError(  # 131056
             ErrorClass.RATE_LIMITED,
             "Pair rate limit hit",
             "Too many messages to the same recipient too quickly; retried later.",
