@@ -13,7 +13,8 @@
         ├── AccountFailure        190, 368, 131031, 131048 ...: stop sending from this number
         └── PermanentFailure      this message will never succeed as it is
 
-Each class's docstring is its default message.
+Each class's docstring is its default message. Which `SendError` each of Meta's codes gives is
+the class column of the one table in `whatsapp/errorcodes.py`.
 """
 
 from __future__ import annotations

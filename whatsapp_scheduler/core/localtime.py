@@ -1,6 +1,6 @@
 """Turning the client's local date and time (`tarih`, `saat`, a time zone) into a UTC instant.
 
-Pure. The rules (DESIGN.md "Time"):
+Pure. The rules (the API's contract: README.md, "POST /schedule", `tarih`, `saat`, `timezone`):
 - `tarih` is `YYYY-MM-DD` or a full ISO 8601 datetime as Dart's `toIso8601String()` writes it
   (`2025-09-22T00:00:00.000`, with microseconds, `Z` or an offset); only its date is used.
 - `saat` is `HH:MM` or `HH:MM:SS`, read in the message's IANA time zone.

@@ -1,8 +1,8 @@
 """Recipient phone numbers: validated with `phonenumbers` and stored as E.164 (`+905551234567`).
 
-Pure. Meta strongly recommends `+` and the country code (whatsapp-cloud-api.md §2.6); a number
-without `+` is read as international digits, and one with a national trunk prefix (`0555...`) in
-the default region (setting DEFAULT_REGION).
+Pure. Meta strongly recommends `+` and the country code (docs/meta-cloud-api.md,
+"Phone numbers"); a number without `+` is read as international digits, and one with a national
+trunk prefix (`0555...`) in the default region (setting DEFAULT_REGION).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """WhatsApp template messages: shape checks and normalisation to Meta's send shape. Pure.
 
-A client gives a template in a short form or in Meta's own form (whatsapp-cloud-api.md §2.3)::
+A client gives a template in a short form or in Meta's own form (docs/meta-cloud-api.md,
+"Templates")::
 
     {"name": "appointment_reminder", "language": "tr", "parameters": ["Ada", "10:00"]}
     {"name": "appointment_reminder", "language": {"code": "en_US", "policy": "deterministic"},

@@ -1,4 +1,6 @@
-"""The 24-hour customer service window (whatsapp-cloud-api.md §5.6). Pure: `now` is passed in.
+"""The 24-hour customer service window. Pure: `now` is passed in.
+
+Meta's rule: docs/meta-cloud-api.md, "The 24-hour customer service window".
 
 Free-form text reaches a contact only within 24 hours of their last message to us; outside it
 only templates go through, and Meta answers a text with HTTP 200 and, later, a `failed` status

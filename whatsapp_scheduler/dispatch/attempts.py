@@ -23,12 +23,14 @@ from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
 from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
+from whatsapp_scheduler.whatsapp import errorcodes
 
 logger = logging.getLogger(__name__)
 
 SentAs = messages.SentAs
 
-#: After a 130429 without retry-after, hold the whole number this long.
+#: After a 130429 (`errorcodes.THROUGHPUT_CODE`) without retry-after, hold the whole number
+#: this long.
 THROTTLE_PAUSE_SECONDS = 1.0
 
 
@@ -166,7 +168,8 @@ class SendPath:
         """The outcome of a send that failed (or was cut off): the retry policy decides."""
         now = self.clock.now()
         decision = self.policy.decide(error, message.attempts, now)
-        if error.code == 130429 or (isinstance(error, errors.RateLimited) and error.code is None):
+        throttled = error.code == errorcodes.THROUGHPUT_CODE
+        if throttled or (isinstance(error, errors.RateLimited) and error.code is None):
             self._throttle(error)
         if decision.action == retries.Action.PAUSE:
             assert decision.run_at is not None

@@ -1,6 +1,6 @@
 """Rate limits, as pure bookkeeping: the caller passes `now` and does any waiting itself.
 
-Two limits from whatsapp-cloud-api.md §5:
+Two of Meta's limits (docs/meta-cloud-api.md, "Throughput" and "Pair rate"):
 
 - Throughput per business number (`messages_per_second`, Meta's default 80/s): a token bucket
   written as GCRA ("virtual scheduling"). `TokenBucket.reserve(now)` books the next free slot

@@ -1,13 +1,15 @@
 """The dispatcher's rules, as pure functions of `now`: retries, leases, lateness.
 
-Retry rule (`RetryPolicy.decide`), by the `errors.SendError` a sender raised:
+Retry rule (`RetryPolicy.decide`), by the `errors.SendError` a sender raised (which one, for
+each of Meta's codes, is the class in `whatsapp/errorcodes.py`):
 
 - `PermanentFailure`: failed at once, with Meta's code and text.
 - `AccountFailure` (190, 368, 131031 ...): the phone number is paused for
   `account_pause_seconds`; the message goes back to `queued` at the end of the pause as a
   *deferral* (no attempt counted, so an expired token never burns `max_attempts`). The pause
   lives in the process only: after a restart the dispatcher tries again at once.
-- `RateLimited` 131056 (pair rate): retry after Meta's 4^x seconds, x = attempts so far.
+- `RateLimited` 131056 (pair rate, `errorcodes.RetryRule.PAIR_RATE`): retry after Meta's 4^x
+  seconds, x = attempts so far.
 - Other `RateLimited` (130429, 4, 80007 ...): retry after the server's retry-after if given,
   else a short jittered back-off (`throttle_base_seconds`).
 - `AmbiguousFailure` (timeout, reset, 5xx without body: the message may have reached Meta):
@@ -39,8 +41,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.whatsapp import errorcodes
 
-PAIR_RATE_CODE = 131056
 AMBIGUOUS_TEXT = "ambiguous: may have been sent"
 LEASE_EXPIRED_TEXT = "lease expired mid-send: may have been sent"
 
@@ -108,7 +110,7 @@ class RetryPolicy:
     def delay_seconds(self, error: errors.SendError, attempts_before: int) -> float:
         """Seconds to wait before the next attempt (`attempts_before` = x, from 0)."""
         if isinstance(error, errors.RateLimited):
-            if error.code == PAIR_RATE_CODE:
+            if error.code == errorcodes.PAIR_RATE_CODE:
                 return float(min(4**attempts_before, self.cap_seconds))  # Meta: 4^x s
             if error.retry_after is not None:
                 return min(error.retry_after, self.cap_seconds)

@@ -1,16 +1,18 @@
 """Graph API error catalogue and envelope builder for the stand-in.
 
-Every error the stand-in answers uses the envelope of whatsapp-cloud-api.md §4.1::
+Every error the stand-in answers uses Meta's error body (docs/meta-cloud-api.md,
+"The error body")::
 
     {"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException",
                "code": 130429,
                "error_data": {"messaging_product": "whatsapp", "details": "..."},
                "fbtrace_id": "A..."}}
 
-Titles and details paraphrase Meta's error-code table (§4.4). Meta documents no code-to-HTTP
-table (§4.2), so :func:`http_status_for` encodes the stand-in's choice: auth codes get the
-configurable auth status (401 by default), throttling codes the configurable rate-limit status
-(429 by default), server-side codes 500/503, everything else 400.
+Titles and details paraphrase Meta's error-code table (docs/meta-cloud-api.md, "The codes").
+Meta documents no code-to-HTTP table ("HTTP status" there), so :func:`http_status_for` encodes
+the stand-in's choice: auth codes get the configurable auth status (401 by default), throttling
+codes the configurable rate-limit status (429 by default), server-side codes 500/503,
+everything else 400.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ logger = logging.getLogger(__name__)
 ERROR_DOCS_HREF = "/documentation/business-messaging/whatsapp/support/error-codes"
 
 #: code -> (title, details). Titles are what ``(#<code>) <title>`` shows.
+#: Kept apart from ``whatsapp/errorcodes.py`` on purpose: the stand-in plays Meta and must not
+#: learn Meta's codes from the client it tests.
 CATALOGUE: dict[int, tuple[str, str]] = {
     0: ("AuthException", "We were unable to authenticate the app user."),
     1: ("API Unknown", "Invalid request or possible server error."),
@@ -171,7 +175,7 @@ def new_fbtrace_id() -> str:
 
 
 def http_status_for(code: int, *, auth_status: int = 401, rate_limit_status: int = 429) -> int:
-    """The HTTP status the stand-in pairs with ``code`` (Meta publishes no table, §4.2)."""
+    """The HTTP status the stand-in pairs with ``code`` (Meta publishes no table of them)."""
     if code in AUTH_CODES:
         return auth_status
     if code in RATE_LIMIT_CODES:
@@ -182,7 +186,7 @@ def http_status_for(code: int, *, auth_status: int = 401, rate_limit_status: int
 def error_body(
     code: int, details: str | None = None, *, message: str | None = None
 ) -> dict[str, Any]:
-    """The §4.1 envelope for ``code``; ``details`` overrides the catalogue's text."""
+    """Meta's error body for ``code``; ``details`` overrides the catalogue's text."""
     return {
         "error": {
             "message": message or f"(#{code}) {title_for(code)}",
@@ -198,7 +202,7 @@ def error_body(
 
 
 def status_error(code: int, details: str | None = None) -> dict[str, Any]:
-    """One entry of ``statuses[].errors[]`` for an asynchronous failure (§6.5)."""
+    """One entry of ``statuses[].errors[]`` for an asynchronous failure ("Status updates")."""
     title = title_for(code)
     return {
         "code": code,

@@ -1,6 +1,6 @@
 """Keyed token buckets for the stand-in's throughput and pair-rate limits (pure, clock injected).
 
-Meta's limits (whatsapp-cloud-api.md §5.1, §5.2) map onto token buckets:
+Meta's limits (docs/meta-cloud-api.md, "Throughput" and "Pair rate") map onto token buckets:
 
 - throughput: one bucket per ``phone_number_id``, refilling ``rate`` tokens a second with a
   capacity of one second's worth (80/s by default); an empty bucket answers ``130429``;

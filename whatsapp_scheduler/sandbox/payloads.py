@@ -1,7 +1,8 @@
 """JSON shapes the stand-in produces: send replies, status and inbound webhooks, signatures.
 
-Pure functions (no I/O besides ``os.urandom`` for ids), shaped after whatsapp-cloud-api.md:
-§3 (success reply), §6.2 (signature), §6.4 (envelope), §6.5 (statuses), §6.6 (inbound).
+Pure functions (no I/O besides ``os.urandom`` for ids), shaped after docs/meta-cloud-api.md:
+"The reply to a send", and under "Webhooks": "Signature", "Envelope", "Status updates" and
+"Inbound messages" (the section names cited below).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def new_inbound_wamid(wa_id: str) -> str:
 
 
 def send_success(to: str, wa_id: str, wamid: str, *, template: bool) -> dict[str, Any]:
-    """The §3 reply: ``input`` is ``to`` exactly as sent; ``message_status`` only for templates."""
+    """The send reply: ``input`` is ``to`` as sent; ``message_status`` only for templates."""
     message: dict[str, Any] = {"id": wamid}
     if template:
         message["message_status"] = "accepted"
@@ -71,7 +72,7 @@ def send_success(to: str, wa_id: str, wamid: str, *, template: bool) -> dict[str
 
 
 def pricing_for(*, template: bool) -> dict[str, Any]:
-    """``pricing`` of a status (§6.5): templates are billed, service replies in a window are free."""
+    """``pricing`` of a status: templates are billed, service replies in a window are free."""
     if template:
         return {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "utility"}
     return {
@@ -92,7 +93,7 @@ def status_entry(
     pricing: dict[str, Any] | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One ``statuses[]`` item (§6.5), v24+ style: never a ``conversation`` object."""
+    """One ``statuses[]`` item ("Status updates"), v24+ style: never a ``conversation`` object."""
     entry: dict[str, Any] = {
         "id": wamid,
         "status": status,
@@ -115,7 +116,7 @@ def envelope(
     phone_number_id: str,
     display_phone_number: str,
 ) -> dict[str, Any]:
-    """Wrap a ``value`` (statuses or inbound messages) in the §6.4 webhook envelope."""
+    """Wrap a ``value`` (statuses or inbound messages) in the webhook envelope ("Envelope")."""
     return {
         "object": "whatsapp_business_account",
         "entry": [
@@ -147,7 +148,7 @@ def statuses_value(statuses: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def inbound_text_value(
     wa_id: str, text: str, *, wamid: str, timestamp: float, profile_name: str
 ) -> dict[str, Any]:
-    """The ``value`` body of an inbound text message webhook (§6.6)."""
+    """The ``value`` body of an inbound text message webhook ("Inbound messages")."""
     return {
         "contacts": [{"profile": {"name": profile_name}, "wa_id": wa_id}],
         "messages": [

@@ -1,6 +1,6 @@
 """The hot path: ``POST /{version}/{phone_number_id}/messages`` as Cloud API answers it.
 
-Checks run in this order; the first one that fails answers (whatsapp-cloud-api.md §7):
+Checks run in this order; the first one that fails answers (docs/sandbox.md, "The send endpoint"):
 
 1. added latency (``faults.latency_seconds``);
 2. bearer token: missing -> 200, wrong -> 190, both ``OAuthException`` with the auth status;
@@ -10,8 +10,9 @@ Checks run in this order; the first one that fails answers (whatsapp-cloud-api.m
 6. forced-error rules (sync ones answer here, async ones fail later by webhook);
 7. throughput bucket per phone number id -> 130429; pair bucket -> 131056;
 8. 24-hour window for non-templates -> 131047 (sync) or a later ``failed`` status (async);
-9. accept: §3 reply, conversation entry, status plan; maybe hang before answering
-   (``faults.hang_rate``: the message *was* accepted, the client just never hears so).
+9. accept: Meta's reply (docs/meta-cloud-api.md, "The reply to a send"), conversation entry,
+   status plan; maybe hang before answering (``faults.hang_rate``: the message *was* accepted,
+   the client just never hears so).
 
 Every request is recorded in the bounded log with its answer. No logging happens here.
 """

@@ -274,7 +274,10 @@ class StandIn:
     async def verify_webhook(
         self, url: str | None = None, verify_token: str | None = None
     ) -> HandshakeResult:
-        """Run Meta's GET handshake (§6.1) against ``url`` (default: the webhook URL)."""
+        """Run Meta's GET handshake against ``url`` (default: the webhook URL).
+
+        See docs/meta-cloud-api.md, "Verification handshake".
+        """
         return await self._sender.handshake(url, verify_token)
 
     # -- helpers -------------------------------------------------------------------------

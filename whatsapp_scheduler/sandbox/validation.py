@@ -1,4 +1,4 @@
-"""Validation of send-request bodies, after whatsapp-cloud-api.md §2 and §7.3 (pure).
+"""Validation of send-request bodies, after docs/meta-cloud-api.md, "Sending a message" (pure).
 
 :func:`validate_send` returns either a :class:`SendRequest` (what the stand-in needs to accept
 the message) or a :class:`Rejection` (the Graph error code and ``details`` to answer). Rules:

@@ -3,8 +3,9 @@
 :class:`WebhookSender` owns one long-lived ``aiohttp.ClientSession`` and a few worker tasks,
 each reading its own ``asyncio.Queue``, so the send endpoint only does ``put_nowait``. A delivery that is
 not answered with 200 is retried after ``retry_base * 2^(n-1)`` seconds (capped at
-``retry_cap``) up to ``max_attempts`` times: Meta's 7-day backoff, compressed (§6.3). Status
-entries queued together may share one POST when ``batch_size`` > 1.
+``retry_cap``) up to ``max_attempts`` times: Meta's 7-day backoff, compressed
+(docs/meta-cloud-api.md, "Delivery and retries"). Status entries queued together may share one
+POST when ``batch_size`` > 1.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class _Post:
 
 @dataclass(frozen=True, slots=True)
 class HandshakeResult:
-    """Outcome of the §6.1 GET handshake against the service's callback URL."""
+    """Outcome of Meta's GET handshake ("Verification handshake") against the callback URL."""
 
     ok: bool
     url: str
@@ -209,7 +210,7 @@ class WebhookSender:
     async def handshake(
         self, url: str | None = None, verify_token: str | None = None
     ) -> HandshakeResult:
-        """GET ``url`` like Meta does when a callback is configured (§6.1); check the echo."""
+        """GET ``url`` like Meta does when a callback is configured; check the echo."""
         target = url or self.settings.url
         token = verify_token if verify_token is not None else self.settings.verify_token
         challenge = str(secrets.randbelow(9 * 10**9) + 10**9)

@@ -28,7 +28,7 @@ from whatsapp_scheduler.core import (
 )
 from whatsapp_scheduler.service.requests import ScheduleRequest
 
-MAX_TEXT_LENGTH = 4096  # Meta's limit for text.body (whatsapp-cloud-api.md §2.2)
+MAX_TEXT_LENGTH = 4096  # Meta's limit for text.body (docs/meta-cloud-api.md, "Text")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
 

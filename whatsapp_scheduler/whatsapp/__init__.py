@@ -2,8 +2,8 @@
 
 `cloud_api.CloudApiSender` is the real implementation (aiohttp, Graph API); `testing.FakeSender`
 is the test double. A sender either returns a `SendReceipt` or raises one of the
-`errors.SendError` subclasses; it never decides whether to retry (that is
-`scheduling.RetryPolicy`'s job).
+`errors.SendError` subclasses, chosen by the class of Meta's error code in `errorcodes.py`; it
+never decides whether to retry (that is `dispatch/retries.py`'s `RetryPolicy`).
 """
 
 from __future__ import annotations

@@ -4,21 +4,22 @@ The sender receives a long-lived pooled `aiohttp.ClientSession` and never create
 `create_session()` builds one with this project's pool size and timeouts.
 
 Errors are classified by Graph `error.code`, never by HTTP status or by text in the body
-(whatsapp-cloud-api.md §4.2, §4.4, §8). The HTTP status is only used when the body carries no
-Graph error: 5xx then means "may or may not have reached Meta" (ambiguous).
+(docs/meta-cloud-api.md, "Error codes"): the class of each code is in the one table of
+`whatsapp/errorcodes.py`. The HTTP status is only used when the body carries no Graph error:
+5xx then means "may or may not have reached Meta" (ambiguous).
 
-| what happened                                   | raised                          |
-|-------------------------------------------------|---------------------------------|
-| 200 with `messages[0].id`                       | returns `SendReceipt`           |
-| code 4, 17, 80007, 130429, 131056               | `RateLimited`                   |
-| code 1, 2, 131000, 131016, 131057, 133004, 2494100 | `TemporaryFailure`           |
-| code 0, 190, 368, 131031, 131042, 131048, 10, 200-299, 33, 131045, 133010 | `AccountFailure` |
-| any other code (100, 131026, 131047, 132xxx, 130403 ...) | `PermanentFailure`     |
-| could not connect (request never left)          | `TemporaryFailure`              |
-| timeout / reset / disconnect after connecting   | `AmbiguousFailure`              |
-| 5xx without a Graph error body, 200 without id  | `AmbiguousFailure`              |
-| 429 without a Graph error body                  | `RateLimited`                   |
-| other 4xx without a Graph error body            | `PermanentFailure`              |
+| what happened                                        | raised                     |
+|------------------------------------------------------|----------------------------|
+| 200 with `messages[0].id`                            | returns `SendReceipt`      |
+| a code of class `RATE_LIMITED` (130429, 131056 ...)  | `RateLimited`              |
+| a code of class `TEMPORARY` (131000, 133004 ...)     | `TemporaryFailure`         |
+| a code of class `ACCOUNT` (190, 368, 200-299 ...)    | `AccountFailure`           |
+| a code of class `PERMANENT` (131026, 132001 ...), or a code the table lacks | `PermanentFailure` |
+| could not connect (request never left)               | `TemporaryFailure`         |
+| timeout / reset / disconnect after connecting        | `AmbiguousFailure`         |
+| 5xx without a Graph error body, 200 without id       | `AmbiguousFailure`         |
+| 429 without a Graph error body                       | `RateLimited`              |
+| other 4xx without a Graph error body                 | `PermanentFailure`         |
 """
 
 from __future__ import annotations
@@ -32,32 +33,21 @@ import aiohttp
 from whatsapp_scheduler import settings
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.whatsapp import errorcodes
 
 logger = logging.getLogger(__name__)
-
-#: Throttling: the same request succeeds after waiting (§4.4).
-RATE_LIMIT_CODES = frozenset({4, 17, 80007, 130429, 131056})
-#: Transient failures on Meta's side (§4.4, §8).
-TEMPORARY_CODES = frozenset({1, 2, 131000, 131016, 131057, 133004, 2494100})
-#: The account, token or number is unusable: pause the whole sender (§8), plus the
-#: permission / deleted / unregistered-number codes that no single message can fix.
-ACCOUNT_CODES = frozenset({0, 190, 368, 131031, 131042, 131048, 10, 33, 131045, 133010})
-ACCOUNT_CODE_RANGE = range(200, 300)  # 200-299: permission not granted or removed
-
-#: Codes for the per-recipient pair rate and the per-number throughput limit.
-PAIR_RATE_CODE = 131056
-THROUGHPUT_CODE = 130429
 
 
 def classify(
     code: int, text: str, *, http_status: int | None, retry_after: float | None = None
 ) -> errors.SendError:
-    """The `SendError` for a Graph error `code` (the table in the module docstring)."""
-    if code in RATE_LIMIT_CODES:
+    """The `SendError` for a Graph error `code`, by its class in `errorcodes`."""
+    kind = errorcodes.error_class(code)
+    if kind is errorcodes.ErrorClass.RATE_LIMITED:
         return errors.RateLimited(text, code=code, http_status=http_status, retry_after=retry_after)
-    if code in TEMPORARY_CODES:
+    if kind is errorcodes.ErrorClass.TEMPORARY:
         return errors.TemporaryFailure(text, code=code, http_status=http_status)
-    if code in ACCOUNT_CODES or code in ACCOUNT_CODE_RANGE:
+    if kind is errorcodes.ErrorClass.ACCOUNT:
         return errors.AccountFailure(text, code=code, http_status=http_status)
     return errors.PermanentFailure(text, code=code, http_status=http_status)
 

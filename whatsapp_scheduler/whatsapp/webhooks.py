@@ -1,8 +1,8 @@
 """Meta's webhooks, read: signature check and payload parsing. Pure (no I/O, no clock).
 
-See whatsapp-cloud-api.md §6: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(raw body, app
-secret)>`; `entry[].changes[].value` carries `statuses[]` (our messages' receipts) and
-`messages[]` (inbound messages, which open the 24-hour window).
+See docs/meta-cloud-api.md, "Webhooks": `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(raw
+body, app secret)>`; `entry[].changes[].value` carries `statuses[]` (our messages' receipts)
+and `messages[]` (inbound messages, which open the 24-hour window).
 """
 
 from __future__ import annotations
