@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from whatsapp_scheduler.store import sql, tables
+from whatsapp_scheduler.store import engine as engine_mod
+from whatsapp_scheduler.store import tables
 
 config = context.config
 target_metadata = tables.metadata
@@ -15,7 +16,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = sql.create_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = engine_mod.create_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

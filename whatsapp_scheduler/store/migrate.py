@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from whatsapp_scheduler.core import errors
-from whatsapp_scheduler.store import sql, urls
+from whatsapp_scheduler.store import engine as engine_mod
+from whatsapp_scheduler.store import urls
 
 try:
     import fcntl
@@ -62,7 +63,7 @@ def head_revision() -> str:
 
 def current_revision(url: str) -> str | None:
     """The database's revision, or None for a new (or unreadable) database."""
-    engine = sql.create_engine(url)
+    engine = engine_mod.create_engine(url)
     try:
         with engine.connect() as conn:
             return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
@@ -111,7 +112,7 @@ ADVISORY_LOCK_KEY = 0x7773_6368_6D69_67  # "wschmig"
 def _one_migrator(url: str) -> Iterator[None]:
     """Hold the lock that lets one process at a time migrate the database at `url`."""
     if urls.is_postgres(url):
-        engine = sql.create_engine(url, pool_size=1)
+        engine = engine_mod.create_engine(url, pool_size=1)
         try:
             with engine.connect() as conn:
                 conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})

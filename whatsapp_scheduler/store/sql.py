@@ -13,10 +13,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import functools
-import itertools
-import json
 import logging
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,22 +27,19 @@ from sqlalchemy.engine import Connection, Engine
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.store import (
-    AddResult,
-    AddStatus,
     Outcome,
     Page,
     QueueStats,
-    Receipt,
-    ReceiptCounts,
     batching,
     changes,
     cursors,
-    notify,
     outbox,
-    sqlite_bulk,
+    sql_adds,
+    sql_receipts,
     tables,
-    urls,
 )
+from whatsapp_scheduler.store import engine as engine_mod
+from whatsapp_scheduler.store import rows as row_codec
 
 logger = logging.getLogger(__name__)
 
@@ -57,48 +51,8 @@ C = tables.contacts
 SC = tables.status_counts
 Status = messages.MessageStatus
 
-# SQLite caps bound parameters per statement; stay well below it in IN (...) lists.
-_IN_CHUNK = 500
 
-
-def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8) -> Engine:
-    """An engine with this project's connection settings (WAL and busy timeout on SQLite)."""
-    url = urls.normalize_url(url)
-    if url.startswith("sqlite"):
-        # Two connections stay open: the store thread's and the reader thread's.
-        engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=False)
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
-            cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
-
-
-def _from_row(row: Any) -> messages.ScheduledMessage:
-    data = dict(row._mapping)
-    data["status"] = Status(data["status"])
-    data["local_date"] = data.pop("tarih")
-    data["local_time"] = data.pop("saat")
-    return messages.ScheduledMessage(**data)
-
-
-def _to_row(message: messages.ScheduledMessage) -> dict[str, Any]:
-    return {
-        column.name: getattr(message, tables.message_field(column.name)) for column in M.columns
-    } | {
-        "status": str(message.status),
-        "template": dict(message.template) if message.template is not None else None,
-    }
-
-
-class SqlMessageStore(outbox.SqlOutboxMixin):
+class SqlMessageStore(sql_adds.SqlAddsMixin, sql_receipts.SqlReceiptsMixin, outbox.SqlOutboxMixin):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 
     With `events_enabled`, every reported status change also writes a status event to the
@@ -127,7 +81,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
     def from_url(
         cls, url: str, *, events_enabled: bool = False, **engine_options: Any
     ) -> SqlMessageStore:
-        return cls(create_engine(url, **engine_options), events_enabled=events_enabled)
+        return cls(engine_mod.create_engine(url, **engine_options), events_enabled=events_enabled)
 
     @property
     def dialect(self) -> str:
@@ -159,108 +113,6 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         module = postgresql if self._dialect == "postgresql" else sqlite
         return module.insert(table)
 
-    # -- adding ---------------------------------------------------------------------------
-
-    async def add(self, message: messages.ScheduledMessage) -> AddResult:
-        """Group commit: adds that arrive while a write is running share the next transaction.
-
-        Under many concurrent clients this turns N one-row transactions into a few N-row ones;
-        a lone request still goes straight to the database.
-        """
-        (result,) = await self._adds.submit([message])
-        return result
-
-    async def add_many(self, batch: Sequence[messages.ScheduledMessage]) -> list[AddResult]:
-        """Like `add`: concurrent batches (and single adds) share one transaction, so the
-        index pages they both touch are written once (bench/RESULTS.md)."""
-        if not batch:
-            return []
-        return await self._adds.submit(list(batch))
-
-    async def _add_groups(
-        self, group: list[list[messages.ScheduledMessage]]
-    ) -> list[list[AddResult]]:
-        """One transaction for every caller's messages, in arrival order: a later caller's
-        repeat of an id is EXISTING or CONFLICT, as if it had come after (which it did)."""
-        results = await self._run(self._add_many, [m for batch in group for m in batch])
-        answers, start = [], 0
-        for batch in group:
-            answers.append(results[start : start + len(batch)])
-            start += len(batch)
-        return answers
-
-    def _add_many(self, batch: list[messages.ScheduledMessage]) -> list[AddResult]:
-        first: dict[str, int] = {}  # id -> index of its first occurrence in the batch
-        for index, message in enumerate(batch):
-            first.setdefault(message.id, index)
-        with self._tx() as conn:
-            candidates = [batch[index] for index in first.values()]
-            if self._dialect == "sqlite":
-                inserted = self._insert_sqlite(conn, candidates)
-            else:
-                stmt = (
-                    self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
-                )
-                inserted = set(conn.execute(stmt, [_to_row(m) for m in candidates]).scalars())
-            if inserted and self._dialect == "postgresql":  # wakes every process, on commit
-                earliest = min(m.run_at for m in batch if m.id in inserted)
-                conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, earliest.isoformat())))
-            already = [message_id for message_id in first if message_id not in inserted]
-            existing = self._fetch_many(conn, already) if already else {}
-        results = []
-        for index, message in enumerate(batch):
-            if message.id in inserted and first[message.id] == index:
-                results.append(AddResult(AddStatus.CREATED, message))
-                continue
-            stored = existing.get(message.id) or batch[first[message.id]]
-            same = stored.content_hash == message.content_hash
-            results.append(AddResult(AddStatus.EXISTING if same else AddStatus.CONFLICT, stored))
-        return results
-
-    def _insert_sqlite(
-        self, conn: Connection, candidates: list[messages.ScheduledMessage]
-    ) -> set[str]:
-        """Insert new ids with multi-row INSERTs through the driver (SQLAlchemy's per-row cost
-        was most of `POST /schedule/batch`). Returns the ids this call inserted."""
-        ids = json.dumps([m.id for m in candidates])
-        present = set(conn.exec_driver_sql(sqlite_bulk.PRESENT_IDS, (ids,)).scalars())
-        fresh = [m for m in candidates if m.id not in present]
-        if not fresh:
-            return set()
-        columns = sqlite_bulk.columns_of(fresh)
-        used = [i for i, values in enumerate(columns) if values.count(None) < len(fresh)]
-        per_statement = max(1, self._sqlite_max_values(conn) // len(used))
-        inserted = 0
-        for start in range(0, len(fresh), per_statement):
-            chunk = [columns[i][start : start + per_statement] for i in used]
-            statement = sqlite_bulk.multirow_insert(tuple(used), len(chunk[0]))
-            values = tuple(itertools.chain.from_iterable(zip(*chunk, strict=True)))
-            inserted += conn.exec_driver_sql(statement, values).rowcount
-        if inserted == len(fresh):
-            return {m.id for m in fresh}
-        # Another process inserted some of these ids meanwhile (OR IGNORE kept theirs): ours
-        # are the rows that match what we wrote.
-        stored = self._fetch_many(conn, [m.id for m in fresh])
-        return {m.id for m in fresh if stored.get(m.id) == m}
-
-    def _sqlite_max_values(self, conn: Connection) -> int:
-        if self._max_values is None:
-            driver = conn.connection.dbapi_connection
-            limit = getattr(driver, "getlimit", None)  # Python 3.11+
-            self._max_values = min(
-                sqlite_bulk.MAX_VALUES,
-                limit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if limit else 999,
-            )
-        return self._max_values
-
-    def _fetch_many(self, conn: Connection, ids: list[str]) -> dict[str, messages.ScheduledMessage]:
-        found: dict[str, messages.ScheduledMessage] = {}
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            for row in conn.execute(sa.select(M).where(M.c.id.in_(chunk))):
-                found[row.id] = _from_row(row)
-        return found
-
     # -- reading ----------------------------------------------------------------------------
 
     async def get(self, message_id: str) -> messages.ScheduledMessage | None:
@@ -269,7 +121,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
     def _get(self, message_id: str) -> messages.ScheduledMessage | None:
         with self._tx() as conn:
             row = conn.execute(sa.select(M).where(M.c.id == message_id)).first()
-        return _from_row(row) if row is not None else None
+        return row_codec.message_from_row(row) if row is not None else None
 
     async def attempts(self, message_id: str) -> list[messages.Attempt]:
         return await self._run(self._attempts, message_id)
@@ -361,7 +213,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
                 total = min(total, count_up_to)
         if len(groups) > 1:
             rows.sort(key=lambda row: (row.due_at, row.id), reverse=newest_first)
-        items = [_from_row(row) for row in rows[:limit]]
+        items = [row_codec.message_from_row(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]
@@ -396,7 +248,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             if row is not None and self.events_enabled:
                 event = outbox.event_row(message_id, Status.CANCELLED, now, now, previous="queued")
                 outbox.insert_events(conn, [event])
-        return _from_row(row) if row is not None else None
+        return row_codec.message_from_row(row) if row is not None else None
 
     async def claim_due(
         self, now: datetime, limit: int, worker: str, lease_until: datetime
@@ -430,7 +282,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         )
         with self._tx() as conn:
             rows = conn.execute(stmt).all()
-        claimed = [_from_row(row) for row in rows]
+        claimed = [row_codec.message_from_row(row) for row in rows]
         claimed.sort(key=lambda m: (m.run_at, m.id))
         return claimed
 
@@ -444,8 +296,8 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
         executemany UPDATE per shape of change, one executemany INSERT of attempts."""
         applied = 0
         with self._tx() as conn:
-            for start in range(0, len(outcomes), _IN_CHUNK):
-                applied += self._record_chunk(conn, outcomes[start : start + _IN_CHUNK])
+            for start in range(0, len(outcomes), tables.IN_CHUNK):
+                applied += self._record_chunk(conn, outcomes[start : start + tables.IN_CHUNK])
         return applied
 
     def _record_chunk(self, conn: Connection, chunk: builtins.list[Outcome]) -> int:
@@ -498,109 +350,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             self._apply_kept_receipts(conn, sent_wamids)
         return sum(len(params) for params in groups.values())
 
-    # -- receipts (status webhooks) and inbound contacts --------------------------------------
-
-    async def apply_receipts(
-        self, receipts: Sequence[Receipt], received_at: datetime
-    ) -> ReceiptCounts:
-        if not receipts:
-            return ReceiptCounts()
-        return await self._run(self._apply_receipts, list(receipts), received_at)
-
-    def _apply_receipts(
-        self, receipts: builtins.list[Receipt], received_at: datetime
-    ) -> ReceiptCounts:
-        counts = {"applied": 0, "duplicate": 0, "stale": 0, "unmatched": 0}
-        insert = self._insert_into(R).on_conflict_do_nothing(index_elements=["wamid", "status"])
-        events: builtins.list[dict[str, Any]] = []
-        with self._tx() as conn:
-            for receipt in receipts:
-                row_id = conn.execute(
-                    insert.values(**changes.receipt_row(receipt, received_at)).returning(R.c.id)
-                ).scalar()
-                if row_id is None:
-                    counts["duplicate"] += 1
-                    continue
-                result, message_id, previous = changes.apply_receipt(conn, receipt, received_at)
-                counts[result] += 1
-                if message_id is not None:
-                    conn.execute(sa.update(R).where(R.c.id == row_id).values(message_id=message_id))
-                if result == "applied" and message_id is not None and self.events_enabled:
-                    events.append(changes.receipt_event(message_id, receipt, received_at, previous))
-            outbox.insert_events(conn, events)
-        return ReceiptCounts(**counts)
-
-    def _apply_kept_receipts(self, conn: Connection, wamids: builtins.list[str]) -> None:
-        """Apply receipts that arrived before their send was recorded (matched by wamid now)."""
-        for start in range(0, len(wamids), _IN_CHUNK):
-            query = (
-                sa.select(R)
-                .where(R.c.wamid.in_(wamids[start : start + _IN_CHUNK]), R.c.message_id.is_(None))
-                .order_by(R.c.occurred_at, R.c.id)
-            )
-            for row in conn.execute(query).all():
-                receipt = Receipt(
-                    wamid=row.wamid,
-                    status=Status(row.status),
-                    occurred_at=row.occurred_at,
-                    callback_data=row.callback_data,
-                    error_code=row.error_code,
-                    error_text=row.error_text,
-                )
-                result, message_id, previous = changes.apply_receipt(conn, receipt, row.received_at)
-                if message_id is not None:
-                    conn.execute(sa.update(R).where(R.c.id == row.id).values(message_id=message_id))
-                if result == "applied" and message_id is not None and self.events_enabled:
-                    event = changes.receipt_event(message_id, receipt, row.received_at, previous)
-                    outbox.insert_events(conn, [event])
-
-    async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
-        if contacts:
-            await self._run(self._record_inbound, list(contacts))
-
-    def _record_inbound(self, contacts: builtins.list[tuple[str, datetime]]) -> None:
-        latest: dict[str, datetime] = {}
-        for wa_id, at in contacts:
-            latest[wa_id] = max(at, latest.get(wa_id, at))
-        stmt = self._insert_into(C)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["wa_id"],
-            set_={"last_inbound_at": stmt.excluded.last_inbound_at},
-            where=C.c.last_inbound_at < stmt.excluded.last_inbound_at,
-        )
-        with self._tx() as conn:
-            conn.execute(upsert, [{"wa_id": k, "last_inbound_at": v} for k, v in latest.items()])
-
-    async def last_inbound(self, wa_id: str) -> datetime | None:
-        return await self._run(self._last_inbound, wa_id)
-
-    def _last_inbound(self, wa_id: str) -> datetime | None:
-        with self._tx() as conn:
-            return conn.execute(sa.select(C.c.last_inbound_at).where(C.c.wa_id == wa_id)).scalar()
-
-    async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
-        """Concurrent lookups (one per `POST /schedule`) share one query, like `add`."""
-        wanted = list(dict.fromkeys(wa_ids))
-        return await self._inbound_lookups.submit(wanted) if wanted else {}
-
-    async def _inbound_group(
-        self, group: builtins.list[builtins.list[str]]
-    ) -> builtins.list[dict[str, datetime]]:
-        union = list(dict.fromkeys(wa_id for wanted in group for wa_id in wanted))
-        found = await self._read(self._last_inbound_many, union)
-        return [{k: found[k] for k in wanted if k in found} for wanted in group]
-
-    def _last_inbound_many(self, wa_ids: builtins.list[str]) -> dict[str, datetime]:
-        found: dict[str, datetime] = {}
-        with self._tx() as conn:
-            if self._dialect == "sqlite":
-                rows = conn.execute(sqlite_bulk.LAST_INBOUND, {"wa_ids": json.dumps(wa_ids)})
-                return {row.wa_id: row.last_inbound_at for row in rows}
-            for start in range(0, len(wa_ids), _IN_CHUNK):
-                chunk = wa_ids[start : start + _IN_CHUNK]
-                query = sa.select(C.c.wa_id, C.c.last_inbound_at).where(C.c.wa_id.in_(chunk))
-                found.update({row.wa_id: row.last_inbound_at for row in conn.execute(query)})
-        return found
+    # -- leases, counts, wake-up --------------------------------------------------------
 
     async def expired_leases(
         self, now: datetime, limit: int
@@ -617,7 +367,7 @@ class SqlMessageStore(outbox.SqlOutboxMixin):
             .limit(limit)
         )
         with self._tx() as conn:
-            return [_from_row(row) for row in conn.execute(query)]
+            return [row_codec.message_from_row(row) for row in conn.execute(query)]
 
     async def stats(self, now: datetime) -> QueueStats:
         return await self._run(self._stats, now)

@@ -193,3 +193,7 @@ MESSAGE_FIELDS = {"tarih": "local_date", "saat": "local_time"}
 def message_field(column: str) -> str:
     """The `ScheduledMessage` field stored in `messages.<column>`."""
     return MESSAGE_FIELDS.get(column, column)
+
+
+#: Keys per `IN (...)` list: SQLite caps the bound parameters of a statement; stay well below.
+IN_CHUNK = 500

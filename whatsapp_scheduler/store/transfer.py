@@ -26,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from whatsapp_scheduler.core import errors
-from whatsapp_scheduler.store import migrate, sql, tables, urls
+from whatsapp_scheduler.store import engine as engine_mod
+from whatsapp_scheduler.store import migrate, tables, urls
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def _copy_all(
     batch_size: int,
     progress: Callable[[str, int], None] | None,
 ) -> list[TableCopy]:
-    source = sql.create_engine(source_url)
+    source = engine_mod.create_engine(source_url)
     try:
         revision, head = source_revision(source), head_revision()
         if revision != head:
@@ -106,7 +107,7 @@ def _copy_all(
                 "run `whatsapp-scheduler db upgrade` on it first"
             )
         migrate.upgrade(target_url)
-        target = sql.create_engine(target_url)
+        target = engine_mod.create_engine(target_url)
         try:
             results = [
                 _copy_table(source, target, table, key, batch_size, progress)

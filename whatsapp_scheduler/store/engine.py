@@ -1,0 +1,32 @@
+"""The SQLAlchemy engine for DATABASE_URL, with this project's connection settings: on SQLite
+WAL, a 10 s busy timeout, SQLITE_SYNCHRONOUS and foreign keys; on PostgreSQL (psycopg 3) a
+fixed pool with pre-ping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from whatsapp_scheduler.store import urls
+
+
+def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8) -> Engine:
+    """An engine with this project's connection settings (WAL and busy timeout on SQLite)."""
+    url = urls.normalize_url(url)
+    if url.startswith("sqlite"):
+        # Two connections stay open: the store thread's and the reader thread's.
+        engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=False)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)

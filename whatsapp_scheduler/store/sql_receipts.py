@@ -1,0 +1,153 @@
+"""The receipts and contacts half of `SqlMessageStore`: Meta's status webhooks applied to
+messages (forward only, de-duplicated, kept until their send is recorded) and the contacts'
+last inbound message (the 24-hour window)."""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.store import (
+    Receipt,
+    ReceiptCounts,
+    batching,
+    changes,
+    outbox,
+    sqlite_bulk,
+    tables,
+)
+
+T = TypeVar("T")
+R = tables.receipts
+C = tables.contacts
+Status = messages.MessageStatus
+
+
+class SqlReceiptsMixin:
+    """Receipts and contacts methods of `SqlMessageStore` (uses its threads and transactions)."""
+
+    events_enabled: bool
+    _dialect: str
+    _inbound_lookups: batching.Batcher[builtins.list[str], dict[str, datetime]]
+
+    if TYPE_CHECKING:  # provided by SqlMessageStore
+
+        async def _run(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+        async def _read(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+        def _tx(self) -> AbstractContextManager[Connection]: ...
+
+        def _insert_into(self, table: sa.Table) -> Any: ...
+
+    async def apply_receipts(
+        self, receipts: Sequence[Receipt], received_at: datetime
+    ) -> ReceiptCounts:
+        if not receipts:
+            return ReceiptCounts()
+        return await self._run(self._apply_receipts, list(receipts), received_at)
+
+    def _apply_receipts(
+        self, receipts: builtins.list[Receipt], received_at: datetime
+    ) -> ReceiptCounts:
+        counts = {"applied": 0, "duplicate": 0, "stale": 0, "unmatched": 0}
+        insert = self._insert_into(R).on_conflict_do_nothing(index_elements=["wamid", "status"])
+        events: builtins.list[dict[str, Any]] = []
+        with self._tx() as conn:
+            for receipt in receipts:
+                row_id = conn.execute(
+                    insert.values(**changes.receipt_row(receipt, received_at)).returning(R.c.id)
+                ).scalar()
+                if row_id is None:
+                    counts["duplicate"] += 1
+                    continue
+                result, message_id, previous = changes.apply_receipt(conn, receipt, received_at)
+                counts[result] += 1
+                if message_id is not None:
+                    conn.execute(sa.update(R).where(R.c.id == row_id).values(message_id=message_id))
+                if result == "applied" and message_id is not None and self.events_enabled:
+                    events.append(changes.receipt_event(message_id, receipt, received_at, previous))
+            outbox.insert_events(conn, events)
+        return ReceiptCounts(**counts)
+
+    def _apply_kept_receipts(self, conn: Connection, wamids: builtins.list[str]) -> None:
+        """Apply receipts that arrived before their send was recorded (matched by wamid now)."""
+        for start in range(0, len(wamids), tables.IN_CHUNK):
+            query = (
+                sa.select(R)
+                .where(
+                    R.c.wamid.in_(wamids[start : start + tables.IN_CHUNK]), R.c.message_id.is_(None)
+                )
+                .order_by(R.c.occurred_at, R.c.id)
+            )
+            for row in conn.execute(query).all():
+                receipt = Receipt(
+                    wamid=row.wamid,
+                    status=Status(row.status),
+                    occurred_at=row.occurred_at,
+                    callback_data=row.callback_data,
+                    error_code=row.error_code,
+                    error_text=row.error_text,
+                )
+                result, message_id, previous = changes.apply_receipt(conn, receipt, row.received_at)
+                if message_id is not None:
+                    conn.execute(sa.update(R).where(R.c.id == row.id).values(message_id=message_id))
+                if result == "applied" and message_id is not None and self.events_enabled:
+                    event = changes.receipt_event(message_id, receipt, row.received_at, previous)
+                    outbox.insert_events(conn, [event])
+
+    async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
+        if contacts:
+            await self._run(self._record_inbound, list(contacts))
+
+    def _record_inbound(self, contacts: builtins.list[tuple[str, datetime]]) -> None:
+        latest: dict[str, datetime] = {}
+        for wa_id, at in contacts:
+            latest[wa_id] = max(at, latest.get(wa_id, at))
+        stmt = self._insert_into(C)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["wa_id"],
+            set_={"last_inbound_at": stmt.excluded.last_inbound_at},
+            where=C.c.last_inbound_at < stmt.excluded.last_inbound_at,
+        )
+        with self._tx() as conn:
+            conn.execute(upsert, [{"wa_id": k, "last_inbound_at": v} for k, v in latest.items()])
+
+    async def last_inbound(self, wa_id: str) -> datetime | None:
+        return await self._run(self._last_inbound, wa_id)
+
+    def _last_inbound(self, wa_id: str) -> datetime | None:
+        with self._tx() as conn:
+            return conn.execute(sa.select(C.c.last_inbound_at).where(C.c.wa_id == wa_id)).scalar()
+
+    async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
+        """Concurrent lookups (one per `POST /schedule`) share one query, like `add`."""
+        wanted = list(dict.fromkeys(wa_ids))
+        return await self._inbound_lookups.submit(wanted) if wanted else {}
+
+    async def _inbound_group(
+        self, group: builtins.list[builtins.list[str]]
+    ) -> builtins.list[dict[str, datetime]]:
+        union = list(dict.fromkeys(wa_id for wanted in group for wa_id in wanted))
+        found = await self._read(self._last_inbound_many, union)
+        return [{k: found[k] for k in wanted if k in found} for wanted in group]
+
+    def _last_inbound_many(self, wa_ids: builtins.list[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        with self._tx() as conn:
+            if self._dialect == "sqlite":
+                rows = conn.execute(sqlite_bulk.LAST_INBOUND, {"wa_ids": json.dumps(wa_ids)})
+                return {row.wa_id: row.last_inbound_at for row in rows}
+            for start in range(0, len(wa_ids), tables.IN_CHUNK):
+                chunk = wa_ids[start : start + tables.IN_CHUNK]
+                query = sa.select(C.c.wa_id, C.c.last_inbound_at).where(C.c.wa_id.in_(chunk))
+                found.update({row.wa_id: row.last_inbound_at for row in conn.execute(query)})
+        return found
