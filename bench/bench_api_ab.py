@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -50,25 +49,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=5000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", "-q", str(base), args.base], cwd=ROOT, check=True
-        )
-        try:
-            results: dict[tuple[str, int], list[tuple[float, float]]] = {}
-            for round_ in range(args.rounds):
-                for label, path in (("this checkout", None), (args.base, str(base))):
-                    for recipients in (10_000_000, 1000):
-                        figures = measure(path, recipients, args.requests)
-                        results.setdefault((label, recipients), []).append(figures)
-                        print(
-                            f"round {round_ + 1} {label:>13} recipients {recipients:>10,}: "
-                            f"single {figures[0]:,.0f} req/s, batch {figures[1]:,.0f} msg/s",
-                            flush=True,
-                        )
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT)
+    with benchservice.base_worktree(args.base) as base:
+        results: dict[tuple[str, int], list[tuple[float, float]]] = {}
+        for round_ in range(args.rounds):
+            for label, path in (("this checkout", None), (args.base, str(base))):
+                for recipients in (10_000_000, 1000):
+                    figures = measure(path, recipients, args.requests)
+                    results.setdefault((label, recipients), []).append(figures)
+                    print(
+                        f"round {round_ + 1} {label:>13} recipients {recipients:>10,}: "
+                        f"single {figures[0]:,.0f} req/s, batch {figures[1]:,.0f} msg/s",
+                        flush=True,
+                    )
     print("medians:")
     for (label, recipients), runs in results.items():
         single = statistics.median(r[0] for r in runs)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 BIN = Path(sys.executable).parent / "whatsapp-scheduler"
@@ -72,3 +74,18 @@ def insert_messages(db: Path, rows: Iterable[tuple[object, ...]], chunk: int = 5
             conn.commit()
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def base_worktree(revision: str) -> Iterator[Path]:
+    """`revision` checked out in a temporary git worktree (removed afterwards), for A/B runs."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "-q", str(base), revision], cwd=root, check=True
+        )
+        try:
+            yield base
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=root)
