@@ -9,7 +9,6 @@
 FROM python:3.11-slim AS build
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
-    UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_NO_CACHE=1 \
     UV_PYTHON_DOWNLOADS=never \
@@ -21,10 +20,18 @@ RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 # Dependencies first: this layer is reused while only the code changes.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+# Byte-compiled here (start-up would otherwise compile every import, ~1.5 s), as hash-based
+# .pyc files: the same sources give the same bytes on every build (timestamped ones would not),
+# and uv's build-time stamp (uv_cache.json) is left out: two builds give the same venv, byte
+# for byte (bench/RESULTS.md).
+ARG COMPILE="python -m compileall -q -j 0 --invalidation-mode unchecked-hash"
+RUN uv sync --frozen --no-dev --no-install-project && $COMPILE /app/.venv/lib
 # Then the package itself, installed as a wheel (not editable): the venv is all that is needed.
 COPY whatsapp_scheduler ./whatsapp_scheduler
-RUN uv sync --frozen --no-dev --no-editable
+RUN uv sync --frozen --no-dev --no-editable \
+    && $COMPILE /app/.venv/lib/python3.*/site-packages/whatsapp_scheduler \
+    && rm -f /app/.venv/lib/python3.*/site-packages/whatsapp_scheduler-*.dist-info/uv_cache.json \
+    && sed -i '/uv_cache.json/d' /app/.venv/lib/python3.*/site-packages/whatsapp_scheduler-*.dist-info/RECORD
 
 # ---- final: the base image, a non-root user and the venv; no uv, no sources, no tests ----
 FROM python:3.11-slim

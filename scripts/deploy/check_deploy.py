@@ -348,6 +348,7 @@ def make_context(root: Path, canary: str) -> None:
 def check_build(run: Run, state: dict) -> str:
     canary = "wsdeploy-canary-" + secrets.token_hex(8)
     state["canary"] = canary
+    before = docker("image", "inspect", "-f", "{{.Id}}", run.image, check=False).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="wsdeploy-context-") as tmp:
         make_context(Path(tmp), canary)
         started = time.monotonic()
@@ -355,6 +356,9 @@ def check_build(run: Run, state: dict) -> str:
         elapsed = time.monotonic() - started
     if done.returncode != 0:
         raise CheckFailed(f"docker build exited {done.returncode}:\n{(done.stdout + done.stderr)[-3000:]}")
+    after = docker("image", "inspect", "-f", "{{.Id}}", run.image).stdout.strip()
+    if before and before != after:  # the previous build of this tag, now untagged (not its cache)
+        docker("rmi", before, check=False)
     size = int(docker("image", "inspect", "-f", "{{.Size}}", run.image).stdout.strip())
     state["build_seconds"], state["size"] = elapsed, size
     return f"{elapsed:.1f} s, {size / 1e6:.0f} MB"
