@@ -454,7 +454,11 @@ try:
     pytest_import = "imported"
 except ModuleNotFoundError:
     pytest_import = "ModuleNotFoundError"
+import os
+code = os.path.dirname(whatsapp_scheduler.__file__)
 print(json.dumps({"dev": [n for n in sys.argv[1:] if present(n)], "fastapi": present("fastapi"),
+                  "code_writable": os.access(code, os.W_OK) or os.access(code + "/cli.py", os.W_OK),
+                  "data_writable": os.access("/data", os.W_OK),
                   "pytest": pytest_import, "package": whatsapp_scheduler.__file__}))
 """
 
@@ -477,6 +481,10 @@ def check_image(run: Run, state: dict[str, Any]) -> str:
     fail_unless(probe["fastapi"], f"the probe cannot see the image's own packages: {probe}")
     fail_unless(not probe["dev"], f"dev dependencies installed in the image: {probe['dev']}")
     fail_unless(probe["pytest"] == "ModuleNotFoundError", f"`import pytest` in the image: {probe}")
+    fail_unless(
+        not probe["code_writable"], "the service's user can change its own code in the venv"
+    )
+    fail_unless(probe["data_writable"], "the service's user cannot write /data (the SQLite volume)")
     fail_unless(
         "/site-packages/" in probe["package"],
         f"whatsapp_scheduler is not installed in the venv (editable?): {probe['package']}",
