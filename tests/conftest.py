@@ -37,27 +37,24 @@ def make_settings(tmp_path: Any) -> Callable[..., settings.Settings]:
 
 @pytest.fixture
 def make_message() -> Callable[..., messages.ScheduledMessage]:
+    """`testing.make_message` with a fresh id per call (m000000, m000001, ...) and these defaults:
+    due five minutes after START, created and updated at START, Europe/Istanbul, the service's content hash.
+    Any field of `ScheduledMessage` can be overridden."""
     counter = iter(range(1_000_000))
 
     def factory(**overrides: Any) -> messages.ScheduledMessage:
         number = next(counter)
+        message_id = overrides.pop("id", f"m{number:06d}")
         due = overrides.pop("due_at", START + timedelta(minutes=5))
         body = overrides.pop("body", f"message {number}")
         recipient = overrides.pop("recipient", "+905551234567")
         values: dict[str, Any] = {
-            "id": f"m{number:06d}",
-            "recipient": recipient,
-            "due_at": due,
-            "run_at": overrides.pop("run_at", due),
             "timezone": "Europe/Istanbul",
-            "local_date": due.date().isoformat(),
-            "local_time": due.strftime("%H:%M"),
             "content_hash": service.content_hash(recipient, due, body, None),
             "created_at": START,
             "updated_at": START,
-            "body": body,
         }
         values.update(overrides)
-        return messages.ScheduledMessage(**values)
+        return testing.make_message(message_id, due, recipient=recipient, body=body, **values)
 
     return factory

@@ -468,24 +468,36 @@ def make_message(
     recipient: str = "+905551112233",
     body: str | None = "hello",
     template: Mapping[str, Any] | None = None,
+    timezone: str = "UTC",
+    run_at: datetime | None = None,
+    created_at: datetime | None = None,
+    content_hash: str | None = None,
     **changes: Any,
 ) -> messages.ScheduledMessage:
-    """A queued message due at `due_at` (run_at too), with consistent bookkeeping fields."""
+    """A queued message due at `due_at`, with consistent bookkeeping fields.
+
+    `run_at` defaults to `due_at`, `created_at` (and `updated_at`) too; the local date and time
+    are `due_at`'s; `content_hash` defaults to a digest of id, recipient, due time and body.
+    Any other field of `ScheduledMessage` can be given in `changes`.
+    """
     if template is not None:
         body = None
-    digest = hashlib.sha256(f"{message_id}{recipient}{due_at}{body}".encode()).hexdigest()
-    message = messages.ScheduledMessage(
-        id=message_id,
-        recipient=recipient,
-        due_at=due_at,
-        run_at=due_at,
-        timezone="UTC",
-        local_date=due_at.date().isoformat(),
-        local_time=due_at.strftime("%H:%M"),
-        content_hash=digest,
-        created_at=due_at,
-        updated_at=due_at,
-        body=body,
-        template=template,
-    )
-    return message.evolve(**changes) if changes else message
+    if content_hash is None:
+        content_hash = hashlib.sha256(f"{message_id}{recipient}{due_at}{body}".encode()).hexdigest()
+    created = due_at if created_at is None else created_at
+    fields: dict[str, Any] = {
+        "id": message_id,
+        "recipient": recipient,
+        "due_at": due_at,
+        "run_at": due_at if run_at is None else run_at,
+        "timezone": timezone,
+        "local_date": due_at.date().isoformat(),
+        "local_time": due_at.strftime("%H:%M"),
+        "content_hash": content_hash,
+        "created_at": created,
+        "updated_at": created,
+        "body": body,
+        "template": template,
+    }
+    fields.update(changes)
+    return messages.ScheduledMessage(**fields)
