@@ -129,7 +129,7 @@ async def rate_test(url: str, directory: Path, seconds: float) -> float:
     await d.start()
     t0 = time.perf_counter()
     await asyncio.sleep(seconds)
-    sent = d.health()["sent"]
+    sent: int = d.health()["sent"]
     elapsed = time.perf_counter() - t0
     retried = d.health()["retried"]
     await d.stop()

@@ -26,7 +26,7 @@ import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 
 from whatsapp_scheduler import server, testing
 from whatsapp_scheduler.core import messages
-from whatsapp_scheduler.store import migrate, sql
+from whatsapp_scheduler.store import Outcome, migrate, sql
 from whatsapp_scheduler.whatsapp import webhooks
 
 KEY = "bench-webhook-key-0123456789"
@@ -45,7 +45,7 @@ async def seed(db: Path, count: int) -> list[str]:
     await store.add_many(batch)
     await store.claim_due(now, count, "bench", now + timedelta(minutes=5))
     outcomes = [
-        sql.Outcome(
+        Outcome(
             message_id=m.id,
             worker="bench",
             status=messages.MessageStatus.SENT,

@@ -14,6 +14,9 @@ from whatsapp_scheduler.core import messages
 API_KEY = "test-api-key-0123456789"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
+#: The type of the `make_message` fixture, for annotating the helpers that take it.
+MakeMessage = Callable[..., messages.ScheduledMessage]
+
 
 @pytest.fixture
 def clock() -> testing.FrozenClock:
@@ -36,7 +39,7 @@ def make_settings(tmp_path: Any) -> Callable[..., settings.Settings]:
 
 
 @pytest.fixture
-def make_message() -> Callable[..., messages.ScheduledMessage]:
+def make_message() -> MakeMessage:
     """`testing.make_message` with a fresh id per call (m000000, m000001, ...) and these defaults:
     due five minutes after START, created and updated at START, Europe/Istanbul, the service's content hash.
     Any field of `ScheduledMessage` can be overridden."""

@@ -15,7 +15,8 @@ import pytest
 
 from tests.acceptance.conftest import BIN, base_env
 from tests.integration.conftest import _admin, _with_database, postgres_server_url
-from whatsapp_scheduler.store import migrate, sql
+from whatsapp_scheduler.store import engine as engine_mod
+from whatsapp_scheduler.store import migrate
 
 TOGETHER = 4
 
@@ -60,7 +61,7 @@ def _upgrade_together(tmp_path: Path, url: str) -> None:
 def test_processes_starting_together_migrate_a_new_sqlite_file_once(tmp_path):
     url = f"sqlite:///{tmp_path / 'together.db'}"
     _upgrade_together(tmp_path, url)
-    engine = sql.create_engine(url)
+    engine = engine_mod.create_engine(url)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
     engine.dispose()

@@ -67,7 +67,7 @@ async def test_sandbox_serve_takes_a_message_to_read(tmp_path):
                 "mesaj": "Selam",
             }
             assert (await api.post("/schedule", json=body)).status_code == 200
-            seen = []
+            seen: list[str] = []
             for _ in range(200):
                 status = (await api.get("/status/now-1")).json()
                 if not seen or seen[-1] != status["status"]:

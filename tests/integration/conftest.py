@@ -200,9 +200,11 @@ async def assert_limiters_share_the_pair_gap(shared: list[Any], key: str, interv
         assert await shared[1].reserve_pair(key, interval) is not None  # still inside the gap
         await asyncio.sleep(interval + 0.05)
         assert await shared[1].reserve_pair(key, interval) is None
-        twice = await asyncio.gather(
-            shared[2].reserve_pair(key + "-twice", interval),
-            shared[2].reserve_pair(key + "-twice", interval),
+        twice = list(  # gather() answers a list; typeshed says a tuple
+            await asyncio.gather(
+                shared[2].reserve_pair(key + "-twice", interval),
+                shared[2].reserve_pair(key + "-twice", interval),
+            )
         )
         assert twice == [None, interval]
         assert await shared[0].reserve_pair(key, 0.0) is None  # PAIR_INTERVAL=0: no gap

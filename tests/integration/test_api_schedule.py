@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import START
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core.messages import MessageStatus
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import schemas
 
@@ -23,19 +27,21 @@ GOOD = {
 }
 
 
-def query(statuses, limit, cursor=None, **filters):
+def query(
+    statuses: Iterable[MessageStatus], limit: int, cursor: str | None = None, **filters: Any
+) -> MessageQuery:
     """The store's `MessageQuery` for these statuses and filters."""
     return MessageQuery(tuple(statuses), limit, cursor, **filters)
 
 
-def _msg(**changes):
+def _msg(**changes: Any) -> dict[str, Any]:
     body = dict(GOOD)
     body.update(changes)
     return {k: v for k, v in body.items() if v is not None}
 
 
-async def _count(api) -> int:
-    page = await api.store.list(query([], limit=1))
+async def _count(api: Any) -> int:
+    page: store.Page = await api.store.list(query([], limit=1))
     return page.total
 
 
@@ -233,7 +239,8 @@ async def test_list_pages_through_link_headers(api):
     ids = [f"m{i:02d}" for i in range(7)]
     batch = {"messages": [_msg(id=i, saat=f"10:{n:02d}") for n, i in enumerate(ids)]}
     assert (await api.post("/schedule/batch", json=batch)).json()["stored"] == 7
-    seen, url = [], "/schedule?limit=3"
+    seen: list[str] = []
+    url: str | None = "/schedule?limit=3"
     while url:
         response = await api.get(url)
         assert response.headers["X-Total-Count"] == "7"

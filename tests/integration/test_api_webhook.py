@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -16,8 +18,10 @@ from whatsapp_scheduler.whatsapp import webhooks
 S = messages.MessageStatus
 
 
-def _envelope(statuses=(), inbound=()):
-    value = {
+def _envelope(
+    statuses: Iterable[dict[str, Any]] = (), inbound: Iterable[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    value: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
     }
@@ -31,12 +35,12 @@ def _envelope(statuses=(), inbound=()):
     }
 
 
-def _status(wamid, status, seconds, **extra):
+def _status(wamid: str, status: str, seconds: float, **extra: Any) -> dict[str, Any]:
     ts = str(int((START + timedelta(seconds=seconds)).timestamp()))
     return {"id": wamid, "status": status, "timestamp": ts, "recipient_id": "905551234567", **extra}
 
 
-async def _post(api, payload, secret=APP_SECRET):
+async def _post(api: Any, payload: Any, secret: str = APP_SECRET) -> httpx.Response:
     body = json.dumps(payload).encode()
     headers = {
         "X-Hub-Signature-256": webhooks.sign(body, secret),
@@ -46,7 +50,7 @@ async def _post(api, payload, secret=APP_SECRET):
         return await meta.post("/webhook", content=body, headers=headers)
 
 
-async def _sent_message(api, wamid="wamid.HBgL1"):
+async def _sent_message(api: Any, wamid: str = "wamid.HBgL1") -> None:
     await api.post(
         "/schedule",
         json={

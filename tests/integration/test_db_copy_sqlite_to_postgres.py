@@ -107,7 +107,9 @@ async def test_copy_moves_everything_is_idempotent_and_keeps_the_target_usable(
             ]
         )
         assert applied == 3
-        assert (await target.get(claimed[0].id)).status == Status.READ
+        copied = await target.get(claimed[0].id)
+        assert copied is not None
+        assert copied.status == Status.READ
     finally:
         await source.close()
         await target.close()

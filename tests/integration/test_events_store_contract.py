@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
-from tests.conftest import START
+from tests.conftest import START, MakeMessage
 from whatsapp_scheduler import store, testing
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.core.messages import AttemptOutcome, SentAs
 from whatsapp_scheduler.core.messages import MessageStatus as S
 from whatsapp_scheduler.store import sql
@@ -34,20 +36,28 @@ async def events_store(request: pytest.FixtureRequest) -> AsyncIterator[store.Me
         await message_store.close()
 
 
-def _outcome(message_id: str, **kw) -> store.Outcome:
-    values = {"status": S.SENT, "finished_at": START, "attempt": AttemptOutcome.SENT}
+def _outcome(message_id: str, **kw: Any) -> store.Outcome:
+    values: dict[str, Any] = {
+        "status": S.SENT,
+        "finished_at": START,
+        "attempt": AttemptOutcome.SENT,
+    }
     values.update(kw)
     return store.Outcome(message_id=message_id, worker="w1", **values)
 
 
-async def _claimed(s, make_message, **kw):
+async def _claimed(
+    s: store.MessageStore, make_message: MakeMessage, **kw: Any
+) -> messages.ScheduledMessage:
     message = make_message(**kw)
     await s.add(message)
     await s.claim_due(START + timedelta(hours=1), 10, "w1", LEASE)
     return message
 
 
-async def _bodies(s, now=START + timedelta(hours=2)):
+async def _bodies(
+    s: store.MessageStore, now: datetime = START + timedelta(hours=2)
+) -> tuple[list[store.Event], list[Any]]:
     events = await s.claim_events(now, 100, now + timedelta(seconds=30))
     return events, [json.loads(e.body) for e in events]
 
@@ -201,7 +211,7 @@ async def test_delivered_event_is_not_claimed_again(events_store, make_message):
     assert await events_store.claim_events(far, 10, far) == []
 
 
-async def _add(s, make_message):
+async def _add(s: store.MessageStore, make_message: MakeMessage) -> messages.ScheduledMessage:
     message = make_message()
     await s.add(message)
     return message

@@ -75,7 +75,9 @@ def test_the_fast_path_knows_the_real_head(tmp_path):
 
 def _counts_agree(conn: sa.Connection) -> tuple[dict[str, int], dict[str, int]]:
     kept = {s: n for s, n in conn.exec_driver_sql("SELECT status, n FROM status_counts") if n}
-    real = dict(conn.exec_driver_sql("SELECT status, count(*) FROM messages GROUP BY status").all())
+    real: dict[str, int] = dict(
+        conn.exec_driver_sql("SELECT status, count(*) FROM messages GROUP BY status").all()
+    )
     return kept, real
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from tests.conftest import START
+from tests.conftest import START, MakeMessage
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.core.messages import AttemptOutcome
@@ -16,13 +18,19 @@ from whatsapp_scheduler.core.query import MessageQuery
 LEASE = START + timedelta(seconds=60)
 
 
-def query(statuses, limit, cursor=None, **filters):
+def query(
+    statuses: Iterable[S], limit: int, cursor: str | None = None, **filters: Any
+) -> MessageQuery:
     """The store's `MessageQuery` for these statuses and filters."""
     return MessageQuery(tuple(statuses), limit, cursor, **filters)
 
 
-def _outcome(message_id: str, worker: str = "w1", **kw) -> store.Outcome:
-    values = {"status": S.SENT, "finished_at": START, "attempt": AttemptOutcome.SENT}
+def _outcome(message_id: str, worker: str = "w1", **kw: Any) -> store.Outcome:
+    values: dict[str, Any] = {
+        "status": S.SENT,
+        "finished_at": START,
+        "attempt": AttemptOutcome.SENT,
+    }
     values.update(kw)
     return store.Outcome(message_id=message_id, worker=worker, **values)
 
@@ -274,13 +282,15 @@ async def test_concurrent_batches_sharing_ids_answer_as_if_one_came_after_the_ot
     assert (await any_store.list(query([], limit=10))).total == 5
 
 
-def _receipt(wamid, status, seconds=0, **kw):
+def _receipt(wamid: str, status: S, seconds: float = 0, **kw: Any) -> store.Receipt:
     return store.Receipt(
         wamid=wamid, status=status, occurred_at=START + timedelta(seconds=seconds), **kw
     )
 
 
-async def _sent(any_store, make_message, wamid="wamid.A"):
+async def _sent(
+    any_store: store.MessageStore, make_message: MakeMessage, wamid: str = "wamid.A"
+) -> messages.ScheduledMessage:
     message = make_message(due_at=START)
     await any_store.add(message)
     await any_store.claim_due(START, 1, "w1", LEASE)
@@ -354,9 +364,11 @@ async def test_inbound_contacts_keep_the_latest_time(any_store):
 # -- list filters for the dashboard's history (issue #7) --------------------------------------
 
 
-async def _history_rows(any_store, make_message):
+async def _history_rows(
+    any_store: store.MessageStore, make_message: MakeMessage
+) -> list[messages.ScheduledMessage]:
     """Six messages over three days, two recipients, three statuses."""
-    made = []
+    made: list[messages.ScheduledMessage] = []
     for day in range(3):
         for n, (recipient, status) in enumerate(
             [("+905551111111", S.SENT), ("+16505551234", S.READ)]
@@ -391,7 +403,8 @@ async def test_list_filters_by_recipient_and_due_range(any_store, make_message):
 async def test_list_newest_first_pages_backwards_across_statuses(any_store, make_message):
     made = await _history_rows(any_store, make_message)
     expected = sorted(made, key=lambda m: (m.due_at, m.id), reverse=True)
-    seen, cursor = [], None
+    seen: list[str] = []
+    cursor: str | None = None
     while True:
         page = await any_store.list(
             query([S.SENT, S.READ, S.CANCELLED], 2, cursor, newest_first=True)

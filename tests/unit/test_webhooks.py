@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from whatsapp_scheduler.core.messages import MessageStatus as S
@@ -16,7 +18,7 @@ def test_signature_is_hmac_sha256_of_the_raw_body():
     assert not webhooks.signature_valid(body, header, "")
 
 
-def _value(**value):
+def _value(**value: Any) -> dict[str, Any]:
     return {"entry": [{"changes": [{"field": "messages", "value": value}]}]}
 
 

@@ -40,7 +40,7 @@ def service(tmp_path: Path):
 @pytest.mark.timeout(120)
 @needs_chromium
 async def test_dashboard_end_to_end(service: Service) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import FilePayload, async_playwright, expect
 
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as pw:
@@ -145,10 +145,12 @@ async def test_dashboard_end_to_end(service: Service) -> None:
                 f"+16505551234,{day},09:15,Hello\n"
             )
             await page.click("text=Import")
-            await page.set_input_files(
-                "#file",
-                files=[{"name": "list.csv", "mimeType": "text/csv", "buffer": csv.encode()}],
-            )
+            upload: FilePayload = {
+                "name": "list.csv",
+                "mimeType": "text/csv",
+                "buffer": csv.encode(),
+            }
+            await page.set_input_files("#file", files=[upload])
             await page.click("button:has-text('Preview')")
             await expect(page.locator("tr.bad")).to_have_count(1)
             await expect(page.locator("tr.bad")).to_have_attribute("data-line", "4")

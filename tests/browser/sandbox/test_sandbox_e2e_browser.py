@@ -35,8 +35,11 @@ async def test_a_message_scheduled_through_the_api_arrives_in_the_inbox(tmp_path
                 break
             assert service.process.poll() is None, banner
             await asyncio.sleep(0.05)
-        inbox = re.search(r"Sandbox inbox \(.*\): (\S+)", banner).group(1)
-        key = re.search(r"API key for this run .*: (\S+)", banner).group(1)
+        inbox_found = re.search(r"Sandbox inbox \(.*\): (\S+)", banner)
+        key_found = re.search(r"API key for this run .*: (\S+)", banner)
+        assert inbox_found is not None, banner
+        assert key_found is not None, banner
+        inbox, key = inbox_found.group(1), key_found.group(1)
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1100, "height": 720})

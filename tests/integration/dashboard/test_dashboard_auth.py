@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import API_KEY
@@ -70,7 +72,7 @@ async def test_posts_without_the_csrf_token_are_refused(signed_in, method, path,
 
 
 async def test_json_posts_need_the_csrf_header(signed_in):
-    body = {"messages": []}
+    body: dict[str, list[Any]] = {"messages": []}
     refused = await signed_in.browser.post("/dashboard/api/import/batch", json=body)
     assert refused.status_code == 403
     accepted = await signed_in.browser.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ async def test_recipient_check_uses_the_apis_rule(signed_in):
 async def test_events_stream_reports_status_changes(signed_in, make_message):
     first, second = make_message(), make_message()
     await signed_in.store.add_many([first, second])
-    seen: list[dict[str, str]] = []
+    seen: list[dict[str, Any]] = []
     async with signed_in.browser.stream(
         "GET", "/dashboard/api/events", params={"ids": f"{first.id},{second.id},unknown"}
     ) as response:
@@ -62,7 +63,9 @@ async def test_import_previews_without_storing_then_stores_chunks(signed_in):
     assert re.findall(r'<tr class="bad" data-line="(\d+)"', preview.text) == ["3"]
     assert "not a phone number" in preview.text
     assert (await signed_in.api.get("/schedule")).json() == []  # nothing stored yet
-    rows = json.loads(re.search(r'id="import-rows">(.*?)</script>', preview.text, re.S)[1])
+    found = re.search(r'id="import-rows">(.*?)</script>', preview.text, re.S)
+    assert found is not None
+    rows = json.loads(found[1])
     assert [r["line"] for r in rows] == [2, 4]
     stored = await signed_in.browser.post(
         "/dashboard/api/import/batch",
@@ -111,9 +114,12 @@ def test_language_choice(cookie, header, expected):
 
 
 def test_error_codes_are_explained_in_plain_words():
-    assert "24-hour window is closed" in errorcodes.explain(131047)
-    assert "template" in errorcodes.explain(131047)
-    assert "24 saatlik" in errorcodes.explain(131047, "tr")
+    english, turkish = errorcodes.explain(131047), errorcodes.explain(131047, "tr")
+    assert english is not None
+    assert turkish is not None
+    assert "24-hour window is closed" in english
+    assert "template" in english
+    assert "24 saatlik" in turkish
     assert errorcodes.explain(250) == errorcodes.explain(10)
     assert errorcodes.explain(None) is None
     assert errorcodes.explain(999) is None

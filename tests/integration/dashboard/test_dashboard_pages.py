@@ -6,11 +6,14 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from tests.conftest import START
+from tests.conftest import START, MakeMessage
+from tests.integration.dashboard.conftest import Dashboard
 from whatsapp_scheduler import store
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.core.messages import AttemptOutcome, SentAs
 from whatsapp_scheduler.core.messages import MessageStatus as S
 
@@ -86,7 +89,9 @@ async def test_a_sent_message_cannot_be_cancelled_from_the_dashboard(signed_in, 
     assert "can no longer be cancelled" in html.unescape(response.text)
 
 
-async def _history(signed_in, make_message, count=120):
+async def _history(
+    signed_in: Dashboard, make_message: MakeMessage, count: int = 120
+) -> list[messages.ScheduledMessage]:
     statuses = [S.SENT, S.DELIVERED, S.READ, S.FAILED, S.CANCELLED]
     made = [
         make_message(
@@ -110,7 +115,9 @@ async def test_history_pages_newest_first_with_a_cursor(signed_in, make_message)
     first = await signed_in.browser.get("/history")
     assert _ids(first.text) == newest[:50]
     assert "120 messages" in first.text
-    cursor = re.search(r'cursor=([^"&]+)" rel="next"', first.text)[1]
+    found = re.search(r'cursor=([^"&]+)" rel="next"', first.text)
+    assert found is not None
+    cursor = found[1]
     second = await signed_in.browser.get(f"/history?cursor={cursor}")
     assert _ids(second.text) == newest[50:100]
 
@@ -131,7 +138,7 @@ async def test_history_filters_by_status_recipient_and_date(signed_in, make_mess
     assert "recipient: &#39;abc&#39; is not a phone number" in bad.text
 
 
-async def _one_attempt(signed_in, make_message, **outcome) -> str:
+async def _one_attempt(signed_in: Dashboard, make_message: MakeMessage, **outcome: Any) -> str:
     """A message sent once, with `outcome` recorded for that attempt; returns its id."""
     message = make_message(due_at=START)
     await signed_in.store.add(message)

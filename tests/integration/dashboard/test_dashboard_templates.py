@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import START
+from tests.conftest import START, MakeMessage
 from tests.integration.conftest import ServedApp
 from tests.integration.dashboard.conftest import Dashboard
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.core.messages import MessageStatus as S
 from whatsapp_scheduler.store import sql
 from whatsapp_scheduler.web import app as app_mod
@@ -248,7 +249,9 @@ async def test_lists_and_the_message_page_show_templates(signed_in, make_message
     assert "appointment_reminder" in cancel
 
 
-async def _history(signed_in, make_message, count=120):
+async def _history(
+    signed_in: Dashboard, make_message: MakeMessage, count: int = 120
+) -> list[messages.ScheduledMessage]:
     statuses = [S.SENT, S.DELIVERED, S.READ, S.FAILED, S.CANCELLED]
     made = [
         make_message(due_at=START + timedelta(hours=i), status=statuses[i % 5])
@@ -304,7 +307,9 @@ async def test_upcoming_has_a_previous_page_too(signed_in, make_message):
 async def test_a_forged_prev_cursor_is_refused_like_any_bad_cursor(signed_in, make_message):
     await _history(signed_in, make_message, count=60)
     first = await signed_in.browser.get("/history")
-    second = await signed_in.browser.get(_link(first.text, "next") + "&prev=garbage")
+    next_link = _link(first.text, "next")
+    assert next_link is not None
+    second = await signed_in.browser.get(next_link + "&prev=garbage")
     back = await signed_in.browser.get(_link(second.text, "prev"))
     assert back.status_code == 200
     assert "cursor: is not a cursor this server gave out" in html.unescape(back.text)

@@ -58,7 +58,7 @@ def make_settings(standin: StandIn) -> Callable[..., settings.Settings]:
             "shutdown_grace_seconds": 1.0,
             "safety_poll_seconds": 5.0,
         }
-        return settings.Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+        return settings.Settings(_env_file=None, **(values | overrides))
 
     return make
 
@@ -83,7 +83,7 @@ async def wait_final(
     while True:
         rows = [await message_store.get(i) for i in ids]
         if all(r is not None and r.status in FINAL for r in rows):
-            return rows  # type: ignore[return-value]
+            return rows
         if time.monotonic() > deadline:
             pending = [r.id for r in rows if r is not None and r.status not in FINAL]
             raise AssertionError(f"{len(pending)} messages not final: {pending[:5]}")

@@ -113,7 +113,7 @@ async def test_create_session_uses_settings() -> None:
     from whatsapp_scheduler import settings
 
     config = settings.Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         send_concurrency=7,
         request_timeout_seconds=3,
         connect_timeout_seconds=1,

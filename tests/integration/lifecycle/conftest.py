@@ -102,7 +102,7 @@ def live(tmp_path: Path) -> LiveFactory:
             access_token=TOKEN,
             phone_number_id=NUMBER_ID,
             app_secret=APP_SECRET,
-            window_check=window_check,  # type: ignore[arg-type]
+            window_check=window_check,
             status_delays=StatusDelays(sent=0.02, delivered=0.05, read=0.05),
             webhook_retry_base=0.05,
         )
@@ -123,7 +123,7 @@ def live(tmp_path: Path) -> LiveFactory:
                 "max_lateness": timedelta(hours=72),
                 "request_timeout_seconds": 2.0,
             }
-            config_ = settings.Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+            config_ = settings.Settings(_env_file=None, **(values | overrides))
             app = app_mod.create_app(config_, store=message_store)
             async with (
                 ServedApp(app) as served,

@@ -124,7 +124,7 @@ async def test_failed_and_cancelled_events_and_api_key_default(live, receiver):
     by_id = {b["id"]: b for b in receiver.bodies()}
     assert by_id["ev-3"]["status"] == "cancelled"
     assert by_id["ev-2"]["status"] == "failed"
-    assert by_id["ev-2"]["error"]["code"] == 131026  # type: ignore[index]
+    assert by_id["ev-2"]["error"]["code"] == 131026
 
 
 async def test_events_survive_a_restart_of_the_deliverer(tmp_path: Path, receiver, make_message):

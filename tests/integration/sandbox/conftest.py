@@ -45,7 +45,8 @@ class Post:
 
     @property
     def value(self) -> dict[str, Any]:
-        return self.json["entry"][0]["changes"][0]["value"]
+        value: dict[str, Any] = self.json["entry"][0]["changes"][0]["value"]
+        return value
 
 
 @dataclass

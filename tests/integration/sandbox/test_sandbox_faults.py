@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -12,7 +13,7 @@ from whatsapp_scheduler.sandbox import PairRate, StandIn
 from whatsapp_scheduler.sandbox.graph_errors import CATALOGUE
 
 
-async def statuses_of(send, standin: StandIn, body: dict, n: int) -> list[int]:
+async def statuses_of(send, standin: StandIn, body: dict[str, Any], n: int) -> list[int]:
     return [(await send(standin, body))[0] for _ in range(n)]
 
 

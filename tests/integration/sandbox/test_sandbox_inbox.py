@@ -39,7 +39,8 @@ async def read_events(response: aiohttp.ClientResponse, wanted: str) -> dict[str
         if line.startswith("event: "):
             event = line.removeprefix("event: ")
         elif line.startswith("data: ") and event == wanted:
-            return json.loads(line.removeprefix("data: "))
+            data: dict[str, Any] = json.loads(line.removeprefix("data: "))
+            return data
     raise AssertionError(f"stream ended before a {wanted!r} event")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from typing import Any
 
 import pytest
 
@@ -88,7 +89,7 @@ async def test_extra_phone_number_ids_are_served(make_standin, send, text_body) 
     assert (await send(standin, text_body(), phone_id="222"))[0] == 200
 
 
-def _without(body: dict, key: str) -> dict:
+def _without(body: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != key}
 
 
@@ -195,7 +196,7 @@ VALID_BODIES = [
 
 
 @pytest.mark.parametrize("body", [b for _, b in VALID_BODIES], ids=[n for n, _ in VALID_BODIES])
-async def test_valid_bodies_are_accepted(standin: StandIn, send, body: dict) -> None:
+async def test_valid_bodies_are_accepted(standin: StandIn, send, body: dict[str, Any]) -> None:
     status, reply = await send(standin, body)
     assert status == 200, reply
     assert reply["contacts"][0]["wa_id"] == "16505551234"

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+from typing import Any
 
 from whatsapp_scheduler.sandbox import StandIn, StatusDelays
 
@@ -13,7 +14,7 @@ SECRET = "test-app-secret"
 PHONE_ID = "106540352242922"
 
 
-def kinds(statuses: list[dict]) -> list[str]:
+def kinds(statuses: list[dict[str, Any]]) -> list[str]:
     return [s["status"] for s in statuses]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from whatsapp_scheduler.sandbox.validation import Rejection, SendRequest, validate_send
@@ -35,7 +37,7 @@ BASE = {"messaging_product": "whatsapp", "to": "+1 (650) 555-1234"}
         ({"type": "location", "location": {"latitude": 1, "longitude": 2}}, "[location]"),
     ],
 )  # fmt: skip
-def test_summary_for_the_inbox(extra: dict, summary: str) -> None:
+def test_summary_for_the_inbox(extra: dict[str, Any], summary: str) -> None:
     result = validate_send({**BASE, **extra})
     assert isinstance(result, SendRequest)
     assert result.summary == summary
