@@ -15,6 +15,9 @@ import pytest
 
 from tests.acceptance.conftest import BIN, free_port
 
+# Each test starts a `serve` (5-12 s each in a full run with coverage).
+pytestmark = pytest.mark.slow
+
 KEY = "cli-client-key-0123456789"
 
 

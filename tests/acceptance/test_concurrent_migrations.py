@@ -18,6 +18,8 @@ from tests.integration.conftest import _admin, _with_database, postgres_server_u
 from whatsapp_scheduler.store import engine as engine_mod
 from whatsapp_scheduler.store import migrate
 
+pytestmark = pytest.mark.slow  # several processes start and migrate: 9-13 s each
+
 TOGETHER = 4
 
 

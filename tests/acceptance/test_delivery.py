@@ -20,7 +20,7 @@ from tests.acceptance.conftest import BIN, Service, base_env, free_port
 from whatsapp_scheduler import sandbox
 
 KEY = "delivery-key-0123456789"
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def _now_local() -> tuple[str, str]:

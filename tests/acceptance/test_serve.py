@@ -44,6 +44,7 @@ def replay_flutter_client(url: str) -> None:
         assert client.get(f"/status/{FLUTTER_BODY['id']}").json()["status"] == "cancelled"
 
 
+@pytest.mark.slow
 def test_whatsapp_scheduler_serve_keeps_the_seed_contract(start_service):
     service = start_service([str(BIN), "serve", "--sandbox"], API_KEY=KEY)
     service.wait_healthy()
@@ -52,6 +53,7 @@ def test_whatsapp_scheduler_serve_keeps_the_seed_contract(start_service):
     assert KEY not in service.output()
 
 
+@pytest.mark.slow
 def test_python_main_py_with_port_as_the_app_launches_it(start_service):
     service = start_service(
         [sys.executable, str(REPO / "main.py")],
@@ -66,6 +68,7 @@ def test_python_main_py_with_port_as_the_app_launches_it(start_service):
     assert service.stop() == 0
 
 
+@pytest.mark.slow
 def test_data_survives_a_restart(start_service):
     first = start_service([str(BIN), "serve", "--sandbox"], API_KEY=KEY)
     first.wait_healthy()
@@ -79,6 +82,7 @@ def test_data_survives_a_restart(start_service):
     assert status.json()["status"] == "queued"
 
 
+@pytest.mark.slow
 def test_sandbox_without_api_key_makes_one_and_prints_it(start_service):
     service = start_service([str(BIN), "serve", "--sandbox"])
     service.wait_healthy()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.acceptance.conftest import (
     BIN,
@@ -21,6 +22,8 @@ from tests.acceptance.conftest import (
     start_standin,
     wait_health,
 )
+
+pytestmark = pytest.mark.slow  # serve and worker subprocesses: 10-11 s each
 
 KEY = "sqlite-worker-key-0123456789"
 TOKEN = "sqlite-worker-token"

@@ -15,7 +15,7 @@ import pytest
 from tests.acceptance.conftest import BIN, Service, base_env, free_port
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(120)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 

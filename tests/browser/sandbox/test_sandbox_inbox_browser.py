@@ -10,7 +10,7 @@ import pytest
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from whatsapp_scheduler.sandbox import StandIn, StandInConfig, StatusDelays
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
