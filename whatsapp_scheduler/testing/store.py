@@ -1,0 +1,338 @@
+"""`InMemoryMessageStore`: the message store in a dict, for tests.
+
+It follows the same contract as `SqlMessageStore`; the store contract suite in
+tests/integration runs against both, which keeps this fake honest.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core.query import MessageQuery
+from whatsapp_scheduler.store import cursors, outbox, transitions
+
+Status = messages.MessageStatus
+
+
+class InMemoryMessageStore:
+    """A `MessageStore` in a dict, for unit tests and demos. Not shared between processes."""
+
+    def __init__(self, *, events_enabled: bool = False) -> None:
+        self.rows: dict[str, messages.ScheduledMessage] = {}
+        self.attempt_rows: list[messages.Attempt] = []
+        self.receipts: dict[tuple[str, str], tuple[store.Receipt, str | None]] = {}
+        self.contacts: dict[str, datetime] = {}
+        self.events_enabled = events_enabled
+        self.events: list[OutboxEvent] = []
+
+    async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
+        (result,) = await self.add_many([message])
+        return result
+
+    async def add_many(self, batch: Sequence[messages.ScheduledMessage]) -> list[store.AddResult]:
+        results = []
+        for message in batch:
+            stored = self.rows.get(message.id)
+            if stored is None:
+                self.rows[message.id] = message
+                results.append(store.AddResult(store.AddStatus.CREATED, message))
+            elif stored.content_hash == message.content_hash:
+                results.append(store.AddResult(store.AddStatus.EXISTING, stored))
+            else:
+                results.append(store.AddResult(store.AddStatus.CONFLICT, stored))
+        return results
+
+    async def get(self, message_id: str) -> messages.ScheduledMessage | None:
+        return self.rows.get(message_id)
+
+    async def attempts(self, message_id: str) -> list[messages.Attempt]:
+        return [a for a in self.attempt_rows if a.message_id == message_id]
+
+    async def list(self, query: MessageQuery) -> store.Page:
+        wanted = set(query.statuses)
+        recipient, due_from, due_to = query.recipient, query.due_from, query.due_to
+        newest_first, count_up_to, cursor, limit = (
+            query.newest_first,
+            query.count_up_to,
+            query.cursor,
+            query.limit,
+        )
+        rows = sorted(
+            (
+                m
+                for m in self.rows.values()
+                if (not wanted or m.status in wanted)
+                and (recipient is None or m.recipient == recipient)
+                and (due_from is None or m.due_at >= due_from)
+                and (due_to is None or m.due_at < due_to)
+            ),
+            key=lambda m: (m.due_at, m.id),
+            reverse=newest_first,
+        )
+        total = len(rows) if count_up_to is None else min(len(rows), count_up_to)
+        if cursor:
+            after = cursors.decode_cursor(cursor)
+            if newest_first:
+                rows = [m for m in rows if (m.due_at, m.id) < after]
+            else:
+                rows = [m for m in rows if (m.due_at, m.id) > after]
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = cursors.encode_cursor(items[-1].due_at, items[-1].id)
+        return store.Page(items=items, total=total, next_cursor=next_cursor)
+
+    async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
+        return [self.rows[i] for i in dict.fromkeys(ids) if i in self.rows]
+
+    async def cancel(self, message_id: str, now: datetime) -> messages.ScheduledMessage | None:
+        current = self.rows.get(message_id)
+        if current is None or current.status != Status.QUEUED:
+            return None
+        cancelled = current.evolve(status=Status.CANCELLED, cancelled_at=now, updated_at=now)
+        self.rows[message_id] = cancelled
+        self._emit(outbox.event_row(message_id, Status.CANCELLED, now, now, previous="queued"))
+        return cancelled
+
+    async def claim_due(
+        self, now: datetime, limit: int, worker: str, lease_until: datetime
+    ) -> builtins.list[messages.ScheduledMessage]:
+        due = sorted(
+            (m for m in self.rows.values() if m.status == Status.QUEUED and m.run_at <= now),
+            key=lambda m: (m.run_at, m.id),
+        )[:limit]
+        claimed = []
+        for message in due:
+            taken = message.evolve(
+                status=Status.SENDING,
+                claimed_by=worker,
+                lease_until=lease_until,
+                claimed_at=now,
+                updated_at=now,
+            )
+            self.rows[message.id] = taken
+            claimed.append(taken)
+        return claimed
+
+    async def record(self, outcomes: Sequence[store.Outcome]) -> int:
+        applied = 0
+        for outcome in outcomes:
+            current = self.rows.get(outcome.message_id)
+            allowed = _SENT_FROM if outcome.status == Status.SENT else {Status.SENDING}
+            if (
+                current is None
+                or current.status not in allowed
+                or current.claimed_by != outcome.worker
+            ):
+                continue
+            applied += 1
+            updated = _apply(current, outcome)
+            if outcome.status == Status.SENT and current.status != Status.SENDING:
+                updated = updated.evolve(status=current.status)  # a webhook got there first
+            self.rows[current.id] = updated
+            if updated.status != current.status and outcome.status in outbox.REPORTED:
+                self._emit(
+                    outbox.event_row(
+                        current.id,
+                        outcome.status,
+                        outcome.finished_at,
+                        outcome.finished_at,
+                        previous=current.status,
+                        wamid=outcome.wamid,
+                        error_code=outcome.error_code,
+                        error_text=outcome.error_text,
+                        sent_as=outcome.sent_as,
+                    )
+                )
+            if outcome.status == Status.SENT and outcome.wamid:
+                self._apply_kept(outcome.wamid, outcome.finished_at)
+            if outcome.attempt is not None:
+                self.attempt_rows.append(
+                    messages.Attempt(
+                        message_id=current.id,
+                        number=max(self.rows[current.id].attempts, 1),
+                        started_at=outcome.started_at or outcome.finished_at,
+                        finished_at=outcome.finished_at,
+                        outcome=outcome.attempt,
+                        error_code=outcome.error_code,
+                        error_text=outcome.error_text,
+                        http_status=outcome.http_status,
+                        worker=outcome.worker,
+                        sent_as=outcome.sent_as,
+                    )
+                )
+        return applied
+
+    async def expired_leases(
+        self, now: datetime, limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
+        expired = [
+            m
+            for m in self.rows.values()
+            if m.status == Status.SENDING and m.lease_until is not None and m.lease_until < now
+        ]
+        expired.sort(key=lambda m: m.lease_until or now)
+        return expired[:limit]
+
+    async def stats(self, now: datetime) -> store.QueueStats:
+        queued = [m for m in self.rows.values() if m.status == Status.QUEUED]
+        sending = sum(1 for m in self.rows.values() if m.status == Status.SENDING)
+        earliest = min((m.run_at for m in queued), default=None)
+        return store.QueueStats(
+            queued=len(queued),
+            sending=sending,
+            oldest_overdue=earliest if earliest is not None and earliest <= now else None,
+            next_run_at=earliest,
+        )
+
+    async def next_run_at(self) -> datetime | None:
+        return min(
+            (m.run_at for m in self.rows.values() if m.status == Status.QUEUED), default=None
+        )
+
+    async def apply_receipts(
+        self, receipts: Sequence[store.Receipt], received_at: datetime
+    ) -> store.ReceiptCounts:
+        counts = {"applied": 0, "duplicate": 0, "stale": 0, "unmatched": 0}
+        for receipt in receipts:
+            key = (receipt.wamid, str(receipt.status))
+            if key in self.receipts:
+                counts["duplicate"] += 1
+                continue
+            result, message_id = self._apply_receipt(receipt, received_at)
+            self.receipts[key] = (receipt, message_id)
+            counts[result] += 1
+        return store.ReceiptCounts(**counts)
+
+    def _apply_kept(self, wamid: str, at: datetime) -> None:
+        kept = [(k, r) for k, (r, mid) in self.receipts.items() if k[0] == wamid and mid is None]
+        for key, receipt in sorted(kept, key=lambda item: item[1].occurred_at):
+            _, message_id = self._apply_receipt(receipt, at)
+            self.receipts[key] = (receipt, message_id)
+
+    def _apply_receipt(self, receipt: store.Receipt, at: datetime) -> tuple[str, str | None]:
+        target = next((m for m in self.rows.values() if m.wamid == receipt.wamid), None)
+        if target is None and receipt.callback_data in self.rows:
+            candidate = self.rows[receipt.callback_data]
+            if candidate.wamid in (None, receipt.wamid):
+                target = candidate
+        if target is None:
+            return "unmatched", None
+        if not messages.receipt_applies(target.status, receipt.status):
+            return "stale", target.id
+        changes: dict[str, object] = {
+            "status": receipt.status,
+            "updated_at": at,
+            "wamid": target.wamid or receipt.wamid,
+        }
+        when = receipt.occurred_at
+        if receipt.status == Status.DELIVERED:
+            changes["delivered_at"] = when
+        elif receipt.status == Status.READ:
+            changes["read_at"] = when
+            changes["delivered_at"] = target.delivered_at or when
+        elif receipt.status == Status.FAILED:
+            changes.update(
+                failed_at=when,
+                last_error_code=receipt.error_code,
+                last_error_text=receipt.error_text,
+            )
+        self.rows[target.id] = dataclasses.replace(target, **changes)  # type: ignore[arg-type]
+        self._emit(
+            outbox.event_row(
+                target.id,
+                receipt.status,
+                when,
+                at,
+                previous=target.status,
+                wamid=receipt.wamid,
+                error_code=receipt.error_code,
+                error_text=receipt.error_text,
+            )
+        )
+        return "applied", target.id
+
+    async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
+        for wa_id, at in contacts:
+            self.contacts[wa_id] = max(at, self.contacts.get(wa_id, at))
+
+    async def last_inbound(self, wa_id: str) -> datetime | None:
+        return self.contacts.get(wa_id)
+
+    async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
+        return {w: self.contacts[w] for w in wa_ids if w in self.contacts}
+
+    def _emit(self, row: dict[str, object]) -> None:
+        if self.events_enabled:
+            self.events.append(OutboxEvent(id=len(self.events) + 1, **row))  # type: ignore[arg-type]
+
+    async def claim_events(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> builtins.list[store.Event]:
+        pending = str(store.EventState.PENDING)
+        due = [e for e in self.events if e.state == pending and e.next_attempt_at <= now]
+        due.sort(key=lambda e: (e.next_attempt_at, e.id))
+        claimed = []
+        for event in sorted(due[:limit], key=lambda e: e.id):
+            event.next_attempt_at = lease_until
+            claimed.append(
+                store.Event(
+                    id=event.id,
+                    message_id=event.message_id,
+                    status=Status(event.status),
+                    body=event.body,
+                    attempts=event.attempts,
+                    created_at=event.created_at,
+                )
+            )
+        return claimed
+
+    async def finish_events(self, results: Sequence[store.EventResult]) -> None:
+        by_id = {e.id: e for e in self.events}
+        for result in results:
+            event = by_id.get(result.event_id)
+            if event is None or event.state != str(store.EventState.PENDING):
+                continue
+            event.attempts += 1
+            event.last_error = result.error
+            if result.state == store.EventState.PENDING:
+                event.next_attempt_at = result.retry_at or result.at
+            else:
+                event.state = str(result.state)
+                event.finished_at = result.at
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclasses.dataclass
+class OutboxEvent:
+    """One row of the in-memory outbox (the `events` table's columns)."""
+
+    id: int
+    message_id: str
+    status: str
+    body: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    finished_at: datetime | None = None
+    last_error: str | None = None
+
+
+_SENT_FROM = {Status.SENDING, Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED}
+
+
+def _apply(current: messages.ScheduledMessage, outcome: store.Outcome) -> messages.ScheduledMessage:
+    if outcome.status not in transitions.OUTCOME_STATUSES:
+        raise errors.StoreError(f"an outcome cannot move a message to {outcome.status}")
+    changes = transitions.outcome_changes(outcome)
+    if "attempts" in changes:
+        changes["attempts"] = current.attempts + 1
+    return dataclasses.replace(current, **changes)
