@@ -314,6 +314,9 @@ class Dispatcher:
     # -- one message ------------------------------------------------------------------------
 
     async def _handle(self, message: messages.ScheduledMessage) -> None:
+        """One message from its checks to its committed outcome. Its send slot is freed only
+        after the commit: at most `send_concurrency` messages are ever sent but not recorded,
+        which bounds what a crash can make the reaper send twice."""
         try:
             try:
                 outcome = await self.path.attempt(message)
@@ -324,8 +327,6 @@ class Dispatcher:
                 else:
                     self._unsent.append(message)
                 raise
-            finally:
-                self._slots.release()
             self._phase[message.id] = Phase.RECORDING
             try:
                 await self._writer.submit(outcome)
@@ -338,6 +339,7 @@ class Dispatcher:
                 if outcome.status == Status.QUEUED and outcome.run_at is not None:
                     self.wakeup.nudge_here(outcome.run_at)  # may be due before the planned wake
         finally:
+            self._slots.release()
             self._tasks.pop(message.id, None)
             self._phase.pop(message.id, None)
             self._sending_as.pop(message.id, None)

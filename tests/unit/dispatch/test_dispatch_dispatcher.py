@@ -306,3 +306,37 @@ async def test_log_line_has_no_body(clock, memory_store, sender, make_dispatcher
     assert record.message_id == "l"
     assert record.outcome == "sent"
     assert "TOP SECRET" not in str(record.__dict__)
+
+
+async def test_a_send_slot_is_freed_only_after_its_outcome_is_committed(
+    clock, memory_store, sender, make_dispatcher, monkeypatch
+):
+    """At most `send_concurrency` messages are sent but not yet recorded: a crash then makes
+    the reaper resend at most that many. With commits held back, the sender must see no more
+    than the slots, however long it waits."""
+    now = clock.now()
+    await add(
+        memory_store,
+        *(testing.make_message(f"s{i}", now, recipient=f"+9055500001{i:02d}") for i in range(8)),
+    )
+    commits = asyncio.Event()
+    record = memory_store.record
+
+    async def held_record(outcomes):
+        await commits.wait()
+        return await record(outcomes)
+
+    monkeypatch.setattr(memory_store, "record", held_record)
+    d = make_dispatcher(send_concurrency=2)
+    run = asyncio.create_task(d.run(burst=True))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while len(sender.calls) < 2 and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # time for a third send, were a slot free before its commit
+    assert len(sender.calls) == 2
+    commits.set()
+    await asyncio.wait_for(run, timeout=30)
+    assert len(sender.calls) == 8
+    assert all(memory_store.rows[f"s{i}"].status == Status.SENT for i in range(8))
+    await d.stop()
