@@ -127,6 +127,9 @@ async def test_a_repeated_request_is_safe_and_a_reused_id_conflicts(api):
             "NUL",
         ),
         ({"id": "has space"}, "id", "characters"),
+        ({"id": "abc\n"}, "id", "characters"),  # `$` alone matched before a final newline
+        ({"id": "."}, "id", "addressable"),
+        ({"id": ".."}, "id", "addressable"),
         ({"alici": 905551234567}, "alici", "string"),
     ],
 )

@@ -29,7 +29,10 @@ from whatsapp_scheduler.core import (
 from whatsapp_scheduler.service.requests import ScheduleRequest
 
 MAX_TEXT_LENGTH = 4096  # Meta's limit for text.body (docs/meta-cloud-api.md, "Text")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+#: Matched whole (`fullmatch`): `$` would also accept a trailing newline ("abc\n").
+ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+#: Ids a client's URL could not address: `/schedule/.` and `/schedule/..` are path segments.
+UNADDRESSABLE_IDS = frozenset({".", ".."})
 
 
 def build(
@@ -140,10 +143,12 @@ def window_answer(
 
 
 def _check_id(value: str) -> str:
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise errors.ValidationFailed(
             "id", "must be 1-128 characters of letters, digits and . _ : @ -"
         )
+    if value in UNADDRESSABLE_IDS:
+        raise errors.ValidationFailed("id", "must not be '.' or '..' (not addressable in a URL)")
     return value
 
 

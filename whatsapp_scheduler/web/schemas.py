@@ -42,7 +42,9 @@ class MessageCreate(BaseModel):
     )
 
     id: str | int | None = Field(
-        default=None, description="Your id for the message; made by the server if left out."
+        default=None,
+        description="Your id for the message (1-128 of A-Z a-z 0-9 . _ : @ -, not . or ..); "
+        "made by the server if left out.",
     )
     alici: str = Field(description="Recipient phone number, with + and country code.")
     tarih: str = Field(description="Date: YYYY-MM-DD or an ISO 8601 datetime (date part used).")
