@@ -25,7 +25,9 @@ def _dispatcher(worker: str, store: testing.InMemoryMessageStore, sender: testin
     )
 
 
-async def _until(condition, timeout: float = 3.0) -> None:
+async def _until(condition, timeout: float = 20.0) -> None:
+    """Wait for `condition()`; the deadline only guards against a hang (generous: a loaded
+    2-core machine is slow, and a deadline costs nothing while the test passes)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
