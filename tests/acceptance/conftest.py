@@ -108,8 +108,11 @@ def start_service(tmp_path: Path) -> Iterator[object]:
 
 
 def now_local() -> tuple[str, str]:
+    """`tarih` and `saat` for "now", to the second. To the minute it was up to 59 s in the
+    past already, and the API refuses a time more than 60 s past: a request (or a loop of
+    batches) that crossed the next minute was refused, depending on the second it began."""
     now = datetime.now(ZoneInfo("Europe/Istanbul"))
-    return now.date().isoformat(), now.strftime("%H:%M")
+    return now.date().isoformat(), now.strftime("%H:%M:%S")
 
 
 async def start_standin(token: str, number_id: str) -> sandbox.StandIn:

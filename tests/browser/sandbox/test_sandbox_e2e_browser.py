@@ -47,7 +47,7 @@ async def test_a_message_scheduled_through_the_api_arrives_in_the_inbox(tmp_path
                 "id": "browser-e2e",
                 "alici": "+905551234567",
                 "tarih": now.date().isoformat(),
-                "saat": now.strftime("%H:%M"),
+                "saat": now.strftime("%H:%M:%S"),  # to the minute: up to 59 s past already
                 "mesaj": "Randevunuz yarın 10:00'da",
             }
             async with httpx.AsyncClient(base_url=service.url, headers={"X-API-Key": key}) as api:
