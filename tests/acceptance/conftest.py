@@ -41,7 +41,7 @@ class Service:
             list(argv), env=env, cwd=cwd, stdout=self._log_file, stderr=subprocess.STDOUT
         )
 
-    def wait_healthy(self, timeout: float = 20.0) -> float:
+    def wait_healthy(self, timeout: float = 45.0) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.process.poll() is not None:
@@ -108,8 +108,11 @@ def start_service(tmp_path: Path) -> Iterator[object]:
 
 
 def now_local() -> tuple[str, str]:
+    """`tarih` and `saat` for "now", to the second. To the minute it was up to 59 s in the
+    past already, and the API refuses a time more than 60 s past: a request (or a loop of
+    batches) that crossed the next minute was refused, depending on the second it began."""
     now = datetime.now(ZoneInfo("Europe/Istanbul"))
-    return now.date().isoformat(), now.strftime("%H:%M")
+    return now.date().isoformat(), now.strftime("%H:%M:%S")
 
 
 async def start_standin(token: str, number_id: str) -> sandbox.StandIn:
@@ -127,7 +130,7 @@ async def start_standin(token: str, number_id: str) -> sandbox.StandIn:
     return standin
 
 
-async def wait_health(service: Service, timeout: float = 30) -> dict[str, Any]:
+async def wait_health(service: Service, timeout: float = 45) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=1) as client:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -147,7 +150,8 @@ async def assert_idle_worker_wakes(
     api_service: Service, worker: Service, standin: sandbox.StandIn, key: str, ready: str
 ) -> float:
     """With `worker` idle (its log says `ready`), schedule a message due now through
-    `api_service`; the worker must send it within a second. Returns the delay in seconds."""
+    `api_service`; the worker must send it at once, not at its safety poll (600 s). Returns
+    the delay in seconds, from the API process's own `created_at` to the stand-in's stamp."""
     await wait_health(api_service)
     deadline = time.monotonic() + 30
     while ready not in worker.output():
@@ -161,16 +165,21 @@ async def assert_idle_worker_wakes(
     ) as api:
         body = {"id": "wake-1", "alici": "+905551234567", "tarih": tarih, "saat": saat,
                 "mesaj": "Selam"}  # fmt: skip
-        scheduled = time.time()  # the clock of `received_at`
-        assert (await api.post("/schedule", json=body)).status_code == 200
-        while not standin.sends_for("wake-1") and time.time() - scheduled < 5:
+        answer = await api.post("/schedule", json=body)
+        assert answer.status_code == 200, answer.text
+        stored = datetime.fromisoformat(answer.json()["created_at"]).timestamp()
+        deadline = time.monotonic() + 20  # only against a hang: the assertion below is the bound
+        while not standin.sends_for("wake-1") and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
         sends = standin.sends_for("wake-1")
         assert sends, worker.output()
-        delay = sends[0].received_at - scheduled
+        delay = sends[0].received_at - stored  # both wall clocks of this machine
         print(f"stored by one process, sent by another after {delay * 1000:.0f} ms")
-        assert delay < 1.0
-        deadline = time.monotonic() + 5
+        # Tens of ms on an idle machine (a 50 ms file watch or NOTIFY, a claim, a send); 2 s
+        # leaves room for a loaded 2-core machine and still tells "at once" from the 600 s
+        # safety poll, or from a watch that only looked every few seconds.
+        assert delay < 2.0
+        deadline = time.monotonic() + 20
         status = (await api.get("/status/wake-1")).json()
         while status["status"] == "sending" and time.monotonic() < deadline:
             await asyncio.sleep(0.05)

@@ -23,12 +23,14 @@ pytestmark = pytest.mark.slow  # several processes start and migrate: 9-13 s eac
 TOGETHER = 4
 
 
-# Each process imports everything first, then waits for the same "go" file, so that their
-# migrations really overlap (process start-up times would otherwise keep them apart).
+# Each process imports everything first, says so with a "ready" file of its own, then waits
+# for the same "go" file, so that their migrations really overlap (process start-up times
+# would otherwise keep them apart).
 _MIGRATE_ON_GO = """
 import os, sys, time
 from alembic import command  # noqa: F401 - imported before the start line
 from whatsapp_scheduler.store import migrate
+open(sys.argv[2] + ".ready-" + str(os.getpid()), "w").close()
 while not os.path.exists(sys.argv[2]):
     time.sleep(0.001)
 migrate.upgrade(sys.argv[1])
@@ -48,7 +50,14 @@ def _upgrade_together(tmp_path: Path, url: str) -> None:
         )
         for _ in range(TOGETHER)
     ]
-    time.sleep(2.0)  # every process has imported and waits
+    # Wait until every process has imported and waits (a fixed 2 s was not always enough
+    # on a loaded machine: the migrations then did not overlap, and the test proved less).
+    deadline = time.monotonic() + 40
+    while len(list(tmp_path.glob(go.name + ".ready-*"))) < TOGETHER:
+        for process in processes:
+            assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, "the processes did not get ready"
+        time.sleep(0.01)
     go.touch()
     outputs = [process.communicate(timeout=120)[0] for process in processes]
     for process, output in zip(processes, outputs, strict=True):

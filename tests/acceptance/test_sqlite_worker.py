@@ -102,18 +102,27 @@ async def test_a_second_serve_on_the_same_sqlite_file_stands_by_then_takes_over(
                     assert time.monotonic() < deadline, first.output() + second.output()
                     await asyncio.sleep(0.02)
 
+            async def counted_sent(service: Service) -> int:
+                """/health's sent count once it counts one: the stand-in logs a request
+                before it answers, and the service counts the send only on the answer."""
+                deadline = time.monotonic() + 20
+                while (count := (await wait_health(service))["dispatcher"]["sent"]) < 1:
+                    assert time.monotonic() < deadline, service.output()
+                    await asyncio.sleep(0.05)
+                return int(count)
+
             await schedule(second, "via-standby")
-            await sent("via-standby", 5)  # the active one watches the file (every second)
-            assert (await wait_health(first))["dispatcher"]["sent"] == 1
+            await sent("via-standby", 20)  # the active one watches the file (every second)
+            assert await counted_sent(first) == 1
             assert first.stop() == 0
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30  # only against a hang, like the others here
             while (await wait_health(second))["dispatcher"]["state"] != "running":
                 assert time.monotonic() < deadline, second.output()
                 await asyncio.sleep(0.1)
             await schedule(second, "after-take-over")
-            await sent("after-take-over", 5)
+            await sent("after-take-over", 20)
+            assert await counted_sent(second) == 1
         assert len(standin.sends_for("via-standby")) == 1
-        assert (await wait_health(second))["dispatcher"]["sent"] == 1
     finally:
         first.stop()
         stopped = second.stop()

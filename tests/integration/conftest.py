@@ -180,7 +180,9 @@ async def assert_limiters_share_one_rate(
     burst = rate * 0.25
     elapsed = max(stamps) - started
     assert elapsed >= (total - burst) / rate * 0.97
-    assert elapsed < (total / rate) * 1.5 + 1  # and not needlessly slower
+    # And not needlessly slower. Generous (2x + 1 s: a loaded 2-core machine slows the round
+    # trips), yet limiters that each kept to their own third of the rate would take 3x.
+    assert elapsed < (total / rate) * 2 + 1
     assert sum(limit.round_trips for limit in shared) <= total / 3
 
 
@@ -188,18 +190,25 @@ async def assert_limiters_share_the_pair_gap(shared: list[Any], key: str, interv
     """Several shared limits (as several processes would hold) keep one gap per recipient:
     of concurrent bookings for one recipient exactly one wins; the rest wait at most the
     interval; after it, the next booking wins; other recipients are not held up; within one
-    process's group, a recipient asked for twice is booked once."""
+    process's group, a recipient asked for twice is booked once.
+
+    "Still inside the gap" is checked on a gap of a minute: with `interval` (0.5 s) it held
+    only if the machine answered the round trips in time. "After it" waits out `interval`
+    (a sleep is never shorter than asked)."""
     import asyncio
 
+    held = 60.0
     try:
-        answers = await asyncio.gather(*(limit.reserve_pair(key, interval) for limit in shared))
+        answers = await asyncio.gather(*(limit.reserve_pair(key, held) for limit in shared))
         assert answers.count(None) == 1
         refused = [wait for wait in answers if wait is not None]
-        assert all(0 < wait <= interval for wait in refused)
+        assert all(0 < wait <= held for wait in refused)
         assert await shared[0].reserve_pair(key + "-other", interval) is None
-        assert await shared[1].reserve_pair(key, interval) is not None  # still inside the gap
+        assert await shared[1].reserve_pair(key, held) is not None  # still inside the gap
+        short = key + "-short"
+        assert await shared[0].reserve_pair(short, interval) is None
         await asyncio.sleep(interval + 0.05)
-        assert await shared[1].reserve_pair(key, interval) is None
+        assert await shared[1].reserve_pair(short, interval) is None
         twice = list(  # gather() answers a list; typeshed says a tuple
             await asyncio.gather(
                 shared[2].reserve_pair(key + "-twice", interval),

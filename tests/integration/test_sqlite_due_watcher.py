@@ -10,7 +10,9 @@ from tests.conftest import START
 from whatsapp_scheduler.store import migrate, notify, sql, urls
 
 
-async def _until(condition, timeout: float = 2.0) -> None:
+async def _until(condition, timeout: float = 20.0) -> None:
+    """Wait for `condition()`; the deadline only guards against a hang (generous: a loaded
+    2-core machine is slow, and a deadline costs nothing while the test passes)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"

@@ -50,7 +50,7 @@ async def test_a_message_scheduled_through_the_api_arrives_in_the_inbox(tmp_path
                 "id": "browser-e2e",
                 "alici": "+905551234567",
                 "tarih": now.date().isoformat(),
-                "saat": now.strftime("%H:%M"),
+                "saat": now.strftime("%H:%M:%S"),  # to the minute: up to 59 s past already
                 "mesaj": "Randevunuz yarın 10:00'da",
             }
             async with httpx.AsyncClient(base_url=service.url, headers={"X-API-Key": key}) as api:
@@ -58,7 +58,7 @@ async def test_a_message_scheduled_through_the_api_arrives_in_the_inbox(tmp_path
                 bubble = page.locator(".bubble", has_text="Randevunuz yarın 10:00'da")
                 await expect(bubble).to_have_count(1, timeout=10_000)
                 tick = bubble.locator(".tick")
-                await expect(tick).to_have_attribute("data-status", "read", timeout=15_000)
+                await expect(tick).to_have_attribute("data-status", "read", timeout=40_000)
                 status = (await api.get("/status/browser-e2e")).json()
             assert status["status"] == "read"
             ARTIFACTS.mkdir(exist_ok=True)

@@ -76,9 +76,13 @@ def fast_policy(**overrides: Any) -> retries.RetryPolicy:
 
 
 async def wait_final(
-    message_store: Any, ids: Sequence[str], within: float = 8.0
+    message_store: Any, ids: Sequence[str], within: float = 30.0
 ) -> list[messages.ScheduledMessage]:
-    """Poll until every message is sent or failed; returns them in `ids` order."""
+    """Poll until every message is sent or failed; returns them in `ids` order.
+
+    `within` is only a deadline against a hang: generous, because a loaded 2-core CI machine
+    can be several times slower than a developer's; it costs nothing when the test passes.
+    Tests that assert how fast something happened measure it from the records instead."""
     deadline = time.monotonic() + within
     while True:
         rows = [await message_store.get(i) for i in ids]

@@ -21,7 +21,9 @@ NUMBER_ID = "106540352242922"
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    timeout = aiohttp.ClientTimeout(total=0.5, connect=0.5)
+    # Generous: these sends must be answered, and the first request of a cold process can
+    # take longer than half a second. Only the hang test wants a timeout (it has its own).
+    timeout = aiohttp.ClientTimeout(total=10, connect=5)
     async with aiohttp.ClientSession(timeout=timeout) as client:
         yield client
 
@@ -90,10 +92,20 @@ async def test_5xx_without_body_is_ambiguous(standin: StandIn, session) -> None:
     assert caught.value.http_status == 500
 
 
-async def test_hang_is_ambiguous(standin: StandIn, session) -> None:
-    standin.set_faults(hang_rate=1.0, hang_seconds=2.0)
-    with pytest.raises(errors.AmbiguousFailure):
-        await make_sender(session, standin.url).send(testing.make_message("c8", DUE))
+async def test_hang_is_ambiguous(standin: StandIn) -> None:
+    import asyncio
+
+    standin.set_faults(hang_rate=1.0, hang_seconds=60.0)  # far beyond the client's timeout
+    timeout = aiohttp.ClientTimeout(total=0.5, connect=5)
+    async with aiohttp.ClientSession(timeout=timeout) as short:
+        with pytest.raises(errors.AmbiguousFailure):
+            await make_sender(short, standin.url).send(testing.make_message("c8", DUE))
+    # The stand-in serves in this loop: on a slow machine it may log the request only after
+    # the client gave up. Wait for it (the point: a timed-out request may still have arrived).
+    deadline = asyncio.get_running_loop().time() + 10
+    while not standin.sends_for("c8"):
+        assert asyncio.get_running_loop().time() < deadline, "the request never arrived"
+        await asyncio.sleep(0.01)
     (request,) = standin.sends_for("c8")
     assert request.fault == "hang"
     assert request.wamid is not None

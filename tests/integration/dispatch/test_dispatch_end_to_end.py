@@ -25,10 +25,24 @@ def batch(prefix: str, count: int, due: datetime) -> list[messages.ScheduledMess
     ]
 
 
+async def until(condition, what: str, within: float = 20.0) -> None:
+    """Wait for `condition()`: a deadline against a hang, never a statement about speed."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
 async def test_chaos_every_message_arrives(
     standin: StandIn, sqlite_store, make_settings, fast_policy, wait_final
 ) -> None:
-    """30% 5xx and 5% hangs: all sent; duplicates only where a hang made a send ambiguous."""
+    """30% 5xx and 5% hangs: all sent; a message is sent again only after an attempt that the
+    client itself recorded as ambiguous (no answer in time).
+
+    Which attempts time out is not only the stand-in's choice: on a cold or loaded machine an
+    ordinary request can take longer than the 0.3 s timeout too, and the client then rightly
+    resends. So every extra accepted send is checked against the client's own attempt record,
+    never against the stand-in's fault log alone."""
     standin.set_faults(error_rate=0.3, hang_rate=0.05, hang_seconds=3.0)
     items = batch("chaos", 200, now())
     await sqlite_store.add_many(items)
@@ -42,14 +56,23 @@ async def test_chaos_every_message_arrives(
     assert {r.status for r in rows} == {Status.SENT}
     duplicates = 0
     for row in rows:
-        accepted = [r for r in standin.sends_for(row.id) if r.wamid is not None]
+        requests = standin.sends_for(row.id)
+        accepted = [r for r in requests if r.wamid is not None]
+        attempts = await sqlite_store.attempts(row.id)
+        # An attempt with no HTTP answer (timeout, reset) may have reached Meta: ambiguous.
+        unanswered = [a for a in attempts if a.outcome == AO.AMBIGUOUS and a.http_status is None]
         assert accepted, row.id
+        assert row.wamid in {r.wamid for r in accepted}, row.id  # the one the client heard of
+        assert len(requests) <= len(attempts), row.id  # every request is a recorded attempt
+        assert len(accepted) - 1 <= len(unanswered), (row.id, attempts)
+        hung = sum(1 for r in requests if r.fault == "hang")
+        assert len(unanswered) >= hung, row.id  # a 3 s hang always outlasts the 0.3 s timeout
+        if hung:
+            assert len(accepted) >= 2, row.id  # the hung one went out, then the resend
         if len(accepted) > 1:
             duplicates += 1
-            assert any(r.fault == "hang" for r in accepted[:-1]), row.id
-    hung = sum(1 for r in standin.requests if r.fault == "hang")
-    assert hung > 0
-    assert duplicates <= hung
+    assert sum(1 for r in standin.requests if r.fault == "hang") > 0
+    assert duplicates > 0  # the faults really made sends ambiguous
     assert sum(1 for r in standin.requests if r.fault == "server_error") > 20
 
 
@@ -78,7 +101,7 @@ async def test_throughput_limit_slows_but_all_sent(
     started = time.monotonic()
     await d.start()
     try:
-        rows = await wait_final(sqlite_store, [m.id for m in items], within=9.0)
+        rows = await wait_final(sqlite_store, [m.id for m in items])
     finally:
         await d.stop()
     elapsed = time.monotonic() - started
@@ -92,28 +115,36 @@ async def test_throughput_limit_slows_but_all_sent(
 async def test_account_error_pauses_then_resumes(
     standin: StandIn, sqlite_store, make_settings, fast_policy, wait_final
 ) -> None:
+    """A 190 pauses the number: nothing is sent until the pause is over, no attempt is spent.
+
+    Checked from the records (the stand-in's receive times, the rows' attempt counts), not from
+    a snapshot taken at a lucky moment during the pause."""
+    pause = 2.0  # long enough that /health is seen paused even on a loaded machine
     standin.fail_next(1, 190)
     items = batch("acct", 10, now())
     await sqlite_store.add_many(items)
     d = await bootstrap.build_dispatcher(
         make_settings(send_concurrency=1),
         sqlite_store,
-        policy=fast_policy(account_pause_seconds=1.0),
+        policy=fast_policy(account_pause_seconds=pause),
     )
     await d.start()
     try:
-        await asyncio.sleep(0.4)
+        await until(lambda: d.health()["state"] == "paused", "the pause on /health")
         health = d.health()
-        assert health["state"] == "paused"
         assert health["paused"][0]["code"] == 190
-        rows = [await sqlite_store.get(m.id) for m in items]
-        assert all(r is not None and r.status == Status.QUEUED and r.attempts == 0 for r in rows)
-        assert len(standin.requests) == 1
-        rows = await wait_final(sqlite_store, [m.id for m in items], within=5.0)
+        rows = await wait_final(sqlite_store, [m.id for m in items])
         assert {r.status for r in rows} == {Status.SENT}
         assert d.health()["state"] == "running"
     finally:
         await d.stop()
+    refused, *sends = standin.requests
+    assert refused.error_code == 190
+    assert sorted(str(r.biz_opaque_callback_data) for r in sends) == [m.id for m in items]
+    # The pause starts when the client has the 190, after the stand-in stamped it: every later
+    # request comes at least `pause` after it (10 ms: float rounding of the timestamps).
+    assert min(r.received_at for r in sends) >= refused.received_at + pause - 0.01
+    assert all(r.attempts == 1 for r in rows)  # the pause and the deferrals cost no attempt
 
 
 async def test_reaper_requeues_dead_workers_message(
@@ -159,20 +190,25 @@ async def test_nudge_sends_an_earlier_message_on_time(
     d = await bootstrap.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
     await d.start()
     try:
-        await asyncio.sleep(0.2)  # the dispatcher now sleeps until `later`
+        # The dispatcher found nothing due and sleeps until `later` (its own record of it).
+        await until(lambda: d.health()["next_wake_at"] is not None, "the wake-up at `later`")
         sooner = testing.make_message(
             "sooner", now() + timedelta(seconds=0.6), recipient="+905551000002"
         )
         await sqlite_store.add(sooner)
         d.nudge(sooner.run_at)
-        rows = await wait_final(sqlite_store, ["sooner", "later"], within=5.0)
+        rows = await wait_final(sqlite_store, ["sooner", "later"])
     finally:
         await d.stop()
     assert {r.status for r in rows} == {Status.SENT}
     for message in (sooner, later):
         (request,) = standin.sends_for(message.id)
         lateness = request.received_at - message.due_at.timestamp()
-        assert -0.01 <= lateness < 0.5, (message.id, lateness)
+        # Never early (10 ms: timestamp rounding). Late by less than 1 s: the design floor is
+        # p99 <= 250 ms (bench/RESULTS.md), and a loaded 2-core machine stalls a process for a
+        # few hundred ms more; a lost nudge or wake-up would be late by >= 1.9 s (`sooner` then
+        # waits for `later`'s wake-up, `later` for the 5 s safety poll).
+        assert -0.01 <= lateness < 1.0, (message.id, lateness)
 
 
 async def test_burst_drains_and_returns(
@@ -182,7 +218,7 @@ async def test_burst_drains_and_returns(
     future = testing.make_message("future", now() + timedelta(hours=1))
     await sqlite_store.add_many([*items, future])
     d = await bootstrap.build_dispatcher(make_settings(), sqlite_store, policy=fast_policy())
-    await asyncio.wait_for(d.run(burst=True), timeout=5)
+    await asyncio.wait_for(d.run(burst=True), timeout=30)  # only against a hang: ~0.1 s
     await d.stop()
     rows = [await sqlite_store.get(m.id) for m in items]
     assert all(r is not None and r.status == Status.SENT for r in rows)
@@ -197,11 +233,13 @@ async def test_stop_releases_unsent_claims(
 ) -> None:
     items = batch("stop", 30, now())
     await sqlite_store.add_many(items)
+    # 2 msg/s: the 30 need > 14 s, so a stop right after the first send always leaves most
+    # of them claimed but unsent, however slow the machine.
     d = await bootstrap.build_dispatcher(
-        make_settings(messages_per_second=10), sqlite_store, policy=fast_policy()
+        make_settings(messages_per_second=2), sqlite_store, policy=fast_policy()
     )
     await d.start()
-    await asyncio.sleep(0.5)
+    await until(lambda: standin.requests, "the first send")
     await d.stop()
     rows = [await sqlite_store.get(m.id) for m in items]
     sent = [r for r in rows if r is not None and r.status == Status.SENT]

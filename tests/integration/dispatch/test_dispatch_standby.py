@@ -28,7 +28,9 @@ def _dispatcher(worker: str, store: testing.InMemoryMessageStore, sender: testin
     )
 
 
-async def _until(condition, timeout: float = 3.0) -> None:
+async def _until(condition, timeout: float = 20.0) -> None:
+    """Wait for `condition()`; the deadline only guards against a hang (generous: a loaded
+    2-core machine is slow, and a deadline costs nothing while the test passes)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
@@ -54,7 +56,10 @@ async def test_the_second_dispatcher_stands_by_and_takes_over(tmp_path):
         await store.add(message)
         second.nudge(message.run_at)  # a standing-by dispatcher sends nothing
         first.nudge(message.run_at)
-        await _until(lambda: [m.id for m in sender.sent] == ["m1"])
+        # Wait for the store's record: the fake sender lists a send before its outcome is
+        # committed, and the row is still claimed in between.
+        await _until(lambda: store.rows["m1"].status == "sent")
+        assert [m.id for m in sender.sent] == ["m1"]
         assert store.rows["m1"].claimed_by is None
         await first.stop()
         await _until(lambda: second.health()["state"] == "running")

@@ -64,9 +64,10 @@ class Live:
             await d.stop()
 
     async def wait_status(
-        self, message_id: str, status: str, within: float = 8.0
+        self, message_id: str, status: str, within: float = 30.0
     ) -> dict[str, Any]:
-        """Poll GET /status/{id} until it reports `status`; returns the body."""
+        """Poll GET /status/{id} until it reports `status`; returns the body. The deadline
+        only guards against a hang: generous for a loaded machine, free while passing."""
         deadline = time.monotonic() + within
         while True:
             body = (await self.client.get(f"/status/{message_id}")).json()
@@ -76,7 +77,7 @@ class Live:
                 raise AssertionError(f"{message_id}: {body.get('status')}, not {status}")
             await asyncio.sleep(0.05)
 
-    async def wait_contact(self, wa_id: str, within: float = 5.0) -> None:
+    async def wait_contact(self, wa_id: str, within: float = 30.0) -> None:
         deadline = time.monotonic() + within
         while await self.store.last_inbound(wa_id) is None:
             if time.monotonic() > deadline:

@@ -18,7 +18,10 @@ TOKEN = "test-token"
 PHONE_ID = "106540352242922"
 SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
-WAIT = 3.0
+#: How long to wait for something that must happen (a webhook, the stand-in going idle). Only
+#: a deadline against a hang: generous, because a loaded 2-core CI machine is slow and a
+#: deadline costs nothing while the test passes. Tests about timing measure it instead.
+WAIT = 15.0
 
 
 class FakeClock:
@@ -38,6 +41,7 @@ class FakeClock:
 class Post:
     raw: bytes
     headers: dict[str, str]
+    at: float = 0.0  # the receiver's loop.time() when it arrived
 
     @property
     def json(self) -> Any:
@@ -62,7 +66,8 @@ class Receiver:
     async def handle_post(self, request: web.Request) -> web.Response:
         raw = await request.read()
         async with self._changed:
-            self.posts.append(Post(raw, dict(request.headers)))
+            at = asyncio.get_running_loop().time()
+            self.posts.append(Post(raw, dict(request.headers), at))
             self._changed.notify_all()
         return web.Response(status=self.replies.pop(0) if self.replies else 200)
 

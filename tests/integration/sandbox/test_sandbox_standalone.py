@@ -25,7 +25,7 @@ async def test_run_standalone_serves_until_cancelled() -> None:
     task = asyncio.create_task(run_standalone("127.0.0.1", port, StandInConfig(access_token="t")))
     url = f"http://127.0.0.1:{port}/v23.0/{StandInConfig.phone_number_id}/messages"
     body = {"messaging_product": "whatsapp", "to": "+1650", "text": {"body": "hi"}}
-    async with aiohttp.ClientSession() as http, asyncio.timeout(5):
+    async with aiohttp.ClientSession() as http, asyncio.timeout(20):  # only against a hang
         while True:
             try:
                 async with http.post(url, json=body, headers={"Authorization": "Bearer t"}) as r:
