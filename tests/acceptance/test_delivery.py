@@ -19,6 +19,9 @@ import pytest
 from tests.acceptance.conftest import BIN, Service, base_env, free_port
 from whatsapp_scheduler import sandbox
 
+#: The killed process's send slots: the bound on what it can have sent but not recorded.
+SEND_CONCURRENCY = 32
+
 KEY = "delivery-key-0123456789"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -115,6 +118,7 @@ async def test_kill_9_mid_batch_loses_nothing_and_duplicates_only_what_was_in_fl
         MESSAGES_PER_SECOND="150",
         PAIR_INTERVAL="0",
         LEASE_SECONDS="2",
+        SEND_CONCURRENCY=str(SEND_CONCURRENCY),
     )
     total = 2000
     port = free_port()
@@ -166,5 +170,8 @@ async def test_kill_9_mid_batch_loses_nothing_and_duplicates_only_what_was_in_fl
     assert set(sends) == set(final)  # every message reached "Meta"
     duplicated = {message_id for message_id, n in sends.items() if n > 1}
     assert duplicated <= in_flight  # only what was in flight at the kill was sent twice
+    # A send slot is freed only after its outcome is committed: no more than the slots can
+    # have been sent but not recorded when the process died.
+    assert len(duplicated) <= SEND_CONCURRENCY
     assert max(sends.values()) <= 2
     print(f"in flight at kill: {len(in_flight)}, sent twice: {len(duplicated)}")
