@@ -235,13 +235,17 @@ class Dispatcher:
         await self._tracked(self._update_depth())
 
     async def _update_depth(self) -> None:
+        """Queue depth and how overdue the queue is, for /metrics (at start and every poll)."""
+        now = self.clock.now()
         try:
-            stats = await self.store.stats(self.clock.now())
+            stats = await self.store.stats(now)
         except errors.StoreError:
             logger.warning("queue stats unavailable")
             return
         self.metrics.queue_depth.labels("queued").set(stats.queued)
         self.metrics.queue_depth.labels("sending").set(stats.sending)
+        overdue = stats.oldest_overdue
+        self.metrics.queue_overdue.set((now - overdue).total_seconds() if overdue else 0.0)
 
     async def _run_loop(self) -> None:
         event = self.wakeup.event

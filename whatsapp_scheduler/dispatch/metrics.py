@@ -69,6 +69,12 @@ class DispatchMetrics:
         self.queue_depth = prometheus_client.Gauge(
             PREFIX + "queue_depth", "Messages queued or sending.", ["status"], registry=r
         )
+        self.queue_overdue = prometheus_client.Gauge(
+            PREFIX + "queue_overdue_seconds",
+            "How late the longest-waiting due, unsent message is (0: none is due); refreshed "
+            "at every safety poll.",
+            registry=r,
+        )
         self.in_flight = prometheus_client.Gauge(
             PREFIX + "in_flight", "Messages held by this process.", registry=r
         )

@@ -344,3 +344,16 @@ async def test_a_send_slot_is_freed_only_after_its_outcome_is_committed(
     assert len(sender.calls) == 8
     assert all(memory_store.rows[f"s{i}"].status == Status.SENT for i in range(8))
     await d.stop()
+
+
+async def test_metrics_say_how_overdue_the_queue_is(clock, memory_store, make_dispatcher):
+    """`queue_overdue_seconds`: how late the oldest due message is (an alert needs no send to
+    have happened: a stopped queue shows here, not in the send lateness)."""
+    d = make_dispatcher()
+    gauge = "whatsapp_scheduler_queue_overdue_seconds"
+    await d._update_depth()
+    assert d.metrics.registry.get_sample_value(gauge) == 0.0
+    await add(memory_store, testing.make_message("late", clock.now() - timedelta(seconds=90)))
+    await d._update_depth()
+    assert d.metrics.registry.get_sample_value(gauge) == 90.0
+    await d.stop()
