@@ -101,6 +101,8 @@ class Dispatcher:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._phase: dict[str, Phase] = {}
         self._unsent: list[messages.ScheduledMessage] = []
+        # Claimed by this dispatcher, waiting for a send slot (no task yet): alive, not reapable.
+        self._awaiting_slot: set[str] = set()
         self._interrupted: list[tuple[messages.ScheduledMessage, datetime, SentAs | None]] = []
         self._sending_as: dict[str, SentAs] = {}  # what each send on the wire asked for
         self.pauses = pauses_mod.Pauses(self.metrics)
@@ -298,6 +300,7 @@ class Dispatcher:
     async def _start_all(self, batch: Sequence[messages.ScheduledMessage]) -> None:
         """One task per message, waiting for a free slot before each."""
         pending = list(batch)
+        self._awaiting_slot.update(m.id for m in pending)
         try:
             while pending:
                 await self._slots.acquire()
@@ -305,6 +308,7 @@ class Dispatcher:
                     self._slots.release()
                     break
                 message = pending.pop(0)
+                self._awaiting_slot.discard(message.id)
                 self._phase[message.id] = Phase.WAITING
                 self._tasks[message.id] = asyncio.create_task(self._handle(message))
                 self.metrics.in_flight.set(len(self._tasks))
@@ -362,7 +366,10 @@ class Dispatcher:
         expired = await self.store.expired_leases(now, self.config.claim_batch_size)
         outcomes = []
         for message in expired:
-            if message.claimed_by is None or message.id in self._tasks:
+            # Our own claims still being worked on are not a dead worker's: a message in a
+            # task, or waiting for a send slot (its lease may pass when sends are slow).
+            mine = message.id in self._tasks or message.id in self._awaiting_slot
+            if message.claimed_by is None or mine:
                 continue
             decision = retries.reap_decision(message, now, self.policy)
             outcomes.append(self.tally.reaped(message, decision, now))
@@ -410,6 +417,7 @@ class Dispatcher:
         for message, started, sent_as in self._interrupted:
             error = errors.AmbiguousFailure("send cut off by shutdown")
             outcomes.append(self.path.failed_attempt(message, error, started, 0.0, sent_as))
+        self._awaiting_slot.difference_update(m.id for m in self._unsent)
         self._unsent.clear()
         self._interrupted.clear()
         if outcomes:

@@ -357,3 +357,34 @@ async def test_metrics_say_how_overdue_the_queue_is(clock, memory_store, make_di
     await d._update_depth()
     assert d.metrics.registry.get_sample_value(gauge) == 90.0
     await d.stop()
+
+
+async def test_the_reaper_leaves_alone_claims_still_waiting_for_a_send_slot(
+    clock, memory_store, sender, make_dispatcher
+):
+    """Slow sends let a claimed row's lease pass while it waits for a slot. The process that
+    claimed it is alive: reaping it would record a false ambiguous attempt and send it twice."""
+    now = clock.now()
+    await add(
+        memory_store,
+        *(testing.make_message(f"p{i}", now, recipient=f"+9055500002{i:02d}") for i in range(3)),
+    )
+    sender.latency = 0.3
+    d = make_dispatcher(send_concurrency=1, lease_seconds=1.0)
+    await d.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while not sender.calls and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        clock.advance(timedelta(seconds=2))  # every claimed row's lease has passed
+        assert await d.reap() == 0
+        deadline = loop.time() + 30
+        while len(sender.calls) < 3 and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)  # time for a resend to show, were one made
+    finally:
+        await d.stop()
+    assert sorted(m.id for m in sender.calls) == ["p0", "p1", "p2"]
+    outcomes = [a.outcome for a in memory_store.attempt_rows]
+    assert AO.AMBIGUOUS not in outcomes
