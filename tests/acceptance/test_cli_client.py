@@ -45,6 +45,8 @@ def test_schedule_list_status_cancel(served):
     assert made.stdout.strip() == (
         "scheduled cli-1 to +905551234567 at 2030-12-01 09:30 (Europe/Istanbul): queued"
     )
+    # The number never wrote to us: the API's warning reaches the user, on stderr.
+    assert made.stderr.startswith("warning: window_closed: "), made.stderr
     listed = cli("list", *common, "--json")
     assert [m["id"] for m in json.loads(listed.stdout)] == ["cli-1"]
     plain = cli("list", *common, "--status", "queued", "--limit", "5")

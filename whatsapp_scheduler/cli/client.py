@@ -141,6 +141,8 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
             f"({data['timezone']}): {data['status']}",
             file=out,
         )
+        for warning in data.get("warnings", []):  # e.g. the 24-hour window will be closed
+            print(f"warning: {warning}", file=err)
     return OK
 
 
