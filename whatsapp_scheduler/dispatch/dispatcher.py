@@ -80,12 +80,9 @@ class Dispatcher:
         shared_limiter: sharedlimit.SharedRateLimit | None = None,
     ) -> None:
         self.store = message_store
-        self.sender = sender
-        self.phone_number_id = phone_number_id
         self.clock = clock
         self.config = config
         self.policy = policy
-        self.window_gate = window_gate  # WINDOW_POLICY at send time (window_gate.py)
         self.metrics = metrics or metrics_mod.DispatchMetrics()
         self.worker_id = worker_id or config_mod.new_worker_id()
         self._on_close = on_close
@@ -131,6 +128,11 @@ class Dispatcher:
         )
         self._loop_task: asyncio.Task[None] | None = None
         self._job_tasks: set[asyncio.Future[Any]] = set()
+
+    @property
+    def phone_number_id(self) -> str:
+        """The business number this dispatcher sends from."""
+        return self.path.phone_number_id
 
     @property
     def limiter(self) -> ratelimit.RateLimiter:
@@ -290,8 +292,9 @@ class Dispatcher:
             lease = retries.lease_until(now, self.config.lease_seconds)
             batch = await self.store.claim_due(now, limit, self.worker_id, lease)
             total += len(batch)
-            if self.window_gate is not None:
-                await self.window_gate.prepare(batch)  # one contacts read per batch, or none
+            gate = self.path.window_gate  # WINDOW_POLICY at send time (window_gate.py)
+            if gate is not None:
+                await gate.prepare(batch)  # one contacts read per batch, or none
             await self._start_all(batch)
             if len(batch) < limit:
                 break

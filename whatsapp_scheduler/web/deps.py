@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader
 
-from whatsapp_scheduler import bootstrap as runtime_mod
-from whatsapp_scheduler import service
+from whatsapp_scheduler import bootstrap, service
 from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.web import sessions
 
@@ -20,11 +19,11 @@ class Unauthorized(errors.SchedulerError):
     """X-API-Key: missing or wrong."""
 
 
-async def get_runtime(request: Request) -> runtime_mod.Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+async def get_runtime(request: Request) -> bootstrap.Runtime:
+    return sessions.runtime(request)
 
 
-RuntimeDep = Annotated[runtime_mod.Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[bootstrap.Runtime, Depends(get_runtime)]
 
 
 async def get_service(runtime: RuntimeDep) -> service.SchedulerService:
