@@ -23,9 +23,8 @@ from whatsapp_scheduler import service, store
 from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, window
-from whatsapp_scheduler.dispatch import config as dispatch_config_mod
-from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
 from whatsapp_scheduler.dispatch import (
+    breaker,
     events,
     ratelimit,
     retries,
@@ -33,6 +32,8 @@ from whatsapp_scheduler.dispatch import (
     standby,
     window_gate,
 )
+from whatsapp_scheduler.dispatch import config as dispatch_config_mod
+from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
 from whatsapp_scheduler.store import notify, sql, urls
 from whatsapp_scheduler.whatsapp import MessageSender
 
@@ -97,6 +98,11 @@ def dispatch_config(settings: settings_mod.Settings) -> dispatch_config_mod.Disp
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         reap_interval_seconds=max(1.0, min(30.0, settings.lease_seconds / 2)),
         messages_per_second=settings.messages_per_second,
+        breaker=breaker.BreakerConfig(
+            threshold=settings.breaker_threshold,
+            base_seconds=settings.breaker_base_seconds,
+            cap_seconds=max(settings.breaker_cap_seconds, settings.breaker_base_seconds),
+        ),
     )
 
 

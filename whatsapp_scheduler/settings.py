@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     account_pause_seconds: float = Field(default=300.0, gt=0)
+    # The circuit breaker of a Meta outage (dispatch/breaker.py): that many outage failures in
+    # a row pause the sender; probes after BASE seconds, doubling up to CAP.
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    breaker_cap_seconds: float = Field(default=300.0, gt=0, le=86400)
 
     # The 24-hour window (window.py) and status events for the client app (events.py)
     window_policy: Literal["send", "fail", "template"] = "send"

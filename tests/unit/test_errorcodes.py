@@ -90,7 +90,13 @@ def test_own_retry_rules() -> None:
     assert errorcodes.PAIR_RATE_CODE == 131056
     assert errorcodes.THROUGHPUT_CODE == 130429
     rules = {code: entry.retry for code, entry in errorcodes.CODES.items() if entry.retry}
-    assert rules == {131056: RetryRule.PAIR_RATE, 130429: RetryRule.THROUGHPUT}
+    assert rules == {
+        131056: RetryRule.PAIR_RATE,
+        130429: RetryRule.THROUGHPUT,
+        2: RetryRule.OUTAGE,  # API Service: Meta down or overloaded
+        131016: RetryRule.OUTAGE,  # Service unavailable
+        133004: RetryRule.OUTAGE,  # Server Temporarily Unavailable
+    }
     assert errorcodes.error_class(errorcodes.PAIR_RATE_CODE) is ErrorClass.RATE_LIMITED
     assert errorcodes.error_class(errorcodes.THROUGHPUT_CODE) is ErrorClass.RATE_LIMITED
 
@@ -126,3 +132,15 @@ def test_the_docs_table_agrees_with_the_code() -> None:
     expected = {str(code): entry.kind.value for code, entry in errorcodes.CODES.items()}
     expected |= {f"{r.start}-{r.stop - 1}": entry.kind.value for r, entry in errorcodes.RANGES}
     assert documented == expected
+
+
+def test_outage_codes_are_temporary_and_only_theirs() -> None:
+    """The codes that feed the sender's circuit breaker are Meta's "unavailable" ones; the
+    generic 1 and 131000 ("something went wrong") may be about the message and are not."""
+    assert [c for c in errorcodes.CODES if errorcodes.is_outage_code(c)] == [2, 131016, 133004]
+    for code in (2, 131016, 133004):
+        assert errorcodes.error_class(code) is errorcodes.ErrorClass.TEMPORARY
+    assert not errorcodes.is_outage_code(None)
+    assert not errorcodes.is_outage_code(1)
+    assert not errorcodes.is_outage_code(131000)
+    assert not errorcodes.is_outage_code(999999)  # unknown

@@ -1,11 +1,11 @@
 """One claimed message, from the checks to the outcome: `SendPath.attempt`.
 
 In order: too late (MAX_LATENESS) -> the 24-hour window at send time (`window_gate`) -> the
-number paused -> the gap per recipient (local, then the fleet's) -> a throughput token (local,
+number paused -> its circuit breaker open (a Meta outage, `breaker`) -> the gap per recipient (local, then the fleet's) -> a throughput token (local,
 then the fleet's) -> the send -> the outcome, built and counted by `outcomes.Tally`. A deferral
 (paused, pair gap) costs no attempt. A failed send is decided by the retry policy
 (`retries.RetryPolicy`); an account-level error pauses the number, a throughput error slows
-its bucket down.
+its bucket down, an outage failure (`breaker.is_outage`) feeds the number's circuit breaker.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
@@ -53,6 +54,7 @@ class SendPath:
         metrics: metrics_mod.DispatchMetrics,
         on_sending: Callable[[str, SentAs], None],
         on_pause: Callable[[datetime], None],
+        breaker: breaker_mod.Breaker | None = None,
     ) -> None:
         self.sender = sender
         self.phone_number_id = phone_number_id
@@ -67,9 +69,25 @@ class SendPath:
         self.metrics = metrics
         self._on_sending = on_sending  # the request may be on the wire from now on
         self._on_pause = on_pause  # the number is paused until then: wake the loop at the end
+        self.breaker = breaker or breaker_mod.Breaker(breaker_mod.BreakerConfig(), metrics)
 
     def active_pause(self, now: datetime) -> pauses_mod.Pause | None:
         return self.pauses.active(self.phone_number_id, now)
+
+    def claim_limit(self, now: datetime, limit: int) -> int:
+        """Rows the dispatcher may claim now: none while paused or while the breaker holds,
+        one for the breaker's probe, else `limit`."""
+        if self.active_pause(now) is not None:
+            return 0
+        return self.breaker.claim_limit(self.phone_number_id, now, limit)
+
+    def held_until(self, now: datetime) -> datetime | None:
+        """When sending may go on, if the number is paused or its breaker holds; else None."""
+        pause = self.active_pause(now)
+        held = self.breaker.held_until(self.phone_number_id, now)
+        if pause is None:
+            return held
+        return pause.until if held is None else max(pause.until, held)
 
     async def attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
         """Decide, wait, send; returns the outcome to record."""
@@ -86,22 +104,35 @@ class SendPath:
         pause = self.active_pause(now)
         if pause is not None:
             return self.tally.deferral(message, now, pause.until, "paused")
+        if not self.breaker.admit(self.phone_number_id, message.id, now):
+            return self._held_by_breaker(message, now)
         booked = now
         allowed = self.limiter.pairs.reserve(message.recipient, booked)
         if allowed is not None:
+            self.breaker.withdraw(self.phone_number_id, message.id)
             return self.tally.deferral(message, now, allowed, "pair_gap")
         await self._wait_for_token()
         now = self.clock.now()
         pause = self.active_pause(now)
         if pause is not None:
             self.limiter.pairs.release(message.recipient, booked)
+            self.breaker.withdraw(self.phone_number_id, message.id)
             return self.tally.deferral(message, now, pause.until, "paused")
+        if not self.breaker.admit(self.phone_number_id, message.id, now):
+            self.limiter.pairs.release(message.recipient, booked)
+            return self._held_by_breaker(message, now)
         wait = await self._reserve_shared_pair(message)
         if wait is not None:  # another process sent to this recipient within PAIR_INTERVAL
             self.limiter.pairs.release(message.recipient, booked)
+            self.breaker.withdraw(self.phone_number_id, message.id)
             now = self.clock.now()
             return self.tally.deferral(message, now, now + timedelta(seconds=wait), "pair_gap")
         return await self._send(message, sent_as)
+
+    def _held_by_breaker(self, message: messages.ScheduledMessage, now: datetime) -> store.Outcome:
+        """Meta is unavailable: back to `queued` at its own `run_at` (its place in due order);
+        the dispatcher claims nothing until the breaker's probe."""
+        return self.tally.deferral(message, now, min(message.run_at, now), "outage")
 
     async def _wait_for_token(self) -> None:
         loop = asyncio.get_running_loop()
@@ -155,6 +186,7 @@ class SendPath:
     ) -> store.Outcome:
         self.limiter.pairs.note_sent(message.recipient, started)
         self.limiter.bucket(self.phone_number_id).recover()
+        self._answered()
         return self.tally.sent(message, receipt, started, latency, self.clock.now(), sent_as)
 
     def failed_attempt(
@@ -167,7 +199,15 @@ class SendPath:
     ) -> store.Outcome:
         """The outcome of a send that failed (or was cut off): the retry policy decides."""
         now = self.clock.now()
-        decision = self.policy.decide(error, message.attempts, now)
+        if breaker_mod.is_outage(error):
+            verdict = self.breaker.failed(self.phone_number_id, message.id, error, now)
+            decision = self.policy.decide_outage(error, message, verdict.counted, now)
+            held = self.breaker.held_until(self.phone_number_id, now)
+            if verdict.opened and held is not None:
+                self._on_pause(held)  # wake the loop for the probe
+        else:
+            self._answered()
+            decision = self.policy.decide(error, message.attempts, now)
         throttled = error.code == errorcodes.THROUGHPUT_CODE
         if throttled or (isinstance(error, errors.RateLimited) and error.code is None):
             self._throttle(error)
@@ -176,6 +216,12 @@ class SendPath:
             self._pause(error, decision.run_at)
             self.limiter.pairs.release(message.recipient, started)
         return self.tally.attempt_failed(message, error, decision, started, latency, now, sent_as)
+
+    def _answered(self) -> None:
+        """Meta answered: the breaker's streak ends; if it was open, wake the loop to drain."""
+        now = self.clock.now()
+        if self.breaker.answered(self.phone_number_id, now):
+            self._on_pause(now)
 
     def _throttle(self, error: errors.SendError) -> None:
         wait = getattr(error, "retry_after", None) or THROTTLE_PAUSE_SECONDS

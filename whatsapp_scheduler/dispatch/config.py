@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from whatsapp_scheduler import settings
+from whatsapp_scheduler.dispatch import breaker
 
 
 def _default(name: str) -> Any:
@@ -32,6 +33,11 @@ class DispatchConfig:
     messages_per_second: float = _default("messages_per_second")
     flush_delay_seconds: float = 0.002
     flush_max_batch: int = 500
+    breaker: breaker.BreakerConfig = breaker.BreakerConfig(  # noqa: RUF009 (immutable)
+        threshold=_default("breaker_threshold"),
+        base_seconds=_default("breaker_base_seconds"),
+        cap_seconds=_default("breaker_cap_seconds"),
+    )
 
     def claim_limit(self) -> int:
         """Rows per claim: a batch, but never more than a quarter lease's worth of sending."""

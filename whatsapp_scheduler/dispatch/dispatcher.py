@@ -35,6 +35,7 @@ from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, sharedlimit
+from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import config as config_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
@@ -50,7 +51,7 @@ SentAs = messages.SentAs
 class State(enum.StrEnum):
     IDLE = "idle"  # built, not started
     RUNNING = "running"
-    PAUSED = "paused"  # shown by health() while a number is paused after an account error
+    PAUSED = "paused"  # shown by health() while a number is paused (account error, outage)
     STOPPED = "stopped"
 
 
@@ -125,6 +126,7 @@ class Dispatcher:
             metrics=self.metrics,
             on_sending=self._mark_sending,
             on_pause=self.wakeup.arm,
+            breaker=breaker_mod.Breaker(config.breaker, self.metrics),  # Meta outages
         )
         self._loop_task: asyncio.Task[None] | None = None
         self._job_tasks: set[asyncio.Future[Any]] = set()
@@ -271,9 +273,9 @@ class Dispatcher:
         if nudged is not None and (next_run is None or nudged < next_run):
             next_run = nudged  # a retry or a new message committed while we were reading
         now = self.clock.now()
-        pause = self.path.active_pause(now)
-        if pause is not None and next_run is not None:
-            next_run = max(next_run, pause.until)
+        held = self.path.held_until(now)  # an account pause, or the breaker (a Meta outage)
+        if held is not None and next_run is not None:
+            next_run = max(next_run, held)
         if next_run is not None and next_run <= now:
             self.wakeup.wake()
             return
@@ -284,10 +286,10 @@ class Dispatcher:
     async def _drain(self) -> int:
         """Claim and start due messages until none is due; returns how many were claimed."""
         total = 0
-        limit = self.config.claim_limit()
         while not self._stopping:
             now = self.clock.now()
-            if self.path.active_pause(now) is not None:
+            limit = self.path.claim_limit(now, self.config.claim_limit())  # 0: paused / held
+            if limit == 0:
                 break
             lease = retries.lease_until(now, self.config.lease_seconds)
             batch = await self.store.claim_due(now, limit, self.worker_id, lease)
@@ -431,7 +433,7 @@ class Dispatcher:
     def health(self) -> dict[str, Any]:
         """JSON-able state for /health: running/paused/stopped, pauses, counters, last error."""
         now = self.clock.now()
-        pauses = self.pauses.as_json(now)
+        pauses = self.pauses.as_json(now) + self.path.breaker.as_json(now)
         state = self._state
         next_wake = self.wakeup.next_wake
         if state != State.STOPPED and pauses:

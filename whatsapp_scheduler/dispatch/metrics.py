@@ -7,13 +7,15 @@ Names (all prefixed `whatsapp_scheduler_`):
 | messages_sent_total                 | counter   |         | accepted by Meta (HTTP 200)          |
 | messages_failed_total               | counter   | code    | failed for good (code, or `expired`, `ambiguous`, `none`) |
 | messages_retried_total              | counter   | code    | attempts that led to a retry         |
-| messages_deferred_total             | counter   | reason  | released unsent: `pair_gap`, `paused`, `shutdown` |
+| messages_deferred_total             | counter   | reason  | released unsent: `pair_gap`, `paused`, `outage`, `shutdown` |
 | leases_reaped_total                 | counter   |         | expired leases recovered             |
 | send_lateness_seconds               | histogram |         | send time - due_at of sent messages  |
 | send_latency_seconds                | histogram |         | duration of the HTTP request         |
 | queue_depth                         | gauge     | status  | `queued` / `sending` rows (safety poll) |
 | in_flight                           | gauge     |         | messages this process holds          |
 | sender_paused                       | gauge     | phone_number_id | 1 while paused after an account error |
+| sender_breaker_state                | gauge     | phone_number_id | circuit breaker (`breaker.py`): 0 closed, 1 open, 2 probing |
+| sender_breaker_opened_total         | counter   | phone_number_id | times the breaker opened, or reopened after a failed probe |
 """
 
 from __future__ import annotations
@@ -81,6 +83,19 @@ class DispatchMetrics:
         self.paused = prometheus_client.Gauge(
             PREFIX + "sender_paused",
             "1 while a number is paused after an account error.",
+            ["phone_number_id"],
+            registry=r,
+        )
+
+        self.breaker_state = prometheus_client.Gauge(
+            PREFIX + "sender_breaker_state",
+            "Circuit breaker of a number during a Meta outage: 0 closed, 1 open, 2 probing.",
+            ["phone_number_id"],
+            registry=r,
+        )
+        self.breaker_opened = prometheus_client.Counter(
+            PREFIX + "sender_breaker_opened",
+            "Times a number's breaker opened (Meta unavailable) or reopened after a failed probe.",
             ["phone_number_id"],
             registry=r,
         )

@@ -109,6 +109,7 @@ class Tally:
             error_text=decision.error_text,
             http_status=error.http_status,
             sent_as=sent_as,
+            counts_attempt=decision.counts_attempt,
         )
 
     def expired(
@@ -155,7 +156,8 @@ class Tally:
         run_at: datetime,
         reason: str,
     ) -> store.Outcome:
-        """Back to `queued` at `run_at` with no attempt counted (pair gap, pause, shutdown)."""
+        """Back to `queued` at `run_at` with no attempt counted (pair gap, pause, outage,
+        shutdown)."""
         self.count_deferral(reason)
         logger.debug("deferred", extra={**message.log_context(), "reason": reason})
         return store.Outcome(

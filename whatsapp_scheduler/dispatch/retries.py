@@ -18,6 +18,12 @@ each of Meta's codes, is the class in `whatsapp/errorcodes.py`):
   "ambiguous: may have been sent".
 - `TemporaryFailure`: retry with exponential back-off, full or decorrelated jitter, capped.
 - Each retry counts one attempt; the attempt that reaches `max_attempts` fails the message.
+- An outage failure (`TemporaryFailure` without a Graph code, i.e. a refused connection, a
+  timeout or a 5xx without a body, or one of Meta's "service unavailable" codes; see
+  `breaker.is_outage`) is decided by `decide_outage`: only the first failure of a streak
+  counts an attempt, and the message stays where it was in the queue while the sender's
+  circuit breaker (`dispatch/breaker.py`) holds the sending. During an outage only
+  MAX_LATENESS ends a message.
 
 Nothing sleeps through a back-off: a retry is the message back in `queued` with `run_at` set.
 
@@ -67,6 +73,7 @@ class RetryDecision:
     run_at: datetime | None = None  # RETRY and PAUSE: when it may be claimed again
     error_code: int | None = None
     error_text: str | None = None
+    counts_attempt: bool = True  # False: the attempt is recorded, not counted (an outage)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +112,37 @@ class RetryPolicy:
         delay = self.delay_seconds(error, attempts_before)
         return RetryDecision(
             Action.RETRY, outcome, now + timedelta(seconds=delay), error.code, text
+        )
+
+    def decide_outage(
+        self,
+        error: errors.SendError,
+        message: messages.ScheduledMessage,
+        counted: bool,
+        now: datetime,
+    ) -> RetryDecision:
+        """The decision after an outage failure (`breaker.is_outage`): the message keeps its
+        place in the queue (`run_at` unchanged: the sender's circuit breaker, not a per-message
+        back-off, spaces the next tries) and its attempt counts only if `counted` (the first
+        failure of a streak). An ambiguous failure without `resend_ambiguous` still fails: it
+        may have been sent."""
+        if isinstance(error, errors.AmbiguousFailure) and not self.resend_ambiguous:
+            return self.decide(error, message.attempts, now)
+        outcome = (
+            messages.AttemptOutcome.AMBIGUOUS
+            if isinstance(error, errors.AmbiguousFailure)
+            else messages.AttemptOutcome.RETRY
+        )
+        if counted and message.attempts + 1 >= self.max_attempts:
+            final = f"attempts exhausted ({self.max_attempts}): {error.message}"
+            return _fail(outcome, error.code, final)
+        return RetryDecision(
+            Action.RETRY,
+            outcome,
+            min(message.run_at, now),
+            error.code,
+            error.message,
+            counts_attempt=counted,
         )
 
     def delay_seconds(self, error: errors.SendError, attempts_before: int) -> float:

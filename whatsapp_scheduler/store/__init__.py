@@ -58,6 +58,9 @@ class Outcome:
     error_text: str | None = None
     http_status: int | None = None
     sent_as: messages.SentAs | None = None  # what the attempt asked Meta to deliver
+    # False: the attempt row is written but not counted toward MAX_ATTEMPTS (a send that failed
+    # during a Meta outage, dispatch/breaker.py)
+    counts_attempt: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

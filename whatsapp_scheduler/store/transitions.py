@@ -17,7 +17,8 @@ OUTCOME_STATUSES = frozenset({Status.QUEUED, Status.SENT, Status.FAILED})
 def outcome_changes(outcome: Outcome) -> dict[str, Any]:
     """The `ScheduledMessage` fields `outcome` sets. `attempts` is present (as None) when the
     outcome counts an attempt: the caller sets the new count, which it reads in its own
-    transaction."""
+    transaction. An EXPIRED attempt, or one with `counts_attempt=False`, is written but not
+    counted."""
     at = outcome.finished_at
     values: dict[str, Any] = {
         "status": outcome.status,
@@ -25,7 +26,8 @@ def outcome_changes(outcome: Outcome) -> dict[str, Any]:
         "claimed_by": None,
         "lease_until": None,
     }
-    if outcome.attempt is not None and outcome.attempt != messages.AttemptOutcome.EXPIRED:
+    counted = outcome.counts_attempt and outcome.attempt != messages.AttemptOutcome.EXPIRED
+    if outcome.attempt is not None and counted:
         values["attempts"] = None
     if outcome.error_code is not None or outcome.error_text is not None:
         values["last_error_code"] = outcome.error_code

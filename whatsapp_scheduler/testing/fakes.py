@@ -90,6 +90,11 @@ class FakeSender:
         """Every send of `message_id` raises `error`."""
         self._per_message[message_id] = error if callable(error) else _copier(error)
 
+    def clear_faults(self) -> None:
+        """Forget every scripted and per-message fault: from now on every send succeeds."""
+        self._script.clear()
+        self._per_message.clear()
+
     # -- MessageSender --------------------------------------------------------------------
 
     async def send(self, message: messages.ScheduledMessage) -> whatsapp_mod.SendReceipt:

@@ -5,8 +5,9 @@ Pure (no I/O). For each Graph `error.code` the table gives:
 - its class (`ErrorClass`): what `whatsapp/cloud_api.py` raises for it, i.e. what the retry
   policy (`dispatch/retries.py`) will do: retry soon (rate-limited), retry with back-off
   (temporary), pause the whole number (account) or fail the message (permanent);
-- its own retry rule (`RetryRule`), for the two codes that have one: 131056 (pair rate, retry
-  after 4^x s) and 130429 (throughput, hold the whole number and halve its rate);
+- its own retry rule (`RetryRule`), for the codes that have one: 131056 (pair rate, retry
+  after 4^x s), 130429 (throughput, hold the whole number and halve its rate) and Meta's
+  "service unavailable" codes 2, 131016 and 133004 (an outage: `is_outage_code`);
 - a short title (Meta's own where it is short);
 - the explanation for people, in English and Turkish (dashboard and CLI, via `explain()`).
 
@@ -47,6 +48,10 @@ class RetryRule(enum.StrEnum):
     #: Hold every send from the number (retry-after, else 1 s) and halve its rate
     #: (`dispatch/dispatcher.py`, `dispatch/ratelimit.py`); the message is retried as usual.
     THROUGHPUT = "throughput"
+    #: Meta's service itself is down ("service unavailable"), not this message: the failure
+    #: counts toward the sender's circuit breaker (`dispatch/breaker.py`) like a 5xx without
+    #: a body, a timeout or a refused connection.
+    OUTAGE = "outage"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -88,6 +93,7 @@ CODES: Final[Mapping[int, MetaError]] = MappingProxyType(
             "API Service",
             "Meta was temporarily down or overloaded; retried later.",
             "Meta geçici olarak kapalı ya da aşırı yüklü; daha sonra yeniden denenir.",
+            retry=RetryRule.OUTAGE,
         ),
         3: MetaError(
             ErrorClass.PERMANENT,
@@ -203,6 +209,7 @@ CODES: Final[Mapping[int, MetaError]] = MappingProxyType(
             "Service unavailable",
             "A Meta service is temporarily unavailable; retried later.",
             "Bir Meta hizmeti geçici olarak kullanılamıyor; daha sonra yeniden denenir.",
+            retry=RetryRule.OUTAGE,
         ),
         131021: MetaError(
             ErrorClass.PERMANENT,
@@ -360,6 +367,7 @@ CODES: Final[Mapping[int, MetaError]] = MappingProxyType(
             "Server Temporarily Unavailable",
             "Meta's server is temporarily unavailable; retried later.",
             "Meta sunucusu geçici olarak kullanılamıyor; daha sonra yeniden denenir.",
+            retry=RetryRule.OUTAGE,
         ),
         133010: MetaError(
             ErrorClass.ACCOUNT,
@@ -415,6 +423,12 @@ def error_class(code: int) -> ErrorClass:
     return UNKNOWN_CLASS if entry is None else entry.kind
 
 
+def is_outage_code(code: int | None) -> bool:
+    """Whether `code` says Meta's service is down (`RetryRule.OUTAGE`), not this message."""
+    entry = lookup(code)
+    return entry is not None and entry.retry is RetryRule.OUTAGE
+
+
 def explain(code: int | None, language: str = "en") -> str | None:
     """Plain words for Meta error `code` in `language` ("en" or "tr"), or None if unknown."""
     entry = lookup(code)
@@ -434,5 +448,6 @@ __all__ = [
     "RetryRule",
     "error_class",
     "explain",
+    "is_outage_code",
     "lookup",
 ]

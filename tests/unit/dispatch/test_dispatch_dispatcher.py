@@ -82,13 +82,13 @@ async def test_temporary_error_requeues_with_backoff(clock, memory_store, sender
 
 async def test_attempts_exhausted_fail(clock, memory_store, sender, make_dispatcher):
     await add(memory_store, testing.make_message("x", clock.now()))
-    sender.fail_next(10, errors.TemporaryFailure("down", code=2))
+    sender.fail_next(10, errors.TemporaryFailure("went wrong", code=131000))
     d = make_dispatcher(policy=retries.RetryPolicy(max_attempts=3, random=lambda: 0.0))
     for _ in range(5):
         await d.run(burst=True)
     row = memory_store.rows["x"]
     assert (row.status, row.attempts) == (Status.FAILED, 3)
-    assert row.last_error_text == "attempts exhausted (3): down"
+    assert row.last_error_text == "attempts exhausted (3): went wrong"
     assert len(sender.calls) == 3
 
 
