@@ -1,7 +1,10 @@
 """Account-level pauses: after Meta's 190, 368, 131031 or 131048, a number stops sending.
 
 The retry policy (`scheduling`) says how long; `Pauses` remembers it per business number,
-shows it on /health and in the `sender_paused` gauge, and ends it once its time has passed.
+shows it on /health (`kind: "account"`) and in the `sender_paused` gauge, and ends it once its
+time has passed. A Meta outage pauses a number through its circuit breaker instead
+(`breaker.py`, `kind: "outage"` on /health): that pause ends with a successful probe, not at
+a set time.
 Nothing sleeps through a pause: the dispatcher defers messages to its end and wakes then.
 """
 
@@ -30,6 +33,7 @@ class Pause:
     def as_json(self) -> dict[str, Any]:
         return {
             "phone_number_id": self.phone_number_id,
+            "kind": "account",  # beside the breaker's "outage" entries (breaker.py)
             "code": self.code,
             "reason": self.reason,
             "until": self.until.isoformat(),

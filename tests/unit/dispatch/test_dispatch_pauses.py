@@ -49,6 +49,7 @@ def test_numbers_pause_independently_and_health_lists_running_pauses() -> None:
     assert book.as_json(T0) == [
         {
             "phone_number_id": "111",
+            "kind": "account",
             "code": 190,
             "reason": "Error validating access token",
             "until": "2026-03-01T12:05:00+00:00",
