@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from datetime import timedelta
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,53 @@ async def test_ten_minutes_of_outage_fail_nothing_and_all_go_out_in_due_order(
         if line.startswith(f"whatsapp_scheduler_sender_breaker_opened_total{label}")
     )
     assert float(opened.split()[-1]) >= 5  # opened, then reopened after each failed probe
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    """Wait for `condition()`: a deadline against a hang, never a statement about speed."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_running_dispatcher_probes_and_resumes_by_itself(
+    standin: StandIn,
+    sqlite_store: sql.SqlMessageStore,
+    make_settings: Callable[..., settings.Settings],
+    wait_final: Callable[..., Any],
+) -> None:
+    """The real clock and the dispatcher's own wake-ups (no burst runs): it opens, wakes for
+    each probe, and drains the queue after the first successful one. The back-off is made
+    short; nothing here asserts how long anything took."""
+    standin.set_faults(error_rate=1.0, error_status=503, error_body=True)
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    ids = [f"run-{i:02d}" for i in range(12)]
+    await sqlite_store.add_many(
+        [
+            testing.make_message(mid, start + timedelta(seconds=i), recipient=f"+9055513{i:05d}")
+            for i, mid in enumerate(ids)
+        ]
+    )
+    d = await bootstrap.build_dispatcher(
+        make_settings(send_concurrency=1, breaker_base_seconds=0.05, breaker_cap_seconds=0.2),
+        sqlite_store,
+    )
+    await d.start()
+    try:
+        await until(lambda: d.health()["state"] == "paused", "the breaker on /health")
+        threshold = 5
+        await until(lambda: len(standin.requests) >= threshold + 3, "three failed probes")
+        paused = d.health()["paused"]
+        assert [p["kind"] for p in paused] == ["outage"]
+        assert "503 x" in paused[0]["reason"]
+        standin.set_faults(error_rate=0.0)
+        rows = await wait_final(sqlite_store, ids)
+        assert {r.status for r in rows} == {Status.SENT}
+        accepted = [r.biz_opaque_callback_data for r in standin.requests if r.status == 200]
+        assert accepted == ids
+        assert max(r.attempts for r in rows) <= 2
+        health = d.health()
+        assert (health["state"], health["paused"], health["failed"]) == ("running", [], 0)
+    finally:
+        await d.stop()
