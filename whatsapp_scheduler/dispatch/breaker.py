@@ -34,7 +34,8 @@ at their next probe). Messages an open breaker releases keep their `run_at`, so 
 process may claim them and fail them too: that process's failures count toward its own breaker,
 not toward the messages' attempts, apart from the first of its streak.
 
-Pure apart from logging and the metrics it updates; every method takes `now`.
+Pure apart from logging and the metrics it updates; every method takes `now`. For operators:
+docs/dispatcher.md, "Meta outages".
 """
 
 from __future__ import annotations

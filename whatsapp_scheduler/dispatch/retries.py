@@ -13,9 +13,9 @@ each of Meta's codes, is the class in `whatsapp/errorcodes.py`):
 - Other `RateLimited` (130429, 4, 80007 ...): retry after the server's retry-after if given,
   else a short jittered back-off (`throttle_base_seconds`).
 - `AmbiguousFailure` (timeout, reset, 5xx without body: the message may have reached Meta):
-  with `resend_ambiguous` (default) retry like a temporary failure and record an AMBIGUOUS
-  attempt (at-least-once: a duplicate is possible); without it, failed with
-  "ambiguous: may have been sent".
+  with `resend_ambiguous` (default) retry and record an AMBIGUOUS attempt (at-least-once: a
+  duplicate is possible); without it, failed with "ambiguous: may have been sent". A send
+  failure is an outage failure (below); a reaped lease is retried like a temporary failure.
 - `TemporaryFailure`: retry with exponential back-off, full or decorrelated jitter, capped.
 - Each retry counts one attempt; the attempt that reaches `max_attempts` fails the message.
 - An outage failure (`TemporaryFailure` without a Graph code, i.e. a refused connection, a
