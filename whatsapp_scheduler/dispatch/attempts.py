@@ -91,6 +91,12 @@ class SendPath:
 
     async def attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
         """Decide, wait, send; returns the outcome to record."""
+        try:
+            return await self._attempt(message)
+        finally:  # a probe's claim that never reached Meta hands the probe on
+            self.breaker.settle(self.phone_number_id, message)
+
+    async def _attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
         now = self.clock.now()
         if retries.is_expired(message.due_at, now, self.max_lateness):
             return self.tally.expired(message, now, self.max_lateness)
@@ -104,27 +110,24 @@ class SendPath:
         pause = self.active_pause(now)
         if pause is not None:
             return self.tally.deferral(message, now, pause.until, "paused")
-        if not self.breaker.admit(self.phone_number_id, message.id, now):
+        if not self.breaker.admit(self.phone_number_id, message):
             return self._held_by_breaker(message, now)
         booked = now
         allowed = self.limiter.pairs.reserve(message.recipient, booked)
         if allowed is not None:
-            self.breaker.withdraw(self.phone_number_id, message.id)
             return self.tally.deferral(message, now, allowed, "pair_gap")
         await self._wait_for_token()
         now = self.clock.now()
         pause = self.active_pause(now)
         if pause is not None:
             self.limiter.pairs.release(message.recipient, booked)
-            self.breaker.withdraw(self.phone_number_id, message.id)
             return self.tally.deferral(message, now, pause.until, "paused")
-        if not self.breaker.admit(self.phone_number_id, message.id, now):
+        if not self.breaker.admit(self.phone_number_id, message):
             self.limiter.pairs.release(message.recipient, booked)
             return self._held_by_breaker(message, now)
         wait = await self._reserve_shared_pair(message)
         if wait is not None:  # another process sent to this recipient within PAIR_INTERVAL
             self.limiter.pairs.release(message.recipient, booked)
-            self.breaker.withdraw(self.phone_number_id, message.id)
             now = self.clock.now()
             return self.tally.deferral(message, now, now + timedelta(seconds=wait), "pair_gap")
         return await self._send(message, sent_as)

@@ -16,11 +16,14 @@ States, per `phone_number_id` (so each sender has its own):
              `threshold` outage failures in a row (from any messages) open the breaker.
     OPEN     nothing is sent or claimed until `probe_at` (`base_seconds` after opening);
              messages already claimed go back to `queued` unchanged (a deferral, no attempt).
-    PROBING  `probe_at` passed: ONE message (the earliest due, so due order holds) is sent.
+    PROBING  `probe_at` passed: ONE row is claimed (the earliest due, so due order holds) and
+             sent as the probe; messages claimed before the breaker opened are still held.
              Success (or any non-outage answer) closes the breaker: the queue drains in due
              order at the rate limit. An outage failure reopens it with the back-off doubled,
              capped at `cap_seconds` (5 s, 10 s, 20 s ... 300 s by default). The probe's
-             attempt is recorded but not counted.
+             attempt is recorded but not counted. A probe claim that never reaches Meta (too
+             late for MAX_LATENESS, deferred by a pause or the pair gap) hands the probe to the
+             next row (`settle`).
 
 A message is therefore charged at most one attempt per streak, and during an outage only
 MAX_LATENESS (`retries.is_expired`) ends it. A streak of one message may open the breaker too:
@@ -46,7 +49,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.whatsapp import errorcodes
 
@@ -129,41 +132,50 @@ class Breaker:
     # -- before a claim and before a send ---------------------------------------------------
 
     def claim_limit(self, phone_number_id: str, now: datetime, limit: int) -> int:
-        """How many due rows the dispatcher may claim now: all, 1 (the probe's), or none."""
+        """How many due rows the dispatcher may claim now: all, none, or, once `probe_at` has
+        passed, 1: the probe's claim (the breaker is then probing: nothing more is claimed)."""
         sender = self._senders.get(phone_number_id)
         if sender is None or sender.state == State.CLOSED:
             return limit
         if sender.state == State.OPEN and sender.probe_at is not None and now >= sender.probe_at:
+            sender.state = State.PROBING
+            sender.probe_id = None  # the row claimed next
+            self._gauge(phone_number_id, sender)
             return 1
         return 0
 
-    def admit(self, phone_number_id: str, message_id: str, now: datetime) -> bool:
-        """Whether this message may be sent now; the first one after `probe_at` is the probe."""
+    def admit(self, phone_number_id: str, message: messages.ScheduledMessage) -> bool:
+        """Whether `message` may be sent now: always while closed; while probing, only the
+        probe's claim (a row claimed since `probe_at`; rows claimed before are held)."""
         sender = self._senders.get(phone_number_id)
         if sender is None or sender.state == State.CLOSED:
             return True
-        if sender.state == State.PROBING:
-            return sender.probe_id == message_id
-        assert sender.probe_at is not None
-        if now < sender.probe_at:
+        if sender.state == State.OPEN or not self._is_probe(sender, message):
             return False
-        sender.state = State.PROBING
-        sender.probe_id = message_id
-        self._gauge(phone_number_id, sender)
-        logger.info(
-            "Meta unavailable: sending a probe",
-            extra={"phone_number_id": phone_number_id, "message_id": message_id},
-        )
+        if sender.probe_id is None:
+            sender.probe_id = message.id
+            logger.info(
+                "Meta unavailable: sending a probe",
+                extra={"phone_number_id": phone_number_id, "message_id": message.id},
+            )
         return True
 
-    def withdraw(self, phone_number_id: str, message_id: str) -> None:
-        """The probe was admitted but not sent (deferred for another reason): the next message
-        claimed is the probe instead."""
+    def settle(self, phone_number_id: str, message: messages.ScheduledMessage) -> None:
+        """`message` is done in the send path. If it was the probe's claim and no answer or
+        outage failure changed the state, it never reached Meta: the probe goes to the next
+        row claimed (the breaker is open again, its probe time already passed)."""
         sender = self._senders.get(phone_number_id)
-        if sender is not None and sender.state == State.PROBING and sender.probe_id == message_id:
+        if sender is not None and sender.state == State.PROBING and self._is_probe(sender, message):
             sender.state = State.OPEN
             sender.probe_id = None
             self._gauge(phone_number_id, sender)
+
+    @staticmethod
+    def _is_probe(sender: _Sender, message: messages.ScheduledMessage) -> bool:
+        if sender.probe_id is not None:
+            return sender.probe_id == message.id
+        claimed = message.claimed_at
+        return claimed is not None and sender.probe_at is not None and claimed >= sender.probe_at
 
     def held_until(self, phone_number_id: str, now: datetime) -> datetime | None:
         """None when closed; else when the dispatcher should look again (the probe time, or,

@@ -34,6 +34,11 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
+def claimed(message_id: str, when: datetime) -> messages.ScheduledMessage:
+    """A row as the dispatcher holds it after claiming it at `when`."""
+    return testing.make_message(message_id, T0, status=Status.SENDING, claimed_at=when)
+
+
 # -- which failures are an outage -------------------------------------------------------------
 
 
@@ -74,7 +79,7 @@ def test_threshold_opens_and_only_the_first_failure_of_a_streak_counts() -> None
     assert b.state(NUMBER) is breaker.State.OPEN
     assert b.claim_limit(NUMBER, at(1), 200) == 0
     assert b.held_until(NUMBER, at(1)) == at(0.4 + 5)  # BASE after the failure that opened it
-    assert not b.admit(NUMBER, "m9", at(1))
+    assert not b.admit(NUMBER, claimed("m9", at(0.2)))  # claimed before: held
     gauge = "whatsapp_scheduler_sender_breaker_state"
     assert m.registry.get_sample_value(gauge, {"phone_number_id": NUMBER}) == 1
     opened = "whatsapp_scheduler_sender_breaker_opened_total"
@@ -104,12 +109,13 @@ def test_one_probe_after_the_backoff_which_doubles_up_to_the_cap() -> None:
         probe_times.append((probe_at - now).total_seconds())
         assert b.claim_limit(NUMBER, probe_at - timedelta(seconds=1), 200) == 0
         now = probe_at
-        assert b.claim_limit(NUMBER, now, 200) == 1
-        assert b.admit(NUMBER, "m0", now)  # the probe
+        assert b.claim_limit(NUMBER, now, 200) == 1  # the probe's claim
         assert b.state(NUMBER) is breaker.State.PROBING
-        assert b.admit(NUMBER, "m0", now)  # its second check, after the token wait
-        assert not b.admit(NUMBER, "m1", now)  # only one probe
-        assert b.claim_limit(NUMBER, now, 200) == 0
+        assert b.claim_limit(NUMBER, now, 200) == 0  # only one
+        assert not b.admit(NUMBER, claimed("m1", now - timedelta(seconds=1)))  # held
+        assert b.admit(NUMBER, claimed("m0", now))  # the probe
+        assert b.admit(NUMBER, claimed("m0", now))  # its second check, after the token wait
+        assert not b.admit(NUMBER, claimed("m2", now))  # only one probe
         failed = b.failed(NUMBER, "m0", http_503(), now)
         assert (failed.counted, failed.opened, failed.state) == (False, True, breaker.State.OPEN)
     assert probe_times == [5, 10, 20, 30, 30, 30]
@@ -121,7 +127,8 @@ def test_a_successful_probe_closes_it() -> None:
     b, m = make_breaker()
     for i in range(5):
         b.failed(NUMBER, f"m{i}", refused(), T0)
-    assert b.admit(NUMBER, "m0", at(5))
+    assert b.claim_limit(NUMBER, at(5), 200) == 1
+    assert b.admit(NUMBER, claimed("m0", at(5)))
     assert b.answered(NUMBER, at(5.2)) is True
     assert b.state(NUMBER) is breaker.State.CLOSED
     assert b.claim_limit(NUMBER, at(5.2), 200) == 200
@@ -142,15 +149,37 @@ def test_a_send_in_flight_when_it_opened_neither_counts_nor_moves_the_probe() ->
     assert b.held_until(NUMBER, at(1)) == at(5)
 
 
-def test_a_withdrawn_probe_lets_the_next_message_probe() -> None:
+def test_a_probe_claim_that_never_reached_meta_hands_the_probe_on() -> None:
     b, _ = make_breaker()
     for i in range(5):
         b.failed(NUMBER, f"m{i}", refused(), T0)
-    assert b.admit(NUMBER, "m0", at(5))
-    b.withdraw(NUMBER, "m0")  # e.g. deferred by the pair gap before it was sent
+    assert b.claim_limit(NUMBER, at(5), 200) == 1
+    expired = claimed("m0", at(5))
+    b.settle(NUMBER, expired)  # e.g. too late for MAX_LATENESS: never admitted
     assert b.state(NUMBER) is breaker.State.OPEN
     assert b.claim_limit(NUMBER, at(5), 200) == 1
-    assert b.admit(NUMBER, "m1", at(5))
+    deferred = claimed("m1", at(5.1))
+    assert b.admit(NUMBER, deferred)
+    b.settle(NUMBER, deferred)  # admitted, then deferred by the pair gap
+    assert b.state(NUMBER) is breaker.State.OPEN
+    assert b.claim_limit(NUMBER, at(5.1), 200) == 1
+    probe = claimed("m2", at(5.2))
+    assert b.admit(NUMBER, probe)
+    b.failed(NUMBER, "m2", refused(), at(5.3))
+    b.settle(NUMBER, probe)  # it was sent: the failure decided, settling changes nothing
+    assert b.held_until(NUMBER, at(5.3)) == at(5.3 + 10)
+
+
+def test_a_held_message_settling_leaves_the_probe_alone() -> None:
+    b, _ = make_breaker()
+    for i in range(5):
+        b.failed(NUMBER, f"m{i}", refused(), T0)
+    assert b.claim_limit(NUMBER, at(5), 200) == 1
+    old = claimed("m7", at(0.1))  # claimed before the breaker opened
+    assert not b.admit(NUMBER, old)
+    b.settle(NUMBER, old)
+    assert b.state(NUMBER) is breaker.State.PROBING
+    assert b.claim_limit(NUMBER, at(5), 200) == 0
 
 
 def test_the_reason_names_what_failed_and_the_next_probe() -> None:
@@ -181,7 +210,7 @@ def test_each_sender_has_its_own_breaker() -> None:
     assert b.state(NUMBER) is breaker.State.OPEN
     assert b.state("other-number") is breaker.State.CLOSED
     assert b.claim_limit("other-number", T0, 200) == 200
-    assert b.admit("other-number", "x", T0)
+    assert b.admit("other-number", claimed("x", T0))
     assert [e["phone_number_id"] for e in b.as_json(T0)] == [NUMBER]
 
 
@@ -330,4 +359,28 @@ async def test_a_message_meta_refuses_is_not_an_outage(
     await d.run(burst=True)
     assert d.health()["paused"] == []
     assert d.health()["failed"] == 6
+    await d.stop()
+
+
+async def test_at_a_probe_time_a_too_late_message_ends_and_the_next_one_probes(
+    clock, memory_store, sender, make_dispatcher
+):
+    start = clock.now()
+    await memory_store.add_many(
+        [
+            testing.make_message("early", start, recipient="+905550000301"),
+            testing.make_message("late", start + timedelta(minutes=20), recipient="+905550000302"),
+        ]
+    )
+    sender.fail_next(5, refused)
+    d = make_dispatcher(max_lateness=timedelta(minutes=30))
+    await d.run(burst=True)  # "early" alone opens the breaker
+    assert d.health()["paused"][0]["kind"] == "outage"
+    clock.advance(timedelta(minutes=40))  # "early" is now too late, "late" is not
+    await d.run(burst=True)  # the probe time: "early" expires, "late" is the probe and is sent
+    assert memory_store.rows["early"].status == Status.FAILED
+    assert memory_store.rows["early"].last_error_text.startswith("expired")
+    assert memory_store.rows["late"].status == Status.SENT
+    assert [m.id for m in sender.sent] == ["late"]
+    assert d.health()["paused"] == []
     await d.stop()
