@@ -231,3 +231,74 @@ async def test_a_running_dispatcher_probes_and_resumes_by_itself(
         assert (health["state"], health["paused"], health["failed"]) == ("running", [], 0)
     finally:
         await d.stop()
+
+
+async def test_two_processes_on_postgresql_each_with_its_own_breaker(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Two dispatchers on one PostgreSQL database (the fleet's shared rate limit on), each with
+    its own breaker, through 10 minutes of refused connections: nothing fails, every message
+    is sent exactly once afterwards, and no message lost more than one attempt per process."""
+    clock = testing.FrozenClock()
+    port = free_port()
+    config = settings.Settings(
+        _env_file=None,
+        database_url=postgres_url,
+        access_token=SecretStr(TOKEN),
+        phone_number_id=NUMBER_ID,
+        graph_api_url=f"http://127.0.0.1:{port}",
+        messages_per_second=1000,
+        pair_interval=0,
+        request_timeout_seconds=2.0,
+        connect_timeout_seconds=1.0,
+        send_concurrency=2,
+        breaker_cap_seconds=60,
+    )
+    message_store = sql.SqlMessageStore.from_url(postgres_url)
+    standin = StandIn(
+        StandInConfig.unlimited(access_token=TOKEN, phone_number_id=NUMBER_ID, seed=7)
+    )
+    fleet = [
+        await bootstrap.build_dispatcher(config, message_store, clock=clock, worker_id=f"w{i}")
+        for i in range(2)
+    ]
+    try:
+        start = clock.now()
+        ids = [f"pg-{i:02d}" for i in range(20)]
+        await message_store.add_many(
+            [
+                testing.make_message(
+                    mid, start + timedelta(seconds=30 * i), recipient=f"+9055514{i:05d}"
+                )
+                for i, mid in enumerate(ids)
+            ]
+        )
+        paused_seen = set()
+        while clock.now() < start + timedelta(seconds=OUTAGE):
+            await asyncio.gather(*(d.run(burst=True) for d in fleet))
+            clock.advance(STEP)
+            rows = await message_store.get_many(ids)
+            assert {r.status for r in rows} <= {Status.QUEUED}, "a message left the queue"
+            for d in fleet:
+                if d.health()["paused"]:
+                    paused_seen.add(d.worker_id)
+        assert paused_seen  # at least one process saw Meta down and paused
+
+        await standin.start(host="127.0.0.1", port=port)  # Meta is back
+        for _ in range(int(120 / STEP)):
+            await asyncio.gather(*(d.run(burst=True) for d in fleet))
+            clock.advance(STEP)
+            rows = await message_store.get_many(ids)
+            if {r.status for r in rows} == {Status.SENT}:
+                break
+        rows = await message_store.get_many(ids)
+        assert {r.status for r in rows} == {Status.SENT}
+        accepted = [r.biz_opaque_callback_data or "" for r in standin.requests if r.status == 200]
+        assert sorted(accepted) == ids  # each exactly once
+        assert max(r.attempts for r in rows) <= 1 + len(fleet)
+        assert sum(d.health()["failed"] for d in fleet) == 0
+    finally:
+        for d in fleet:
+            await d.stop()
+        await standin.stop()
+        await message_store.close()
