@@ -1,9 +1,10 @@
 """One claimed message, from the checks to the outcome: `SendPath.attempt`.
 
 In order: too late (MAX_LATENESS) -> the 24-hour window at send time (`window_gate`) -> the
-number paused -> its circuit breaker open (a Meta outage, `breaker`) -> the gap per recipient (local, then the fleet's) -> a throughput token (local,
-then the fleet's) -> the send -> the outcome, built and counted by `outcomes.Tally`. A deferral
-(paused, pair gap) costs no attempt. A failed send is decided by the retry policy
+number paused -> its circuit breaker holding (a Meta outage, `breaker`) -> the gap per
+recipient (local, then the fleet's) -> a throughput token (local, then the fleet's) -> the
+send -> the outcome, built and counted by `outcomes.Tally`. A deferral (paused, outage, pair
+gap) costs no attempt. A failed send is decided by the retry policy
 (`retries.RetryPolicy`); an account-level error pauses the number, a throughput error slows
 its bucket down, an outage failure (`breaker.is_outage`) feeds the number's circuit breaker.
 """
@@ -70,6 +71,7 @@ class SendPath:
         self._on_sending = on_sending  # the request may be on the wire from now on
         self._on_pause = on_pause  # the number is paused until then: wake the loop at the end
         self.breaker = breaker or breaker_mod.Breaker(breaker_mod.BreakerConfig(), metrics)
+        self.breaker.watch(phone_number_id)
 
     def active_pause(self, now: datetime) -> pauses_mod.Pause | None:
         return self.pauses.active(self.phone_number_id, now)

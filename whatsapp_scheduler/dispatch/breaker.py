@@ -125,6 +125,11 @@ class Breaker:
         self._metrics = metrics
         self._senders: dict[str, _Sender] = {}
 
+    def watch(self, phone_number_id: str) -> None:
+        """Export the number's gauge (0, closed) and counter before anything happens."""
+        self._metrics.breaker_state.labels(phone_number_id).set(GAUGE[self.state(phone_number_id)])
+        self._metrics.breaker_opened.labels(phone_number_id)
+
     def state(self, phone_number_id: str) -> State:
         sender = self._senders.get(phone_number_id)
         return State.CLOSED if sender is None else sender.state

@@ -384,3 +384,12 @@ async def test_at_a_probe_time_a_too_late_message_ends_and_the_next_one_probes(
     assert [m.id for m in sender.sent] == ["late"]
     assert d.health()["paused"] == []
     await d.stop()
+
+
+def test_the_number_is_exported_closed_before_any_failure(make_dispatcher) -> None:
+    d = make_dispatcher()
+    text = d.metrics.render().decode()
+    assert f'whatsapp_scheduler_sender_breaker_state{{phone_number_id="{NUMBER}"}} 0.0' in text
+    assert (
+        f'whatsapp_scheduler_sender_breaker_opened_total{{phone_number_id="{NUMBER}"}} 0.0' in text
+    )
