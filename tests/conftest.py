@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,19 @@ import pytest
 
 from whatsapp_scheduler import service, settings, testing
 from whatsapp_scheduler.core import messages
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`pg_restart` tests stop and start the machine's shared PostgreSQL cluster, which other
+    tests (and other people's runs) use: they run only when asked for by marker (`-m
+    pg_restart`) or in CI's full run (CI=true)."""
+    if os.environ.get("CI") or "pg_restart" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(reason="restarts the shared PostgreSQL: select with -m pg_restart")
+    for item in items:
+        if "pg_restart" in item.keywords:
+            item.add_marker(skip)
+
 
 API_KEY = "test-api-key-0123456789"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

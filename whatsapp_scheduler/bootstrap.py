@@ -34,7 +34,7 @@ from whatsapp_scheduler.dispatch import (
 )
 from whatsapp_scheduler.dispatch import config as dispatch_config_mod
 from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
-from whatsapp_scheduler.store import notify, sql, urls
+from whatsapp_scheduler.store import notify, sql, urls, workers
 from whatsapp_scheduler.whatsapp import MessageSender
 
 #: How often `serve` looks for commits by other processes on its SQLite file: only a second
@@ -112,7 +112,15 @@ def retry_policy(settings: settings_mod.Settings) -> retries.RetryPolicy:
         max_attempts=settings.max_attempts,
         account_pause_seconds=settings.account_pause_seconds,
         resend_ambiguous=settings.resend_ambiguous,
+        ambiguous_grace_seconds=resend_grace(settings),
     )
+
+
+def resend_grace(settings: settings_mod.Settings) -> float:
+    """RESEND_GRACE_SECONDS when Meta's status webhooks reach us, else 0. The service knows
+    they do by APP_SECRET: `/webhook` refuses every POST without it, so no status can prove a
+    send; with it set, Meta (or the sandbox) is configured to post statuses to `/webhook`."""
+    return settings.resend_grace_seconds if settings.app_secret is not None else 0.0
 
 
 async def build_dispatcher(
@@ -145,6 +153,14 @@ async def build_dispatcher(
     if shared is not None:  # the fleet splits the rate: hold fewer claimed rows per process
         batch = min(config.claim_batch_size, config.send_concurrency)
         config = dataclasses.replace(config, claim_batch_size=batch)
+    worker_id = worker_id or dispatch_config_mod.new_worker_id()
+    # PostgreSQL: an advisory lock per worker tells the others at once when it died. SQLite:
+    # the file's dispatcher lock does (standby.py sets it).
+    registry = (
+        workers.WorkerRegistry(settings.database_url, worker_id)
+        if urls.is_postgres(settings.database_url)
+        else None
+    )
     return dispatcher_mod.Dispatcher(
         message_store=message_store,
         sender=sender,
@@ -159,6 +175,7 @@ async def build_dispatcher(
         worker_id=worker_id,
         on_close=on_close,
         shared_limiter=shared,
+        liveness=registry,
     )
 
 

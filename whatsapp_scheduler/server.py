@@ -148,6 +148,8 @@ async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
         try:
             if burst:
                 standby.refuse_if_taken(lock)
+                if lock is not None:  # the lock's holder knows earlier holders are gone
+                    dispatcher.liveness = standby.LockLiveness(lock)
                 await dispatcher.run(burst=True)
             else:
                 await bootstrap.listen_for_due(settings, dispatcher, api_in_process=False)

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     max_lateness: timedelta = timedelta(hours=24)
     lease_seconds: float = Field(default=60.0, gt=1)
     resend_ambiguous: bool = True
+    # With APP_SECRET set (Meta's status webhooks are accepted), an ambiguous message waits
+    # this long for a status webhook carrying our id before it is resent (0: resend at once).
+    resend_grace_seconds: float = Field(default=60.0, ge=0, le=3600)
     send_concurrency: int = Field(default=64, ge=1, le=1024)
     claim_batch_size: int = Field(default=200, ge=1, le=5000)
     safety_poll_seconds: float = Field(default=30.0, gt=0)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -175,3 +176,161 @@ async def test_kill_9_mid_batch_loses_nothing_and_duplicates_only_what_was_in_fl
     assert len(duplicated) <= SEND_CONCURRENCY
     assert max(sends.values()) <= 2
     print(f"in flight at kill: {len(in_flight)}, sent twice: {len(duplicated)}")
+
+
+#: RESEND_GRACE_SECONDS in the webhook kill test: room for the restart and the stand-in's
+#: webhook retries to reach the new process (both a few seconds), far below the 60 s lease.
+GRACE = 20
+
+
+Row = tuple[Any, ...]
+
+
+def _recovery_records(db: Path) -> tuple[dict[str, Row], list[Row]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, status, sent_at, wamid FROM messages").fetchall()
+        attempts = conn.execute(
+            "SELECT message_id, number, started_at, finished_at, outcome, error_text, worker "
+            "FROM attempts ORDER BY message_id, number, id"
+        ).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}, attempts
+
+
+def _claims(db: Path) -> dict[str, tuple[str, datetime]]:
+    """The `sending` rows: their worker and lease end."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT id, claimed_by, lease_until FROM messages WHERE status = 'sending'"
+        ).fetchall()
+    return {r[0]: (r[1], _utc(r[2])) for r in rows}
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+async def test_kill_9_with_webhooks_resends_only_what_meta_did_not_take(tmp_path):
+    """Issue 13 part 4: with Meta's status webhooks on (APP_SECRET), kill -9 mid-batch of
+    2,000 and restart: 0 sent twice, 0 lost. The restarted process takes the SQLite file's
+    dispatcher lock, so it knows its predecessor is dead and frees its claims at once (before
+    their 60 s leases end); each waits RESEND_GRACE_SECONDS for a `sent` status carrying our
+    id, which settles it with no second request; only what Meta never got is sent again."""
+    port = free_port()
+    secret = "acceptance-app-secret"
+    standin = sandbox.StandIn(
+        sandbox.StandInConfig(
+            access_token="acceptance-token",
+            phone_number_id="123456789012345",
+            app_secret=secret,
+            webhook_url=f"http://127.0.0.1:{port}/webhook",
+            throughput_per_second=None,
+            pair_rate=None,
+            request_log_size=100_000,
+            delivered_probability=0.0,  # `sent` is the proof; fewer posts on a 2-core box
+            read_probability=0.0,
+            # Meta retries a webhook for days; here ~1 s apart for a minute, so statuses the
+            # killed process missed reach the restarted one.
+            webhook_max_attempts=60,
+            webhook_retry_cap=1.0,
+        )
+    )
+    url = await standin.start()
+    db = tmp_path / "acceptance.db"
+    env = base_env(
+        tmp_path,
+        API_KEY=KEY,
+        ACCESS_TOKEN="acceptance-token",
+        PHONE_NUMBER_ID="123456789012345",
+        GRAPH_API_URL=url,
+        APP_SECRET=secret,
+        RESEND_GRACE_SECONDS=str(GRACE),
+        MESSAGES_PER_SECOND="150",
+        PAIR_INTERVAL="0",
+        SEND_CONCURRENCY=str(SEND_CONCURRENCY),
+    )  # LEASE_SECONDS stays 60: a lease that ended cannot be what freed a claim
+    total = 2000
+    first = Service([str(BIN), "serve", "--port", str(port)], env, port, tmp_path)
+    try:
+        await _wait_healthy(first)
+        tarih, saat = _now_local()
+        async with httpx.AsyncClient(
+            base_url=first.url, headers={"X-API-Key": KEY}, timeout=30
+        ) as api:
+            for chunk in range(total // 1000):
+                batch = [
+                    {
+                        "id": f"w{chunk}-{i}",
+                        "alici": f"+90555{chunk}{i:06d}",
+                        "tarih": tarih,
+                        "saat": saat,
+                        "mesaj": f"m{i}",
+                    }
+                    for i in range(1000)
+                ]
+                answer = (await api.post("/schedule/batch", json={"messages": batch})).json()
+                assert answer["stored"] == 1000, answer
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(standin.requests) < 400:
+            assert asyncio.get_running_loop().time() < deadline, first.output()
+            await asyncio.sleep(0.02)
+        first.kill()
+        at_kill = await asyncio.to_thread(_claims, db)
+        assert at_kill, "nothing was in flight at the kill"
+        second = Service([str(BIN), "serve", "--port", str(port)], env, port, tmp_path)
+        try:
+            await _wait_healthy(second)
+            deadline = asyncio.get_running_loop().time() + 150
+            while True:
+                final = await asyncio.to_thread(_statuses, db)
+                if all(v in {"sent", "failed"} for v in final.values()):
+                    break
+                assert asyncio.get_running_loop().time() < deadline, Counter(final.values())
+                await asyncio.sleep(0.2)
+            async with asyncio.timeout(60):
+                await standin.wait_webhooks()
+        finally:
+            assert second.stop() == 0
+    finally:
+        first.stop()
+        await standin.stop()
+    rows, attempts = await asyncio.to_thread(_recovery_records, db)
+    assert len(rows) == total
+    assert {status for status, _, _ in rows.values()} == {"sent"}
+    sends = Counter(r.biz_opaque_callback_data for r in standin.requests if r.status == 200)
+    assert set(sends) == set(rows)  # 0 lost: every message reached "Meta"
+    assert max(sends.values()) == 1, [k for k, n in sends.items() if n > 1]  # 0 sent twice
+    by_message: dict[str, list[Row]] = {}
+    for row in attempts:
+        by_message.setdefault(row[0], []).append(row)
+    reaped = {
+        m: next(a for a in rows_ if a[4] == "ambiguous")
+        for m, rows_ in by_message.items()
+        if any(a[4] == "ambiguous" for a in rows_)
+    }
+    # Every claim the killed process left was freed because its death was known: the reap
+    # (the ambiguous attempt, recorded by the new process) came before the lease's end.
+    left = {m for m, (status, _, _) in rows.items() if m in at_kill and m in reaped}
+    assert left, "no claim of the killed process was left to recover"
+    for message_id in left:
+        attempt = reaped[message_id]
+        assert attempt[5] == "worker died mid-send: may have been sent", attempt
+        assert _utc(attempt[3]) < at_kill[message_id][1], (attempt, at_kill[message_id])
+    # Settled by Meta's status: no attempt after the ambiguous one. Resent: not before the
+    # grace had passed.
+    proven = [m for m in left if len(by_message[m]) == 1]
+    resent = [m for m in left if len(by_message[m]) > 1]
+    for message_id in proven:
+        _, sent_at, wamid = rows[message_id]
+        assert wamid is not None
+        assert wamid.startswith("wamid.")
+        assert sent_at is not None
+    for message_id in resent:
+        reap_at = _utc(reaped[message_id][3])
+        resend_at = _utc(by_message[message_id][-1][2])
+        assert resend_at >= reap_at + timedelta(seconds=GRACE), (message_id, reap_at, resend_at)
+    settle = [(_utc(rows[m][1]) - _utc(reaped[m][3])).total_seconds() for m in resent] or [0.0]
+    print(
+        f"in flight at kill: {len(at_kill)}, recovered at once: {len(left)}, settled by a "
+        f"status webhook: {len(proven)}, resent after the grace: {len(resent)} "
+        f"(latest {max(settle):.1f} s after its recovery; grace {GRACE} s)"
+    )

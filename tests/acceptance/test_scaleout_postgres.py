@@ -92,9 +92,9 @@ def _max_in_window(stamps: list[float], window: float) -> int:
 async def test_three_processes_share_work_and_rate_and_survive_a_kill_9(tmp_path, postgres_url):  # noqa: F811
     rate, total = 300, 10_000
     standin = await start_standin(TOKEN, NUMBER_ID)
-    env = _env(
-        tmp_path, postgres_url, standin.url, MESSAGES_PER_SECOND=str(rate), LEASE_SECONDS="5"
-    )
+    # LEASE_SECONDS stays 60: the killed process's claims must be freed by the knowledge of
+    # its death (its advisory lock is free), long before a lease could end.
+    env = _env(tmp_path, postgres_url, standin.url, MESSAGES_PER_SECOND=str(rate))
     services = []
     for _ in range(3):
         port = free_port()
@@ -117,17 +117,23 @@ async def test_three_processes_share_work_and_rate_and_survive_a_kill_9(tmp_path
             await asyncio.sleep(0.01)
         services[1].kill()
         killed_at = time.time()  # the clock of `received_at`
-        in_flight = {
-            row[0]
-            for row in await asyncio.to_thread(
+        leases = dict(
+            await asyncio.to_thread(
                 _rows,
                 postgres_url,
-                "SELECT id FROM messages WHERE status = 'sending' AND claimed_by = %s",
+                "SELECT id, lease_until FROM messages WHERE status = 'sending' AND claimed_by = %s",
                 workers[1],
             )
-        }
+        )
+        in_flight = set(leases)
         await _until_all_final(postgres_url, 90)
         final = dict(_rows(postgres_url, "SELECT id, status FROM messages"))
+        recovered = _rows(
+            postgres_url,
+            "SELECT message_id, finished_at, error_text FROM attempts "
+            "WHERE outcome = 'ambiguous' AND worker = %s",
+            workers[1],
+        )
         recorded = _send_times(postgres_url)
         health = [(await wait_health(s))["dispatcher"] for s in (services[0], services[2])]
     finally:
@@ -145,6 +151,13 @@ async def test_three_processes_share_work_and_rate_and_survive_a_kill_9(tmp_path
     assert len(duplicated) <= settings.Settings.model_fields["send_concurrency"].default
     assert max(sends.values()) <= 2
     assert sum(h["reaped"] for h in health) >= len(in_flight)  # the others took its leases over
+    # ... because they knew it was dead: every claim it left was freed before its lease ended.
+    # (A peer may have taken some in the instant before the test read them: a superset.)
+    assert {row[0] for row in recovered} >= in_flight
+    for message_id, finished_at, error_text in recovered:
+        assert error_text == "worker died mid-send: may have been sent"
+        if message_id in leases:
+            assert finished_at < leases[message_id]
     # The rate is measured on the send times the dispatchers recorded (the client's own
     # observation), plus, for the killed process's sends it never got to record, the
     # stand-in's stamps. The stand-in's stamps alone measure this test process's event loop

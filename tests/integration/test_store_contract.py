@@ -229,6 +229,25 @@ async def test_expired_leases_are_found(any_store, make_message):
     assert [(m.id, m.claimed_by) for m in expired] == [(a.id, "dead")]
 
 
+async def test_claims_of_dead_workers_and_lease_renewal(any_store, make_message):
+    a, b, c = (make_message(due_at=START) for _ in range(3))
+    await any_store.add_many([a, b, c])
+    await any_store.claim_due(START, 2, "gone", START + timedelta(seconds=60))
+    await any_store.claim_due(START, 1, "alive", START + timedelta(seconds=60))
+    assert sorted(await any_store.claimers()) == ["alive", "gone"]
+    gone = await any_store.claims_of(["gone"], 10)
+    assert sorted(m.id for m in gone) == sorted([a.id, b.id])
+    assert len(await any_store.claims_of(["gone"], 1)) == 1
+    assert await any_store.claims_of(["nobody"], 10) == []
+    # Renewal extends only the worker's own claims, still `sending`.
+    later = START + timedelta(seconds=120)
+    assert await any_store.renew_leases("alive", [c.id, a.id], later) == 1
+    assert (await any_store.get(c.id)).lease_until == later
+    assert (await any_store.get(a.id)).lease_until == START + timedelta(seconds=60)
+    expired = await any_store.expired_leases(START + timedelta(seconds=90), 10)
+    assert sorted(m.id for m in expired) == sorted([a.id, b.id])
+
+
 async def test_stats_and_next_run(any_store, make_message):
     assert await any_store.next_run_at() is None
     overdue = make_message(due_at=START - timedelta(minutes=3))
@@ -333,6 +352,35 @@ async def test_a_receipt_that_beats_our_own_write_is_not_lost(any_store, make_me
     stored = await any_store.get(message.id)
     assert (stored.status, stored.wamid, stored.attempts) == (S.DELIVERED, "wamid.B", 1)
     assert stored.claimed_by is None
+
+
+async def test_a_status_carrying_our_id_settles_a_message_queued_after_an_ambiguous_attempt(
+    any_store, make_message
+):
+    """The webhook grace: after a lost lease the message is queued again (not yet resent);
+    Meta's status with our id proves the earlier send: sent, with the wamid and a send time,
+    and no longer due. A message never attempted is not moved by such a status."""
+    message, fresh = make_message(due_at=START), make_message(due_at=START)
+    await any_store.add_many([message])
+    await any_store.claim_due(START, 1, "dead", LEASE)
+    grace_end = START + timedelta(seconds=60)
+    ambiguous = _outcome(
+        message.id, worker="dead", status=S.QUEUED, attempt=AttemptOutcome.AMBIGUOUS,
+        run_at=grace_end,
+    )  # fmt: skip
+    assert await any_store.record([ambiguous]) == 1
+    await any_store.add_many([fresh])
+    proof = _receipt("wamid.P", S.SENT, 1, callback_data=message.id)
+    unproven = _receipt("wamid.Q", S.SENT, 1, callback_data=fresh.id)
+    counts = await any_store.apply_receipts([proof, unproven], START)
+    assert (counts.applied, counts.stale) == (1, 1)
+    stored = await any_store.get(message.id)
+    assert (stored.status, stored.wamid) == (S.SENT, "wamid.P")
+    assert stored.sent_at == START + timedelta(seconds=1)
+    assert (await any_store.get(fresh.id)).status == S.QUEUED
+    assert await any_store.claim_due(grace_end, 10, "w2", LEASE) == [await any_store.get(fresh.id)]
+    later = await any_store.apply_receipts([_receipt("wamid.P", S.DELIVERED, 2)], START)
+    assert later.applied == 1
 
 
 async def test_an_unmatched_receipt_is_kept_and_applied_once_the_send_is_recorded(

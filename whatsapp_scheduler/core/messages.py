@@ -52,6 +52,15 @@ def receipt_applies(current: MessageStatus, incoming: MessageStatus) -> bool:
     return RECEIPT_RANK[incoming] > RECEIPT_RANK[current]
 
 
+def proves_ambiguous_send(current: MessageStatus, attempts: int, incoming: MessageStatus) -> bool:
+    """Whether a status webhook matched by our id (`biz_opaque_callback_data`) settles a
+    message that is `queued` again after an attempt whose outcome is unknown (a timeout, a
+    worker that died mid-send). Meta sends statuses only for a message it accepted, so the
+    earlier attempt reached Meta: the message takes the status and is not sent again.
+    """
+    return current == MessageStatus.QUEUED and attempts > 0 and incoming in RECEIPT_RANK
+
+
 def cancellable(status: MessageStatus) -> bool:
     """Only a message that has not been handed to the dispatcher can be cancelled."""
     return status == MessageStatus.QUEUED

@@ -39,6 +39,11 @@ class DispatchConfig:
         cap_seconds=_default("breaker_cap_seconds"),
     )
 
+    @property
+    def renew_interval_seconds(self) -> float:
+        """How often a dispatcher renews the leases of its claims: three times a lease."""
+        return max(0.5, self.lease_seconds / 3)
+
     def claim_limit(self) -> int:
         """Rows per claim: a batch, but never more than a quarter lease's worth of sending."""
         quarter_lease = int(self.messages_per_second * self.lease_seconds / 4)

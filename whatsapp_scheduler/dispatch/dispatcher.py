@@ -2,7 +2,8 @@
 
 It sequences store, limiter, sender and policy and holds no SQL or HTTP. Lifecycle::
 
-    start()  reap expired leases, start APScheduler (wake-up, safety poll, reaper), run the loop
+    start()  recover dead workers' claims and expired leases, start APScheduler (wake-up,
+             safety poll, reaper, lease renewal), run the loop
     loop     claim a batch of due rows (lease) -> one task per message, at most
              `send_concurrency` at once -> expired? paused? pair gap? -> wait for a throughput
              token -> send -> outcome -> batched into `store.record` by `outcomes.OutcomeWriter`
@@ -14,10 +15,17 @@ It sequences store, limiter, sender and policy and holds no SQL or HTTP. Lifecyc
 `run(burst=True)` drains what is due (no APScheduler) and returns.
 
 Crash window: an outcome is durable once `store.record` has committed; a message is only
-"done" (its in-flight slot freed) after that. A crash between Meta's 200 and that commit
-leaves the row `sending` under a lease; the reaper later treats it as ambiguous and, with
-RESEND_AMBIGUOUS=true, sends it again (at-least-once). The window is the flush delay
-(a few ms) plus the commit.
+"done" (its in-flight slot freed) after that, and a commit that fails (the database is away)
+is retried while the slot stays taken. A crash between Meta's 200 and that commit leaves the
+row `sending` under a lease; the reaper treats it as ambiguous: queued again after the grace
+for a status webhook (RESEND_GRACE_SECONDS with APP_SECRET set; a `sent` status carrying our
+id settles it with no second request), then, with RESEND_AMBIGUOUS=true, sent again. The
+window is the flush delay (a few ms) plus the commit.
+
+Leases: a live dispatcher renews the leases of its claims every third of a lease, so a lease
+that expires is a dead or hung worker's. A dead worker's claims are recovered as soon as its
+death is known (`liveness`: the SQLite file's lock, PostgreSQL advisory locks), before their
+leases expire.
 """
 
 from __future__ import annotations
@@ -37,12 +45,17 @@ from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import config as config_mod
+from whatsapp_scheduler.dispatch import liveness as liveness_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
 from whatsapp_scheduler.dispatch import wakeup as wakeup_mod
 from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
 
 logger = logging.getLogger(__name__)
+
+#: A failed outcome commit is tried again after this, doubling up to the max (seconds).
+COMMIT_RETRY_FIRST = 0.2
+COMMIT_RETRY_MAX = 5.0
 
 Status = messages.MessageStatus
 SentAs = messages.SentAs
@@ -79,6 +92,7 @@ class Dispatcher:
         worker_id: str | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
         shared_limiter: sharedlimit.SharedRateLimit | None = None,
+        liveness: liveness_mod.Liveness | None = None,
     ) -> None:
         self.store = message_store
         self.clock = clock
@@ -86,6 +100,8 @@ class Dispatcher:
         self.policy = policy
         self.metrics = metrics or metrics_mod.DispatchMetrics()
         self.worker_id = worker_id or config_mod.new_worker_id()
+        #: Which other workers are known dead (standby.py sets the SQLite lock's).
+        self.liveness: liveness_mod.Liveness = liveness or liveness_mod.NoLiveness()
         self._on_close = on_close
         self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
         self.tally = outcomes.Tally(self.worker_id, self.metrics)
@@ -111,6 +127,8 @@ class Dispatcher:
             reap_interval_seconds=config.reap_interval_seconds,
             on_safety_poll=self._safety_poll,
             on_reap=self._reap_logged,
+            on_renew=self._renew_logged,
+            renew_interval_seconds=config.renew_interval_seconds,
         )
         self.path = attempts.SendPath(
             sender=sender,
@@ -163,6 +181,10 @@ class Dispatcher:
         self.wakeup.bind(asyncio.get_running_loop())
         self._state = State.RUNNING
         logger.info("dispatcher starting", extra={"worker": self.worker_id})
+        await self.liveness.start()
+        check = self.liveness.check_seconds
+        if check is not None:  # ask which peers died more often than leases are reaped
+            self.wakeup.reap_interval_seconds = min(self.wakeup.reap_interval_seconds, check)
         await self._reap_logged()
         await self._update_depth()
         self.wakeup.start_jobs()
@@ -178,6 +200,7 @@ class Dispatcher:
             raise RuntimeError(f"dispatcher is {self._state}, cannot run")
         self.wakeup.bind(asyncio.get_running_loop())
         self._state = State.RUNNING
+        await self.liveness.start()
         await self._reap_logged()
         while not self._stopping:
             claimed = await self._drain()
@@ -205,6 +228,7 @@ class Dispatcher:
         await self._finish_tasks()
         await self._release_leftovers()
         await self._writer.close()
+        await self.liveness.stop()
         if self._on_close is not None:
             await self._on_close()
         for hook in self._stop_hooks:
@@ -341,22 +365,39 @@ class Dispatcher:
                     self._unsent.append(message)
                 raise
             self._phase[message.id] = Phase.RECORDING
-            try:
-                await self._writer.submit(outcome)
-            except errors.StoreError:
-                logger.error(
-                    "outcome not recorded; the lease will expire and the reaper takes over",
-                    extra=message.log_context(),
-                )
-            else:
-                if outcome.status == Status.QUEUED and outcome.run_at is not None:
-                    self.wakeup.nudge_here(outcome.run_at)  # may be due before the planned wake
+            committed = await self._commit(outcome, message)
+            if committed and outcome.status == Status.QUEUED and outcome.run_at is not None:
+                self.wakeup.nudge_here(outcome.run_at)  # may be due before the planned wake
         finally:
             self._slots.release()
             self._tasks.pop(message.id, None)
             self._phase.pop(message.id, None)
             self._sending_as.pop(message.id, None)
             self.metrics.in_flight.set(len(self._tasks))
+
+    async def _commit(self, outcome: store.Outcome, message: messages.ScheduledMessage) -> bool:
+        """Record `outcome`; while the database is away, try again (the slot stays taken and
+        the lease is renewed once it is back), so a sent message is not resent for an outage.
+        Gives up only when stopping: then the lease expires and the reaper takes over."""
+        wait = COMMIT_RETRY_FIRST
+        while True:
+            try:
+                await self._writer.submit(outcome)
+                return True
+            except errors.StoreError:
+                if self._stopping:
+                    logger.error(
+                        "outcome not recorded; the lease will expire and the reaper takes over",
+                        extra=message.log_context(),
+                    )
+                    return False
+                logger.warning(
+                    "outcome not recorded yet; retrying in %.1f s",
+                    wait,
+                    extra=message.log_context(),
+                )
+            await asyncio.sleep(wait)
+            wait = min(COMMIT_RETRY_MAX, wait * 2)
 
     def _mark_sending(self, message_id: str, sent_as: SentAs) -> None:
         """The request may be on the wire: a shutdown now records it ambiguous."""
@@ -366,23 +407,58 @@ class Dispatcher:
     # -- leases and shutdown ----------------------------------------------------------------
 
     async def reap(self) -> int:
-        """Recover messages whose lease expired (their worker died); returns how many."""
+        """Recover the claims of workers known dead (at once), then messages whose lease
+        expired (their worker died or hung); returns how many."""
+        limit = self.config.claim_batch_size
+        applied = 0
+        if not isinstance(self.liveness, liveness_mod.NoLiveness):
+            others = [w for w in await self.store.claimers() if w != self.worker_id]
+            dead = await self.liveness.dead(others) if others else set()
+            while dead:
+                claims = await self.store.claims_of(sorted(dead), limit)
+                recovered = await self._requeue(claims, retries.WORKER_DIED_TEXT)
+                applied += recovered
+                if len(claims) < limit or recovered == 0:
+                    await self.liveness.forget_settled()
+                    break
+        expired = await self.store.expired_leases(self.clock.now(), limit)
+        applied += await self._requeue(expired, retries.LEASE_EXPIRED_TEXT)
+        if applied:
+            self.wakeup.wake()
+        return applied
+
+    async def _requeue(self, claims: Sequence[messages.ScheduledMessage], text: str) -> int:
+        """Dead or expired claims: ambiguous (queued after the grace, or failed)."""
         now = self.clock.now()
-        expired = await self.store.expired_leases(now, self.config.claim_batch_size)
         outcomes = []
-        for message in expired:
+        for message in claims:
             # Our own claims still being worked on are not a dead worker's: a message in a
             # task, or waiting for a send slot (its lease may pass when sends are slow).
             mine = message.id in self._tasks or message.id in self._awaiting_slot
             if message.claimed_by is None or mine:
                 continue
-            decision = retries.reap_decision(message, now, self.policy)
+            decision = retries.reap_decision(message, now, self.policy, text)
             outcomes.append(self.tally.reaped(message, decision, now))
         applied = await self.store.record(outcomes) if outcomes else 0
         if applied:
             self.tally.count_reaped(applied)
-            self.wakeup.wake()
         return applied
+
+    async def renew_leases(self) -> int:
+        """Extend the leases of this dispatcher's live claims; returns how many it holds."""
+        ids = [*self._tasks, *self._awaiting_slot]
+        if not ids:
+            return 0
+        until = retries.lease_until(self.clock.now(), self.config.lease_seconds)
+        return await self.store.renew_leases(self.worker_id, ids, until)
+
+    async def _renew_logged(self) -> None:
+        if self._stopping:
+            return
+        try:
+            await self._tracked(self.renew_leases())
+        except errors.StoreError:
+            logger.warning("lease renewal failed; retrying at the next renewal")
 
     async def _reap_logged(self) -> None:
         if self._stopping:

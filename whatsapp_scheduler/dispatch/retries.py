@@ -51,6 +51,7 @@ from whatsapp_scheduler.whatsapp import errorcodes
 
 AMBIGUOUS_TEXT = "ambiguous: may have been sent"
 LEASE_EXPIRED_TEXT = "lease expired mid-send: may have been sent"
+WORKER_DIED_TEXT = "worker died mid-send: may have been sent"
 
 
 class Action(enum.StrEnum):
@@ -86,6 +87,10 @@ class RetryPolicy:
     throttle_base_seconds: float = 1.0
     account_pause_seconds: float = 300.0
     resend_ambiguous: bool = True
+    #: An ambiguous message is resent no sooner than this: time for Meta's status webhook
+    #: (carrying our id) to prove the send (`bootstrap.retry_policy`: RESEND_GRACE_SECONDS
+    #: when webhooks are configured, else 0).
+    ambiguous_grace_seconds: float = 0.0
     jitter: Jitter = Jitter.FULL
     random: Callable[[], float] = random_mod.random
 
@@ -110,6 +115,8 @@ class RetryPolicy:
             final = f"attempts exhausted ({self.max_attempts}): {text}"
             return _fail(outcome, error.code, final)
         delay = self.delay_seconds(error, attempts_before)
+        if isinstance(error, errors.AmbiguousFailure):
+            delay = max(delay, self.ambiguous_grace_seconds)
         return RetryDecision(
             Action.RETRY, outcome, now + timedelta(seconds=delay), error.code, text
         )
@@ -175,13 +182,18 @@ def lease_until(now: datetime, lease_seconds: float) -> datetime:
 
 
 def reap_decision(
-    message: messages.ScheduledMessage, now: datetime, policy: RetryPolicy
+    message: messages.ScheduledMessage,
+    now: datetime,
+    policy: RetryPolicy,
+    text: str = LEASE_EXPIRED_TEXT,
 ) -> RetryDecision:
-    """What to do with a message whose lease expired: the ambiguous rule, retried at once."""
-    error = errors.AmbiguousFailure(LEASE_EXPIRED_TEXT)
+    """What to do with a message whose lease expired or whose worker died: the ambiguous
+    rule, retried at once, or after the grace for a status webhook (`ambiguous_grace_seconds`)."""
+    error = errors.AmbiguousFailure(text)
     decision = policy.decide(error, message.attempts, now)
     if decision.action == Action.RETRY:
-        return dataclasses.replace(decision, run_at=now)
+        run_at = now + timedelta(seconds=policy.ambiguous_grace_seconds)
+        return dataclasses.replace(decision, run_at=run_at)
     return decision
 
 

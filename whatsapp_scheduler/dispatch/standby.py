@@ -11,7 +11,8 @@ the old process):
 - A dispatcher that finds the lock taken stands by: its process serves the API as usual,
   `/health` says `"state": "standby"` with the active pid, and every `STANDBY_POLL_SECONDS` it
   tries the lock again. When the active process stops or dies, the kernel drops its lock and
-  the standby takes over (its start reaps the leases the other one left).
+  the standby takes over. Holding the lock proves that every earlier holder is gone, so its
+  start recovers their claims at once (`LockLiveness`), without waiting for their leases.
 - `dispatch --burst` refuses to run beside an active dispatcher (one line, exit 2).
 
 With REDIS_URL set the rate and the pair gap are shared, so several dispatchers on one SQLite
@@ -24,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Collection
 from typing import Any
 
 from whatsapp_scheduler import settings
@@ -53,6 +55,11 @@ class DispatchLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+    @property
+    def unguarded(self) -> bool:
+        """Held without a lock file (it could not be created): no proof of anything."""
+        return self._fd == _NO_LOCK
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free (never waits); True if this process holds it now."""
@@ -93,6 +100,30 @@ class DispatchLock:
             os.close(fd)  # drops the flock
 
 
+class LockLiveness:
+    """`liveness.Liveness` of the one dispatcher of a SQLite file: while this process holds
+    the file's `flock`, every other worker with claims on the file is dead (it held the lock
+    before, and the kernel dropped it when its process ended)."""
+
+    check_seconds: float | None = None  # nobody else can claim while we hold the lock
+
+    def __init__(self, lock: DispatchLock) -> None:
+        self.lock = lock
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def dead(self, workers: Collection[str]) -> set[str]:
+        really_held = self.lock.held and not self.lock.unguarded
+        return set(workers) if really_held else set()
+
+    async def forget_settled(self) -> None:
+        return None
+
+
 def lock_for(config: settings.Settings) -> DispatchLock | None:
     """The lock a dispatcher on this database must hold, or None where several may run."""
     path = urls.sqlite_path(config.database_url)
@@ -113,6 +144,9 @@ class StandbyDispatcher:
     ) -> None:
         self.dispatcher = dispatcher
         self.lock = lock
+        # The lock holder knows its predecessors are dead: their claims are recovered at its
+        # start, not when their leases expire.
+        dispatcher.liveness = LockLiveness(lock)
         self._poll = poll_seconds
         self._waiting: asyncio.Task[None] | None = None
         self._stopped = False

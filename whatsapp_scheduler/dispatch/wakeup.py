@@ -3,8 +3,9 @@
 One APScheduler job (`WAKE_JOB`) is kept armed at the next due `run_at`; a new message due
 earlier re-arms it (`nudge`), one due now sets the loop's event at once. Two interval jobs run
 beside it: the safety poll (wakes the loop even if a nudge was missed, and refreshes the queue
-depth) and the lease reaper. The dispatcher owns the work those jobs do; this module owns
-the timing.
+depth) and the lease reaper (which also asks which workers died), and, with `on_renew`, a third
+one renews the leases of this dispatcher's own claims. The dispatcher owns the work those jobs
+do; this module owns the timing.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class WakeUp:
         reap_interval_seconds: float,
         on_safety_poll: Callable[[], Awaitable[None]],
         on_reap: Callable[[], Awaitable[None]],
+        on_renew: Callable[[], Awaitable[None]] | None = None,
+        renew_interval_seconds: float = 20.0,
     ) -> None:
         self.clock = clock
         self.event = asyncio.Event()
@@ -42,6 +45,8 @@ class WakeUp:
         self._reap_interval_seconds = reap_interval_seconds
         self._on_safety_poll = on_safety_poll
         self._on_reap = on_reap
+        self._on_renew = on_renew
+        self._renew_interval_seconds = renew_interval_seconds
         self._scheduler: AsyncIOScheduler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.next_wake: datetime | None = None  # when the armed job fires (None: not armed)
@@ -50,6 +55,15 @@ class WakeUp:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop that `nudge` from another thread hands its work to."""
         self._loop = loop
+
+    @property
+    def reap_interval_seconds(self) -> float:
+        return self._reap_interval_seconds
+
+    @reap_interval_seconds.setter
+    def reap_interval_seconds(self, value: float) -> None:
+        """Before `start_jobs` (e.g. shorter, to ask often which workers died)."""
+        self._reap_interval_seconds = value
 
     def start_jobs(self) -> None:
         """Start APScheduler with the safety poll and the reaper (and, once armed, the wake)."""
@@ -67,6 +81,13 @@ class WakeUp:
             id="dispatch-lease-reaper",
             **defaults,
         )
+        if self._on_renew is not None:
+            scheduler.add_job(
+                self._on_renew,
+                IntervalTrigger(seconds=self._renew_interval_seconds, timezone=UTC),
+                id="dispatch-lease-renewal",
+                **defaults,
+            )
         self._scheduler = scheduler
         scheduler.start()
 

@@ -175,6 +175,21 @@ class MessageStore(Protocol):
         """Messages still `sending` whose lease ended before `now` (their worker died)."""
         ...
 
+    async def claimers(self) -> builtins.list[str]:
+        """The workers holding `sending` claims (to ask which of them are dead)."""
+        ...
+
+    async def claims_of(
+        self, workers: Sequence[str], limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
+        """Up to `limit` messages still `sending` under a claim of one of `workers`."""
+        ...
+
+    async def renew_leases(self, worker: str, ids: Sequence[str], lease_until: datetime) -> int:
+        """Extend `worker`'s claims on `ids` (still `sending`, still its own) to `lease_until`;
+        returns how many it still holds."""
+        ...
+
     async def stats(self, now: datetime) -> QueueStats:
         """Queue depth and the oldest overdue message, for /health and /metrics."""
         ...

@@ -66,7 +66,7 @@ def apply_receipt(
     condition too, SQLite's planner chose a status index and scanned every `sent` row.
     """
     sources = receipt_sources(receipt.status)
-    columns = (M.c.id, M.c.status, M.c.wamid)
+    columns = (M.c.id, M.c.status, M.c.wamid, M.c.attempts)
     found = conn.execute(
         sa.select(*columns).where(M.c.wamid == receipt.wamid).with_for_update()
     ).first()
@@ -76,7 +76,13 @@ def apply_receipt(
             sa.select(*columns).where(M.c.id == receipt.callback_data).with_for_update()
         ).first()
         if by_id is not None and by_id.wamid in (None, receipt.wamid):
-            found, extra = by_id, {"wamid": receipt.wamid}
+            # Matched by our id: the send is proven even if its own outcome never came.
+            sent_at = sa.func.coalesce(M.c.sent_at, receipt.occurred_at)
+            found, extra = by_id, {"wamid": receipt.wamid, "sent_at": sent_at}
+            if messages.proves_ambiguous_send(Status(by_id.status), by_id.attempts, receipt.status):
+                # Queued again after an ambiguous attempt, waiting RESEND_GRACE_SECONDS for
+                # this proof: settled, with no second request.
+                sources = [*sources, str(Status.QUEUED)]
     if found is not None and found.status in sources:
         update = (
             sa.update(M)

@@ -369,6 +369,58 @@ class SqlMessageStore(sql_adds.SqlAddsMixin, sql_receipts.SqlReceiptsMixin, outb
         with self._tx() as conn:
             return [row_codec.message_from_row(row) for row in conn.execute(query)]
 
+    async def claimers(self) -> builtins.list[str]:
+        return await self._run(self._claimers)
+
+    def _claimers(self) -> builtins.list[str]:
+        query = (
+            sa.select(M.c.claimed_by)
+            .where(M.c.status == str(Status.SENDING), M.c.claimed_by.is_not(None))
+            .distinct()
+        )
+        with self._tx() as conn:
+            return [row.claimed_by for row in conn.execute(query)]
+
+    async def claims_of(
+        self, workers: Sequence[str], limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
+        if not workers:
+            return []
+        return await self._run(self._claims_of, list(workers), limit)
+
+    def _claims_of(
+        self, workers: builtins.list[str], limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
+        query = (
+            sa.select(M)
+            .where(M.c.status == str(Status.SENDING), M.c.claimed_by.in_(workers))
+            .order_by(M.c.run_at, M.c.id)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [row_codec.message_from_row(row) for row in conn.execute(query)]
+
+    async def renew_leases(self, worker: str, ids: Sequence[str], lease_until: datetime) -> int:
+        if not ids:
+            return 0
+        return await self._run(self._renew_leases, worker, list(ids), lease_until)
+
+    def _renew_leases(self, worker: str, ids: builtins.list[str], lease_until: datetime) -> int:
+        renewed = 0
+        with self._tx() as conn:
+            for start in range(0, len(ids), tables.IN_CHUNK):
+                stmt = (
+                    sa.update(M)
+                    .where(
+                        M.c.id.in_(ids[start : start + tables.IN_CHUNK]),
+                        M.c.status == str(Status.SENDING),
+                        M.c.claimed_by == worker,
+                    )
+                    .values(lease_until=lease_until)
+                )
+                renewed += conn.execute(stmt).rowcount
+        return renewed
+
     async def stats(self, now: datetime) -> QueueStats:
         return await self._run(self._stats, now)
 

@@ -185,6 +185,19 @@ pair_gaps = sa.Table(
     sa.Index("ix_pair_gaps_tat", "tat"),
 )
 
+# Live dispatchers on PostgreSQL (revision 0010), used by `workers.WorkerRegistry`: each holds
+# the session-level advisory lock `lock_key` for its life, taken under the server start
+# `server_started_at`. A row of this server whose lock is free is a dead worker's. Unused on
+# SQLite (one dispatcher per file, standby.py).
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("worker_id", sa.String(64), primary_key=True),
+    sa.Column("lock_key", sa.BigInteger, nullable=False),
+    sa.Column("server_started_at", UtcDateTime, nullable=False),
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+)
+
 
 #: Columns of `messages` whose `ScheduledMessage` field has another name.
 MESSAGE_FIELDS = {"tarih": "local_date", "saat": "local_time"}

@@ -179,6 +179,29 @@ class InMemoryMessageStore:
         expired.sort(key=lambda m: m.lease_until or now)
         return expired[:limit]
 
+    async def claimers(self) -> builtins.list[str]:
+        held = {m.claimed_by for m in self.rows.values() if m.status == Status.SENDING}
+        return sorted(w for w in held if w is not None)
+
+    async def claims_of(
+        self, workers: Sequence[str], limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
+        wanted = set(workers)
+        found = [
+            m for m in self.rows.values() if m.status == Status.SENDING and m.claimed_by in wanted
+        ]
+        found.sort(key=lambda m: (m.run_at, m.id))
+        return found[:limit]
+
+    async def renew_leases(self, worker: str, ids: Sequence[str], lease_until: datetime) -> int:
+        renewed = 0
+        for message_id in ids:
+            row = self.rows.get(message_id)
+            if row is not None and row.status == Status.SENDING and row.claimed_by == worker:
+                self.rows[message_id] = dataclasses.replace(row, lease_until=lease_until)
+                renewed += 1
+        return renewed
+
     async def stats(self, now: datetime) -> store.QueueStats:
         queued = [m for m in self.rows.values() if m.status == Status.QUEUED]
         sending = sum(1 for m in self.rows.values() if m.status == Status.SENDING)
@@ -223,13 +246,19 @@ class InMemoryMessageStore:
                 target = candidate
         if target is None:
             return "unmatched", None
-        if not messages.receipt_applies(target.status, receipt.status):
+        by_id = target.wamid is None  # matched by our id: the send is proven
+        proof = by_id and messages.proves_ambiguous_send(
+            target.status, target.attempts, receipt.status
+        )
+        if not proof and not messages.receipt_applies(target.status, receipt.status):
             return "stale", target.id
         changes: dict[str, object] = {
             "status": receipt.status,
             "updated_at": at,
             "wamid": target.wamid or receipt.wamid,
         }
+        if by_id:
+            changes["sent_at"] = target.sent_at or receipt.occurred_at
         when = receipt.occurred_at
         if receipt.status == Status.DELIVERED:
             changes["delivered_at"] = when
