@@ -132,7 +132,7 @@ class RetryPolicy:
         place in the queue (`run_at` unchanged: the sender's circuit breaker, not a per-message
         back-off, spaces the next tries) and its attempt counts only if `counted` (the first
         failure of a streak). An ambiguous failure without `resend_ambiguous` still fails: it
-        may have been sent."""
+        may have been sent; with it and a webhook grace, it waits the grace."""
         if isinstance(error, errors.AmbiguousFailure) and not self.resend_ambiguous:
             return self.decide(error, message.attempts, now)
         outcome = (
@@ -143,10 +143,15 @@ class RetryPolicy:
         if counted and message.attempts + 1 >= self.max_attempts:
             final = f"attempts exhausted ({self.max_attempts}): {error.message}"
             return _fail(outcome, error.code, final)
+        run_at = min(message.run_at, now)
+        if isinstance(error, errors.AmbiguousFailure) and self.ambiguous_grace_seconds > 0:
+            # Meta may have taken it (a timeout after the request went out): wait the grace
+            # for a status webhook carrying our id before resending, as after a crash.
+            run_at = now + timedelta(seconds=self.ambiguous_grace_seconds)
         return RetryDecision(
             Action.RETRY,
             outcome,
-            min(message.run_at, now),
+            run_at,
             error.code,
             error.message,
             counts_attempt=counted,
