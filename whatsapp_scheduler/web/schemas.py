@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from whatsapp_scheduler import service
-from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.core import jsonbounds, messages
 
 
 class MessageCreate(BaseModel):
@@ -119,11 +119,21 @@ class MessagePublic(BaseModel):
             timezone=message.timezone,
             scheduled_at=message.due_at,
             attempts=message.attempts,
-            template=dict(message.template) if message.template is not None else None,
-            fallback_template=(
-                dict(message.fallback_template) if message.fallback_template is not None else None
-            ),
+            template=readable_json(message.template),
+            fallback_template=readable_json(message.fallback_template),
         )
+
+
+def readable_json(value: Any) -> dict[str, Any] | None:
+    """A stored template as answered: itself, or `{"unreadable": why}` when the row holds what
+    no longer passes `core/jsonbounds.py` (stored before the bounds, or written by hand), so
+    one odd row never makes a whole list fail."""
+    if value is None:
+        return None
+    rule = jsonbounds.broken_rule(value) if isinstance(value, dict) else "is not a JSON object"
+    if rule is None:
+        return dict(value)
+    return {"unreadable": f"the stored value {rule}; not shown"}
 
 
 class ScheduledPublic(MessagePublic):
