@@ -1,5 +1,5 @@
 """Bad input that used to get in and then break things (issue 13, part 5), over real HTTP on a
-real SQLite file: JSON bounds, rows stored before the bounds."""
+real SQLite file: JSON bounds, lone surrogates in a batch, rows stored before the bounds."""
 
 from __future__ import annotations
 
@@ -163,3 +163,55 @@ async def test_every_read_path_survives_a_row_stored_before_the_bounds(site, sto
             if line.startswith("data: "):
                 assert json.loads(line[6:])["id"] == "odd"
                 break
+
+
+# --- 2. Lone surrogates in a batch; nothing half-stored, no 500 after a commit -------------
+
+SURROGATE_FIELDS = ["id", "alici", "tarih", "saat", "mesaj", "timezone", "olusturmaTarihi"]
+
+
+def _with_surrogate(field: str) -> str:
+    """GOOD with `field` holding a lone surrogate, as JSON text."""
+    body = GOOD | {"id": "bad-one", field: "SURROGATE"}
+    return json.dumps(body).replace('"SURROGATE"', '"\\ud800x"')
+
+
+@pytest.mark.parametrize("field", SURROGATE_FIELDS)
+async def test_a_lone_surrogate_in_any_field_is_422_on_schedule(site, field):
+    response = await raw_post(site.api, "/schedule", _with_surrogate(field))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    assert await stored_count(site) == 0
+
+
+@pytest.mark.parametrize("field", SURROGATE_FIELDS)
+async def test_a_batch_with_a_lone_surrogate_refuses_that_entry_and_a_retry_stores_once(
+    site, field
+):
+    good = json.dumps(GOOD | {"id": "good-one"})
+    text = f'{{"messages": [{good}, {_with_surrogate(field)}]}}'
+    for attempt in range(2):
+        response = await raw_post(site.api, "/schedule/batch", text)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["stored"], body["refused"]) == (1, 1)
+        first, second = body["results"]
+        assert first["created"] is (attempt == 0)
+        assert second["error"]["errors"][0]["field"] == field
+        assert await stored_count(site) == 1
+
+
+@pytest.mark.parametrize("field", SURROGATE_FIELDS)
+async def test_the_dashboard_import_refuses_a_lone_surrogate_and_stores_the_rest_once(site, field):
+    good = json.dumps(GOOD | {"id": "good-one", "line": 2})
+    bad = _with_surrogate(field).replace("{", '{"line": "\\udc00", ', 1)  # echoed back
+    text = f'{{"messages": [{good}, {bad}]}}'
+    for _ in range(2):
+        response = await raw_post(
+            site.browser, "/dashboard/api/import/batch", text, **{"X-CSRF-Token": site.csrf}
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["stored"], body["refused"]) == (1, 1)
+        assert body["errors"][0]["index"] == 1
+        assert await stored_count(site) == 1

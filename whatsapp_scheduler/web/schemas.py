@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pydantic_core
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -134,6 +135,35 @@ def readable_json(value: Any) -> dict[str, Any] | None:
     if rule is None:
         return dict(value)
     return {"unreadable": f"the stored value {rule}; not shown"}
+
+
+def printable(text: str) -> str:
+    """`text` with each lone UTF-16 surrogate (JSON allows `"\\ud800"` alone) replaced by
+    U+FFFD: an answer that echoes what a client sent can always be encoded."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def scrubbed(value: Any) -> Any:
+    """`value` (plain JSON-like values) with every string `printable`, keys included."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {scrubbed(k): scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrubbed(v) for v in value]
+    return value
+
+
+def to_json(value: Any) -> bytes:
+    """`value` as JSON bytes; never fails on text a client sent. Answers are built after a
+    commit, so a failure here would be a 500 for something already stored: a string that
+    cannot be encoded (a lone surrogate echoed back) is made `printable` instead."""
+    try:
+        return pydantic_core.to_json(value)
+    except pydantic_core.PydanticSerializationError:
+        return pydantic_core.to_json(scrubbed(value))
 
 
 class ScheduledPublic(MessagePublic):

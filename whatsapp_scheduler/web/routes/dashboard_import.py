@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import pydantic
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from whatsapp_scheduler import service
 from whatsapp_scheduler.core import csvimport, errors
@@ -93,7 +93,7 @@ def _problem(svc: service.SchedulerService, payload: dict[str, str], now: Any) -
 @router.post("/dashboard/api/import/batch")
 async def import_chunk(
     request: Request, session: SessionDep, svc: deps.ServiceDep, body: schemas.ImportChunk
-) -> JSONResponse:
+) -> Response:
     """Store one chunk via `service.schedule_many`; answers stored/refused per row."""
     sessions.check_csrf(request, session, None)
     requests: list[service.ScheduleRequest] = []
@@ -114,4 +114,6 @@ async def import_chunk(
             line = body.messages[index].get("line")
             refused.append({"index": index, "line": line, "detail": item.error.message})
     logger.info("dashboard import chunk", extra={"stored": stored, "refused": len(refused)})
-    return JSONResponse({"stored": stored, "refused": len(refused), "errors": refused})
+    answer = {"stored": stored, "refused": len(refused), "errors": refused}
+    # Built after the commit: schemas.to_json cannot fail on an echoed lone surrogate.
+    return Response(schemas.to_json(answer), media_type="application/json")
