@@ -4,18 +4,24 @@ real SQLite file: JSON bounds, lone surrogates in a batch, rows stored before th
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import START
 from tests.integration.conftest import APP_SECRET, VERIFY_TOKEN, ServedApp
 from tests.integration.dashboard.conftest import Dashboard
-from whatsapp_scheduler.core import jsonbounds
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import jsonbounds, messages, window
+from whatsapp_scheduler.dispatch import window_gate
 from whatsapp_scheduler.store import sql
 from whatsapp_scheduler.web import app as app_mod
+from whatsapp_scheduler.whatsapp import webhooks
 
 # START (tests/conftest.py) is 2026-03-01 09:00 UTC = 12:00 in Istanbul.
 GOOD = {
@@ -215,3 +221,129 @@ async def test_the_dashboard_import_refuses_a_lone_surrogate_and_stores_the_rest
         assert (body["stored"], body["refused"]) == (1, 1)
         assert body["errors"][0]["index"] == 1
         assert await stored_count(site) == 1
+
+
+# --- 3. Webhook timestamps and entries that cannot be applied ------------------------------
+
+YEAR_9999 = "253402300799"  # 9999-12-31 23:59:59 UTC
+
+
+def envelope(statuses: list[Any] = [], inbound: list[Any] = []) -> dict[str, Any]:  # noqa: B006
+    value = {"messaging_product": "whatsapp", "statuses": statuses, "messages": inbound}
+    return {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": value}]}]}
+
+
+async def post_webhook(site: Site, payload: Any) -> httpx.Response:
+    """Signed as Meta signs; `payload` as JSON text, or a value to encode."""
+    body = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
+    headers = {"X-Hub-Signature-256": webhooks.sign(body, APP_SECRET)}
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as meta:
+        return await meta.post("/webhook", content=body, headers=headers)
+
+
+async def sent_message(site: Site, message_id: str = "m1", wamid: str = "wamid.M1") -> None:
+    body = GOOD | {"id": message_id, "tarih": "2026-03-01", "saat": "12:00:00"}
+    assert (await site.api.post("/schedule", json=body)).status_code == 200
+    claimed = await site.store.claim_due(START, 10, "w1", START + timedelta(minutes=1))
+    assert [m.id for m in claimed] == [message_id]
+    outcome = store.Outcome(
+        message_id=message_id,
+        worker="w1",
+        status=messages.MessageStatus.SENT,
+        finished_at=START,
+        attempt=messages.AttemptOutcome.SENT,
+        wamid=wamid,
+    )
+    assert await site.store.record([outcome]) == 1
+
+
+def inbound_entry(timestamp: str, kind: str = "text", sender: str = "905551234567") -> Any:
+    entry: dict[str, Any] = {"from": sender, "id": f"wamid.IN{timestamp}", "timestamp": timestamp}
+    entry["type"] = kind
+    if kind == "text":
+        entry["text"] = {"body": "merhaba"}
+    return entry
+
+
+async def test_an_inbound_dated_9999_is_taken_as_received_and_breaks_nothing(site, clock):
+    response = await post_webhook(site, envelope(inbound=[inbound_entry(YEAR_9999)]))
+    assert response.status_code == 200, response.text
+    assert await site.store.last_inbound("905551234567") == clock.now()
+    scheduled = await site.api.post("/schedule", json=GOOD | {"id": "after"})
+    assert scheduled.status_code == 200, scheduled.text
+
+
+@pytest.mark.parametrize("policy", [window.WindowPolicy.TEMPLATE, window.WindowPolicy.FAIL])
+async def test_a_stored_inbound_dated_9999_does_not_break_the_send_time_gate(site, clock, policy):
+    # A contact row written before the clamp (or by hand).
+    with sqlite3.connect(site.path) as db:
+        db.execute(
+            "INSERT INTO contacts (wa_id, last_inbound_at) VALUES (?, ?)",
+            ("905551234567", "9999-12-31 23:59:59.000000"),
+        )
+    fallback = {"name": "reminder", "language": "tr"}
+    body = GOOD | {"id": "t1", "fallback_template": fallback}
+    assert (await site.api.post("/schedule", json=body)).status_code == 200
+    gate = window_gate.WindowGate(site.store, policy)
+    message = await site.store.get("t1")
+    assert message is not None
+    await gate.prepare([message])
+    verdict = gate.check(message, clock.now())
+    assert (verdict.failure, verdict.fallback) == (None, False)  # the window is open
+
+
+async def test_a_delivered_dated_9999_is_taken_as_received(site, clock):
+    await sent_message(site)
+    delivered = {"id": "wamid.M1", "status": "delivered", "timestamp": YEAR_9999}
+    response = await post_webhook(site, envelope([delivered]))
+    assert (response.status_code, response.json()["applied"]) == (200, 1)
+    timeline = (await site.api.get("/status/m1")).json()["timeline"]
+    assert datetime.fromisoformat(timeline["delivered"]) == clock.now()
+
+
+async def test_a_stored_delivered_dated_9999_keeps_the_page_and_live_updates(site):
+    await sent_message(site)
+    _corrupt(site, "m1", "delivered_at", "9999-12-31 23:59:59.000000")
+    _corrupt(site, "m1", "status", "delivered")
+    assert (await site.browser.get("/message/m1")).status_code == 200
+    assert (await site.browser.get("/history")).status_code == 200
+    assert (await site.api.get("/status/m1")).status_code == 200
+    async with site.browser.stream("GET", "/dashboard/api/events", params={"ids": "m1"}) as live:
+        async for line in live.aiter_lines():
+            if line.startswith("data: "):
+                assert json.loads(line[6:])["transitions"]["delivered"].startswith("9999-12-31")
+                break
+
+
+async def test_entries_that_cannot_be_applied_are_logged_and_the_rest_is_applied(site, caplog):
+    await sent_message(site)
+    good = {"id": "wamid.M1", "status": "read", "timestamp": str(int(START.timestamp()) + 5)}
+    statuses = [
+        '{"id": "wamid.\\ud800", "status": "delivered", "timestamp": "1772355600"}',
+        '{"id": "wamid.X", "status": "failed", "timestamp": "1772355600",'
+        ' "errors": [{"code": 99999999999999999999, "title": "\\udc00 odd \\u0000"}]}',
+        '{"id": "wamid.Y", "status": "delivered", "timestamp": "soon"}',
+        '{"id": "wamid.Z", "status": "delivered", "timestamp": "1772355600",'
+        ' "biz_opaque_callback_data": "\\ud800"}',
+        '{"id": "wamid.D", "status": "failed", "timestamp": "1772355600",'
+        ' "errors": [{"title": ' + "[" * 900 + "]" * 900 + "}]}",
+        json.dumps(good),
+    ]
+    inbound = ['{"from": "\\ud800", "id": "wamid.IN", "timestamp": "1772355600", "type": "text"}']
+    text = json.dumps(envelope(["S"], ["I"]))
+    text = text.replace('["S"]', "[" + ", ".join(statuses) + "]")
+    text = text.replace('["I"]', "[" + ", ".join(inbound) + "]")
+    with caplog.at_level(logging.WARNING, logger="whatsapp_scheduler"):
+        response = await post_webhook(site, text)
+    assert response.status_code == 200, response.text
+    assert (await site.api.get("/status/m1")).json()["status"] == "read"
+    logged = [r for r in caplog.records if r.getMessage() == "webhook entry skipped"]
+    reasons = sorted(str(getattr(r, "reason", "")) for r in logged)
+    assert len(reasons) == 3, reasons  # the bad id, the bad timestamp, the bad sender
+    assert response.json()["skipped"] == 3
+
+
+async def test_a_webhook_body_too_deep_to_read_is_400_not_500(site):
+    response = await post_webhook(site, '{"entry": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("body")

@@ -186,7 +186,19 @@ class SchedulerService:
         )
 
     async def apply_webhook(self, delivery: webhooks.Delivery) -> store.ReceiptCounts:
-        """Apply Meta's status receipts and remember inbound messages (24-hour windows)."""
+        """Apply Meta's status receipts and remember inbound messages (24-hour windows).
+
+        What could not be applied is logged (WARNING "webhook entry skipped", with the reason
+        and the entry), as is a timestamp that was replaced by the time of arrival."""
+        for skipped in delivery.skipped:
+            logger.warning(
+                "webhook entry skipped",
+                extra={"kind": skipped.kind, "reason": skipped.reason, "entry": skipped.excerpt},
+            )
+        notes = [u.note for u in delivery.statuses] + [m.note for m in delivery.inbound]
+        for note in notes:
+            if note is not None:
+                logger.warning("webhook timestamp replaced", extra={"reason": note})
         if delivery.inbound:
             await self.store.record_inbound([(m.wa_id, m.timestamp) for m in delivery.inbound])
         receipts = [

@@ -75,7 +75,10 @@ def render(
 def format_local(when: datetime | None, zone: ZoneInfo) -> str:
     if when is None:
         return ""
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    except OverflowError:  # a stored time at the calendar's end (9999-12-31) plus an offset
+        return when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def time_left(due_at: datetime, now: datetime) -> str:

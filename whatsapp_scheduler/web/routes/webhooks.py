@@ -67,8 +67,14 @@ async def receive(
     if not webhooks.signature_valid(body, signature, secret.get_secret_value()):
         return _refuse(403, "X-Hub-Signature-256: missing or does not match the body")
     try:
-        delivery = webhooks.parse(json.loads(body))
+        payload = json.loads(body)
+    except RecursionError:
+        return _refuse(400, "body: is nested too deep to read")
     except (ValueError, UnicodeDecodeError):
+        return _refuse(400, "body: is not a webhook JSON object")
+    try:
+        delivery = webhooks.parse(payload, runtime.clock.now())
+    except ValueError:
         return _refuse(400, "body: is not a webhook JSON object")
     counts = await runtime.service.apply_webhook(delivery)
     return JSONResponse(
@@ -78,6 +84,7 @@ async def receive(
             "stale": counts.stale,
             "unmatched": counts.unmatched,
             "inbound": len(delivery.inbound),
+            "skipped": len(delivery.skipped),
         }
     )
 
