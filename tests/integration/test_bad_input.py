@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -347,3 +347,59 @@ async def test_a_webhook_body_too_deep_to_read_is_400_not_500(site):
     response = await post_webhook(site, '{"entry": ' + "[" * 100_000 + "]" * 100_000 + "}")
     assert response.status_code == 400, response.text
     assert response.json()["detail"].startswith("body")
+
+
+# --- 7. Only what the user sent opens the window; a status never predates its send --------
+
+
+async def test_a_system_message_does_not_open_the_window(site):
+    system = inbound_entry(str(int(START.timestamp())), kind="system")
+    system["system"] = {"body": "User changed number", "type": "user_changed_number"}
+    response = await post_webhook(site, envelope(inbound=[system]))
+    assert response.status_code == 200, response.text
+    assert await site.store.last_inbound("905551234567") is None
+    text = inbound_entry(str(int(START.timestamp())))
+    assert (await post_webhook(site, envelope(inbound=[text]))).status_code == 200
+    assert await site.store.last_inbound("905551234567") == START
+
+
+async def send_and_record(target: store.MessageStore, make_message: Any, wamid: str) -> str:
+    message = make_message(due_at=START)
+    await target.add(message)
+    await target.claim_due(START, 10, "w1", START + timedelta(minutes=1))
+    outcome = store.Outcome(
+        message_id=message.id,
+        worker="w1",
+        status=messages.MessageStatus.SENT,
+        finished_at=START,
+        attempt=messages.AttemptOutcome.SENT,
+        wamid=wamid,
+    )
+    assert await target.record([outcome]) == 1
+    return str(message.id)
+
+
+async def test_a_status_dated_before_the_send_is_put_at_the_send(any_store, make_message):
+    message_id = await send_and_record(any_store, make_message, "wamid.OLD")
+    in_2023 = datetime(2023, 5, 1, tzinfo=UTC)
+    receipts = [
+        store.Receipt("wamid.OLD", messages.MessageStatus.DELIVERED, in_2023),
+        store.Receipt("wamid.OLD", messages.MessageStatus.READ, START + timedelta(seconds=9)),
+    ]
+    counts = await any_store.apply_receipts(receipts, START + timedelta(seconds=10))
+    assert counts.applied == 2
+    stored = await any_store.get(message_id)
+    assert stored is not None
+    assert stored.delivered_at == START  # the send time, not 2023
+    assert stored.read_at == START + timedelta(seconds=9)
+
+
+async def test_a_status_that_beat_the_send_record_is_not_put_before_it(any_store, make_message):
+    # Kept unmatched first (its wamid is not known yet), applied when the send is recorded.
+    in_2023 = datetime(2023, 5, 1, tzinfo=UTC)
+    early = store.Receipt("wamid.EARLY", messages.MessageStatus.DELIVERED, in_2023)
+    assert (await any_store.apply_receipts([early], START)).unmatched == 1
+    message_id = await send_and_record(any_store, make_message, "wamid.EARLY")
+    stored = await any_store.get(message_id)
+    assert stored is not None
+    assert (stored.status, stored.delivered_at) == (messages.MessageStatus.DELIVERED, START)

@@ -199,8 +199,9 @@ class SchedulerService:
         for note in notes:
             if note is not None:
                 logger.warning("webhook timestamp replaced", extra={"reason": note})
-        if delivery.inbound:
-            await self.store.record_inbound([(m.wa_id, m.timestamp) for m in delivery.inbound])
+        written = [(m.wa_id, m.timestamp) for m in delivery.inbound if m.opens_window]
+        if written:
+            await self.store.record_inbound(written)
         receipts = [
             store.Receipt(
                 wamid=u.wamid,

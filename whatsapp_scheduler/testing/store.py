@@ -230,7 +230,7 @@ class InMemoryMessageStore:
             "updated_at": at,
             "wamid": target.wamid or receipt.wamid,
         }
-        when = receipt.occurred_at
+        when = messages.receipt_time(receipt.occurred_at, target.sent_at, target.claimed_at)
         if receipt.status == Status.DELIVERED:
             changes["delivered_at"] = when
         elif receipt.status == Status.READ:

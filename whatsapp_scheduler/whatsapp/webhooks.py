@@ -23,6 +23,8 @@ _STATUS = {
     "read": messages.MessageStatus.READ,
     "failed": messages.MessageStatus.FAILED,
 }
+#: Inbound `type`s that the user did not send (so they open no 24-hour window).
+NOT_FROM_THE_USER = frozenset({"system"})
 #: The earliest plausible webhook time: WhatsApp itself dates from 2009.
 EARLIEST = datetime(2009, 1, 1, tzinfo=UTC)
 #: How far after its arrival an event may be dated (Meta's clock and ours differ a little).
@@ -57,6 +59,12 @@ class InboundMessage:
     type: str
     text: str | None = None
     note: str | None = None  # the timestamp was implausible and replaced (see `_when`)
+
+    @property
+    def opens_window(self) -> bool:
+        """Whether the user sent it: a `system` message (e.g. `user_changed_number`) is Meta's
+        notice about the user, not something they wrote, so it opens no 24-hour window."""
+        return self.type not in NOT_FROM_THE_USER
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
