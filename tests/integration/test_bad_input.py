@@ -3,6 +3,8 @@ real SQLite file: JSON bounds, lone surrogates in a batch, rows stored before th
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import logging
 import sqlite3
@@ -17,10 +19,12 @@ from tests.conftest import START
 from tests.integration.conftest import APP_SECRET, VERIFY_TOKEN, ServedApp
 from tests.integration.dashboard.conftest import Dashboard
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import jsonbounds, messages, window
+from whatsapp_scheduler.core import errors, jsonbounds, messages, window
+from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.dispatch import window_gate
 from whatsapp_scheduler.store import sql
 from whatsapp_scheduler.web import app as app_mod
+from whatsapp_scheduler.web import i18n
 from whatsapp_scheduler.whatsapp import webhooks
 
 # START (tests/conftest.py) is 2026-03-01 09:00 UTC = 12:00 in Istanbul.
@@ -403,3 +407,81 @@ async def test_a_status_that_beat_the_send_record_is_not_put_before_it(any_store
     stored = await any_store.get(message_id)
     assert stored is not None
     assert (stored.status, stored.delivered_at) == (messages.MessageStatus.DELIVERED, START)
+
+
+# --- 6. Forged cursors and out-of-range dates ----------------------------------------------
+
+
+def forged(due: Any, message_id: Any) -> str:
+    """A cursor in the server's own encoding (base64url of a JSON pair), with these values."""
+    raw = json.dumps([due, message_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+FORGED_CURSORS = [
+    forged("2026-03-01T09:00:00+00:00", "a\u0000b"),  # NUL: PostgreSQL refuses it in text
+    forged("2026-03-01T09:00:00+00:00", "\ud800"),  # a lone surrogate: no database takes it
+    forged("2026-03-01T09:00:00+00:00", "x" * 300),
+    forged("9999-12-31T23:59:59-14:00", "a"),  # past the calendar's end in UTC
+    forged("0001-01-01T00:00:00+14:00", "a"),  # before its start
+    forged("2026-03-01T09:00:00", "a"),  # no offset
+    forged(["2026"], "a"),
+    forged("2026-03-01T09:00:00+00:00", 5),
+    "not base64 !",
+    "e30",  # "{}"
+    base64.urlsafe_b64encode(b"\xff\xfe").decode(),  # not UTF-8
+]
+
+
+@pytest.mark.parametrize("cursor", FORGED_CURSORS)
+async def test_a_forged_cursor_is_refused_by_every_store(any_store, cursor):
+    with pytest.raises(errors.ValidationFailed) as refused:
+        await any_store.list(MessageQuery((messages.MessageStatus.QUEUED,), 10, cursor))
+    assert refused.value.field == "cursor"
+
+
+@pytest.mark.parametrize("cursor", FORGED_CURSORS)
+async def test_a_forged_cursor_is_422_on_the_api_and_the_dashboard(site, cursor):
+    response = await site.api.get("/schedule", params={"cursor": cursor})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "cursor"
+    for page in ("/", "/history"):
+        shown = await site.browser.get(page, params={"cursor": cursor})
+        assert shown.status_code == 422, shown.text[-300:]
+        assert 'data-field="cursor"' in shown.text
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("date_to", "9999-12-31"),
+        ("date_from", "9999-12-31"),
+        ("date_from", "0001-01-01"),
+        ("date_to", "0001-01-01"),
+        ("date_to", "2026-02-30"),
+        ("date_from", "yesterday"),
+    ],
+)
+@pytest.mark.parametrize("lang", ["en", "tr"])
+async def test_an_out_of_range_date_on_the_history_is_422_in_the_users_language(
+    site, param, value, lang
+):
+    shown = await site.browser.get(
+        "/history", params={param: value}, headers={"Accept-Language": lang}
+    )
+    assert shown.status_code == 422, shown.text[-300:]
+    assert f'data-field="{param}"' in shown.text
+    words = i18n.translator(lang)("error.date", param=param)
+    assert html.escape(words, quote=False) in shown.text
+
+
+@pytest.mark.parametrize(
+    ("tarih", "zone"),
+    [("9999-12-31", "America/Los_Angeles"), ("0001-01-01", "Asia/Tokyo")],
+)
+async def test_a_due_date_past_the_calendar_is_422_on_schedule(site, tarih, zone):
+    body = GOOD | {"tarih": tarih, "saat": "23:59", "timezone": zone}
+    response = await site.api.post("/schedule", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "tarih"
+    assert await stored_count(site) == 0
