@@ -3,11 +3,14 @@ real SQLite file: JSON bounds, lone surrogates in a batch, rows stored before th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import json
 import logging
+import re
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,12 +22,13 @@ from tests.conftest import START
 from tests.integration.conftest import APP_SECRET, VERIFY_TOKEN, ServedApp
 from tests.integration.dashboard.conftest import Dashboard
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import errors, jsonbounds, messages, window
+from whatsapp_scheduler.core import csvimport, errors, jsonbounds, messages, window
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.dispatch import window_gate
 from whatsapp_scheduler.store import sql
 from whatsapp_scheduler.web import app as app_mod
 from whatsapp_scheduler.web import i18n
+from whatsapp_scheduler.web.routes import dashboard_import
 from whatsapp_scheduler.whatsapp import webhooks
 
 # START (tests/conftest.py) is 2026-03-01 09:00 UTC = 12:00 in Istanbul.
@@ -485,3 +489,59 @@ async def test_a_due_date_past_the_calendar_is_422_on_schedule(site, tarih, zone
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "tarih"
     assert await stored_count(site) == 0
+
+
+# --- 4. A CSV preview of many bad rows -----------------------------------------------------
+
+
+async def preview(site: Site, data: bytes) -> httpx.Response:
+    return await site.browser.post(
+        "/import/batch",
+        data={"csrf": site.csrf, "zone": "Europe/Istanbul"},
+        files={"file": ("list.csv", data, "text/csv")},
+        timeout=120,
+    )
+
+
+async def test_a_preview_of_130000_bad_rows_is_refused_with_the_limit(site):
+    data = b"recipient;date;time;text\n" + b"a\n" * 130_000
+    response = await preview(site, data)
+    assert response.status_code == 422
+    assert f"at most {csvimport.MAX_ROWS:,} rows" in html.unescape(response.text)
+    assert len(response.content) < 100_000
+    assert await stored_count(site) == 0
+
+
+async def test_a_preview_shows_the_first_bad_rows_and_counts_the_rest(site):
+    rows = csvimport.MAX_ROWS
+    data = b"recipient;date;time;text\n" + b"a\n" * rows
+    response = await preview(site, data)
+    assert response.status_code == 200
+    shown = re.findall(r'<tr class="bad" data-line="(\d+)"', response.text)
+    assert shown == [str(line) for line in range(2, 2 + dashboard_import.PREVIEW_BAD_SHOWN)]
+    assert re.search(r'id="bad-count">(\d+)<', response.text)[1] == str(rows)  # type: ignore[index]
+    more = rows - dashboard_import.PREVIEW_BAD_SHOWN
+    assert f'id="more-bad">+{more}' in response.text
+    assert len(response.content) < 200_000  # ~100 rows, not 10,000
+
+
+async def test_the_preview_is_read_off_the_event_loop(site, monkeypatch):
+    """/health answers while a file is being read: the reading waits until /health answered,
+    which could not happen if it ran on the event loop's thread."""
+    reading, health_answered = threading.Event(), threading.Event()
+    seen: list[bool] = []
+    real = csvimport.read_csv
+
+    def read_csv(data: bytes, **limits: Any) -> list[csvimport.CsvRow]:
+        reading.set()
+        seen.append(health_answered.wait(timeout=30))
+        return real(data, **limits)
+
+    monkeypatch.setattr(csvimport, "read_csv", read_csv)
+    task = asyncio.create_task(preview(site, b"recipient;date;time;text\n" + b"a\n" * 100))
+    assert await asyncio.to_thread(reading.wait, 30)
+    async with httpx.AsyncClient(base_url=site.url, timeout=60) as other:
+        assert (await other.get("/health")).status_code == 200
+    health_answered.set()
+    assert (await task).status_code == 200
+    assert seen == [True]
