@@ -25,7 +25,7 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler.core import csvimport, errors, jsonbounds, messages, window
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.dispatch import window_gate
-from whatsapp_scheduler.store import sql
+from whatsapp_scheduler.store import sql, sql_receipts
 from whatsapp_scheduler.web import app as app_mod
 from whatsapp_scheduler.web import i18n
 from whatsapp_scheduler.web.routes import dashboard_import
@@ -545,3 +545,49 @@ async def test_the_preview_is_read_off_the_event_loop(site, monkeypatch):
     health_answered.set()
     assert (await task).status_code == 200
     assert seen == [True]
+
+
+# --- 5. A webhook of many statuses does not hold the service -------------------------------
+
+
+async def test_health_answers_while_a_big_webhook_is_applied(site, monkeypatch):
+    """The statuses are applied in chunks, one transaction each; the store's thread takes
+    other work between them. The first chunk waits until /health's read is queued behind it:
+    /health must be answered before the last chunk is applied (with one transaction for the
+    whole delivery, it could be answered only after)."""
+    chunk = sql_receipts.RECEIPT_CHUNK
+    count = chunk * 4
+    events: list[str] = []
+    first_chunk, health_queued = threading.Event(), threading.Event()
+    apply = site.store._apply_receipts
+    stats = site.store.stats
+
+    def apply_chunk(receipts: list[store.Receipt], received_at: datetime) -> Any:
+        events.append(f"chunk {len(receipts)}")
+        if not first_chunk.is_set():
+            first_chunk.set()
+            assert health_queued.wait(timeout=30)
+        return apply(receipts, received_at)
+
+    async def queued_stats(now: datetime) -> Any:
+        read = asyncio.ensure_future(stats(now))
+        await asyncio.sleep(0)  # the read's first step: handed to the store's thread
+        health_queued.set()
+        result = await read
+        events.append("health")
+        return result
+
+    monkeypatch.setattr(site.store, "_apply_receipts", apply_chunk)
+    monkeypatch.setattr(site.store, "stats", queued_stats)
+    stamp = str(int(START.timestamp()))
+    statuses = [
+        {"id": f"wamid.B{i}", "status": "delivered", "timestamp": stamp} for i in range(count)
+    ]
+    webhook = asyncio.create_task(post_webhook(site, envelope(statuses)))
+    assert await asyncio.to_thread(first_chunk.wait, 30)
+    async with httpx.AsyncClient(base_url=site.url, timeout=60) as other:
+        assert (await other.get("/health")).status_code == 200
+    response = await webhook
+    assert (response.status_code, response.json()["unmatched"]) == (200, count)
+    assert events.count(f"chunk {chunk}") == 4
+    assert events.index("health") < len(events) - 1  # answered before the last chunk ran
