@@ -160,7 +160,10 @@ class SchedulerService:
     def _after_add(self, results: Sequence[store.AddResult]) -> None:
         created = [r.message.run_at for r in results if r.status == store.AddStatus.CREATED]
         if created and self._on_scheduled is not None:
-            self._on_scheduled(min(created))
+            try:
+                self._on_scheduled(min(created))
+            except Exception:  # after the commit: the answer must still say "stored"
+                logger.exception("dispatcher nudge failed; its safety poll will find the message")
 
     async def get(self, message_id: str) -> messages.ScheduledMessage:
         message = await self.store.get(message_id)

@@ -57,13 +57,14 @@ class MessageCreate(BaseModel):
         default=None,
         description=(
             "An approved WhatsApp template instead of `mesaj`: {name, language (code or "
-            "{code, policy}), parameters (body texts) or components (Meta's list)}."
+            "{code, policy}), parameters (body texts) or components (Meta's list)}. At most "
+            f"{jsonbounds.MAX_DEPTH} levels deep and {jsonbounds.MAX_BYTES // 1024} KiB as JSON."
         ),
     )
     fallback_template: dict[str, Any] | None = Field(
         default=None,
         description="With `mesaj`: the template sent instead if the 24-hour window is closed "
-        "(WINDOW_POLICY=template). Same shape as `template`.",
+        "(WINDOW_POLICY=template). Same shape and bounds as `template`.",
     )
     olusturmaTarihi: str | None = Field(
         default=None, description="When the client created it; echoed back."

@@ -109,7 +109,11 @@ async def list_schedule(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="From the Link / X-Next-Cursor header.")
+        str | None,
+        Query(
+            max_length=512,
+            description="From the Link / X-Next-Cursor header; any other value is 422.",
+        ),
     ] = None,
 ) -> list[schemas.MessagePublic]:
     """Queued messages, soonest first (the seed's list). Paging goes in headers."""
