@@ -1,3 +1,4 @@
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ def test_signature_is_hmac_sha256_of_the_raw_body():
     assert not webhooks.signature_valid(body, None, "secret")
     assert not webhooks.signature_valid(body, header[7:], "secret")  # no "sha256=" prefix
     assert not webhooks.signature_valid(body, header, "")
+
+
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def _value(**value: Any) -> dict[str, Any]:
@@ -51,7 +55,7 @@ def test_parse_reads_statuses_and_inbound_and_skips_what_it_does_not_know():
             }
         ],
     )
-    delivery = webhooks.parse(payload)
+    delivery = webhooks.parse(payload, NOW)
     assert [(u.wamid, u.status) for u in delivery.statuses] == [
         ("wamid.A", S.DELIVERED),
         ("wamid.B", S.FAILED),
@@ -66,7 +70,7 @@ def test_parse_reads_statuses_and_inbound_and_skips_what_it_does_not_know():
 
 @pytest.mark.parametrize("payload", [{}, {"entry": "x"}, {"entry": [{"changes": [{"value": 3}]}]}])
 def test_odd_shapes_parse_to_nothing(payload):
-    delivery = webhooks.parse(payload)
+    delivery = webhooks.parse(payload, NOW)
     assert delivery.statuses == []
     assert delivery.inbound == []
 
@@ -74,4 +78,47 @@ def test_odd_shapes_parse_to_nothing(payload):
 @pytest.mark.parametrize("payload", [[], "text", None, 3])
 def test_a_body_that_is_not_an_object_is_an_error(payload):
     with pytest.raises(ValueError, match="not a JSON object"):
-        webhooks.parse(payload)
+        webhooks.parse(payload, NOW)
+
+
+def _stamp(when: datetime) -> str:
+    return str(int(when.timestamp()))
+
+
+@pytest.mark.parametrize(
+    ("when", "kept"),
+    [
+        (webhooks.EARLIEST, True),
+        (NOW + webhooks.MAX_SKEW, True),
+        (NOW - timedelta(days=400), True),
+        (webhooks.EARLIEST - timedelta(seconds=1), False),
+        (NOW + webhooks.MAX_SKEW + timedelta(seconds=1), False),
+        (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), False),
+    ],
+)
+def test_implausible_times_are_taken_as_received_with_a_note(when, kept):
+    inbound = {"from": "16505551234", "id": "wamid.IN", "timestamp": _stamp(when), "type": "text"}
+    status = {"id": "wamid.A", "status": "delivered", "timestamp": _stamp(when)}
+    delivery = webhooks.parse(_value(statuses=[status], messages=[inbound]), NOW)
+    for entry in (delivery.statuses[0], delivery.inbound[0]):
+        assert entry.timestamp == (when if kept else NOW)
+        assert (entry.note is None) is kept
+
+
+def test_entries_that_cannot_be_applied_are_skipped_with_the_reason():
+    statuses = [
+        {"id": "wamid.\ud800", "status": "read", "timestamp": "1772355600"},
+        {"id": "wamid.B", "status": "read", "timestamp": "later"},
+        {"id": "wamid.C", "status": "played", "timestamp": "1772355600"},  # never ours: passed
+        "garbage",
+    ]
+    inbound = [{"from": "1650\x00", "id": "wamid.IN", "timestamp": "1772355600"}]
+    delivery = webhooks.parse(_value(statuses=statuses, messages=inbound), NOW)
+    assert (delivery.statuses, delivery.inbound) == ([], [])
+    assert [(s.kind, s.reason.split(":")[0]) for s in delivery.skipped] == [
+        ("status", "id"),
+        ("status", "timestamp"),
+        ("status", "not an object"),
+        ("message", "from, id"),
+    ]
+    assert "\\ud800" in delivery.skipped[0].excerpt  # kept, escaped, in the log line

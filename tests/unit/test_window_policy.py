@@ -85,3 +85,16 @@ def test_texts_name_no_number_and_point_to_the_docs():
 
 def test_wa_id_drops_the_plus():
     assert window.wa_id("+905551234567") == "905551234567"
+
+
+def test_a_last_inbound_at_the_calendars_end_compares_without_overflow():
+    end = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert window.is_open(end, datetime(2026, 3, 1, tzinfo=UTC))
+    decision = window.decide(
+        window.WindowPolicy.FAIL,
+        is_template=False,
+        has_fallback=False,
+        last_inbound=end,
+        at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    assert decision.action == window.Action.SEND

@@ -27,6 +27,9 @@ COLUMNS = {
     "id": "id",
 }
 REQUIRED = ("alici", "tarih", "saat", "mesaj")
+#: Data rows one dashboard import may hold (the page previews and stores them in one go; the
+#: CLI's `import` has no limit: it streams its batches).
+MAX_ROWS = 10_000
 
 
 class CsvError(ValueError):
@@ -42,12 +45,12 @@ class CsvRow:
     error: str | None = None  # a problem found while reading (missing column)
 
 
-def read_csv(data: bytes) -> list[CsvRow]:
+def read_csv(data: bytes, *, max_rows: int | None = None) -> list[CsvRow]:
     """Rows of a CSV import (header row; UTF-8, BOM allowed; `,` `;` or tab separated).
 
     Rows without an `id` column get a stable one from the file's digest and the line number,
     so importing the same file twice stores nothing twice. Raises CsvError for a file that
-    is not UTF-8 or lacks a required column.
+    is not UTF-8, lacks a required column, or has more than `max_rows` data rows.
     """
     try:
         text = data.decode("utf-8-sig")
@@ -65,11 +68,16 @@ def read_csv(data: bytes) -> list[CsvRow]:
         wanted = ", ".join(k for k in ("recipient", "date", "time", "text"))
         raise CsvError(f"the header row needs the columns {wanted}; it has {', '.join(header)}")
     digest = hashlib.sha256(data).hexdigest()[:12]
-    rows = []
+    rows: list[CsvRow] = []
     for values in reader:
         line = reader.line_num
         if not any(v.strip() for v in values):
             continue
+        if max_rows is not None and len(rows) >= max_rows:
+            raise CsvError(
+                f"the file has more than {max_rows:,} rows; at most {max_rows:,} rows per "
+                "import (split the file, or use the CLI's import command)"
+            )
         fields = {n: v.strip() for n, v in zip(names, values, strict=False) if n}
         if not fields.get("timezone"):
             fields.pop("timezone", None)

@@ -75,7 +75,12 @@ def to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
     the first occurrence (fold=0) is chosen.
     """
     local = datetime.combine(day, wall, tzinfo=zone)  # fold=0: first occurrence
-    instant = local.astimezone(UTC)
+    try:
+        instant = local.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31 west of UTC, 0001-01-01 east of it
+        raise errors.ValidationFailed(
+            "tarih", f"{day.isoformat()} in {zone.key} is beyond the calendar's range"
+        ) from exc
     if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise errors.ValidationFailed(
             "saat",

@@ -33,6 +33,16 @@ RECEIPT_RANK: Mapping[MessageStatus, int] = {
 }
 
 
+def receipt_time(
+    occurred_at: datetime, sent_at: datetime | None, claimed_at: datetime | None
+) -> datetime:
+    """When a status webhook's status goes into the timeline: Meta's time, but never before
+    the send (`sent_at`, or the claim when the send is not recorded yet). Meta's own time is
+    kept as it came in the receipts history."""
+    floor = sent_at if sent_at is not None else claimed_at
+    return floor if floor is not None and occurred_at < floor else occurred_at
+
+
 def receipt_applies(current: MessageStatus, incoming: MessageStatus) -> bool:
     """Whether a status webhook `incoming` may replace `current`.
 

@@ -59,8 +59,12 @@ class Decision:
 
 
 def is_open(last_inbound: datetime | None, at: datetime, margin: timedelta = SAFETY_MARGIN) -> bool:
-    """Whether a contact who last wrote at `last_inbound` can get free-form text at `at`."""
-    return last_inbound is not None and at + margin < last_inbound + WINDOW
+    """Whether a contact who last wrote at `last_inbound` can get free-form text at `at`.
+
+    Written as `at + margin - WINDOW < last_inbound` so a stored `last_inbound` at the end of
+    the calendar (a webhook dated 9999, stored before webhook times were checked) compares
+    instead of overflowing."""
+    return last_inbound is not None and at + margin - WINDOW < last_inbound
 
 
 def closed_reason(last_inbound: datetime | None, at: datetime) -> str:

@@ -160,7 +160,10 @@ class SchedulerService:
     def _after_add(self, results: Sequence[store.AddResult]) -> None:
         created = [r.message.run_at for r in results if r.status == store.AddStatus.CREATED]
         if created and self._on_scheduled is not None:
-            self._on_scheduled(min(created))
+            try:
+                self._on_scheduled(min(created))
+            except Exception:  # after the commit: the answer must still say "stored"
+                logger.exception("dispatcher nudge failed; its safety poll will find the message")
 
     async def get(self, message_id: str) -> messages.ScheduledMessage:
         message = await self.store.get(message_id)
@@ -186,9 +189,22 @@ class SchedulerService:
         )
 
     async def apply_webhook(self, delivery: webhooks.Delivery) -> store.ReceiptCounts:
-        """Apply Meta's status receipts and remember inbound messages (24-hour windows)."""
-        if delivery.inbound:
-            await self.store.record_inbound([(m.wa_id, m.timestamp) for m in delivery.inbound])
+        """Apply Meta's status receipts and remember inbound messages (24-hour windows).
+
+        What could not be applied is logged (WARNING "webhook entry skipped", with the reason
+        and the entry), as is a timestamp that was replaced by the time of arrival."""
+        for skipped in delivery.skipped:
+            logger.warning(
+                "webhook entry skipped",
+                extra={"kind": skipped.kind, "reason": skipped.reason, "entry": skipped.excerpt},
+            )
+        notes = [u.note for u in delivery.statuses] + [m.note for m in delivery.inbound]
+        for note in notes:
+            if note is not None:
+                logger.warning("webhook timestamp replaced", extra={"reason": note})
+        written = [(m.wa_id, m.timestamp) for m in delivery.inbound if m.opens_window]
+        if written:
+            await self.store.record_inbound(written)
         receipts = [
             store.Receipt(
                 wamid=u.wamid,

@@ -19,6 +19,7 @@ from typing import Any
 
 from whatsapp_scheduler.core import (
     errors,
+    jsonbounds,
     localtime,
     messages,
     notices,
@@ -49,6 +50,7 @@ def build(
         raise errors.ValidationFailed("mesaj", "give either mesaj or template, not both")
     if request.template is None and body is None:
         raise errors.ValidationFailed("mesaj", "is required (or a template)")
+    _check_bounds(request)
     template = None
     if request.template is not None:
         template = templates.normalize(request.template, "template")
@@ -140,6 +142,18 @@ def window_answer(
     """`window_decision` without a fallback template, cached: a batch's messages, and a
     shop's reminders, share a few due times and mostly contacts who never wrote."""
     return window_decision(policy, is_template, last_inbound, at, None)
+
+
+def _check_bounds(request: ScheduleRequest) -> None:
+    """The JSON values' depth and size (`core/jsonbounds.py`), before anything reads them."""
+    for name, raw in (
+        ("template", request.template),
+        ("fallback_template", request.fallback_template),
+    ):
+        if raw is not None:
+            rule = jsonbounds.broken_rule(raw)
+            if rule is not None:
+                raise errors.ValidationFailed(name, rule)
 
 
 def _check_id(value: str) -> str:

@@ -7,6 +7,7 @@ and the status events written to the outbox.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -56,17 +57,18 @@ def receipt_values(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
 
 def apply_receipt(
     conn: Connection, receipt: Receipt, received_at: datetime
-) -> tuple[str, str | None, str | None]:
+) -> tuple[str, str | None, str | None, Receipt]:
     """Move the matching message forward.
 
-    Returns (applied|stale|unmatched, message id, the status it replaced when applied). The
+    Returns (applied|stale|unmatched, message id, the status it replaced when applied, the
+    receipt as applied: its time never before the send, `messages.receipt_time`). The
     message is read by wamid (or by our id in biz_opaque_callback_data, for a status that beat
     our own record of the send), locked on PostgreSQL, and updated by primary key only if its
     status is still the one read. The reads filter on wamid or id alone: with a status
     condition too, SQLite's planner chose a status index and scanned every `sent` row.
     """
     sources = receipt_sources(receipt.status)
-    columns = (M.c.id, M.c.status, M.c.wamid, M.c.attempts)
+    columns = (M.c.id, M.c.status, M.c.wamid, M.c.attempts, M.c.sent_at, M.c.claimed_at)
     found = conn.execute(
         sa.select(*columns).where(M.c.wamid == receipt.wamid).with_for_update()
     ).first()
@@ -77,25 +79,31 @@ def apply_receipt(
         ).first()
         if by_id is not None and by_id.wamid in (None, receipt.wamid):
             # Matched by our id: the send is proven even if its own outcome never came.
-            sent_at = sa.func.coalesce(M.c.sent_at, receipt.occurred_at)
-            found, extra = by_id, {"wamid": receipt.wamid, "sent_at": sent_at}
+            found, extra = by_id, {"wamid": receipt.wamid, "sent_at": None}
             if messages.proves_ambiguous_send(Status(by_id.status), by_id.attempts, receipt.status):
                 # Queued again after an ambiguous attempt, waiting RESEND_GRACE_SECONDS for
                 # this proof: settled, with no second request.
                 sources = [*sources, str(Status.QUEUED)]
     if found is not None and found.status in sources:
+        at = messages.receipt_time(receipt.occurred_at, found.sent_at, found.claimed_at)
+        if at != receipt.occurred_at:
+            receipt = dataclasses.replace(receipt, occurred_at=at)
+        if "sent_at" in extra:
+            extra["sent_at"] = sa.func.coalesce(M.c.sent_at, receipt.occurred_at)
         update = (
             sa.update(M)
             .where(M.c.id == found.id, M.c.status == found.status)
             .values(**receipt_values(receipt, received_at), **extra)
         )
         if conn.execute(update).rowcount == 1:
-            return "applied", found.id, found.status
+            return "applied", found.id, found.status, receipt
     if found is not None:
-        return "stale", found.id, None
+        return "stale", found.id, None, receipt
     match = sa.or_(M.c.wamid == receipt.wamid, M.c.id == (receipt.callback_data or ""))
     known = conn.execute(sa.select(M.c.id).where(match).limit(1)).scalar()
-    return ("stale", known, None) if known is not None else ("unmatched", None, None)
+    return (
+        ("stale", known, None, receipt) if known is not None else ("unmatched", None, None, receipt)
+    )
 
 
 def outcome_event(outcome: Outcome, previous: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ fixed pool with pre-ping."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +18,13 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
     url = urls.normalize_url(url)
     if url.startswith("sqlite"):
         # Two connections stay open: the store thread's and the reader thread's.
-        engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=False)
+        engine = sa.create_engine(
+            url,
+            pool_size=2,
+            max_overflow=2,
+            pool_pre_ping=False,
+            json_deserializer=read_json,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -29,4 +36,24 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_pre_ping=True,
+        json_deserializer=read_json,
+    )
+
+
+#: What a JSON column that cannot be read back becomes (see `read_json`).
+UNREADABLE_JSON = {"unreadable": "the stored value is not readable JSON; not shown"}
+
+
+def read_json(text: str) -> Any:
+    """A JSON column's value; a value that is not JSON, or nested too deep for Python's parser
+    (a row written by hand, or before the bounds of `core/jsonbounds.py`), becomes
+    UNREADABLE_JSON instead of failing the whole query it is part of."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return dict(UNREADABLE_JSON)

@@ -257,9 +257,9 @@ class InMemoryMessageStore:
             "updated_at": at,
             "wamid": target.wamid or receipt.wamid,
         }
+        when = messages.receipt_time(receipt.occurred_at, target.sent_at, target.claimed_at)
         if by_id:
-            changes["sent_at"] = target.sent_at or receipt.occurred_at
-        when = receipt.occurred_at
+            changes["sent_at"] = target.sent_at or when
         if receipt.status == Status.DELIVERED:
             changes["delivered_at"] = when
         elif receipt.status == Status.READ:

@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
-from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.web import i18n, sessions
 from whatsapp_scheduler.whatsapp import errorcodes
 
@@ -63,6 +63,7 @@ def render(
         "explain": lambda code: errorcodes.explain(code, lang),
         "status_label": lambda status: i18n.translator(lang)(f"status.{status}"),
         "template_view": template_view,
+        "param_error": lambda error: param_error(error, lang),
     }
     base.update(context or {})
     response = templates.TemplateResponse(request, name, base, status_code=status_code)
@@ -72,10 +73,24 @@ def render(
     return response
 
 
+def param_error(error: errors.ValidationFailed, lang: str) -> str:
+    """A refused query parameter in the reader's words: the cursor and the history's dates
+    get a sentence in `lang`; other fields keep the service's own rule (the API's words)."""
+    t = i18n.translator(lang)
+    if error.field == "cursor":
+        return t("error.cursor")
+    if error.field in ("date_from", "date_to"):
+        return t("error.date", param=error.field)
+    return error.message
+
+
 def format_local(when: datetime | None, zone: ZoneInfo) -> str:
     if when is None:
         return ""
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    except OverflowError:  # a stored time at the calendar's end (9999-12-31) plus an offset
+        return when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def time_left(due_at: datetime, now: datetime) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pydantic_core
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -19,7 +20,7 @@ from pydantic import (
 )
 
 from whatsapp_scheduler import service
-from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.core import jsonbounds, messages
 
 
 class MessageCreate(BaseModel):
@@ -56,13 +57,14 @@ class MessageCreate(BaseModel):
         default=None,
         description=(
             "An approved WhatsApp template instead of `mesaj`: {name, language (code or "
-            "{code, policy}), parameters (body texts) or components (Meta's list)}."
+            "{code, policy}), parameters (body texts) or components (Meta's list)}. At most "
+            f"{jsonbounds.MAX_DEPTH} levels deep and {jsonbounds.MAX_BYTES // 1024} KiB as JSON."
         ),
     )
     fallback_template: dict[str, Any] | None = Field(
         default=None,
         description="With `mesaj`: the template sent instead if the 24-hour window is closed "
-        "(WINDOW_POLICY=template). Same shape as `template`.",
+        "(WINDOW_POLICY=template). Same shape and bounds as `template`.",
     )
     olusturmaTarihi: str | None = Field(
         default=None, description="When the client created it; echoed back."
@@ -119,11 +121,50 @@ class MessagePublic(BaseModel):
             timezone=message.timezone,
             scheduled_at=message.due_at,
             attempts=message.attempts,
-            template=dict(message.template) if message.template is not None else None,
-            fallback_template=(
-                dict(message.fallback_template) if message.fallback_template is not None else None
-            ),
+            template=readable_json(message.template),
+            fallback_template=readable_json(message.fallback_template),
         )
+
+
+def readable_json(value: Any) -> dict[str, Any] | None:
+    """A stored template as answered: itself, or `{"unreadable": why}` when the row holds what
+    no longer passes `core/jsonbounds.py` (stored before the bounds, or written by hand), so
+    one odd row never makes a whole list fail."""
+    if value is None:
+        return None
+    rule = jsonbounds.broken_rule(value) if isinstance(value, dict) else "is not a JSON object"
+    if rule is None:
+        return dict(value)
+    return {"unreadable": f"the stored value {rule}; not shown"}
+
+
+def printable(text: str) -> str:
+    """`text` with each lone UTF-16 surrogate (JSON allows `"\\ud800"` alone) replaced by
+    U+FFFD: an answer that echoes what a client sent can always be encoded."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def scrubbed(value: Any) -> Any:
+    """`value` (plain JSON-like values) with every string `printable`, keys included."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {scrubbed(k): scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrubbed(v) for v in value]
+    return value
+
+
+def to_json(value: Any) -> bytes:
+    """`value` as JSON bytes; never fails on text a client sent. Answers are built after a
+    commit, so a failure here would be a 500 for something already stored: a string that
+    cannot be encoded (a lone surrogate echoed back) is made `printable` instead."""
+    try:
+        return pydantic_core.to_json(value)
+    except pydantic_core.PydanticSerializationError:
+        return pydantic_core.to_json(scrubbed(value))
 
 
 class ScheduledPublic(MessagePublic):

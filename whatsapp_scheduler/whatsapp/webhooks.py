@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from whatsapp_scheduler.core import messages
@@ -22,6 +23,16 @@ _STATUS = {
     "read": messages.MessageStatus.READ,
     "failed": messages.MessageStatus.FAILED,
 }
+#: Inbound `type`s that the user did not send (so they open no 24-hour window).
+NOT_FROM_THE_USER = frozenset({"system"})
+#: The earliest plausible webhook time: WhatsApp itself dates from 2009.
+EARLIEST = datetime(2009, 1, 1, tzinfo=UTC)
+#: How far after its arrival an event may be dated (Meta's clock and ours differ a little).
+MAX_SKEW = timedelta(minutes=5)
+#: Characters of a skipped entry kept in the log line that reports it.
+EXCERPT_CHARS = 2000
+#: Error codes beyond a 32-bit integer are not Meta's (and would not fit the column).
+MAX_ERROR_CODE = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,6 +46,7 @@ class StatusUpdate:
     callback_data: str | None = None  # our message id, echoed from biz_opaque_callback_data
     error_code: int | None = None
     error_text: str | None = None
+    note: str | None = None  # the timestamp was implausible and replaced (see `_when`)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -46,14 +58,31 @@ class InboundMessage:
     timestamp: datetime
     type: str
     text: str | None = None
+    note: str | None = None  # the timestamp was implausible and replaced (see `_when`)
+
+    @property
+    def opens_window(self) -> bool:
+        """Whether the user sent it: a `system` message (e.g. `user_changed_number`) is Meta's
+        notice about the user, not something they wrote, so it opens no 24-hour window."""
+        return self.type not in NOT_FROM_THE_USER
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Skipped:
+    """An entry that could not be applied: why, and the entry itself (cut to EXCERPT_CHARS)."""
+
+    kind: str  # "status" or "message"
+    reason: str
+    excerpt: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Delivery:
-    """Everything one webhook POST carried that we act on."""
+    """Everything one webhook POST carried that we act on, and what could not be applied."""
 
     statuses: list[StatusUpdate]
     inbound: list[InboundMessage]
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
 
 
 def signature_valid(body: bytes, header: str | None, app_secret: str) -> bool:
@@ -69,20 +98,29 @@ def sign(body: bytes, app_secret: str) -> str:
     return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def parse(payload: Any) -> Delivery:
-    """Read a webhook body. Unknown fields and entries are skipped, never an error."""
+def parse(payload: Any, now: datetime) -> Delivery:
+    """Read a webhook body received at `now`. Unknown fields and statuses we never send
+    ("played") are passed over; an entry we would act on but cannot (no id, a timestamp that is
+    not a Unix time, an id or sender that is not storable text) is `skipped`, with the reason,
+    never an error for the whole body: Meta would retry the whole delivery. A timestamp before
+    EARLIEST or later than `now` + MAX_SKEW is replaced by `now` (the entry's `note` says so)."""
     statuses: list[StatusUpdate] = []
     inbound: list[InboundMessage] = []
+    skipped: list[Skipped] = []
     for value in _values(payload):
         for raw in _list(value.get("statuses")):
-            update = _status(raw)
-            if update is not None:
+            update = _status(raw, now)
+            if isinstance(update, StatusUpdate):
                 statuses.append(update)
+            elif update is not None:
+                skipped.append(Skipped("status", update, _excerpt(raw)))
         for raw in _list(value.get("messages")):
-            message = _inbound(raw)
-            if message is not None:
+            message = _inbound(raw, now)
+            if isinstance(message, InboundMessage):
                 inbound.append(message)
-    return Delivery(statuses=statuses, inbound=inbound)
+            else:
+                skipped.append(Skipped("message", message, _excerpt(raw)))
+    return Delivery(statuses=statuses, inbound=inbound, skipped=skipped)
 
 
 def _values(payload: Any) -> Iterator[Mapping[str, Any]]:
@@ -98,53 +136,99 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _timestamp(raw: Any) -> datetime | None:
+def _excerpt(raw: Any) -> str:
+    """The entry as ASCII JSON (lone surrogates escaped), cut to EXCERPT_CHARS."""
     try:
-        return datetime.fromtimestamp(int(raw), UTC)
+        text = json.dumps(raw, ensure_ascii=True)
+    except (TypeError, ValueError, RecursionError):
+        text = "<not printable: nested too deep>"
+    return text[:EXCERPT_CHARS]
+
+
+def _storable(value: Any, limit: int) -> str | None:
+    """`value` cut to `limit` if it is text a database keeps (no NUL, no lone surrogate)."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        return None
+    text: str = value[:limit]
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return None
+    return text
+
+
+def _printable(value: str, limit: int) -> str | None:
+    """Free text (an error's title) made storable: NUL dropped, lone surrogates replaced."""
+    value = value.replace("\x00", "")[:limit]
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace") or None
+
+
+def _when(raw: Any, now: datetime) -> tuple[datetime | None, str | None]:
+    """(the event's time, a note when it was replaced by `now`); (None, None): not a time."""
+    try:
+        when = datetime.fromtimestamp(int(raw), UTC)
     except (TypeError, ValueError, OverflowError, OSError):
-        return None
+        return None, None
+    if when < EARLIEST or when > now + MAX_SKEW:
+        return now, f"timestamp {when.isoformat()} is implausible; taken as received"
+    return when, None
 
 
-def _status(raw: Any) -> StatusUpdate | None:
+def _status(raw: Any, now: datetime) -> StatusUpdate | str | None:
+    """The update; or why it cannot be applied; or None for what we never act on."""
     if not isinstance(raw, Mapping):
-        return None
+        return "not an object"
     status = _STATUS.get(str(raw.get("status")))
-    wamid = raw.get("id")
-    when = _timestamp(raw.get("timestamp"))
-    if status is None or not isinstance(wamid, str) or when is None:
+    if status is None:
         return None  # e.g. "played" (voice messages), which we never send
+    wamid = _storable(raw.get("id"), 128)
+    if wamid is None:
+        return "id: missing, or not storable text"
+    when, note = _when(raw.get("timestamp"), now)
+    if when is None:
+        return "timestamp: not a Unix time"
     code, text = None, None
     errors_list = _list(raw.get("errors"))
     if errors_list and isinstance(errors_list[0], Mapping):
         first = errors_list[0]
-        code = first.get("code") if isinstance(first.get("code"), int) else None
-        details = first.get("error_data", {})
+        value = first.get("code")
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ERROR_CODE:
+            code = value
+        details = first.get("error_data")
         detail = details.get("details") if isinstance(details, Mapping) else None
-        text = str(first.get("title") or first.get("message") or detail or "")[:1000] or None
-    callback = raw.get("biz_opaque_callback_data")
+        texts = [t for t in (first.get("title"), first.get("message"), detail) if t]
+        text = next((_printable(t, 1000) for t in texts if isinstance(t, str)), None)
+    recipient = raw.get("recipient_id")
     return StatusUpdate(
-        wamid=wamid[:128],
+        wamid=wamid,
         status=status,
         timestamp=when,
-        recipient_id=str(raw["recipient_id"])[:32] if raw.get("recipient_id") else None,
-        callback_data=callback[:128] if isinstance(callback, str) else None,
+        recipient_id=_storable(recipient, 32),
+        callback_data=_storable(raw.get("biz_opaque_callback_data"), 128),
         error_code=code,
         error_text=text,
+        note=note,
     )
 
 
-def _inbound(raw: Any) -> InboundMessage | None:
+def _inbound(raw: Any, now: datetime) -> InboundMessage | str:
+    """The inbound message, or why it cannot be applied."""
     if not isinstance(raw, Mapping):
-        return None
-    when = _timestamp(raw.get("timestamp"))
-    sender, message_id = raw.get("from"), raw.get("id")
-    if when is None or not isinstance(sender, str) or not isinstance(message_id, str):
-        return None
-    text = raw.get("text", {}).get("body") if isinstance(raw.get("text"), Mapping) else None
+        return "not an object"
+    sender, message_id = _storable(raw.get("from"), 32), _storable(raw.get("id"), 128)
+    if sender is None or message_id is None:
+        return "from, id: missing, or not storable text"
+    when, note = _when(raw.get("timestamp"), now)
+    if when is None:
+        return "timestamp: not a Unix time"
+    body = raw.get("text", {}).get("body") if isinstance(raw.get("text"), Mapping) else None
+    kind = raw.get("type")
     return InboundMessage(
-        message_id=message_id[:128],
-        wa_id=sender[:32],
+        message_id=message_id,
+        wa_id=sender,
         timestamp=when,
-        type=str(raw.get("type", "unknown"))[:32],
-        text=text if isinstance(text, str) else None,
+        type=_printable(kind, 32) or "unknown" if isinstance(kind, str) else "unknown",
+        text=_printable(body, 4096) if isinstance(body, str) else None,
+        note=note,
     )

@@ -40,6 +40,10 @@ HISTORY_STATUSES = [Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, S
 #: the compose page offers "text | template" and a text's fallback template only then.
 TEMPLATES_AVAILABLE = "template" in {f.name for f in dataclasses.fields(service.ScheduleRequest)}
 PrevQuery = Annotated[list[str], Query(max_length=512)]
+CursorQuery = Annotated[str | None, Query(max_length=512)]
+#: The due dates the history can be filtered by (one day more must still be a date, in any
+#: zone; the calendar ends at 9999-12-31).
+FILTER_DATES = (date(1970, 1, 1), date(9998, 12, 31))
 #: The API's field names (as in its `detail`) and the compose form's input they point at.
 _FIELD_INPUTS = {
     "alici": "recipient",
@@ -60,7 +64,7 @@ async def upcoming(
     request: Request,
     session: SessionDep,
     svc: deps.ServiceDep,
-    cursor: str | None = None,
+    cursor: CursorQuery = None,
     prev: PrevQuery = [],  # noqa: B006 (FastAPI copies query defaults)
 ) -> Response:
     """Queued messages, soonest first, with the time left and a cancel link."""
@@ -90,7 +94,10 @@ async def upcoming(
         "cancelled": request.query_params.get("cancelled"),
         "now": now,
     }
-    response = dashboard.render(request, "upcoming.html", context, session=session)
+    status_code = 422 if error is not None else 200
+    response = dashboard.render(
+        request, "upcoming.html", context, session=session, status_code=status_code
+    )
     if flash is not None:
         sessions.clear_flash(response)
     return response
@@ -105,7 +112,7 @@ async def history(
     recipient: str = "",
     date_from: str = "",
     date_to: str = "",
-    cursor: str | None = None,
+    cursor: CursorQuery = None,
     prev: PrevQuery = [],  # noqa: B006 (FastAPI copies query defaults)
 ) -> Response:
     """Finished messages, newest first, filtered by status, recipient and due date.
@@ -122,10 +129,9 @@ async def history(
         zone = dashboard.display_zone(request)
         due_from = due_to = None
         if date_from:
-            due_from = _start_of(localtime.parse_date(date_from, field="from"), zone)
+            due_from = _start_of(_filter_date(date_from, "date_from"), zone)
         if date_to:
-            day = localtime.parse_date(date_to, field="to")
-            due_to = _start_of(day + timedelta(days=1), zone)
+            due_to = _start_of(_filter_date(date_to, "date_to") + timedelta(days=1), zone)
         page = await svc.list(
             MessageQuery(
                 tuple(statuses or HISTORY_STATUSES),
@@ -152,7 +158,17 @@ async def history(
         "statuses": HISTORY_STATUSES,
         "cap": dashboard.COUNT_UP_TO,
     }
-    return dashboard.render(request, "history.html", context, session=session)
+    status_code = 422 if error is not None else 200
+    return dashboard.render(
+        request, "history.html", context, session=session, status_code=status_code
+    )
+
+
+def _filter_date(text: str, param: str) -> date:
+    day = localtime.parse_date(text, field=param)
+    if not FILTER_DATES[0] <= day <= FILTER_DATES[1]:
+        raise errors.ValidationFailed(param, "must be from 1970-01-01 to 9998-12-31")
+    return day
 
 
 def _start_of(day: date, zone: zoneinfo.ZoneInfo) -> datetime:

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import pydantic
-import pydantic_core
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from whatsapp_scheduler import service, store
@@ -55,7 +54,7 @@ async def schedule_batch(body: schemas.BatchCreate, svc: deps.ServiceDep) -> Res
     answer = {"stored": stored, "refused": len(results) - stored, "results": results}
     # Plain values serialised in one call: a model per item cost more than the rest of the
     # answer (bench/RESULTS.md). tests/integration check the shape against BatchPublic.
-    return Response(pydantic_core.to_json(answer), media_type="application/json")
+    return Response(schemas.to_json(answer), media_type="application/json")
 
 
 def _json(model: pydantic.BaseModel) -> Response:
@@ -96,7 +95,7 @@ def _refused(index: int, message_id: str | None, error: schemas.ErrorPublic) -> 
 
 def _raw_id(raw: object) -> str | None:
     value = raw.get("id") if isinstance(raw, dict) else None
-    return str(value) if isinstance(value, str | int) else None
+    return schemas.printable(str(value)) if isinstance(value, str | int) else None
 
 
 @router.get("/schedule", response_model=list[schemas.MessagePublic], responses=_REFUSALS)
@@ -110,7 +109,11 @@ async def list_schedule(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="From the Link / X-Next-Cursor header.")
+        str | None,
+        Query(
+            max_length=512,
+            description="From the Link / X-Next-Cursor header; any other value is 422.",
+        ),
     ] = None,
 ) -> list[schemas.MessagePublic]:
     """Queued messages, soonest first (the seed's list). Paging goes in headers."""
@@ -154,16 +157,20 @@ async def status_of(message_id: str, svc: deps.ServiceDep) -> schemas.StatusPubl
 
 
 def error_body(exc: errors.SchedulerError) -> schemas.ErrorPublic:
+    """The refusal's body; a rule quoting the client's text is made `printable`."""
+    printable = schemas.printable
     if isinstance(exc, errors.ValidationFailed):
-        return schemas.ErrorPublic(
-            detail=exc.message, errors=[schemas.FieldError(field=exc.field, rule=exc.rule)]
-        )
-    return schemas.ErrorPublic(detail=exc.message)
+        field = schemas.FieldError(field=printable(exc.field), rule=printable(exc.rule))
+        return schemas.ErrorPublic(detail=printable(exc.message), errors=[field])
+    return schemas.ErrorPublic(detail=printable(exc.message))
 
 
 def _pydantic_error(exc: pydantic.ValidationError, prefix: str = "") -> schemas.ErrorPublic:
     fields = [
-        schemas.FieldError(field=_field(prefix, e["loc"]), rule=e["msg"]) for e in exc.errors()
+        schemas.FieldError(
+            field=schemas.printable(_field(prefix, e["loc"])), rule=schemas.printable(e["msg"])
+        )
+        for e in exc.errors()
     ]
     return schemas.ErrorPublic(
         detail="; ".join(f"{f.field}: {f.rule}" for f in fields), errors=fields

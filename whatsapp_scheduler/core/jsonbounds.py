@@ -1,0 +1,52 @@
+"""Bounds on a JSON value a client sends (a template's components, ...). Pure.
+
+A value nested deeper than MAX_DEPTH or larger than MAX_BYTES is refused before anything is
+stored: deeper values could not be written back out (pydantic's serializer gives up at a few
+hundred levels, Python's `json` at ~1,000), so one stored row made every list that held it
+fail. The walk is iterative, so even a value nested thousands of levels deep is measured
+without recursion. `broken_rule` is the same check for a value read back from the database:
+rows stored before these bounds existed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+#: Levels of objects and arrays (a flat `{"name": "x"}` is depth 1). Meta's deepest template
+#: shape (carousel > cards > components > parameters > a media object) is under 10.
+MAX_DEPTH = 32
+#: The value as UTF-8 JSON. Meta's largest template message (a 1,024-character body, header,
+#: buttons, carousel cards) is a few KB; POST /schedule takes 64 KiB bodies, a batch 1 MiB.
+MAX_BYTES = 32 * 1024
+
+
+def depth_over(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether `value` nests objects and arrays more than `limit` levels deep."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def broken_rule(value: Any) -> str | None:
+    """The bound `value` breaks, as a rule to show ("is nested deeper than ..."), or None."""
+    if depth_over(value):
+        return f"is nested deeper than {MAX_DEPTH} levels (at most {MAX_DEPTH})"
+    try:
+        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    except (TypeError, ValueError):
+        return "is not a JSON value"
+    if size > MAX_BYTES:
+        return f"is {size} bytes as JSON; at most {MAX_BYTES}"
+    return None
