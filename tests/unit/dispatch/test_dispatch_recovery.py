@@ -94,7 +94,7 @@ async def test_an_ambiguous_message_waits_the_grace_and_a_status_webhook_settles
     receipt = store.Receipt(
         wamid="wamid.PROVEN0",
         status=Status.SENT,
-        occurred_at=reaped_at - timedelta(seconds=1),
+        occurred_at=reaped_at + timedelta(seconds=1),  # Meta's time: after our claim
         callback_data="m0",
     )
     counts = await memory_store.apply_receipts([receipt], clock.now())
