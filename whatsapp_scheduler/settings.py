@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     status_webhook_secret: SecretStr | None = None  # default: API_KEY
     status_webhook_max_attempts: int = Field(default=15, ge=1, le=100)
 
+    # Dashboard sign-in (web/throttle.py): wrong keys allowed per client address and in total
+    # within the window before sign-ins are refused with 429.
+    signin_failures_per_address: int = Field(default=10, ge=1)
+    signin_failures_total: int = Field(default=100, ge=1)
+    signin_window_seconds: float = Field(default=900.0, gt=0)
+
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     log_level: str = "INFO"
 

@@ -18,7 +18,7 @@ from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler import store as store_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors
-from whatsapp_scheduler.web import deps, limits
+from whatsapp_scheduler.web import deps, limits, throttle
 from whatsapp_scheduler.web.routes import dashboard, docs, health, schedule, webhooks
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,11 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+    )
+    app.state.signin_throttle = throttle.SignInThrottle(
+        per_address=settings.signin_failures_per_address,
+        total=settings.signin_failures_total,
+        window_seconds=settings.signin_window_seconds,
     )
     app.add_middleware(limits.BodySizeLimit)
     app.include_router(health.router)

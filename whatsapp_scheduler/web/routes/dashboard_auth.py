@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from whatsapp_scheduler.web import dashboard, i18n, sessions
+from whatsapp_scheduler.web import dashboard, i18n, sessions, throttle
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,28 @@ async def signin(
     csrf: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
-    """Check the key in constant time; on success start a signed-in session (new token)."""
+    """Check the key in constant time; on success start a signed-in session (new token).
+
+    Too many wrong keys from this address (or from all) answer 429 with Retry-After, whatever
+    the key (web/throttle.py)."""
     session = sessions.read_session(request)
     t = i18n.translator(dashboard.language(request))
+    limiter: throttle.SignInThrottle = request.app.state.signin_throttle
+    address = request.client.host if request.client else "unknown"
+    now = sessions.runtime(request).clock.now().timestamp()
+    wait = limiter.retry_after(address, now)
+    if wait is not None:
+        logger.warning("dashboard sign-in throttled for %s (retry in %d s)", address, wait)
+        context = {
+            "next": dashboard.safe_next(next),
+            "error": t("signin.throttled", minutes=math.ceil(wait / 60)),
+        }
+        shown = session or sessions.new_session(request, authenticated=False)
+        response = dashboard.render(request, "signin.html", context, session=shown, status_code=429)
+        if session is None:
+            sessions.set_session_cookie(response, request, shown)
+        response.headers["Retry-After"] = str(wait)
+        return response
     if session is None or not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
         fresh = sessions.new_session(request, authenticated=False)
         context = {"next": dashboard.safe_next(next), "error": t("signin.expired")}
@@ -48,13 +68,15 @@ async def signin(
         return response
     expected = sessions.runtime(request).api_key.encode()
     if not expected or not hmac.compare_digest(api_key.strip().encode(), expected):
-        logger.warning("dashboard sign-in refused: wrong API key")
+        limiter.failed(address, now)
+        logger.warning("dashboard sign-in refused: wrong API key from %s", address)
         context = {"next": dashboard.safe_next(next), "error": t("signin.wrong")}
         return dashboard.render(request, "signin.html", context, session=session, status_code=401)
+    limiter.succeeded(address)
     signed_in = sessions.new_session(request, authenticated=True)
     response = RedirectResponse(dashboard.safe_next(next), status_code=303)
     sessions.set_session_cookie(response, request, signed_in)
-    logger.info("dashboard sign-in")
+    logger.info("dashboard sign-in from %s", address)
     return response
 
 
