@@ -11,7 +11,7 @@ import pytest
 from whatsapp_scheduler import service, settings, testing
 from whatsapp_scheduler.core import messages
 
-API_KEY = "test-api-key-0123456789"
+API_KEY = "test-api-key-0123456789abcdef"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 #: The type of the `make_message` fixture, for annotating the helpers that take it.

@@ -35,6 +35,10 @@ PLACEHOLDERS = frozenset(
     }
 )
 
+#: The shortest API_KEY accepted: the key guards the API and the dashboard, so it must be too
+#: long to guess (24 random URL-safe characters are 144 bits).
+MIN_API_KEY_LENGTH = 24
+
 DEFAULT_DATABASE_URL = "sqlite:///./whatsapp_schedules.db"
 GRAPH_VERSION_PATTERN = re.compile(r"^v\d+\.\d+$")
 
@@ -101,6 +105,18 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"TIMEZONE {value!r} is not an IANA time zone name") from exc
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        raw = value.get_secret_value().strip() if value is not None else ""
+        if raw and raw.lower() not in PLACEHOLDERS and len(raw) < MIN_API_KEY_LENGTH:
+            raise ValueError(
+                f"API_KEY must be at least {MIN_API_KEY_LENGTH} characters long (it has "
+                f"{len(raw)}); make one with: python3 -c "
+                '"import secrets; print(secrets.token_urlsafe(32))"'
+            )
         return value
 
     @field_validator("graph_api_version")

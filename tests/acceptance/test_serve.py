@@ -11,6 +11,7 @@ import pytest
 from tests.acceptance.conftest import BIN, REPO, base_env
 
 KEY = "acceptance-key-1234567890"
+SHORT_KEY = "API_KEY must be at least 24 characters long"
 
 # What the Flutter client sends: Dart's DateTime.toIso8601String() for tarih and olusturmaTarihi.
 FLUTTER_BODY = {
@@ -106,6 +107,15 @@ def test_sandbox_without_api_key_makes_one_and_prints_it(start_service):
             "ACCESS_TOKEN still has the placeholder",
         ),
         (["serve", "--sandbox"], {"API_KEY": KEY, "TIMEZONE": "Mars/Base"}, "TIMEZONE"),
+        (["serve", "--sandbox"], {"API_KEY": "a"}, SHORT_KEY),
+        (["serve"], {"API_KEY": KEY[:23], "ACCESS_TOKEN": "t", "PHONE_NUMBER_ID": "1"}, SHORT_KEY),
+        (
+            ["worker"],
+            {"API_KEY": "short-key", "ACCESS_TOKEN": "t", "PHONE_NUMBER_ID": "1"},
+            SHORT_KEY,
+        ),
+        (["dispatch", "--burst"], {"API_KEY": "short-key"}, SHORT_KEY),
+        (["db", "upgrade"], {"API_KEY": "short-key"}, SHORT_KEY),
         (
             ["serve", "--sandbox"],
             {"API_KEY": KEY, "APP_SECRET": "your-app-secret"},

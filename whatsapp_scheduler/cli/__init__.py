@@ -152,7 +152,8 @@ def _first_line(exc: Exception) -> str:
     if callable(errors_list):
         first = errors_list()[0]
         field = ".".join(str(p) for p in first.get("loc", ())).upper()
-        return f"{field}: {first.get('msg')}"
+        message = str(first.get("msg")).removeprefix("Value error, ")
+        return message if message.startswith(field) else f"{field}: {message}"
     return str(exc).splitlines()[0]
 
 
