@@ -45,7 +45,7 @@ async def require_api_key(
     writes always need the key, so the cookie alone never changes anything through the API.
     """
     expected = runtime.api_key.encode()
-    if key is None and request.method in {"GET", "HEAD"} and sessions.is_signed_in(request):
+    if key is None and request.method in {"GET", "HEAD"} and await sessions.is_signed_in(request):
         return
     if key is None and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
