@@ -77,16 +77,7 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
     try:
         factory = bootstrap.serve_dispatcher if settings.dispatcher_enabled else None
         app = app_mod.create_app(settings, dispatcher_factory=factory)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
-        )
-        server = _Server(config)
+        server = _Server(uvicorn_config(settings, app))
         _banner(settings, show_key=show_key, inbox=standin.url + "/" if standin else None)
         tune_gc()
         await server.serve()
@@ -94,6 +85,26 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
     finally:
         if standin is not None:
             await standin.stop()
+
+
+def uvicorn_config(settings: settings_mod.Settings, app: Any) -> uvicorn.Config:
+    """uvicorn's configuration for `serve`. X-Forwarded-Proto and X-Forwarded-For are believed
+    only from TRUSTED_PROXIES (by default from nobody: not even uvicorn's own default of
+    127.0.0.1), so the scheme behind a TLS-terminating proxy makes cookies `Secure` and the
+    client address (sign-in throttle, logs) is the proxy's client, while no one else can claim
+    either."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or "",
+        server_header=False,
+    )
 
 
 async def start_sandbox(settings: settings_mod.Settings) -> tuple[Any, settings_mod.Settings]:

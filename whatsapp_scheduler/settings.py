@@ -7,6 +7,7 @@ no import-time global. Every field maps to an upper-case environment variable of
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from typing import Literal
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Proxies whose X-Forwarded-Proto / X-Forwarded-For are believed (comma-separated addresses
+    # or networks, "*" for any): from anyone else those headers are ignored. Empty: nobody.
+    trusted_proxies: str = ""
     sandbox: bool = False
     sandbox_port: int = Field(default=0, ge=0, le=65535)
 
@@ -118,6 +122,21 @@ class Settings(BaseSettings):
                 '"import secrets; print(secrets.token_urlsafe(32))"'
             )
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_list(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                        "(comma-separated, or *)"
+                    ) from None
+        return ",".join(items)
 
     @field_validator("graph_api_version")
     @classmethod

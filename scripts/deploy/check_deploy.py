@@ -546,6 +546,7 @@ def check_sandbox(run: Run, state: dict[str, Any]) -> str:
         sandbox=True,
         volume=volume,
         command=["whatsapp-scheduler", "serve", "--sandbox"],
+        env={"TRUSTED_PROXIES": "127.0.0.1"},  # the TLS proxy of check_forwarded_https
     )
     state["first"] = svc
     body = svc.health()
@@ -663,7 +664,7 @@ def check_forwarded_https(svc: Service) -> None:
     )
     fail_unless(
         "secure" in proxied_cookie.lower(),
-        f"GET /signin with X-Forwarded-Proto: https from 127.0.0.1: cookie "
+        f"GET /signin with X-Forwarded-Proto: https from 127.0.0.1 (TRUSTED_PROXIES): cookie "
         f"{proxied_cookie!r} is not Secure (docs/operations.md, TLS in front)",
     )
 

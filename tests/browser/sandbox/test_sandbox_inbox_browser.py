@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium, watch_csp
 from whatsapp_scheduler.sandbox import StandIn, StandInConfig, StatusDelays
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,7 +30,10 @@ async def test_inbox_shows_a_message_arriving_with_live_ticks(status_watch) -> N
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1100, "height": 720})
-            await page.goto(standin.url + "/")
+            refused = watch_csp(page)
+            first = await page.goto(standin.url + "/")
+            assert first is not None
+            assert "script-src 'self'" in first.headers["content-security-policy"]
             await expect(page.locator(".warning")).to_have_text(
                 "Sandbox — nothing here reaches WhatsApp"
             )
@@ -74,6 +77,7 @@ async def test_inbox_shows_a_message_arriving_with_live_ticks(status_watch) -> N
             await page.screenshot(path=str(ARTIFACTS / "sandbox-inbox.png"), full_page=True)
             await page.set_viewport_size({"width": 390, "height": 800})
             await page.screenshot(path=str(ARTIFACTS / "sandbox-inbox-phone.png"))
+            assert refused == []  # the inbox works under its Content-Security-Policy
             await browser.close()
     finally:
         await standin.stop()
