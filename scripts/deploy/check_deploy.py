@@ -303,7 +303,8 @@ class Service:
         return body
 
     def health(self) -> dict[str, Any]:
-        status, body = http("GET", self.url + "/health")
+        """/health with the key (without it, the status only)."""
+        status, body = http("GET", self.url + "/health", key=self.run.api_key)
         fail_unless(status == 200, f"{self.name} GET /health answered {status}: {body}")
         return body
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -50,6 +51,13 @@ def test_whatsapp_scheduler_serve_keeps_the_seed_contract(start_service):
     service = start_service([str(BIN), "serve", "--sandbox"], API_KEY=KEY)
     service.wait_healthy()
     replay_flutter_client(service.url)
+    # /health: the status for anyone; the dispatcher (its worker id names the host and pid)
+    # only with the key.
+    anonymous = httpx.get(service.url + "/health", timeout=10).json()
+    assert anonymous == {"status": "ok", "database": "ok"}
+    full = httpx.get(service.url + "/health", headers={"X-API-Key": KEY}, timeout=10).json()
+    assert full["dispatcher"]["worker"].startswith(socket.gethostname()[:40] + ":")
+    assert full["sandbox"] is True
     assert service.stop() == 0
     assert KEY not in service.output()
 

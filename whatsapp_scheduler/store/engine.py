@@ -4,6 +4,7 @@ fixed pool with pre-ping."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,9 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
     """An engine with this project's connection settings (WAL and busy timeout on SQLite)."""
     url = urls.normalize_url(url)
     if url.startswith("sqlite"):
+        path = urls.sqlite_path(url)
+        if path is not None:
+            create_private(path)
         # Two connections stay open: the store thread's and the reader thread's.
         engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=False)
 
@@ -30,3 +34,17 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
 
         return engine
     return sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+
+
+def create_private(path: str) -> None:
+    """Create the SQLite file readable and writable by its owner only (0600), if it is not
+    there yet; SQLite then gives its `-wal` and `-shm` files the database file's mode. An
+    existing file keeps the mode its owner chose."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError:  # no such directory, read-only disk: SQLite's own error says it better
+        return
+    os.fchmod(fd, 0o600)  # whatever the umask
+    os.close(fd)
