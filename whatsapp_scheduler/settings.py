@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     sandbox: bool = False
     sandbox_port: int = Field(default=0, ge=0, le=65535)
+    sandbox_token: SecretStr | None = None  # the sandbox control API's token; unset: random
 
     # Dispatcher
     dispatcher_enabled: bool = True

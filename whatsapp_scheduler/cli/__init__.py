@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="send to an embedded stand-in for the Cloud API instead of Meta; needs no Meta "
-        "account and makes an API key if API_KEY is unset [SANDBOX]",
+        "account, makes an API key if API_KEY is unset, uses APP_SECRET and "
+        "WEBHOOK_VERIFY_TOKEN if set (else sandbox defaults) and prints the sandbox's "
+        "secrets; its control API needs SANDBOX_TOKEN (random if unset) [SANDBOX]",
     )
     serve.add_argument(
         "--sandbox-port",

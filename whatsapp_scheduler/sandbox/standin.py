@@ -23,6 +23,7 @@ import copy
 import dataclasses
 import logging
 import random
+import secrets
 import signal
 from types import TracebackType
 from typing import Any
@@ -77,6 +78,7 @@ class StandIn:
         self.mailbox = Mailbox(config.request_log_size, config.conversation_size)
         self.bus = EventBus()
         self.rng = random.Random(config.seed)
+        self.control_token = config.control_token or secrets.token_urlsafe(24)
         self.phone_number_ids = frozenset((config.phone_number_id, *config.extra_phone_number_ids))
         self._sender = WebhookSender(
             self.webhooks,
@@ -105,7 +107,7 @@ class StandIn:
 
     def build_app(self) -> web.Application:
         """The aiohttp application: Graph routes, control API, inbox, Graph-style 404s."""
-        app = web.Application()
+        app = web.Application(middlewares=[control.guard(self.control_token)])
         app.on_response_prepare.append(_security_headers)
         app.router.add_post(SEND_ROUTE, self._endpoint.handle)
         app.router.add_get(PHONE_ROUTE, self._phone_info)

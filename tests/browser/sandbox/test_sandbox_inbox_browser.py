@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -81,3 +82,57 @@ async def test_inbox_shows_a_message_arriving_with_live_ticks(status_watch) -> N
             await browser.close()
     finally:
         await standin.stop()
+
+
+EVIL_PAGE = """<!doctype html><html><body>
+<form id="f" method="post" action="{target}/_sandbox/inbound" enctype="text/plain">
+<input name='{{"from": "+16505550666", "text": "forged", "x": "' value='"}}'>
+</form>
+<script>
+fetch("{target}/_sandbox/inbound", {{method: "POST", mode: "no-cors",
+  body: JSON.stringify({{from: "+16505550667", text: "forged by fetch"}})}})
+  .finally(() => {{ document.title = "fetched"; document.getElementById("f").submit(); }});
+</script></body></html>"""
+
+
+@needs_chromium
+async def test_a_page_on_another_site_cannot_forge_an_inbound_message() -> None:
+    """Chromium loads a page from another origin that POSTs to the control API (a form, and a
+    no-cors fetch, neither of which needs a CORS preflight): the stand-in refuses both."""
+    from aiohttp import web
+    from playwright.async_api import async_playwright
+
+    standin = StandIn(StandInConfig())
+    await standin.start()
+    refused: list[int] = []
+
+    async def evil(_request: web.Request) -> web.Response:
+        return web.Response(text=EVIL_PAGE.format(target=standin.url), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", evil)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "localhost", 0).start()  # localhost: another site than 127.0.0.1
+    evil_url = f"http://localhost:{runner.addresses[0][1]}/"
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = await browser.new_page()
+
+            def on_response(response: Any) -> None:
+                if "/_sandbox/inbound" in response.url:
+                    refused.append(response.status)
+
+            page.on("response", on_response)
+            async with page.expect_navigation(url=f"{standin.url}/_sandbox/inbound"):
+                await page.goto(evil_url)
+            await browser.close()
+    finally:
+        await runner.cleanup()
+        try:
+            assert standin.conversations == {}  # nothing was forged
+        finally:
+            await standin.stop()
+    assert refused
+    assert set(refused) == {403}
