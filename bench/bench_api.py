@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 
-KEY = "bench-api-key-0123456789"
+KEY = "bench-api-key-0123456789abcdef"
 
 
 RECIPIENTS = 10_000_000  # distinct recipients cycled through (--recipients)

@@ -4,7 +4,7 @@ by a real `whatsapp-scheduler serve` subprocess on a SQLite file holding 1,000 s
     .venv/bin/python bench/bench_webhook.py [--runs 3] [--count 1000] [--events]
 
 Each run seeds a fresh database (1,000 messages in status `sent`, each with its wamid), starts
-`serve --sandbox --no-dispatcher` on it (the sandbox fixes APP_SECRET), POSTs one webhook with
+`serve --sandbox --no-dispatcher` on it (APP_SECRET unset: the sandbox default), POSTs one webhook with
 a `delivered` status for every message, signed like Meta's (X-Hub-Signature-256), and times
 the request until the answer (all 1,000 applied, committed). Reports each run and the median.
 `--events` also sets STATUS_WEBHOOK_URL, so every applied status writes an outbox row too.

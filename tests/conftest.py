@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-API_KEY = "test-api-key-0123456789"
+API_KEY = "test-api-key-0123456789abcdef"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 #: The type of the `make_message` fixture, for annotating the helpers that take it.

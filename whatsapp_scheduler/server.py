@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
@@ -28,8 +30,21 @@ T = TypeVar("T")
 
 SANDBOX_TOKEN = "sandbox-access-token"
 SANDBOX_PHONE_NUMBER_ID = "100000000000001"
+#: The defaults of APP_SECRET and WEBHOOK_VERIFY_TOKEN in sandbox mode, where unset.
 SANDBOX_APP_SECRET = "sandbox-app-secret"
 SANDBOX_VERIFY_TOKEN = "sandbox-verify-token"
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxSecrets:
+    """What `serve --sandbox` uses, for the banner: each value, and whether a setting chose it
+    (a value someone set may be a real secret copied from production: never printed)."""
+
+    app_secret: str
+    app_secret_set: bool
+    verify_token: str
+    verify_token_set: bool
+    control_token: str
 
 
 def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -72,22 +87,20 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
     # Before uvicorn: a database that cannot be opened stops start-up with one line.
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
     standin = None
+    sandbox_secrets = None
     if settings.sandbox:
-        standin, settings = await start_sandbox(settings)
+        sandbox_secrets = sandbox_secrets_for(settings)
+        standin, settings = await start_sandbox(settings, sandbox_secrets)
     try:
         factory = bootstrap.serve_dispatcher if settings.dispatcher_enabled else None
         app = app_mod.create_app(settings, dispatcher_factory=factory)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+        server = _Server(uvicorn_config(settings, app))
+        _banner(
+            settings,
+            show_key=show_key,
+            inbox=standin.url + "/" if standin else None,
+            sandbox_secrets=sandbox_secrets,
         )
-        server = _Server(config)
-        _banner(settings, show_key=show_key, inbox=standin.url + "/" if standin else None)
         tune_gc()
         await server.serve()
         return 0 if server.started else 1
@@ -96,17 +109,58 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
             await standin.stop()
 
 
-async def start_sandbox(settings: settings_mod.Settings) -> tuple[Any, settings_mod.Settings]:
-    """Start the embedded stand-in and point the service's Cloud API settings at it."""
+def uvicorn_config(settings: settings_mod.Settings, app: Any) -> uvicorn.Config:
+    """uvicorn's configuration for `serve`. X-Forwarded-Proto and X-Forwarded-For are believed
+    only from TRUSTED_PROXIES (by default from nobody: not even uvicorn's own default of
+    127.0.0.1), so the scheme behind a TLS-terminating proxy makes cookies `Secure` and the
+    client address (sign-in throttle, logs) is the proxy's client, while no one else can claim
+    either."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or "",
+        server_header=False,
+    )
+
+
+def sandbox_secrets_for(settings: settings_mod.Settings) -> SandboxSecrets:
+    """APP_SECRET and WEBHOOK_VERIFY_TOKEN where set (else the sandbox's defaults), and the
+    control API's token: SANDBOX_TOKEN, else a random one for this run."""
+    return SandboxSecrets(
+        app_secret=_value(settings.app_secret) or SANDBOX_APP_SECRET,
+        app_secret_set=settings.app_secret is not None,
+        verify_token=_value(settings.webhook_verify_token) or SANDBOX_VERIFY_TOKEN,
+        verify_token_set=settings.webhook_verify_token is not None,
+        control_token=_value(settings.sandbox_token) or secrets.token_urlsafe(24),
+    )
+
+
+def _value(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
+
+
+async def start_sandbox(
+    settings: settings_mod.Settings, chosen: SandboxSecrets | None = None
+) -> tuple[Any, settings_mod.Settings]:
+    """Start the embedded stand-in and point the service's Cloud API settings at it. The
+    stand-in signs its webhooks with the service's APP_SECRET and answers its verify token."""
     from whatsapp_scheduler import sandbox
 
+    chosen = chosen or sandbox_secrets_for(settings)
     callback_host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
     config = sandbox.StandInConfig(
         access_token=SANDBOX_TOKEN,
         phone_number_id=SANDBOX_PHONE_NUMBER_ID,
-        app_secret=SANDBOX_APP_SECRET,
+        app_secret=chosen.app_secret,
         webhook_url=f"http://{callback_host}:{settings.port}/webhook",
-        webhook_verify_token=SANDBOX_VERIFY_TOKEN,
+        webhook_verify_token=chosen.verify_token,
+        control_token=chosen.control_token,
         # Ticks a person can watch: one grey tick, then two, then blue.
         status_delays=sandbox.StatusDelays(sent=0.3, delivered=1.5, read=4.0),
     )
@@ -126,8 +180,8 @@ async def start_sandbox(settings: settings_mod.Settings) -> tuple[Any, settings_
             "graph_api_url": url,
             "access_token": SecretStr(SANDBOX_TOKEN),
             "phone_number_id": SANDBOX_PHONE_NUMBER_ID,
-            "app_secret": SecretStr(SANDBOX_APP_SECRET),
-            "webhook_verify_token": SecretStr(SANDBOX_VERIFY_TOKEN),
+            "app_secret": SecretStr(chosen.app_secret),
+            "webhook_verify_token": SecretStr(chosen.verify_token),
         }
     )
     return standin, updated
@@ -198,12 +252,34 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def _banner(settings: settings_mod.Settings, *, show_key: bool, inbox: str | None) -> None:
+def _banner(
+    settings: settings_mod.Settings,
+    *,
+    show_key: bool,
+    inbox: str | None,
+    sandbox_secrets: SandboxSecrets | None = None,
+) -> None:
     url = f"http://{settings.host}:{settings.port}"
     lines = [f"whatsapp-scheduler listening on {url} (API docs: {url}/docs)"]
     if inbox is not None:
         lines.append("SANDBOX MODE: nothing reaches WhatsApp; messages go to the local stand-in.")
         lines.append(f"Sandbox inbox (what each phone would have received): {inbox}")
+    if sandbox_secrets is not None:
+        s = sandbox_secrets
+        lines.append("Sandbox secrets (for the local stand-in only, not Meta's; docs/sandbox.md):")
+        lines.append(
+            "  APP_SECRET: "
+            + ("as set (not shown)" if s.app_secret_set else f"{s.app_secret} (sandbox default)")
+        )
+        lines.append(
+            "  WEBHOOK_VERIFY_TOKEN: "
+            + (
+                "as set (not shown)"
+                if s.verify_token_set
+                else f"{s.verify_token} (sandbox default)"
+            )
+        )
+        lines.append(f"  control API token (X-Sandbox-Token, SANDBOX_TOKEN): {s.control_token}")
     if not settings.dispatcher_enabled:
         lines.append("Dispatcher off: run `whatsapp-scheduler worker` to send.")
     if show_key and settings.api_key is not None:

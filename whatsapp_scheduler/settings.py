@@ -7,6 +7,7 @@ no import-time global. Every field maps to an upper-case environment variable of
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from typing import Literal
@@ -35,6 +36,10 @@ PLACEHOLDERS = frozenset(
     }
 )
 
+#: The shortest API_KEY accepted: the key guards the API and the dashboard, so it must be too
+#: long to guess (24 random URL-safe characters are 144 bits).
+MIN_API_KEY_LENGTH = 24
+
 DEFAULT_DATABASE_URL = "sqlite:///./whatsapp_schedules.db"
 GRAPH_VERSION_PATTERN = re.compile(r"^v\d+\.\d+$")
 
@@ -60,8 +65,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Proxies whose X-Forwarded-Proto / X-Forwarded-For are believed (comma-separated addresses
+    # or networks, "*" for any): from anyone else those headers are ignored. Empty: nobody.
+    trusted_proxies: str = ""
     sandbox: bool = False
     sandbox_port: int = Field(default=0, ge=0, le=65535)
+    sandbox_token: SecretStr | None = None  # the sandbox control API's token; unset: random
 
     # Dispatcher
     dispatcher_enabled: bool = True
@@ -93,6 +102,12 @@ class Settings(BaseSettings):
     status_webhook_secret: SecretStr | None = None  # default: API_KEY
     status_webhook_max_attempts: int = Field(default=15, ge=1, le=100)
 
+    # Dashboard sign-in (web/throttle.py): wrong keys allowed per client address and in total
+    # within the window before sign-ins are refused with 429.
+    signin_failures_per_address: int = Field(default=10, ge=1)
+    signin_failures_total: int = Field(default=100, ge=1)
+    signin_window_seconds: float = Field(default=900.0, gt=0)
+
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     log_level: str = "INFO"
 
@@ -104,6 +119,33 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"TIMEZONE {value!r} is not an IANA time zone name") from exc
         return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        raw = value.get_secret_value().strip() if value is not None else ""
+        if raw and raw.lower() not in PLACEHOLDERS and len(raw) < MIN_API_KEY_LENGTH:
+            raise ValueError(
+                f"API_KEY must be at least {MIN_API_KEY_LENGTH} characters long (it has "
+                f"{len(raw)}); make one with: python3 -c "
+                '"import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_list(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                        "(comma-separated, or *)"
+                    ) from None
+        return ",".join(items)
 
     @field_validator("graph_api_version")
     @classmethod

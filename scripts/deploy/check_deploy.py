@@ -194,6 +194,8 @@ class Run:
     def __init__(self, image: str) -> None:
         self.image = image
         self.api_key = "deploy-" + secrets.token_urlsafe(18)  # made per run, never stored
+        # The sandbox control API's token (SANDBOX_TOKEN; X-Sandbox-Token on its writes).
+        self.sandbox_token = "deploy-sandbox-" + secrets.token_urlsafe(18)
         self.databases: list[tuple[str, str]] = []  # (admin url, name) to drop at the end
 
     def container(
@@ -272,7 +274,13 @@ class Service:
         command: list[str] | None = None,
     ) -> Service:
         port = free_port(pair=sandbox)
-        full_env = {"HOST": "127.0.0.1", "PORT": str(port), "API_KEY": run.api_key, **(env or {})}
+        full_env = {
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "API_KEY": run.api_key,
+            "SANDBOX_TOKEN": run.sandbox_token,
+            **(env or {}),
+        }
         run.container(role, env=full_env, volume=volume, command=command)
         service = cls(run, role, port, sandbox)
         service.wait_healthy_http()
@@ -303,7 +311,8 @@ class Service:
         return body
 
     def health(self) -> dict[str, Any]:
-        status, body = http("GET", self.url + "/health")
+        """/health with the key (without it, the status only)."""
+        status, body = http("GET", self.url + "/health", key=self.run.api_key)
         fail_unless(status == 200, f"{self.name} GET /health answered {status}: {body}")
         return body
 
@@ -341,7 +350,12 @@ class Service:
         return body
 
     def set_faults(self, **faults: object) -> None:
-        code, body = http("PUT", f"{self.standin}/_sandbox/faults", faults)
+        code, body = http(
+            "PUT",
+            f"{self.standin}/_sandbox/faults",
+            faults,
+            headers={"X-Sandbox-Token": self.run.sandbox_token},
+        )
         fail_unless(code == 200, f"stand-in PUT /_sandbox/faults {faults} answered {code}: {body}")
 
     def wait_in_flight(self, count: int, timeout: float = 15) -> None:
@@ -546,6 +560,7 @@ def check_sandbox(run: Run, state: dict[str, Any]) -> str:
         sandbox=True,
         volume=volume,
         command=["whatsapp-scheduler", "serve", "--sandbox"],
+        env={"TRUSTED_PROXIES": "127.0.0.1"},  # the TLS proxy of check_forwarded_https
     )
     state["first"] = svc
     body = svc.health()
@@ -663,7 +678,7 @@ def check_forwarded_https(svc: Service) -> None:
     )
     fail_unless(
         "secure" in proxied_cookie.lower(),
-        f"GET /signin with X-Forwarded-Proto: https from 127.0.0.1: cookie "
+        f"GET /signin with X-Forwarded-Proto: https from 127.0.0.1 (TRUSTED_PROXIES): cookie "
         f"{proxied_cookie!r} is not Secure (docs/operations.md, TLS in front)",
     )
 
@@ -809,7 +824,11 @@ def check_postgres(run: Run, state: dict[str, Any], admin_url: str) -> str:
     standin = f"http://127.0.0.1:{standin_port}"
     run.container(
         "standin",
-        env={"ACCESS_TOKEN": token, "PHONE_NUMBER_ID": phone_id},
+        env={
+            "ACCESS_TOKEN": token,
+            "PHONE_NUMBER_ID": phone_id,
+            "SANDBOX_TOKEN": run.sandbox_token,
+        },
         command=[
             "whatsapp-scheduler",
             "sandbox",
@@ -827,7 +846,12 @@ def check_postgres(run: Run, state: dict[str, Any], admin_url: str) -> str:
         lambda: (http("GET", standin + "/_sandbox/state")[0] == 200, None),
         30,
     )
-    code, _ = http("PUT", standin + "/_sandbox/faults", {"latency_seconds": 0.02})
+    code, _ = http(
+        "PUT",
+        standin + "/_sandbox/faults",
+        {"latency_seconds": 0.02},
+        headers={"X-Sandbox-Token": run.sandbox_token},
+    )
     fail_unless(code == 200, "stand-in PUT /_sandbox/faults failed")
 
     env = {

@@ -35,6 +35,7 @@ class Service:
     def __init__(self, argv: Sequence[str], env: dict[str, str], port: int, cwd: Path) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        self.api_key = env.get("API_KEY", "")  # /health shows the dispatcher with the key only
         self.log = cwd / f"service-{port}.log"
         self._log_file = self.log.open("wb")
         self.process = subprocess.Popen(
@@ -137,7 +138,9 @@ async def wait_health(service: Service, timeout: float = 45) -> dict[str, Any]:
             if service.process.poll() is not None:
                 raise AssertionError(service.output())
             try:
-                answer = await client.get(service.url + "/health")
+                answer = await client.get(
+                    service.url + "/health", headers={"X-API-Key": service.api_key}
+                )
                 if answer.status_code == 200:
                     return dict(answer.json())
             except httpx.TransportError:

@@ -23,7 +23,7 @@ from whatsapp_scheduler import sandbox
 #: The killed process's send slots: the bound on what it can have sent but not recorded.
 SEND_CONCURRENCY = 32
 
-KEY = "delivery-key-0123456789"
+KEY = "delivery-key-0123456789abcdef"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 

@@ -31,7 +31,7 @@ from tests.integration.conftest import postgres_template, postgres_url  # noqa: 
 from whatsapp_scheduler import sandbox, settings
 from whatsapp_scheduler.store import urls
 
-KEY = "scaleout-key-0123456789"
+KEY = "scaleout-key-0123456789abcdef"
 TOKEN = "scaleout-token"
 NUMBER_ID = "123456789012345"
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(170)]

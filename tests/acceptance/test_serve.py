@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
-from tests.acceptance.conftest import BIN, REPO, base_env
+from tests.acceptance.conftest import BIN, REPO, base_env, now_local
 
 KEY = "acceptance-key-1234567890"
+SHORT_KEY = "API_KEY must be at least 24 characters long"
 
 # What the Flutter client sends: Dart's DateTime.toIso8601String() for tarih and olusturmaTarihi.
 FLUTTER_BODY = {
@@ -49,6 +52,13 @@ def test_whatsapp_scheduler_serve_keeps_the_seed_contract(start_service):
     service = start_service([str(BIN), "serve", "--sandbox"], API_KEY=KEY)
     service.wait_healthy()
     replay_flutter_client(service.url)
+    # /health: the status for anyone; the dispatcher (its worker id names the host and pid)
+    # only with the key.
+    anonymous = httpx.get(service.url + "/health", timeout=10).json()
+    assert anonymous == {"status": "ok", "database": "ok"}
+    full = httpx.get(service.url + "/health", headers={"X-API-Key": KEY}, timeout=10).json()
+    assert full["dispatcher"]["worker"].startswith(socket.gethostname()[:40] + ":")
+    assert full["sandbox"] is True
     assert service.stop() == 0
     assert KEY not in service.output()
 
@@ -93,6 +103,75 @@ def test_sandbox_without_api_key_makes_one_and_prints_it(start_service):
     assert response.status_code == 200
 
 
+def _sandbox_url(banner: str) -> str:
+    return banner.split("Sandbox inbox (what each phone would have received): ")[1].split()[0]
+
+
+def _control_token(banner: str) -> str:
+    return banner.split("control API token (X-Sandbox-Token, SANDBOX_TOKEN): ")[1].split()[0]
+
+
+@pytest.mark.slow
+def test_sandbox_prints_its_default_secrets_and_guards_its_control_api(start_service):
+    service = start_service([str(BIN), "serve", "--sandbox", "--no-dispatcher"], API_KEY=KEY)
+    service.wait_healthy()
+    banner = service.output()
+    assert "Sandbox secrets (for the local stand-in only, not Meta's" in banner
+    assert "APP_SECRET: sandbox-app-secret (sandbox default)" in banner
+    assert "WEBHOOK_VERIFY_TOKEN: sandbox-verify-token (sandbox default)" in banner
+    handshake = {"hub.mode": "subscribe", "hub.challenge": "c1"}
+    verify = httpx.get(
+        service.url + "/webhook", params={**handshake, "hub.verify_token": "sandbox-verify-token"}
+    )
+    assert verify.text == "c1"
+    inbox, token = _sandbox_url(banner), _control_token(banner)
+    assert len(token) >= 24
+    forged = {"from": "+16505551234", "text": "forged"}
+    cross = httpx.post(
+        inbox + "_sandbox/inbound", json=forged, headers={"Origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+    assert httpx.post(inbox + "_sandbox/inbound", json=forged).status_code == 403
+    assert httpx.get(inbox + "_sandbox/conversations").json() == []
+    own = httpx.post(inbox + "_sandbox/inbound", json=forged, headers={"X-Sandbox-Token": token})
+    assert own.status_code == 200
+    assert service.stop() == 0
+
+
+@pytest.mark.slow
+def test_sandbox_honours_app_secret_verify_token_and_sandbox_token(start_service):
+    secret, verify, control = "my-sandbox-app-secret", "my-verify-token", "c" * 30
+    service = start_service(
+        [str(BIN), "serve", "--sandbox"],
+        API_KEY=KEY,
+        APP_SECRET=secret,
+        WEBHOOK_VERIFY_TOKEN=verify,
+        SANDBOX_TOKEN=control,
+    )
+    service.wait_healthy()
+    banner = service.output()
+    assert "APP_SECRET: as set (not shown)" in banner
+    assert "WEBHOOK_VERIFY_TOKEN: as set (not shown)" in banner
+    assert secret not in banner
+    assert verify not in banner
+    assert _control_token(banner) == control
+    handshake = {"hub.mode": "subscribe", "hub.challenge": "c2"}
+    ours = httpx.get(service.url + "/webhook", params={**handshake, "hub.verify_token": verify})
+    assert ours.text == "c2"
+    default = {**handshake, "hub.verify_token": "sandbox-verify-token"}
+    assert httpx.get(service.url + "/webhook", params=default).status_code == 403
+    # The stand-in signs its status webhooks with the same APP_SECRET: they are accepted.
+    tarih, saat = now_local()
+    body = {"id": "honoured", "alici": "+905551234567", "tarih": tarih, "saat": saat, "mesaj": "x"}
+    headers = {"X-API-Key": KEY}
+    assert httpx.post(service.url + "/schedule", json=body, headers=headers).status_code == 200
+    deadline = time.monotonic() + 30
+    while httpx.get(service.url + "/status/honoured", headers=headers).json()["status"] != "read":
+        assert time.monotonic() < deadline, service.output()
+        time.sleep(0.1)
+    assert service.stop() == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
@@ -106,6 +185,15 @@ def test_sandbox_without_api_key_makes_one_and_prints_it(start_service):
             "ACCESS_TOKEN still has the placeholder",
         ),
         (["serve", "--sandbox"], {"API_KEY": KEY, "TIMEZONE": "Mars/Base"}, "TIMEZONE"),
+        (["serve", "--sandbox"], {"API_KEY": "a"}, SHORT_KEY),
+        (["serve"], {"API_KEY": KEY[:23], "ACCESS_TOKEN": "t", "PHONE_NUMBER_ID": "1"}, SHORT_KEY),
+        (
+            ["worker"],
+            {"API_KEY": "short-key", "ACCESS_TOKEN": "t", "PHONE_NUMBER_ID": "1"},
+            SHORT_KEY,
+        ),
+        (["dispatch", "--burst"], {"API_KEY": "short-key"}, SHORT_KEY),
+        (["db", "upgrade"], {"API_KEY": "short-key"}, SHORT_KEY),
         (
             ["serve", "--sandbox"],
             {"API_KEY": KEY, "APP_SECRET": "your-app-secret"},

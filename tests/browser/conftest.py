@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,17 @@ class StatusWatch:
 @pytest.fixture
 def status_watch() -> StatusWatch:
     return StatusWatch()
+
+
+def watch_csp(page: Any) -> list[str]:
+    """Collect what the page's Content-Security-Policy refused (Chromium logs each refusal on the
+    console as "Refused to ... Content Security Policy ..."). The list is filled as the test
+    goes; a test asserts it is empty at the end."""
+    refused: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    page.on("console", on_console)
+    return refused

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import START
+from tests.conftest import API_KEY, START
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core.messages import MessageStatus
 from whatsapp_scheduler.core.query import MessageQuery
@@ -214,17 +214,30 @@ async def test_every_endpoint_but_health_needs_the_key(api, method, path, key):
     assert await _count(api) == 0
 
 
-async def test_health_is_open_and_reports_the_queue(api):
+async def test_health_is_open_with_the_status_only_and_reports_the_queue_with_the_key(api):
     await api.post("/schedule", json=GOOD)
     async with httpx.AsyncClient(base_url=str(api.base_url)) as anonymous:
         response = await anonymous.get("/health")
+        wrong = await anonymous.get("/health", headers={"X-API-Key": "w" * 30})
     assert response.status_code == 200
-    body = response.json()
+    assert response.json() == {"status": "ok", "database": "ok"}
+    assert wrong.json() == {"status": "ok", "database": "ok"}
+    # The Flutter client sends its key to /health: it gets everything.
+    full = await api.get("/health")
+    assert full.status_code == 200
+    body = full.json()
     assert body["status"] == "ok"
     assert body["database"] == "ok"
     assert body["queue"]["queued"] == 1
-    # The Flutter client sends its key to /health too.
-    assert (await api.get("/health")).status_code == 200
+    assert body["version"]
+    bearer = await anonymous_bearer(str(api.base_url))
+    assert bearer["queue"]["queued"] == 1
+
+
+async def anonymous_bearer(url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url) as client:
+        answer = await client.get("/health", headers={"Authorization": f"Bearer {API_KEY}"})
+    return dict(answer.json())
 
 
 async def test_list_is_a_json_array_of_queued_messages_soonest_first(api):

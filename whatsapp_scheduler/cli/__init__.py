@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="send to an embedded stand-in for the Cloud API instead of Meta; needs no Meta "
-        "account and makes an API key if API_KEY is unset [SANDBOX]",
+        "account, makes an API key if API_KEY is unset, uses APP_SECRET and "
+        "WEBHOOK_VERIFY_TOKEN if set (else sandbox defaults) and prints the sandbox's "
+        "secrets; its control API needs SANDBOX_TOKEN (random if unset) [SANDBOX]",
     )
     serve.add_argument(
         "--sandbox-port",
@@ -152,7 +154,8 @@ def _first_line(exc: Exception) -> str:
     if callable(errors_list):
         first = errors_list()[0]
         field = ".".join(str(p) for p in first.get("loc", ())).upper()
-        return f"{field}: {first.get('msg')}"
+        message = str(first.get("msg")).removeprefix("Value error, ")
+        return message if message.startswith(field) else f"{field}: {message}"
     return str(exc).splitlines()[0]
 
 

@@ -159,7 +159,11 @@ class EventDeliverer:
         error: str | None = None
         try:
             assert self._session is not None, "start() first"
-            async with self._session.post(self.url, data=body, headers=headers) as response:
+            # A redirect is an answer, not a new address: following it would send the signed
+            # event wherever the receiver (or whoever controls its answers) points.
+            async with self._session.post(
+                self.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
                 await response.read()
                 if 200 <= response.status < 300:
                     self.counts["delivered"] += 1

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 from collections.abc import Sequence
 
 from whatsapp_scheduler.sandbox.config import StandInConfig, StatusDelays
@@ -46,6 +47,12 @@ def build_parser(prog: str = "python -m whatsapp_scheduler.sandbox") -> argparse
         "--phone-number-id",
         default=env("PHONE_NUMBER_ID", StandInConfig.phone_number_id),
         help="phone number id to accept (env PHONE_NUMBER_ID)",
+    )
+    p.add_argument(
+        "--control-token",
+        default=env("SANDBOX_TOKEN", None),
+        help="X-Sandbox-Token the control API's writes must carry (env SANDBOX_TOKEN; "
+        "default: a random one, printed at start-up)",
     )
     p.add_argument(
         "--app-secret",
@@ -96,6 +103,7 @@ def config_from_args(args: argparse.Namespace) -> StandInConfig:
     sent, delivered, read = (float(x) for x in args.delays.split(","))
     return StandInConfig(
         access_token=args.access_token,
+        control_token=args.control_token or secrets.token_urlsafe(24),
         phone_number_id=args.phone_number_id,
         app_secret=args.app_secret,
         webhook_url=args.webhook_url,
@@ -116,10 +124,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     config = config_from_args(args)
-    logger.info(  # never the token: ACCESS_TOKEN may be a real one
-        "accepting phone number id %s; inbox at / ; webhooks to %s",
+    logger.info(  # never the access token: ACCESS_TOKEN may be a real one
+        "accepting phone number id %s; inbox at / ; webhooks to %s; control API token "
+        "(X-Sandbox-Token, a sandbox-only secret): %s",
         config.phone_number_id,
         config.webhook_url or "nowhere",
+        config.control_token,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_standalone(args.host, args.port, config))

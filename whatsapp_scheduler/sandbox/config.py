@@ -161,6 +161,9 @@ class StandInConfig:
     """
 
     access_token: str = "sandbox-access-token"
+    #: The control API's token (``X-Sandbox-Token``, needed by every POST/PUT/DELETE under
+    #: ``/_sandbox/``); None: a random one per stand-in (``StandIn.control_token``).
+    control_token: str | None = None
     phone_number_id: str = "106540352242922"
     app_secret: str = "sandbox-app-secret"
     webhook_url: str | None = None

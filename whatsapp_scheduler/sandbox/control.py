@@ -19,10 +19,19 @@ POST     /_sandbox/reset                      forget everything, restore start-u
 =======  ===================================  ===============================================
 
 Errors answer 400 ``{"error": "<reason>"}`` (404 for unknown conversations or messages).
+
+Every POST, PUT and DELETE here (they forge inbound messages and statuses, change the faults,
+and make the stand-in fetch a URL: the handshake) needs the stand-in's control token in the
+``X-Sandbox-Token`` header and must come from the stand-in's own origin: a request whose
+``Origin`` is another site's, or whose ``Sec-Fetch-Site`` is ``cross-site`` / ``same-site``,
+is refused with 403. A page on another site can neither read the token (the inbox page that
+holds it is another origin's) nor send a custom header without a CORS preflight, which the
+stand-in never grants. GETs only read and stay open.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -39,6 +48,39 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PREFIX = "/_sandbox"
+TOKEN_HEADER = "X-Sandbox-Token"
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def refusal(request: web.Request, token: str) -> str | None:
+    """Why a control request is refused (cross-origin, or without the token), or None."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        return f"cross-origin request refused (Origin {origin})"
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return f"cross-origin request refused (Sec-Fetch-Site {site})"
+    given = request.headers.get(TOKEN_HEADER, "")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return f"the control API needs the sandbox's token in {TOKEN_HEADER}"
+    return None
+
+
+def guard(token: str) -> Any:
+    """aiohttp middleware: control writes need the token and the stand-in's own origin."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith(PREFIX + "/") and request.method not in _READS:
+            reason = refusal(request, token)
+            if reason is not None:
+                logger.warning(
+                    "control API %s %s refused: %s", request.method, request.path, reason
+                )
+                return _bad(reason, 403)
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return check
 
 
 def _bad(reason: str, status: int = 400) -> web.Response:

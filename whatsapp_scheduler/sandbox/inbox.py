@@ -60,6 +60,7 @@ class Inbox:
             faults=s.faults,
             webhooks=s.webhooks,
             config=s.config,
+            control_token=s.control_token,  # for inbox.js; other sites cannot read this page
             # "<" escaped so no string in the state can close the <script> element.
             state_json=json.dumps(
                 {

@@ -23,6 +23,7 @@ import copy
 import dataclasses
 import logging
 import random
+import secrets
 import signal
 from types import TracebackType
 from typing import Any
@@ -45,6 +46,22 @@ from whatsapp_scheduler.sandbox.webhooks import HandshakeResult, WebhookSender
 
 logger = logging.getLogger(__name__)
 
+#: The inbox has no inline script or style (inbox.js and inbox.css are files; its initial state
+#: is a `type="application/json"` block, which is never run): own origin only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+
+
 SEND_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id}/messages"
 PHONE_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id:\d+}"
 
@@ -61,6 +78,7 @@ class StandIn:
         self.mailbox = Mailbox(config.request_log_size, config.conversation_size)
         self.bus = EventBus()
         self.rng = random.Random(config.seed)
+        self.control_token = config.control_token or secrets.token_urlsafe(24)
         self.phone_number_ids = frozenset((config.phone_number_id, *config.extra_phone_number_ids))
         self._sender = WebhookSender(
             self.webhooks,
@@ -89,7 +107,8 @@ class StandIn:
 
     def build_app(self) -> web.Application:
         """The aiohttp application: Graph routes, control API, inbox, Graph-style 404s."""
-        app = web.Application()
+        app = web.Application(middlewares=[control.guard(self.control_token)])
+        app.on_response_prepare.append(_security_headers)
         app.router.add_post(SEND_ROUTE, self._endpoint.handle)
         app.router.add_get(PHONE_ROUTE, self._phone_info)
         control.add_routes(app, self)

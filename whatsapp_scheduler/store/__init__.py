@@ -234,6 +234,18 @@ class MessageStore(Protocol):
         """Record delivery results: delivered, retry later (attempts + 1), or dead."""
         ...
 
+    async def start_session(self, id_hash: str, now: datetime, expires_at: datetime) -> None:
+        """Record a signed-in dashboard session (and forget the ones expired by `now`)."""
+        ...
+
+    async def session_active(self, id_hash: str, now: datetime) -> bool:
+        """Whether that session exists and has not expired."""
+        ...
+
+    async def end_session(self, id_hash: str) -> None:
+        """Forget that session (sign-out); nothing happens if it is not there."""
+        ...
+
     async def close(self) -> None:
         """Release connections and threads."""
         ...

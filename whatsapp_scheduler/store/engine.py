@@ -5,6 +5,7 @@ fixed pool with pre-ping."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,9 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: in
     """An engine with this project's connection settings (WAL and busy timeout on SQLite)."""
     url = urls.normalize_url(url)
     if url.startswith("sqlite"):
+        path = urls.sqlite_path(url)
+        if path is not None:
+            create_private(path)
         # Two connections stay open: the store thread's and the reader thread's.
         engine = sa.create_engine(
             url,
@@ -57,3 +61,16 @@ def read_json(text: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         return dict(UNREADABLE_JSON)
+
+def create_private(path: str) -> None:
+    """Create the SQLite file readable and writable by its owner only (0600), if it is not
+    there yet; SQLite then gives its `-wal` and `-shm` files the database file's mode. An
+    existing file keeps the mode its owner chose."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError:  # no such directory, read-only disk: SQLite's own error says it better
+        return
+    os.fchmod(fd, 0o600)  # whatever the umask
+    os.close(fd)

@@ -36,6 +36,7 @@ from whatsapp_scheduler.store import (
     outbox,
     sql_adds,
     sql_receipts,
+    sql_sessions,
     tables,
 )
 from whatsapp_scheduler.store import engine as engine_mod
@@ -52,7 +53,12 @@ SC = tables.status_counts
 Status = messages.MessageStatus
 
 
-class SqlMessageStore(sql_adds.SqlAddsMixin, sql_receipts.SqlReceiptsMixin, outbox.SqlOutboxMixin):
+class SqlMessageStore(
+    sql_adds.SqlAddsMixin,
+    sql_receipts.SqlReceiptsMixin,
+    outbox.SqlOutboxMixin,
+    sql_sessions.SqlSessionsMixin,
+):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 
     With `events_enabled`, every reported status change also writes a status event to the

@@ -127,6 +127,16 @@ receipts = sa.Table(
 )
 
 # The last time each contact wrote to us: their 24-hour customer service window.
+#: Signed-in dashboard sessions (web/sessions.py): the cookie names one by a random id, and only
+#: its SHA-256 is stored. Signing out deletes the row, so the cookie stops working at once.
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
 contacts = sa.Table(
     "contacts",
     metadata,

@@ -27,6 +27,7 @@ class InMemoryMessageStore:
         self.attempt_rows: list[messages.Attempt] = []
         self.receipts: dict[tuple[str, str], tuple[store.Receipt, str | None]] = {}
         self.contacts: dict[str, datetime] = {}
+        self.sessions: dict[str, datetime] = {}  # dashboard session id hash -> expires at
         self.events_enabled = events_enabled
         self.events: list[OutboxEvent] = []
 
@@ -334,6 +335,17 @@ class InMemoryMessageStore:
             else:
                 event.state = str(result.state)
                 event.finished_at = result.at
+
+    async def start_session(self, id_hash: str, now: datetime, expires_at: datetime) -> None:
+        self.sessions = {k: v for k, v in self.sessions.items() if v > now}
+        self.sessions[id_hash] = expires_at
+
+    async def session_active(self, id_hash: str, now: datetime) -> bool:
+        expires = self.sessions.get(id_hash)
+        return expires is not None and expires > now
+
+    async def end_session(self, id_hash: str) -> None:
+        self.sessions.pop(id_hash, None)
 
     async def close(self) -> None:
         return None

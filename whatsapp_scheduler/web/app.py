@@ -18,7 +18,7 @@ from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler import store as store_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors
-from whatsapp_scheduler.web import deps, limits
+from whatsapp_scheduler.web import deps, headers, limits, throttle
 from whatsapp_scheduler.web.routes import dashboard, docs, health, schedule, webhooks
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,13 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.signin_throttle = throttle.SignInThrottle(
+        per_address=settings.signin_failures_per_address,
+        total=settings.signin_failures_total,
+        window_seconds=settings.signin_window_seconds,
+    )
     app.add_middleware(limits.BodySizeLimit)
+    app.add_middleware(headers.SecurityHeaders)  # outermost: also on 413s and errors
     app.include_router(health.router)
     app.include_router(schedule.router)
     app.include_router(docs.router)

@@ -33,22 +33,31 @@ async def get_service(runtime: RuntimeDep) -> service.SchedulerService:
 ServiceDep = Annotated[service.SchedulerService, Depends(get_service)]
 
 
-async def require_api_key(
+async def api_key_given(
     request: Request,
     runtime: RuntimeDep,
     key: Annotated[str | None, Depends(_api_key_header)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> None:
-    """Check X-API-Key (or `Authorization: Bearer <key>`) in constant time. Never logged.
+) -> bool:
+    """Whether the request carries the API key: X-API-Key (or `Authorization: Bearer <key>`),
+    compared in constant time, never logged.
 
-    A signed-in dashboard session also passes, for reads only (GET/HEAD: /docs in a browser);
+    A signed-in dashboard session also counts, for reads only (GET/HEAD: /docs in a browser);
     writes always need the key, so the cookie alone never changes anything through the API.
     """
     expected = runtime.api_key.encode()
-    if key is None and request.method in {"GET", "HEAD"} and sessions.is_signed_in(request):
-        return
+    if key is None and request.method in {"GET", "HEAD"} and await sessions.is_signed_in(request):
+        return True
     if key is None and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
     given = (key or "").encode()
-    if not hmac.compare_digest(given, expected) or not expected:
+    return hmac.compare_digest(given, expected) and bool(expected)
+
+
+ApiKeyGivenDep = Annotated[bool, Depends(api_key_given)]
+
+
+async def require_api_key(given: ApiKeyGivenDep) -> None:
+    """Refuse (401) a request without the API key (see `api_key_given`)."""
+    if not given:
         raise Unauthorized()

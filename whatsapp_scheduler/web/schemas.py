@@ -330,3 +330,10 @@ class HealthPublic(BaseModel):
     version: str
     dispatcher: dict[str, Any] | None = None
     queue: dict[str, Any] | None = None
+
+
+class HealthStatusPublic(BaseModel):
+    """`GET /health` without the API key: the status only (the rest names hosts and errors)."""
+
+    status: str
+    database: str

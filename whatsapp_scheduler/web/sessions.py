@@ -1,8 +1,10 @@
 """The dashboard's sign-in session, its flash cookie and CSRF tokens.
 
-Session: an HttpOnly, SameSite=Strict cookie holding `{auth, csrf, iat}` signed with HMAC-SHA256.
-The signing key is derived from API_KEY (no new setting), so changing the key signs everyone out.
-The cookie never holds the key itself. Every POST must carry the session's CSRF token (form field
+Session: an HttpOnly, SameSite=Strict cookie holding `{auth, csrf, iat, sid}` signed with
+HMAC-SHA256. The signing key is derived from API_KEY (no new setting), so changing the key signs
+everyone out. The cookie never holds the key itself. A signed-in session also names a row of the
+store's `dashboard_sessions` (by the SHA-256 of its random `sid`): sign-out deletes the row, so
+the old cookie is refused at once, on every process sharing the database. Every POST must carry the session's CSRF token (form field
 `csrf`, or header `X-CSRF-Token` for the page's JavaScript); the sign-in form gets a token from an
 anonymous session made when the form is shown.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import datetime
 import hashlib
 import hmac
 import json
@@ -48,6 +51,7 @@ class Session:
     authenticated: bool
     csrf: str
     issued: int  # unix seconds
+    sid: str = ""  # signed-in sessions: the random id whose hash the store keeps
 
 
 def signing_key(api_key: str) -> bytes:
@@ -86,7 +90,14 @@ def _verified(key: bytes, value: str) -> Any:
 
 
 def encode_session(key: bytes, session: Session) -> str:
-    return _sign(key, {"auth": session.authenticated, "csrf": session.csrf, "iat": session.issued})
+    data = {"auth": session.authenticated, "csrf": session.csrf, "iat": session.issued}
+    if session.sid:
+        data["sid"] = session.sid
+    return _sign(key, data)
+
+
+def _id_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
 
 
 def decode_session(key: bytes, value: str, now: int) -> Session | None:
@@ -95,7 +106,9 @@ def decode_session(key: bytes, value: str, now: int) -> Session | None:
     if data is None:
         return None
     try:
-        session = Session(bool(data["auth"]), str(data["csrf"]), int(data["iat"]))
+        session = Session(
+            bool(data["auth"]), str(data["csrf"]), int(data["iat"]), str(data.get("sid", ""))
+        )
     except (ValueError, KeyError, TypeError):
         return None
     if not 0 <= now - session.issued <= MAX_AGE_SECONDS:
@@ -111,30 +124,56 @@ def _now_seconds(request: Request) -> int:
     return int(runtime(request).clock.now().timestamp())
 
 
-def read_session(request: Request) -> Session | None:
+async def read_session(request: Request) -> Session | None:
+    """The request's session: None if the cookie is missing, forged, too old, or signed in but
+    ended (signed out, or unknown to the store)."""
     rt = runtime(request)
     value = request.cookies.get(COOKIE)
     if not value or not rt.api_key:
         return None
-    return decode_session(signing_key(rt.api_key), value, _now_seconds(request))
+    session = decode_session(signing_key(rt.api_key), value, _now_seconds(request))
+    if session is None or not session.authenticated:
+        return session
+    if not session.sid or not await rt.store.session_active(_id_hash(session.sid), rt.clock.now()):
+        return None
+    return session
 
 
-def is_signed_in(request: Request) -> bool:
+async def is_signed_in(request: Request) -> bool:
     """Whether the request carries a valid signed-in dashboard session (used by deps)."""
-    session = read_session(request)
+    session = await read_session(request)
     return session is not None and session.authenticated
 
 
-def require_session(request: Request) -> Session:
+async def require_session(request: Request) -> Session:
     """Dependency for dashboard pages and JSON endpoints."""
-    session = read_session(request)
+    session = await read_session(request)
     if session is None or not session.authenticated:
         raise SignInRequired()
     return session
 
 
-def new_session(request: Request, *, authenticated: bool) -> Session:
-    return Session(authenticated, secrets.token_urlsafe(24), _now_seconds(request))
+def new_session(request: Request) -> Session:
+    """An anonymous session (its CSRF token guards the sign-in form); kept in the cookie only."""
+    return Session(False, secrets.token_urlsafe(24), _now_seconds(request))
+
+
+async def start_signed_in(request: Request) -> Session:
+    """A new signed-in session, recorded in the store until it expires or is ended."""
+    rt = runtime(request)
+    session = Session(
+        True, secrets.token_urlsafe(24), _now_seconds(request), secrets.token_urlsafe(32)
+    )
+    now = rt.clock.now()
+    expires = now + datetime.timedelta(seconds=MAX_AGE_SECONDS)
+    await rt.store.start_session(_id_hash(session.sid), now, expires)
+    return session
+
+
+async def end_session(request: Request, session: Session | None) -> None:
+    """Sign-out: the session's row goes, so its cookie is refused from now on."""
+    if session is not None and session.sid:
+        await runtime(request).store.end_session(_id_hash(session.sid))
 
 
 def set_session_cookie(response: Response, request: Request, session: Session) -> None:

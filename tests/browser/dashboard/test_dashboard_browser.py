@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.acceptance.conftest import BIN, Service, base_env, free_port
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium, watch_csp
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,9 +49,12 @@ async def test_dashboard_end_to_end(service: Service, status_watch) -> None:
             viewport={"width": 1200, "height": 800}, timezone_id=ZONE, locale="en-US"
         )
         page = await context.new_page()
+        refused = watch_csp(page)
 
         # Sign in: a wrong key is refused, the right one opens Upcoming.
-        await page.goto(service.url + "/")
+        first = await page.goto(service.url + "/")
+        assert first is not None
+        assert "script-src 'self'" in first.headers["content-security-policy"]
         await expect(page).to_have_url(service.url + "/signin?next=%2F")
         await page.fill("input[name=api_key]", "wrong-key")
         await page.click("button[type=submit]")
@@ -178,4 +181,5 @@ async def test_dashboard_end_to_end(service: Service, status_watch) -> None:
         await page.screenshot(path=str(ARTIFACTS / "dashboard-history-phone.png"), full_page=True)
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 400  # no sideways scrolling on a phone
+        assert refused == []  # every page worked under the Content-Security-Policy
         await browser.close()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.acceptance.conftest import BIN, Service, base_env, free_port
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium, watch_csp
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -43,6 +43,7 @@ async def test_a_message_scheduled_through_the_api_arrives_in_the_inbox(tmp_path
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1100, "height": 720})
+            refused = watch_csp(page)
             await page.goto(inbox)
             await expect(page.locator("#live")).to_have_text("live")
             now = datetime.now(ZoneInfo("Europe/Istanbul"))
@@ -63,6 +64,7 @@ async def test_a_message_scheduled_through_the_api_arrives_in_the_inbox(tmp_path
             assert status["status"] == "read"
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "sandbox-e2e-inbox.png"), full_page=True)
+            assert refused == []
             await browser.close()
     finally:
         assert service.stop() == 0

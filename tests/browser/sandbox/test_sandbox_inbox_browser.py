@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium, watch_csp
 from whatsapp_scheduler.sandbox import StandIn, StandInConfig, StatusDelays
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,7 +31,10 @@ async def test_inbox_shows_a_message_arriving_with_live_ticks(status_watch) -> N
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1100, "height": 720})
-            await page.goto(standin.url + "/")
+            refused = watch_csp(page)
+            first = await page.goto(standin.url + "/")
+            assert first is not None
+            assert "script-src 'self'" in first.headers["content-security-policy"]
             await expect(page.locator(".warning")).to_have_text(
                 "Sandbox — nothing here reaches WhatsApp"
             )
@@ -74,6 +78,61 @@ async def test_inbox_shows_a_message_arriving_with_live_ticks(status_watch) -> N
             await page.screenshot(path=str(ARTIFACTS / "sandbox-inbox.png"), full_page=True)
             await page.set_viewport_size({"width": 390, "height": 800})
             await page.screenshot(path=str(ARTIFACTS / "sandbox-inbox-phone.png"))
+            assert refused == []  # the inbox works under its Content-Security-Policy
             await browser.close()
     finally:
         await standin.stop()
+
+
+EVIL_PAGE = """<!doctype html><html><body>
+<form id="f" method="post" action="{target}/_sandbox/inbound" enctype="text/plain">
+<input name='{{"from": "+16505550666", "text": "forged", "x": "' value='"}}'>
+</form>
+<script>
+fetch("{target}/_sandbox/inbound", {{method: "POST", mode: "no-cors",
+  body: JSON.stringify({{from: "+16505550667", text: "forged by fetch"}})}})
+  .finally(() => {{ document.title = "fetched"; document.getElementById("f").submit(); }});
+</script></body></html>"""
+
+
+@needs_chromium
+async def test_a_page_on_another_site_cannot_forge_an_inbound_message() -> None:
+    """Chromium loads a page from another origin that POSTs to the control API (a form, and a
+    no-cors fetch, neither of which needs a CORS preflight): the stand-in refuses both."""
+    from aiohttp import web
+    from playwright.async_api import async_playwright
+
+    standin = StandIn(StandInConfig())
+    await standin.start()
+    refused: list[int] = []
+
+    async def evil(_request: web.Request) -> web.Response:
+        return web.Response(text=EVIL_PAGE.format(target=standin.url), content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", evil)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "localhost", 0).start()  # localhost: another site than 127.0.0.1
+    evil_url = f"http://localhost:{runner.addresses[0][1]}/"
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = await browser.new_page()
+
+            def on_response(response: Any) -> None:
+                if "/_sandbox/inbound" in response.url:
+                    refused.append(response.status)
+
+            page.on("response", on_response)
+            async with page.expect_navigation(url=f"{standin.url}/_sandbox/inbound"):
+                await page.goto(evil_url)
+            await browser.close()
+    finally:
+        await runner.cleanup()
+        try:
+            assert standin.conversations == {}  # nothing was forged
+        finally:
+            await standin.stop()
+    assert refused
+    assert set(refused) == {403}

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import API_KEY
+from tests.integration.dashboard.conftest import CSRF
 from whatsapp_scheduler.web import sessions
 
 
@@ -103,3 +104,73 @@ async def test_next_never_leaves_the_site(dash):
     assert 'value="/"' in form.text
     response = await dash.browser.get("/lang/tr?next=https://evil.example")
     assert response.headers["location"] == "/"
+
+
+async def test_sign_out_revokes_the_cookie_itself(signed_in):
+    """A copy of the cookie kept from before sign-out (a stolen one) no longer works."""
+    old = signed_in.browser.cookies[sessions.COOKIE]
+    assert (await signed_in.browser.get("/docs")).status_code == 200
+    response = await signed_in.browser.post("/signout", data={"csrf": signed_in.csrf})
+    assert response.status_code == 303
+    signed_in.browser.cookies.set(sessions.COOKIE, old)
+    assert (await signed_in.browser.get("/")).status_code == 303
+    assert (await signed_in.browser.get("/dashboard/api/recipient?value=1")).status_code == 401
+    assert (await signed_in.browser.get("/docs")).status_code == 401
+    again = await signed_in.browser.post("/signout", data={"csrf": signed_in.csrf})
+    assert again.status_code == 303  # nothing left to end: back to the form
+
+
+async def test_other_sessions_survive_one_sign_out(dash, signed_in):
+    import httpx
+
+    other = httpx.AsyncClient(base_url=dash.url, timeout=10)
+    try:
+        form = await other.get("/signin")
+        token = CSRF.search(form.text)
+        assert token is not None
+        signin = await other.post("/signin", data={"api_key": API_KEY, "csrf": token[1]})
+        assert signin.status_code == 303
+        await signed_in.browser.post("/signout", data={"csrf": signed_in.csrf})
+        assert (await other.get("/")).status_code == 200
+    finally:
+        await other.aclose()
+
+
+async def test_a_session_ends_everywhere_and_with_a_new_api_key(
+    make_settings, clock, sqlite_url, signed_in
+):
+    """Two processes on one database: sign-out on one ends the cookie on the other; a process
+    started with another API_KEY accepts none of the old cookies."""
+    import httpx
+
+    from tests.integration.conftest import ServedApp
+    from whatsapp_scheduler.store import sql
+    from whatsapp_scheduler.web import app as app_mod
+
+    cookie = signed_in.browser.cookies[sessions.COOKIE]
+    stores = [sql.SqlMessageStore.from_url(sqlite_url) for _ in range(2)]
+    same = app_mod.create_app(make_settings(database_url=sqlite_url), store=stores[0], clock=clock)
+    rotated = app_mod.create_app(
+        make_settings(database_url=sqlite_url, api_key="a-new-key-after-rotation-0123456789"),
+        store=stores[1],
+        clock=clock,
+    )
+    async with ServedApp(same) as second, ServedApp(rotated) as third:
+        jar = {sessions.COOKIE: cookie}
+        async with httpx.AsyncClient(base_url=second.url, cookies=jar) as client:
+            assert (await client.get("/")).status_code == 200
+            await signed_in.browser.post("/signout", data={"csrf": signed_in.csrf})
+            assert (await client.get("/")).status_code == 303
+        await signed_in.sign_in()
+        jar = {sessions.COOKIE: signed_in.browser.cookies[sessions.COOKIE]}
+        async with httpx.AsyncClient(base_url=third.url, cookies=jar) as client:
+            assert (await client.get("/")).status_code == 303
+    for s in stores:
+        await s.close()
+
+
+async def test_a_session_expires_after_twelve_hours(signed_in, clock):
+    clock.advance(sessions.MAX_AGE_SECONDS - 60)
+    assert (await signed_in.browser.get("/")).status_code == 200
+    clock.advance(120)
+    assert (await signed_in.browser.get("/")).status_code == 303

@@ -206,3 +206,35 @@ async def test_gives_up_after_max_attempts(receiver, make_message):
 )
 def test_retry_delay_doubles_up_to_the_cap(attempt, delay):
     assert events.retry_delay(attempt) == delay
+
+
+@pytest.mark.parametrize("code", [301, 302, 307, 308])
+async def test_a_redirect_is_not_followed(receiver, make_message, code):
+    """The event goes to STATUS_WEBHOOK_URL only: a receiver answering with a redirect gets a
+    failed attempt ("HTTP 3xx"), and the signed event never reaches the other address."""
+
+    class Redirect(web.HTTPException):
+        status_code = code
+
+    async def handle(_request: web.Request) -> web.Response:
+        raise Redirect(headers={"Location": receiver.url})
+
+    app = web.Application()
+    app.router.add_post("/moved", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/moved"
+    message_store = testing.InMemoryMessageStore(events_enabled=True)
+    message = make_message()
+    await message_store.add(message)
+    await message_store.cancel(message.id, datetime.now(UTC))
+    deliverer = events.EventDeliverer(message_store, url, SECRET, max_attempts=1, poll_seconds=3600)
+    await deliverer.start()
+    try:
+        assert await deliverer.deliver_due() == 1
+    finally:
+        await deliverer.stop()
+        await runner.cleanup()
+    assert message_store.events[0].last_error == f"HTTP {code}"
+    assert receiver.received == []

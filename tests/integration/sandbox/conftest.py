@@ -15,6 +15,7 @@ from aiohttp import web
 from whatsapp_scheduler.sandbox import StandIn, StandInConfig
 
 TOKEN = "test-token"
+CONTROL_TOKEN = "test-control-token"  # the control API's X-Sandbox-Token
 PHONE_ID = "106540352242922"
 SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
@@ -60,6 +61,7 @@ class Receiver:
     url: str = ""
     posts: list[Post] = field(default_factory=list)
     replies: list[int] = field(default_factory=list)
+    gets: list[dict[str, str]] = field(default_factory=list)  # the handshakes' queries
     verify_token: str = VERIFY_TOKEN
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -73,6 +75,7 @@ class Receiver:
 
     async def handle_get(self, request: web.Request) -> web.Response:
         q = request.query
+        self.gets.append(dict(q))
         if q.get("hub.mode") == "subscribe" and q.get("hub.verify_token") == self.verify_token:
             return web.Response(text=q.get("hub.challenge", ""))
         return web.Response(status=403, text="bad token")
@@ -123,6 +126,7 @@ async def make_standin() -> AsyncIterator[MakeStandIn]:
             "phone_number_id": PHONE_ID,
             "app_secret": SECRET,
             "webhook_verify_token": VERIFY_TOKEN,
+            "control_token": CONTROL_TOKEN,
         }
         standin = StandIn(StandInConfig(**(values | overrides)))
         await standin.start()
@@ -141,7 +145,8 @@ async def standin(make_standin: MakeStandIn) -> StandIn:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    """A client of the stand-in with its control token (as the inbox page sends it)."""
+    async with aiohttp.ClientSession(headers={"X-Sandbox-Token": CONTROL_TOKEN}) as session:
         yield session
 
 

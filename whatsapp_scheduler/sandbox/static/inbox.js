@@ -14,9 +14,11 @@
   const stampTimes = (root) => $$("time[data-ts]", root).forEach((t) => {
     if (!t.textContent) t.textContent = fmtTime(t.dataset.ts);
   });
+  // The control API's token (the page's own; another site cannot read it).
+  const token = document.querySelector('meta[name="sandbox-token"]').content;
   const api = async (method, url, body) => {
     const resp = await fetch(url, {
-      method, headers: { "Content-Type": "application/json" },
+      method, headers: { "Content-Type": "application/json", "X-Sandbox-Token": token },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await resp.json().catch(() => ({}));

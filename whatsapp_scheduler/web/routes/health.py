@@ -1,4 +1,6 @@
-"""`GET /health`: open to everyone (the Flutter client sends its key anyway)."""
+"""`GET /health`: open to everyone, the status only; with the API key (the Flutter client sends
+it anyway) everything: version, queue and this process's dispatcher (worker id with host name
+and pid, counters, Meta's last error)."""
 
 from __future__ import annotations
 
@@ -11,20 +13,28 @@ from whatsapp_scheduler.web import deps, schemas
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=schemas.HealthPublic)
-async def health(runtime: deps.RuntimeDep, response: Response) -> schemas.HealthPublic:
-    """Liveness and readiness: database reachable, dispatcher state, queue depth."""
+@router.get("/health", response_model=schemas.HealthPublic | schemas.HealthStatusPublic)
+async def health(
+    runtime: deps.RuntimeDep, response: Response, full: deps.ApiKeyGivenDep
+) -> schemas.HealthPublic | schemas.HealthStatusPublic:
+    """Liveness and readiness: `status` and `database` (200, or 503 when the database is
+    unreachable) for anyone; with the API key also the version, the queue depth and the
+    dispatcher's state."""
     now = runtime.clock.now()
     try:
         stats = await runtime.store.stats(now)
     except errors.StoreError:
         response.status_code = 503
+        if not full:
+            return schemas.HealthStatusPublic(status="unavailable", database="unreachable")
         return schemas.HealthPublic(
             status="unavailable",
             sandbox=runtime.settings.sandbox,
             database="unreachable",
             version=__version__,
         )
+    if not full:
+        return schemas.HealthStatusPublic(status="ok", database="ok")
     queue = {
         "queued": stats.queued,
         "sending": stats.sending,

@@ -125,8 +125,9 @@ async def list_schedule(
             ("limit", str(limit)),
             ("cursor", page.next_cursor),
         ]
-        url = request.url.replace(query=urlencode(query))
-        response.headers["Link"] = f'<{url}>; rel="next"'
+        # Relative (RFC 8288 resolves it against the request's URL): the Host header is the
+        # client's to choose, so it is never written into an answer.
+        response.headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
         response.headers["X-Next-Cursor"] = page.next_cursor
     return [schemas.MessagePublic.of(m) for m in page.items]
 
