@@ -62,6 +62,7 @@ def read_json(text: str) -> Any:
     except (ValueError, RecursionError):
         return dict(UNREADABLE_JSON)
 
+
 def create_private(path: str) -> None:
     """Create the SQLite file readable and writable by its owner only (0600), if it is not
     there yet; SQLite then gives its `-wal` and `-shm` files the database file's mode. An
