@@ -46,7 +46,12 @@ async def test_chaos_every_message_arrives(
     standin.set_faults(error_rate=0.3, hang_rate=0.05, hang_seconds=3.0)
     items = batch("chaos", 200, now())
     await sqlite_store.add_many(items)
-    config = make_settings(request_timeout_seconds=0.3)
+    # 35% of sends fail with no Graph answer: five in a row now and then open the circuit
+    # breaker, whose probes fail 35% of the time too; its waits are scaled down like the retry
+    # back-off (fast_policy), since this test is about resends, not about outages.
+    config = make_settings(
+        request_timeout_seconds=0.3, breaker_base_seconds=0.05, breaker_cap_seconds=0.2
+    )
     d = await bootstrap.build_dispatcher(config, sqlite_store, policy=fast_policy())
     await d.start()
     try:
