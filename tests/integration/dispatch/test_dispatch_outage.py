@@ -82,7 +82,7 @@ class Outage:
         self.clock.advance(STEP)
 
     async def health(self) -> dict[str, Any]:
-        response = await self.http.get("/health")
+        response = await self.http.get("/health", headers={"X-API-Key": API_KEY})
         assert response.status_code == 200
         body: dict[str, Any] = response.json()["dispatcher"]
         return body
