@@ -161,7 +161,9 @@ async def simulate(
             limits.append(shared)
             vt.locks.append(shared._lock)
         local = ratelimit.RateLimiter(rate, 0.0, burst)
-        turns.append(throughput.Throughput(local, shared, NUMBER, vt))
+        gate_lock = asyncio.Lock()
+        vt.locks.append(gate_lock)
+        turns.append(throughput.Throughput(local, shared, NUMBER, gate_lock, vt))
 
     async def sender(turn: throughput.Throughput) -> None:
         while vt.time() < START + seconds:

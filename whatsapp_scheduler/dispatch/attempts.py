@@ -68,6 +68,7 @@ class SendPath:
         self.metrics = metrics
         self._on_sending = on_sending  # the request may be on the wire from now on
         self._on_pause = on_pause  # the number is paused until then: wake the loop at the end
+        self._gate_lock = asyncio.Lock()  # sends the throughput gate holds back (throughput.py)
 
     def active_pause(self, now: datetime) -> pauses_mod.Pause | None:
         return self.pauses.active(self.phone_number_id, now)
@@ -122,7 +123,9 @@ class SendPath:
 
     def throughput(self) -> throughput.Throughput:
         """This number's throughput limits (local, and the fleet's if shared)."""
-        return throughput.Throughput(self.limiter, self.shared_limiter, self.phone_number_id)
+        return throughput.Throughput(
+            self.limiter, self.shared_limiter, self.phone_number_id, self._gate_lock
+        )
 
     async def _reserve_shared_pair(self, message: messages.ScheduledMessage) -> float | None:
         """The fleet-wide gap per recipient: None if booked (or not shared), else the wait.

@@ -27,8 +27,9 @@ would start later gives its slot up and takes the next (`Slot.deadline`,
 (`interval = (1 + LATE_SECONDS) / rate`): the sends in any window of 1 s then have their slots
 in a window of `1 + LATE_SECONDS` s, which holds at most `rate + burst` slots minus one, the
 same bound as one process (`ratelimit.window_bound`). At 1,000/s the fleet's mean is 990/s and
-its busiest second at most 1,020. The clock conversion uses the booking with the shortest round
-trip of the last `CLOCK_SAMPLE_SECONDS` (the two clocks tick at the same rate over that time).
+its busiest second at most 1,020. The clock conversion combines the bookings of the last
+`CLOCK_SAMPLE_SECONDS`: each bounds the offset between the clocks by its round trip, and
+together they bound it tighter (allowing `CLOCK_DRIFT` for their age).
 
 If the database cannot be reached, `acquire` waits and retries with back-off (no send goes out
 unmetered); the store is unreachable then too, so nothing is lost by waiting.
@@ -72,8 +73,11 @@ MIN_PAIR_WAIT = 0.05
 #: A fleet send starts at most this long after its slot (clock conversion included), else it
 #: takes another slot; the fleet books this much (as a fraction of 1 s) slower than the rate.
 LATE_SECONDS = 0.01
-#: The clock conversion comes from the quickest booking of this many seconds.
-CLOCK_SAMPLE_SECONDS = 1.0
+#: The clock conversion comes from the bookings of this many seconds (at most 64) ...
+CLOCK_SAMPLE_SECONDS = 10.0
+#: ... allowing the two clocks to drift apart by this much per second (100 ppm; NTP keeps
+#: clocks within tens of ppm, and processes on one host share one clock).
+CLOCK_DRIFT = 1e-4
 
 
 class Timer(Protocol):
@@ -166,7 +170,10 @@ class BookedRateLimit:
         self._lock = asyncio.Lock()
         self._slots: dict[str, collections.deque[Slot]] = collections.defaultdict(collections.deque)
         self._waiting: collections.Counter[str] = collections.Counter()
-        self._clock_sample: tuple[float, float, float] | None = None  # offset, rtt, taken at
+        # (lowest offset, highest offset, local time) of recent bookings: see `_convert`.
+        self._clock_samples: collections.deque[tuple[float, float, float]] = collections.deque(
+            maxlen=64
+        )
         self.round_trips = 0  # bookings made, for tests and the benchmark
         self.given_up = 0  # slots given up: the send would have started past the deadline
         self._pairs: batching.Batcher[tuple[str, float], float | None] = batching.Batcher(
@@ -206,22 +213,31 @@ class BookedRateLimit:
         base, shared_now = await self.state.book(key, n, 1.0 / self.booked_rate)
         after = self.timer.time()
         self.round_trips += 1
-        offset, rtt = self._convert(shared_now - after, after - before, after)
-        # The slot at shared time s means local time s - offset - e, e in [0, rtt]: placed at
-        # the latest (never early), and due to start within LATE_SECONDS of the earliest.
-        slack = LATE_SECONDS - rtt
+        offset, uncertainty = self._convert(before, after, shared_now)
+        # The slot at shared time s means local time s - offset - e, e in [0, uncertainty]:
+        # placed at the latest (never early), due to start within LATE_SECONDS of the earliest.
+        slack = LATE_SECONDS - uncertainty
         return [
             Slot(at - offset, at - offset + slack)
             for at in slot_times(base, shared_now, n, self.booked_rate, self.burst)
         ]
 
-    def _convert(self, offset: float, rtt: float, now: float) -> tuple[float, float]:
-        """The clock conversion to use: this booking's, or a quicker one of the last
-        CLOCK_SAMPLE_SECONDS (whose `offset` then stands for now too)."""
-        sample = self._clock_sample
-        if sample is None or rtt <= sample[1] or now - sample[2] > CLOCK_SAMPLE_SECONDS:
-            self._clock_sample = sample = (offset, rtt, now)
-        return sample[0], sample[1]
+    def _convert(self, before: float, after: float, shared_now: float) -> tuple[float, float]:
+        """The conversion shared -> local clock: (offset, its uncertainty). Each booking bounds
+        the offset to `[shared_now - after, shared_now - before]`; the bookings of the last
+        CLOCK_SAMPLE_SECONDS together bound it tighter (each widened by CLOCK_DRIFT per second
+        of its age). The lower bound is used: slots are placed at the latest they can mean."""
+        samples = self._clock_samples
+        samples.append((shared_now - after, shared_now - before, after))
+        while after - samples[0][2] > CLOCK_SAMPLE_SECONDS:
+            samples.popleft()
+        low = max(lo - CLOCK_DRIFT * (after - at) for lo, _, at in samples)
+        high = min(hi + CLOCK_DRIFT * (after - at) for _, hi, at in samples)
+        if high < low:  # a clock jumped: start over from this booking
+            samples.clear()
+            samples.append((shared_now - after, shared_now - before, after))
+            low, high = shared_now - after, shared_now - before
+        return low, high - low
 
     def gave_up(self) -> None:
         self.given_up += 1

@@ -11,9 +11,14 @@ dispatcher records as the send's start (`attempts.started_at`).
 - the fleet's slot is not past its deadline (else the slot is given up and another taken);
 - the number's gate (`RateLimiter.gate`, `TokenBucket.take`) lets a send start now: a task
   woken late by a busy loop, together with others, would otherwise send them all at once.
+
+Sends the gate holds back queue on one lock (`gate_lock`, one per send path), so that only the
+first of them sleeps until the gate opens, instead of all of them waking for each opening.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from whatsapp_scheduler.dispatch import ratelimit, sharedlimit
 
@@ -26,11 +31,13 @@ class Throughput:
         limiter: ratelimit.RateLimiter,
         shared: sharedlimit.SharedRateLimit | None,
         key: str,
+        gate_lock: asyncio.Lock,
         timer: sharedlimit.Timer | None = None,
     ) -> None:
         self.limiter = limiter
         self.shared = shared
         self.key = key
+        self.gate_lock = gate_lock
         self.timer: sharedlimit.Timer = timer or sharedlimit.LoopTimer()
 
     async def wait(self) -> sharedlimit.Slot | None:
@@ -53,7 +60,13 @@ class Throughput:
                 self.shared.gave_up()
                 slot = await self.shared.acquire(self.key)  # gave that one up: the next one
                 continue
-            allowed = gate.take(now)
-            if allowed is None:
-                return
-            await self.timer.sleep(allowed - now)
+            if not self.gate_lock.locked() and gate.take(now) is None:
+                return  # the usual case: nobody queued before us, and the gate is open
+            async with self.gate_lock:
+                while slot is None or self.timer.time() <= slot.deadline:
+                    now = self.timer.time()
+                    allowed = gate.take(now)
+                    if allowed is None:
+                        return
+                    await self.timer.sleep(allowed - now)
+            # the slot expired while queued: take the next one outside the queue
