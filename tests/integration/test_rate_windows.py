@@ -47,7 +47,7 @@ class VirtualTime:
         self.now = START
         self.rng = rng
         self.stalls = stalls  # (from, to): a busy event loop; wake-ups inside move to `to`
-        self.locks: list[asyncio.Lock] = []  # waiters on these count as asleep
+        self.locks: list[asyncio.Lock | asyncio.Semaphore] = []  # their waiters count as asleep
         self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._running = 0
@@ -71,7 +71,7 @@ class VirtualTime:
     def _lock_waiters(self) -> int:
         waiters = 0
         for lock in self.locks:
-            found = getattr(lock, "_waiters", None) or ()  # CPython's asyncio.Lock
+            found = getattr(lock, "_waiters", None) or ()  # CPython's Lock and Semaphore
             waiters += sum(1 for future in found if not future.done())
         return waiters
 
@@ -159,7 +159,7 @@ async def simulate(
                 RoundTrip(state(vt.time), vt), rate, burst, timer=vt
             )
             limits.append(shared)
-            vt.locks.append(shared._lock)
+            vt.locks += [shared._lock, shared.holders(NUMBER)]
         local = ratelimit.RateLimiter(rate, 0.0, burst)
         gate_lock = asyncio.Lock()
         vt.locks.append(gate_lock)

@@ -50,10 +50,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol, TypeVar
 
 from whatsapp_scheduler.dispatch import ratelimit
@@ -73,6 +74,18 @@ MIN_PAIR_WAIT = 0.05
 #: A fleet send starts at most this long after its slot (clock conversion included), else it
 #: takes another slot; the fleet books this much (as a fraction of 1 s) slower than the rate.
 LATE_SECONDS = 0.01
+#: Redis down (FallbackRateLimit): probe it after this long, doubling up to PROBE_MAX ...
+PROBE_FIRST = 0.5
+PROBE_MAX = 5.0
+#: ... and once it answers, the fleet goes back to it this long after the first to see it.
+RETURN_DELAY = PROBE_MAX + 1.0
+#: After a switch of source, the new source's first slot is at least this much later: the old
+#: source's slots already booked (each instance holds at most 2 x BATCH_SECONDS of them, see
+#: `BookedRateLimit.holders`) are used up by then, for a fleet of up to 9 instances.
+SWITCH_HOLD = 1.0
+#: An instance on Redis notes itself this often; instances seen within the horizon count.
+HEARTBEAT_SECONDS = 5.0
+INSTANCES_HORIZON = 30.0
 #: The clock conversion comes from the bookings of this many seconds (at most 64) ...
 CLOCK_SAMPLE_SECONDS = 10.0
 #: ... allowing the two clocks to drift apart by this much per second (100 ppm; NTP keeps
@@ -133,6 +146,32 @@ class SharedRateLimit(Protocol):
         ...
 
 
+class Wanting:
+    """One send counted in `counter[key]` (the sends wanting a slot, which size a booking)
+    until `done()`, or until it leaves `counting`'s block."""
+
+    def __init__(self, counter: collections.Counter[str], key: str) -> None:
+        self.counter, self.key, self.counting = counter, key, True
+        counter[key] += 1
+
+    def __call__(self) -> int:
+        return self.counter[self.key]
+
+    def done(self) -> None:
+        if self.counting:
+            self.counting = False
+            self.counter[self.key] -= 1
+
+
+@contextlib.contextmanager
+def counting(counter: collections.Counter[str], key: str) -> Iterator[Wanting]:
+    wanted = Wanting(counter, key)
+    try:
+        yield wanted
+    finally:
+        wanted.done()
+
+
 def booked_rate(rate: float) -> float:
     """The rate the fleet books at: `LATE_SECONDS` of each second left for lateness."""
     return rate / (1.0 + LATE_SECONDS)
@@ -158,10 +197,12 @@ class BookedRateLimit:
         burst: float | None = None,
         *,
         timer: Timer | None = None,
+        retry: bool = True,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.state = state
+        self.retry = retry  # False: a failed round trip raises (FallbackRateLimit falls back)
         self.rate = rate
         self.booked_rate = booked_rate(rate)
         self.burst = max(1.0, burst if burst is not None else float(ratelimit.burst_for(rate)))
@@ -169,7 +210,8 @@ class BookedRateLimit:
         self.timer: Timer = timer or LoopTimer()
         self._lock = asyncio.Lock()
         self._slots: dict[str, collections.deque[Slot]] = collections.defaultdict(collections.deque)
-        self._waiting: collections.Counter[str] = collections.Counter()
+        self.wanting: collections.Counter[str] = collections.Counter()  # sends in `acquire`
+        self._holders: dict[str, asyncio.Semaphore] = {}
         # (lowest offset, highest offset, local time) of recent bookings: see `_convert`.
         self._clock_samples: collections.deque[tuple[float, float, float]] = collections.deque(
             maxlen=64
@@ -181,27 +223,48 @@ class BookedRateLimit:
         )
 
     async def acquire(self, key: str) -> Slot:
-        self._waiting[key] += 1
-        try:
-            slots = self._slots[key]
-            while True:
-                while not slots:
-                    async with self._lock:
-                        if not slots:  # another waiter may have booked for us meanwhile
-                            n = min(self.max_batch, self._waiting[key])
-                            slots.extend(
-                                await self._retrying("shared rate limit", self._booker(key, n))
-                            )
-                slot = slots.popleft()
-                if self.timer.time() <= slot.deadline:
-                    break
-                self.given_up += 1  # stale already (this process stalled): the next one
-        finally:
-            self._waiting[key] -= 1
-        delay = slot.at - self.timer.time()
-        if delay > 0:
-            await self.timer.sleep(delay)
+        with counting(self.wanting, key) as wanted:
+            async with self.holders(key):
+                slot = await self.next_slot(key, wanted())
+                wanted.done()
+                delay = slot.at - self.timer.time()
+                if delay > 0:
+                    await self.timer.sleep(delay)
         return slot
+
+    def holders(self, key: str) -> asyncio.Semaphore:
+        """At most `max_batch` sends of this process hold a slot not yet due (and at most one
+        batch is booked and not handed out): so the fleet's schedule is booked at most
+        (instances x 2 x BATCH_SECONDS) ahead, however many sends wait, and a switch of source (FallbackRateLimit) knows how long the old one's slots
+        can last."""
+        found = self._holders.get(key)
+        if found is None:
+            found = self._holders[key] = asyncio.Semaphore(self.max_batch)
+        return found
+
+    async def next_slot(self, key: str, wanted: int = 1) -> Slot:
+        """The next slot for `key` (not waited for); if none is left, one round trip books
+        for the `wanted` sends of this process that want one (at most `max_batch`)."""
+        slots = self._slots[key]
+        while True:
+            while not slots:
+                async with self._lock:
+                    if not slots:  # another waiter may have booked for us meanwhile
+                        n = max(1, min(self.max_batch, wanted))
+                        booking = self._booker(key, n)
+                        if self.retry:
+                            slots.extend(await self._retrying("shared rate limit", booking))
+                        else:
+                            slots.extend(await booking())
+            slot = slots.popleft()
+            if self.timer.time() <= slot.deadline:
+                break
+            self.given_up += 1  # stale already (this process stalled): the next one
+        return slot
+
+    def drop_slots(self) -> None:
+        """Forget the slots booked and not handed out (their source is being left)."""
+        self._slots.clear()
 
     def _booker(self, key: str, n: int) -> Callable[[], Awaitable[list[Slot]]]:
         return lambda: self.book(key, n)
@@ -279,9 +342,11 @@ class BookedRateLimit:
         # Distinct keys (a repeated key keeps its last interval), sorted: processes whose
         # groups overlap then lock the rows in the same order and never deadlock.
         gaps = dict(sorted(dict(items).items()))
-        waits = await self._retrying(
-            "shared pair gap", lambda: self.state.book_pairs(gaps, MIN_PAIR_WAIT)
-        )
+
+        def booking() -> Awaitable[dict[str, float]]:
+            return self.state.book_pairs(gaps, MIN_PAIR_WAIT)
+
+        waits = await (self._retrying("shared pair gap", booking) if self.retry else booking())
         answers: list[float | None] = []
         answered: set[str] = set()
         for key, interval in items:
@@ -330,18 +395,214 @@ class RedisRateLimit(BookedRateLimit):
         *,
         timer: Timer | None = None,
         clock: Callable[[], float] | None = None,
+        retry: bool = True,
     ) -> None:
-        state = shared_limits.RedisLimitState(redis_url, clock=clock)
-        super().__init__(state, rate, burst, timer=timer)
+        self.redis = shared_limits.RedisLimitState(redis_url, clock=clock)
+        super().__init__(self.redis, rate, burst, timer=timer, retry=retry)
+
+
+class LocalShareRateLimit(BookedRateLimit):
+    """This process's share of the rate (`rate / instances`), booked in-process: the fallback
+    for Redis where the database is not PostgreSQL."""
+
+    source = "local"
+
+    def __init__(self, rate: float, instances: int, *, timer: Timer | None = None) -> None:
+        self.instances = max(1, instances)
+        timer = timer or LoopTimer()
+        super().__init__(
+            shared_limits.LocalLimitState(timer.time), rate / self.instances, timer=timer
+        )
+
+
+class FallbackRateLimit:
+    """The limit in Redis, falling back while Redis is unreachable (docs/operations.md).
+
+    A failed Redis round trip moves this process to `fallback(instances)`: PostgreSQL's shared
+    state (`PostgresRateLimit`, the whole rate, exact for the fleet) where the database is
+    PostgreSQL, else `LocalShareRateLimit`, its share `rate / instances` of the instances
+    seen on Redis in the last `INSTANCES_HORIZON` s (1 if none was). It then probes Redis
+    after PROBE_FIRST s, doubling up to PROBE_MAX. The first process to reach Redis again sets
+    the fleet's return time `RETURN_DELAY` ahead (longer than any process's probe interval),
+    and every process goes back at that time, so sources are not mixed for longer than the
+    clocks disagree. After each switch, the new source's first slot waits `SWITCH_HOLD`: the
+    old source's slots already handed out (at most `BATCH_SECONDS` of them per process) are
+    used up first. /health says which source is in use and why.
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        rate: float,
+        fallback: Callable[[int], BookedRateLimit],
+        *,
+        timer: Timer | None = None,
+        instance: str | None = None,
+    ) -> None:
+        import uuid
+
+        self.rate = rate
+        self.timer: Timer = timer or LoopTimer()
+        self.primary = RedisRateLimit(redis_url, rate, timer=self.timer, retry=False)
+        self._make_fallback = fallback
+        self.wanting: collections.Counter[str] = collections.Counter()
+        self.fallback: BookedRateLimit | None = None
+        self.instance = instance or uuid.uuid4().hex
+        self.instances = 1  # seen on Redis (heartbeats), for the local share
+        self.reason: str | None = None  # why not Redis, for /health
+        self.probes = 0
+        self.switches = 0
+        self.given_up = 0
+        self._down_since: float | None = None
+        self._return_at: float | None = None  # local time the fleet goes back to Redis
+        self._hold_until = -math.inf
+        self._next_heartbeat = -math.inf
+        self._probe: asyncio.Task[None] | None = None
+
+    @property
+    def on_redis(self) -> bool:
+        return self._down_since is None
+
+    async def acquire(self, key: str) -> Slot:
+        with counting(self.wanting, key) as wanted:
+            async with self.primary.holders(key):
+                return await self._acquire(key, wanted)
+
+    async def _acquire(self, key: str, wanted: Wanting) -> Slot:
+        while True:
+            now = self.timer.time()
+            if self._return_at is not None and now >= self._return_at:
+                self._go_back()
+            if now < self._hold_until:
+                await self.timer.sleep(self._hold_until - now)
+                continue
+            if self.on_redis:
+                try:
+                    slot = await self.primary.next_slot(key, wanted())
+                    await self._heartbeat()
+                except self.primary.state.errors as exc:
+                    self._fall_back(exc)
+                    continue
+            else:
+                assert self.fallback is not None
+                slot = await self.fallback.next_slot(key, wanted())
+                if self._return_at is not None and slot.at >= self._return_at:
+                    # past the fleet's return: not used (slower, never faster); wait for it
+                    await self.timer.sleep(self._return_at - self.timer.time())
+                    continue
+            wanted.done()
+            delay = slot.at - self.timer.time()
+            if delay > 0:
+                await self.timer.sleep(delay)
+            return slot
+
+    async def _heartbeat(self) -> None:
+        now = self.timer.time()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + HEARTBEAT_SECONDS
+            self.instances = await self.primary.redis.heartbeat(self.instance, INSTANCES_HORIZON)
+
+    def _fall_back(self, exc: BaseException) -> None:
+        if not self.on_redis:
+            return  # another send of this process found out first
+        now = self.timer.time()
+        self._down_since = now
+        self._hold_until = now + SWITCH_HOLD
+        self.primary.drop_slots()
+        if self.fallback is None or isinstance(self.fallback, LocalShareRateLimit):
+            self.fallback = self._make_fallback(self.instances)
+        self.switches += 1
+        self.reason = f"redis unreachable ({type(exc).__name__})"
+        logger.warning(
+            "shared rate limit: Redis unreachable (%s); using %s until it answers again",
+            type(exc).__name__,
+            self.fallback.source,
+        )
+        self._probe = asyncio.create_task(self._probe_redis())
+
+    async def _probe_redis(self) -> None:
+        wait = PROBE_FIRST
+        while True:
+            await self.timer.sleep(wait)
+            self.probes += 1
+            try:
+                at, redis_now = await self.primary.redis.return_at(RETURN_DELAY)
+            except self.primary.state.errors:
+                wait = min(PROBE_MAX, wait * 2)
+                continue
+            self._return_at = self.timer.time() + (at - redis_now)
+            logger.warning(
+                "shared rate limit: Redis answers again; back to it at its time %.3f", at
+            )
+            return
+
+    def _go_back(self) -> None:
+        assert self._return_at is not None
+        self._hold_until = self._return_at + SWITCH_HOLD
+        self._return_at = None
+        self._down_since = None
+        self.reason = None
+        self.switches += 1
+        if self.fallback is not None:
+            self.fallback.drop_slots()
+
+    def gave_up(self) -> None:
+        self.given_up += 1
+
+    def health(self) -> dict[str, object]:
+        now = self.timer.time()
+        found: dict[str, object] = {
+            "source": self.primary.source if self.on_redis else self._fallback_source(),
+            "reason": self.reason,
+            "bookings": self.primary.round_trips
+            + (self.fallback.round_trips if self.fallback is not None else 0),
+            "slots_given_up": self.given_up,
+            "switches": self.switches,
+            "instances_seen": self.instances,
+        }
+        if self._down_since is not None:
+            found["outage_seconds"] = round(now - self._down_since, 3)
+            found["redis_probes"] = self.probes
+            if isinstance(self.fallback, LocalShareRateLimit):
+                found["messages_per_second_share"] = self.fallback.rate
+        if self._return_at is not None:
+            found["back_to_redis_in_seconds"] = round(max(0.0, self._return_at - now), 3)
+        return found
+
+    def _fallback_source(self) -> str:
+        return self.fallback.source if self.fallback is not None else "none"
+
+    async def reserve_pair(self, key: str, interval: float) -> float | None:
+        if self.on_redis:
+            try:
+                return await self.primary.reserve_pair(key, interval)
+            except self.primary.state.errors as exc:
+                self._fall_back(exc)
+        assert self.fallback is not None
+        return await self.fallback.reserve_pair(key, interval)
+
+    async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+        await self.primary.close()
+        if self.fallback is not None:
+            await self.fallback.close()
 
 
 def for_database(
     database_url: str, rate: float, redis_url: str | None = None
 ) -> SharedRateLimit | None:
-    """The fleet-wide limit: Redis when `redis_url` is set, else PostgreSQL; None on SQLite
-    without Redis, where one process owns the queue and `ratelimit.RateLimiter` is exact."""
+    """The fleet-wide limit: Redis when `redis_url` is set (falling back to PostgreSQL, or to
+    a local share, while Redis is down), else PostgreSQL; None on SQLite without Redis, where
+    one process owns the queue and `ratelimit.RateLimiter` is exact."""
     if redis_url:
-        return RedisRateLimit(redis_url, rate)
+        if urls.is_postgres(database_url):
+            return FallbackRateLimit(
+                redis_url, rate, lambda _: PostgresRateLimit(database_url, rate)
+            )
+        return FallbackRateLimit(redis_url, rate, lambda n: LocalShareRateLimit(rate, n))
     if not urls.is_postgres(database_url):
         return None
     return PostgresRateLimit(database_url, rate)
