@@ -210,8 +210,12 @@ def soak(args: argparse.Namespace) -> bool:
             PAIR_INTERVAL="0",
             LOG_LEVEL="WARNING",
         )
+        command = [str(benchservice.BIN), "serve", "--port", str(service_port)]
+        if args.profile:  # the event loop's thread (cProfile sees only the main thread)
+            command = [sys.executable, "-m", "cProfile", "-o", args.profile, "-m"]
+            command += ["whatsapp_scheduler", "serve", "--port", str(service_port)]
         service = subprocess.Popen(
-            [str(benchservice.BIN), "serve", "--port", str(service_port)],
+            command,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -289,6 +293,11 @@ def soak(args: argparse.Namespace) -> bool:
     }
     for what, ok in checks.items():
         print(f"{'ok  ' if ok else 'FAIL'} {what}")
+    if args.profile:
+        import pstats
+
+        print(f"profile of serve's event loop thread ({args.profile}), by own time:")
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
     return all(checks.values())
 
 
@@ -301,6 +310,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drain", type=float, default=300.0, help="seconds to wait for the tail")
     p.add_argument("--lanes", type=int, default=64, help="stand-in webhook POSTs in parallel")
     p.add_argument("--batch", type=int, default=1, help="statuses per webhook POST (Meta: 1)")
+    p.add_argument("--profile", metavar="PATH", help="run serve under cProfile, write PATH")
     p.add_argument("--standin", nargs=5, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
