@@ -6,6 +6,7 @@ Usage::
     .venv/bin/python bench/bench_postgres.py --throughput    # drain: SQLite x1 vs PostgreSQL x1, x2
     .venv/bin/python bench/bench_postgres.py --claim         # 1,000,000 rows: EXPLAIN + claim p99
     .venv/bin/python bench/bench_postgres.py --pairs         # fleet-wide pair-gap bookings/s
+    .venv/bin/python bench/bench_postgres.py --window        # 2 instances, 1,000/s: busiest 1 s
 
 Throughput: 10,000 due messages drained in burst mode with the rate limit lifted (no token
 bucket, no shared limit), the stand-in in its own process (as in bench_dispatch.py, whose SQLite
@@ -19,6 +20,10 @@ BUFFERS) of the store's real claim statement, then claim 100 + release (deferral
 Pairs: 2 `PostgresRateLimit`s (as 2 processes) book the gap of 4,000 distinct recipients
 (`reserve_pair`), with 1, 16 and 64 concurrent sends: bookings/s. The dispatcher books one per
 send, just before it, so this is the ceiling the fleet-wide gap puts on the send rate.
+
+Window: 5,000 due messages drained by 2 instances sharing MESSAGES_PER_SECOND=1000 through
+PostgreSQL (the limit on): the mean rate and the busiest sliding 1-s window of the send starts
+the instances recorded (`attempts.started_at`; bound 1,020), and of the stand-in's stamps.
 
 Needs TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres); each run uses
 a fresh database, dropped afterwards.
@@ -75,13 +80,15 @@ def fresh_database() -> Iterator[str]:
 # -- throughput -------------------------------------------------------------------------------
 
 
-async def instance(graph_url: str, database: str) -> None:
-    """One PostgreSQL instance (child process): set up, print "ready", wait for "go", drain."""
+async def instance(graph_url: str, database: str, limited: bool = False) -> None:
+    """One PostgreSQL instance (child process): set up, print "ready", wait for "go", drain.
+    With `limited`, at MESSAGES_PER_SECOND=1000 shared through PostgreSQL."""
     message_store = sql.SqlMessageStore.from_url(database)
     config = bench_dispatch.make_settings(graph_url, database, claim_batch_size=500)
     d = await bootstrap.build_dispatcher(config, message_store)
-    d.limiter = ratelimit.RateLimiter(1e9, 0)  # the limit lifted, as bench_dispatch --unlimited
-    if d.shared_limiter is not None:  # ... and with it the smaller claims it brings
+    if not limited:
+        d.limiter = ratelimit.RateLimiter(1e9, 0)  # lifted, as bench_dispatch --unlimited
+    if d.shared_limiter is not None and not limited:  # ... and the smaller claims it brings
         await d.shared_limiter.close()
         d.shared_limiter = None
         d.config = dataclasses.replace(d.config, claim_batch_size=500)
@@ -95,8 +102,13 @@ async def instance(graph_url: str, database: str) -> None:
     await message_store.close()
 
 
-async def drain_postgres(graph_url: str, count: int, instances: int) -> float:
-    """msg/s of `instances` processes draining `count` due messages from one database."""
+async def drain_postgres(
+    graph_url: str, count: int, instances: int, windows: list[tuple[float, int, int]] | None = None
+) -> float:
+    """msg/s of `instances` processes draining `count` due messages from one database. With
+    `windows`, the limit is on and (mean, busiest 1 s recorded, busiest 1 s stand-in) is added."""
+    limited = windows is not None
+    before = time.time()  # the clock of the stand-in's stamps
     with fresh_database() as database:
         seed = sql.SqlMessageStore.from_url(database)
         now = datetime.now(UTC)
@@ -109,6 +121,7 @@ async def drain_postgres(graph_url: str, count: int, instances: int) -> float:
                 "--instance",
                 graph_url,
                 database,
+                *(["--limited"] if limited else []),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )
@@ -131,6 +144,20 @@ async def drain_postgres(graph_url: str, count: int, instances: int) -> float:
             await proc.wait()
         if sent != count:
             raise RuntimeError(f"sent {sent} of {count}")
+        if windows is not None:
+            with psycopg.connect(urls.libpq_url(database)) as conn:
+                rows = conn.execute(
+                    "SELECT extract(epoch FROM started_at) FROM attempts WHERE outcome = 'sent'"
+                ).fetchall()
+            sent_at = [float(t) for (t,) in rows]
+            received = bench_dispatch.standin_stamps(graph_url, before)
+            windows.append(
+                (
+                    bench_dispatch.mean_rate(sent_at),
+                    bench_dispatch.busiest_second(sent_at),
+                    bench_dispatch.busiest_second(received),
+                )
+            )
         return count / elapsed
 
 
@@ -149,6 +176,15 @@ async def throughput(runs: int, count: int) -> None:
             + ", ".join(f"{k} {v:.0f} msg/s" for k, v in medians.items())
         )
         print(f"ratio postgres x2 / sqlite x1: {medians['postgres x2'] / medians['sqlite x1']:.2f}")
+
+
+async def window(runs: int, count: int) -> None:
+    """The busiest second of 2 instances sharing 1,000/s through PostgreSQL."""
+    with bench_dispatch.standin_process() as url:
+        results: list[tuple[float, int, int]] = []
+        for _ in range(runs):
+            await drain_postgres(url, count, 2, results)
+        bench_dispatch.print_windows(f"postgres x2, {count} due", 1000.0, results)
 
 
 # -- fleet-wide pair-gap bookings ------------------------------------------------------------
@@ -261,7 +297,9 @@ def release(message: messages.ScheduledMessage, now: datetime) -> store.Outcome:
 
 async def main(args: argparse.Namespace) -> None:
     print(f"date: {datetime.now(UTC).isoformat()}  cpus: {os.cpu_count()}")
-    both = not (args.throughput or args.claim or args.pairs)
+    both = not (args.throughput or args.claim or args.pairs or args.window)
+    if args.window:
+        await window(args.runs, args.window_messages)
     if args.throughput or both:
         await throughput(args.runs, args.messages)
     if args.claim or both:
@@ -284,6 +322,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--throughput", action="store_true")
     p.add_argument("--claim", action="store_true")
     p.add_argument("--pairs", action="store_true")
+    p.add_argument("--window", action="store_true", help="busiest 1 s, 2 instances at 1,000/s")
+    p.add_argument("--window-messages", type=int, default=5_000)
+    p.add_argument("--limited", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--messages", type=int, default=10_000)
     p.add_argument("--rows", type=int, default=1_000_000)
@@ -297,6 +338,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse()
     if arguments.instance:
-        asyncio.run(instance(*arguments.instance))
+        graph_url, database_url = arguments.instance
+        asyncio.run(instance(graph_url, database_url, limited=arguments.limited))
     else:
         asyncio.run(main(arguments))

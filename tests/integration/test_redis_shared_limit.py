@@ -64,6 +64,7 @@ async def test_an_unreachable_redis_is_waited_for_not_bypassed():
 
 async def test_redis_url_selects_redis_even_on_sqlite():
     chosen = sharedlimit.for_database("sqlite:///x.db", 80, "redis://127.0.0.1:6379/15")
-    assert isinstance(chosen, sharedlimit.RedisRateLimit)
+    assert isinstance(chosen, sharedlimit.FallbackRateLimit)
+    assert chosen.health()["source"] == "redis"
     await chosen.close()
     assert sharedlimit.for_database("sqlite:///x.db", 80) is None

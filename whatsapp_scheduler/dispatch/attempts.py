@@ -2,9 +2,10 @@
 
 In order: too late (MAX_LATENESS) -> the 24-hour window at send time (`window_gate`) -> the
 number paused -> its circuit breaker holding (a Meta outage, `breaker`) -> the gap per
-recipient (local, then the fleet's) -> a throughput token (local, then the fleet's) -> the
-send -> the outcome, built and counted by `outcomes.Tally`. A deferral (paused, outage, pair
-gap) costs no attempt. A failed send is decided by the retry policy
+recipient (local, then the fleet's) -> a throughput token (local, then the fleet's;
+`throughput.Throughput`) -> the send, which starts only when the throughput gate lets it start
+at that moment -> the outcome, built and counted by `outcomes.Tally`. A deferral (paused,
+outage, pair gap) costs no attempt. A failed send is decided by the retry policy
 (`retries.RetryPolicy`); an account-level error pauses the number, a throughput error slows
 its bucket down, an outage failure (`breaker.is_outage`) feeds the number's circuit breaker.
 """
@@ -22,7 +23,7 @@ from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
-from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit
+from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit, throughput
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
 from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
 from whatsapp_scheduler.whatsapp import errorcodes
@@ -72,6 +73,7 @@ class SendPath:
         self._on_pause = on_pause  # the number is paused until then: wake the loop at the end
         self.breaker = breaker or breaker_mod.Breaker(breaker_mod.BreakerConfig(), metrics)
         self.breaker.watch(phone_number_id)
+        self._gate_lock = asyncio.Lock()  # sends the throughput gate holds back (throughput.py)
 
     def active_pause(self, now: datetime) -> pauses_mod.Pause | None:
         return self.pauses.active(self.phone_number_id, now)
@@ -118,7 +120,8 @@ class SendPath:
         allowed = self.limiter.pairs.reserve(message.recipient, booked)
         if allowed is not None:
             return self.tally.deferral(message, now, allowed, "pair_gap")
-        await self._wait_for_token()
+        turn = self.throughput()
+        slot = await turn.wait()
         now = self.clock.now()
         pause = self.active_pause(now)
         if pause is not None:
@@ -132,6 +135,7 @@ class SendPath:
             self.limiter.pairs.release(message.recipient, booked)
             now = self.clock.now()
             return self.tally.deferral(message, now, now + timedelta(seconds=wait), "pair_gap")
+        await turn.go(slot)  # from here to the send's stamp: nothing awaited
         return await self._send(message, sent_as)
 
     def _held_by_breaker(self, message: messages.ScheduledMessage, now: datetime) -> store.Outcome:
@@ -139,14 +143,25 @@ class SendPath:
         the dispatcher claims nothing until the breaker's probe."""
         return self.tally.deferral(message, now, min(message.run_at, now), "outage")
 
-    async def _wait_for_token(self) -> None:
-        loop = asyncio.get_running_loop()
-        at = self.limiter.reserve(self.phone_number_id, loop.time())
-        delay = at - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if self.shared_limiter is not None:  # and a slot of the fleet's rate (sharedlimit.py)
-            await self.shared_limiter.acquire(self.phone_number_id)
+    def limit_health(self) -> dict[str, object]:
+        """/health's `limit`: the rate, the burst, the most any 1-s window may carry, and
+        where the limit is kept (`local`, or the fleet's source and its counters)."""
+        bucket = self.limiter.gate(self.phone_number_id)
+        found: dict[str, object] = {
+            "messages_per_second": self.limiter.messages_per_second,
+            "burst": bucket.burst,
+            "window_max": ratelimit.window_bound(bucket.nominal_rate, bucket.burst),
+            "source": "local",
+        }
+        if self.shared_limiter is not None:
+            found.update(self.shared_limiter.health())
+        return found
+
+    def throughput(self) -> throughput.Throughput:
+        """This number's throughput limits (local, and the fleet's if shared)."""
+        return throughput.Throughput(
+            self.limiter, self.shared_limiter, self.phone_number_id, self._gate_lock
+        )
 
     async def _reserve_shared_pair(self, message: messages.ScheduledMessage) -> float | None:
         """The fleet-wide gap per recipient: None if booked (or not shared), else the wait.

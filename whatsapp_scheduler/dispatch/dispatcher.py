@@ -522,6 +522,7 @@ class Dispatcher:
             "next_wake_at": next_wake.isoformat() if next_wake else None,
             **self.tally.counts,
             "last_error": self.tally.last_error,
+            "limit": self.path.limit_health(),
         }
 
 

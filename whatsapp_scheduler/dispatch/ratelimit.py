@@ -13,6 +13,19 @@ Two of Meta's limits (docs/meta-cloud-api.md, "Throughput" and "Pair rate"):
 
 The limits hold per process. On PostgreSQL `sharedlimit.PostgresRateLimit` adds the same
 throughput limit for all processes together (docs/operations.md).
+
+Meta counts sends per second over any window, not per aligned second, and answers 130429 above
+the rate. So the bucket's burst is small: `burst_for(rate)` tokens, i.e. 1 + 2% of a second's
+worth (rounded down). A GCRA with burst B lets at most `ceil(rate) + B - 1` sends into any
+half-open window of 1 s: with `n` sends in `[t, t + 1)`, the first and the last are at least
+`(n - 1) / rate - (B - 1) / rate` apart and less than 1 s, so `n < rate + B`. For a whole-number
+rate that is `rate + floor(0.02 * rate) <= 1.02 * rate`: 1 at 1/s, 5 at 5/s, 81 at 80/s,
+1,020 at 1,000/s (docs/dispatcher.md, "Throughput").
+
+That bound holds for the times the bucket books, and a task that sleeps until its slot can
+wake late (a busy event loop): several late tasks then go together. `TokenBucket.take` is the
+gate against that: called right before the send, on the time the send really starts, it lets
+it go only if that time conforms too, else says when it may (`dispatch/throughput.py`).
 """
 
 from __future__ import annotations
@@ -20,9 +33,9 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-#: The bucket holds at most this many seconds' worth of tokens, so a burst after a quiet spell
-#: adds at most 1/4 s of traffic: 60 s of sending stays within +0.5% of the nominal rate.
-BURST_SECONDS = 0.25
+#: No 1-second window may carry more than the rate plus this fraction of it (Meta's 130429
+#: otherwise); the burst after a quiet spell is what this allows.
+WINDOW_TOLERANCE = 0.02
 
 #: After 130429 the rate is halved, down to this fraction of the nominal rate at most ...
 SLOW_FLOOR = 0.1
@@ -33,6 +46,18 @@ RECOVERY_STEP = 0.01
 PAIR_PRUNE_SIZE = 10_000
 
 
+def burst_for(rate: float) -> int:
+    """The bucket's size: one token plus `WINDOW_TOLERANCE` of a second's worth, rounded down
+    (1 up to 49/s, 2 at 50-99/s, 21 at 1,000/s). The small epsilon keeps 0.02 * 50 from
+    rounding to 0.99999."""
+    return 1 + math.floor(rate * WINDOW_TOLERANCE + 1e-9)
+
+
+def window_bound(rate: float, burst: float) -> int:
+    """The most sends a GCRA of `rate` and `burst` lets into any half-open 1-s window."""
+    return math.ceil(rate + burst) - 1
+
+
 class TokenBucket:
     """Throughput limit for one business number (GCRA form of a token bucket)."""
 
@@ -40,7 +65,7 @@ class TokenBucket:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.nominal_rate = rate
-        self.burst = max(1.0, burst if burst is not None else rate * BURST_SECONDS)
+        self.burst = max(1.0, burst if burst is not None else float(burst_for(rate)))
         self._tat = -math.inf  # theoretical arrival time of the next token
         self._slowed_until = -math.inf
         self._set_rate(rate)
@@ -55,6 +80,16 @@ class TokenBucket:
         allowed = max(now, self._tat - self._tolerance)
         self._tat = max(self._tat, allowed) + self._interval
         return allowed
+
+    def take(self, now: float) -> float | None:
+        """Book a send that starts at `now` if `now` conforms (None), else leave the bucket
+        as it is and return when it may. The gate of `dispatch/throughput.py`: what goes
+        through it holds `window_bound` on the very times it was called with."""
+        allowed = self.peek(now)
+        if allowed > now:
+            return allowed
+        self._tat = max(self._tat, now) + self._interval
+        return None
 
     def peek(self, now: float) -> float:
         """When a send booked at `now` could go out, without booking it."""
@@ -133,6 +168,7 @@ class RateLimiter:
         self.messages_per_second = messages_per_second
         self._burst = burst
         self._buckets: dict[str, TokenBucket] = {}
+        self._gates: dict[str, TokenBucket] = {}
         self.pairs = PairGap(pair_interval)
 
     def bucket(self, phone_number_id: str) -> TokenBucket:
@@ -141,6 +177,15 @@ class RateLimiter:
         if found is None:
             found = TokenBucket(self.messages_per_second, self._burst)
             self._buckets[phone_number_id] = found
+        return found
+
+    def gate(self, phone_number_id: str) -> TokenBucket:
+        """The gate of one number: the same limit, checked on the times sends really start
+        (`TokenBucket.take`). It keeps the nominal rate: a slowed-down bucket books fewer."""
+        found = self._gates.get(phone_number_id)
+        if found is None:
+            found = TokenBucket(self.messages_per_second, self._burst)
+            self._gates[phone_number_id] = found
         return found
 
     def reserve(self, phone_number_id: str, now: float) -> float:

@@ -27,9 +27,24 @@ def test_reservations_table() -> None:
     assert got == pytest.approx([expected for _, expected in RESERVATIONS])
 
 
-def test_default_burst_is_a_quarter_second() -> None:
-    assert ratelimit.TokenBucket(rate=80).burst == 20
-    assert ratelimit.TokenBucket(rate=2).burst == 1
+@pytest.mark.parametrize(
+    ("rate", "burst", "window"),
+    [(1, 1, 1), (5, 1, 5), (49, 1, 49), (50, 2, 51), (80, 2, 81), (1000, 21, 1020), (2.5, 1, 3)],
+)
+def test_default_burst_is_two_percent_of_a_second(rate: float, burst: int, window: int) -> None:
+    """1 + floor(2% of a second's worth); any 1-s window then holds at most `window` sends:
+    floor(1.02 x rate) for a whole-number rate (2.5/s: 3 in some second is unavoidable)."""
+    assert ratelimit.TokenBucket(rate=rate).burst == burst
+    assert ratelimit.window_bound(rate, burst) == window
+
+
+def test_take_books_only_a_conforming_start() -> None:
+    gate = ratelimit.TokenBucket(rate=10, burst=2)
+    assert gate.take(0.0) is None
+    assert gate.take(0.0) is None  # the burst
+    assert gate.take(0.05) == pytest.approx(0.1)  # too soon: not booked, told when
+    assert gate.take(0.1) is None
+    assert gate.take(0.1) == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize("rate", [80.0, 1000.0])

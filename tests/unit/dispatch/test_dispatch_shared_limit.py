@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from whatsapp_scheduler import bootstrap, testing
 from whatsapp_scheduler.core import messages
-from whatsapp_scheduler.dispatch import dispatcher
+from whatsapp_scheduler.dispatch import dispatcher, sharedlimit
 
 NUMBER = "106540352242922"
 
@@ -21,8 +21,15 @@ class CountingLimit:
         self.refuse = refuse or {}
         self.closed = False
 
-    async def acquire(self, key: str) -> None:
+    async def acquire(self, key: str) -> sharedlimit.Slot:
         self.acquired.append(key)
+        return sharedlimit.Slot(0.0)
+
+    def gave_up(self) -> None:
+        raise AssertionError("a slot without deadline is never given up")
+
+    def health(self) -> dict[str, object]:
+        return {"source": "counting"}
 
     async def reserve_pair(self, key: str, interval: float) -> float | None:
         self.pairs.append((key, interval))
@@ -47,6 +54,12 @@ async def test_every_send_takes_a_shared_slot_and_stop_closes_the_limit(
     d.add_stop_hook(hook)
     await d.run(burst=True)
     assert limit.acquired == ["106540352242922"] * 5
+    assert d.health()["limit"] == {
+        "messages_per_second": 1000.0,
+        "burst": 21,
+        "window_max": 1020,
+        "source": "counting",
+    }
     assert limit.pairs == []  # PAIR_INTERVAL=0: no gap to share
     assert len(sender.sent) == 5
     assert all(m.status == messages.MessageStatus.SENT for m in memory_store.rows.values())
