@@ -57,7 +57,7 @@ TOKEN = "soak-token"
 NUMBER_ID = "106540352242922"
 APP_SECRET = "soak-app-secret"
 VERIFY_TOKEN = "soak-verify-token"
-API_KEY = "soak-api-key-0123456789"
+API_KEY = "soak-api-key-0123456789abcdef"
 
 
 # -- the stand-in process ---------------------------------------------------------------------

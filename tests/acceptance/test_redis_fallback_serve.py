@@ -25,7 +25,7 @@ from tests.integration.test_rate_windows import busiest_window
 from whatsapp_scheduler.dispatch import ratelimit
 from whatsapp_scheduler.store import shared_limits, urls
 
-KEY = "fallback-key-0123456789"
+KEY = "fallback-key-0123456789abcdef"
 TOKEN = "fallback-token"
 NUMBER_ID = "123456789012345"
 RATE = 100
@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(170)]
 
 async def limit_of(service: Service) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=5) as client:
-        answer = await client.get(service.url + "/health")
+        answer = await client.get(service.url + "/health", headers={"X-API-Key": service.api_key})
     assert answer.status_code == 200, answer.text
     return dict(answer.json()["dispatcher"]["limit"])
 

@@ -334,7 +334,7 @@ async def test_entries_that_cannot_be_applied_are_logged_and_the_rest_is_applied
         '{"id": "wamid.Z", "status": "delivered", "timestamp": "1772355600",'
         ' "biz_opaque_callback_data": "\\ud800"}',
         '{"id": "wamid.D", "status": "failed", "timestamp": "1772355600",'
-        ' "errors": [{"title": ' + "[" * 900 + "]" * 900 + "}]}",
+        ' "errors": [{"title": ' + "[" * 300 + "]" * 300 + "}]}",
         json.dumps(good),
     ]
     inbound = ['{"from": "\\ud800", "id": "wamid.IN", "timestamp": "1772355600", "type": "text"}']
