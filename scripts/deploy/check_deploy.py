@@ -13,7 +13,7 @@ Checks (each prints `ok` or `FAIL <what went wrong>`; the last line counts them)
   sandbox   `serve --sandbox`: /health 200, HEALTHCHECK healthy, a message reaches the inbox
   volume    SQLite on /data: messages survive removing and recreating the container
   drain     `docker stop` with sends on the wire: they finish and are recorded, exit 0
-  cutoff    a send that outlasts the grace: recorded ambiguous, re-sent by the next container
+  cutoff    a send that outlasts the grace: recorded ambiguous, re-sent by the next container after the webhook grace
   postgres  migrate once, then two containers share the work: each message sent exactly once
   compose   docker-compose.yml is valid; its services, variables and volumes match the docs
 """
@@ -750,7 +750,8 @@ def check_volume(run: Run, state: dict[str, Any]) -> str:
         "sandbox-2",
         sandbox=True,
         volume=state["volume"],
-        env={"SHUTDOWN_GRACE_SECONDS": "2"},
+        # RESEND_GRACE_SECONDS: see check_cutoff (this container records the cut-off send).
+        env={"SHUTDOWN_GRACE_SECONDS": "2", "RESEND_GRACE_SECONDS": str(CUTOFF_RESEND_GRACE)},
         command=["whatsapp-scheduler", "serve", "--sandbox"],
     )
     state["second"] = svc
@@ -783,6 +784,10 @@ def check_volume(run: Run, state: dict[str, Any]) -> str:
     )
 
 
+#: The webhook grace of the container whose shutdown cuts a send off (check_cutoff).
+CUTOFF_RESEND_GRACE = 5
+
+
 def check_cutoff(run: Run, state: dict[str, Any]) -> str:
     svc: Service = state["second"]
     svc.set_faults(hang_rate=1.0, hang_seconds=120)  # the stand-in holds every send
@@ -793,6 +798,11 @@ def check_cutoff(run: Run, state: dict[str, Any]) -> str:
     fail_unless(code == 0, f"docker stop during a hung send: exit {code}:\n{logs(svc.name)}")
     fail_unless(elapsed < DOCKER_STOP_DEFAULT - 1, f"docker stop took {elapsed:.1f} s (grace 2 s)")
     svc.remove()
+    # The cut-off send is ambiguous: with the sandbox's webhooks on, the container that cut it
+    # queues it again RESEND_GRACE_SECONDS later (60 s by default, shortened for sandbox-2) to
+    # wait for a status webhook proving it went out; the new stand-in never saw it, so none
+    # comes and the next container resends it after the grace.
+    grace = CUTOFF_RESEND_GRACE
     third = Service.start(
         run,
         "sandbox-3",
@@ -801,11 +811,17 @@ def check_cutoff(run: Run, state: dict[str, Any]) -> str:
         command=["whatsapp-scheduler", "serve", "--sandbox"],
     )
     body = third.wait_status(cut, {"sent", "delivered", "read"})
-    outcomes = [a["outcome"] for a in body.get("attempt_history", [])]
+    history = body.get("attempt_history", [])
+    outcomes = [a["outcome"] for a in history]
     fail_unless(
         outcomes[:1] == ["ambiguous"] and outcomes[-1:] == ["sent"],
         f"{cut}: attempts {outcomes}, wanted the cut-off one recorded ambiguous, then sent",
     )
+    waited = (
+        dt.datetime.fromisoformat(history[-1]["started_at"])
+        - dt.datetime.fromisoformat(history[0]["finished_at"])
+    ).total_seconds()
+    fail_unless(waited >= grace, f"{cut}: resent {waited:.1f} s after the cut, before the grace")
     fail_unless(len(third.standin_requests(cut)) == 1, f"{cut} did not reach the new stand-in once")
     later = third.status(f"later-{RUN_ID}")
     fail_unless(later["status"] == "queued", f"later-{RUN_ID} after three containers: {later}")
