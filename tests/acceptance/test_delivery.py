@@ -48,6 +48,34 @@ async def _wait_healthy(service: Service, timeout: float = 30) -> None:
     raise AssertionError("service not healthy:\n" + service.output())
 
 
+async def _schedule_then_kill(
+    first: Service, standin: sandbox.StandIn, prefix: str, total: int
+) -> None:
+    """Schedule `total` messages due now (ids `{prefix}{chunk}-{i}`, batches of 1,000) on
+    `first`, then kill -9 it once the stand-in has taken 400 of them: mid-batch."""
+    await _wait_healthy(first)
+    tarih, saat = _now_local()
+    async with httpx.AsyncClient(base_url=first.url, headers={"X-API-Key": KEY}, timeout=30) as api:
+        for chunk in range(total // 1000):
+            batch = [
+                {
+                    "id": f"{prefix}{chunk}-{i}",
+                    "alici": f"+90555{chunk}{i:06d}",
+                    "tarih": tarih,
+                    "saat": saat,
+                    "mesaj": f"m{i}",
+                }
+                for i in range(1000)
+            ]
+            answer = (await api.post("/schedule/batch", json={"messages": batch})).json()
+            assert answer["stored"] == 1000, answer
+    deadline = asyncio.get_running_loop().time() + 60
+    while len(standin.requests) < 400:
+        assert asyncio.get_running_loop().time() < deadline, first.output()
+        await asyncio.sleep(0.02)
+    first.kill()
+
+
 def _statuses(db: Path) -> dict[str, str]:
     with sqlite3.connect(db) as conn:
         return dict(conn.execute("SELECT id, status FROM messages").fetchall())
@@ -125,29 +153,7 @@ async def test_kill_9_mid_batch_loses_nothing_and_duplicates_only_what_was_in_fl
     port = free_port()
     first = Service([str(BIN), "serve", "--port", str(port)], env, port, tmp_path)
     try:
-        await _wait_healthy(first)
-        tarih, saat = _now_local()
-        async with httpx.AsyncClient(
-            base_url=first.url, headers={"X-API-Key": KEY}, timeout=30
-        ) as api:
-            for chunk in range(total // 1000):
-                batch = [
-                    {
-                        "id": f"k{chunk}-{i}",
-                        "alici": f"+90555{chunk}{i:06d}",
-                        "tarih": tarih,
-                        "saat": saat,
-                        "mesaj": f"m{i}",
-                    }
-                    for i in range(1000)
-                ]
-                answer = (await api.post("/schedule/batch", json={"messages": batch})).json()
-                assert answer["stored"] == 1000, answer
-        deadline = asyncio.get_running_loop().time() + 60
-        while len(standin.requests) < 400:
-            assert asyncio.get_running_loop().time() < deadline, first.output()
-            await asyncio.sleep(0.02)
-        first.kill()
+        await _schedule_then_kill(first, standin, "k", total)
         at_kill = _statuses(db)
         in_flight = {k for k, v in at_kill.items() if v == "sending"}
         sent_before = sum(1 for v in at_kill.values() if v == "sent")
@@ -251,29 +257,7 @@ async def test_kill_9_with_webhooks_resends_only_what_meta_did_not_take(tmp_path
     total = 2000
     first = Service([str(BIN), "serve", "--port", str(port)], env, port, tmp_path)
     try:
-        await _wait_healthy(first)
-        tarih, saat = _now_local()
-        async with httpx.AsyncClient(
-            base_url=first.url, headers={"X-API-Key": KEY}, timeout=30
-        ) as api:
-            for chunk in range(total // 1000):
-                batch = [
-                    {
-                        "id": f"w{chunk}-{i}",
-                        "alici": f"+90555{chunk}{i:06d}",
-                        "tarih": tarih,
-                        "saat": saat,
-                        "mesaj": f"m{i}",
-                    }
-                    for i in range(1000)
-                ]
-                answer = (await api.post("/schedule/batch", json={"messages": batch})).json()
-                assert answer["stored"] == 1000, answer
-        deadline = asyncio.get_running_loop().time() + 60
-        while len(standin.requests) < 400:
-            assert asyncio.get_running_loop().time() < deadline, first.output()
-            await asyncio.sleep(0.02)
-        first.kill()
+        await _schedule_then_kill(first, standin, "w", total)
         at_kill = await asyncio.to_thread(_claims, db)
         assert at_kill, "nothing was in flight at the kill"
         second = Service([str(BIN), "serve", "--port", str(port)], env, port, tmp_path)
