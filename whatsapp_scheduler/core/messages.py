@@ -103,6 +103,8 @@ class ScheduledMessage:
     template: Mapping[str, Any] | None = None
     client_created: str | None = None  # the seed's olusturmaTarihi, echoed
     fallback_template: Mapping[str, Any] | None = None  # sent instead when the window is closed
+    sender: str = "default"  # the sender (business number) by name: REST `gonderen`
+    created_by: str | None = None  # the API key's name that created it; None: API_KEY
     status: MessageStatus = MessageStatus.QUEUED
     attempts: int = 0
     wamid: str | None = None

@@ -81,6 +81,10 @@ messages = sa.Table(
     sa.Column("cancelled_at", UtcDateTime, nullable=True),
     # Sent instead of the text when its 24-hour window is closed (WINDOW_POLICY=template; 0005).
     sa.Column("fallback_template", sa.JSON, nullable=True),
+    # The sender (business number) that sends it, by name (`core.senders`; revision 0012), and
+    # the API key that created it (NULL: the environment's API_KEY).
+    sa.Column("sender", sa.String(32), nullable=False, server_default="default"),
+    sa.Column("created_by", sa.String(64), nullable=True),
     # "queued and due, soonest first" for the dispatcher's claim, and the expired-lease scan.
     sa.Index("ix_messages_status_run_at", "status", "run_at"),
     # Listing by status in due order (GET /schedule) with keyset paging on (due_at, id).
@@ -89,6 +93,8 @@ messages = sa.Table(
     # The dashboard's history filtered by recipient, in due order (keyset on due_at, id).
     sa.Index("ix_messages_recipient_due_at_id", "recipient", "due_at", "id"),
     sa.Index("ix_messages_wamid", "wamid"),
+    # Listing one sender's messages in due order (GET /schedule?gonderen=..., scoped keys).
+    sa.Index("ix_messages_sender_due_at_id", "sender", "due_at", "id"),
 )
 
 attempts = sa.Table(
@@ -127,6 +133,39 @@ receipts = sa.Table(
 )
 
 # The last time each contact wrote to us: their 24-hour customer service window.
+# The business numbers kept in the database (revision 0012; `core.senders.Sender`). The
+# environment's PHONE_NUMBER_ID is the sender `default` and has no row here. The access token
+# is stored encrypted with SECRET_KEY (Fernet), never in clear.
+senders = sa.Table(
+    "senders",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("phone_number_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("waba_id", sa.String(32), nullable=True),
+    sa.Column("portfolio", sa.String(32), nullable=True),
+    sa.Column("token_encrypted", sa.Text, nullable=False),
+    sa.Column("messages_per_second", sa.Float, nullable=True),
+    sa.Column("pair_interval", sa.Float, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# API keys made with `keys create` (revision 0012): only the SHA-256 of a key is stored.
+# `scope` is a `core.senders.Scope`; `senders` the sender names the key is limited to (NULL:
+# all). A revoked key keeps its row (`revoked_at`) so that messages still name their creator.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scope", sa.String(8), nullable=False),
+    sa.Column("senders", sa.JSON, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+
 #: Signed-in dashboard sessions (web/sessions.py): the cookie names one by a random id, and only
 #: its SHA-256 is stored. Signing out deletes the row, so the cookie stops working at once.
 dashboard_sessions = sa.Table(
