@@ -23,7 +23,9 @@ DEFAULT_SENDER_NAME = "default"
 
 #: A sender's name: what a client writes in `gonderen` and an operator on the command line.
 NAME_PATTERN = re.compile(r"\A[a-z0-9][a-z0-9_-]{0,31}\Z")
-NAME_RULE = "1-32 characters: lower-case letters, digits, '-' and '_', starting with a letter or digit"
+NAME_RULE = (
+    "1-32 characters: lower-case letters, digits, '-' and '_', starting with a letter or digit"
+)
 
 #: Meta's ids (phone number, WABA, business portfolio) are decimal numbers.
 META_ID_PATTERN = re.compile(r"\A[0-9]{1,32}\Z")
