@@ -501,3 +501,22 @@ async def test_sqlite_batch_insert_keeps_a_nul_and_a_lone_backslash_u(sqlite_url
             assert await sqlite_store.get(message.id) == message
     finally:
         await sqlite_store.close()
+
+
+async def test_list_filters_by_sender_and_stores_who_created_it(any_store, make_message):
+    shop = make_message(id="from-shop", sender="shop", created_by="app")
+    ankara = make_message(id="from-ankara", sender="ankara")
+    plain = make_message(id="from-default")
+    await any_store.add_many([shop, ankara, plain])
+    page = await any_store.list(query([], 100, senders=frozenset({"shop", "ankara"})))
+    assert sorted(m.id for m in page.items) == ["from-ankara", "from-shop"]
+    assert page.total == 2
+    only = await any_store.list(query([], 100, senders=frozenset({"default"})))
+    assert [m.id for m in only.items] == ["from-default"]
+    stored = await any_store.get("from-shop")
+    assert stored is not None
+    assert (stored.sender, stored.created_by) == ("shop", "app")
+    assert (await any_store.get("from-default")).sender == "default"
+    none = await any_store.list(query([], 100, senders=frozenset()))
+    assert none.items == []
+    assert none.total == 0

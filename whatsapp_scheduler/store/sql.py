@@ -157,6 +157,8 @@ class SqlMessageStore(
         where: builtins.list[Any] = []
         if query.recipient is not None:
             where.append(M.c.recipient == query.recipient)
+        if query.senders is not None:
+            where.append(M.c.sender.in_(sorted(query.senders)))
         if query.due_from is not None:
             where.append(M.c.due_at >= query.due_from)
         if query.due_to is not None:

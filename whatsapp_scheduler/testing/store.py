@@ -69,6 +69,7 @@ class InMemoryMessageStore:
                 for m in self.rows.values()
                 if (not wanted or m.status in wanted)
                 and (recipient is None or m.recipient == recipient)
+                and (query.senders is None or m.sender in query.senders)
                 and (due_from is None or m.due_at >= due_from)
                 and (due_to is None or m.due_at < due_to)
             ),
