@@ -5,6 +5,8 @@
 `Settings` to decide which parts run or how they are connected::
 
     open_store(settings)                      -> store.MessageStore (SQLite or PostgreSQL)
+    build_sender_directory(settings, store)   -> SenderDirectory (the environment's sender and
+                                                 the senders table, tokens decrypted)
     build_service(settings, store, clock)     -> service.SchedulerService (validation, use cases)
     build_dispatcher(settings, store, ...)    -> dispatch.Dispatcher (Cloud API sender, limits,
                                                  the fleet-wide limit on PostgreSQL or Redis)
@@ -34,12 +36,31 @@ from whatsapp_scheduler.dispatch import (
 )
 from whatsapp_scheduler.dispatch import config as dispatch_config_mod
 from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
+from whatsapp_scheduler.service.senders import SenderAdmin
 from whatsapp_scheduler.store import notify, sql, urls, workers
+from whatsapp_scheduler.store.senders_directory import SenderDirectory, build_sender_directory
 from whatsapp_scheduler.whatsapp import MessageSender
 
 #: How often `serve` looks for commits by other processes on its SQLite file: only a second
 #: process standing by (dispatch/standby.py) stores messages there, and its API cannot nudge us.
 SERVE_WATCH_SECONDS = 1.0
+
+__all__ = [
+    "SERVE_WATCH_SECONDS",
+    "BackgroundDispatcher",
+    "Runtime",
+    "SenderDirectory",
+    "build_deliverer",
+    "build_dispatcher",
+    "build_sender_directory",
+    "build_service",
+    "dispatch_config",
+    "listen_for_due",
+    "open_store",
+    "resend_grace",
+    "retry_policy",
+    "serve_dispatcher",
+]
 
 
 class BackgroundDispatcher(Protocol):
@@ -64,6 +85,17 @@ class Runtime:
     clock: clock_mod.Clock
     api_key: str
     dispatcher: BackgroundDispatcher | None = None
+    senders: SenderDirectory | None = None  # None: the service's (built by build_service)
+
+    def sender_directory(self) -> SenderDirectory:
+        """The senders of this runtime (those the service checks `gonderen` against)."""
+        if self.senders is None:
+            self.senders = self.service.senders or build_sender_directory(self.settings, self.store)
+        return self.senders
+
+    def sender_admin(self) -> SenderAdmin:
+        """The use cases of /senders on this runtime's store and directory."""
+        return SenderAdmin(self.store, self.sender_directory(), self.clock)
 
 
 def open_store(settings: settings_mod.Settings) -> sql.SqlMessageStore:
@@ -76,14 +108,20 @@ def open_store(settings: settings_mod.Settings) -> sql.SqlMessageStore:
 
 
 def build_service(
-    settings: settings_mod.Settings, message_store: store.MessageStore, clock: clock_mod.Clock
+    settings: settings_mod.Settings,
+    message_store: store.MessageStore,
+    clock: clock_mod.Clock,
+    senders: SenderDirectory | None = None,
 ) -> service.SchedulerService:
+    """The use cases; `senders` (default: `build_sender_directory`) are those a message's
+    `gonderen` may name."""
     return service.SchedulerService(
         message_store,
         clock,
         default_timezone=settings.timezone,
         default_region=settings.default_region,
         window_policy=window.WindowPolicy(settings.window_policy),
+        senders=senders or build_sender_directory(settings, message_store),
     )
 
 

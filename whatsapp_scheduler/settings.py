@@ -7,6 +7,8 @@ no import-time global. Every field maps to an upper-case environment variable of
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from datetime import timedelta
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.core import errors, senders
 
 # Values shown in README and .env.example; refusing them stops a copy-pasted config from running.
 PLACEHOLDERS = frozenset(
@@ -54,6 +56,12 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     access_token: SecretStr | None = None
     phone_number_id: str | None = None
+    waba_id: str | None = None  # the WhatsApp Business Account of PHONE_NUMBER_ID
+    # Fernet key(s) that encrypt the senders' access tokens in the database, comma-separated:
+    # the first encrypts, all decrypt (store/tokens.py; rotation in docs/operations.md).
+    secret_key: SecretStr | None = None
+    # The sender of a message without `gonderen` (the environment's number is "default").
+    default_sender: str = "default"
     app_secret: SecretStr | None = None
     webhook_verify_token: SecretStr | None = None
     database_url: str = DEFAULT_DATABASE_URL
@@ -118,6 +126,44 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"TIMEZONE {value!r} is not an IANA time zone name") from exc
+        return value
+
+    @field_validator("default_sender")
+    @classmethod
+    def _sender_name(cls, value: str) -> str:
+        if not senders.valid_name(value):
+            raise ValueError(f"DEFAULT_SENDER {value!r}: {senders.NAME_RULE}")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        raw = value.get_secret_value() if value is not None else ""
+        keys = [part.strip() for part in raw.split(",") if part.strip()]
+        if not keys:
+            return None
+        for position, key in enumerate(keys, start=1):
+            if key.lower() in PLACEHOLDERS:
+                continue  # check_startable names it
+            try:
+                ok = len(base64.urlsafe_b64decode(key.encode())) == 32
+            except (ValueError, binascii.Error):
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"SECRET_KEY: key {position} of {len(keys)} is not a Fernet key (32 "
+                    'url-safe base64-encoded bytes); make one with: python3 -c "from '
+                    'cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+                )
+        return value
+
+    @field_validator("waba_id")
+    @classmethod
+    def _waba_digits(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not senders.META_ID_PATTERN.match(value):
+            raise ValueError("WABA_ID must be Meta's numeric id (digits only)")
         return value
 
     @field_validator("api_key")
@@ -186,6 +232,7 @@ class Settings(BaseSettings):
             ("APP_SECRET", self.app_secret),
             ("WEBHOOK_VERIFY_TOKEN", self.webhook_verify_token),
             ("STATUS_WEBHOOK_SECRET", self.status_webhook_secret),
+            ("SECRET_KEY", self.secret_key),
         ):
             if value is not None:
                 require(name, value)

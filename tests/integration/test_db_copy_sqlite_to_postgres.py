@@ -16,6 +16,7 @@ from tests.conftest import START
 from tests.integration.conftest import _admin, _with_database, postgres_server_url
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core.senders import Sender
 from whatsapp_scheduler.store import sql, transfer
 
 pytestmark = pytest.mark.postgres
@@ -64,6 +65,7 @@ async def _seed(url: str, make_message) -> list[str]:
     receipts.append(store.Receipt(wamid="wamid.unknown", status=Status.READ, occurred_at=START))
     await source.apply_receipts(receipts, START)
     await source.record_inbound([("905551234567", START), ("905559999999", START)])
+    await source.add_sender(Sender(name="shop", phone_number_id="1001"), "enc-token", START)
     await source.close()
     return [m.id for m in batch]
 
@@ -79,9 +81,10 @@ async def test_copy_moves_everything_is_idempotent_and_keeps_the_target_usable(
         "attempts": (4, 4, 4),
         "receipts": (3, 3, 3),
         "contacts": (2, 2, 2),
+        "senders": (1, 1, 1),
     }
     again = transfer.copy_database(sqlite_url, empty_postgres_url, batch_size=4)
-    assert [r.written for r in again] == [0, 0, 0, 0]  # resumable: nothing written twice
+    assert [r.written for r in again] == [0, 0, 0, 0, 0]  # resumable: nothing written twice
 
     source = sql.SqlMessageStore.from_url(sqlite_url)
     target = sql.SqlMessageStore.from_url(empty_postgres_url)
@@ -90,6 +93,8 @@ async def test_copy_moves_everything_is_idempotent_and_keeps_the_target_usable(
         for message_id in ids:
             assert await target.attempts(message_id) == await source.attempts(message_id)
         assert await target.last_inbound("905559999999") == START
+        # Senders keep their encrypted token as it was (the same SECRET_KEY reads it).
+        assert await target.list_senders() == await source.list_senders()
         # The target works on: new attempts get fresh ids, a kept receipt is still matched.
         claimed = await target.claim_due(START, 10, "w2", START + timedelta(minutes=1))
         assert len(claimed) == 3

@@ -1,4 +1,4 @@
-"""The `whatsapp-scheduler` command: serve, worker, dispatch, db upgrade|copy, sandbox.
+"""The `whatsapp-scheduler` command: serve, worker, dispatch, db upgrade|copy, senders, sandbox.
 
 Every option also has an environment variable (shown in --help); a flag wins over the
 environment, which wins over `.env`.
@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from whatsapp_scheduler import __version__, logs
 from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler.cli import client
+from whatsapp_scheduler.cli import senders as senders_cli
 from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.store import urls
 
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     client.add_commands(commands)  # schedule, list, status, cancel, import (HTTP client)
+    senders_cli.add_commands(commands)  # senders add|list|update|remove|reencrypt (database)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
@@ -135,6 +137,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _db_copy(args) if args.db_command == "copy" else _db_upgrade(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "senders":
+        return senders_cli.run(args)
     if args.command in client.COMMANDS:
         return client.run(args)
     if args.command in {"worker", "dispatch"}:

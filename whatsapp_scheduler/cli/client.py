@@ -61,9 +61,29 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--timezone", help="IANA zone of --at (default: the service's TIMEZONE)")
     p.add_argument("--text", required=True, help="message text (up to 4,096 characters)")
     p.add_argument("--id", help="your id for the message (retrying with it is safe)")
+    p.add_argument(
+        "--from",
+        dest="sender",
+        metavar="NAME",
+        help="the sender (business number) by name, as `senders list` shows; default: the "
+        "service's DEFAULT_SENDER",
+    )
 
-    p = commands.add_parser("list", parents=[common], help="list messages (client)")
+    p = commands.add_parser(
+        "list",
+        parents=[common],
+        help="list messages (client)",
+        description="One message a line: id, status, local due time and zone, recipient, "
+        "sender, text.",
+    )
     p.add_argument("--status", action="append", help="status to list (repeatable; default queued)")
+    p.add_argument(
+        "--from",
+        dest="senders",
+        metavar="NAME",
+        action="append",
+        help="only the messages of this sender (repeatable)",
+    )
     p.add_argument("--limit", type=int, default=100, help="at most this many (1-1000)")
 
     p = commands.add_parser("status", parents=[common], help="show one message (client)")
@@ -129,6 +149,8 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
         body["timezone"] = args.timezone
     if args.id:
         body["id"] = args.id
+    if args.sender:
+        body["gonderen"] = args.sender
     response = http.post("/schedule", json=body)
     if response.status_code != 200:
         return _refused(response, err)
@@ -151,6 +173,7 @@ def _list(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO
         raise UsageError("--limit must be between 1 and 1000")
     params: list[tuple[str, str | int | float | bool | None]] = [("limit", args.limit)]
     params += [("status", s) for s in args.status or []]
+    params += [("gonderen", name) for name in args.senders or []]
     response = http.get("/schedule", params=params)
     if response.status_code != 200:
         return _refused(response, err)
@@ -163,7 +186,7 @@ def _list(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO
         text = text if len(text) <= 40 else text[:39] + "…"
         print(
             f"{m['id']}\t{m['status']}\t{m['tarih'][:10]} {m['saat']} {m['timezone']}\t"
-            f"{m['alici']}\t{text}",
+            f"{m['alici']}\t{m.get('gonderen', '')}\t{text}",
             file=out,
         )
     total = response.headers.get("X-Total-Count")

@@ -25,6 +25,8 @@ COLUMNS = {
     "timezone": "timezone",
     "zone": "timezone",
     "id": "id",
+    "gonderen": "gonderen",
+    "sender": "gonderen",
 }
 REQUIRED = ("alici", "tarih", "saat", "mesaj")
 #: Data rows one dashboard import may hold (the page previews and stores them in one go; the

@@ -4,7 +4,11 @@
     ├── ConfigurationError        settings that make start-up impossible
     ├── ValidationFailed          a request field broke a rule (field + rule named)
     ├── NotFound                  no message with that id
+    │   └── SenderNotFound        no sender with that name
     ├── Conflict                  the id exists with other content, or the state forbids the change
+    │   ├── SenderExists          a sender with that name or phone_number_id is there already
+    │   ├── SenderInUse           the sender still has queued messages (not removed)
+    │   └── SenderReadOnly        the environment's default sender (change the environment)
     ├── StoreError                the database failed (driver errors are wrapped at store/)
     └── SendError                 what happened when asking Meta to send (whatsapp/)
         ├── RateLimited           130429 / 131056 / 4 / 80007 ...: try later
@@ -50,6 +54,26 @@ class NotFound(SchedulerError):
 
 class Conflict(SchedulerError):
     """The request conflicts with the message's current state."""
+
+
+class SenderNotFound(NotFound):
+    """No sender has that name."""
+
+
+class SenderExists(Conflict):
+    """A sender with that name or phone_number_id exists already."""
+
+    def __init__(self, field: str, value: str) -> None:
+        self.field = field  # "name" or "phone_number_id"
+        super().__init__(f"{field}: a sender with {field} {value!r} exists already")
+
+
+class SenderInUse(Conflict):
+    """The sender still has messages waiting to be sent."""
+
+
+class SenderReadOnly(Conflict):
+    """The sender comes from the environment and cannot be changed through the API."""
 
 
 class StoreError(SchedulerError):

@@ -3,6 +3,7 @@ they take and give (`requests`). Callers import the names below from here."""
 
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
 from whatsapp_scheduler.service.scheduler import MAX_BATCH, SchedulerService
+from whatsapp_scheduler.service.senders import NewSender, ReencryptReport, SenderAdmin
 from whatsapp_scheduler.service.validation import ID_PATTERN, MAX_TEXT_LENGTH, content_hash
 
 __all__ = [
@@ -10,8 +11,11 @@ __all__ = [
     "MAX_BATCH",
     "MAX_TEXT_LENGTH",
     "BatchItem",
+    "NewSender",
+    "ReencryptReport",
     "ScheduleRequest",
     "SchedulerService",
+    "SenderAdmin",
     "StatusReport",
     "content_hash",
 ]

@@ -27,6 +27,7 @@ class ScheduleRequest:
     timezone: str | None = None
     template: Mapping[str, Any] | None = None
     fallback_template: Mapping[str, Any] | None = None
+    gonderen: str | None = None  # the sender's name; None: the default sender
 
 
 @dataclasses.dataclass(slots=True)  # not frozen: one per message of a batch, as above

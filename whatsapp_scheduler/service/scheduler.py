@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages, notices, templates, window
 from whatsapp_scheduler.core.query import MessageQuery
+from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME
 from whatsapp_scheduler.service import validation
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
+from whatsapp_scheduler.store.senders_directory import SenderDirectory
 from whatsapp_scheduler.whatsapp import webhooks
 
 logger = logging.getLogger(__name__)
@@ -37,8 +39,12 @@ class SchedulerService:
         default_region: str,
         on_scheduled: Callable[[datetime], None] | None = None,
         window_policy: window.WindowPolicy = window.WindowPolicy.SEND,
+        senders: SenderDirectory | None = None,
     ) -> None:
         self.store = message_store
+        # The senders a message's `gonderen` may name; None: only the default sender.
+        self.senders = senders
+        self.default_sender = senders.default_name if senders else DEFAULT_SENDER_NAME
         self.clock = clock
         self.default_timezone = default_timezone
         self.default_region = default_region
@@ -49,9 +55,36 @@ class SchedulerService:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
         self._on_scheduled = hook
 
-    def build(self, request: ScheduleRequest, now: datetime) -> messages.ScheduledMessage:
-        """Validate `request` into a message ready to store; raises ValidationFailed."""
-        return validation.build(request, now, self.default_timezone, self.default_region)
+    def build(
+        self,
+        request: ScheduleRequest,
+        now: datetime,
+        known_senders: Mapping[str, bool] | None = None,
+    ) -> messages.ScheduledMessage:
+        """Validate `request` into a message ready to store; raises ValidationFailed.
+        `known_senders` (from `known_senders()`) is needed when the request names a sender."""
+        return validation.build(
+            request,
+            now,
+            self.default_timezone,
+            self.default_region,
+            self.default_sender,
+            known_senders,
+        )
+
+    async def known_senders(self, requests: Sequence[ScheduleRequest]) -> Mapping[str, bool] | None:
+        """Each sender's name and whether it is enabled, read once when one of `requests`
+        names a sender (`gonderen`); None when none does (nothing to read)."""
+        if self.senders is None or all(r.gonderen is None for r in requests):
+            return None
+        return await self.sender_states()
+
+    async def sender_states(self) -> Mapping[str, bool] | None:
+        """Each sender's name and whether it is enabled (None: no directory, only the default
+        sender)."""
+        if self.senders is None:
+            return None
+        return {s.name: s.enabled for s in await self.senders.senders()}
 
     async def schedule(self, request: ScheduleRequest) -> store.AddResult:
         """Store one message. Raises ValidationFailed, or Conflict for a reused id."""
@@ -62,8 +95,9 @@ class SchedulerService:
         self, request: ScheduleRequest
     ) -> tuple[store.AddResult, list[notices.ScheduleWarning]]:
         """`schedule`, plus warnings about the message (e.g. `window_closed: ...`)."""
+        known = await self.known_senders([request])
         now = self.clock.now()
-        message = self.build(request, now)
+        message = self.build(request, now, known)
         (warnings,) = await self._window_warnings([message])
         if isinstance(warnings, errors.ValidationFailed):
             raise warnings
@@ -112,13 +146,14 @@ class SchedulerService:
         """Validate each request on its own and store the valid ones in one transaction."""
         if len(requests) > MAX_BATCH:
             raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
+        known = await self.known_senders(requests)
         now = self.clock.now()
         items: list[BatchItem | None] = [None] * len(requests)
         valid: list[tuple[int, messages.ScheduledMessage]] = []
         first_seen: dict[str, messages.ScheduledMessage] = {}
         for index, request in enumerate(requests):
             try:
-                message = self.build(request, now)
+                message = self.build(request, now, known)
             except errors.ValidationFailed as exc:
                 items[index] = BatchItem(index, request.id, None, exc)
                 continue

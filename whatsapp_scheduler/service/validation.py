@@ -24,6 +24,7 @@ from whatsapp_scheduler.core import (
     messages,
     notices,
     recipients,
+    senders,
     templates,
     window,
 )
@@ -37,11 +38,25 @@ UNADDRESSABLE_IDS = frozenset({".", ".."})
 
 
 def build(
-    request: ScheduleRequest, now: datetime, default_timezone: str, default_region: str
+    request: ScheduleRequest,
+    now: datetime,
+    default_timezone: str,
+    default_region: str,
+    default_sender: str = senders.DEFAULT_SENDER_NAME,
+    known_senders: Mapping[str, bool] | None = None,
 ) -> messages.ScheduledMessage:
     """Validate `request` into a message ready to store; raises ValidationFailed naming the
-    field and the rule. Pure: `now` is passed in; nothing is read or stored."""
+    field and the rule. Pure: `now` is passed in; nothing is read or stored.
+
+    `known_senders` maps each sender's name to whether it is enabled; a `gonderen` must name
+    an enabled one (None: only `default_sender` is known). Without `gonderen` the message is
+    `default_sender`'s."""
     message_id = _check_id(request.id) if request.id is not None else uuid.uuid4().hex
+    sender = (
+        default_sender
+        if request.gonderen is None
+        else check_sender(request.gonderen, default_sender, known_senders)
+    )
     recipient = recipients.normalize(request.alici, default_region)
     zone = request.timezone if request.timezone is not None else default_timezone
     due_at = localtime.resolve_due_time(request.tarih, request.saat, zone, now)
@@ -77,14 +92,29 @@ def build(
         timezone=zone,
         local_date=request.tarih,
         local_time=request.saat,
-        content_hash=content_hash(recipient, due_at, body, template, fallback),
+        content_hash=content_hash(recipient, due_at, body, template, fallback, sender),
         created_at=now,
         updated_at=now,
         body=body,
         template=template,
         client_created=request.olusturmaTarihi,
         fallback_template=fallback,
+        sender=sender,
     )
+
+
+def check_sender(name: object, default_sender: str, known: Mapping[str, bool] | None) -> str:
+    """`gonderen`: the name of an enabled sender."""
+    if not isinstance(name, str) or not senders.valid_name(name):
+        raise errors.ValidationFailed("gonderen", f"must be a sender's name ({senders.NAME_RULE})")
+    enabled = (name == default_sender or None) if known is None else known.get(name)
+    if enabled is None:
+        raise errors.ValidationFailed(
+            "gonderen", f"no sender named {name!r} (GET /senders lists them)"
+        )
+    if not enabled:
+        raise errors.ValidationFailed("gonderen", f"sender {name!r} is disabled")
+    return name
 
 
 def content_hash(
@@ -93,9 +123,12 @@ def content_hash(
     body: str | None,
     template: Mapping[str, Any] | None,
     fallback_template: Mapping[str, Any] | None = None,
+    sender: str = senders.DEFAULT_SENDER_NAME,
 ) -> str:
-    """What makes two requests under one id "the same message" (a safe client retry)."""
-    if template is None and fallback_template is None and body is not None:
+    """What makes two requests under one id "the same message" (a safe client retry). The
+    sender counts: the same id from another sender is a conflict, not a repeat."""
+    default = sender == senders.DEFAULT_SENDER_NAME  # left out: older hashes stay valid
+    if template is None and fallback_template is None and body is not None and default:
         # A text: the same bytes as the general case below, written out (3x cheaper).
         payload = (
             f"[{_json_str(recipient)}, {_json_str(due_at.isoformat())}, {_json_str(body)}, null]"
@@ -104,6 +137,8 @@ def content_hash(
     parts: list[Any] = [recipient, due_at.isoformat(), body, template]
     if fallback_template is not None:  # left out when absent: older hashes stay valid
         parts.append(fallback_template)
+    if not default:
+        parts.append({"gonderen": sender})
     return hashlib.sha256(_HASH_JSON.encode(parts).encode()).hexdigest()
 
 

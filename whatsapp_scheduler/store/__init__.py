@@ -10,12 +10,36 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.core.query import MessageQuery
+from whatsapp_scheduler.core.senders import Sender
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredSender:
+    """A sender as kept in the `senders` table: its access token still encrypted
+    (`store/tokens.py`), and left out of `repr`."""
+
+    sender: Sender
+    token_encrypted: str = dataclasses.field(repr=False)
+
+
+#: What `MessageStore.update_sender` may change (the name is the sender's key: never changed).
+SENDER_CHANGES = frozenset(
+    {
+        "phone_number_id",
+        "waba_id",
+        "portfolio",
+        "messages_per_second",
+        "pair_interval",
+        "enabled",
+        "token_encrypted",
+    }
+)
 
 
 class AddStatus(enum.StrEnum):
@@ -244,6 +268,33 @@ class MessageStore(Protocol):
 
     async def end_session(self, id_hash: str) -> None:
         """Forget that session (sign-out); nothing happens if it is not there."""
+        ...
+
+    async def add_sender(self, sender: Sender, token_encrypted: str, now: datetime) -> Sender:
+        """Store a new sender (created and updated at `now`); returns it as stored. Raises
+        `SenderExists` (field `name` or `phone_number_id`) when either is taken."""
+        ...
+
+    async def list_senders(self) -> builtins.list[StoredSender]:
+        """Every sender in the table, by name."""
+        ...
+
+    async def get_sender(self, name: str) -> StoredSender | None:
+        """The sender with that name, or None."""
+        ...
+
+    async def update_sender(
+        self, name: str, changes: Mapping[str, object], now: datetime
+    ) -> Sender | None:
+        """Change some fields (keys of `SENDER_CHANGES`); returns the sender as now stored, or
+        None when there is none of that name. Raises `SenderExists` for a phone_number_id
+        another sender has."""
+        ...
+
+    async def remove_sender(self, name: str) -> bool:
+        """Delete the sender; False when there is none of that name. Refuses with
+        `SenderInUse` while it has messages queued or sending (one transaction: a message
+        claimed meanwhile cannot slip between the check and the delete)."""
         ...
 
     async def close(self) -> None:

@@ -36,6 +36,7 @@ from whatsapp_scheduler.store import (
     outbox,
     sql_adds,
     sql_receipts,
+    sql_senders,
     sql_sessions,
     tables,
 )
@@ -58,6 +59,7 @@ class SqlMessageStore(
     sql_receipts.SqlReceiptsMixin,
     outbox.SqlOutboxMixin,
     sql_sessions.SqlSessionsMixin,
+    sql_senders.SqlSendersMixin,
 ):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 

@@ -1,6 +1,6 @@
 """`whatsapp-scheduler db copy`: move a database's messages into another (SQLite -> PostgreSQL).
 
-Copies `messages`, `attempts`, `receipts` and `contacts` in keyset-ordered batches, each batch
+Copies `messages`, `attempts`, `receipts`, `contacts` and `senders` in keyset-ordered batches, each batch
 one transaction on the target with `ON CONFLICT DO NOTHING` (contacts keep the later inbound
 time), so the copy is idempotent: run it again after an interruption and it fills in what is
 missing. Row ids are kept (attempts and receipts too); PostgreSQL identity sequences are moved
@@ -38,6 +38,8 @@ TABLES: list[tuple[sa.Table, str]] = [
     (tables.attempts, "id"),
     (tables.receipts, "id"),
     (tables.contacts, "wa_id"),
+    # Tokens stay encrypted as they are: the target is read with the same SECRET_KEY.
+    (tables.senders, "name"),
 ]
 _IDENTITY_TABLES = ("attempts", "receipts")
 

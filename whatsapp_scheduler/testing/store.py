@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.core.query import MessageQuery
-from whatsapp_scheduler.store import cursors, outbox, transitions
+from whatsapp_scheduler.core.senders import Sender
+from whatsapp_scheduler.store import cursors, outbox, sql_senders, transitions
 
 Status = messages.MessageStatus
 
@@ -28,6 +29,7 @@ class InMemoryMessageStore:
         self.receipts: dict[tuple[str, str], tuple[store.Receipt, str | None]] = {}
         self.contacts: dict[str, datetime] = {}
         self.sessions: dict[str, datetime] = {}  # dashboard session id hash -> expires at
+        self.senders: dict[str, store.StoredSender] = {}
         self.events_enabled = events_enabled
         self.events: list[OutboxEvent] = []
 
@@ -347,6 +349,59 @@ class InMemoryMessageStore:
 
     async def end_session(self, id_hash: str) -> None:
         self.sessions.pop(id_hash, None)
+
+    async def add_sender(self, sender: Sender, token_encrypted: str, now: datetime) -> Sender:
+        self._refuse_taken(sender.name, sender.phone_number_id)
+        stored = sender.evolve(created_at=now, updated_at=now, from_environment=False)
+        self.senders[sender.name] = store.StoredSender(stored, token_encrypted)
+        return stored
+
+    def _refuse_taken(self, name: str | None, phone_number_id: str | None) -> None:
+        if name is not None and name in self.senders:
+            raise errors.SenderExists("name", name)
+        for other in self.senders.values():
+            if other.sender.phone_number_id == phone_number_id and other.sender.name != name:
+                raise errors.SenderExists("phone_number_id", phone_number_id)
+
+    async def list_senders(self) -> builtins.list[store.StoredSender]:
+        return [self.senders[name] for name in sorted(self.senders)]
+
+    async def get_sender(self, name: str) -> store.StoredSender | None:
+        return self.senders.get(name)
+
+    async def update_sender(
+        self, name: str, changes: Mapping[str, object], now: datetime
+    ) -> Sender | None:
+        unknown = set(changes) - store.SENDER_CHANGES
+        if unknown:
+            raise ValueError(f"not a sender field: {', '.join(sorted(unknown))}")
+        current = self.senders.get(name)
+        if current is None:
+            return None
+        phone = changes.get("phone_number_id")
+        if isinstance(phone, str):
+            for other in self.senders.values():
+                if other.sender.phone_number_id == phone and other.sender.name != name:
+                    raise errors.SenderExists("phone_number_id", phone)
+        fields = {k: v for k, v in changes.items() if k != "token_encrypted"}
+        token = changes.get("token_encrypted", current.token_encrypted)
+        assert isinstance(token, str)
+        sender = current.sender.evolve(**fields, updated_at=now)
+        self.senders[name] = store.StoredSender(sender, token)
+        return sender
+
+    async def remove_sender(self, name: str) -> bool:
+        if name not in self.senders:
+            return False
+        waiting = sum(
+            1
+            for m in self.rows.values()
+            if m.sender == name and m.status in (Status.QUEUED, Status.SENDING)
+        )
+        if waiting:
+            raise errors.SenderInUse(sql_senders.in_use_message(name, waiting))
+        del self.senders[name]
+        return True
 
     async def close(self) -> None:
         return None

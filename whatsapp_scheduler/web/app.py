@@ -19,7 +19,7 @@ from whatsapp_scheduler import store as store_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.web import deps, headers, limits, throttle
-from whatsapp_scheduler.web.routes import dashboard, docs, health, schedule, webhooks
+from whatsapp_scheduler.web.routes import dashboard, docs, health, schedule, senders, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ _STATUS_FOR: list[tuple[type[errors.SchedulerError], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.StoreError, 503),
+    (errors.ConfigurationError, 503),  # e.g. adding a sender without SECRET_KEY
 ]
 
 
@@ -52,9 +53,15 @@ def create_app(
         message_store: store_mod.MessageStore
         message_store = bootstrap.open_store(settings) if store is None else store
         the_clock = clock or clock_mod.SystemClock()
-        svc = bootstrap.build_service(settings, message_store, the_clock)
+        directory = bootstrap.build_sender_directory(settings, message_store)
+        svc = bootstrap.build_service(settings, message_store, the_clock, directory)
         rt = bootstrap.Runtime(
-            settings=settings, store=message_store, service=svc, clock=the_clock, api_key=api_key
+            settings=settings,
+            store=message_store,
+            service=svc,
+            clock=the_clock,
+            api_key=api_key,
+            senders=directory,
         )
         app.state.runtime = rt
         if dispatcher_factory is not None:
@@ -93,6 +100,7 @@ def create_app(
     app.add_middleware(headers.SecurityHeaders)  # outermost: also on 413s and errors
     app.include_router(health.router)
     app.include_router(schedule.router)
+    app.include_router(senders.router)
     app.include_router(docs.router)
     app.include_router(webhooks.router)
     dashboard.install(app)  # pages at /, static files, sign-in and CSRF refusals

@@ -24,10 +24,11 @@ from whatsapp_scheduler.core import jsonbounds, messages
 
 
 class MessageCreate(BaseModel):
-    """A message to send at a local date and time."""
+    """A message to send at a local date and time. A field that is not one of these is
+    refused (422 naming it): a typo such as `mesage` never goes unnoticed."""
 
     model_config = ConfigDict(
-        extra="ignore",
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -72,6 +73,11 @@ class MessageCreate(BaseModel):
     timezone: str | None = Field(
         default=None, description="IANA time zone for tarih/saat; default: TIMEZONE setting."
     )
+    gonderen: str | None = Field(
+        default=None,
+        description="The sender (business number) by name, as listed by GET /senders; "
+        "default: the DEFAULT_SENDER setting. An unknown or disabled sender is refused (422).",
+    )
 
     def to_request(self) -> service.ScheduleRequest:
         message_id = self.id if self.id is None or isinstance(self.id, str) else str(self.id)
@@ -85,6 +91,7 @@ class MessageCreate(BaseModel):
             self.timezone,
             self.template,
             self.fallback_template,
+            self.gonderen,
         )
 
 
@@ -105,6 +112,7 @@ class MessagePublic(BaseModel):
     attempts: int
     template: dict[str, Any] | None = None
     fallback_template: dict[str, Any] | None = None
+    gonderen: str = Field(description="The sender (business number) by name.")
 
     @classmethod
     def of(cls, message: messages.ScheduledMessage) -> MessagePublic:
@@ -123,6 +131,7 @@ class MessagePublic(BaseModel):
             attempts=message.attempts,
             template=readable_json(message.template),
             fallback_template=readable_json(message.fallback_template),
+            gonderen=message.sender,
         )
 
 
@@ -307,6 +316,7 @@ class BatchItemPublic(BaseModel):
     created: bool = Field(description="False when the id was already stored with this content.")
     status: messages.MessageStatus | None = None
     scheduled_at: datetime | None = Field(default=None, description="The due time in UTC.")
+    gonderen: str | None = Field(default=None, description="The sender, once stored.")
     error: ErrorPublic | None = None
     warnings: list[str] = Field(default_factory=list, description="As in POST /schedule.")
 

@@ -10,6 +10,7 @@ Paths end in `/batch` because the body-size middleware allows 1 MiB there (64 Ki
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import pydantic
@@ -57,7 +58,8 @@ async def import_preview(
     try:
         # Off the event loop: reading and checking 10,000 rows takes a while, and every other
         # request (and the dispatcher) would wait for it.
-        checked = await run_in_threadpool(_check_file, svc, data, zone)
+        known = await svc.sender_states()
+        checked = await run_in_threadpool(_check_file, svc, data, zone, known)
     except csvimport.CsvError as exc:
         context["error"] = str(exc)
         return dashboard.render(request, "import.html", context, session=session, status_code=422)
@@ -76,12 +78,14 @@ async def import_preview(
 
 
 def _check_file(
-    svc: service.SchedulerService, data: bytes, zone: str
+    svc: service.SchedulerService, data: bytes, zone: str, known: Mapping[str, bool] | None
 ) -> list[tuple[csvimport.CsvRow, str | None]]:
     """Each row of the file with its problem (None: valid). Pure CPU, run on a thread."""
     rows = csvimport.read_csv(data, max_rows=csvimport.MAX_ROWS)
     now = svc.clock.now()
-    return [(row, row.error or _problem(svc, _payload(row.fields, zone), now)) for row in rows]
+    return [
+        (row, row.error or _problem(svc, _payload(row.fields, zone), now, known)) for row in rows
+    ]
 
 
 def _payload(fields: dict[str, str], zone: str) -> dict[str, str]:
@@ -91,9 +95,14 @@ def _payload(fields: dict[str, str], zone: str) -> dict[str, str]:
     return payload
 
 
-def _problem(svc: service.SchedulerService, payload: dict[str, str], now: Any) -> str | None:
+def _problem(
+    svc: service.SchedulerService,
+    payload: dict[str, str],
+    now: Any,
+    known: Mapping[str, bool] | None,
+) -> str | None:
     try:
-        svc.build(schemas.MessageCreate.model_validate(payload).to_request(), now)
+        svc.build(schemas.MessageCreate.model_validate(payload).to_request(), now, known)
     except errors.ValidationFailed as exc:
         return exc.message
     except pydantic.ValidationError as exc:
@@ -111,8 +120,9 @@ async def import_chunk(
     refused: list[dict[str, Any]] = []
     indexes: list[int] = []
     for index, raw in enumerate(body.messages):
+        fields = {k: v for k, v in raw.items() if k != "line"}  # the page's own bookkeeping
         try:
-            requests.append(schemas.MessageCreate.model_validate(raw).to_request())
+            requests.append(schemas.MessageCreate.model_validate(fields).to_request())
             indexes.append(index)
         except pydantic.ValidationError as exc:
             refused.append({"index": index, "line": raw.get("line"), "detail": str(exc)})

@@ -26,6 +26,7 @@ from whatsapp_scheduler.core import (
     recipients,
     templates,
 )
+from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import dashboard, deps, sessions
 
@@ -112,10 +113,11 @@ async def history(
     recipient: str = "",
     date_from: str = "",
     date_to: str = "",
+    gonderen: str = "",
     cursor: CursorQuery = None,
     prev: PrevQuery = [],  # noqa: B006 (FastAPI copies query defaults)
 ) -> Response:
-    """Finished messages, newest first, filtered by status, recipient and due date.
+    """Finished messages, newest first, filtered by status, recipient, sender and due date.
 
     Paging is keyset both ways: "Next" gets the last row's cursor, "Previous" the cursor kept
     in `prev=` (see `dashboard.paging_links`).
@@ -132,6 +134,9 @@ async def history(
             due_from = _start_of(_filter_date(date_from, "date_from"), zone)
         if date_to:
             due_to = _start_of(_filter_date(date_to, "date_to") + timedelta(days=1), zone)
+        sender = gonderen.strip()
+        if sender and not senders_mod.valid_name(sender):
+            raise errors.ValidationFailed("gonderen", f"must be {senders_mod.NAME_RULE}")
         page = await svc.list(
             MessageQuery(
                 tuple(statuses or HISTORY_STATUSES),
@@ -142,11 +147,20 @@ async def history(
                 due_to=due_to,
                 newest_first=True,
                 count_up_to=dashboard.COUNT_UP_TO,
+                senders=frozenset({sender}) if sender else None,
             )
         )
     except errors.ValidationFailed as exc:
         error, page = exc, None
-    query = {"status": status, "recipient": recipient, "date_from": date_from, "date_to": date_to}
+    query = {
+        "status": status,
+        "recipient": recipient,
+        "date_from": date_from,
+        "date_to": date_to,
+        "gonderen": gonderen,
+    }
+    known = await svc.sender_states()
+    sender_names = sorted(known) if known is not None else [svc.default_sender]
     links = dashboard.paging_links(
         "/history", query, cursor, prev, page.next_cursor if page is not None else None
     )
@@ -156,6 +170,7 @@ async def history(
         "error": error,
         "query": query,
         "statuses": HISTORY_STATUSES,
+        "sender_names": sender_names,
         "cap": dashboard.COUNT_UP_TO,
     }
     status_code = 422 if error is not None else 200

@@ -9,7 +9,7 @@ import pydantic
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from whatsapp_scheduler import service, store
-from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import errors, messages, senders
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import deps, schemas
 
@@ -73,6 +73,7 @@ def _batch_item(index: int, item: service.BatchItem) -> dict[str, Any]:
             "created": item.result.status == store.AddStatus.CREATED,
             "status": message.status.value,  # plain str: to_json is ~3x slower on enums
             "scheduled_at": message.due_at,
+            "gonderen": message.sender,
             "error": None,
             "warnings": [w.text for w in item.warnings],
         }
@@ -88,6 +89,7 @@ def _refused(index: int, message_id: str | None, error: schemas.ErrorPublic) -> 
         "created": False,
         "status": None,
         "scheduled_at": None,
+        "gonderen": None,
         "error": error.model_dump(),
         "warnings": [],
     }
@@ -115,13 +117,24 @@ async def list_schedule(
             description="From the Link / X-Next-Cursor header; any other value is 422.",
         ),
     ] = None,
+    gonderen: Annotated[
+        list[str] | None,
+        Query(description="Only the messages of this sender, by name (repeatable)."),
+    ] = None,
 ) -> list[schemas.MessagePublic]:
     """Queued messages, soonest first (the seed's list). Paging goes in headers."""
     statuses = status or [messages.MessageStatus.QUEUED]
-    page = await svc.list(MessageQuery(tuple(statuses), limit, cursor))
+    for name in gonderen or ():
+        if not senders.valid_name(name):
+            raise errors.ValidationFailed(
+                "gonderen", f"must be a sender's name ({senders.NAME_RULE})"
+            )
+    wanted = frozenset(gonderen) if gonderen else None
+    page = await svc.list(MessageQuery(tuple(statuses), limit, cursor, senders=wanted))
     response.headers["X-Total-Count"] = str(page.total)
     if page.next_cursor is not None:
         query = [("status", str(s)) for s in statuses] + [
+            *(("gonderen", name) for name in sorted(wanted or ())),
             ("limit", str(limit)),
             ("cursor", page.next_cursor),
         ]
