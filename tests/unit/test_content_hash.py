@@ -50,3 +50,14 @@ def test_different_content_gives_a_different_hash():
     assert service.content_hash("+905551234567", DUE.replace(minute=31), "a", None) != base
     assert service.content_hash("+905551234567", DUE, "b", None) != base
     assert service.content_hash("+905551234567", DUE, "a", None, TEMPLATE) != base
+
+
+def test_the_sender_counts_and_the_default_keeps_the_old_hashes():
+    text = 'Merhaba! Randevunuz yarın. "😀"'
+    old = service.content_hash("+905551234567", DUE, text, None)
+    assert service.content_hash("+905551234567", DUE, text, None, None, "default") == old
+    shop = service.content_hash("+905551234567", DUE, text, None, None, "shop")
+    assert shop not in {old, service.content_hash("+905551234567", DUE, text, None, None, "ank")}
+    parts = ["+905551234567", DUE.isoformat(), text, None, {"gonderen": "shop"}]
+    general = json.dumps(parts, sort_keys=True, ensure_ascii=False)
+    assert shop == hashlib.sha256(general.encode()).hexdigest()

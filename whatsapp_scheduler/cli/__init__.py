@@ -7,6 +7,7 @@ environment, which wins over `.env`.
 from __future__ import annotations
 
 import argparse
+import base64
 import logging
 import secrets
 import sys
@@ -206,6 +207,11 @@ def _serve(args: argparse.Namespace) -> int:
     made_key = settings.sandbox and settings.api_key is None
     if made_key:
         settings = settings.model_copy(update={"api_key": SecretStr(secrets.token_urlsafe(24))})
+    if settings.sandbox and settings.secret_key is None:
+        # Senders' tokens need a key; in the sandbox one per run will do (a sender added in
+        # an earlier run with its own random key is then left out, and logged).
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        settings = settings.model_copy(update={"secret_key": SecretStr(key)})
     settings.check_startable()
     logs.configure(settings.log_level)
     from whatsapp_scheduler import server
