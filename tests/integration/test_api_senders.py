@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +14,8 @@ from cryptography.fernet import Fernet
 
 from tests.conftest import API_KEY
 from tests.integration.conftest import ServedApp
+from whatsapp_scheduler import cli
+from whatsapp_scheduler.cli import client as cli_client
 from whatsapp_scheduler.store import sql, tokens
 from whatsapp_scheduler.web import app as app_mod
 
@@ -277,3 +281,36 @@ async def test_unknown_fields_are_refused_naming_them_also_per_batch_entry(api):
         "gonderen",
         "gonderen",
     ]
+
+
+async def test_the_cli_client_schedules_from_and_lists_by_sender(api):
+    await api.post("/senders", json=SHOP)
+    url = str(api.base_url)
+
+    def client(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        args = cli._parser().parse_args([*argv, "--url", url, "--api-key", API_KEY])
+        return cli_client.run(args, out, err), out.getvalue(), err.getvalue()
+
+    # The sync client runs on a thread: the served app lives in this test's event loop.
+    made = await asyncio.to_thread(
+        client, "schedule", "--to", "+905551234567", "--at", "2026-03-02 09:30",
+        "--text", "Merhaba", "--id", "c-1", "--from", "shop",
+    )  # fmt: skip
+    assert made[0] == 0, made[2]
+    await asyncio.to_thread(
+        client, "schedule", "--to", "+905551234567", "--at", "2026-03-02 09:30",
+        "--text", "Merhaba", "--id", "c-2",
+    )  # fmt: skip
+    code, out, _ = await asyncio.to_thread(client, "list", "--from", "shop")
+    assert code == 0
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["c-1"]
+    assert out.split("\t")[4] == "shop"  # id, status, time, to, sender, text
+    code, out, _ = await asyncio.to_thread(client, "list")
+    assert sorted(line.split("\t")[4] for line in out.splitlines()) == ["default", "shop"]
+    unknown = await asyncio.to_thread(
+        client, "schedule", "--to", "+905551234567", "--at", "2026-03-02 09:30",
+        "--text", "x", "--from", "nobody",
+    )  # fmt: skip
+    assert unknown[0] == 1
+    assert "gonderen: no sender named 'nobody'" in unknown[2]

@@ -138,6 +138,23 @@ async def test_history_filters_by_status_recipient_and_date(signed_in, make_mess
     assert "recipient: &#39;abc&#39; is not a phone number" in bad.text
 
 
+async def test_history_filters_by_sender_and_names_each_rows_sender(signed_in, make_message):
+    made = [
+        make_message(due_at=START + timedelta(hours=i), status=S.SENT, sender=sender)
+        for i, sender in enumerate(["default", "shop", "shop", "ankara"])
+    ]
+    await signed_in.store.add_many(made)
+    everyone = await signed_in.browser.get("/history")
+    assert sorted(_ids(everyone.text)) == sorted(m.id for m in made)
+    assert '<td data-label="Sender">shop</td>' in everyone.text
+    shop = await signed_in.browser.get("/history?gonderen=shop")
+    assert sorted(_ids(shop.text)) == sorted(m.id for m in made if m.sender == "shop")
+    assert '<option value="shop" selected>shop</option>' in shop.text
+    bad = await signed_in.browser.get("/history?gonderen=Not+A+Name")
+    assert 'data-field="gonderen"' in bad.text
+    assert _ids(bad.text) == []
+
+
 async def _one_attempt(signed_in: Dashboard, make_message: MakeMessage, **outcome: Any) -> str:
     """A message sent once, with `outcome` recorded for that attempt; returns its id."""
     message = make_message(due_at=START)

@@ -160,7 +160,9 @@ async def history(
         "gonderen": gonderen,
     }
     known = await svc.sender_states()
-    sender_names = sorted(known) if known is not None else [svc.default_sender]
+    sender_names = set(known) if known is not None else {svc.default_sender}
+    if senders_mod.valid_name(gonderen.strip()):  # a removed sender's history stays findable
+        sender_names.add(gonderen.strip())
     links = dashboard.paging_links(
         "/history", query, cursor, prev, page.next_cursor if page is not None else None
     )
@@ -170,7 +172,7 @@ async def history(
         "error": error,
         "query": query,
         "statuses": HISTORY_STATUSES,
-        "sender_names": sender_names,
+        "sender_names": sorted(sender_names),
         "cap": dashboard.COUNT_UP_TO,
     }
     status_code = 422 if error is not None else 200
