@@ -222,7 +222,7 @@ async def test_gonderen_is_stored_returned_and_filtered(api):
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "gonderen"
     status = await api.get("/status/m-1")
-    assert status.status_code == 200
+    assert status.json()["gonderen"] == "shop"
 
 
 async def test_unknown_or_disabled_gonderen_is_422_naming_it_nothing_stored(api):

@@ -78,7 +78,7 @@ def add_commands(commands: Any) -> None:
         help="change a sender: its token, limits, enabled (a token needs SECRET_KEY)",
         description="Change the options given; the others stay. An empty value ('') clears an "
         "optional field. A new token (--token-file, or --new-token to be asked for it) is used "
-        "from the next send from this number on, by every running process.",
+        "by every running process within SAFETY_POLL_SECONDS (30 s) at the latest.",
     )
     p.add_argument("name", help="the sender's name")
     p.add_argument("--phone-number-id", help="the number's Cloud API id (digits)")
@@ -89,7 +89,8 @@ def add_commands(commands: Any) -> None:
         "--disable",
         dest="enabled",
         action="store_false",
-        help="disable it: new messages naming it are refused; queued ones are still sent",
+        help="disable it: new messages naming it are refused, and its queued ones fail when due "
+        "(nothing sent)",
     )
     token = p.add_mutually_exclusive_group()
     token.add_argument("--token-file", metavar="PATH", help="read the new token from this file "
@@ -103,7 +104,7 @@ def add_commands(commands: Any) -> None:
         parents=[common],
         help="remove a sender without queued messages",
         description="Remove a sender. Refused while it has messages queued or sending: "
-        "cancel them or let them go out first, or disable it instead (update --disable). "
+        "cancel them or let them go out first. "
         "Its sent messages keep its name in their history.",
     )
     p.add_argument("name", help="the sender's name")

@@ -164,6 +164,5 @@ def in_use_message(name: str, count: int) -> str:
     shown = "more than 100000" if count > 100_000 else str(count)
     return (
         f"name: sender {name!r} still has {shown} message(s) queued or sending; cancel them "
-        "(DELETE /schedule/{id}) or wait until they are sent, then remove it, or disable it "
-        "instead (enabled: false)"
+        "(DELETE /schedule/{id}) or wait until they are sent, then remove it"
     )

@@ -225,6 +225,7 @@ class StatusPublic(BaseModel):
     status: messages.MessageStatus
     attempts: int
     scheduled_at: datetime
+    gonderen: str = Field(description="The sender (business number) by name.")
     whatsapp_message_id: str | None
     last_error: LastError | None
     timeline: dict[str, datetime | None] = Field(
@@ -248,6 +249,7 @@ class StatusPublic(BaseModel):
             status=message.status,
             attempts=message.attempts,
             scheduled_at=message.due_at,
+            gonderen=message.sender,
             whatsapp_message_id=message.wamid,
             last_error=last_error,
             timeline={str(k): v for k, v in message.transitions().items()},

@@ -91,13 +91,17 @@ class SenderUpdate(BaseModel):
 
     phone_number_id: str | None = Field(default=None, description=_META_ID)
     access_token: str | None = Field(
-        default=None, description=_TOKEN + " The next send from this number uses it."
+        default=None,
+        description=_TOKEN + " Every dispatcher uses it within SAFETY_POLL_SECONDS (30 s).",
     )
     waba_id: str | None = Field(default=None, description=_META_ID)
     portfolio: str | None = Field(default=None, description=_META_ID)
     messages_per_second: float | None = Field(default=None, description=_RATE)
     pair_interval: float | None = Field(default=None, description=_GAP)
-    enabled: bool | None = Field(default=None, description="false: refused in `gonderen`.")
+    enabled: bool | None = Field(
+        default=None,
+        description="false: refused in `gonderen` (422); its queued messages fail when due.",
+    )
 
 
 class SenderPublic(BaseModel):
@@ -195,7 +199,7 @@ async def get_sender(name: NameParam, admin: AdminDep) -> SenderPublic:
     },
 )
 async def update_sender(name: NameParam, body: SenderUpdate, admin: AdminDep) -> SenderPublic:
-    """Change some fields of a sender; a new `access_token` is used from the next send on."""
+    """Change some fields of a sender; a new `access_token` is used within SAFETY_POLL_SECONDS."""
     changes = {field: getattr(body, field) for field in body.model_fields_set}
     if not changes:
         raise errors.ValidationFailed("body", "name at least one field to change")
@@ -216,7 +220,7 @@ async def update_sender(name: NameParam, body: SenderUpdate, admin: AdminDep) ->
     },
 )
 async def remove_sender(name: NameParam, admin: AdminDep) -> SenderRemovedPublic:
-    """Remove a sender that has no message queued or sending (cancel them first, or disable
-    it with PATCH `enabled: false`). Its sent messages keep its name in their history."""
+    """Remove a sender that has no message queued or sending (cancel them first, or let them
+    go out). Its sent messages keep its name in their history."""
     await admin.remove(name)
     return SenderRemovedPublic(name=name, message="removed")
