@@ -179,6 +179,24 @@ async def test_without_secret_key_adding_is_refused_clearly_listing_still_works(
     assert await keyless_api.store.list_senders() == []
 
 
+async def test_a_default_sender_that_does_not_exist_is_warned_about(
+    make_settings, clock, sqlite_url, caplog
+):
+    settings = make_settings(database_url=sqlite_url, secret_key=KEY, default_sender="shop")
+    with caplog.at_level(logging.WARNING):
+        async for client in _serve(settings, clock, sqlite_url):
+            assert (await client.get("/senders")).json() == []
+    warned = [r for r in caplog.records if "DEFAULT_SENDER names no sender" in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].default_sender == "shop"
+    caplog.clear()
+    fine = make_settings(database_url=sqlite_url, phone_number_id="111", access_token="t")
+    with caplog.at_level(logging.WARNING):
+        async for client in _serve(fine, clock, sqlite_url):
+            assert [s["name"] for s in (await client.get("/senders")).json()] == ["default"]
+    assert "DEFAULT_SENDER names no sender" not in caplog.text
+
+
 async def test_senders_need_the_api_key(api):
     for method in ("GET", "POST"):
         answer = await api.request(method, "/senders", headers={"X-API-Key": "wrong"}, json=SHOP)

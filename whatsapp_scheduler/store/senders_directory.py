@@ -67,6 +67,16 @@ class SenderDirectory:
         stored = await self._store.get_sender(name)
         return self._credentials(stored) if stored is not None else None
 
+    async def warn_if_default_missing(self) -> None:
+        """Log a WARNING when DEFAULT_SENDER names no sender: messages without `gonderen`
+        would then have no number to go from."""
+        names = [s.name for s in await self.senders()]
+        if self.default_name not in names:
+            logger.warning(
+                "DEFAULT_SENDER names no sender: messages without gonderen cannot be sent",
+                extra={"default_sender": self.default_name, "senders": names},
+            )
+
     def _shadowed(self, sender: Sender) -> bool:
         """A row named like the environment's sender (added before PHONE_NUMBER_ID was set):
         the environment's wins."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -64,6 +65,8 @@ def create_app(
             senders=directory,
         )
         app.state.runtime = rt
+        with contextlib.suppress(errors.StoreError):  # the database is away: /health says so
+            await directory.warn_if_default_missing()
         if dispatcher_factory is not None:
             rt.dispatcher = await dispatcher_factory(rt)
             if rt.dispatcher is not None:
