@@ -4,6 +4,7 @@
     ├── ConfigurationError        settings that make start-up impossible
     ├── ValidationFailed          a request field broke a rule (field + rule named)
     ├── NotFound                  no message with that id
+    ├── Forbidden                 the API key's scope does not allow it (the scope named)
     ├── Conflict                  the id exists with other content, or the state forbids the change
     ├── StoreError                the database failed (driver errors are wrapped at store/)
     └── SendError                 what happened when asking Meta to send (whatsapp/)
@@ -46,6 +47,10 @@ class ValidationFailed(SchedulerError):
 
 class NotFound(SchedulerError):
     """No message has that id."""
+
+
+class Forbidden(SchedulerError):
+    """This API key's scope does not allow that."""
 
 
 class Conflict(SchedulerError):

@@ -69,7 +69,7 @@ def build(
         if value is not None:
             for text in _strings(value):
                 _check_storable(name, text)
-    return messages.ScheduledMessage(
+    message = messages.ScheduledMessage(
         id=message_id,
         recipient=recipient,
         due_at=due_at,
@@ -84,7 +84,15 @@ def build(
         template=template,
         client_created=request.olusturmaTarihi,
         fallback_template=fallback,
+        created_by=request.created_by,
     )
+    allowed = request.allowed_senders
+    if allowed is not None and message.sender not in allowed:
+        # 422 like an unknown sender: to a key limited to some senders the others do not exist
+        raise errors.ValidationFailed(
+            "gonderen", f"this API key sends only from {', '.join(sorted(allowed)) or 'no sender'}"
+        )
+    return message
 
 
 def content_hash(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.core import keys, messages
 from whatsapp_scheduler.core.query import MessageQuery
 
 
@@ -118,6 +118,13 @@ class EventResult:
     at: datetime
     retry_at: datetime | None = None  # for PENDING
     error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionKey:
+    """The key a dashboard session signed in with."""
+
+    name: str | None  # None: the environment's API_KEY
 
 
 def receipt_sources(incoming: messages.MessageStatus) -> list[str]:
@@ -234,8 +241,11 @@ class MessageStore(Protocol):
         """Record delivery results: delivered, retry later (attempts + 1), or dead."""
         ...
 
-    async def start_session(self, id_hash: str, now: datetime, expires_at: datetime) -> None:
-        """Record a signed-in dashboard session (and forget the ones expired by `now`)."""
+    async def start_session(
+        self, id_hash: str, now: datetime, expires_at: datetime, key_name: str | None = None
+    ) -> None:
+        """Record a signed-in dashboard session (and forget the ones expired by `now`);
+        `key_name` is the key it signed in with (None: the environment's API_KEY)."""
         ...
 
     async def session_active(self, id_hash: str, now: datetime) -> bool:
@@ -244,6 +254,37 @@ class MessageStore(Protocol):
 
     async def end_session(self, id_hash: str) -> None:
         """Forget that session (sign-out); nothing happens if it is not there."""
+        ...
+
+    async def session_key(self, id_hash: str, now: datetime) -> SessionKey | None:
+        """The active session's key (`SessionKey.name` None: the environment's API_KEY), or
+        None when the session does not exist or has expired."""
+        ...
+
+    async def create_key(self, key: keys.ApiKey, key_hash: str) -> None:
+        """Store a new API key by its hash. Raises Conflict for a name (or hash) in use, and
+        ValidationFailed (field `senders`) naming a sender that does not exist."""
+        ...
+
+    async def find_key(self, key_hash: str) -> keys.ApiKey | None:
+        """The key with that hash, revoked or not (one read of a unique index)."""
+        ...
+
+    async def get_key(self, name: str) -> keys.ApiKey | None:
+        """The key with that name, revoked or not."""
+        ...
+
+    async def list_keys(self) -> builtins.list[keys.ApiKey]:
+        """Every key, revoked ones too, by name."""
+        ...
+
+    async def revoke_key(self, name: str, now: datetime) -> keys.ApiKey | None:
+        """Revoke a key (at `now`, or keep an earlier revocation) and end its dashboard
+        sessions; None if there is no key of that name."""
+        ...
+
+    async def touch_key(self, name: str, now: datetime) -> None:
+        """Set `last_used_at = now` unless it was set less than `keys.TOUCH_INTERVAL` ago."""
         ...
 
     async def close(self) -> None:

@@ -35,6 +35,7 @@ from whatsapp_scheduler.store import (
     cursors,
     outbox,
     sql_adds,
+    sql_keys,
     sql_receipts,
     sql_sessions,
     tables,
@@ -58,6 +59,7 @@ class SqlMessageStore(
     sql_receipts.SqlReceiptsMixin,
     outbox.SqlOutboxMixin,
     sql_sessions.SqlSessionsMixin,
+    sql_keys.SqlKeysMixin,
 ):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 

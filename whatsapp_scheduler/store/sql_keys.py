@@ -1,0 +1,136 @@
+"""The API-keys half of `SqlMessageStore`: scoped keys, stored by their SHA-256 only.
+
+A request's key is found by one read of the unique `key_hash` index (on SQLite on the reader
+thread, so it never queues behind a batch's insert). `last_used_at` is written at most once a
+`keys.TOUCH_INTERVAL` per key: the caller asks `ApiKey.needs_touch` on the row it just read, and
+the UPDATE itself is conditional on the old value, so processes racing at the minute's turn
+write it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from whatsapp_scheduler.core import errors, keys
+from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Scope
+from whatsapp_scheduler.store import tables
+
+T = TypeVar("T")
+K = tables.api_keys
+S = tables.senders
+D = tables.dashboard_sessions
+
+
+def key_from_row(row: Any) -> keys.ApiKey:
+    senders = row.senders
+    return keys.ApiKey(
+        name=row.name,
+        scope=Scope(row.scope),
+        senders=frozenset(senders) if senders is not None else None,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def unknown_senders(conn: Connection, names: frozenset[str]) -> list[str]:
+    """The names in `names` that are no sender: neither the environment's default nor a row."""
+    wanted = sorted(names - {DEFAULT_SENDER_NAME})
+    if not wanted:
+        return []
+    found = set(conn.execute(sa.select(S.c.name).where(S.c.name.in_(wanted))).scalars())
+    return [n for n in wanted if n not in found]
+
+
+class SqlKeysMixin:
+    """API-key methods of `SqlMessageStore` (uses its threads and transactions)."""
+
+    if TYPE_CHECKING:  # provided by SqlMessageStore
+
+        async def _run(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+        async def _read(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+        def _tx(self) -> AbstractContextManager[Connection]: ...
+
+        def _insert_into(self, table: sa.Table) -> Any: ...
+
+    async def create_key(self, key: keys.ApiKey, key_hash: str) -> None:
+        await self._run(self._create_key, key, key_hash)
+
+    def _create_key(self, key: keys.ApiKey, key_hash: str) -> None:
+        with self._tx() as conn:
+            if key.senders is not None:
+                missing = unknown_senders(conn, key.senders)
+                if missing:
+                    raise errors.ValidationFailed(
+                        "senders", f"no sender named {', '.join(repr(n) for n in missing)}"
+                    )
+            values = {
+                "name": key.name,
+                "key_hash": key_hash,
+                "scope": str(key.scope),
+                "senders": sorted(key.senders) if key.senders is not None else None,
+                "created_at": key.created_at,
+            }
+            insert = self._insert_into(K).values(values).on_conflict_do_nothing()
+            if conn.execute(insert.returning(K.c.name)).first() is None:
+                raise errors.Conflict(f"name: a key named {key.name!r} already exists")
+
+    async def find_key(self, key_hash: str) -> keys.ApiKey | None:
+        return await self._read(self._find_key, key_hash)
+
+    def _find_key(self, key_hash: str) -> keys.ApiKey | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(K).where(K.c.key_hash == key_hash)).first()
+        return key_from_row(row) if row is not None else None
+
+    async def get_key(self, name: str) -> keys.ApiKey | None:
+        return await self._read(self._get_key, name)
+
+    def _get_key(self, name: str) -> keys.ApiKey | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(K).where(K.c.name == name)).first()
+        return key_from_row(row) if row is not None else None
+
+    async def list_keys(self) -> list[keys.ApiKey]:
+        return await self._read(self._list_keys)
+
+    def _list_keys(self) -> list[keys.ApiKey]:
+        with self._tx() as conn:
+            return [key_from_row(r) for r in conn.execute(sa.select(K).order_by(K.c.name))]
+
+    async def revoke_key(self, name: str, now: datetime) -> keys.ApiKey | None:
+        return await self._run(self._revoke_key, name, now)
+
+    def _revoke_key(self, name: str, now: datetime) -> keys.ApiKey | None:
+        with self._tx() as conn:
+            conn.execute(
+                sa.update(K)
+                .where(K.c.name == name, K.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            conn.execute(sa.delete(D).where(D.c.key_name == name))
+            row = conn.execute(sa.select(K).where(K.c.name == name)).first()
+        return key_from_row(row) if row is not None else None
+
+    async def touch_key(self, name: str, now: datetime) -> None:
+        await self._run(self._touch_key, name, now)
+
+    def _touch_key(self, name: str, now: datetime) -> None:
+        recent = now - keys.TOUCH_INTERVAL
+        with self._tx() as conn:
+            conn.execute(
+                sa.update(K)
+                .where(
+                    K.c.name == name,
+                    sa.or_(K.c.last_used_at.is_(None), K.c.last_used_at <= recent),
+                )
+                .values(last_used_at=now)
+            )
