@@ -92,3 +92,6 @@ class Principal:
 
 #: The environment's API_KEY: an admin key for every sender.
 ENVIRONMENT = Principal(None, Scope.ADMIN, None)
+#: No key (an anonymous dashboard session): reads of no sender's messages, so code that forgot
+#: to check for a signed-in session still shows and allows nothing.
+NOBODY = Principal(None, Scope.READ, frozenset())

@@ -19,6 +19,7 @@ import functools
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -78,7 +79,7 @@ async def resolve_key(runtime: bootstrap.Runtime, given: str) -> keys.Principal 
     return keys.Principal.of(found)
 
 
-def _touch_later(runtime: bootstrap.Runtime, name: str, now: object) -> None:
+def _touch_later(runtime: bootstrap.Runtime, name: str, now: datetime) -> None:
     """Write `last_used_at` without holding the request (at most once a minute per key: the
     row just read says whether a minute has passed; the UPDATE is conditional too)."""
     if any(task.get_name() == f"touch-key:{name}" for task in _touching):
@@ -86,7 +87,7 @@ def _touch_later(runtime: bootstrap.Runtime, name: str, now: object) -> None:
 
     async def touch() -> None:
         try:
-            await runtime.store.touch_key(name, now)  # type: ignore[arg-type]
+            await runtime.store.touch_key(name, now)
         except errors.StoreError:
             logger.warning("could not record when key %r was last used", name)
 

@@ -66,7 +66,7 @@ class Session:
     issued: int  # unix seconds
     sid: str = ""  # signed-in sessions: the random id whose hash the store keeps
     # Not in the cookie: the key it signed in with, read from the store on every request.
-    principal: keys.Principal = keys.ENVIRONMENT
+    principal: keys.Principal = keys.NOBODY
 
 
 def signing_key(api_key: str) -> bytes:
@@ -155,7 +155,7 @@ async def read_session(request: Request) -> Session | None:
     if signed_in is None:
         return None
     if signed_in.name is None:
-        return session
+        return dataclasses.replace(session, principal=keys.ENVIRONMENT)
     key = await rt.store.get_key(signed_in.name)
     if key is None or key.revoked:  # revoked: its session ends at once, on every process
         return None
