@@ -83,6 +83,7 @@ class SqlMessageStore(
         )
         self._adds = batching.Batcher(self._add_groups)
         self._inbound_lookups = batching.Batcher(self._inbound_group)
+        self._key_lookups = batching.Batcher(self._find_key_group)  # sql_keys.py
         self._max_values: int | None = None  # SQLite's bound-variable limit, once read
 
     @classmethod

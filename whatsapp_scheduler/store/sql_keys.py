@@ -1,7 +1,8 @@
 """The API-keys half of `SqlMessageStore`: scoped keys, stored by their SHA-256 only.
 
 A request's key is found by one read of the unique `key_hash` index (on SQLite on the reader
-thread, so it never queues behind a batch's insert). `last_used_at` is written at most once a
+thread, so it never queues behind a batch's insert); the lookups of concurrent requests share
+one read (`batching.Batcher`, `key_hash IN (...)`), as the 24-hour-window lookups do. `last_used_at` is written at most once a
 `keys.TOUCH_INTERVAL` per key: the caller asks `ApiKey.needs_touch` on the row it just read, and
 the UPDATE itself is conditional on the old value, so processes racing at the minute's turn
 write it once.
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from whatsapp_scheduler.core import errors, keys
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Scope
-from whatsapp_scheduler.store import tables
+from whatsapp_scheduler.store import batching, tables
 
 T = TypeVar("T")
 K = tables.api_keys
@@ -61,6 +62,8 @@ class SqlKeysMixin:
 
         def _insert_into(self, table: sa.Table) -> Any: ...
 
+        _key_lookups: batching.Batcher[str, keys.ApiKey | None]
+
     async def create_key(self, key: keys.ApiKey, key_hash: str) -> None:
         await self._run(self._create_key, key, key_hash)
 
@@ -84,12 +87,16 @@ class SqlKeysMixin:
                 raise errors.Conflict(f"name: a key named {key.name!r} already exists")
 
     async def find_key(self, key_hash: str) -> keys.ApiKey | None:
-        return await self._read(self._find_key, key_hash)
+        return await self._key_lookups.submit(key_hash)
 
-    def _find_key(self, key_hash: str) -> keys.ApiKey | None:
+    async def _find_key_group(self, hashes: list[str]) -> list[keys.ApiKey | None]:
+        found = await self._read(self._find_keys, sorted(set(hashes)))
+        return [found.get(h) for h in hashes]
+
+    def _find_keys(self, hashes: list[str]) -> dict[str, keys.ApiKey]:
         with self._tx() as conn:
-            row = conn.execute(sa.select(K).where(K.c.key_hash == key_hash)).first()
-        return key_from_row(row) if row is not None else None
+            rows = conn.execute(sa.select(K).where(K.c.key_hash.in_(hashes))).all()
+        return {row.key_hash: key_from_row(row) for row in rows}
 
     async def get_key(self, name: str) -> keys.ApiKey | None:
         return await self._read(self._get_key, name)
