@@ -5,6 +5,7 @@
     ├── ValidationFailed          a request field broke a rule (field + rule named)
     ├── NotFound                  no message with that id
     │   └── SenderNotFound        no sender with that name
+    ├── Forbidden                 the API key's scope does not allow it (the scope named)
     ├── Conflict                  the id exists with other content, or the state forbids the change
     │   ├── SenderExists          a sender with that name or phone_number_id is there already
     │   ├── SenderInUse           the sender still has queued messages (not removed)
@@ -50,6 +51,10 @@ class ValidationFailed(SchedulerError):
 
 class NotFound(SchedulerError):
     """No message has that id."""
+
+
+class Forbidden(SchedulerError):
+    """This API key's scope does not allow that."""
 
 
 class Conflict(SchedulerError):

@@ -28,6 +28,9 @@ class ScheduleRequest:
     template: Mapping[str, Any] | None = None
     fallback_template: Mapping[str, Any] | None = None
     gonderen: str | None = None  # the sender's name; None: the default sender
+    # Who asks, not what: set by the web layer from the request's API key, never by a client.
+    created_by: str | None = None  # the key's name (None: the environment's API_KEY)
+    allowed_senders: frozenset[str] | None = None  # a key limited to senders; None: any
 
 
 @dataclasses.dataclass(slots=True)  # not frozen: one per message of a batch, as above

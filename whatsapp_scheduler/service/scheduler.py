@@ -103,7 +103,7 @@ class SchedulerService:
             raise warnings
         result = await self.store.add(message)
         self._after_add([result])
-        if result.status == store.AddStatus.CONFLICT:
+        if result.status == store.AddStatus.CONFLICT or not _visible(request, result):
             raise errors.Conflict(
                 f"id: {result.message.id!r} is already used by a different message"
             )
@@ -180,7 +180,7 @@ class SchedulerService:
         stored = {r.message.id: r for r in await self.store.add_many(unique)}
         for index, message in valid:
             result = stored[message.id]
-            if result.status == store.AddStatus.CONFLICT:
+            if result.status == store.AddStatus.CONFLICT or not _visible(requests[index], result):
                 conflict = errors.Conflict(
                     f"id: {message.id!r} is already used by a different message"
                 )
@@ -200,18 +200,27 @@ class SchedulerService:
             except Exception:  # after the commit: the answer must still say "stored"
                 logger.exception("dispatcher nudge failed; its safety poll will find the message")
 
-    async def get(self, message_id: str) -> messages.ScheduledMessage:
+    async def get(
+        self, message_id: str, senders: frozenset[str] | None = None
+    ) -> messages.ScheduledMessage:
+        """The message; NotFound if there is none, or (with `senders`, a key limited to those
+        senders) if it is another sender's: the same answer, so ids of others stay unknown."""
         message = await self.store.get(message_id)
-        if message is None:
+        if message is None or (senders is not None and message.sender not in senders):
             raise errors.NotFound(f"id: no message with id {message_id!r}")
         return message
 
-    async def status(self, message_id: str) -> StatusReport:
-        message = await self.get(message_id)
+    async def status(self, message_id: str, senders: frozenset[str] | None = None) -> StatusReport:
+        message = await self.get(message_id, senders)
         return StatusReport(message, await self.store.attempts(message_id))
 
-    async def cancel(self, message_id: str) -> messages.ScheduledMessage:
-        """Cancel a queued message; the row stays, with status `cancelled`."""
+    async def cancel(
+        self, message_id: str, senders: frozenset[str] | None = None
+    ) -> messages.ScheduledMessage:
+        """Cancel a queued message; the row stays, with status `cancelled`. With `senders`,
+        another sender's message is NotFound (and stays as it is)."""
+        if senders is not None:
+            await self.get(message_id, senders)
         cancelled = await self.store.cancel(message_id, self.clock.now())
         if cancelled is not None:
             logger.info("message cancelled", extra=cancelled.log_context())
@@ -271,3 +280,10 @@ class SchedulerService:
     async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
         """The messages with these ids (unknown ones left out): the dashboard's live view."""
         return await self.store.get_many(ids)
+
+
+def _visible(request: ScheduleRequest, result: store.AddResult) -> bool:
+    """Whether the stored message may be shown to the asker: a repeat of an id that another
+    sender's message holds is refused as a reused id, never answered with that message."""
+    allowed = request.allowed_senders
+    return allowed is None or result.message.sender in allowed

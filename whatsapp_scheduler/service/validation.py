@@ -84,7 +84,7 @@ def build(
         if value is not None:
             for text in _strings(value):
                 _check_storable(name, text)
-    return messages.ScheduledMessage(
+    message = messages.ScheduledMessage(
         id=message_id,
         recipient=recipient,
         due_at=due_at,
@@ -100,7 +100,15 @@ def build(
         client_created=request.olusturmaTarihi,
         fallback_template=fallback,
         sender=sender,
+        created_by=request.created_by,
     )
+    allowed = request.allowed_senders
+    if allowed is not None and message.sender not in allowed:
+        # 422 like an unknown sender: to a key limited to some senders the others do not exist
+        raise errors.ValidationFailed(
+            "gonderen", f"this API key sends only from {', '.join(sorted(allowed)) or 'no sender'}"
+        )
+    return message
 
 
 def check_sender(name: object, default_sender: str, known: Mapping[str, bool] | None) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.core import keys, messages
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import Sender
 
@@ -144,6 +144,13 @@ class EventResult:
     error: str | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionKey:
+    """The key a dashboard session signed in with."""
+
+    name: str | None  # None: the environment's API_KEY
+
+
 def receipt_sources(incoming: messages.MessageStatus) -> list[str]:
     """The current statuses from which a receipt `incoming` may move a message."""
     return [str(s) for s in messages.MessageStatus if messages.receipt_applies(s, incoming)]
@@ -258,8 +265,11 @@ class MessageStore(Protocol):
         """Record delivery results: delivered, retry later (attempts + 1), or dead."""
         ...
 
-    async def start_session(self, id_hash: str, now: datetime, expires_at: datetime) -> None:
-        """Record a signed-in dashboard session (and forget the ones expired by `now`)."""
+    async def start_session(
+        self, id_hash: str, now: datetime, expires_at: datetime, key_name: str | None = None
+    ) -> None:
+        """Record a signed-in dashboard session (and forget the ones expired by `now`);
+        `key_name` is the key it signed in with (None: the environment's API_KEY)."""
         ...
 
     async def session_active(self, id_hash: str, now: datetime) -> bool:
@@ -295,6 +305,37 @@ class MessageStore(Protocol):
         """Delete the sender; False when there is none of that name. Refuses with
         `SenderInUse` while it has messages queued or sending (one transaction: a message
         claimed meanwhile cannot slip between the check and the delete)."""
+        ...
+
+    async def session_key(self, id_hash: str, now: datetime) -> SessionKey | None:
+        """The active session's key (`SessionKey.name` None: the environment's API_KEY), or
+        None when the session does not exist or has expired."""
+        ...
+
+    async def create_key(self, key: keys.ApiKey, key_hash: str) -> None:
+        """Store a new API key by its hash. Raises Conflict for a name (or hash) in use, and
+        ValidationFailed (field `senders`) naming a sender that does not exist."""
+        ...
+
+    async def find_key(self, key_hash: str) -> keys.ApiKey | None:
+        """The key with that hash, revoked or not (one read of a unique index)."""
+        ...
+
+    async def get_key(self, name: str) -> keys.ApiKey | None:
+        """The key with that name, revoked or not."""
+        ...
+
+    async def list_keys(self) -> builtins.list[keys.ApiKey]:
+        """Every key, revoked ones too, by name."""
+        ...
+
+    async def revoke_key(self, name: str, now: datetime) -> keys.ApiKey | None:
+        """Revoke a key (at `now`, or keep an earlier revocation) and end its dashboard
+        sessions; None if there is no key of that name."""
+        ...
+
+    async def touch_key(self, name: str, now: datetime) -> None:
+        """Set `last_used_at = now` unless it was set less than `keys.TOUCH_INTERVAL` ago."""
         ...
 
     async def close(self) -> None:

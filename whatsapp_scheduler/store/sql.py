@@ -35,6 +35,7 @@ from whatsapp_scheduler.store import (
     cursors,
     outbox,
     sql_adds,
+    sql_keys,
     sql_receipts,
     sql_senders,
     sql_sessions,
@@ -60,6 +61,7 @@ class SqlMessageStore(
     outbox.SqlOutboxMixin,
     sql_sessions.SqlSessionsMixin,
     sql_senders.SqlSendersMixin,
+    sql_keys.SqlKeysMixin,
 ):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 
@@ -83,6 +85,7 @@ class SqlMessageStore(
         )
         self._adds = batching.Batcher(self._add_groups)
         self._inbound_lookups = batching.Batcher(self._inbound_group)
+        self._key_lookups = batching.Batcher(self._find_key_group)  # sql_keys.py
         self._max_values: int | None = None  # SQLite's bound-variable limit, once read
 
     @classmethod

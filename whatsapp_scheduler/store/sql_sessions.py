@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from whatsapp_scheduler.store import tables
+from whatsapp_scheduler.store import SessionKey, tables
 
 T = TypeVar("T")
 D = tables.dashboard_sessions
@@ -27,15 +27,30 @@ class SqlSessionsMixin:
 
         def _tx(self) -> AbstractContextManager[Connection]: ...
 
-    async def start_session(self, id_hash: str, now: datetime, expires_at: datetime) -> None:
-        await self._run(self._start_session, id_hash, now, expires_at)
+    async def start_session(
+        self, id_hash: str, now: datetime, expires_at: datetime, key_name: str | None = None
+    ) -> None:
+        await self._run(self._start_session, id_hash, now, expires_at, key_name)
 
-    def _start_session(self, id_hash: str, now: datetime, expires_at: datetime) -> None:
+    def _start_session(
+        self, id_hash: str, now: datetime, expires_at: datetime, key_name: str | None
+    ) -> None:
         with self._tx() as conn:
             conn.execute(sa.delete(D).where(D.c.expires_at <= now))
             conn.execute(
-                sa.insert(D).values(id_hash=id_hash, created_at=now, expires_at=expires_at)
+                sa.insert(D).values(
+                    id_hash=id_hash, created_at=now, expires_at=expires_at, key_name=key_name
+                )
             )
+
+    async def session_key(self, id_hash: str, now: datetime) -> SessionKey | None:
+        return await self._read(self._session_key, id_hash, now)
+
+    def _session_key(self, id_hash: str, now: datetime) -> SessionKey | None:
+        with self._tx() as conn:
+            query = sa.select(D.c.key_name).where(D.c.id_hash == id_hash, D.c.expires_at > now)
+            row = conn.execute(query).first()
+        return SessionKey(row.key_name) if row is not None else None
 
     async def session_active(self, id_hash: str, now: datetime) -> bool:
         return await self._read(self._session_active, id_hash, now)

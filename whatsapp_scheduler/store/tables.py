@@ -174,6 +174,9 @@ dashboard_sessions = sa.Table(
     sa.Column("id_hash", sa.String(64), primary_key=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
+    # The API key it signed in with, by name (revision 0014; NULL: the environment's API_KEY).
+    # Revoking the key deletes its sessions; every request also checks the key.
+    sa.Column("key_name", sa.String(64), nullable=True),
 )
 
 contacts = sa.Table(

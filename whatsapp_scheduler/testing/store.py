@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import errors, keys, messages
 from whatsapp_scheduler.core.query import MessageQuery
-from whatsapp_scheduler.core.senders import Sender
+from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Sender
 from whatsapp_scheduler.store import cursors, outbox, sql_senders, transitions
 
 Status = messages.MessageStatus
@@ -30,6 +30,8 @@ class InMemoryMessageStore:
         self.contacts: dict[str, datetime] = {}
         self.sessions: dict[str, datetime] = {}  # dashboard session id hash -> expires at
         self.senders: dict[str, store.StoredSender] = {}
+        self.session_keys: dict[str, str | None] = {}  # session id hash -> its key's name
+        self.keys: dict[str, tuple[keys.ApiKey, str]] = {}  # name -> (key, its hash)
         self.events_enabled = events_enabled
         self.events: list[OutboxEvent] = []
 
@@ -339,16 +341,65 @@ class InMemoryMessageStore:
                 event.state = str(result.state)
                 event.finished_at = result.at
 
-    async def start_session(self, id_hash: str, now: datetime, expires_at: datetime) -> None:
+    async def start_session(
+        self, id_hash: str, now: datetime, expires_at: datetime, key_name: str | None = None
+    ) -> None:
         self.sessions = {k: v for k, v in self.sessions.items() if v > now}
+        self.session_keys = {k: v for k, v in self.session_keys.items() if k in self.sessions}
         self.sessions[id_hash] = expires_at
+        self.session_keys[id_hash] = key_name
 
     async def session_active(self, id_hash: str, now: datetime) -> bool:
         expires = self.sessions.get(id_hash)
         return expires is not None and expires > now
 
+    async def session_key(self, id_hash: str, now: datetime) -> store.SessionKey | None:
+        if not await self.session_active(id_hash, now):
+            return None
+        return store.SessionKey(self.session_keys.get(id_hash))
+
     async def end_session(self, id_hash: str) -> None:
         self.sessions.pop(id_hash, None)
+        self.session_keys.pop(id_hash, None)
+
+    async def create_key(self, key: keys.ApiKey, key_hash: str) -> None:
+        if key.senders is not None:
+            known = {DEFAULT_SENDER_NAME, *self.senders}  # the environment's and those added
+            missing = sorted(key.senders - known)
+            if missing:
+                raise errors.ValidationFailed(
+                    "senders", f"no sender named {', '.join(repr(n) for n in missing)}"
+                )
+        if key.name in self.keys or any(h == key_hash for _, h in self.keys.values()):
+            raise errors.Conflict(f"name: a key named {key.name!r} already exists")
+        self.keys[key.name] = (key, key_hash)
+
+    async def find_key(self, key_hash: str) -> keys.ApiKey | None:
+        return next((k for k, h in self.keys.values() if h == key_hash), None)
+
+    async def get_key(self, name: str) -> keys.ApiKey | None:
+        entry = self.keys.get(name)
+        return entry[0] if entry is not None else None
+
+    async def list_keys(self) -> builtins.list[keys.ApiKey]:
+        return [self.keys[name][0] for name in sorted(self.keys)]
+
+    async def revoke_key(self, name: str, now: datetime) -> keys.ApiKey | None:
+        entry = self.keys.get(name)
+        if entry is None:
+            return None
+        key, key_hash = entry
+        if key.revoked_at is None:
+            key = dataclasses.replace(key, revoked_at=now)
+            self.keys[name] = (key, key_hash)
+        for id_hash in [h for h, n in self.session_keys.items() if n == name]:
+            await self.end_session(id_hash)
+        return key
+
+    async def touch_key(self, name: str, now: datetime) -> None:
+        entry = self.keys.get(name)
+        if entry is not None and entry[0].needs_touch(now):
+            self.keys[name] = (dataclasses.replace(entry[0], last_used_at=now), entry[1])
 
     async def add_sender(self, sender: Sender, token_encrypted: str, now: datetime) -> Sender:
         self._refuse_taken(sender.name, sender.phone_number_id)

@@ -20,7 +20,15 @@ from whatsapp_scheduler import store as store_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.web import deps, headers, limits, throttle
-from whatsapp_scheduler.web.routes import dashboard, docs, health, schedule, senders, webhooks
+from whatsapp_scheduler.web.routes import (
+    dashboard,
+    docs,
+    health,
+    keys,
+    schedule,
+    senders,
+    webhooks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +38,7 @@ DispatcherFactory = Callable[[bootstrap.Runtime], Awaitable[bootstrap.Background
 _STATUS_FOR: list[tuple[type[errors.SchedulerError], int]] = [
     (deps.Unauthorized, 401),
     (errors.ValidationFailed, 422),
+    (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.StoreError, 503),
@@ -104,6 +113,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(schedule.router)
     app.include_router(senders.router)
+    app.include_router(keys.router)
     app.include_router(docs.router)
     app.include_router(webhooks.router)
     dashboard.install(app)  # pages at /, static files, sign-in and CSRF refusals

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core.senders import Scope
 from whatsapp_scheduler.web import i18n, sessions
 from whatsapp_scheduler.whatsapp import errorcodes
 
@@ -57,6 +58,9 @@ def render(
         "t": i18n.translator(lang),
         "csrf": session.csrf if session is not None else "",
         "signed_in": session is not None and session.authenticated,
+        # What the session's key may do: a read key gets no schedule, cancel or import forms.
+        "can_write": session is not None and session.principal.allows(Scope.WRITE),
+        "key_name": session.principal.label if session is not None else "",
         "path": request.url.path,
         "zone_name": zone.key,
         "local": lambda when: format_local(when, zone),

@@ -237,6 +237,11 @@ class StatusPublic(BaseModel):
         "(the fallback template instead of the text, because the recipient's 24-hour window "
         "was closed). Null until sent."
     )
+    anahtar: str | None = Field(
+        default=None,
+        description="The name of the API key that created the message (`whatsapp-scheduler "
+        "keys create --name`); null: the environment's API_KEY.",
+    )
 
     @classmethod
     def of(cls, report: service.StatusReport) -> StatusPublic:
@@ -269,6 +274,7 @@ class StatusPublic(BaseModel):
             sent_as=next(
                 (a.sent_as for a in reversed(report.attempts) if a.outcome == "sent"), None
             ),
+            anahtar=message.created_by,
         )
 
 
@@ -349,3 +355,14 @@ class HealthStatusPublic(BaseModel):
 
     status: str
     database: str
+
+
+#: The OpenAPI descriptions of the key refusals (web/deps.py).
+UNAUTHORIZED = (
+    "No valid key: X-API-Key (or `Authorization: Bearer`) missing, wrong, or of a revoked key "
+    "(refused from the moment it is revoked)"
+)
+FORBIDDEN = (
+    "The key is valid but its scope does not allow this: `detail` names the scope needed "
+    "(read: GET endpoints; write: also schedule and cancel; admin: also senders and keys)"
+)

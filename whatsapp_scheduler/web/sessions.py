@@ -3,10 +3,13 @@
 Session: an HttpOnly, SameSite=Strict cookie holding `{auth, csrf, iat, sid}` signed with
 HMAC-SHA256. The signing key is derived from API_KEY (no new setting), so changing the key signs
 everyone out. The cookie never holds the key itself. A signed-in session also names a row of the
-store's `dashboard_sessions` (by the SHA-256 of its random `sid`): sign-out deletes the row, so
-the old cookie is refused at once, on every process sharing the database. Every POST must carry the session's CSRF token (form field
-`csrf`, or header `X-CSRF-Token` for the page's JavaScript); the sign-in form gets a token from an
-anonymous session made when the form is shown.
+store's `dashboard_sessions` (by the SHA-256 of its random `sid`) and the key it signed in with:
+sign-out (or revoking that key) deletes the row, and every request re-reads the key, so the old
+cookie is refused at once, on every process sharing the database. The session acts as its key
+(`Session.principal`): its scope and senders decide what the pages show and allow. Every POST
+must carry the session's CSRF token (form field `csrf`, or header `X-CSRF-Token` for the page's
+JavaScript); the sign-in form gets a token from an anonymous session made when the form is
+shown.
 
 The flash cookie carries what a POST leaves for the page it redirects to (a schedule's
 warnings), signed the same way and kept two minutes at most.
@@ -27,7 +30,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from whatsapp_scheduler import bootstrap
+from whatsapp_scheduler import bootstrap, service
+from whatsapp_scheduler.core import keys
+from whatsapp_scheduler.core.senders import Scope
 
 COOKIE = "wsched_session"
 FLASH_COOKIE = "wsched_flash"  # what a POST leaves for the page it redirects to (warnings)
@@ -46,12 +51,22 @@ class CsrfRefused(Exception):
     """A POST without the session's CSRF token."""
 
 
+class ScopeRefused(Exception):
+    """The session's key lacks the scope a page needs (403, naming the scope)."""
+
+    def __init__(self, needed: str) -> None:
+        super().__init__(needed)
+        self.needed = needed
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Session:
     authenticated: bool
     csrf: str
     issued: int  # unix seconds
     sid: str = ""  # signed-in sessions: the random id whose hash the store keeps
+    # Not in the cookie: the key it signed in with, read from the store on every request.
+    principal: keys.Principal = keys.NOBODY
 
 
 def signing_key(api_key: str) -> bytes:
@@ -134,9 +149,17 @@ async def read_session(request: Request) -> Session | None:
     session = decode_session(signing_key(rt.api_key), value, _now_seconds(request))
     if session is None or not session.authenticated:
         return session
-    if not session.sid or not await rt.store.session_active(_id_hash(session.sid), rt.clock.now()):
+    if not session.sid:
         return None
-    return session
+    signed_in = await rt.store.session_key(_id_hash(session.sid), rt.clock.now())
+    if signed_in is None:
+        return None
+    if signed_in.name is None:
+        return dataclasses.replace(session, principal=keys.ENVIRONMENT)
+    key = await rt.store.get_key(signed_in.name)
+    if key is None or key.revoked:  # revoked: its session ends at once, on every process
+        return None
+    return dataclasses.replace(session, principal=keys.Principal.of(key))
 
 
 async def is_signed_in(request: Request) -> bool:
@@ -153,20 +176,35 @@ async def require_session(request: Request) -> Session:
     return session
 
 
+async def require_writer(request: Request) -> Session:
+    """Dependency for the dashboard's schedule, cancel and import: the write scope."""
+    session = await require_session(request)
+    if not session.principal.allows(Scope.WRITE):
+        raise ScopeRefused(str(Scope.WRITE))
+    return session
+
+
 def new_session(request: Request) -> Session:
     """An anonymous session (its CSRF token guards the sign-in form); kept in the cookie only."""
     return Session(False, secrets.token_urlsafe(24), _now_seconds(request))
 
 
-async def start_signed_in(request: Request) -> Session:
-    """A new signed-in session, recorded in the store until it expires or is ended."""
+async def start_signed_in(
+    request: Request, principal: keys.Principal = keys.ENVIRONMENT
+) -> Session:
+    """A new signed-in session as `principal`'s key, recorded in the store until it expires or
+    is ended (sign-out, or the key revoked)."""
     rt = runtime(request)
     session = Session(
-        True, secrets.token_urlsafe(24), _now_seconds(request), secrets.token_urlsafe(32)
+        True,
+        secrets.token_urlsafe(24),
+        _now_seconds(request),
+        secrets.token_urlsafe(32),
+        principal,
     )
     now = rt.clock.now()
     expires = now + datetime.timedelta(seconds=MAX_AGE_SECONDS)
-    await rt.store.start_session(_id_hash(session.sid), now, expires)
+    await rt.store.start_session(_id_hash(session.sid), now, expires, principal.name)
     return session
 
 
@@ -230,3 +268,11 @@ def check_csrf(request: Request, session: Session | None, token: str | None) -> 
     given = token or request.headers.get(CSRF_HEADER) or ""
     if session is None or not hmac.compare_digest(given.encode(), session.csrf.encode()):
         raise CsrfRefused()
+
+
+def on_behalf(session: Session, request: service.ScheduleRequest) -> service.ScheduleRequest:
+    """`request` as the session's key sends it: recorded as created by the key, and limited
+    to the key's senders."""
+    request.created_by = session.principal.name
+    request.allowed_senders = session.principal.senders
+    return request

@@ -35,7 +35,7 @@ class Dashboard:
             "/signin", data={"api_key": key, "csrf": token[1], "next": "/"}
         )
         if response.status_code == 303:
-            page = await self.browser.get("/compose")
+            page = await self.browser.get("/history")  # any page: a read key has no /compose
             self.csrf = CSRF.search(page.text)[1]  # type: ignore[index]
         return response
 

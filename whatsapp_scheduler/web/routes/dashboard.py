@@ -34,6 +34,7 @@ def install(app: FastAPI) -> None:
     )
     app.add_exception_handler(sessions.SignInRequired, _sign_in_required)
     app.add_exception_handler(sessions.CsrfRefused, _csrf_refused)
+    app.add_exception_handler(sessions.ScopeRefused, _scope_refused)
 
 
 def _wants_json(request: Request) -> bool:
@@ -50,6 +51,14 @@ async def _sign_in_required(request: Request, exc: Exception) -> Response:
 async def _csrf_refused(request: Request, exc: Exception) -> Response:
     logger.warning("dashboard POST refused: missing or wrong CSRF token")
     text = i18n.translator(dashboard.language(request))("csrf.refused")
+    if _wants_json(request):
+        return JSONResponse({"detail": text, "errors": []}, status_code=403)
+    return Response(text, status_code=403, media_type="text/plain; charset=utf-8")
+
+
+async def _scope_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, sessions.ScopeRefused)
+    text = i18n.translator(dashboard.language(request))("scope.refused", scope=exc.needed)
     if _wants_json(request):
         return JSONResponse({"detail": text, "errors": []}, status_code=403)
     return Response(text, status_code=403, media_type="text/plain; charset=utf-8")

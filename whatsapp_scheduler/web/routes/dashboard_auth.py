@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from whatsapp_scheduler.web import dashboard, i18n, sessions, throttle
+from whatsapp_scheduler.web import dashboard, deps, i18n, sessions, throttle
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ async def signin(
     csrf: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
-    """Check the key in constant time; on success start a signed-in session (new token).
+    """Check the key (the environment's API_KEY in constant time, or a stored key by its hash);
+    on success start a signed-in session as that key (new token).
 
     Too many wrong keys from this address (or from all) answer 429 with Retry-After, whatever
     the key (web/throttle.py)."""
@@ -66,17 +67,17 @@ async def signin(
         response = dashboard.render(request, "signin.html", context, session=fresh, status_code=403)
         sessions.set_session_cookie(response, request, fresh)
         return response
-    expected = sessions.runtime(request).api_key.encode()
-    if not expected or not hmac.compare_digest(api_key.strip().encode(), expected):
+    principal = await deps.resolve_key(sessions.runtime(request), api_key.strip())
+    if principal is None:
         limiter.failed(address, now)
         logger.warning("dashboard sign-in refused: wrong API key from %s", address)
         context = {"next": dashboard.safe_next(next), "error": t("signin.wrong")}
         return dashboard.render(request, "signin.html", context, session=session, status_code=401)
     limiter.succeeded(address)
-    signed_in = await sessions.start_signed_in(request)
+    signed_in = await sessions.start_signed_in(request, principal)
     response = RedirectResponse(dashboard.safe_next(next), status_code=303)
     sessions.set_session_cookie(response, request, signed_in)
-    logger.info("dashboard sign-in from %s", address)
+    logger.info("dashboard sign-in from %s as key %s", address, principal.label)
     return response
 
 

@@ -26,7 +26,7 @@ from whatsapp_scheduler.web.routes import dashboard_pages
 logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
-SessionDep = Annotated[sessions.Session, Depends(sessions.require_session)]
+SessionDep = Annotated[sessions.Session, Depends(sessions.require_writer)]  # the write scope
 CHUNK = 500  # rows per request from the page
 PREVIEW_VALID_SHOWN = 50  # valid rows listed in the preview
 PREVIEW_BAD_SHOWN = 100  # refused rows listed in the preview; the rest are counted
@@ -122,7 +122,8 @@ async def import_chunk(
     for index, raw in enumerate(body.messages):
         fields = {k: v for k, v in raw.items() if k != "line"}  # the page's own bookkeeping
         try:
-            requests.append(schemas.MessageCreate.model_validate(fields).to_request())
+            request_ = schemas.MessageCreate.model_validate(fields).to_request()
+            requests.append(sessions.on_behalf(session, request_))
             indexes.append(index)
         except pydantic.ValidationError as exc:
             refused.append({"index": index, "line": raw.get("line"), "detail": str(exc)})

@@ -62,6 +62,8 @@ async def events(
         deadline = loop.time() + STREAM_SECONDS
         while wanted and loop.time() < deadline:
             for message in await svc.get_many(wanted):
+                if not session.principal.sees(message.sender):
+                    continue  # another sender's message: not this key's to watch
                 key = (str(message.status), message.updated_at.isoformat())
                 if seen.get(message.id) != key:
                     seen[message.id] = key

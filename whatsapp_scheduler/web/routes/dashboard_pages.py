@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[sessions.Session, Depends(sessions.require_session)]
+WriterDep = Annotated[sessions.Session, Depends(sessions.require_writer)]  # the write scope
 Status = messages.MessageStatus
 PAGE_SIZE = 50
 HISTORY_STATUSES = [Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.CANCELLED]
@@ -73,7 +74,13 @@ async def upcoming(
     page: store.Page | None = None
     try:
         page = await svc.list(
-            MessageQuery((Status.QUEUED,), PAGE_SIZE, cursor, count_up_to=dashboard.COUNT_UP_TO)
+            MessageQuery(
+                (Status.QUEUED,),
+                PAGE_SIZE,
+                cursor,
+                count_up_to=dashboard.COUNT_UP_TO,
+                senders=session.principal.narrow(None),
+            )
         )
     except errors.ValidationFailed as exc:  # a cursor this server did not give out
         error = exc
@@ -147,7 +154,7 @@ async def history(
                 due_to=due_to,
                 newest_first=True,
                 count_up_to=dashboard.COUNT_UP_TO,
-                senders=frozenset({sender}) if sender else None,
+                senders=session.principal.narrow(frozenset({sender}) if sender else None),
             )
         )
     except errors.ValidationFailed as exc:
@@ -161,6 +168,9 @@ async def history(
     }
     known = await svc.sender_states()
     sender_names = set(known) if known is not None else {svc.default_sender}
+    visible = session.principal.narrow(None)  # a key limited to some senders offers only them
+    if visible is not None:
+        sender_names &= visible
     if senders_mod.valid_name(gonderen.strip()):  # a removed sender's history stays findable
         sender_names.add(gonderen.strip())
     links = dashboard.paging_links(
@@ -201,7 +211,7 @@ async def message_page(
 ) -> Response:
     """One message: its fields, its timeline, every attempt with Meta's answer explained."""
     try:
-        report = await svc.status(message_id)
+        report = await svc.status(message_id, session.principal.senders)
     except errors.NotFound:
         return dashboard.render(
             request, "notfound.html", {"message_id": message_id}, session=session, status_code=404
@@ -219,11 +229,11 @@ async def message_page(
 
 @router.get("/message/{message_id}/cancel")
 async def cancel_confirm(
-    request: Request, message_id: str, session: SessionDep, svc: deps.ServiceDep
+    request: Request, message_id: str, session: WriterDep, svc: deps.ServiceDep
 ) -> Response:
     """Ask before cancelling (a page, so it works without JavaScript)."""
     try:
-        message = await svc.get(message_id)
+        message = await svc.get(message_id, session.principal.senders)
     except errors.NotFound:
         return dashboard.render(
             request, "notfound.html", {"message_id": message_id}, session=session, status_code=404
@@ -235,30 +245,31 @@ async def cancel_confirm(
 async def cancel(
     request: Request,
     message_id: str,
-    session: SessionDep,
+    session: WriterDep,
     svc: deps.ServiceDep,
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     sessions.check_csrf(request, session, csrf)
+    senders = session.principal.senders
     try:
-        await svc.cancel(message_id)
+        await svc.cancel(message_id, senders)
     except (errors.NotFound, errors.Conflict) as exc:
-        context = {"m": await _maybe_get(svc, message_id), "error": exc.message}
+        context = {"m": await _maybe_get(svc, message_id, senders), "error": exc.message}
         return dashboard.render(request, "cancel.html", context, session=session, status_code=409)
     return RedirectResponse(f"/?cancelled={message_id}", status_code=303)
 
 
 async def _maybe_get(
-    svc: service.SchedulerService, message_id: str
+    svc: service.SchedulerService, message_id: str, senders: frozenset[str] | None
 ) -> messages.ScheduledMessage | None:
     try:
-        return await svc.get(message_id)
+        return await svc.get(message_id, senders)
     except errors.NotFound:
         return None
 
 
 @router.get("/compose")
-async def compose_form(request: Request, session: SessionDep, svc: deps.ServiceDep) -> Response:
+async def compose_form(request: Request, session: WriterDep, svc: deps.ServiceDep) -> Response:
     today = svc.clock.now().astimezone(zoneinfo.ZoneInfo(svc.default_timezone)).date()
     form = ComposeForm(date=today.isoformat())
     return _compose_page(request, session, svc, form, None)
@@ -357,7 +368,7 @@ def _warning_note(warning: notices.ScheduleWarning) -> dict[str, str]:
 @router.post("/compose")
 async def compose(
     request: Request,
-    session: SessionDep,
+    session: WriterDep,
     svc: deps.ServiceDep,
     csrf: Annotated[str, Form(max_length=128)] = "",
     recipient: Annotated[str, Form(max_length=64)] = "",
@@ -390,7 +401,7 @@ async def compose(
         fallback_language=fallback_language,
         fallback_params=fallback_params,
     )
-    request_ = form.to_request()
+    request_ = sessions.on_behalf(session, form.to_request())
     try:
         result, warnings = await svc.schedule_with_warnings(request_)
     except (errors.ValidationFailed, errors.Conflict) as exc:

@@ -1,4 +1,4 @@
-"""OpenAPI schema and Swagger UI, behind the API key like every other data-free endpoint.
+"""OpenAPI schema and Swagger UI, behind a key of any scope (read is enough).
 
 Browsers cannot add `X-API-Key` to the Swagger UI's own fetch, so the page is rendered with the
 schema inlined: request the page with the header (or a signed-in dashboard session, when that
@@ -17,11 +17,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from whatsapp_scheduler.core.senders import Scope
 from whatsapp_scheduler.web import deps
 
 CDN = "https://cdn.jsdelivr.net"  # where FastAPI's Swagger UI page loads its files from
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(deps.require_api_key)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(deps.require_scope(Scope.READ))])
 
 
 def _schema(request: Request) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from whatsapp_scheduler import __version__
 from whatsapp_scheduler.core import errors
+from whatsapp_scheduler.core.senders import Scope
 from whatsapp_scheduler.web import deps, schemas
 
 router = APIRouter(tags=["health"])
@@ -18,8 +19,8 @@ async def health(
     runtime: deps.RuntimeDep, response: Response, full: deps.ApiKeyGivenDep
 ) -> schemas.HealthPublic | schemas.HealthStatusPublic:
     """Liveness and readiness: `status` and `database` (200, or 503 when the database is
-    unreachable) for anyone; with the API key also the version, the queue depth and the
-    dispatcher's state."""
+    unreachable) for anyone; with a valid key (any scope) also the version, the queue depth
+    and the dispatcher's state."""
     now = runtime.clock.now()
     try:
         stats = await runtime.store.stats(now)
@@ -57,16 +58,16 @@ async def health(
 
 @router.get(
     "/metrics",
-    dependencies=[Depends(deps.require_api_key)],
+    dependencies=[Depends(deps.require_scope(Scope.READ))],
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
-        401: {"model": schemas.ErrorPublic, "description": "API key missing or wrong"},
+        401: {"model": schemas.ErrorPublic, "description": schemas.UNAUTHORIZED},
     },
 )
 async def metrics(runtime: deps.RuntimeDep) -> Response:
-    """Prometheus metrics of this process's dispatcher (needs the API key, as X-API-Key or
-    `Authorization: Bearer`, which Prometheus's `authorization` scrape setting sends)."""
+    """Prometheus metrics of this process's dispatcher (needs a key of any scope, as X-API-Key
+    or `Authorization: Bearer`, which Prometheus's `authorization` scrape setting sends)."""
     from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
 
     body = b""

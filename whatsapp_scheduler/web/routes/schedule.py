@@ -6,17 +6,18 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import pydantic
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from whatsapp_scheduler import service, store
-from whatsapp_scheduler.core import errors, messages, senders
+from whatsapp_scheduler.core import errors, keys, messages, senders
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import deps, schemas
 
-router = APIRouter(tags=["schedule"], dependencies=[Depends(deps.require_api_key)])
+router = APIRouter(tags=["schedule"])
 
 _REFUSALS: dict[int | str, dict[str, object]] = {
-    401: {"model": schemas.ErrorPublic, "description": "X-API-Key missing or wrong"},
+    401: {"model": schemas.ErrorPublic, "description": schemas.UNAUTHORIZED},
+    403: {"model": schemas.ErrorPublic, "description": schemas.FORBIDDEN},
     413: {"model": schemas.ErrorPublic, "description": "Body too large"},
     422: {"model": schemas.ErrorPublic, "description": "A field breaks a rule"},
     503: {"model": schemas.ErrorPublic, "description": "The database is unavailable; retry"},
@@ -28,16 +29,21 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
     response_model=schemas.ScheduledPublic,
     responses={**_REFUSALS, 409: {"model": schemas.ErrorPublic, "description": "id reused"}},
 )
-async def schedule(body: schemas.MessageCreate, svc: deps.ServiceDep) -> Response:
-    """Schedule one message. Repeating a request with the same id and content is safe (200)."""
-    result, warnings = await svc.schedule_with_warnings(body.to_request())
+async def schedule(
+    body: schemas.MessageCreate, svc: deps.ServiceDep, who: deps.WriterDep
+) -> Response:
+    """Schedule one message (write scope). Repeating a request with the same id and content is
+    safe (200). A key limited to some senders sends only from them (`gonderen`, else 422)."""
+    result, warnings = await svc.schedule_with_warnings(_as(who, body.to_request()))
     public = schemas.MessagePublic.of(result.message)
     return _json(schemas.ScheduledPublic(**public.__dict__, warnings=[w.text for w in warnings]))
 
 
 @router.post("/schedule/batch", response_model=schemas.BatchPublic, responses=_REFUSALS)
-async def schedule_batch(body: schemas.BatchCreate, svc: deps.ServiceDep) -> Response:
-    """Schedule up to 1,000 messages; each is accepted or refused on its own."""
+async def schedule_batch(
+    body: schemas.BatchCreate, svc: deps.ServiceDep, who: deps.WriterDep
+) -> Response:
+    """Schedule up to 1,000 messages (write scope); each is accepted or refused on its own."""
     results: list[dict[str, Any] | None] = [None] * len(body.messages)
     indexes: list[int] = []
     requests: list[service.ScheduleRequest] = []
@@ -47,7 +53,7 @@ async def schedule_batch(body: schemas.BatchCreate, svc: deps.ServiceDep) -> Res
             results[index] = _refused(index, _raw_id(entry.raw), error)
         else:
             indexes.append(index)
-            requests.append(entry.to_request())
+            requests.append(_as(who, entry.to_request()))
     for index, item in zip(indexes, await svc.schedule_many(requests), strict=True):
         results[index] = _batch_item(index, item)
     stored = sum(1 for r in results if r is not None and r["stored"])
@@ -55,6 +61,13 @@ async def schedule_batch(body: schemas.BatchCreate, svc: deps.ServiceDep) -> Res
     # Plain values serialised in one call: a model per item cost more than the rest of the
     # answer (bench/RESULTS.md). tests/integration check the shape against BatchPublic.
     return Response(schemas.to_json(answer), media_type="application/json")
+
+
+def _as(who: keys.Principal, request: service.ScheduleRequest) -> service.ScheduleRequest:
+    """The request as `who` makes it: recorded as its key's, limited to its senders."""
+    request.created_by = who.name
+    request.allowed_senders = who.senders
+    return request
 
 
 def _json(model: pydantic.BaseModel) -> Response:
@@ -105,6 +118,7 @@ async def list_schedule(
     request: Request,
     response: Response,
     svc: deps.ServiceDep,
+    who: deps.ReaderDep,
     status: Annotated[
         list[messages.MessageStatus] | None,
         Query(description="Filter by status (repeatable). Default: queued."),
@@ -122,7 +136,8 @@ async def list_schedule(
         Query(description="Only the messages of this sender, by name (repeatable)."),
     ] = None,
 ) -> list[schemas.MessagePublic]:
-    """Queued messages, soonest first (the seed's list). Paging goes in headers."""
+    """Queued messages, soonest first (the seed's list; read scope). Paging goes in headers.
+    A key limited to some senders lists only their messages."""
     statuses = status or [messages.MessageStatus.QUEUED]
     for name in gonderen or ():
         if not senders.valid_name(name):
@@ -130,7 +145,7 @@ async def list_schedule(
                 "gonderen", f"must be a sender's name ({senders.NAME_RULE})"
             )
     wanted = frozenset(gonderen) if gonderen else None
-    page = await svc.list(MessageQuery(tuple(statuses), limit, cursor, senders=wanted))
+    page = await svc.list(MessageQuery(tuple(statuses), limit, cursor, senders=who.narrow(wanted)))
     response.headers["X-Total-Count"] = str(page.total)
     if page.next_cursor is not None:
         query = [("status", str(s)) for s in statuses] + [
@@ -154,9 +169,12 @@ async def list_schedule(
         409: {"model": schemas.ErrorPublic, "description": "Already sending, sent or failed"},
     },
 )
-async def cancel(message_id: str, svc: deps.ServiceDep) -> schemas.CancelPublic:
-    """Cancel a queued message; it stays in the history as `cancelled`."""
-    message = await svc.cancel(message_id)
+async def cancel(
+    message_id: str, svc: deps.ServiceDep, who: deps.WriterDep
+) -> schemas.CancelPublic:
+    """Cancel a queued message (write scope); it stays in the history as `cancelled`. Another
+    sender's message is 404 to a key limited to some senders."""
+    message = await svc.cancel(message_id, who.senders)
     return schemas.CancelPublic(id=message.id, status=message.status, message="cancelled")
 
 
@@ -165,9 +183,13 @@ async def cancel(message_id: str, svc: deps.ServiceDep) -> schemas.CancelPublic:
     response_model=schemas.StatusPublic,
     responses={**_REFUSALS, 404: {"model": schemas.ErrorPublic, "description": "Unknown id"}},
 )
-async def status_of(message_id: str, svc: deps.ServiceDep) -> schemas.StatusPublic:
-    """The seed's `{id, status}` plus attempts, last error, WhatsApp id and timeline."""
-    return schemas.StatusPublic.of(await svc.status(message_id))
+async def status_of(
+    message_id: str, svc: deps.ServiceDep, who: deps.ReaderDep
+) -> schemas.StatusPublic:
+    """The seed's `{id, status}` plus attempts, last error, WhatsApp id, timeline and the key
+    that created it (`anahtar`); read scope. Another sender's message is 404 to a key limited
+    to some senders."""
+    return schemas.StatusPublic.of(await svc.status(message_id, who.senders))
 
 
 def error_body(exc: errors.SchedulerError) -> schemas.ErrorPublic:

@@ -18,7 +18,7 @@ from whatsapp_scheduler import service
 from whatsapp_scheduler.core import errors, senders
 from whatsapp_scheduler.web import deps, schemas
 
-router = APIRouter(tags=["senders"], dependencies=[Depends(deps.require_api_key)])
+router = APIRouter(tags=["senders"], dependencies=[Depends(deps.key_manager)])
 
 _REFUSALS: dict[int | str, dict[str, object]] = {
     401: {"model": schemas.ErrorPublic, "description": "X-API-Key missing or wrong"},
