@@ -34,6 +34,8 @@ from whatsapp_scheduler.dispatch import (
 )
 from whatsapp_scheduler.dispatch import config as dispatch_config_mod
 from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
+from whatsapp_scheduler.dispatch import senders as dispatch_senders
+from whatsapp_scheduler.service import scheduler as scheduler_mod
 from whatsapp_scheduler.store import notify, sql, urls, workers
 from whatsapp_scheduler.whatsapp import MessageSender
 
@@ -76,14 +78,25 @@ def open_store(settings: settings_mod.Settings) -> sql.SqlMessageStore:
 
 
 def build_service(
-    settings: settings_mod.Settings, message_store: store.MessageStore, clock: clock_mod.Clock
+    settings: settings_mod.Settings,
+    message_store: store.MessageStore,
+    clock: clock_mod.Clock,
+    senders: dispatch_senders.SenderSource | None = None,
 ) -> service.SchedulerService:
+    """The service; with `senders`, each sender's 24-hour windows are read under its own
+    number (`dispatch.senders.WindowNumbers`), else the default sender's only."""
+    numbers: scheduler_mod.WindowNumbers = scheduler_mod.DefaultSenderNumbers(
+        settings.phone_number_id
+    )
+    if senders is not None:
+        numbers = dispatch_senders.WindowNumbers(senders)
     return service.SchedulerService(
         message_store,
         clock,
         default_timezone=settings.timezone,
         default_region=settings.default_region,
         window_policy=window.WindowPolicy(settings.window_policy),
+        window_numbers=numbers,
     )
 
 
@@ -131,20 +144,33 @@ async def build_dispatcher(
     *,
     policy: retries.RetryPolicy | None = None,
     worker_id: str | None = None,
+    senders: dispatch_senders.SenderSource | None = None,
 ) -> dispatcher_mod.Dispatcher:
-    """A dispatcher for `settings`. Without `sender`, opens a pooled aiohttp session and a
-    `CloudApiSender` (closed by `stop()`). Call inside the running event loop.
+    """A dispatcher for `settings`. Without `sender`, opens one pooled aiohttp session and a
+    `CloudApiSender` per sender of `senders` (default: `StaticSenders.from_settings`, the
+    environment's PHONE_NUMBER_ID + ACCESS_TOKEN as sender `default`), all over that session
+    (closed by `stop()`); the senders are loaded before this returns and reloaded by the
+    dispatcher (`Dispatcher.reload_senders`). With `sender`, that one is the sender `default`
+    (tests, benchmarks) and `senders` adds the others. Call inside the running event loop.
     """
     from whatsapp_scheduler.whatsapp import cloud_api  # aiohttp only when really needed
 
     on_close = None
-    if sender is None:
+    connect: dispatcher_mod.Connect | None = None
+    if sender is None and senders is None:
+        senders = dispatch_senders.StaticSenders.from_settings(settings)
+    if senders is not None:
         session = cloud_api.create_session(settings)
-        try:
-            sender = cloud_api.CloudApiSender.from_settings(settings, session)
-        except errors.ConfigurationError:
-            await session.close()
-            raise
+
+        def connect(credentials: dispatch_senders.SenderCredentials) -> MessageSender:
+            return cloud_api.CloudApiSender(
+                session,
+                access_token=credentials.access_token,
+                phone_number_id=credentials.sender.phone_number_id,
+                graph_api_url=settings.graph_api_url,
+                graph_api_version=settings.graph_api_version,
+            )
+
         on_close = session.close
     config = dispatch_config(settings)
     shared = sharedlimit.for_database(
@@ -161,10 +187,10 @@ async def build_dispatcher(
         if urls.is_postgres(settings.database_url)
         else None
     )
-    return dispatcher_mod.Dispatcher(
+    built = dispatcher_mod.Dispatcher(
         message_store=message_store,
         sender=sender,
-        phone_number_id=settings.phone_number_id or "default",
+        phone_number_id=(settings.phone_number_id or "default") if sender is not None else None,
         clock=clock or clock_mod.SystemClock(),
         config=config,
         policy=policy or retry_policy(settings),
@@ -176,7 +202,17 @@ async def build_dispatcher(
         on_close=on_close,
         shared_limiter=shared,
         liveness=registry,
+        senders=senders,
+        connect=connect,
     )
+    if senders is not None:
+        loaded = await built.reload_senders()
+        if not built.paths and on_close is not None:
+            await on_close()
+            if not loaded:
+                raise errors.ConfigurationError("no sender could be loaded")
+            raise errors.ConfigurationError("ACCESS_TOKEN and PHONE_NUMBER_ID are required")
+    return built
 
 
 def build_deliverer(

@@ -30,6 +30,12 @@ T = TypeVar("T")
 
 SANDBOX_TOKEN = "sandbox-access-token"
 SANDBOX_PHONE_NUMBER_ID = "100000000000001"
+#: The sandbox's second business number (the sender `branch`), with its own access token: the
+#: stand-in answers 190 to a send from it with any other token (docs/sandbox.md).
+SANDBOX_BRANCH_NAME = "branch"
+SANDBOX_BRANCH_PHONE_NUMBER_ID = "100000000000002"
+SANDBOX_BRANCH_TOKEN = "sandbox-branch-access-token"
+SANDBOX_BRANCH_DISPLAY = "15550783882"
 #: The defaults of APP_SECRET and WEBHOOK_VERIFY_TOKEN in sandbox mode, where unset.
 SANDBOX_APP_SECRET = "sandbox-app-secret"
 SANDBOX_VERIFY_TOKEN = "sandbox-verify-token"
@@ -149,7 +155,9 @@ async def start_sandbox(
     settings: settings_mod.Settings, chosen: SandboxSecrets | None = None
 ) -> tuple[Any, settings_mod.Settings]:
     """Start the embedded stand-in and point the service's Cloud API settings at it. The
-    stand-in signs its webhooks with the service's APP_SECRET and answers its verify token."""
+    stand-in signs its webhooks with the service's APP_SECRET and answers its verify token.
+    It has two business numbers: the default sender's (PHONE_NUMBER_ID, ACCESS_TOKEN) and
+    `branch` (`standin.number("branch")`: its id and token, to register it as a sender)."""
     from whatsapp_scheduler import sandbox
 
     chosen = chosen or sandbox_secrets_for(settings)
@@ -161,6 +169,15 @@ async def start_sandbox(
         webhook_url=f"http://{callback_host}:{settings.port}/webhook",
         webhook_verify_token=chosen.verify_token,
         control_token=chosen.control_token,
+        label="default",
+        extra_numbers=(
+            sandbox.Number(
+                phone_number_id=SANDBOX_BRANCH_PHONE_NUMBER_ID,
+                access_token=SANDBOX_BRANCH_TOKEN,
+                display_phone_number=SANDBOX_BRANCH_DISPLAY,
+                label=SANDBOX_BRANCH_NAME,
+            ),
+        ),
         # Ticks a person can watch: one grey tick, then two, then blue.
         status_delays=sandbox.StatusDelays(sent=0.3, delivered=1.5, read=4.0),
     )

@@ -80,7 +80,7 @@ def test_to_json_round_trips() -> None:
     data = config.to_json(faults)
     assert data["rules"] == [
         {"code": 100, "asynchronous": False, "remaining": 1, "recipient": None,
-         "probability": 1.0, "details": None}
+         "probability": 1.0, "details": None, "phone_number_id": None}
     ]  # fmt: skip
     copy = Faults()
     config.update(copy, data)
