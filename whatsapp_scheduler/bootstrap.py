@@ -36,6 +36,7 @@ from whatsapp_scheduler.dispatch import (
 )
 from whatsapp_scheduler.dispatch import config as dispatch_config_mod
 from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
+from whatsapp_scheduler.dispatch import senders as dispatch_senders
 from whatsapp_scheduler.service.senders import SenderAdmin
 from whatsapp_scheduler.store import notify, sql, urls, workers
 from whatsapp_scheduler.store.senders_directory import SenderDirectory, build_sender_directory
@@ -114,14 +115,18 @@ def build_service(
     senders: SenderDirectory | None = None,
 ) -> service.SchedulerService:
     """The use cases; `senders` (default: `build_sender_directory`) are those a message's
-    `gonderen` may name."""
+    `gonderen` may name, and each sender's 24-hour windows are read under its own number
+    (`dispatch.senders.WindowNumbers`)."""
+    directory = senders or build_sender_directory(settings, message_store)
+    numbers = dispatch_senders.WindowNumbers(directory)
     return service.SchedulerService(
         message_store,
         clock,
         default_timezone=settings.timezone,
         default_region=settings.default_region,
         window_policy=window.WindowPolicy(settings.window_policy),
-        senders=senders or build_sender_directory(settings, message_store),
+        senders=directory,
+        window_numbers=numbers,
     )
 
 
@@ -169,20 +174,34 @@ async def build_dispatcher(
     *,
     policy: retries.RetryPolicy | None = None,
     worker_id: str | None = None,
+    senders: dispatch_senders.SenderSource | None = None,
 ) -> dispatcher_mod.Dispatcher:
-    """A dispatcher for `settings`. Without `sender`, opens a pooled aiohttp session and a
-    `CloudApiSender` (closed by `stop()`). Call inside the running event loop.
+    """A dispatcher for `settings`. Without `sender`, opens one pooled aiohttp session and a
+    `CloudApiSender` per sender of `senders` (default: `build_sender_directory`, the
+    environment's PHONE_NUMBER_ID + ACCESS_TOKEN as sender `default` and the senders table),
+    all over that session
+    (closed by `stop()`); the senders are loaded before this returns and reloaded by the
+    dispatcher (`Dispatcher.reload_senders`). With `sender`, that one is the sender `default`
+    (tests, benchmarks) and `senders` adds the others. Call inside the running event loop.
     """
     from whatsapp_scheduler.whatsapp import cloud_api  # aiohttp only when really needed
 
     on_close = None
-    if sender is None:
+    connect: dispatcher_mod.Connect | None = None
+    if sender is None and senders is None:  # the environment's sender and the senders table
+        senders = build_sender_directory(settings, message_store)
+    if senders is not None:
         session = cloud_api.create_session(settings)
-        try:
-            sender = cloud_api.CloudApiSender.from_settings(settings, session)
-        except errors.ConfigurationError:
-            await session.close()
-            raise
+
+        def connect(credentials: dispatch_senders.SenderCredentials) -> MessageSender:
+            return cloud_api.CloudApiSender(
+                session,
+                access_token=credentials.access_token,
+                phone_number_id=credentials.sender.phone_number_id,
+                graph_api_url=settings.graph_api_url,
+                graph_api_version=settings.graph_api_version,
+            )
+
         on_close = session.close
     config = dispatch_config(settings)
     shared = sharedlimit.for_database(
@@ -199,10 +218,10 @@ async def build_dispatcher(
         if urls.is_postgres(settings.database_url)
         else None
     )
-    return dispatcher_mod.Dispatcher(
+    built = dispatcher_mod.Dispatcher(
         message_store=message_store,
         sender=sender,
-        phone_number_id=settings.phone_number_id or "default",
+        phone_number_id=(settings.phone_number_id or "default") if sender is not None else None,
         clock=clock or clock_mod.SystemClock(),
         config=config,
         policy=policy or retry_policy(settings),
@@ -214,7 +233,19 @@ async def build_dispatcher(
         on_close=on_close,
         shared_limiter=shared,
         liveness=registry,
+        senders=senders,
+        connect=connect,
     )
+    if senders is not None:
+        loaded = await built.reload_senders()
+        if not built.paths and on_close is not None:
+            await on_close()
+            if not loaded:
+                raise errors.ConfigurationError("no sender could be loaded")
+            raise errors.ConfigurationError(
+                "ACCESS_TOKEN and PHONE_NUMBER_ID are required (or add a sender: senders add)"
+            )
+    return built
 
 
 def build_deliverer(

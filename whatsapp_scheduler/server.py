@@ -21,7 +21,10 @@ from pydantic import SecretStr
 
 from whatsapp_scheduler import bootstrap
 from whatsapp_scheduler import settings as settings_mod
+from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.dispatch import standby
+from whatsapp_scheduler.service import senders as sender_cases
 from whatsapp_scheduler.store import migrate
 from whatsapp_scheduler.web import app as app_mod
 
@@ -30,6 +33,12 @@ T = TypeVar("T")
 
 SANDBOX_TOKEN = "sandbox-access-token"
 SANDBOX_PHONE_NUMBER_ID = "100000000000001"
+#: The sandbox's second business number (the sender `branch`), with its own access token: the
+#: stand-in answers 190 to a send from it with any other token (docs/sandbox.md).
+SANDBOX_BRANCH_NAME = "branch"
+SANDBOX_BRANCH_PHONE_NUMBER_ID = "100000000000002"
+SANDBOX_BRANCH_TOKEN = "sandbox-branch-access-token"
+SANDBOX_BRANCH_DISPLAY = "15550783882"
 #: The defaults of APP_SECRET and WEBHOOK_VERIFY_TOKEN in sandbox mode, where unset.
 SANDBOX_APP_SECRET = "sandbox-app-secret"
 SANDBOX_VERIFY_TOKEN = "sandbox-verify-token"
@@ -92,6 +101,8 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
         sandbox_secrets = sandbox_secrets_for(settings)
         standin, settings = await start_sandbox(settings, sandbox_secrets)
     try:
+        if standin is not None:
+            await register_sandbox_branch(settings)
         factory = bootstrap.serve_dispatcher if settings.dispatcher_enabled else None
         app = app_mod.create_app(settings, dispatcher_factory=factory)
         server = _Server(uvicorn_config(settings, app))
@@ -129,6 +140,42 @@ def uvicorn_config(settings: settings_mod.Settings, app: Any) -> uvicorn.Config:
     )
 
 
+async def register_sandbox_branch(settings: settings_mod.Settings) -> None:
+    """Make the sandbox's second number the sender `branch` in the database (its token
+    encrypted with this run's SECRET_KEY; a row of an earlier run gets the token again), so
+    that `gonderen: "branch"` works in sandbox mode out of the box."""
+    message_store = bootstrap.open_store(settings)
+    try:
+        directory = bootstrap.build_sender_directory(settings, message_store)
+        admin = sender_cases.SenderAdmin(message_store, directory, clock_mod.SystemClock())
+        try:
+            await admin.add(
+                sender_cases.NewSender(
+                    name=SANDBOX_BRANCH_NAME,
+                    phone_number_id=SANDBOX_BRANCH_PHONE_NUMBER_ID,
+                    access_token=SANDBOX_BRANCH_TOKEN,
+                )
+            )
+        except errors.SenderExists:
+            try:
+                await admin.update(
+                    SANDBOX_BRANCH_NAME,
+                    {
+                        "phone_number_id": SANDBOX_BRANCH_PHONE_NUMBER_ID,
+                        "access_token": SANDBOX_BRANCH_TOKEN,
+                        "enabled": True,
+                    },
+                )
+            except errors.SchedulerError as exc:  # the number is another sender's: leave it
+                logger.warning(
+                    "sandbox: the second number is not registered as sender %r: %s",
+                    SANDBOX_BRANCH_NAME,
+                    exc,
+                )
+    finally:
+        await message_store.close()
+
+
 def sandbox_secrets_for(settings: settings_mod.Settings) -> SandboxSecrets:
     """APP_SECRET and WEBHOOK_VERIFY_TOKEN where set (else the sandbox's defaults), and the
     control API's token: SANDBOX_TOKEN, else a random one for this run."""
@@ -149,7 +196,9 @@ async def start_sandbox(
     settings: settings_mod.Settings, chosen: SandboxSecrets | None = None
 ) -> tuple[Any, settings_mod.Settings]:
     """Start the embedded stand-in and point the service's Cloud API settings at it. The
-    stand-in signs its webhooks with the service's APP_SECRET and answers its verify token."""
+    stand-in signs its webhooks with the service's APP_SECRET and answers its verify token.
+    It has two business numbers: the default sender's (PHONE_NUMBER_ID, ACCESS_TOKEN) and
+    `branch` (`standin.number("branch")`: its id and token, to register it as a sender)."""
     from whatsapp_scheduler import sandbox
 
     chosen = chosen or sandbox_secrets_for(settings)
@@ -161,6 +210,15 @@ async def start_sandbox(
         webhook_url=f"http://{callback_host}:{settings.port}/webhook",
         webhook_verify_token=chosen.verify_token,
         control_token=chosen.control_token,
+        label="default",
+        extra_numbers=(
+            sandbox.Number(
+                phone_number_id=SANDBOX_BRANCH_PHONE_NUMBER_ID,
+                access_token=SANDBOX_BRANCH_TOKEN,
+                display_phone_number=SANDBOX_BRANCH_DISPLAY,
+                label=SANDBOX_BRANCH_NAME,
+            ),
+        ),
         # Ticks a person can watch: one grey tick, then two, then blue.
         status_delays=sandbox.StatusDelays(sent=0.3, delivered=1.5, read=4.0),
     )

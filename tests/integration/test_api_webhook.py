@@ -159,7 +159,9 @@ async def test_unknown_ids_are_kept_not_errors_and_inbound_opens_the_window(api)
     response = await _post(api, payload)
     assert response.status_code == 200
     assert (response.json()["unmatched"], response.json()["inbound"]) == (1, 1)
-    assert await api.store.last_inbound("905551234567") == START
+    # the window is with the number written to (the change's metadata.phone_number_id) only
+    assert await api.store.last_inbound("905551234567", ["106540352242922"]) == START
+    assert await api.store.last_inbound("905551234567", ["106540352242923"]) is None
 
 
 async def test_a_signed_body_that_is_not_json_is_400(api):

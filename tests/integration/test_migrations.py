@@ -114,3 +114,73 @@ def test_sqlite_status_counts_follow_every_insert_update_and_delete(tmp_path):
     engine.dispose()
     assert real == {"queued": 27, "sending": 2, "sent": 19, "not-a-status-we-know": 1}
     assert kept == real
+
+
+def _contacts_across_0013(url: str) -> list[tuple[str, str]]:
+    """Contacts written at 0012 (one row per contact), read after the upgrade to head."""
+    engine = engine_mod.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO contacts (wa_id, last_inbound_at) VALUES "
+            "('905551234567', '2026-03-01 10:00:00+00:00'), "
+            "('447700900123', '2026-03-01 11:00:00+00:00')"
+        )
+    engine.dispose()
+    migrate.upgrade(url)
+    _check(url)
+    engine = engine_mod.create_engine(url)
+    with engine.begin() as conn:
+        # a second number's row for the same contact is its own window (the key is both)
+        conn.exec_driver_sql(
+            "INSERT INTO contacts (phone_number_id, wa_id, last_inbound_at) VALUES "
+            "('106540352242923', '905551234567', '2026-03-01 12:00:00+00:00')"
+        )
+        rows = conn.exec_driver_sql(
+            "SELECT phone_number_id, wa_id FROM contacts ORDER BY phone_number_id, wa_id"
+        ).all()
+    engine.dispose()
+    return [(r[0], r[1]) for r in rows]
+
+
+EXPECTED_CONTACTS = [
+    ("", "447700900123"),  # before 0013: no number, i.e. the default sender's
+    ("", "905551234567"),
+    ("106540352242923", "905551234567"),
+]
+
+
+def test_sqlite_contacts_before_0013_become_the_default_numbers(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate.upgrade(url, "0012")
+    assert _contacts_across_0013(url) == EXPECTED_CONTACTS
+    command.downgrade(migrate.alembic_config(url), "0012")  # one row per contact again
+    engine = engine_mod.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT wa_id, last_inbound_at FROM contacts").all()
+        counts = conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
+        triggers = counts.scalar()
+    engine.dispose()
+    assert sorted(r[0] for r in rows) == ["447700900123", "905551234567"]
+    assert triggers  # the messages table's count triggers (0003) are untouched
+
+
+@pytest.mark.postgres
+def test_postgres_contacts_before_0013_become_the_default_numbers(postgres_url):
+    command.downgrade(migrate.alembic_config(postgres_url), "0012")
+    assert _contacts_across_0013(postgres_url) == EXPECTED_CONTACTS
+
+
+@pytest.mark.postgres
+def test_per_sender_claim_uses_its_index_on_postgres(postgres_url):
+    engine = engine_mod.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        plan = "\n".join(
+            row[0]
+            for row in conn.exec_driver_sql(
+                "EXPLAIN SELECT id FROM messages WHERE status = 'queued' AND sender = 'branch' "
+                "AND run_at <= now() ORDER BY run_at LIMIT 100 FOR UPDATE SKIP LOCKED"
+            )
+        )
+    engine.dispose()
+    assert "ix_messages_status_sender_run_at" in plan

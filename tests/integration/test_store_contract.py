@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -151,6 +152,28 @@ async def test_claim_takes_due_rows_soonest_first_up_to_the_limit(any_store, mak
     assert all(m.lease_until == LEASE for m in claimed)
     rest = await any_store.claim_due(START, 10, "w2", LEASE)
     assert [m.id for m in rest] == [rows[0].id]  # never the same row twice, never the future one
+    assert await any_store.claim_due(START, 10, "w2", LEASE) == []
+
+
+async def test_claim_per_sender_and_leaving_senders_out(any_store, make_message):
+    """The dispatcher claims each sender's rows on its own and, for messages naming a sender
+    it does not know, every row but its senders'; the earliest due first in each case."""
+    shop = [make_message(sender="shop", due_at=START - timedelta(seconds=s)) for s in (3, 9)]
+    ankara = make_message(sender="ankara", due_at=START - timedelta(seconds=30))
+    default = make_message(due_at=START - timedelta(seconds=20))
+    later = make_message(sender="ankara", due_at=START + timedelta(seconds=5))
+    await any_store.add_many([*shop, ankara, default, later])
+    assert await any_store.next_run_at(senders=["shop"]) == shop[1].run_at
+    assert await any_store.next_run_at(senders=["nobody"]) is None
+    assert await any_store.next_run_at(senders=[]) is None
+    claimed = await any_store.claim_due(START, 1, "w1", LEASE, senders=["shop"])
+    assert [m.id for m in claimed] == [shop[1].id]  # its earliest, not ankara's earlier row
+    assert await any_store.claim_due(START, 5, "w1", LEASE, senders=[]) == []
+    others = await any_store.claim_due(START, 10, "w1", LEASE, exclude_senders=["shop", "default"])
+    assert [m.id for m in others] == [ankara.id]  # never the held senders', never the future
+    both = await any_store.claim_due(START, 10, "w2", LEASE, senders=["shop", "default"])
+    assert [m.id for m in both] == [default.id, shop[0].id]
+    assert await any_store.next_run_at(senders=["ankara"]) == later.run_at
     assert await any_store.claim_due(START, 10, "w2", LEASE) == []
 
 
@@ -407,6 +430,36 @@ async def test_inbound_contacts_keep_the_latest_time(any_store):
         "905551234567": later,
         "447700900123": START + timedelta(microseconds=250),
     }
+
+
+async def test_a_window_is_between_a_contact_and_one_business_number(any_store):
+    """Issue #15: a contact who wrote to one number has no window with another; a sender
+    reading several numbers (the default one: its own and '') gets the latest of them."""
+    shop, branch = "106540352242922", "106540352242923"
+    early, late = START, START + timedelta(hours=2)
+    await any_store.record_inbound([("905551234567", late)], shop)
+    await any_store.record_inbound([("905551234567", early), ("447700900123", early)], branch)
+    await any_store.record_inbound([("15550000000", early)])  # no number: ''
+    assert await any_store.last_inbound("905551234567", [branch]) == early
+    assert await any_store.last_inbound("905551234567", [shop]) == late
+    assert await any_store.last_inbound("15550000000", [shop]) is None
+    assert await any_store.last_inbound("15550000000") == early  # '' by default
+    wanted = ["905551234567", "447700900123", "15550000000"]
+    assert await any_store.last_inbound_many(wanted, [shop, ""]) == {
+        "905551234567": late,
+        "15550000000": early,
+    }
+    assert await any_store.last_inbound_many(wanted, [branch]) == {
+        "905551234567": early,
+        "447700900123": early,
+    }
+    assert await any_store.last_inbound_many(wanted, []) == {}
+    # concurrent lookups of different numbers share a round trip and keep their own answers
+    both = await asyncio.gather(
+        any_store.last_inbound_many(wanted, [shop]),
+        any_store.last_inbound_many(wanted, [branch]),
+    )
+    assert list(both) == [{"905551234567": late}, {"905551234567": early, "447700900123": early}]
 
 
 # -- list filters for the dashboard's history (issue #7) --------------------------------------

@@ -122,3 +122,42 @@ def test_entries_that_cannot_be_applied_are_skipped_with_the_reason():
         ("message", "from, id"),
     ]
     assert "\\ud800" in delivery.skipped[0].excerpt  # kept, escaped, in the log line
+
+
+def test_each_change_names_its_business_number():
+    """Issue #15: inbound messages (and statuses) are routed by the change's
+    `value.metadata.phone_number_id`; one POST may carry changes of several numbers."""
+    inbound = {"from": "16505551234", "id": "wamid.IN1", "timestamp": "1749416383", "type": "text"}
+    payload = {
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "value": {
+                            "metadata": {"phone_number_id": "106540352242922"},
+                            "messages": [inbound],
+                            "statuses": [
+                                {"id": "wamid.A", "status": "sent", "timestamp": "1750030073"}
+                            ],
+                        }
+                    },
+                    {
+                        "value": {
+                            "metadata": {"phone_number_id": "106540352242923"},
+                            "messages": [{**inbound, "id": "wamid.IN2"}],
+                        }
+                    },
+                    {"value": {"metadata": {"phone_number_id": "no id"}, "messages": [inbound]}},
+                    {"value": {"messages": [inbound]}},
+                ]
+            }
+        ]
+    }
+    delivery = webhooks.parse(payload, NOW)
+    assert [m.phone_number_id for m in delivery.inbound] == [
+        "106540352242922",
+        "106540352242923",
+        None,  # not one of Meta's ids: the default sender's number is assumed
+        None,
+    ]
+    assert [u.phone_number_id for u in delivery.statuses] == ["106540352242922"]

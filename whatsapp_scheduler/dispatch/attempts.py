@@ -21,6 +21,7 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit, throughput
@@ -38,11 +39,14 @@ THROTTLE_PAUSE_SECONDS = 1.0
 
 
 class SendPath:
-    """The checks, waits and send of one message for one business number."""
+    """The checks, waits and send of one message for one business number (one sender: its
+    own Cloud API sender, rate limiter and throughput gate; the pauses and the breaker are
+    shared objects keyed by `phone_number_id`)."""
 
     def __init__(
         self,
         *,
+        name: str = senders_mod.DEFAULT_SENDER_NAME,
         sender: whatsapp_mod.MessageSender,
         phone_number_id: str,
         clock: clock_mod.Clock,
@@ -58,6 +62,7 @@ class SendPath:
         on_pause: Callable[[datetime], None],
         breaker: breaker_mod.Breaker | None = None,
     ) -> None:
+        self.name = name  # the sender's name (`messages.sender`)
         self.sender = sender
         self.phone_number_id = phone_number_id
         self.clock = clock

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,12 +43,14 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import config as config_mod
 from whatsapp_scheduler.dispatch import liveness as liveness_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
+from whatsapp_scheduler.dispatch import senders as sources_mod
 from whatsapp_scheduler.dispatch import wakeup as wakeup_mod
 from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
 
@@ -56,6 +59,12 @@ logger = logging.getLogger(__name__)
 #: A failed outcome commit is tried again after this, doubling up to the max (seconds).
 COMMIT_RETRY_FIRST = 0.2
 COMMIT_RETRY_MAX = 5.0
+#: A message naming a sender the dispatcher does not know reloads the senders at most this
+#: often (seconds); the safety poll reloads them anyway.
+RELOAD_MIN_SECONDS = 1.0
+
+#: Builds the Cloud API sender of one sender's credentials (over the dispatcher's session).
+Connect = Callable[[senders_mod.SenderCredentials], whatsapp_mod.MessageSender]
 
 Status = messages.MessageStatus
 SentAs = messages.SentAs
@@ -74,6 +83,45 @@ class Phase(enum.Enum):
     RECORDING = 3  # outcome known, waiting for the commit
 
 
+class Lane:
+    """One sender's share of the dispatcher: its send path and its own send slots.
+
+    Each sender has `send_concurrency` slots and claims its own rows (`claim_due(senders=
+    [name])`), so a sender whose messages wait (its rate, a pause, an outage) never takes
+    another sender's slots or claims."""
+
+    def __init__(
+        self,
+        path: attempts.SendPath,
+        concurrency: int,
+        fingerprint: tuple[str, str, float, float] | None,
+    ) -> None:
+        self.path = path
+        self.slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self.backlog = 0  # claimed by this dispatcher and not finished (waiting or sending)
+        self.full = False  # skipped by a claim for its backlog: its next finish wakes the loop
+        self.fingerprint = fingerprint  # what the path was built from (reloads compare it)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def window_numbers(self) -> tuple[str, ...]:
+        """Whose 24-hour windows its messages use: its number's, and for the default sender
+        also those recorded without a number ('': before revision 0013)."""
+        number = self.path.phone_number_id
+        if self.name == senders_mod.DEFAULT_SENDER_NAME:
+            return (number, "")
+        return (number,)
+
+    def room(self) -> bool:
+        """Claim for this sender only while fewer than `concurrency` of its claims are open
+        (so it holds at most `concurrency - 1 + claim_limit` claims)."""
+        return self.backlog < self.concurrency
+
+
 class Dispatcher:
     """Sends due messages; see the module docstring. Build it with `bootstrap.build_dispatcher`."""
 
@@ -81,8 +129,8 @@ class Dispatcher:
         self,
         *,
         message_store: store.MessageStore,
-        sender: whatsapp_mod.MessageSender,
-        phone_number_id: str,
+        sender: whatsapp_mod.MessageSender | None = None,
+        phone_number_id: str | None = None,
         clock: clock_mod.Clock,
         config: config_mod.DispatchConfig,
         policy: retries.RetryPolicy,
@@ -93,7 +141,13 @@ class Dispatcher:
         on_close: Callable[[], Awaitable[None]] | None = None,
         shared_limiter: sharedlimit.SharedRateLimit | None = None,
         liveness: liveness_mod.Liveness | None = None,
+        senders: sources_mod.SenderSource | None = None,
+        connect: Connect | None = None,
     ) -> None:
+        """`sender` + `phone_number_id`: the sender `default` (fixed). `senders` + `connect`:
+        every sender of the source (reloaded, see `reload_senders`), each sent through
+        `connect(credentials)`; a fixed `default` wins over the source's. `limiter` gives the
+        default rate and pair gap (a sender's own `messages_per_second`/`pair_interval` win)."""
         self.store = message_store
         self.clock = clock
         self.config = config
@@ -111,13 +165,14 @@ class Dispatcher:
         self._state = State.IDLE
         self._stopping = False
         self._stopped = asyncio.Event()
-        self._slots = asyncio.Semaphore(config.send_concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._phase: dict[str, Phase] = {}
         self._unsent: list[messages.ScheduledMessage] = []
         # Claimed by this dispatcher, waiting for a send slot (no task yet): alive, not reapable.
         self._awaiting_slot: set[str] = set()
-        self._interrupted: list[tuple[messages.ScheduledMessage, datetime, SentAs | None]] = []
+        self._interrupted: list[
+            tuple[attempts.SendPath, messages.ScheduledMessage, datetime, SentAs | None]
+        ] = []
         self._sending_as: dict[str, SentAs] = {}  # what each send on the wire asked for
         self.pauses = pauses_mod.Pauses(self.metrics)
         self.wakeup = wakeup_mod.WakeUp(
@@ -130,33 +185,142 @@ class Dispatcher:
             on_renew=self._renew_logged,
             renew_interval_seconds=config.renew_interval_seconds,
         )
-        self.path = attempts.SendPath(
+        self._window_gate = window_gate
+        self._shared = shared_limiter
+        self._base_limiter = limiter
+        self._policy = policy
+        self.breaker = breaker_mod.Breaker(config.breaker, self.metrics)  # Meta outages
+        self.source = senders
+        self._connect = connect
+        self._lanes: dict[str, Lane] = {}
+        self._disabled: set[str] = set()  # senders the source has, disabled
+        self._reloaded_at: float | None = None  # loop time of the last successful reload
+        self._reload_failed = False
+        self._reload_lock = asyncio.Lock()
+        self._leftovers_due = True  # claim messages of unknown senders at the next drain
+        self._fixed_default = sender is not None
+        if sender is not None:
+            path = self._new_path(
+                senders_mod.DEFAULT_SENDER_NAME, sender, phone_number_id or "default", limiter
+            )
+            self._lanes[path.name] = Lane(path, config.send_concurrency, None)
+        self._loop_task: asyncio.Task[None] | None = None
+        self._job_tasks: set[asyncio.Future[Any]] = set()
+
+    def _new_path(
+        self,
+        name: str,
+        sender: whatsapp_mod.MessageSender,
+        phone_number_id: str,
+        limiter: ratelimit.RateLimiter,
+    ) -> attempts.SendPath:
+        if self._shared is not None:
+            self._shared.set_rate(phone_number_id, limiter.messages_per_second)
+        self.metrics.sent.labels(name)  # exported (0) before its first send
+        return attempts.SendPath(
+            name=name,
             sender=sender,
             phone_number_id=phone_number_id,
-            clock=clock,
-            max_lateness=config.max_lateness,
-            policy=policy,
+            clock=self.clock,
+            max_lateness=self.config.max_lateness,
+            policy=self._policy,
             limiter=limiter,
-            shared_limiter=shared_limiter,
-            window_gate=window_gate,
+            shared_limiter=self._shared,
+            window_gate=self._window_gate,
             pauses=self.pauses,
             tally=self.tally,
             metrics=self.metrics,
             on_sending=self._mark_sending,
             on_pause=self.wakeup.arm,
-            breaker=breaker_mod.Breaker(config.breaker, self.metrics),  # Meta outages
+            breaker=self.breaker,
         )
-        self._loop_task: asyncio.Task[None] | None = None
-        self._job_tasks: set[asyncio.Future[Any]] = set()
+
+    @property
+    def path(self) -> attempts.SendPath:
+        """The default sender's send path (or the first sender's, without a default)."""
+        lane = self._lanes.get(senders_mod.DEFAULT_SENDER_NAME)
+        if lane is None:
+            if not self._lanes:
+                raise RuntimeError("the dispatcher has no sender (reload_senders first)")
+            lane = next(iter(self._lanes.values()))
+        return lane.path
+
+    @property
+    def paths(self) -> dict[str, attempts.SendPath]:
+        """Every enabled sender's send path, by sender name."""
+        return {name: lane.path for name, lane in self._lanes.items()}
 
     @property
     def phone_number_id(self) -> str:
-        """The business number this dispatcher sends from."""
+        """The business number of the default sender."""
         return self.path.phone_number_id
+
+    # -- senders ----------------------------------------------------------------------------
+
+    async def reload_senders(self) -> bool:
+        """Ask the source for its senders; build a new path for an added sender or one whose
+        number, token, rate or pair gap changed (a rotated token is used from the next send;
+        sends on the wire finish with the old one), drop removed and disabled ones. Pauses and
+        breakers are kept by number. On a source error the senders known stay; False."""
+        if self.source is None or self._connect is None:
+            return True
+        async with self._reload_lock:
+            try:
+                found = await self.source.all()
+            except Exception:  # the registry is away: keep sending from what is known
+                logger.exception("senders not reloaded; keeping the senders known")
+                self._reload_failed = True
+                return False
+            self._reload_failed = False
+            self._reloaded_at = asyncio.get_running_loop().time()
+            self._apply_senders(found)
+            return True
+
+    def _apply_senders(self, found: Sequence[senders_mod.SenderCredentials]) -> None:
+        base = self._base_limiter
+        default_pair = base.pairs.interval.total_seconds()
+        seen: set[str] = set()
+        self._disabled = set()
+        for credentials in found:
+            sender = credentials.sender
+            if self._fixed_default and sender.name == senders_mod.DEFAULT_SENDER_NAME:
+                seen.add(sender.name)
+                continue
+            if not sender.enabled:
+                self._disabled.add(sender.name)
+                continue
+            seen.add(sender.name)
+            rate = sender.messages_per_second or base.messages_per_second
+            pair = default_pair if sender.pair_interval is None else sender.pair_interval
+            fingerprint = (sender.phone_number_id, credentials.access_token, rate, pair)
+            lane = self._lanes.get(sender.name)
+            if lane is not None and lane.fingerprint == fingerprint:
+                continue
+            kept = lane is not None and lane.fingerprint is not None
+            if lane is not None and lane.fingerprint is not None:
+                number, _, *limits = lane.fingerprint
+                kept = number == sender.phone_number_id and limits == [rate, pair]
+            if lane is not None and kept:
+                limiter = lane.path.limiter  # a rotated token keeps the bucket and pair gaps
+            else:
+                limiter = ratelimit.RateLimiter(rate, pair, base.burst)
+            assert self._connect is not None
+            path = self._new_path(
+                sender.name, self._connect(credentials), sender.phone_number_id, limiter
+            )
+            if lane is None:
+                self._lanes[sender.name] = Lane(path, self.config.send_concurrency, fingerprint)
+                logger.info("sender added", extra={"sender": sender.name})
+            else:
+                lane.path, lane.fingerprint = path, fingerprint
+                logger.info("sender changed", extra={"sender": sender.name})
+        for name in [n for n in self._lanes if n not in seen]:
+            del self._lanes[name]  # claims in progress finish on the path they hold
+            logger.info("sender removed or disabled", extra={"sender": name})
 
     @property
     def limiter(self) -> ratelimit.RateLimiter:
-        """This process's throughput bucket and pair gaps (`attempts.SendPath` uses them)."""
+        """The default sender's throughput bucket and pair gaps (`attempts.SendPath`)."""
         return self.path.limiter
 
     @limiter.setter
@@ -170,7 +334,11 @@ class Dispatcher:
 
     @shared_limiter.setter
     def shared_limiter(self, value: sharedlimit.SharedRateLimit | None) -> None:
-        self.path.shared_limiter = value
+        self._shared = value
+        for lane in self._lanes.values():
+            lane.path.shared_limiter = value
+            if value is not None:
+                value.set_rate(lane.path.phone_number_id, lane.path.limiter.messages_per_second)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -182,6 +350,8 @@ class Dispatcher:
         self._state = State.RUNNING
         logger.info("dispatcher starting", extra={"worker": self.worker_id})
         await self.liveness.start()
+        await self.reload_senders()
+        self._leftovers_due = True
         check = self.liveness.check_seconds
         if check is not None:  # ask which peers died more often than leases are reaped
             self.wakeup.reap_interval_seconds = min(self.wakeup.reap_interval_seconds, check)
@@ -201,8 +371,10 @@ class Dispatcher:
         self.wakeup.bind(asyncio.get_running_loop())
         self._state = State.RUNNING
         await self.liveness.start()
+        await self.reload_senders()
         await self._reap_logged()
         while not self._stopping:
+            self._leftovers_due = True
             claimed = await self._drain()
             await self._wait_tasks()
             await self._writer.close()
@@ -261,6 +433,8 @@ class Dispatcher:
     async def _safety_poll(self) -> None:
         if self._stopping:
             return
+        await self._tracked(self.reload_senders())  # an added sender, a rotated token
+        self._leftovers_due = True  # messages naming a sender not known before
         self.wakeup.wake()
         await self._tracked(self._update_depth())
 
@@ -288,18 +462,29 @@ class Dispatcher:
                 logger.exception("dispatch loop: store failed; retrying at the next wake-up")
                 self.wakeup.arm(self.clock.now() + timedelta(seconds=1))
             await event.wait()
+            await asyncio.sleep(0)  # a wake-up already set never starves the sends
 
     async def _plan_wake(self) -> None:
-        """Arm the wake-up at the next due row (or the end of a pause); wake now if overdue."""
+        """Arm the wake-up at the next due row of a sender that may send (or the end of a
+        pause or an outage's probe); wake now if overdue. A sender whose claims fill its slots
+        wakes the loop when one finishes (`_handle`)."""
         self.wakeup.begin_plan()
-        next_run = await self.store.next_run_at()
-        nudged = self.wakeup.nudged
-        if nudged is not None and (next_run is None or nudged < next_run):
-            next_run = nudged  # a retry or a new message committed while we were reading
         now = self.clock.now()
-        held = self.path.held_until(now)  # an account pause, or the breaker (a Meta outage)
-        if held is not None and next_run is not None:
-            next_run = max(next_run, held)
+        candidates: list[datetime] = []
+        for lane in list(self._lanes.values()):
+            if lane.full:
+                continue  # its next finish wakes the loop (`_handle`), also for a probe
+            held = lane.path.held_until(now)  # an account pause, or the breaker (an outage)
+            if held is not None:
+                candidates.append(held)
+            else:
+                next_run = await self.store.next_run_at(senders=[lane.name])
+                if next_run is not None:
+                    candidates.append(next_run)
+        nudged = self.wakeup.nudged
+        if nudged is not None:
+            candidates.append(nudged)  # a retry or a new message committed while we read
+        next_run = min(candidates, default=None)
         if next_run is not None and next_run <= now:
             self.wakeup.wake()
             return
@@ -308,41 +493,107 @@ class Dispatcher:
     # -- claiming ---------------------------------------------------------------------------
 
     async def _drain(self) -> int:
-        """Claim and start due messages until none is due; returns how many were claimed."""
+        """Claim and start due messages, per sender, until none is due or every sender's slots
+        are taken; returns how many were claimed."""
         total = 0
+        if self._leftovers_due and not self._stopping:
+            self._leftovers_due = False
+            total += await self._claim_leftovers()
+        while not self._stopping:
+            more = False
+            for lane in list(self._lanes.values()):
+                if self._stopping:
+                    break
+                if not lane.room():
+                    lane.full = True
+                    continue
+                now = self.clock.now()
+                claim_limit = self._claim_limit(lane)
+                limit = lane.path.claim_limit(now, claim_limit)  # 0: paused / held, 1: probe
+                if limit == 0:
+                    continue
+                lease = retries.lease_until(now, self.config.lease_seconds)
+                batch = await self.store.claim_due(
+                    now, limit, self.worker_id, lease, senders=[lane.name]
+                )
+                total += len(batch)
+                await self._start_all(lane, batch)
+                more = more or len(batch) == limit
+            if not more:
+                break
+        return total
+
+    def _claim_limit(self, lane: Lane) -> int:
+        """Rows per claim for this sender: a batch, but no more than a quarter lease's worth
+        of sending at its own rate."""
+        rate = lane.path.limiter.messages_per_second
+        if rate == self.config.messages_per_second:
+            return self.config.claim_limit()
+        return dataclasses.replace(self.config, messages_per_second=rate).claim_limit()
+
+    async def _claim_leftovers(self) -> int:
+        """Messages naming a sender without a lane (unknown, disabled, or added since the last
+        reload): reload the senders once, start those now known, fail the others."""
+        total = 0
+        limit = self.config.claim_limit()
         while not self._stopping:
             now = self.clock.now()
-            limit = self.path.claim_limit(now, self.config.claim_limit())  # 0: paused / held
-            if limit == 0:
-                break
             lease = retries.lease_until(now, self.config.lease_seconds)
-            batch = await self.store.claim_due(now, limit, self.worker_id, lease)
+            batch = await self.store.claim_due(
+                now, limit, self.worker_id, lease, exclude_senders=list(self._lanes)
+            )
+            if not batch:
+                break
             total += len(batch)
-            gate = self.path.window_gate  # WINDOW_POLICY at send time (window_gate.py)
-            if gate is not None:
-                await gate.prepare(batch)  # one contacts read per batch, or none
-            await self._start_all(batch)
+            await self._reload_if_stale()
+            failed: list[store.Outcome] = []
+            by_lane: dict[str, list[messages.ScheduledMessage]] = {}
+            for message in batch:
+                if message.sender in self._lanes:
+                    by_lane.setdefault(message.sender, []).append(message)
+                elif self._reload_failed:  # the registry is away: try again later, no attempt
+                    later = now + timedelta(seconds=RELOAD_MIN_SECONDS * 5)
+                    failed.append(self.tally.deferral(message, now, later, "sender_unknown"))
+                else:
+                    failed.append(self._unknown_sender(message, now))
+            if failed:
+                await self.store.record(failed)
+            for name, messages_of in by_lane.items():
+                await self._start_all(self._lanes[name], messages_of)
             if len(batch) < limit:
                 break
         return total
 
-    async def _start_all(self, batch: Sequence[messages.ScheduledMessage]) -> None:
-        """One task per message, waiting for a free slot before each."""
-        pending = list(batch)
-        self._awaiting_slot.update(m.id for m in pending)
-        try:
-            while pending:
-                await self._slots.acquire()
-                if self._stopping:
-                    self._slots.release()
-                    break
-                message = pending.pop(0)
-                self._awaiting_slot.discard(message.id)
-                self._phase[message.id] = Phase.WAITING
-                self._tasks[message.id] = asyncio.create_task(self._handle(message))
-                self.metrics.in_flight.set(len(self._tasks))
-        finally:
-            self._unsent.extend(pending)  # claimed, never started: released by stop()
+    def _unknown_sender(self, message: messages.ScheduledMessage, now: datetime) -> store.Outcome:
+        """A message whose sender is unknown or disabled when it is due: failed, not sent."""
+        state = "disabled" if message.sender in self._disabled else "not registered"
+        text = f"sender '{message.sender}' is {state}: nothing was sent"
+        return self.tally.failed_unsent(
+            message, now, "sender_unknown", messages.AttemptOutcome.FAILED, text
+        )
+
+    async def _reload_if_stale(self) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        last = self._reloaded_at
+        if self._reload_failed or last is None or loop_now - last >= RELOAD_MIN_SECONDS:
+            await self.reload_senders()
+
+    async def _start_all(self, lane: Lane, batch: Sequence[messages.ScheduledMessage]) -> None:
+        """One task per message; each waits for a free slot of its sender's lane."""
+        if not batch:
+            return
+        gate = lane.path.window_gate  # WINDOW_POLICY at send time (window_gate.py)
+        if gate is not None:
+            await gate.prepare(batch, lane.window_numbers)  # one read per batch, or none
+        for message in batch:
+            if self._stopping:
+                self._unsent.append(message)  # claimed, never started: released by stop()
+                continue
+            lane.backlog += 1
+            self._awaiting_slot.add(message.id)
+            self._phase[message.id] = Phase.WAITING
+            self._tasks[message.id] = asyncio.create_task(self._handle(lane, message))
+        self.metrics.in_flight.set(len(self._tasks))
 
     async def _wait_tasks(self) -> None:
         while self._tasks:
@@ -350,17 +601,21 @@ class Dispatcher:
 
     # -- one message ------------------------------------------------------------------------
 
-    async def _handle(self, message: messages.ScheduledMessage) -> None:
+    async def _handle(self, lane: Lane, message: messages.ScheduledMessage) -> None:
         """One message from its checks to its committed outcome. Its send slot is freed only
-        after the commit: at most `send_concurrency` messages are ever sent but not recorded,
-        which bounds what a crash can make the reaper send twice."""
+        after the commit: at most `send_concurrency` messages per sender are ever sent but not
+        recorded, which bounds what a crash can make the reaper send twice."""
+        acquired = False
         try:
             try:
-                outcome = await self.path.attempt(message)
+                await lane.slots.acquire()
+                acquired = True
+                self._awaiting_slot.discard(message.id)
+                outcome = await lane.path.attempt(message)
             except asyncio.CancelledError:
                 if self._phase.get(message.id) == Phase.SENDING:
                     sent_as = self._sending_as.get(message.id)
-                    self._interrupted.append((message, self.clock.now(), sent_as))
+                    self._interrupted.append((lane.path, message, self.clock.now(), sent_as))
                 else:
                     self._unsent.append(message)
                 raise
@@ -369,7 +624,13 @@ class Dispatcher:
             if committed and outcome.status == Status.QUEUED and outcome.run_at is not None:
                 self.wakeup.nudge_here(outcome.run_at)  # may be due before the planned wake
         finally:
-            self._slots.release()
+            if acquired:
+                lane.slots.release()
+            lane.backlog -= 1
+            if lane.full and lane.room():
+                lane.full = False
+                self.wakeup.wake()  # claim more for this sender
+            self._awaiting_slot.discard(message.id)
             self._tasks.pop(message.id, None)
             self._phase.pop(message.id, None)
             self._sending_as.pop(message.id, None)
@@ -495,9 +756,9 @@ class Dispatcher:
         outcomes = []
         for message in self._unsent:
             outcomes.append(self.tally.deferral(message, now, message.run_at, "shutdown"))
-        for message, started, sent_as in self._interrupted:
+        for path, message, started, sent_as in self._interrupted:
             error = errors.AmbiguousFailure("send cut off by shutdown")
-            outcomes.append(self.path.failed_attempt(message, error, started, 0.0, sent_as))
+            outcomes.append(path.failed_attempt(message, error, started, 0.0, sent_as))
         self._awaiting_slot.difference_update(m.id for m in self._unsent)
         self._unsent.clear()
         self._interrupted.clear()
@@ -507,13 +768,30 @@ class Dispatcher:
     # -- reporting --------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """JSON-able state for /health: running/paused/stopped, pauses, counters, last error."""
+        """JSON-able state for /health: running/paused/stopped, pauses (of every sender),
+        counters, last error, the default sender's `limit`, and `senders`: each sender's
+        number, state, pauses, breaker and limit."""
         now = self.clock.now()
-        pauses = self.pauses.as_json(now) + self.path.breaker.as_json(now)
+        pauses = self.pauses.as_json(now) + self.breaker.as_json(now)
         state = self._state
         next_wake = self.wakeup.next_wake
         if state != State.STOPPED and pauses:
             state = State.PAUSED
+        senders: dict[str, Any] = {}
+        for name, lane in self._lanes.items():
+            number = lane.path.phone_number_id
+            own = [p for p in pauses if p.get("phone_number_id") == number]
+            sender_state = self._state
+            if sender_state != State.STOPPED and own:
+                sender_state = State.PAUSED
+            senders[name] = {
+                "phone_number_id": number,
+                "state": str(sender_state),
+                "paused": own,
+                "breaker": str(self.breaker.state(number)),
+                "in_flight": lane.backlog,
+                "limit": lane.path.limit_health(),
+            }
         return {
             "state": str(state),
             "worker": self.worker_id,
@@ -522,7 +800,9 @@ class Dispatcher:
             "next_wake_at": next_wake.isoformat() if next_wake else None,
             **self.tally.counts,
             "last_error": self.tally.last_error,
-            "limit": self.path.limit_health(),
+            "limit": self.path.limit_health() if self._lanes else None,
+            "senders": senders,
+            "senders_disabled": sorted(self._disabled),
         }
 
 

@@ -1,15 +1,16 @@
 """Prometheus metrics of one dispatcher, in its own `CollectorRegistry` (no global state).
 
-Names (all prefixed `whatsapp_scheduler_`):
+Names (all prefixed `whatsapp_scheduler_`); `sender` is the sender's name (`messages.sender`),
+`phone_number_id` its business number:
 
 | metric                              | type      | labels  | meaning                              |
 |-------------------------------------|-----------|---------|--------------------------------------|
-| messages_sent_total                 | counter   |         | accepted by Meta (HTTP 200)          |
-| messages_failed_total               | counter   | code    | failed for good (code, or `expired`, `ambiguous`, `none`) |
-| messages_retried_total              | counter   | code    | attempts that led to a retry         |
-| messages_deferred_total             | counter   | reason  | released unsent: `pair_gap`, `paused`, `outage`, `shutdown` |
+| messages_sent_total                 | counter   | sender  | accepted by Meta (HTTP 200)          |
+| messages_failed_total               | counter   | code, sender | failed for good (code, or `expired`, `ambiguous`, `sender_unknown`, `none`) |
+| messages_retried_total              | counter   | code, sender | attempts that led to a retry    |
+| messages_deferred_total             | counter   | reason, sender | released unsent: `pair_gap`, `paused`, `outage`, `shutdown`, `sender_unknown` |
 | leases_reaped_total                 | counter   |         | expired leases recovered             |
-| send_lateness_seconds               | histogram |         | send time - due_at of sent messages  |
+| send_lateness_seconds               | histogram | sender  | send time - due_at of sent messages  |
 | send_latency_seconds                | histogram |         | duration of the HTTP request         |
 | queue_depth                         | gauge     | status  | `queued` / `sending` rows (safety poll) |
 | in_flight                           | gauge     |         | messages this process holds          |
@@ -42,16 +43,22 @@ class DispatchMetrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.sent = prometheus_client.Counter(
-            PREFIX + "messages_sent", "Messages accepted by Meta.", registry=r
+            PREFIX + "messages_sent", "Messages accepted by Meta.", ["sender"], registry=r
         )
         self.failed = prometheus_client.Counter(
-            PREFIX + "messages_failed", "Messages failed for good.", ["code"], registry=r
+            PREFIX + "messages_failed", "Messages failed for good.", ["code", "sender"], registry=r
         )
         self.retried = prometheus_client.Counter(
-            PREFIX + "messages_retried", "Attempts followed by a retry.", ["code"], registry=r
+            PREFIX + "messages_retried",
+            "Attempts followed by a retry.",
+            ["code", "sender"],
+            registry=r,
         )
         self.deferred = prometheus_client.Counter(
-            PREFIX + "messages_deferred", "Claims released unsent.", ["reason"], registry=r
+            PREFIX + "messages_deferred",
+            "Claims released unsent.",
+            ["reason", "sender"],
+            registry=r,
         )
         self.reaped = prometheus_client.Counter(
             PREFIX + "leases_reaped", "Expired leases recovered.", registry=r
@@ -59,6 +66,7 @@ class DispatchMetrics:
         self.lateness = prometheus_client.Histogram(
             PREFIX + "send_lateness_seconds",
             "Send time minus due time of sent messages.",
+            ["sender"],
             buckets=LATENESS_BUCKETS,
             registry=r,
         )

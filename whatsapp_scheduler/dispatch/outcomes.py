@@ -50,8 +50,10 @@ class Tally:
     ) -> store.Outcome:
         """Meta accepted it (HTTP 200 with a wamid)."""
         self.counts["sent"] += 1
-        self.metrics.sent.inc()
-        self.metrics.lateness.observe(max(0.0, (started - message.due_at).total_seconds()))
+        self.metrics.sent.labels(message.sender).inc()
+        self.metrics.lateness.labels(message.sender).observe(
+            max(0.0, (started - message.due_at).total_seconds())
+        )
         _log_attempt(message, Attempt.SENT, None, latency, self.worker_id)
         return store.Outcome(
             message_id=message.id,
@@ -84,15 +86,15 @@ class Tally:
             "at": now.isoformat(),
         }
         if decision.action == retries.Action.PAUSE:
-            self.count_deferral("paused")
+            self.count_deferral("paused", message.sender)
             status = Status.QUEUED
         elif decision.action == retries.Action.RETRY:
             self.counts["retried"] += 1
-            self.metrics.retried.labels(metrics_mod.code_label(error.code)).inc()
+            self.metrics.retried.labels(metrics_mod.code_label(error.code), message.sender).inc()
             status = Status.QUEUED
         else:
             self.counts["failed"] += 1
-            self.metrics.failed.labels(_failure_label(error)).inc()
+            self.metrics.failed.labels(_failure_label(error), message.sender).inc()
             status = Status.FAILED
         _log_attempt(
             message, decision.attempt or decision.action, error.code, latency, self.worker_id
@@ -135,7 +137,7 @@ class Tally:
     ) -> store.Outcome:
         """A message that fails here, before any request to Meta."""
         self.counts["failed"] += 1
-        self.metrics.failed.labels(label).inc()
+        self.metrics.failed.labels(label, message.sender).inc()
         logger.warning(
             "not sent: %s", label, extra={**message.log_context(), "outcome": str(attempt)}
         )
@@ -158,7 +160,7 @@ class Tally:
     ) -> store.Outcome:
         """Back to `queued` at `run_at` with no attempt counted (pair gap, pause, outage,
         shutdown)."""
-        self.count_deferral(reason)
+        self.count_deferral(reason, message.sender)
         logger.debug("deferred", extra={**message.log_context(), "reason": reason})
         return store.Outcome(
             message_id=message.id,
@@ -169,9 +171,9 @@ class Tally:
             run_at=run_at,
         )
 
-    def count_deferral(self, reason: str) -> None:
+    def count_deferral(self, reason: str, sender: str) -> None:
         self.counts["deferred"] += 1
-        self.metrics.deferred.labels(reason).inc()
+        self.metrics.deferred.labels(reason, sender).inc()
 
     def reaped(
         self,

@@ -167,6 +167,7 @@ class RateLimiter:
     ) -> None:
         self.messages_per_second = messages_per_second
         self._burst = burst
+        self.burst = burst  # None: `burst_for(messages_per_second)`
         self._buckets: dict[str, TokenBucket] = {}
         self._gates: dict[str, TokenBucket] = {}
         self.pairs = PairGap(pair_interval)

@@ -38,6 +38,12 @@ With `REDIS_URL` set, `RedisRateLimit` keeps the same state in one Redis key per
 (one Lua script per booking, on Redis's clock): for fleets that already run Redis, or to keep
 this traffic off PostgreSQL.
 
+Each number is booked at its own rate: the one the limit was made with (MESSAGES_PER_SECOND),
+or the sender's own `messages_per_second` given by `set_rate` (the dispatcher sets it for
+every sender it sends from). The state is one row (or Redis key) per `phone_number_id`, so two
+senders never share a schedule; every instance of the fleet must know the sender's rate (they
+all read it from the same senders registry).
+
 The gap per recipient (`PAIR_INTERVAL`) is shared the same way: `reserve_pair` books the next
 message to one recipient for the whole fleet, in the `pair_gaps` table (or one expiring Redis
 key per recipient): `tat` = when the next message to that recipient may go out; a booking
@@ -141,9 +147,35 @@ class SharedRateLimit(Protocol):
         go out now (the next one then waits `interval`), else the seconds until it may."""
         ...
 
+    def set_rate(self, key: str, rate: float) -> None:
+        """`key`'s own rate (a sender's `messages_per_second`); keys never set use the rate
+        the limit was made with. Set before the key's first `acquire`."""
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyRate:
+    """One key's rate as the booking uses it (see `BookedRateLimit`)."""
+
+    rate: float
+    booked_rate: float
+    burst: float
+    max_batch: int
+
+    @classmethod
+    def of(cls, rate: float, burst: float | None = None) -> KeyRate:
+        if rate <= 0:
+            raise ValueError("rate must be > 0")
+        return cls(
+            rate=rate,
+            booked_rate=booked_rate(rate),
+            burst=max(1.0, burst if burst is not None else float(ratelimit.burst_for(rate))),
+            max_batch=max(1, int(rate * BATCH_SECONDS)),
+        )
 
 
 class Wanting:
@@ -204,9 +236,12 @@ class BookedRateLimit:
         self.state = state
         self.retry = retry  # False: a failed round trip raises (FallbackRateLimit falls back)
         self.rate = rate
-        self.booked_rate = booked_rate(rate)
-        self.burst = max(1.0, burst if burst is not None else float(ratelimit.burst_for(rate)))
-        self.max_batch = max(1, int(rate * BATCH_SECONDS))
+        default = KeyRate.of(rate, burst)
+        self.booked_rate = default.booked_rate
+        self.burst = default.burst
+        self.max_batch = default.max_batch
+        self._default = default
+        self._rates: dict[str, KeyRate] = {}  # keys with their own rate (`set_rate`)
         self.timer: Timer = timer or LoopTimer()
         self._lock = asyncio.Lock()
         self._slots: dict[str, collections.deque[Slot]] = collections.defaultdict(collections.deque)
@@ -221,6 +256,13 @@ class BookedRateLimit:
         self._pairs: batching.Batcher[tuple[str, float], float | None] = batching.Batcher(
             self._book_pairs
         )
+
+    def set_rate(self, key: str, rate: float) -> None:
+        self._rates[key] = KeyRate.of(rate)
+
+    def rate_of(self, key: str) -> KeyRate:
+        """The rate `key` is booked at: its own (`set_rate`), else the limit's."""
+        return self._rates.get(key, self._default)
 
     async def acquire(self, key: str) -> Slot:
         with counting(self.wanting, key) as wanted:
@@ -239,7 +281,7 @@ class BookedRateLimit:
         can last."""
         found = self._holders.get(key)
         if found is None:
-            found = self._holders[key] = asyncio.Semaphore(self.max_batch)
+            found = self._holders[key] = asyncio.Semaphore(self.rate_of(key).max_batch)
         return found
 
     async def next_slot(self, key: str, wanted: int = 1) -> Slot:
@@ -250,7 +292,7 @@ class BookedRateLimit:
             while not slots:
                 async with self._lock:
                     if not slots:  # another waiter may have booked for us meanwhile
-                        n = max(1, min(self.max_batch, wanted))
+                        n = max(1, min(self.rate_of(key).max_batch, wanted))
                         booking = self._booker(key, n)
                         if self.retry:
                             slots.extend(await self._retrying("shared rate limit", booking))
@@ -273,7 +315,8 @@ class BookedRateLimit:
         """One round trip: n slots on this process's timer, each with its deadline. Raises
         the state's errors (`acquire` retries)."""
         before = self.timer.time()
-        base, shared_now = await self.state.book(key, n, 1.0 / self.booked_rate)
+        limits = self.rate_of(key)
+        base, shared_now = await self.state.book(key, n, 1.0 / limits.booked_rate)
         after = self.timer.time()
         self.round_trips += 1
         offset, uncertainty = self._convert(before, after, shared_now)
@@ -282,7 +325,7 @@ class BookedRateLimit:
         slack = LATE_SECONDS - uncertainty
         return [
             Slot(at - offset, at - offset + slack)
-            for at in slot_times(base, shared_now, n, self.booked_rate, self.burst)
+            for at in slot_times(base, shared_now, n, limits.booked_rate, limits.burst)
         ]
 
     def _convert(self, before: float, after: float, shared_now: float) -> tuple[float, float]:
@@ -414,6 +457,9 @@ class LocalShareRateLimit(BookedRateLimit):
             shared_limits.LocalLimitState(timer.time), rate / self.instances, timer=timer
         )
 
+    def set_rate(self, key: str, rate: float) -> None:
+        super().set_rate(key, rate / self.instances)  # this process's share of it
+
 
 class FallbackRateLimit:
     """The limit in Redis, falling back while Redis is unreachable (docs/operations.md).
@@ -445,6 +491,7 @@ class FallbackRateLimit:
         self.timer: Timer = timer or LoopTimer()
         self.primary = RedisRateLimit(redis_url, rate, timer=self.timer, retry=False)
         self._make_fallback = fallback
+        self._key_rates: dict[str, float] = {}  # `set_rate`, also given to a fallback
         self.wanting: collections.Counter[str] = collections.Counter()
         self.fallback: BookedRateLimit | None = None
         self.instance = instance or uuid.uuid4().hex
@@ -511,6 +558,8 @@ class FallbackRateLimit:
         self.primary.drop_slots()
         if self.fallback is None or isinstance(self.fallback, LocalShareRateLimit):
             self.fallback = self._make_fallback(self.instances)
+            for key, rate in self._key_rates.items():
+                self.fallback.set_rate(key, rate)
         self.switches += 1
         self.reason = f"redis unreachable ({type(exc).__name__})"
         logger.warning(
@@ -548,6 +597,12 @@ class FallbackRateLimit:
 
     def gave_up(self) -> None:
         self.given_up += 1
+
+    def set_rate(self, key: str, rate: float) -> None:
+        self._key_rates[key] = rate
+        self.primary.set_rate(key, rate)
+        if self.fallback is not None:
+            self.fallback.set_rate(key, rate)
 
     def health(self) -> dict[str, object]:
         now = self.timer.time()

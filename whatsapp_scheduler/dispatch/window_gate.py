@@ -40,15 +40,21 @@ class WindowGate:
         """False for `send`: nothing to read, nothing to hold back."""
         return self.policy != window.WindowPolicy.SEND
 
-    async def prepare(self, batch: Sequence[messages.ScheduledMessage]) -> None:
-        """One read for the batch's texts; on a store error their check lets them through."""
+    async def prepare(
+        self, batch: Sequence[messages.ScheduledMessage], numbers: Sequence[str] = ("",)
+    ) -> None:
+        """One read for the batch's texts (all of one sender, whose windows are kept under
+        `numbers`: its phone_number_id, and '' for the default sender); on a store error
+        their check lets them through."""
         if not self.active:
             return
         texts = [m for m in batch if m.template is None]
         if not texts:
             return
         try:
-            seen = await self.store.last_inbound_many([window.wa_id(m.recipient) for m in texts])
+            seen = await self.store.last_inbound_many(
+                [window.wa_id(m.recipient) for m in texts], numbers
+            )
         except errors.StoreError:
             logger.warning("window lookup failed; sending these texts as they are")
             return

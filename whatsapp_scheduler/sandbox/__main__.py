@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import Sequence
 
-from whatsapp_scheduler.sandbox.config import StandInConfig, StatusDelays
+from whatsapp_scheduler.sandbox.config import Number, StandInConfig, StatusDelays
 from whatsapp_scheduler.sandbox.limits import PairRate
 from whatsapp_scheduler.sandbox.standin import run_standalone
 
@@ -47,6 +47,14 @@ def build_parser(prog: str = "python -m whatsapp_scheduler.sandbox") -> argparse
         "--phone-number-id",
         default=env("PHONE_NUMBER_ID", StandInConfig.phone_number_id),
         help="phone number id to accept (env PHONE_NUMBER_ID)",
+    )
+    p.add_argument(
+        "--extra-number",
+        action="append",
+        type=_number,
+        default=[],
+        metavar="ID:TOKEN[:LABEL]",
+        help="one more business number with its own access token (repeatable)",
     )
     p.add_argument(
         "--control-token",
@@ -98,6 +106,15 @@ def build_parser(prog: str = "python -m whatsapp_scheduler.sandbox") -> argparse
     return p
 
 
+def _number(value: str) -> Number:
+    """`ID:TOKEN[:LABEL]` of `--extra-number`."""
+    parts = value.split(":")
+    if len(parts) not in (2, 3) or not parts[0].isdigit() or not parts[1]:
+        raise argparse.ArgumentTypeError("expected ID:TOKEN[:LABEL], ID in digits")
+    label = parts[2] if len(parts) == 3 else parts[0]
+    return Number(parts[0], parts[1], label=label)
+
+
 def config_from_args(args: argparse.Namespace) -> StandInConfig:
     """A :class:`StandInConfig` from parsed arguments."""
     sent, delivered, read = (float(x) for x in args.delays.split(","))
@@ -105,6 +122,7 @@ def config_from_args(args: argparse.Namespace) -> StandInConfig:
         access_token=args.access_token,
         control_token=args.control_token or secrets.token_urlsafe(24),
         phone_number_id=args.phone_number_id,
+        extra_numbers=tuple(args.extra_number),
         app_secret=args.app_secret,
         webhook_url=args.webhook_url,
         webhook_verify_token=args.verify_token,

@@ -59,6 +59,7 @@ class ForcedError:
     recipient: str | None = None
     probability: float = 1.0
     details: str | None = None
+    phone_number_id: str | None = None  # only sends from this business number (None: any)
 
     def check(self) -> None:
         """Raise ValueError for out-of-range fields."""
@@ -100,6 +101,9 @@ class Faults:
     reorder_rate: float = 0.0
     skip_delivered_rate: float = 0.0
     rules: list[ForcedError] = field(default_factory=list)
+    #: ``error_rate`` applies to sends from these business numbers only (empty: every number):
+    #: one number's outage while the others answer.
+    error_phone_number_ids: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         """Raise ValueError for out-of-range fields."""
@@ -150,6 +154,17 @@ class WebhookSettings:
         return min(self.retry_cap, self.retry_base * (2.0 ** (attempt - 1)))
 
 
+@dataclass(frozen=True)
+class Number:
+    """One more business number of the stand-in (beside ``StandInConfig.phone_number_id``),
+    with its own access token: a send from it with another token is Meta's 190."""
+
+    phone_number_id: str
+    access_token: str
+    display_phone_number: str = "15550783882"
+    label: str = ""  # what the inbox calls it (e.g. the sender's name: "branch")
+
+
 @dataclass
 class StandInConfig:
     """Start-up settings of a :class:`~whatsapp_scheduler.sandbox.StandIn`.
@@ -182,7 +197,9 @@ class StandInConfig:
     webhook_retry_cap: float = 2.0
     display_phone_number: str = "15550783881"
     waba_id: str = "102290129340398"
-    extra_phone_number_ids: tuple[str, ...] = ()
+    extra_phone_number_ids: tuple[str, ...] = ()  # more numbers, with ``access_token``
+    extra_numbers: tuple[Number, ...] = ()  # more numbers, each with its own token
+    label: str = "default"  # what the inbox calls ``phone_number_id``
     auth_http_status: int = 401
     rate_limit_http_status: int = 429
     request_log_size: int = 10_000

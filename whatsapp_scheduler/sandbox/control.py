@@ -13,7 +13,7 @@ GET      /_sandbox/webhooks/log               webhook delivery attempts
 POST     /_sandbox/webhooks/handshake         run the GET verification handshake
 GET      /_sandbox/requests                   request log (?limit=N&callback_data=X)
 GET      /_sandbox/conversations[/{wa_id}]    what arrived on each phone
-POST     /_sandbox/inbound                    a user writes: {"from": ..., "text": ...}
+POST     /_sandbox/inbound                    a user writes: {"from", "text", "phone_number_id"?}
 POST     /_sandbox/messages/{wamid}/status    emit a status now: {"status": ..., "code": ...}
 POST     /_sandbox/reset                      forget everything, restore start-up settings
 =======  ===================================  ===============================================
@@ -114,6 +114,16 @@ class ControlApi:
         return {
             "phone_number_id": s.config.phone_number_id,
             "display_phone_number": s.config.display_phone_number,
+            # every number, tokens left out (the process that started the sandbox has them:
+            # `StandIn.number(label)`; docs/sandbox.md, "Several numbers")
+            "numbers": [
+                {
+                    "phone_number_id": n.phone_number_id,
+                    "display_phone_number": n.display_phone_number,
+                    "label": n.label,
+                }
+                for n in s.numbers.values()
+            ],
             "limits": config_mod.to_json(s.limits),
             "faults": config_mod.to_json(s.faults),
             "webhooks": config_mod.to_json(s.webhooks),
@@ -209,7 +219,12 @@ class ControlApi:
         if not isinstance(text, str) or not text:
             return _bad("'text' must be a non-empty string")
         name = data.get("name") if isinstance(data.get("name"), str) else None
-        wamid = await self.standin.inbound(sender, text, name=name)
+        number = data.get("phone_number_id")
+        if number is not None and (
+            not isinstance(number, str) or number not in self.standin.numbers
+        ):
+            return _bad("'phone_number_id' must be one of the sandbox's numbers")
+        wamid = await self.standin.inbound(sender, text, name=name, phone_number_id=number)
         return web.json_response({"wamid": wamid, "wa_id": payloads.wa_id_for(sender)})
 
     async def message_status(self, request: web.Request) -> web.Response:

@@ -52,7 +52,9 @@ class Inbox:
         """Render the inbox with the current conversations, logs and settings."""
         s = self.standin
         conversations = sorted(s.conversations.values(), key=lambda c: -c.updated_at)
+        labels = {n.phone_number_id: n.label or n.phone_number_id for n in s.numbers.values()}
         html = self._template.render(
+            number_labels=labels,
             conversations=conversations,
             requests=list(s.mailbox.requests)[-PAGE_REQUESTS:][::-1],
             webhook_log=s.webhook_log[-PAGE_REQUESTS:][::-1],
@@ -67,6 +69,7 @@ class Inbox:
                     "limits": config_mod.to_json(s.limits),
                     "faults": config_mod.to_json(s.faults),
                     "webhooks": config_mod.to_json(s.webhooks),
+                    "numbers": labels,
                 }
             ).replace("<", "\\u003c"),
         )

@@ -75,6 +75,8 @@ class ChatMessage:
     error_code: int | None = None
     error_title: str | None = None
     callback_data: str | None = None
+    #: The business number it was sent from ("out") or written to ("in"); None: the main one.
+    phone_number_id: str | None = None
 
     def advance(self, status: str, error_code: int | None = None, title: str | None = None) -> bool:
         """Move to ``status`` if it ranks higher (webhooks may be late); True if it moved."""

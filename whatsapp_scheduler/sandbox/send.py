@@ -3,7 +3,8 @@
 Checks run in this order; the first one that fails answers (docs/sandbox.md, "The send endpoint"):
 
 1. added latency (``faults.latency_seconds``);
-2. bearer token: missing -> 200, wrong -> 190, both ``OAuthException`` with the auth status;
+2. bearer token: missing -> 200, wrong -> 190, both ``OAuthException`` with the auth status
+   (each number has its own token: another number's token is wrong too);
 3. ``phone_number_id`` known, otherwise 100 (HTTP 400);
 4. injected server error (``faults.error_rate``): 5xx with or without a JSON body (code 2);
 5. body validation (:mod:`~whatsapp_scheduler.sandbox.validation`);
@@ -51,8 +52,7 @@ class SendEndpoint:
     def __init__(
         self,
         *,
-        access_token: str,
-        phone_number_ids: frozenset[str],
+        tokens: dict[str, str],
         limits: Limits,
         faults: Faults,
         webhooks: WebhookSettings,
@@ -63,8 +63,8 @@ class SendEndpoint:
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
     ) -> None:
-        self._bearer = "Bearer " + access_token
-        self.phone_number_ids = phone_number_ids
+        #: phone_number_id -> its access token (the stand-in's dict: a change applies at once).
+        self.tokens = tokens
         self.limits = limits
         self.faults = faults
         self.webhooks = webhooks
@@ -123,15 +123,19 @@ class SendEndpoint:
             0,
             None,
         )
-        if request.headers.get("Authorization") != self._bearer:
+        token = self.tokens.get(phone_number_id)  # each number has its own token
+        header = request.headers.get("Authorization")
+        if token is not None and header != "Bearer " + token:
             return self._auth_error(request, record)
-        if phone_number_id not in self.phone_number_ids:
+        if token is None and header not in {"Bearer " + t for t in self.tokens.values()}:
+            return self._auth_error(request, record)
+        if token is None:
             details = (
                 f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, "
                 "cannot be loaded due to missing permissions, or does not support this operation."
             )
             return self._error(record, 100, details)
-        if faults.error_rate and self.rng.random() < faults.error_rate:
+        if self._outage(phone_number_id):
             return self._server_error(record, raw)
         try:
             body = json.loads(raw) if raw else None
@@ -150,7 +154,7 @@ class SendEndpoint:
     ) -> web.Response:
         async_code: int | None = None
         if self.faults.rules:
-            rule = self._match_rule(req.wa_id)
+            rule = self._match_rule(req.wa_id, phone_number_id)
             if rule is not None:
                 if not rule.asynchronous:
                     return self._error(record, rule.code, rule.details)
@@ -178,10 +182,21 @@ class SendEndpoint:
             await asyncio.sleep(faults.hang_seconds)
         return response
 
-    def _match_rule(self, wa_id: str) -> ForcedError | None:
+    def _outage(self, phone_number_id: str) -> bool:
+        faults = self.faults
+        if not faults.error_rate:
+            return False
+        numbers = faults.error_phone_number_ids
+        if numbers and phone_number_id not in numbers:
+            return False
+        return self.rng.random() < faults.error_rate
+
+    def _match_rule(self, wa_id: str, phone_number_id: str) -> ForcedError | None:
         rules = self.faults.rules
         for rule in list(rules):
             if rule.recipient is not None and payloads.wa_id_for(rule.recipient) != wa_id:
+                continue
+            if rule.phone_number_id is not None and rule.phone_number_id != phone_number_id:
                 continue
             if rule.probability < 1.0 and self.rng.random() >= rule.probability:
                 continue
@@ -208,6 +223,7 @@ class SendEndpoint:
             req.summary,
             record.received_at,
             callback_data=req.callback_data,
+            phone_number_id=record.phone_number_id,
         )
         conversation = self.mailbox.conversation(req.wa_id)
         conversation.messages.append(message)

@@ -32,7 +32,7 @@ from aiohttp import web
 
 from whatsapp_scheduler.sandbox import config as config_mod
 from whatsapp_scheduler.sandbox import control, graph_errors, inbox, payloads
-from whatsapp_scheduler.sandbox.config import ForcedError, StandInConfig
+from whatsapp_scheduler.sandbox.config import ForcedError, Number, StandInConfig
 from whatsapp_scheduler.sandbox.records import (
     ChatMessage,
     Conversation,
@@ -79,7 +79,24 @@ class StandIn:
         self.bus = EventBus()
         self.rng = random.Random(config.seed)
         self.control_token = config.control_token or secrets.token_urlsafe(24)
-        self.phone_number_ids = frozenset((config.phone_number_id, *config.extra_phone_number_ids))
+        #: Every business number, the main one first, by id (``StandInConfig.extra_numbers``).
+        self.numbers: dict[str, Number] = {
+            config.phone_number_id: Number(
+                config.phone_number_id,
+                config.access_token,
+                config.display_phone_number,
+                config.label,
+            )
+        }
+        for extra in config.extra_phone_number_ids:
+            self.numbers.setdefault(
+                extra, Number(extra, config.access_token, config.display_phone_number, extra)
+            )
+        for number in config.extra_numbers:
+            self.numbers.setdefault(number.phone_number_id, number)
+        self.phone_number_ids = frozenset(self.numbers)
+        #: phone_number_id -> the access token that may send from it (`set_token`).
+        self.tokens = {n.phone_number_id: n.access_token for n in self.numbers.values()}
         self._sender = WebhookSender(
             self.webhooks,
             config.app_secret,
@@ -88,8 +105,7 @@ class StandIn:
         )
         self._statuses = StatusScheduler(self._sender, self.bus, config.wall_clock)
         self._endpoint = SendEndpoint(
-            access_token=config.access_token,
-            phone_number_ids=self.phone_number_ids,
+            tokens=self.tokens,
             limits=self.limits,
             faults=self.faults,
             webhooks=self.webhooks,
@@ -201,6 +217,20 @@ class StandIn:
 
     # -- run-time knobs ------------------------------------------------------------------
 
+    def set_token(self, phone_number_id: str, access_token: str) -> None:
+        """Make ``access_token`` the one token of the number (a rotated token, or a refused
+        one: sends with the old token then answer Meta's 190)."""
+        if phone_number_id not in self.tokens:
+            raise ValueError(f"unknown phone_number_id {phone_number_id!r}")
+        self.tokens[phone_number_id] = access_token
+
+    def number(self, label: str) -> Number:
+        """The business number the inbox calls ``label`` (e.g. ``"branch"``); KeyError if none."""
+        for number in self.numbers.values():
+            if number.label == label:
+                return dataclasses.replace(number, access_token=self.tokens[number.phone_number_id])
+        raise KeyError(label)
+
     def set_faults(self, **changes: Any) -> None:
         """Change :class:`~whatsapp_scheduler.sandbox.config.Faults` fields (checked)."""
         config_mod.update(self.faults, changes)
@@ -268,18 +298,28 @@ class StandIn:
 
     # -- inbound and handshake -----------------------------------------------------------
 
-    async def inbound(self, wa_id: str, text: str, *, name: str | None = None) -> str:
-        """The user ``wa_id`` writes ``text``: opens the 24 h window, POSTs an inbound webhook.
-
-        Returns the inbound message's wamid.
+    async def inbound(
+        self,
+        wa_id: str,
+        text: str,
+        *,
+        name: str | None = None,
+        phone_number_id: str | None = None,
+    ) -> str:
+        """The user ``wa_id`` writes ``text`` to the business number ``phone_number_id`` (None:
+        the main one): opens the 24 h window, POSTs an inbound webhook whose
+        ``metadata.phone_number_id`` is that number. Returns the inbound message's wamid.
         """
+        if phone_number_id is not None and phone_number_id not in self.numbers:
+            raise ValueError(f"unknown phone_number_id {phone_number_id!r}")
+        number = phone_number_id or self.config.phone_number_id
         wa_id = payloads.wa_id_for(wa_id)
         now = self.config.wall_clock()
         wamid = payloads.new_inbound_wamid(wa_id)
         conv = self.mailbox.conversation(wa_id)
         conv.last_inbound = conv.updated_at = now
         conv.profile_name = name or conv.profile_name or f"Sandbox user {wa_id[-4:]}"
-        message = ChatMessage(wamid, "in", "text", text, now, status="read")
+        message = ChatMessage(wamid, "in", "text", text, now, status="read", phone_number_id=number)
         conv.messages.append(message)
         if self.bus.active:
             self.bus.publish("message", message.to_json(wa_id))
@@ -287,7 +327,7 @@ class StandIn:
             value = payloads.inbound_text_value(
                 wa_id, text, wamid=wamid, timestamp=now, profile_name=conv.profile_name
             )
-            self._sender.put_value(value, wa_id)
+            self._sender.put_value(value, wa_id, number)
         return wamid
 
     async def verify_webhook(
@@ -305,26 +345,35 @@ class StandIn:
         if self.bus.active:
             self.bus.publish("webhook", record)
 
-    def _wrap(self, value: dict[str, Any]) -> dict[str, Any]:
+    def _wrap(self, value: dict[str, Any], phone_number_id: str | None = None) -> dict[str, Any]:
+        number = self.numbers.get(phone_number_id or self.config.phone_number_id)
+        if number is None:
+            number = self.numbers[self.config.phone_number_id]
         return payloads.envelope(
             value,
             waba_id=self.config.waba_id,
-            phone_number_id=self.config.phone_number_id,
-            display_phone_number=self.config.display_phone_number,
+            phone_number_id=number.phone_number_id,
+            display_phone_number=number.display_phone_number,
         )
 
     async def _phone_info(self, request: web.Request) -> web.Response:
         phone_number_id = request.match_info["phone_number_id"]
-        if request.headers.get("Authorization") != "Bearer " + self.config.access_token:
+        token = self.tokens.get(phone_number_id)
+        header = request.headers.get("Authorization")
+        if token is not None:
+            refused = header != "Bearer " + token
+        else:
+            refused = header not in {"Bearer " + t for t in self.tokens.values()}
+        if refused:
             return web.json_response(
                 graph_errors.error_body(190), status=self.limits.auth_http_status
             )
-        if phone_number_id not in self.phone_number_ids:
+        if token is None:
             return web.json_response(graph_errors.error_body(100), status=400)
         return web.json_response(
             {
                 "id": phone_number_id,
-                "display_phone_number": self.config.display_phone_number,
+                "display_phone_number": self.numbers[phone_number_id].display_phone_number,
                 "verified_name": "Sandbox",
                 "quality_rating": "GREEN",
                 "throughput": {"level": "STANDARD"},

@@ -187,7 +187,7 @@ class StatusScheduler:
             errors=[graph_errors.status_error(step.code)] if step.code is not None else None,
         )
         for _ in range(step.copies):
-            self.sender.put_status(entry)
+            self.sender.put_status(entry, message.phone_number_id)
 
     def close(self) -> None:
         """Stop playing plans (pending steps are dropped)."""

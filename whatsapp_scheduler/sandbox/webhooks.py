@@ -45,6 +45,14 @@ class _Post:
 
 
 @dataclass(frozen=True, slots=True)
+class _Status:
+    """One ``statuses[]`` entry and the business number it is about (its envelope's)."""
+
+    entry: dict[str, Any]
+    phone_number_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class HandshakeResult:
     """Outcome of Meta's GET handshake ("Verification handshake") against the callback URL."""
 
@@ -67,10 +75,12 @@ class WebhookSender:
 
     settings: WebhookSettings
     app_secret: str
-    wrap: Callable[[dict[str, Any]], dict[str, Any]]
+    #: Wraps a ``value`` in the envelope of the business number (id, or None: the main one).
+    wrap: Callable[[dict[str, Any], str | None], dict[str, Any]]
     on_attempt: Callable[[dict[str, Any]], None] = lambda _record: None
     log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=DELIVERY_LOG_SIZE))
-    _lanes: list[asyncio.Queue[dict[str, Any] | _Post]] = field(init=False)
+    _lanes: list[asyncio.Queue[_Status | _Post]] = field(init=False)
+    _carry: dict[int, _Status] = field(default_factory=dict, init=False)  # next batch's first
     _session: aiohttp.ClientSession | None = field(default=None, init=False)
     _workers: list[asyncio.Task[None]] = field(default_factory=list, init=False)
     _closed: bool = field(default=False, init=False)
@@ -117,16 +127,20 @@ class WebhookSender:
             self._pending = 0
             self._idle.set()
 
-    def put_status(self, entry: dict[str, Any]) -> None:
-        """Queue one ``statuses[]`` entry on its message's lane."""
+    def put_status(self, entry: dict[str, Any], phone_number_id: str | None = None) -> None:
+        """Queue one ``statuses[]`` entry on its message's lane; its webhook's
+        ``metadata.phone_number_id`` is the number that sent the message."""
         self.add_pending()
-        self._lanes[hash(entry["id"]) % LANES].put_nowait(entry)
+        self._lanes[hash(entry["id"]) % LANES].put_nowait(_Status(entry, phone_number_id))
 
-    def put_value(self, value: dict[str, Any], key: str) -> None:
+    def put_value(
+        self, value: dict[str, Any], key: str, phone_number_id: str | None = None
+    ) -> None:
         """Queue a whole webhook ``value`` (inbound message) as its own POST on ``key``'s lane."""
         self.add_pending()
         lane = hash(key) % LANES
-        self._lanes[lane].put_nowait(self._prepare(value, 1, ["inbound"], lane))
+        post = self._prepare(value, 1, ["inbound"], lane, phone_number_id)
+        self._lanes[lane].put_nowait(post)
 
     async def wait_idle(self) -> None:
         """Wait until nothing is scheduled, queued, in flight or awaiting a retry."""
@@ -134,26 +148,40 @@ class WebhookSender:
 
     # -- workers -------------------------------------------------------------------------
 
-    def _prepare(self, value: dict[str, Any], count: int, summary: list[str], lane: int) -> _Post:
-        body = json.dumps(self.wrap(value), separators=(",", ":")).encode("utf-8")
+    def _prepare(
+        self,
+        value: dict[str, Any],
+        count: int,
+        summary: list[str],
+        lane: int,
+        phone_number_id: str | None = None,
+    ) -> _Post:
+        body = json.dumps(self.wrap(value, phone_number_id), separators=(",", ":")).encode("utf-8")
         return _Post(body, count, summary, lane)
 
-    def _batch(self, first: dict[str, Any], lane: int) -> _Post:
+    def _batch(self, first: _Status, lane: int) -> _Post:
+        """Statuses of one business number per POST (its `metadata.phone_number_id`); one of
+        another number starts the next batch."""
         queue = self._lanes[lane]
-        entries = [first]
+        entries = [first.entry]
         while len(entries) < self.settings.batch_size and not queue.empty():
             item = queue.get_nowait()
             if isinstance(item, _Post):  # a retry or inbound post goes on its own
                 queue.put_nowait(item)
                 break
-            entries.append(item)
+            if item.phone_number_id != first.phone_number_id:
+                self._carry[lane] = item
+                break
+            entries.append(item.entry)
         summary = [f"{e['status']} …{e['id'][-12:]}" for e in entries]
-        return self._prepare(payloads.statuses_value(entries), len(entries), summary, lane)
+        value = payloads.statuses_value(entries)
+        return self._prepare(value, len(entries), summary, lane, first.phone_number_id)
 
     async def _work(self, lane: int) -> None:
         queue = self._lanes[lane]
         while True:
-            item = await queue.get()
+            carried = self._carry.pop(lane, None)
+            item = carried if carried is not None else await queue.get()
             post = item if isinstance(item, _Post) else self._batch(item, lane)
             try:
                 await self._deliver(post)

@@ -11,10 +11,11 @@ import builtins
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, messages, notices, templates, window
+from whatsapp_scheduler.core import errors, messages, notices, senders, templates, window
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME
 from whatsapp_scheduler.service import validation
@@ -25,6 +26,26 @@ from whatsapp_scheduler.whatsapp import webhooks
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+
+
+class WindowNumbers(Protocol):
+    """The business numbers a sender's 24-hour windows are kept under (`store` contacts)."""
+
+    async def numbers(self, sender: str) -> tuple[str, ...]: ...
+
+
+class DefaultSenderNumbers:
+    """Only the default sender's windows: the rows of its number and those recorded without
+    one ('': before revision 0013, or a webhook without `metadata.phone_number_id`). Other
+    senders have none known here; `bootstrap` wires the senders' own numbers."""
+
+    def __init__(self, phone_number_id: str | None = None) -> None:
+        self.phone_number_id = phone_number_id
+
+    async def numbers(self, sender: str) -> tuple[str, ...]:
+        if sender != senders.DEFAULT_SENDER_NAME:
+            return ()
+        return ("", self.phone_number_id) if self.phone_number_id else ("",)
 
 
 class SchedulerService:
@@ -40,11 +61,15 @@ class SchedulerService:
         on_scheduled: Callable[[datetime], None] | None = None,
         window_policy: window.WindowPolicy = window.WindowPolicy.SEND,
         senders: SenderDirectory | None = None,
+        window_numbers: WindowNumbers | None = None,
     ) -> None:
+        """`window_numbers`: the business numbers whose 24-hour window a sender's message is
+        checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
         self.store = message_store
         # The senders a message's `gonderen` may name; None: only the default sender.
         self.senders = senders
         self.default_sender = senders.default_name if senders else DEFAULT_SENDER_NAME
+        self.window_numbers: WindowNumbers = window_numbers or DefaultSenderNumbers()
         self.clock = clock
         self.default_timezone = default_timezone
         self.default_region = default_region
@@ -116,15 +141,20 @@ class SchedulerService:
 
         One read of the contacts table for the whole batch (texts only; templates pass).
         """
-        texts = [m for m in batch if m.template is None]
-        seen = (
-            await self.store.last_inbound_many([window.wa_id(m.recipient) for m in texts])
-            if texts
-            else {}
-        )
+        by_sender: dict[str, list[messages.ScheduledMessage]] = {}
+        for m in batch:
+            if m.template is None:
+                by_sender.setdefault(m.sender, []).append(m)
+        seen: dict[tuple[str, str], datetime] = {}  # (sender, wa_id) -> last inbound
+        for sender, texts in by_sender.items():  # a window is with the sender's number
+            numbers = await self.window_numbers.numbers(sender)
+            found = await self.store.last_inbound_many(
+                [window.wa_id(m.recipient) for m in texts], numbers
+            )
+            seen.update({(sender, wa_id): at for wa_id, at in found.items()})
         answers: list[list[notices.ScheduleWarning] | errors.ValidationFailed] = []
         for message in batch:
-            last_inbound = seen.get(window.wa_id(message.recipient))
+            last_inbound = seen.get((message.sender, window.wa_id(message.recipient)))
             if message.fallback_template is None:  # the usual case: its answer is cached
                 refusal, notes = validation.window_answer(
                     self.window_policy, message.template is not None, last_inbound, message.due_at
@@ -246,9 +276,12 @@ class SchedulerService:
         for note in notes:
             if note is not None:
                 logger.warning("webhook timestamp replaced", extra={"reason": note})
-        written = [(m.wa_id, m.timestamp) for m in delivery.inbound if m.opens_window]
-        if written:
-            await self.store.record_inbound(written)
+        written: dict[str, list[tuple[str, datetime]]] = {}  # per business number written to
+        for m in delivery.inbound:
+            if m.opens_window:
+                written.setdefault(m.phone_number_id or "", []).append((m.wa_id, m.timestamp))
+        for number, contacts in written.items():
+            await self.store.record_inbound(contacts, number)
         receipts = [
             store.Receipt(
                 wamid=u.wamid,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -188,9 +188,20 @@ class MessageStore(Protocol):
         ...
 
     async def claim_due(
-        self, now: datetime, limit: int, worker: str, lease_until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        worker: str,
+        lease_until: datetime,
+        *,
+        senders: Collection[str] | None = None,
+        exclude_senders: Collection[str] = (),
     ) -> builtins.list[messages.ScheduledMessage]:
-        """Move up to `limit` queued messages with `run_at <= now` to `sending`, soonest first."""
+        """Move up to `limit` queued messages with `run_at <= now` to `sending`, soonest first.
+
+        `senders`: only messages of these senders (by name; the dispatcher claims per sender,
+        so that one sender's pause or backlog never holds back another's); `exclude_senders`:
+        none of these (the dispatcher's claim of messages naming a sender it does not know)."""
         ...
 
     async def record(self, outcomes: Sequence[Outcome]) -> int:
@@ -225,8 +236,9 @@ class MessageStore(Protocol):
         """Queue depth and the oldest overdue message, for /health and /metrics."""
         ...
 
-    async def next_run_at(self) -> datetime | None:
-        """The earliest `run_at` of a queued message, for the dispatcher's wake-up."""
+    async def next_run_at(self, *, senders: Collection[str] | None = None) -> datetime | None:
+        """The earliest `run_at` of a queued message (of one of `senders`, if given), for the
+        dispatcher's wake-up."""
         ...
 
     async def apply_receipts(
@@ -239,15 +251,24 @@ class MessageStore(Protocol):
         """
         ...
 
-    async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
-        """Remember the latest inbound message time per contact (`wa_id`, time)."""
+    async def record_inbound(
+        self, contacts: Sequence[tuple[str, datetime]], phone_number_id: str = ""
+    ) -> None:
+        """Remember the latest inbound message time per contact (`wa_id`, time) written to the
+        business number `phone_number_id` (the webhook's `metadata.phone_number_id`; '' when
+        unknown: counted for the default sender's number)."""
         ...
 
-    async def last_inbound(self, wa_id: str) -> datetime | None:
-        """When the contact last wrote to us, if ever: their 24-hour window."""
+    async def last_inbound(
+        self, wa_id: str, phone_number_ids: Sequence[str] = ("",)
+    ) -> datetime | None:
+        """When the contact last wrote to one of these business numbers, if ever: their
+        24-hour window with that sender (the default sender reads its number and '')."""
         ...
 
-    async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
+    async def last_inbound_many(
+        self, wa_ids: Sequence[str], phone_number_ids: Sequence[str] = ("",)
+    ) -> dict[str, datetime]:
         """`last_inbound` for many contacts in one read; contacts never seen are left out."""
         ...
 

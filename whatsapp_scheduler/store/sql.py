@@ -14,7 +14,7 @@ import asyncio
 import builtins
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -264,16 +264,39 @@ class SqlMessageStore(
         return row_codec.message_from_row(row) if row is not None else None
 
     async def claim_due(
-        self, now: datetime, limit: int, worker: str, lease_until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        worker: str,
+        lease_until: datetime,
+        *,
+        senders: Collection[str] | None = None,
+        exclude_senders: Collection[str] = (),
     ) -> builtins.list[messages.ScheduledMessage]:
-        return await self._run(self._claim_due, now, limit, worker, lease_until)
+        if senders is not None and not senders:
+            return []
+        chosen = None if senders is None else sorted(set(senders))
+        return await self._run(
+            self._claim_due, now, limit, worker, lease_until, chosen, sorted(set(exclude_senders))
+        )
 
     def _claim_due(
-        self, now: datetime, limit: int, worker: str, lease_until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        worker: str,
+        lease_until: datetime,
+        senders: builtins.list[str] | None,
+        exclude_senders: builtins.list[str],
     ) -> builtins.list[messages.ScheduledMessage]:
+        where = [M.c.status == str(Status.QUEUED), M.c.run_at <= now]
+        if senders is not None:  # one sender: ix_messages_status_sender_run_at (0013)
+            where.append(M.c.sender == senders[0] if len(senders) == 1 else M.c.sender.in_(senders))
+        if exclude_senders:
+            where.append(M.c.sender.not_in(exclude_senders))
         due = (
             sa.select(M.c.id)
-            .where(M.c.status == str(Status.QUEUED), M.c.run_at <= now)
+            .where(*where)
             .order_by(M.c.run_at)
             .limit(limit)
             .with_for_update(skip_locked=True)  # dropped by the SQLite compiler
@@ -467,16 +490,16 @@ class SqlMessageStore(
                 query = query.where(M.c.status.in_(names))
         return int(conn.execute(query).scalar_one())
 
-    async def next_run_at(self) -> datetime | None:
-        return await self._run(self._next_run_at)
+    async def next_run_at(self, *, senders: Collection[str] | None = None) -> datetime | None:
+        if senders is not None and not senders:
+            return None
+        return await self._run(self._next_run_at, None if senders is None else sorted(senders))
 
-    def _next_run_at(self) -> datetime | None:
-        query = (
-            sa.select(M.c.run_at)
-            .where(M.c.status == str(Status.QUEUED))
-            .order_by(M.c.run_at)
-            .limit(1)
-        )
+    def _next_run_at(self, senders: builtins.list[str] | None) -> datetime | None:
+        where = [M.c.status == str(Status.QUEUED)]
+        if senders is not None:
+            where.append(M.c.sender == senders[0] if len(senders) == 1 else M.c.sender.in_(senders))
+        query = sa.select(M.c.run_at).where(*where).order_by(M.c.run_at).limit(1)
         with self._tx() as conn:
             value = conn.execute(query).scalar()
         return value

@@ -38,7 +38,10 @@ class SqlReceiptsMixin:
 
     events_enabled: bool
     _dialect: str
-    _inbound_lookups: batching.Batcher[builtins.list[str], dict[str, datetime]]
+    #: (the numbers, the contacts) of one lookup -> the latest inbound time per contact
+    _inbound_lookups: batching.Batcher[
+        tuple[tuple[str, ...], builtins.list[str]], dict[str, datetime]
+    ]
 
     if TYPE_CHECKING:  # provided by SqlMessageStore
 
@@ -118,50 +121,88 @@ class SqlReceiptsMixin:
                     event = changes.receipt_event(message_id, applied, row.received_at, previous)
                     outbox.insert_events(conn, [event])
 
-    async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
+    async def record_inbound(
+        self, contacts: Sequence[tuple[str, datetime]], phone_number_id: str = ""
+    ) -> None:
         if contacts:
-            await self._run(self._record_inbound, list(contacts))
+            await self._run(self._record_inbound, list(contacts), phone_number_id)
 
-    def _record_inbound(self, contacts: builtins.list[tuple[str, datetime]]) -> None:
+    def _record_inbound(
+        self, contacts: builtins.list[tuple[str, datetime]], phone_number_id: str
+    ) -> None:
         latest: dict[str, datetime] = {}
         for wa_id, at in contacts:
             latest[wa_id] = max(at, latest.get(wa_id, at))
         stmt = self._insert_into(C)
         upsert = stmt.on_conflict_do_update(
-            index_elements=["wa_id"],
+            index_elements=["phone_number_id", "wa_id"],
             set_={"last_inbound_at": stmt.excluded.last_inbound_at},
             where=C.c.last_inbound_at < stmt.excluded.last_inbound_at,
         )
+        rows = [
+            {"phone_number_id": phone_number_id, "wa_id": k, "last_inbound_at": v}
+            for k, v in latest.items()
+        ]
         with self._tx() as conn:
-            conn.execute(upsert, [{"wa_id": k, "last_inbound_at": v} for k, v in latest.items()])
+            conn.execute(upsert, rows)
 
-    async def last_inbound(self, wa_id: str) -> datetime | None:
-        return await self._run(self._last_inbound, wa_id)
+    async def last_inbound(
+        self, wa_id: str, phone_number_ids: Sequence[str] = ("",)
+    ) -> datetime | None:
+        found = await self._run(self._last_inbound_many, [wa_id], sorted(set(phone_number_ids)))
+        return found.get(wa_id)
 
-    def _last_inbound(self, wa_id: str) -> datetime | None:
-        with self._tx() as conn:
-            return conn.execute(sa.select(C.c.last_inbound_at).where(C.c.wa_id == wa_id)).scalar()
-
-    async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
-        """Concurrent lookups (one per `POST /schedule`) share one query, like `add`."""
+    async def last_inbound_many(
+        self, wa_ids: Sequence[str], phone_number_ids: Sequence[str] = ("",)
+    ) -> dict[str, datetime]:
+        """Concurrent lookups (one per `POST /schedule`) share one query, like `add`; the
+        latest inbound time over `phone_number_ids` per contact."""
         wanted = list(dict.fromkeys(wa_ids))
-        return await self._inbound_lookups.submit(wanted) if wanted else {}
+        if not wanted or not phone_number_ids:
+            return {}
+        return await self._inbound_lookups.submit((tuple(sorted(set(phone_number_ids))), wanted))
 
     async def _inbound_group(
-        self, group: builtins.list[builtins.list[str]]
+        self, group: builtins.list[tuple[tuple[str, ...], builtins.list[str]]]
     ) -> builtins.list[dict[str, datetime]]:
-        union = list(dict.fromkeys(wa_id for wanted in group for wa_id in wanted))
-        found = await self._read(self._last_inbound_many, union)
-        return [{k: found[k] for k in wanted if k in found} for wanted in group]
+        union = list(dict.fromkeys(wa_id for _, wanted in group for wa_id in wanted))
+        numbers = sorted({n for numbers, _ in group for n in numbers})
+        found = await self._read(self._inbound_rows, union, numbers)
+        answers = []
+        for numbers_of, wanted in group:
+            answer: dict[str, datetime] = {}
+            for wa_id in wanted:
+                times = [found[(n, wa_id)] for n in numbers_of if (n, wa_id) in found]
+                if times:
+                    answer[wa_id] = max(times)
+            answers.append(answer)
+        return answers
 
-    def _last_inbound_many(self, wa_ids: builtins.list[str]) -> dict[str, datetime]:
-        found: dict[str, datetime] = {}
+    def _last_inbound_many(
+        self, wa_ids: builtins.list[str], numbers: builtins.list[str]
+    ) -> dict[str, datetime]:
+        found = self._inbound_rows(wa_ids, numbers)
+        latest: dict[str, datetime] = {}
+        for (_, wa_id), at in found.items():
+            latest[wa_id] = max(at, latest.get(wa_id, at))
+        return latest
+
+    def _inbound_rows(
+        self, wa_ids: builtins.list[str], numbers: builtins.list[str]
+    ) -> dict[tuple[str, str], datetime]:
+        """(phone_number_id, wa_id) -> last inbound, for these contacts and numbers."""
+        found: dict[tuple[str, str], datetime] = {}
         with self._tx() as conn:
             if self._dialect == "sqlite":
-                rows = conn.execute(sqlite_bulk.LAST_INBOUND, {"wa_ids": json.dumps(wa_ids)})
-                return {row.wa_id: row.last_inbound_at for row in rows}
+                params = {"wa_ids": json.dumps(wa_ids), "numbers": json.dumps(numbers)}
+                rows = conn.execute(sqlite_bulk.LAST_INBOUND, params)
+                return {(r.phone_number_id, r.wa_id): r.last_inbound_at for r in rows}
             for start in range(0, len(wa_ids), tables.IN_CHUNK):
                 chunk = wa_ids[start : start + tables.IN_CHUNK]
-                query = sa.select(C.c.wa_id, C.c.last_inbound_at).where(C.c.wa_id.in_(chunk))
-                found.update({row.wa_id: row.last_inbound_at for row in conn.execute(query)})
+                query = sa.select(C.c.phone_number_id, C.c.wa_id, C.c.last_inbound_at).where(
+                    C.c.wa_id.in_(chunk), C.c.phone_number_id.in_(numbers)
+                )
+                found.update(
+                    {(r.phone_number_id, r.wa_id): r.last_inbound_at for r in conn.execute(query)}
+                )
         return found

@@ -37,9 +37,12 @@ PRESENT_IDS = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(
 #: Each known contact's last inbound time: `:wa_ids`, a JSON array of WhatsApp ids. Typed
 #: columns: `last_inbound_at` comes back through `tables.UtcDateTime`, aware.
 LAST_INBOUND = sa.text(
-    "SELECT wa_id, last_inbound_at FROM contacts "
-    "WHERE wa_id IN (SELECT value FROM json_each(:wa_ids))"
-).columns(tables.contacts.c.wa_id, tables.contacts.c.last_inbound_at)
+    "SELECT phone_number_id, wa_id, last_inbound_at FROM contacts "
+    "WHERE phone_number_id IN (SELECT value FROM json_each(:numbers)) "
+    "AND wa_id IN (SELECT value FROM json_each(:wa_ids))"
+).columns(
+    tables.contacts.c.phone_number_id, tables.contacts.c.wa_id, tables.contacts.c.last_inbound_at
+)
 
 #: Bound values per multi-row INSERT: SQLite's default limit since 3.32 is 32,766 (a batch of
 #: 1,000 messages is one statement); older builds allow 999 (the store reads the limit).

@@ -95,6 +95,8 @@ messages = sa.Table(
     sa.Index("ix_messages_wamid", "wamid"),
     # Listing one sender's messages in due order (GET /schedule?gonderen=..., scoped keys).
     sa.Index("ix_messages_sender_due_at_id", "sender", "due_at", "id"),
+    # The dispatcher's claim and wake-up per sender (revision 0013).
+    sa.Index("ix_messages_status_sender_run_at", "status", "sender", "run_at"),
 )
 
 attempts = sa.Table(
@@ -179,12 +181,18 @@ dashboard_sessions = sa.Table(
     sa.Column("key_name", sa.String(64), nullable=True),
 )
 
+# The 24-hour window is between a contact and one business number (revision 0013): the latest
+# inbound message per (phone_number_id, wa_id). `phone_number_id` '' (`UNKNOWN_NUMBER`) holds
+# what was recorded before 0013, or from a webhook without `metadata.phone_number_id`: it
+# counts for the default sender's number (the environment's PHONE_NUMBER_ID).
 contacts = sa.Table(
     "contacts",
     metadata,
+    sa.Column("phone_number_id", sa.String(32), primary_key=True, server_default=""),
     sa.Column("wa_id", sa.String(32), primary_key=True),
     sa.Column("last_inbound_at", UtcDateTime, nullable=False),
 )
+UNKNOWN_NUMBER = ""
 
 # The outbox of status events for the client app (STATUS_WEBHOOK_URL; revision 0005): written
 # in the same transaction as the status change, delivered and retried by `events.EventDeliverer`.

@@ -165,7 +165,7 @@ def _insert(target: Engine, table: sa.Table) -> Any:
     pk = list(table.primary_key.columns)
     if table is tables.contacts:
         stmt = stmt.on_conflict_do_update(
-            index_elements=["wa_id"],
+            index_elements=["phone_number_id", "wa_id"],
             set_={"last_inbound_at": stmt.excluded.last_inbound_at},
             where=table.c.last_inbound_at < stmt.excluded.last_inbound_at,
         )

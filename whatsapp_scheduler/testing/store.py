@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from whatsapp_scheduler import store
@@ -27,7 +27,7 @@ class InMemoryMessageStore:
         self.rows: dict[str, messages.ScheduledMessage] = {}
         self.attempt_rows: list[messages.Attempt] = []
         self.receipts: dict[tuple[str, str], tuple[store.Receipt, str | None]] = {}
-        self.contacts: dict[str, datetime] = {}
+        self.contacts: dict[tuple[str, str], datetime] = {}  # (phone_number_id, wa_id)
         self.sessions: dict[str, datetime] = {}  # dashboard session id hash -> expires at
         self.senders: dict[str, store.StoredSender] = {}
         self.session_keys: dict[str, str | None] = {}  # session id hash -> its key's name
@@ -106,10 +106,26 @@ class InMemoryMessageStore:
         return cancelled
 
     async def claim_due(
-        self, now: datetime, limit: int, worker: str, lease_until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        worker: str,
+        lease_until: datetime,
+        *,
+        senders: Collection[str] | None = None,
+        exclude_senders: Collection[str] = (),
     ) -> builtins.list[messages.ScheduledMessage]:
+        def wanted(m: messages.ScheduledMessage) -> bool:
+            if senders is not None and m.sender not in senders:
+                return False
+            return m.sender not in exclude_senders
+
         due = sorted(
-            (m for m in self.rows.values() if m.status == Status.QUEUED and m.run_at <= now),
+            (
+                m
+                for m in self.rows.values()
+                if m.status == Status.QUEUED and m.run_at <= now and wanted(m)
+            ),
             key=lambda m: (m.run_at, m.id),
         )[:limit]
         claimed = []
@@ -219,9 +235,14 @@ class InMemoryMessageStore:
             next_run_at=earliest,
         )
 
-    async def next_run_at(self) -> datetime | None:
+    async def next_run_at(self, *, senders: Collection[str] | None = None) -> datetime | None:
         return min(
-            (m.run_at for m in self.rows.values() if m.status == Status.QUEUED), default=None
+            (
+                m.run_at
+                for m in self.rows.values()
+                if m.status == Status.QUEUED and (senders is None or m.sender in senders)
+            ),
+            default=None,
         )
 
     async def apply_receipts(
@@ -292,15 +313,29 @@ class InMemoryMessageStore:
         )
         return "applied", target.id
 
-    async def record_inbound(self, contacts: Sequence[tuple[str, datetime]]) -> None:
+    async def record_inbound(
+        self, contacts: Sequence[tuple[str, datetime]], phone_number_id: str = ""
+    ) -> None:
         for wa_id, at in contacts:
-            self.contacts[wa_id] = max(at, self.contacts.get(wa_id, at))
+            key = (phone_number_id, wa_id)
+            self.contacts[key] = max(at, self.contacts.get(key, at))
 
-    async def last_inbound(self, wa_id: str) -> datetime | None:
-        return self.contacts.get(wa_id)
+    async def last_inbound(
+        self, wa_id: str, phone_number_ids: Sequence[str] = ("",)
+    ) -> datetime | None:
+        return (await self.last_inbound_many([wa_id], phone_number_ids)).get(wa_id)
 
-    async def last_inbound_many(self, wa_ids: Sequence[str]) -> dict[str, datetime]:
-        return {w: self.contacts[w] for w in wa_ids if w in self.contacts}
+    async def last_inbound_many(
+        self, wa_ids: Sequence[str], phone_number_ids: Sequence[str] = ("",)
+    ) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        for wa_id in wa_ids:
+            times = [
+                self.contacts[(n, wa_id)] for n in phone_number_ids if (n, wa_id) in self.contacts
+            ]
+            if times:
+                found[wa_id] = max(times)
+        return found
 
     def _emit(self, row: dict[str, object]) -> None:
         if self.events_enabled:

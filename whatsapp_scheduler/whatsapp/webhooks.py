@@ -47,6 +47,7 @@ class StatusUpdate:
     error_code: int | None = None
     error_text: str | None = None
     note: str | None = None  # the timestamp was implausible and replaced (see `_when`)
+    phone_number_id: str | None = None  # the business number that sent it (value.metadata)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -59,6 +60,9 @@ class InboundMessage:
     type: str
     text: str | None = None
     note: str | None = None  # the timestamp was implausible and replaced (see `_when`)
+    #: The business number written to (`value.metadata.phone_number_id`; None: not given): the
+    #: 24-hour window it opens is with that number only.
+    phone_number_id: str | None = None
 
     @property
     def opens_window(self) -> bool:
@@ -108,14 +112,15 @@ def parse(payload: Any, now: datetime) -> Delivery:
     inbound: list[InboundMessage] = []
     skipped: list[Skipped] = []
     for value in _values(payload):
+        number = _number(value)
         for raw in _list(value.get("statuses")):
-            update = _status(raw, now)
+            update = _status(raw, now, number)
             if isinstance(update, StatusUpdate):
                 statuses.append(update)
             elif update is not None:
                 skipped.append(Skipped("status", update, _excerpt(raw)))
         for raw in _list(value.get("messages")):
-            message = _inbound(raw, now)
+            message = _inbound(raw, now, number)
             if isinstance(message, InboundMessage):
                 inbound.append(message)
             else:
@@ -130,6 +135,16 @@ def _values(payload: Any) -> Iterator[Mapping[str, Any]]:
         for change in _list(entry.get("changes") if isinstance(entry, Mapping) else None):
             if isinstance(change, Mapping) and isinstance(change.get("value"), Mapping):
                 yield change["value"]
+
+
+def _number(value: Mapping[str, Any]) -> str | None:
+    """The business number of a change (`value.metadata.phone_number_id`), if it is one of
+    Meta's ids (decimal digits); else None (the default sender's number is assumed)."""
+    metadata = value.get("metadata")
+    found = metadata.get("phone_number_id") if isinstance(metadata, Mapping) else None
+    if isinstance(found, str) and found.isascii() and found.isdigit() and len(found) <= 32:
+        return found
+    return None
 
 
 def _list(value: Any) -> list[Any]:
@@ -175,7 +190,7 @@ def _when(raw: Any, now: datetime) -> tuple[datetime | None, str | None]:
     return when, None
 
 
-def _status(raw: Any, now: datetime) -> StatusUpdate | str | None:
+def _status(raw: Any, now: datetime, number: str | None = None) -> StatusUpdate | str | None:
     """The update; or why it cannot be applied; or None for what we never act on."""
     if not isinstance(raw, Mapping):
         return "not an object"
@@ -209,10 +224,11 @@ def _status(raw: Any, now: datetime) -> StatusUpdate | str | None:
         error_code=code,
         error_text=text,
         note=note,
+        phone_number_id=number,
     )
 
 
-def _inbound(raw: Any, now: datetime) -> InboundMessage | str:
+def _inbound(raw: Any, now: datetime, number: str | None = None) -> InboundMessage | str:
     """The inbound message, or why it cannot be applied."""
     if not isinstance(raw, Mapping):
         return "not an object"
@@ -231,4 +247,5 @@ def _inbound(raw: Any, now: datetime) -> InboundMessage | str:
         type=_printable(kind, 32) or "unknown" if isinstance(kind, str) else "unknown",
         text=_printable(body, 4096) if isinstance(body, str) else None,
         note=note,
+        phone_number_id=number,
     )

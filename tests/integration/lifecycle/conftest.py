@@ -79,7 +79,7 @@ class Live:
 
     async def wait_contact(self, wa_id: str, within: float = 30.0) -> None:
         deadline = time.monotonic() + within
-        while await self.store.last_inbound(wa_id) is None:
+        while await self.store.last_inbound(wa_id, [NUMBER_ID]) is None:  # the number written to
             if time.monotonic() > deadline:
                 raise AssertionError(f"inbound from {wa_id} never recorded")
             await asyncio.sleep(0.02)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from whatsapp_scheduler import bootstrap, testing
 from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.dispatch import dispatcher, sharedlimit
+from whatsapp_scheduler.store import shared_limits
 
 NUMBER = "106540352242922"
 
@@ -20,6 +23,10 @@ class CountingLimit:
         self.pairs: list[tuple[str, float]] = []
         self.refuse = refuse or {}
         self.closed = False
+        self.rates: dict[str, float] = {}
+
+    def set_rate(self, key: str, rate: float) -> None:
+        self.rates[key] = rate
 
     async def acquire(self, key: str) -> sharedlimit.Slot:
         self.acquired.append(key)
@@ -116,3 +123,38 @@ async def test_the_pair_gap_is_booked_fleet_wide_and_a_refusal_defers(
     await d.run(burst=True)
     assert [m.id for m in sender.sent] == ["free", "busy"]
     await d.stop()
+
+
+class StillTimer:
+    """A timer that never moves (bookings only, nothing slept)."""
+
+    def time(self) -> float:
+        return 100.0
+
+    async def sleep(self, seconds: float) -> None:
+        raise AssertionError("nothing sleeps here")
+
+
+async def test_each_number_is_booked_at_its_own_rate():
+    """Issue #15: one fleet limit, each sender's number at that sender's rate, each its own
+    schedule (one `rate_limits` row / Redis key per phone_number_id)."""
+    timer = StillTimer()
+    state = shared_limits.LocalLimitState(timer.time)
+    limit = sharedlimit.BookedRateLimit(state, 100.0, timer=timer)
+    limit.set_rate("branch", 20.0)
+    fast = await limit.book("default", 6)
+    slow = await limit.book("branch", 6)
+    gap_fast = fast[5].at - fast[4].at  # past the burst
+    gap_slow = slow[5].at - slow[4].at
+    assert gap_fast == pytest.approx(1 / sharedlimit.booked_rate(100.0))
+    assert gap_slow == pytest.approx(1 / sharedlimit.booked_rate(20.0))
+    assert limit.rate_of("branch").max_batch == 1  # 50 ms of 20/s
+    assert limit.rate_of("default").max_batch == 5
+
+
+async def test_a_local_share_splits_each_numbers_own_rate():
+    timer = StillTimer()
+    share = sharedlimit.LocalShareRateLimit(100.0, 4, timer=timer)
+    share.set_rate("branch", 40.0)
+    assert share.rate_of("branch").rate == 10.0  # its share of 40/s among 4 instances
+    assert share.rate_of("default").rate == 25.0

@@ -80,7 +80,7 @@ def test_to_json_round_trips() -> None:
     data = config.to_json(faults)
     assert data["rules"] == [
         {"code": 100, "asynchronous": False, "remaining": 1, "recipient": None,
-         "probability": 1.0, "details": None}
+         "probability": 1.0, "details": None, "phone_number_id": None}
     ]  # fmt: skip
     copy = Faults()
     config.update(copy, data)
@@ -101,3 +101,18 @@ def test_presets() -> None:
     assert (unlimited.throughput_per_second, unlimited.pair_rate, unlimited.seed) == (None, None, 1)
     assert StandInConfig.meta_like().window_check == "async"
     assert StandInConfig.meta_like().throughput_per_second == 80
+
+
+def test_extra_numbers_from_the_command_line() -> None:
+    from whatsapp_scheduler.sandbox import __main__ as cli
+
+    args = cli.build_parser().parse_args(
+        ["--extra-number", "100000000000002:tok:branch", "--extra-number", "7:t2"]
+    )
+    numbers = cli.config_from_args(args).extra_numbers
+    assert [(n.phone_number_id, n.access_token, n.label) for n in numbers] == [
+        ("100000000000002", "tok", "branch"),
+        ("7", "t2", "7"),
+    ]
+    with pytest.raises(SystemExit):  # argparse: "expected ID:TOKEN[:LABEL]"
+        cli.build_parser().parse_args(["--extra-number", "not-digits:tok"])

@@ -1,7 +1,7 @@
 """the key a dashboard session signed in with
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02 16:30:00
 
 `dashboard_sessions.key_name`: the API key (by name) a session signed in with; NULL is the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

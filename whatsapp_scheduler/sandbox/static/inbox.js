@@ -83,6 +83,8 @@
     tick.title = m.status + (m.error_code ? ` (${m.error_code}) ${m.error_title || ""}` : "");
   }
 
+  const numberLabels = {};  // phone_number_id -> label ("default", "branch")
+
   function addMessage(m) {
     const thread = conversation(m.wa_id);
     const bubble = clone("tpl-bubble");
@@ -91,6 +93,9 @@
     $(".text", bubble).textContent = m.text;
     $(".kind", bubble).textContent = m.type;
     $(".cb", bubble).textContent = m.callback_data || "";
+    const num = $(".num", bubble);  // which business number sent it (or it was written to)
+    num.textContent = m.phone_number_id ? (numberLabels[m.phone_number_id] || m.phone_number_id) : "";
+    num.title = "business number " + (m.phone_number_id || "");
     const t = $("time", bubble);
     t.dataset.ts = m.at;
     t.textContent = fmtTime(m.at);
@@ -224,7 +229,9 @@
   $$(".thread").forEach(wireThread);
   $$(".chat-item").forEach((c) => c.addEventListener("click", () => select(c.dataset.wa)));
   stampTimes(document);
-  fillForms(JSON.parse($("#initial-state").textContent));
+  const initial = JSON.parse($("#initial-state").textContent);
+  Object.assign(numberLabels, initial.numbers || {});
+  fillForms(initial);
   const first = $(".chat-item");
   if (first) { select(first.dataset.wa); $("#chats").classList.remove("viewing"); }
 
