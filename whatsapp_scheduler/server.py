@@ -144,6 +144,9 @@ async def register_sandbox_branch(settings: settings_mod.Settings) -> None:
     """Make the sandbox's second number the sender `branch` in the database (its token
     encrypted with this run's SECRET_KEY; a row of an earlier run gets the token again), so
     that `gonderen: "branch"` works in sandbox mode out of the box."""
+    if settings.secret_key is None:  # `serve --sandbox` makes one per run; a caller may not
+        logger.warning("sandbox: SECRET_KEY is not set, so the second number is not a sender")
+        return
     message_store = bootstrap.open_store(settings)
     try:
         directory = bootstrap.build_sender_directory(settings, message_store)
