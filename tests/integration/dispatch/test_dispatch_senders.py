@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -47,18 +48,44 @@ def credentials() -> list[senders.SenderCredentials]:
     ]
 
 
+def two_numbers(**extra: Any) -> StandIn:
+    """A stand-in with the default number and `branch`, each with its own token."""
+    return StandIn(
+        StandInConfig.unlimited(
+            access_token=TOKEN,
+            phone_number_id=NUMBER_ID,
+            extra_numbers=(Number(BRANCH_ID, BRANCH_TOKEN, label="branch"),),
+            **extra,
+        )
+    )
+
+
+async def real_clock_parts(
+    tmp_path: Path, name: str, **overrides: Any
+) -> tuple[sql.SqlMessageStore, StandIn, settings.Settings]:
+    """A migrated SQLite file, a started two-number stand-in and settings pointing at both."""
+    url = f"sqlite:///{tmp_path / name}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    message_store = sql.SqlMessageStore.from_url(url)
+    standin = two_numbers()
+    await standin.start(host="127.0.0.1", port=0)
+    config = settings.Settings(
+        _env_file=None,
+        database_url=url,
+        access_token=SecretStr(TOKEN),
+        phone_number_id=NUMBER_ID,
+        graph_api_url=standin.url,
+        pair_interval=0,
+        **overrides,
+    )
+    return message_store, standin, config
+
+
 class World:
     def __init__(self, tmp_path: Path) -> None:
         self.clock = testing.FrozenClock()
         self.url = f"sqlite:///{tmp_path / 'senders.db'}"
-        self.standin = StandIn(
-            StandInConfig.unlimited(
-                access_token=TOKEN,
-                phone_number_id=NUMBER_ID,
-                extra_numbers=(Number(BRANCH_ID, BRANCH_TOKEN, label="branch"),),
-                seed=15,
-            )
-        )
+        self.standin = two_numbers(seed=15)
         self.store: sql.SqlMessageStore
         self.dispatcher: dispatcher_mod.Dispatcher
 
@@ -251,25 +278,8 @@ def busiest_window(times: list[float]) -> int:
 async def test_each_sender_keeps_its_own_rate(tmp_path: Path) -> None:
     """`default` at 50/s and `branch` at its own 20/s, both at once, on the real clock: no
     1-s window of a sender above its rate + 2%, and neither slowed to the other's pace."""
-    url = f"sqlite:///{tmp_path / 'rates.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    message_store = sql.SqlMessageStore.from_url(url)
-    standin = StandIn(
-        StandInConfig.unlimited(
-            access_token=TOKEN,
-            phone_number_id=NUMBER_ID,
-            extra_numbers=(Number(BRANCH_ID, BRANCH_TOKEN, label="branch"),),
-        )
-    )
-    await standin.start(host="127.0.0.1", port=0)
-    config = settings.Settings(
-        _env_file=None,
-        database_url=url,
-        access_token=SecretStr(TOKEN),
-        phone_number_id=NUMBER_ID,
-        graph_api_url=standin.url,
-        messages_per_second=50,
-        pair_interval=0,
+    message_store, standin, config = await real_clock_parts(
+        tmp_path, "rates.db", messages_per_second=50
     )
     branch = senders.Sender(name="branch", phone_number_id=BRANCH_ID, messages_per_second=20)
     source = StaticSenders([credentials()[0], senders.SenderCredentials(branch, BRANCH_TOKEN)])
@@ -305,25 +315,8 @@ async def test_each_sender_keeps_its_own_rate(tmp_path: Path) -> None:
 async def test_the_window_at_send_time_is_the_senders_own(tmp_path: Path) -> None:
     """WINDOW_POLICY=fail: a contact who wrote to `branch` can get text from `branch`, not from
     `default` (a window is between a contact and one business number)."""
-    url = f"sqlite:///{tmp_path / 'window.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    message_store = sql.SqlMessageStore.from_url(url)
-    standin = StandIn(
-        StandInConfig.unlimited(
-            access_token=TOKEN,
-            phone_number_id=NUMBER_ID,
-            extra_numbers=(Number(BRANCH_ID, BRANCH_TOKEN, label="branch"),),
-        )
-    )
-    await standin.start(host="127.0.0.1", port=0)
-    config = settings.Settings(
-        _env_file=None,
-        database_url=url,
-        access_token=SecretStr(TOKEN),
-        phone_number_id=NUMBER_ID,
-        graph_api_url=standin.url,
-        pair_interval=0,
-        window_policy="fail",
+    message_store, standin, config = await real_clock_parts(
+        tmp_path, "window.db", window_policy="fail"
     )
     d = await bootstrap.build_dispatcher(
         config, message_store, senders=StaticSenders(credentials())
