@@ -105,6 +105,7 @@ def open_store(settings: settings_mod.Settings) -> sql.SqlMessageStore:
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
         events_enabled=bool(settings.status_webhook_url),
+        key_cache_seconds=settings.key_cache_seconds,
     )
 
 

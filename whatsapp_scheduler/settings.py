@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     signin_failures_per_address: int = Field(default=10, ge=1)
     signin_failures_total: int = Field(default=100, ge=1)
     signin_window_seconds: float = Field(default=900.0, gt=0)
+    # A stored key found valid is not read again for this long; a revoke from another process
+    # (the CLI, another instance) takes effect within it (0: read on every request).
+    key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
 
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     log_level: str = "INFO"

@@ -69,7 +69,9 @@ class SqlMessageStore(
     outbox in the same transaction (STATUS_WEBHOOK_URL; see `store/outbox.py`).
     """
 
-    def __init__(self, engine: Engine, *, events_enabled: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, events_enabled: bool = False, key_cache_seconds: float = 2.0
+    ) -> None:
         self._engine = engine
         self.events_enabled = events_enabled
         self._dialect = engine.dialect.name
@@ -86,13 +88,24 @@ class SqlMessageStore(
         self._adds = batching.Batcher(self._add_groups)
         self._inbound_lookups = batching.Batcher(self._inbound_group)
         self._key_lookups = batching.Batcher(self._find_key_group)  # sql_keys.py
+        self._key_cache = sql_keys.key_cache(key_cache_seconds)
+        self._key_generation = 0
         self._max_values: int | None = None  # SQLite's bound-variable limit, once read
 
     @classmethod
     def from_url(
-        cls, url: str, *, events_enabled: bool = False, **engine_options: Any
+        cls,
+        url: str,
+        *,
+        events_enabled: bool = False,
+        key_cache_seconds: float = 2.0,
+        **engine_options: Any,
     ) -> SqlMessageStore:
-        return cls(engine_mod.create_engine(url, **engine_options), events_enabled=events_enabled)
+        return cls(
+            engine_mod.create_engine(url, **engine_options),
+            events_enabled=events_enabled,
+            key_cache_seconds=key_cache_seconds,
+        )
 
     @property
     def dialect(self) -> str:

@@ -2,10 +2,19 @@
 
 A request's key is found by one read of the unique `key_hash` index (on SQLite on the reader
 thread, so it never queues behind a batch's insert); the lookups of concurrent requests share
-one read (`batching.Batcher`, `key_hash IN (...)`), as the 24-hour-window lookups do. `last_used_at` is written at most once a
-`keys.TOUCH_INTERVAL` per key: the caller asks `ApiKey.needs_touch` on the row it just read, and
-the UPDATE itself is conditional on the old value, so processes racing at the minute's turn
-write it once.
+one read (`batching.Batcher`, `key_hash IN (...)`), as the 24-hour-window lookups do.
+
+A key found valid is then kept for `key_cache_seconds` (KEY_CACHE_SECONDS, default 2 s) in a
+`cachetools.TTLCache`, so a client's requests cost no read at all (the read was +14-20% of
+POST /schedule's CPU, bench/RESULTS.md). A revoke through this store drops the key from the
+cache at once; one made by another process (the CLI, another instance) takes effect here within
+`key_cache_seconds`. A generation counter, bumped by every revoke and touch, keeps a lookup that
+was in flight during one from putting its older row back.
+
+`last_used_at` is written at most once a `keys.TOUCH_INTERVAL` per key: the caller asks
+`ApiKey.needs_touch` on the row it was given, and the UPDATE itself is conditional on the old
+value, so processes racing at the minute's turn write it once; after it, the cached row is
+dropped so the next request reads the new value.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 from sqlalchemy.engine import Connection
 
 from whatsapp_scheduler.core import errors, keys
@@ -27,6 +37,14 @@ T = TypeVar("T")
 K = tables.api_keys
 S = tables.senders
 D = tables.dashboard_sessions
+
+#: Keys kept by the cache at most (each a few hundred bytes); more are simply read again.
+KEY_CACHE_SIZE = 4096
+
+
+def key_cache(seconds: float) -> TTLCache[str, keys.ApiKey] | None:
+    """The cache of found keys by hash (None: `seconds` is 0, every request reads)."""
+    return TTLCache(maxsize=KEY_CACHE_SIZE, ttl=seconds) if seconds > 0 else None
 
 
 #: The keys with these hashes on SQLite: `:hashes`, a JSON array (as `sqlite_bulk` does for ids).
@@ -76,6 +94,8 @@ class SqlKeysMixin:
         _dialect: str
 
         _key_lookups: batching.Batcher[str, keys.ApiKey | None]
+        _key_cache: TTLCache[str, keys.ApiKey] | None
+        _key_generation: int
 
     async def create_key(self, key: keys.ApiKey, key_hash: str) -> None:
         await self._run(self._create_key, key, key_hash)
@@ -100,7 +120,28 @@ class SqlKeysMixin:
                 raise errors.Conflict(f"name: a key named {key.name!r} already exists")
 
     async def find_key(self, key_hash: str) -> keys.ApiKey | None:
-        return await self._key_lookups.submit(key_hash)
+        cache = self._key_cache
+        if cache is None:
+            return await self._key_lookups.submit(key_hash)
+        hit = cache.get(key_hash)
+        if hit is not None:
+            return hit
+        generation = self._key_generation
+        found = await self._key_lookups.submit(key_hash)
+        # Not kept: unknown hashes (a guesser must not fill the cache) and revoked keys; nor a
+        # row read while a revoke or touch ran (`_forget_key`), which may be the older one.
+        if found is not None and not found.revoked and generation == self._key_generation:
+            cache[key_hash] = found
+        return found
+
+    def _forget_key(self, name: str) -> None:
+        """Drop the cached rows of the key `name` (after its row changed)."""
+        self._key_generation += 1
+        cache = self._key_cache
+        if cache is not None:
+            for cached_hash, key in list(cache.items()):
+                if key.name == name:
+                    cache.pop(cached_hash, None)
 
     async def _find_key_group(self, hashes: list[str]) -> list[keys.ApiKey | None]:
         found = await self._read(self._find_keys, sorted(set(hashes)))
@@ -130,7 +171,10 @@ class SqlKeysMixin:
             return [key_from_row(r) for r in conn.execute(sa.select(K).order_by(K.c.name))]
 
     async def revoke_key(self, name: str, now: datetime) -> keys.ApiKey | None:
-        return await self._run(self._revoke_key, name, now)
+        try:
+            return await self._run(self._revoke_key, name, now)
+        finally:  # also after an error: the revoke may have committed
+            self._forget_key(name)
 
     def _revoke_key(self, name: str, now: datetime) -> keys.ApiKey | None:
         with self._tx() as conn:
@@ -144,7 +188,10 @@ class SqlKeysMixin:
         return key_from_row(row) if row is not None else None
 
     async def touch_key(self, name: str, now: datetime) -> None:
-        await self._run(self._touch_key, name, now)
+        try:
+            await self._run(self._touch_key, name, now)
+        finally:
+            self._forget_key(name)
 
     def _touch_key(self, name: str, now: datetime) -> None:
         recent = now - keys.TOUCH_INTERVAL
