@@ -170,3 +170,25 @@ def test_trusted_proxies_are_checked_at_start_up(make_settings):
     with pytest.raises(ValueError, match=r"TRUSTED_PROXIES: 'proxy\.local' is not an IP"):
         make_settings(trusted_proxies="10.0.0.1, proxy.local")
     assert make_settings(trusted_proxies=" 10.0.0.1 , * ").trusted_proxies == "10.0.0.1,*"
+
+
+async def test_swagger_ui_files_come_from_this_server(api):
+    page = await api.get("/docs")
+    assert "cdn." not in page.text
+    policy = page.headers["content-security-policy"]
+    assert "https:" not in policy
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs/assets/{asset}" in page.text
+        served = await api.get(f"/docs/assets/{asset}", headers={"X-API-Key": ""})
+        assert served.status_code == 200
+        assert len(served.content) > 10_000
+
+
+async def test_a_browser_without_a_key_is_sent_to_sign_in_and_a_client_gets_401(api):
+    browser = await api.get("/docs", headers={"X-API-Key": "", "Accept": "text/html"})
+    assert browser.status_code == 303
+    assert browser.headers["location"] == "/signin?next=%2Fdocs"
+    client = await api.get("/docs", headers={"X-API-Key": ""})
+    assert client.status_code == 401
+    schema = await api.get("/openapi.json", headers={"X-API-Key": ""})
+    assert schema.status_code == 401

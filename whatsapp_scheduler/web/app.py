@@ -115,6 +115,7 @@ def create_app(
     app.include_router(senders.router)
     app.include_router(keys.router)
     app.include_router(docs.router)
+    docs.install_assets(app)  # Swagger UI's files, from the package
     app.include_router(webhooks.router)
     dashboard.install(app)  # pages at /, static files, sign-in and CSRF refusals
     _install_error_handlers(app)
