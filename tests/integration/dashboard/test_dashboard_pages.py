@@ -16,6 +16,7 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.core.messages import AttemptOutcome, SentAs
 from whatsapp_scheduler.core.messages import MessageStatus as S
+from whatsapp_scheduler.core.query import MessageQuery
 
 GOOD = {"alici": "+905551234567", "tarih": "2026-03-02", "saat": "10:00", "mesaj": "Merhaba"}
 
@@ -77,6 +78,41 @@ async def test_composed_message_is_upcoming_and_cancelled_after_confirmation(sig
         f"/message/{message_id}/cancel", data={"csrf": signed_in.csrf}
     )
     assert again.status_code == 303  # cancelling twice is harmless, as in the API
+
+
+def _form_id(page_text: str) -> str:
+    found = re.search(r'<input type="hidden" name="id" value="([^"]+)">', page_text)
+    assert found is not None, "the compose form carries no id"
+    return found[1]
+
+
+async def test_submitting_one_compose_form_twice_stores_one_message(signed_in):
+    shown = await signed_in.browser.get("/compose")
+    form = {**_form(GOOD, signed_in.csrf), "id": _form_id(shown.text)}
+    first, second = [await signed_in.browser.post("/compose", data=form) for _ in range(2)]
+    assert first.status_code == second.status_code == 303  # the double click lands on the list
+    assert first.headers["location"] == second.headers["location"]
+    stored = await signed_in.store.list(MessageQuery())
+    assert [m.id for m in stored.items] == [form["id"]]
+    # Two forms shown are two messages.
+    other = await signed_in.browser.get("/compose")
+    assert _form_id(other.text) != form["id"]
+
+
+async def test_a_used_form_sent_again_with_other_values_stores_nothing_and_says_so(signed_in):
+    shown = await signed_in.browser.get("/compose")
+    form = {**_form(GOOD, signed_in.csrf), "id": _form_id(shown.text)}
+    assert (await signed_in.browser.post("/compose", data=form)).status_code == 303
+    changed = await signed_in.browser.post("/compose", data={**form, "text": "Başka bir metin"})
+    assert changed.status_code == 409
+    assert "already scheduled message" in html.unescape(changed.text)
+    assert _form_id(changed.text) != form["id"]  # the form shown again is a new one
+    stored = await signed_in.store.get(form["id"])
+    assert stored.body == GOOD["mesaj"]  # the first message is unchanged
+    retry = await signed_in.browser.post(
+        "/compose", data={**form, "text": "Başka bir metin", "id": _form_id(changed.text)}
+    )
+    assert retry.status_code == 303
 
 
 async def test_a_sent_message_cannot_be_cancelled_from_the_dashboard(signed_in, make_message):

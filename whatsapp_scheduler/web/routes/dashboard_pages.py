@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -28,7 +29,7 @@ from whatsapp_scheduler.core import (
 )
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.core.query import MessageQuery
-from whatsapp_scheduler.web import dashboard, deps, sessions
+from whatsapp_scheduler.web import dashboard, deps, i18n, sessions
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ PAGE_SIZE = 50
 HISTORY_STATUSES = [Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.CANCELLED]
 #: Whether the service takes template messages (it does since `ScheduleRequest.template`);
 #: the compose page offers "text | template" and a text's fallback template only then.
+#: Ids the compose form makes (`ComposeForm.id`): recognisable in lists and logs.
+FORM_ID_PREFIX = "web-"
 TEMPLATES_AVAILABLE = "template" in {f.name for f in dataclasses.fields(service.ScheduleRequest)}
 PrevQuery = Annotated[list[str], Query(max_length=512)]
 CursorQuery = Annotated[str | None, Query(max_length=512)]
@@ -291,6 +294,9 @@ class ComposeForm:
     fallback_name: str = ""
     fallback_language: str = ""
     fallback_params: str = ""
+    #: The message's id, made when the form is shown: a second submit of the same form (a
+    #: double click, a resent POST) names the same message, which the service stores once.
+    id: str = dataclasses.field(default_factory=lambda: FORM_ID_PREFIX + secrets.token_hex(12))
 
     @property
     def has_fallback(self) -> bool:
@@ -311,6 +317,7 @@ class ComposeForm:
         if not is_template and self.has_fallback:
             fallback = _template(self.fallback_name, self.fallback_language, self.fallback_params)
         return service.ScheduleRequest(
+            id=self.id or None,
             alici=self.recipient,
             tarih=self.date,
             saat=self.time,
@@ -383,9 +390,14 @@ async def compose(
     fallback_name: Annotated[str, Form(max_length=600)] = "",
     fallback_language: Annotated[str, Form(max_length=64)] = "",
     fallback_params: Annotated[str, Form(max_length=60_000)] = "",
+    id_: Annotated[str, Form(alias="id", max_length=128)] = "",
 ) -> Response:
     """Schedule through `service.schedule_with_warnings` (the API's call); a refusal shows the
-    API's own field and rule, warnings (e.g. `window_closed`) show on the next page."""
+    API's own field and rule, warnings (e.g. `window_closed`) show on the next page.
+
+    The form's `id` makes a second submit of it (a double click) the same message: the service
+    answers the stored one and nothing more is stored. A form reused for different content
+    (back, edit, submit) is a Conflict: shown again with a new id and a note saying so."""
     sessions.check_csrf(request, session, csrf)
     form = ComposeForm(
         recipient=recipient,
@@ -400,11 +412,17 @@ async def compose(
         fallback_name=fallback_name,
         fallback_language=fallback_language,
         fallback_params=fallback_params,
+        **({"id": id_} if id_ else {}),
     )
     request_ = sessions.on_behalf(session, form.to_request())
     try:
         result, warnings = await svc.schedule_with_warnings(request_)
-    except (errors.ValidationFailed, errors.Conflict) as exc:
+    except errors.Conflict:
+        t = i18n.translator(dashboard.language(request))
+        reused = errors.Conflict(t("compose.form_used", id=form.id))
+        fresh = dataclasses.replace(form, id=FORM_ID_PREFIX + secrets.token_hex(12))
+        return _compose_page(request, session, svc, fresh, reused, status_code=409)
+    except errors.ValidationFailed as exc:
         return _compose_page(request, session, svc, form, exc, status_code=422)
     message = result.message
     response = RedirectResponse(f"/?created={message.id}", status_code=303)

@@ -110,6 +110,20 @@
     };
     recipient.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(verify, 250); });
     if (recipient.value) verify();
+    // One submit per form: the button locks until the next page. (A second POST would still
+    // store nothing: the form's hidden id names the same message.)
+    const submit = document.getElementById("compose-submit");
+    const label = submit ? submit.textContent : "";
+    form.addEventListener("submit", (event) => {
+      if (form.dataset.sending) { event.preventDefault(); return; }
+      form.dataset.sending = "1";
+      if (submit) { submit.disabled = true; submit.textContent = submit.dataset.sending; }
+    });
+    // Back to this page from the next one (the browser's cache): usable again.
+    window.addEventListener("pageshow", () => {
+      delete form.dataset.sending;
+      if (submit) { submit.disabled = false; submit.textContent = label; }
+    });
   }
 
   // -- import: store the previewed rows in chunks, with a progress bar -----------------------

@@ -1,0 +1,129 @@
+"""What a shop owner must be able to trust, in Debian's Chromium against `serve --sandbox`:
+a double-clicked "Schedule" sends one request and stores one message, and /docs renders
+with no network but this machine (Swagger UI's files come from the package, no CDN)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.acceptance.conftest import BIN, Service, base_env, free_port
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium, watch_csp
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+KEY = "browser-docs-key-0123456789abcdef"
+
+
+@pytest.fixture
+def service(tmp_path: Path):
+    port = free_port()
+    argv = [str(BIN), "serve", "--sandbox", "--port", str(port), "--sandbox-port", str(free_port())]
+    running = Service(argv, base_env(tmp_path, API_KEY=KEY), port, tmp_path)
+    try:
+        running.wait_healthy()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.timeout(120)
+@needs_chromium
+async def test_docs_render_with_no_network_after_signing_in(service: Service) -> None:
+    from playwright.async_api import Route, async_playwright, expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    offsite: list[str] = []
+
+    async def closed_network(route: Route) -> None:
+        if urlsplit(route.request.url).hostname in {"127.0.0.1", "localhost"}:
+            await route.continue_()
+        else:  # what a closed network does to a CDN request
+            offsite.append(route.request.url)
+            await route.abort()
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1200, "height": 800})
+        await context.route("**/*", closed_network)
+        page = await context.new_page()
+        refused = watch_csp(page)
+
+        await page.goto(service.url + "/docs")
+        await expect(page).to_have_url(service.url + "/signin?next=%2Fdocs")
+        await page.fill("input[name=api_key]", KEY)
+        await page.click("button[type=submit]")
+        await expect(page).to_have_url(service.url + "/docs")
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("whatsapp-scheduler")
+        # The seed's endpoints are there, rendered by Swagger UI (not a blank page).
+        await expect(
+            page.locator(".opblock-summary-path[data-path='/schedule']").first
+        ).to_be_visible()
+        await page.screenshot(path=str(ARTIFACTS / "docs-offline.png"), full_page=False)
+        await browser.close()
+    assert offsite == []
+    assert refused == []
+
+
+async def _sign_in(page: Any, service: Service) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(service.url + "/signin")
+    await page.fill("input[name=api_key]", KEY)
+    await page.click("button[type=submit]")
+    await expect(page.locator("h1")).not_to_have_text("Sign in")
+
+
+@pytest.mark.timeout(120)
+@needs_chromium
+async def test_a_double_clicked_schedule_sends_one_request_and_stores_one_message(
+    service: Service,
+) -> None:
+    """The form locks on submit. The first POST is held back a moment in the browser (as a
+    slow network would), so the second click surely comes while it is on its way."""
+    from playwright.async_api import Route, async_playwright, expect
+
+    posts: list[str] = []
+
+    async def slow_compose(route: Route) -> None:
+        if route.request.method == "POST":
+            posts.append(route.request.post_data or "")
+            await asyncio.sleep(1.0)
+        with contextlib.suppress(Exception):  # a request the page gave up is not continued
+            await route.continue_()
+
+    later = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(locale="en-US")
+        page = await context.new_page()
+        await _sign_in(page, service)
+        await page.goto(service.url + "/compose")
+        await page.fill("#recipient", "+905551234567")
+        await page.fill("#text", "Randevunuz yarın 10:00'da")
+        await page.fill("#date", later)
+        await page.fill("#time", "10:00")
+        await context.route("**/compose", slow_compose)
+        # Two clicks, the second while the first POST is on its way (a double click that
+        # the browser does not merge into one submission, as happened to users).
+        box = await page.locator("#compose-submit").bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        await page.mouse.click(x, y)
+        await asyncio.sleep(0.3)
+        await page.mouse.click(x, y)  # a person's click: no waiting for the button
+        await expect(page.locator("h1")).to_have_text("Upcoming messages")
+        await browser.close()
+    assert len(posts) == 1, posts
+    assert "id=web-" in posts[0]  # and had it gone twice, it names one message
+    listed = httpx.get(service.url + "/schedule", headers={"X-API-Key": KEY}, timeout=30)
+    assert listed.status_code == 200
+    assert [m.get("mesaj") for m in listed.json()] == ["Randevunuz yarın 10:00'da"]
