@@ -88,6 +88,25 @@ def param_error(error: errors.ValidationFailed, lang: str) -> str:
     return error.message
 
 
+def attempt_outcomes(
+    message: messages.ScheduledMessage, attempts: Sequence[messages.Attempt]
+) -> list[str]:
+    """Each attempt's outcome as the page names it (a key of `attempt_outcome.*`): as stored,
+    except the last attempt of a message that failed for good, whose `retry` or `ambiguous`
+    was the one that used up the attempts (`final`: "failed: no attempts left")."""
+    keys = [str(a.outcome) for a in attempts]
+    final = message.status == messages.MessageStatus.FAILED
+    if final and keys and keys[-1] in {"retry", "ambiguous"}:
+        keys[-1] = "final"
+    return keys
+
+
+def retrying_at(message: messages.ScheduledMessage, now: datetime) -> datetime | None:
+    """When a queued message that has failed before is tried next (None: not retrying)."""
+    waiting = message.status == messages.MessageStatus.QUEUED and message.attempts > 0
+    return message.run_at if waiting and message.run_at > now else None
+
+
 def format_local(when: datetime | None, zone: ZoneInfo) -> str:
     if when is None:
         return ""

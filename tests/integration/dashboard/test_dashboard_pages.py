@@ -224,6 +224,99 @@ async def test_message_page_explains_meta_error_codes(signed_in, make_message):
     assert "24 saatlik pencere kapandı" in html.unescape(turkish.text)
 
 
+TR = {"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}
+
+
+async def test_a_message_out_of_attempts_says_so_and_not_that_it_will_be_retried(
+    signed_in, make_message
+):
+    message = make_message(due_at=START)
+    await signed_in.store.add(message)
+    for attempt in range(1, 6):  # five 5xx answers (Meta's code 2), the last one final
+        at = START + timedelta(minutes=attempt)
+        await signed_in.store.claim_due(at, 1, "w1", at + timedelta(minutes=1))
+        final = attempt == 5
+        outcome = store.Outcome(
+            message_id=message.id,
+            worker="w1",
+            status=S.FAILED if final else S.QUEUED,
+            finished_at=at,
+            attempt=AttemptOutcome.RETRY,
+            run_at=None if final else at,
+            error_code=2,
+            error_text=("attempts exhausted (5): " if final else "") + "Service unavailable",
+            http_status=503,
+        )
+        assert await signed_in.store.record([outcome]) == 1
+    page = html.unescape((await signed_in.browser.get(f"/message/{message.id}")).text)
+    assert '<strong class="code">Meta code 2</strong> attempts exhausted (5)' in page
+    assert 'id="gave-up"' in page
+    box = re.search(r'id="last-error">(.*?)</dd>', page, flags=re.DOTALL)
+    assert box is not None
+    assert "retried later" not in box[1]  # code 2's own words, untrue for this message now
+    rows = re.findall(r"<tr>(.*?)</tr>", page, flags=re.DOTALL)
+    assert "retried later" in rows[-2]  # true of the attempts before the last...
+    assert "retried later" not in rows[-1]  # ... not of the last one
+    assert page.count('data-outcome="retry"') == 4
+    assert page.count('data-outcome="final"') == 1
+    assert "failed: no attempts left" in page
+    turkish = html.unescape(
+        (await signed_in.browser.get(f"/message/{message.id}", headers=TR)).text
+    )
+    assert "Meta kodu 2" in turkish
+    assert "başarısız: deneme hakkı kalmadı" in turkish
+    turkish_box = re.search(r'id="last-error">(.*?)</dd>', turkish, flags=re.DOTALL)
+    assert turkish_box is not None
+    assert "daha sonra yeniden denenir" not in turkish_box[1]
+
+
+async def test_a_message_refused_after_meta_took_it_shows_both(signed_in, make_message):
+    message_id = await _one_attempt(
+        signed_in, make_message, status=S.SENT, attempt=AttemptOutcome.SENT,
+        wamid="wamid.LATE", http_status=200,
+    )  # fmt: skip
+    failed = store.Receipt(
+        wamid="wamid.LATE", status=S.FAILED, occurred_at=START + timedelta(seconds=5),
+        error_code=131047, error_text="Re-engagement message",
+    )  # fmt: skip
+    await signed_in.store.apply_receipts([failed], START + timedelta(seconds=6))
+    page = html.unescape((await signed_in.browser.get(f"/message/{message_id}")).text)
+    assert 'data-outcome="sent"' in page
+    assert "accepted by Meta" in page
+    assert "Meta took it" in page  # not an empty answer
+    assert "Meta code 131047" in page
+    assert 'id="gave-up"' not in page
+
+
+async def test_a_queued_message_that_failed_before_says_when_it_is_tried_next(
+    signed_in, make_message
+):
+    message = make_message(due_at=START)
+    await signed_in.store.add(message)
+    await signed_in.store.claim_due(START, 1, "w1", START + timedelta(minutes=1))
+    retry = store.Outcome(
+        message_id=message.id, worker="w1", status=S.QUEUED, finished_at=START,
+        attempt=AttemptOutcome.RETRY, run_at=START + timedelta(days=1), error_code=2,
+        error_text="Service unavailable", http_status=503,
+    )  # fmt: skip
+    assert await signed_in.store.record([retry]) == 1
+    page = html.unescape((await signed_in.browser.get(f"/message/{message.id}")).text)
+    assert 'id="retrying"' in page
+    assert "retrying: next try at" in page
+    assert 'data-outcome="retry"' in page
+
+
+async def test_the_cancel_page_offers_no_cancel_for_a_message_already_read(signed_in, make_message):
+    message = make_message(status=S.READ)
+    await signed_in.store.add(message)
+    page = await signed_in.browser.get(f"/message/{message.id}/cancel")
+    assert page.status_code == 200
+    assert 'id="confirm-cancel"' not in page.text
+    assert "can no longer be cancelled" in html.unescape(page.text)
+    turkish = await signed_in.browser.get(f"/message/{message.id}/cancel", headers=TR)
+    assert "artık iptal edilemez" in html.unescape(turkish.text)
+
+
 async def test_message_page_says_when_the_fallback_template_went_out(signed_in, make_message):
     message_id = await _one_attempt(
         signed_in,

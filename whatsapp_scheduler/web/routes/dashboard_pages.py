@@ -219,12 +219,19 @@ async def message_page(
         return dashboard.render(
             request, "notfound.html", {"message_id": message_id}, session=session, status_code=404
         )
-    timeline = {str(k): v for k, v in report.message.transitions().items() if v is not None}
+    m = report.message
+    outcomes = dashboard.attempt_outcomes(m, report.attempts)
+    timeline = {str(k): v for k, v in m.transitions().items() if v is not None}
     context = {
-        "m": report.message,
+        "m": m,
         "attempts": report.attempts,
+        "outcomes": outcomes,
+        # Failed for good on an error that is usually temporary (5xx, an outage): the code's
+        # own words ("retried later") would not be true; the page says why it stopped.
+        "gave_up": bool(outcomes) and outcomes[-1] == "final",
+        "retrying_at": dashboard.retrying_at(m, svc.clock.now()),
         "timeline": timeline,
-        "cancellable": messages.cancellable(report.message.status),
+        "cancellable": messages.cancellable(m.status),
         "window_policy": str(svc.window_policy),
     }
     return dashboard.render(request, "message.html", context, session=session)
@@ -241,7 +248,8 @@ async def cancel_confirm(
         return dashboard.render(
             request, "notfound.html", {"message_id": message_id}, session=session, status_code=404
         )
-    return dashboard.render(request, "cancel.html", {"m": message}, session=session)
+    context = {"m": message, "cancellable": messages.cancellable(message.status)}
+    return dashboard.render(request, "cancel.html", context, session=session)
 
 
 @router.post("/message/{message_id}/cancel")
