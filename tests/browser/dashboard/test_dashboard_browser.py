@@ -170,9 +170,19 @@ async def test_dashboard_end_to_end(service: Service, status_watch) -> None:
             await page.click("#store")
             await expect(page.locator("#summary")).to_have_text("Stored 3, refused 1.")
             await expect(page.locator("#progress")).to_have_attribute("value", "3")
+            await expect(page.locator("#store")).to_be_hidden()  # not left reading "Storing..."
             await page.screenshot(path=str(ARTIFACTS / "dashboard-import.png"), full_page=True)
             queued = (await api.get("/schedule")).json()
             assert {m["mesaj"] for m in queued} >= {"Günaydın İstanbul", "Şükran ğüşıöç", "Hello"}
+            # The same file again: nothing new, and the page says so.
+            await page.click("text=Import")
+            await page.set_input_files("#file", files=[upload])
+            await page.click("button:has-text('Preview')")
+            await page.click("#store")
+            await expect(page.locator("#summary")).to_have_text(
+                "Stored 0, already stored before 3 (not stored again), refused 1."
+            )
+            assert len((await api.get("/schedule")).json()) == len(queued)
 
         # History, in Turkish, on a phone screen.
         await page.goto(service.url + "/lang/tr?next=/history")

@@ -127,3 +127,52 @@ async def test_a_double_clicked_schedule_sends_one_request_and_stores_one_messag
     listed = httpx.get(service.url + "/schedule", headers={"X-API-Key": KEY}, timeout=30)
     assert listed.status_code == 200
     assert [m.get("mesaj") for m in listed.json()] == ["Randevunuz yarın 10:00'da"]
+
+
+#: Records every class the #live mark takes from now on (a MutationObserver sees each change).
+WATCH_LIVE_JS = """() => {
+  const live = document.getElementById("live");
+  window.__liveClasses = [live.className];
+  new MutationObserver(() => window.__liveClasses.push(live.className))
+    .observe(live, {attributes: true, attributeFilter: ["class"]});
+}"""
+
+
+@pytest.mark.timeout(120)
+@needs_chromium
+async def test_the_live_mark_shows_only_where_statuses_are_watched_and_never_flickers(
+    service: Service,
+) -> None:
+    from playwright.async_api import Request, async_playwright, expect
+
+    later = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    body = {"alici": "+905551234567", "tarih": later, "saat": "10:00", "mesaj": "Merhaba"}
+    made = httpx.post(service.url + "/schedule", json=body, headers={"X-API-Key": KEY}, timeout=30)
+    assert made.status_code in (200, 201), made.text
+    streams: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if "/dashboard/api/events" in request.url:
+            streams.append(request.url)
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(locale="en-US")
+        page = await context.new_page()
+        await _sign_in(page, service)
+        await page.goto(service.url + "/compose")  # no statuses on this page
+        await expect(page.locator("#live")).to_be_hidden()
+        page.on("request", on_request)
+        await page.goto(service.url + "/")
+        await expect(page.locator("#live")).to_have_class("live on")
+        await page.evaluate(WATCH_LIVE_JS)
+        # Each stream ends after a few seconds and the browser opens the next: wait for two
+        # such reconnects, then nothing in between may have said "offline".
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(streams) < 3:  # the first stream and two reconnects
+            assert asyncio.get_running_loop().time() < deadline, streams
+            await asyncio.sleep(0.2)
+        await expect(page.locator("#live")).to_have_class("live on")
+        classes = await page.evaluate("window.__liveClasses")
+        await browser.close()
+    assert all("on" in c.split() for c in classes), classes

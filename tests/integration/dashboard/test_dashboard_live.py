@@ -72,7 +72,7 @@ async def test_import_previews_without_storing_then_stores_chunks(signed_in):
         json={"messages": rows},
         headers={"X-CSRF-Token": signed_in.csrf},
     )
-    assert stored.json() == {"stored": 2, "refused": 0, "errors": []}
+    assert stored.json() == {"stored": 2, "already": 0, "refused": 0, "errors": []}
     listed = (await signed_in.api.get("/schedule")).json()
     assert sorted(m["mesaj"] for m in listed) == ["Günaydın, İstanbul! ğüşıöç", "Second"]
     again = await signed_in.browser.post(
@@ -80,7 +80,8 @@ async def test_import_previews_without_storing_then_stores_chunks(signed_in):
         json={"messages": rows},
         headers={"X-CSRF-Token": signed_in.csrf},
     )
-    assert again.json()["stored"] == 2  # same file, same ids: stored once, accepted again
+    # Same file, same ids: nothing stored again, and the answer says so (not "stored 2").
+    assert again.json() == {"stored": 0, "already": 2, "refused": 0, "errors": []}
     assert len((await signed_in.api.get("/schedule")).json()) == 2
 
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from whatsapp_scheduler import service
+from whatsapp_scheduler import service, store
 from whatsapp_scheduler.core import csvimport, errors
 from whatsapp_scheduler.web import dashboard, deps, schemas, sessions
 from whatsapp_scheduler.web.routes import dashboard_pages
@@ -114,7 +114,9 @@ def _problem(
 async def import_chunk(
     request: Request, session: SessionDep, svc: deps.ServiceDep, body: schemas.ImportChunk
 ) -> Response:
-    """Store one chunk via `service.schedule_many`; answers stored/refused per row."""
+    """Store one chunk via `service.schedule_many`; answers how many rows were stored now,
+    how many were stored already (the same file imported again: its rows' ids repeat, so
+    nothing is stored twice) and the refused ones with why."""
     sessions.check_csrf(request, session, None)
     requests: list[service.ScheduleRequest] = []
     refused: list[dict[str, Any]] = []
@@ -128,14 +130,19 @@ async def import_chunk(
         except pydantic.ValidationError as exc:
             refused.append({"index": index, "line": raw.get("line"), "detail": str(exc)})
     items = await svc.schedule_many(requests)
-    stored = 0
+    stored = already = 0
     for index, item in zip(indexes, items, strict=True):
         if item.error is None:
-            stored += 1
+            repeat = item.result is not None and item.result.status == store.AddStatus.EXISTING
+            already += repeat
+            stored += not repeat
         else:
             line = body.messages[index].get("line")
             refused.append({"index": index, "line": line, "detail": item.error.message})
-    logger.info("dashboard import chunk", extra={"stored": stored, "refused": len(refused)})
-    answer = {"stored": stored, "refused": len(refused), "errors": refused}
+    logger.info(
+        "dashboard import chunk",
+        extra={"stored": stored, "already": already, "refused": len(refused)},
+    )
+    answer = {"stored": stored, "already": already, "refused": len(refused), "errors": refused}
     # Built after the commit: schemas.to_json cannot fail on an echoed lone surrogate.
     return Response(schemas.to_json(answer), media_type="application/json")

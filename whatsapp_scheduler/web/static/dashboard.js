@@ -10,8 +10,22 @@
     if (!rows.length || !window.EventSource) return;
     const ids = rows.map((r) => r.dataset.id);
     const source = new EventSource("/dashboard/api/events?ids=" + encodeURIComponent(ids.join(",")));
-    source.onopen = () => live && live.classList.add("on");
-    source.onerror = () => live && live.classList.remove("on");
+    // Shown only on pages that watch statuses. Each stream ends after a few seconds and the
+    // browser reconnects within one (`retry: 1000`): that is not "offline". Only a connection
+    // still down after OFFLINE_AFTER_MS is shown as offline.
+    const OFFLINE_AFTER_MS = 4000;
+    let down = null;
+    if (live) live.hidden = false;
+    source.onopen = () => {
+      clearTimeout(down);
+      down = null;
+      if (live) live.classList.add("on");
+    };
+    source.onerror = () => {
+      if (down === null) {
+        down = setTimeout(() => live && live.classList.remove("on"), OFFLINE_AFTER_MS);
+      }
+    };
     source.addEventListener("status", (event) => {
       const data = JSON.parse(event.data);
       document.querySelectorAll('[data-id="' + CSS.escape(data.id) + '"]').forEach((row) => {
@@ -138,6 +152,7 @@
       const summary = document.getElementById("summary");
       const refusedList = document.getElementById("refused");
       let stored = 0;
+      let already = 0;
       let refused = Number(button.dataset.bad) || 0;
       button.disabled = true;
       button.textContent = button.dataset.storing;
@@ -157,6 +172,7 @@
           return;
         }
         stored += data.stored;
+        already += data.already || 0;
         refused += data.refused;
         (data.errors || []).forEach((e) => {
           const li = document.createElement("li");
@@ -165,8 +181,10 @@
         });
         progress.value = Math.min(rows.length, start + part.length);
       }
-      summary.textContent = button.dataset.summary.replace("{stored}", stored).replace("{refused}", refused);
+      const words = already ? button.dataset.summaryAlready : button.dataset.summary;
+      summary.textContent = words.replace("{stored}", stored).replace("{already}", already).replace("{refused}", refused);
       summary.dataset.stored = stored;
+      summary.dataset.already = already;
       summary.dataset.refused = refused;
       button.hidden = true;
     });
