@@ -47,6 +47,15 @@ def test_schedule_list_status_cancel(served):
     )
     # The number never wrote to us: the API's warning reaches the user, on stderr.
     assert made.stderr.startswith("warning: window_closed: "), made.stderr
+    # With --json too: the answer on stdout (warnings in it), the warning on stderr for a person.
+    as_json = cli(
+        "schedule", *common, "--to", "+905551234567", "--at", "2030-12-01 09:45",
+        "--text", "İkinci", "--id", "cli-2", "--json",
+    )  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["warnings"]
+    assert as_json.stderr.startswith("warning: window_closed: "), as_json.stderr
+    assert cli("cancel", *common, "cli-2").returncode == 0
     listed = cli("list", *common, "--json")
     assert [m["id"] for m in json.loads(listed.stdout)] == ["cli-1"]
     plain = cli("list", *common, "--status", "queued", "--limit", "5")

@@ -163,8 +163,10 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
             f"({data['timezone']}): {data['status']}",
             file=out,
         )
-        for warning in data.get("warnings", []):  # e.g. the 24-hour window will be closed
-            print(f"warning: {warning}", file=err)
+    # Always on stderr, also with --json (where they are in the answer too): a script that
+    # reads stdout still shows a person that the 24-hour window will be closed, say.
+    for warning in data.get("warnings", []):
+        print(f"warning: {warning}", file=err)
     return OK
 
 
