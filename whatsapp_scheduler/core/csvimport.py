@@ -8,8 +8,11 @@ import csv
 import dataclasses
 import hashlib
 import io
+import re
+import unicodedata
 
-#: CSV header names (English and the API's Turkish) -> API field.
+#: CSV header names (English, the API's Turkish and everyday Turkish, as `_header_key` folds
+#: them: lower case, no accents, dotless ı as i, spaces kept) -> API field.
 COLUMNS = {
     "recipient": "alici",
     "alici": "alici",
@@ -27,6 +30,19 @@ COLUMNS = {
     "id": "id",
     "gonderen": "gonderen",
     "sender": "gonderen",
+    # What a Turkish Excel sheet is likely to say.
+    "telefon": "alici",
+    "telefon no": "alici",
+    "telefon numarasi": "alici",
+    "cep telefonu": "alici",
+    "numara": "alici",
+    "gsm": "alici",
+    "mesaj metni": "mesaj",
+    "metin": "mesaj",
+    "ileti": "mesaj",
+    "saat dilimi": "timezone",
+    "zaman dilimi": "timezone",
+    "kimlik": "id",
 }
 REQUIRED = ("alici", "tarih", "saat", "mesaj")
 #: Data rows one dashboard import may hold (the page previews and stores them in one go; the
@@ -35,7 +51,56 @@ MAX_ROWS = 10_000
 
 
 class CsvError(ValueError):
-    """A file that cannot be read as an import at all (not UTF-8, empty, a column missing)."""
+    """A file that cannot be read as an import at all (not text, empty, a column missing)."""
+
+
+#: Turkish Excel's "CSV" saves in Windows-1254 (Turkish ANSI), not UTF-8.
+LEGACY_ENCODING = "cp1254"
+#: A day-first date as Turkish (and most European) spreadsheets write it: 03.12.2026, 3/12/2026.
+DAY_FIRST = re.compile(r"\A(\d{1,2})[./](\d{1,2})[./](\d{4})\Z")
+#: A time with a one-digit hour (9:30, 9:30:15), as a spreadsheet shows it.
+SHORT_HOUR = re.compile(r"\A(\d):(\d{2})(:\d{2})?\Z")
+
+
+def decode(data: bytes) -> str:
+    """The file's text: UTF-8 (with or without BOM), else Windows-1254.
+
+    A fixed order, not a guess: a charset detector cannot tell Windows-1254 from Windows-1252
+    on a short Turkish file, and UTF-8 is never valid by accident for non-ASCII text. Bytes
+    that Windows-1254 leaves undefined raise CsvError."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode(LEGACY_ENCODING)
+    except UnicodeDecodeError as exc:
+        raise CsvError(
+            f"the file is neither UTF-8 nor Windows-1254 (Turkish) text (byte {exc.start})"
+        ) from exc
+
+
+def _header_key(name: str) -> str:
+    """A header name folded for `COLUMNS`: "Telefon", "ALICI", "Alıcı", "Saat Dilimi" ..."""
+    name = name.strip().lstrip("\ufeff").replace("ı", "i").replace("İ", "I")
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return " ".join(plain.lower().split())
+
+
+def iso_date(value: str) -> str:
+    """`03.12.2026` / `3/12/2026` (day first) as `2026-12-03`; anything else unchanged (the
+    service names a bad date)."""
+    found = DAY_FIRST.match(value)
+    if found is None:
+        return value
+    day, month, year = found.groups()
+    return f"{year}-{int(month):02d}-{int(day):02d}"
+
+
+def padded_time(value: str) -> str:
+    """`9:30` as `09:30` (a spreadsheet drops the zero); anything else unchanged."""
+    found = SHORT_HOUR.match(value)
+    return f"0{value}" if found else value
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,23 +113,22 @@ class CsvRow:
 
 
 def read_csv(data: bytes, *, max_rows: int | None = None) -> list[CsvRow]:
-    """Rows of a CSV import (header row; UTF-8, BOM allowed; `,` `;` or tab separated).
+    """Rows of a CSV import: a header row (English or Turkish names); UTF-8 with or without
+    BOM, or Windows-1254 (Turkish Excel); `,` `;` or tab separated; dates ISO or day first
+    (`03.12.2026`), times `09:30` or `9:30`.
 
     Rows without an `id` column get a stable one from the file's digest and the line number,
     so importing the same file twice stores nothing twice. Raises CsvError for a file that
-    is not UTF-8, lacks a required column, or has more than `max_rows` data rows.
+    is not text, lacks a required column, or has more than `max_rows` data rows.
     """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CsvError(f"the file is not UTF-8 text (byte {exc.start})") from exc
+    text = decode(data)
     sample = text[:4096]
     delimiter = max(",;\t", key=sample.split("\n", 1)[0].count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(reader, None)
     if header is None:
         raise CsvError("the file is empty")
-    names = [COLUMNS.get(h.strip().lower().lstrip("\ufeff"), "") for h in header]
+    names = [COLUMNS.get(_header_key(h), "") for h in header]
     missing = [f for f in REQUIRED if f not in names]
     if missing:
         wanted = ", ".join(k for k in ("recipient", "date", "time", "text"))
@@ -81,6 +145,10 @@ def read_csv(data: bytes, *, max_rows: int | None = None) -> list[CsvRow]:
                 "import (split the file, or use the CLI's import command)"
             )
         fields = {n: v.strip() for n, v in zip(names, values, strict=False) if n}
+        if "tarih" in fields:
+            fields["tarih"] = iso_date(fields["tarih"])
+        if "saat" in fields:
+            fields["saat"] = padded_time(fields["saat"])
         if not fields.get("timezone"):
             fields.pop("timezone", None)
         fields.setdefault("id", f"csv-{digest}-{line}")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from whatsapp_scheduler.core import csvimport
 from whatsapp_scheduler.web import i18n
 from whatsapp_scheduler.whatsapp import errorcodes
 
@@ -124,3 +125,39 @@ def test_error_codes_are_explained_in_plain_words():
     assert errorcodes.explain(250) == errorcodes.explain(10)
     assert errorcodes.explain(None) is None
     assert errorcodes.explain(999) is None
+
+
+async def test_a_turkish_excel_file_previews_with_every_row_valid(signed_in):
+    day = "03.03.2026"  # the dashboard's clock is START (2026-03-01): a day-first future date
+    excel = f"Telefon;Tarih;Saat;Mesaj\r\n0555 123 45 67;{day};9:30;Günaydın, şükran ğüşıöç\r\n"
+    preview = await signed_in.browser.post(
+        "/import/batch",
+        data={"csrf": signed_in.csrf, "zone": "Europe/Istanbul"},
+        files={"file": ("liste.csv", excel.encode("cp1254"), "text/csv")},
+    )
+    assert preview.status_code == 200, preview.text
+    found = re.search(r'id="import-rows">(.*?)</script>', preview.text, re.S)
+    assert found is not None
+    [row] = json.loads(found[1])
+    assert (row["alici"], row["tarih"], row["saat"]) == ("0555 123 45 67", "2026-03-03", "09:30")
+    assert row["mesaj"] == "Günaydın, şükran ğüşıöç"
+
+
+@pytest.mark.parametrize(
+    ("language", "header"), [("en", "recipient,date"), ("tr", "Telefon;Tarih")]
+)
+async def test_the_sample_file_downloads_in_the_readers_language_and_reads_back(
+    signed_in, language, header
+):
+    sample = await signed_in.browser.get(
+        "/import/sample.csv", headers={"Accept-Language": language}
+    )
+    assert sample.status_code == 200
+    assert sample.headers["content-type"].startswith("text/csv")
+    assert "attachment" in sample.headers["content-disposition"]
+    assert sample.content.startswith(b"\xef\xbb\xbf" + header.encode())
+    rows = csvimport.read_csv(sample.content)
+    assert len(rows) == 2
+    assert all(r.error is None for r in rows)
+    page = await signed_in.browser.get("/import", headers={"Accept-Language": language})
+    assert 'href="/import/sample.csv"' in page.text

@@ -38,6 +38,35 @@ async def import_form(request: Request, session: SessionDep, svc: deps.ServiceDe
     return dashboard.render(request, "import.html", context, session=session)
 
 
+#: The sample file offered on the import page, per language: the header a person would type,
+#: the delimiter their Excel writes (Turkish Excel: `;`), dates as their spreadsheet shows them.
+SAMPLES = {
+    "en": (
+        "recipient,date,time,text,timezone\r\n"
+        '+905551234567,2026-12-03,09:30,"Your appointment is tomorrow at 10:00",Europe/Istanbul\r\n'
+        "+16505551234,2026-12-03,9:45,Hello from the shop,America/New_York\r\n"
+    ),
+    "tr": (
+        "Telefon;Tarih;Saat;Mesaj;Saat dilimi\r\n"
+        "0555 123 45 67;03.12.2026;09:30;Randevunuz yarın 10:00'da;Europe/Istanbul\r\n"
+        "+905551234568;03.12.2026;9:45;Siparişiniz hazır, uğrayabilirsiniz;Europe/Istanbul\r\n"
+    ),
+}
+
+
+@router.get("/import/sample.csv")
+async def import_sample(request: Request, session: SessionDep) -> Response:
+    """A sample import file in the reader's language (UTF-8 with BOM, which Excel opens)."""
+    lang = dashboard.language(request)
+    body = "\ufeff" + SAMPLES.get(lang, SAMPLES["en"])
+    name = "ornek-ileti.csv" if lang == "tr" else "sample-messages.csv"
+    return Response(
+        body.encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @router.post("/import/batch")
 async def import_preview(
     request: Request,
