@@ -68,6 +68,7 @@ def render(
         "status_label": lambda status: i18n.translator(lang)(f"status.{status}"),
         "template_view": template_view,
         "param_error": lambda error: param_error(error, lang),
+        "sandbox_inbox": sandbox_inbox(request),
     }
     base.update(context or {})
     response = templates.TemplateResponse(request, name, base, status_code=status_code)
@@ -105,6 +106,13 @@ def retrying_at(message: messages.ScheduledMessage, now: datetime) -> datetime |
     """When a queued message that has failed before is tried next (None: not retrying)."""
     waiting = message.status == messages.MessageStatus.QUEUED and message.attempts > 0
     return message.run_at if waiting and message.run_at > now else None
+
+
+def sandbox_inbox(request: Request) -> str | None:
+    """The sandbox inbox's address in sandbox mode (the stand-in serves it at its root), for
+    the banner on every page; None otherwise."""
+    settings = sessions.runtime(request).settings
+    return settings.graph_api_url.rstrip("/") + "/" if settings.sandbox else None
 
 
 def format_local(when: datetime | None, zone: ZoneInfo) -> str:

@@ -176,3 +176,23 @@ async def test_the_live_mark_shows_only_where_statuses_are_watched_and_never_fli
         classes = await page.evaluate("window.__liveClasses")
         await browser.close()
     assert all("on" in c.split() for c in classes), classes
+
+
+@pytest.mark.timeout(120)
+@needs_chromium
+async def test_every_page_says_it_is_the_sandbox_and_links_its_inbox(service: Service) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await (await browser.new_context(locale="tr-TR")).new_page()
+        await _sign_in(page, service)
+        for path in ("/", "/history", "/compose", "/import"):
+            await page.goto(service.url + path)
+            banner = page.locator("#sandbox-banner")
+            await expect(banner).to_contain_text("hiçbir şey WhatsApp'a gitmez")
+        inbox = await page.locator("#sandbox-banner a").get_attribute("href")
+        await browser.close()
+    assert inbox is not None
+    assert inbox != service.url + "/"  # the stand-in's own address, not the service's
+    assert httpx.get(inbox, timeout=30).status_code == 200
