@@ -3,7 +3,9 @@ cancel with confirmation, history filters and paging, the message page, language
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 from datetime import timedelta
 from typing import Any
@@ -353,3 +355,25 @@ async def test_compose_page_offers_zones_and_counter(signed_in):
     assert "<option selected>Europe/Istanbul</option>" in page.text
     assert 'data-max="4096"' in page.text
     assert 'id="kind-template"' in page.text  # text | template (test_dashboard_templates.py)
+
+
+async def test_history_exports_every_page_of_its_filters_as_csv(signed_in, make_message):
+    made = await _history(signed_in, make_message, count=120)
+    failed = sorted((m for m in made if m.status == S.FAILED), key=lambda m: m.due_at)
+    page = await signed_in.browser.get("/history?status=failed")
+    assert 'href="/history.csv?status=failed&amp;' in page.text
+    export = await signed_in.browser.get("/history.csv?status=failed")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    assert export.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["id", "status", "recipient", "sender"]
+    assert [r[0] for r in rows[1:]] == [m.id for m in reversed(failed)]  # newest first
+    assert {r[1] for r in rows[1:]} == {"failed"}
+    everything = await signed_in.browser.get("/history.csv")
+    assert len(everything.content.decode("utf-8-sig").splitlines()) == 1 + len(made)  # > 1 page
+    turkish = await signed_in.browser.get("/history.csv?status=failed", headers=TR)
+    assert turkish.content.decode("utf-8-sig").splitlines()[0].startswith("id;status;recipient")
+    bad = await signed_in.browser.get("/history.csv?date_to=9999-12-31")
+    assert bad.status_code == 422
+    assert "date_to" in bad.json()["detail"]
