@@ -37,6 +37,7 @@ from whatsapp_scheduler.dispatch import (
 from whatsapp_scheduler.dispatch import config as dispatch_config_mod
 from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
 from whatsapp_scheduler.dispatch import senders as dispatch_senders
+from whatsapp_scheduler.service import consent as service_consent
 from whatsapp_scheduler.service.senders import SenderAdmin
 from whatsapp_scheduler.store import notify, sql, urls, workers
 from whatsapp_scheduler.store.senders_directory import SenderDirectory, build_sender_directory
@@ -120,6 +121,14 @@ def build_service(
     (`dispatch.senders.WindowNumbers`)."""
     directory = senders or build_sender_directory(settings, message_store)
     numbers = dispatch_senders.WindowNumbers(directory)
+    consent = service_consent.ConsentService(
+        message_store,
+        clock,
+        numbers,
+        default_sender=directory.default_name,
+        default_region=settings.default_region,
+        keywords=settings.keywords(),
+    )
     return service.SchedulerService(
         message_store,
         clock,
@@ -128,6 +137,7 @@ def build_service(
         window_policy=window.WindowPolicy(settings.window_policy),
         senders=directory,
         window_numbers=numbers,
+        consent=consent,
     )
 
 

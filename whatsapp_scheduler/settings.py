@@ -15,10 +15,10 @@ from datetime import timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from whatsapp_scheduler.core import errors, senders
+from whatsapp_scheduler.core import consent, errors, senders
 
 # Values shown in README and .env.example; refusing them stops a copy-pasted config from running.
 PLACEHOLDERS = frozenset(
@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     status_webhook_url: str | None = None
     status_webhook_secret: SecretStr | None = None  # default: API_KEY
     status_webhook_max_attempts: int = Field(default=15, ge=1, le=100)
+
+    # Consent (docs/consent.md): an inbound text that is one of these words as a whole (case,
+    # accents and spaces aside) opts the contact out of / back in to every message.
+    opt_out_keywords: str = ",".join(consent.DEFAULT_OPT_OUT_KEYWORDS)
+    opt_in_keywords: str = ",".join(consent.DEFAULT_OPT_IN_KEYWORDS)
 
     # Dashboard sign-in (web/throttle.py): wrong keys allowed per client address and in total
     # within the window before sign-ins are refused with 429.
@@ -211,6 +216,20 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("STATUS_WEBHOOK_URL must be an http(s) URL")
         return value
+
+    @model_validator(mode="after")
+    def _keywords_valid(self) -> Settings:
+        self.keywords()  # raises ValueError naming the setting
+        return self
+
+    def keywords(self) -> consent.Keywords:
+        """OPT_OUT_KEYWORDS and OPT_IN_KEYWORDS (comma-separated; empty: none); ValueError
+        if malformed."""
+
+        def words(value: str) -> list[str]:
+            return value.split(",") if value.strip() else []
+
+        return consent.Keywords.of(words(self.opt_out_keywords), words(self.opt_in_keywords))
 
     def status_webhook_key(self) -> str | None:
         """The HMAC key for status events: STATUS_WEBHOOK_SECRET, else API_KEY."""

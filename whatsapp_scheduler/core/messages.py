@@ -105,6 +105,9 @@ class ScheduledMessage:
     fallback_template: Mapping[str, Any] | None = None  # sent instead when the window is closed
     sender: str = "default"  # the sender (business number) by name: REST `gonderen`
     created_by: str | None = None  # the API key's name that created it; None: API_KEY
+    #: The template's category when known at schedule time (`core.consent.MARKETING` ...):
+    #: what a marketing-only opt-out stops. None: a text, or not known.
+    category: str | None = None
     status: MessageStatus = MessageStatus.QUEUED
     attempts: int = 0
     wamid: str | None = None
@@ -119,6 +122,8 @@ class ScheduledMessage:
     read_at: datetime | None = None
     failed_at: datetime | None = None
     cancelled_at: datetime | None = None
+    #: Why the status is what it is, as a code (e.g. `opted_out` for a cancelled message).
+    status_reason: str | None = None
 
     def __post_init__(self) -> None:
         if (  # written out: this runs for every message of a batch

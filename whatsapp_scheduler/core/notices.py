@@ -18,6 +18,8 @@ class WarningCode(enum.StrEnum):
     WINDOW_CLOSED = "window_closed"
     #: The same, but the message's fallback template will be sent instead (WINDOW_POLICY=template).
     WINDOW_CLOSED_FALLBACK = "window_closed_fallback"
+    #: Meta reported the number undeliverable (131026) and they have not written since.
+    UNDELIVERABLE = "undeliverable"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

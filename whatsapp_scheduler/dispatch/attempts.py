@@ -1,6 +1,6 @@
 """One claimed message, from the checks to the outcome: `SendPath.attempt`.
 
-In order: too late (MAX_LATENESS) -> the 24-hour window at send time (`window_gate`) -> the
+In order: too late (MAX_LATENESS) -> the recipient's opt-out (`consent_gate`) -> the 24-hour window at send time (`window_gate`) -> the
 number paused -> its circuit breaker holding (a Meta outage, `breaker`) -> the gap per
 recipient (local, then the fleet's) -> a throughput token (local, then the fleet's;
 `throughput.Throughput`) -> the send, which starts only when the throughput gate lets it start
@@ -23,6 +23,7 @@ from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
+from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit, throughput
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
@@ -61,6 +62,7 @@ class SendPath:
         on_sending: Callable[[str, SentAs], None],
         on_pause: Callable[[datetime], None],
         breaker: breaker_mod.Breaker | None = None,
+        consent_gate: consent_gate_mod.ConsentGate | None = None,
     ) -> None:
         self.name = name  # the sender's name (`messages.sender`)
         self.sender = sender
@@ -71,6 +73,7 @@ class SendPath:
         self.limiter = limiter
         self.shared_limiter = shared_limiter
         self.window_gate = window_gate
+        self.consent_gate = consent_gate  # the recipient's opt-out, again at send time
         self.pauses = pauses
         self.tally = tally
         self.metrics = metrics
@@ -105,10 +108,25 @@ class SendPath:
         finally:  # a probe's claim that never reached Meta hands the probe on
             self.breaker.settle(self.phone_number_id, message)
 
+    def _not_to_send(
+        self, message: messages.ScheduledMessage, now: datetime
+    ) -> store.Outcome | None:
+        """Too late (MAX_LATENESS), or its recipient opted out since the claim."""
+        if retries.is_expired(message.due_at, now, self.max_lateness):
+            if self.consent_gate is not None:
+                self.consent_gate.forget(message.id)
+            return self.tally.expired(message, now, self.max_lateness)
+        if self.consent_gate is not None:
+            refused = self.consent_gate.check(message)
+            if refused is not None:
+                return self.tally.opted_out(message, now, refused)
+        return None
+
     async def _attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
         now = self.clock.now()
-        if retries.is_expired(message.due_at, now, self.max_lateness):
-            return self.tally.expired(message, now, self.max_lateness)
+        not_sent = self._not_to_send(message, now)
+        if not_sent is not None:
+            return not_sent
         sent_as = SentAs.TEXT if message.template is None else SentAs.TEMPLATE
         if self.window_gate is not None:
             verdict = self.window_gate.check(message, now)

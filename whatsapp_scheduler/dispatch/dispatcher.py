@@ -47,6 +47,7 @@ from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import config as config_mod
+from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
 from whatsapp_scheduler.dispatch import liveness as liveness_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
@@ -186,6 +187,7 @@ class Dispatcher:
             renew_interval_seconds=config.renew_interval_seconds,
         )
         self._window_gate = window_gate
+        self._consent_gate = consent_gate_mod.ConsentGate(message_store)  # docs/consent.md
         self._shared = shared_limiter
         self._base_limiter = limiter
         self._policy = policy
@@ -227,6 +229,7 @@ class Dispatcher:
             limiter=limiter,
             shared_limiter=self._shared,
             window_gate=self._window_gate,
+            consent_gate=self._consent_gate,
             pauses=self.pauses,
             tally=self.tally,
             metrics=self.metrics,
@@ -582,6 +585,8 @@ class Dispatcher:
         """One task per message; each waits for a free slot of its sender's lane."""
         if not batch:
             return
+        if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
+            await lane.path.consent_gate.prepare(batch, lane.window_numbers)
         gate = lane.path.window_gate  # WINDOW_POLICY at send time (window_gate.py)
         if gate is not None:
             await gate.prepare(batch, lane.window_numbers)  # one read per batch, or none

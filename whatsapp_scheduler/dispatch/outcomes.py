@@ -127,6 +127,21 @@ class Tally:
         """WINDOW_POLICY=fail (or template without a fallback): failed, nothing sent to Meta."""
         return self.failed_unsent(message, now, "window_closed", Attempt.FAILED, text)
 
+    def opted_out(
+        self, message: messages.ScheduledMessage, now: datetime, text: str
+    ) -> store.Outcome:
+        """Its recipient opted out after it was claimed: cancelled (`opted_out`), not sent."""
+        logger.info("not sent: opted_out", extra=message.log_context())
+        return store.Outcome(
+            message_id=message.id,
+            worker=self.worker_id,
+            status=Status.CANCELLED,
+            finished_at=now,
+            attempt=None,
+            error_text=text,
+            reason="opted_out",
+        )
+
     def failed_unsent(
         self,
         message: messages.ScheduledMessage,

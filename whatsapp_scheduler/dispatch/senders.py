@@ -82,6 +82,21 @@ class WindowNumbers:
         self._read_at: float | None = None
 
     async def numbers(self, sender: str) -> tuple[str, ...]:
+        await self._refresh()
+        number = self._numbers.get(sender)
+        if number is None:
+            return ("",) if sender == senders_mod.DEFAULT_SENDER_NAME else ()
+        return (number, "") if sender == senders_mod.DEFAULT_SENDER_NAME else (number,)
+
+    async def senders_at(self, phone_number_id: str) -> tuple[str, ...]:
+        """The senders whose contacts are kept under `phone_number_id` (the one sender of that
+        number; '' is the default sender's)."""
+        await self._refresh()
+        if phone_number_id == "":
+            return (senders_mod.DEFAULT_SENDER_NAME,)
+        return tuple(name for name, n in self._numbers.items() if n == phone_number_id)
+
+    async def _refresh(self) -> None:
         now = self._clock()
         if self._read_at is None or now - self._read_at >= self.ttl:
             try:
@@ -92,7 +107,3 @@ class WindowNumbers:
             else:  # disabled senders too: their messages may be stored, then refused
                 self._numbers = {c.sender.name: c.sender.phone_number_id for c in found}
                 self._read_at = now
-        number = self._numbers.get(sender)
-        if number is None:
-            return ("",) if sender == senders_mod.DEFAULT_SENDER_NAME else ()
-        return (number, "") if sender == senders_mod.DEFAULT_SENDER_NAME else (number,)

@@ -18,6 +18,7 @@ from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages, notices, senders, templates, window
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME
+from whatsapp_scheduler.service import consent as consent_mod
 from whatsapp_scheduler.service import validation
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
@@ -33,6 +34,10 @@ class WindowNumbers(Protocol):
 
     async def numbers(self, sender: str) -> tuple[str, ...]: ...
 
+    async def senders_at(self, phone_number_id: str) -> tuple[str, ...]:
+        """The senders of that business number ('': the default sender)."""
+        ...
+
 
 class DefaultSenderNumbers:
     """Only the default sender's windows: the rows of its number and those recorded without
@@ -46,6 +51,11 @@ class DefaultSenderNumbers:
         if sender != senders.DEFAULT_SENDER_NAME:
             return ()
         return ("", self.phone_number_id) if self.phone_number_id else ("",)
+
+    async def senders_at(self, phone_number_id: str) -> tuple[str, ...]:
+        if phone_number_id in {"", self.phone_number_id}:
+            return (senders.DEFAULT_SENDER_NAME,)
+        return ()
 
 
 class SchedulerService:
@@ -62,6 +72,8 @@ class SchedulerService:
         window_policy: window.WindowPolicy = window.WindowPolicy.SEND,
         senders: SenderDirectory | None = None,
         window_numbers: WindowNumbers | None = None,
+        categories: consent_mod.CategoryLookup | None = None,
+        consent: consent_mod.ConsentService | None = None,
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
         checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
@@ -75,6 +87,15 @@ class SchedulerService:
         self.default_region = default_region
         self._on_scheduled = on_scheduled
         self.window_policy = window_policy
+        # The template catalogue's categories (None: unknown; docs/consent.md, "Marketing").
+        self.categories = categories
+        self.consent = consent or consent_mod.ConsentService(
+            message_store,
+            clock,
+            self.window_numbers,
+            default_sender=self.default_sender,
+            default_region=default_region,
+        )
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
@@ -123,6 +144,8 @@ class SchedulerService:
         known = await self.known_senders([request])
         now = self.clock.now()
         message = self.build(request, now, known)
+        if self.categories is not None and message.template is not None:
+            (message,) = await consent_mod.with_categories([message], self.categories)
         (warnings,) = await self._window_warnings([message])
         if isinstance(warnings, errors.ValidationFailed):
             raise warnings
@@ -137,24 +160,29 @@ class SchedulerService:
     async def _window_warnings(
         self, batch: Sequence[messages.ScheduledMessage]
     ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:
-        """Per message: the 24-hour window warnings, or the refusal under WINDOW_POLICY.
+        """Per message: the refusal of a recipient's opt-out (docs/consent.md), else the
+        24-hour window warnings or the refusal under WINDOW_POLICY, plus `undeliverable`.
 
-        One read of the contacts table for the whole batch (texts only; templates pass).
+        One read of the contacts and their consent for the whole batch, per sender.
         """
         by_sender: dict[str, list[messages.ScheduledMessage]] = {}
         for m in batch:
-            if m.template is None:
-                by_sender.setdefault(m.sender, []).append(m)
-        seen: dict[tuple[str, str], datetime] = {}  # (sender, wa_id) -> last inbound
-        for sender, texts in by_sender.items():  # a window is with the sender's number
+            by_sender.setdefault(m.sender, []).append(m)
+        seen: dict[tuple[str, str], store.ContactState] = {}  # (sender, wa_id) -> its state
+        for sender, of_sender in by_sender.items():  # a window is with the sender's number
             numbers = await self.window_numbers.numbers(sender)
-            found = await self.store.last_inbound_many(
-                [window.wa_id(m.recipient) for m in texts], numbers
+            found = await self.store.contacts_many(
+                [window.wa_id(m.recipient) for m in of_sender], numbers
             )
-            seen.update({(sender, wa_id): at for wa_id, at in found.items()})
+            seen.update({(sender, wa_id): state for wa_id, state in found.items()})
         answers: list[list[notices.ScheduleWarning] | errors.ValidationFailed] = []
         for message in batch:
-            last_inbound = seen.get((message.sender, window.wa_id(message.recipient)))
+            state = seen.get((message.sender, window.wa_id(message.recipient)))
+            refused = consent_mod.refusal(message, state)
+            if refused is not None:
+                answers.append(refused)
+                continue
+            last_inbound = state.last_inbound if state is not None else None
             if message.fallback_template is None:  # the usual case: its answer is cached
                 refusal, notes = validation.window_answer(
                     self.window_policy, message.template is not None, last_inbound, message.due_at
@@ -167,9 +195,12 @@ class SchedulerService:
                     message.due_at,
                     templates.describe(message.fallback_template),
                 )
-            answers.append(
-                errors.ValidationFailed("mesaj", refusal) if refusal is not None else list(notes)
-            )
+            if refusal is not None:
+                answers.append(errors.ValidationFailed("mesaj", refusal))
+            elif state is not None and state.consent.undeliverable_at is not None:
+                answers.append([*notes, *consent_mod.warnings(state)])
+            else:
+                answers.append(list(notes))
         return answers
 
     async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
@@ -196,6 +227,9 @@ class SchedulerService:
                 continue
             first_seen.setdefault(message.id, message)
             valid.append((index, message))
+        if self.categories is not None:
+            categorised = await consent_mod.with_categories([m for _, m in valid], self.categories)
+            valid = [(i, m) for (i, _), m in zip(valid, categorised, strict=True)]
         checked = await self._window_warnings([m for _, m in valid])
         warnings_for: dict[int, tuple[notices.ScheduleWarning, ...]] = {}
         passed: list[tuple[int, messages.ScheduledMessage]] = []
@@ -294,6 +328,7 @@ class SchedulerService:
             for u in delivery.statuses
         ]
         counts = await self.store.apply_receipts(receipts, self.clock.now())
+        await self.consent.apply_webhook(delivery)  # keywords, marketing stop, 131050, 131026
         if receipts:
             logger.info(
                 "status webhook applied",

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from whatsapp_scheduler.core import keys, messages
+from whatsapp_scheduler.core import consent, keys, messages
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import Sender
 
@@ -85,6 +85,7 @@ class Outcome:
     # False: the attempt row is written but not counted toward MAX_ATTEMPTS (a send that failed
     # during a Meta outage, dispatch/breaker.py)
     counts_attempt: bool = True
+    reason: str | None = None  # the message's `status_reason` (e.g. `opted_out`, cancelled)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -149,6 +150,23 @@ class SessionKey:
     """The key a dashboard session signed in with."""
 
     name: str | None  # None: the environment's API_KEY
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContactState:
+    """What is known of a contact for one sender: their last inbound message (the 24-hour
+    window) and their consent (docs/consent.md)."""
+
+    last_inbound: datetime | None = None
+    consent: consent.Consent = consent.NO_CONSENT_RECORD
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContactPage:
+    """A page of contacts (`wa_id`s in order) and the cursor of the next page (None: last)."""
+
+    wa_ids: list[str]
+    next_after: str | None
 
 
 def receipt_sources(incoming: messages.MessageStatus) -> list[str]:
@@ -270,6 +288,45 @@ class MessageStore(Protocol):
         self, wa_ids: Sequence[str], phone_number_ids: Sequence[str] = ("",)
     ) -> dict[str, datetime]:
         """`last_inbound` for many contacts in one read; contacts never seen are left out."""
+        ...
+
+    async def contacts_many(
+        self, wa_ids: Sequence[str], phone_number_ids: Sequence[str] = ("",)
+    ) -> dict[str, ContactState]:
+        """The 24-hour window and consent of many contacts with one sender (whose rows are
+        kept under `phone_number_ids`), in one read; contacts with neither are left out. The
+        consent is that of the number whose row changed last."""
+        ...
+
+    async def record_consent(
+        self,
+        changes: Sequence[consent.ConsentChange],
+        phone_number_id: str,
+        senders: Collection[str],
+        now: datetime,
+    ) -> builtins.list[int]:
+        """Record consent changes with the business number `phone_number_id`, each with its
+        history row, and cancel (`status_reason` `opted_out`) the queued messages of `senders`
+        to each contact opting out that the opt-out covers, in the same transaction: one
+        UPDATE per opt-out. Returns the count cancelled per change."""
+        ...
+
+    async def consent_history(
+        self, wa_id: str, phone_number_ids: Sequence[str], limit: int
+    ) -> builtins.list[consent.ConsentEvent]:
+        """The latest `limit` consent changes of a contact with these numbers, newest first."""
+        ...
+
+    async def list_contacts(
+        self,
+        phone_number_ids: Sequence[str],
+        opted_out: bool | None,
+        after: str | None,
+        limit: int,
+    ) -> ContactPage:
+        """Contacts known to a sender (they wrote to, or have a consent row under, one of
+        `phone_number_ids`) in `wa_id` order after `after`; `opted_out` True: only those with
+        an opt-out (of anything) there, False: only the others, None: all."""
         ...
 
     async def claim_events(

@@ -35,6 +35,7 @@ from whatsapp_scheduler.store import (
     cursors,
     outbox,
     sql_adds,
+    sql_consent,
     sql_keys,
     sql_receipts,
     sql_senders,
@@ -58,6 +59,7 @@ Status = messages.MessageStatus
 class SqlMessageStore(
     sql_adds.SqlAddsMixin,
     sql_receipts.SqlReceiptsMixin,
+    sql_consent.SqlConsentMixin,
     outbox.SqlOutboxMixin,
     sql_sessions.SqlSessionsMixin,
     sql_senders.SqlSendersMixin,
@@ -87,6 +89,7 @@ class SqlMessageStore(
         )
         self._adds = batching.Batcher(self._add_groups)
         self._inbound_lookups = batching.Batcher(self._inbound_group)
+        self._contact_lookups = batching.Batcher(self._contact_group)  # sql_consent.py
         self._key_lookups = batching.Batcher(self._find_key_group)  # sql_keys.py
         self._key_cache = sql_keys.key_cache(key_cache_seconds)
         self._key_generation = 0

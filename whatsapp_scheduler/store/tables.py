@@ -85,6 +85,11 @@ messages = sa.Table(
     # the API key that created it (NULL: the environment's API_KEY).
     sa.Column("sender", sa.String(32), nullable=False, server_default="default"),
     sa.Column("created_by", sa.String(64), nullable=True),
+    # Revision 0015 (docs/consent.md): the template's category when known at schedule time
+    # (MARKETING, UTILITY, AUTHENTICATION; NULL: a text, or not known), which a marketing-only
+    # opt-out cancels by; and why the status is what it is (e.g. `opted_out` for cancelled).
+    sa.Column("category", sa.String(16), nullable=True),
+    sa.Column("status_reason", sa.String(32), nullable=True),
     # "queued and due, soonest first" for the dispatcher's claim, and the expired-lease scan.
     sa.Index("ix_messages_status_run_at", "status", "run_at"),
     # Listing by status in due order (GET /schedule) with keyset paging on (due_at, id).
@@ -193,6 +198,41 @@ contacts = sa.Table(
     sa.Column("last_inbound_at", UtcDateTime, nullable=False),
 )
 UNKNOWN_NUMBER = ""
+
+# A contact's consent with one business number (revision 0015; core/consent.py): opted out of
+# everything (`all_out_*`) and of marketing only (`marketing_out_*`), each with since when and
+# its source; `undeliverable_at`, Meta's last 131026 for the number. A contact without a row
+# has opted out of nothing. Kept apart from `contacts`: a consent can exist before any inbound.
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("phone_number_id", sa.String(32), primary_key=True),
+    sa.Column("wa_id", sa.String(32), primary_key=True),
+    sa.Column("all_out_at", UtcDateTime, nullable=True),
+    sa.Column("all_out_source", sa.String(24), nullable=True),
+    sa.Column("marketing_out_at", UtcDateTime, nullable=True),
+    sa.Column("marketing_out_source", sa.String(24), nullable=True),
+    sa.Column("undeliverable_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Every consent change, in the order recorded (revision 0015): what changed, when (Meta's time
+# or the request's), from what source, and how many queued messages the change cancelled.
+consent_events = sa.Table(
+    "consent_events",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("phone_number_id", sa.String(32), nullable=False),
+    sa.Column("wa_id", sa.String(32), nullable=False),
+    sa.Column("change", sa.String(16), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(24), nullable=False),
+    sa.Column("detail", sa.String(200), nullable=True),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Column("cancelled", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_consent_events_phone_number_id_wa_id_id", "phone_number_id", "wa_id", "id"),
+)
 
 # The outbox of status events for the client app (STATUS_WEBHOOK_URL; revision 0005): written
 # in the same transaction as the status change, delivered and retried by `events.EventDeliverer`.

@@ -10,8 +10,9 @@ from whatsapp_scheduler.store import Outcome
 
 Status = messages.MessageStatus
 
-#: The fields an outcome may end in (the dispatcher never reports delivered, read, cancelled).
-OUTCOME_STATUSES = frozenset({Status.QUEUED, Status.SENT, Status.FAILED})
+#: The fields an outcome may end in (the dispatcher never reports delivered or read; it
+#: cancels a claimed message whose recipient opted out since: docs/consent.md).
+OUTCOME_STATUSES = frozenset({Status.QUEUED, Status.SENT, Status.FAILED, Status.CANCELLED})
 
 
 def outcome_changes(outcome: Outcome) -> dict[str, Any]:
@@ -38,4 +39,8 @@ def outcome_changes(outcome: Outcome) -> dict[str, Any]:
         values.update(sent_at=at, wamid=outcome.wamid, wa_id=outcome.wa_id)
     elif outcome.status == Status.FAILED:
         values["failed_at"] = at
+    elif outcome.status == Status.CANCELLED:
+        values["cancelled_at"] = at
+    if outcome.reason is not None:
+        values["status_reason"] = outcome.reason
     return values

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import errors, keys, messages
+from whatsapp_scheduler.core import consent, errors, keys, messages
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Sender
 from whatsapp_scheduler.store import cursors, outbox, sql_senders, transitions
@@ -34,6 +34,9 @@ class InMemoryMessageStore:
         self.keys: dict[str, tuple[keys.ApiKey, str]] = {}  # name -> (key, its hash)
         self.events_enabled = events_enabled
         self.events: list[OutboxEvent] = []
+        # (phone_number_id, wa_id) -> (consent, updated_at); the history, oldest first
+        self.consents: dict[tuple[str, str], tuple[consent.Consent, datetime]] = {}
+        self.consent_events: list[tuple[str, str, consent.ConsentEvent]] = []
 
     async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
         (result,) = await self.add_many([message])
@@ -336,6 +339,96 @@ class InMemoryMessageStore:
             if times:
                 found[wa_id] = max(times)
         return found
+
+    async def contacts_many(
+        self, wa_ids: Sequence[str], phone_number_ids: Sequence[str] = ("",)
+    ) -> dict[str, store.ContactState]:
+        inbound = await self.last_inbound_many(wa_ids, phone_number_ids)
+        found: dict[str, store.ContactState] = {}
+        for wa_id in wa_ids:
+            rows = [
+                self.consents[(n, wa_id)] for n in phone_number_ids if (n, wa_id) in self.consents
+            ]
+            if wa_id not in inbound and not rows:
+                continue
+            latest = max(rows, key=lambda r: r[1])[0] if rows else consent.NO_CONSENT_RECORD
+            found[wa_id] = store.ContactState(inbound.get(wa_id), latest)
+        return found
+
+    async def record_consent(
+        self,
+        changes: Sequence[consent.ConsentChange],
+        phone_number_id: str,
+        senders: Collection[str],
+        now: datetime,
+    ) -> builtins.list[int]:
+        counts = []
+        for change in changes:
+            key = (phone_number_id, change.wa_id)
+            current = self.consents.get(key, (consent.NO_CONSENT_RECORD, now))[0]
+            self.consents[key] = (consent.apply(current, change), now)
+            cancelled = 0
+            if change.change == consent.Change.OPTED_OUT:
+                for message in list(self.rows.values()):
+                    if (
+                        message.status == Status.QUEUED
+                        and message.recipient == "+" + change.wa_id
+                        and message.sender in senders
+                        and (
+                            change.scope == consent.Scope.ALL
+                            or message.category == consent.MARKETING
+                        )
+                    ):
+                        self.rows[message.id] = message.evolve(
+                            status=Status.CANCELLED,
+                            status_reason="opted_out",
+                            cancelled_at=now,
+                            updated_at=now,
+                        )
+                        self._emit(
+                            outbox.event_row(
+                                message.id, Status.CANCELLED, now, now, previous="queued"
+                            )
+                        )
+                        cancelled += 1
+            event = consent.ConsentEvent(
+                change=change.change,
+                scope=change.scope,
+                source=change.source,
+                occurred_at=change.at,
+                recorded_at=now,
+                detail=change.detail[:200] if change.detail else None,
+                cancelled=cancelled,
+            )
+            self.consent_events.append((phone_number_id, change.wa_id, event))
+            counts.append(cancelled)
+        return counts
+
+    async def consent_history(
+        self, wa_id: str, phone_number_ids: Sequence[str], limit: int
+    ) -> builtins.list[consent.ConsentEvent]:
+        found = [e for n, w, e in self.consent_events if w == wa_id and n in set(phone_number_ids)]
+        return list(reversed(found))[:limit]
+
+    async def list_contacts(
+        self,
+        phone_number_ids: Sequence[str],
+        opted_out: bool | None,
+        after: str | None,
+        limit: int,
+    ) -> store.ContactPage:
+        numbers = set(phone_number_ids)
+        out = {w for (n, w), (c, _) in self.consents.items() if n in numbers and c.opted_out}
+        known = {w for n, w in self.contacts if n in numbers} | {
+            w for n, w in self.consents if n in numbers
+        }
+        if opted_out is True:
+            known = out
+        elif opted_out is False:
+            known -= out
+        wa_ids = sorted(w for w in known if after is None or w > after)
+        page = wa_ids[:limit]
+        return store.ContactPage(page, page[-1] if len(wa_ids) > limit and page else None)
 
     def _emit(self, row: dict[str, object]) -> None:
         if self.events_enabled:

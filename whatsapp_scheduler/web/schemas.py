@@ -242,6 +242,11 @@ class StatusPublic(BaseModel):
         description="The name of the API key that created the message (`whatsapp-scheduler "
         "keys create --name`); null: the environment's API_KEY.",
     )
+    status_reason: str | None = Field(
+        default=None,
+        description="Why the status is what it is, as a code: `opted_out` for a message "
+        "cancelled because its recipient opted out (docs/consent.md); null: nothing to add.",
+    )
 
     @classmethod
     def of(cls, report: service.StatusReport) -> StatusPublic:
@@ -258,6 +263,7 @@ class StatusPublic(BaseModel):
             whatsapp_message_id=message.wamid,
             last_error=last_error,
             timeline={str(k): v for k, v in message.transitions().items()},
+            status_reason=message.status_reason,
             attempt_history=[
                 AttemptPublic(
                     number=a.number,

@@ -72,6 +72,23 @@ class InboundMessage:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class PreferenceChange:
+    """One `user_preferences[]` entry (docs/consent.md): the user stopped (`stop`) or resumed
+    marketing messages from the business in WhatsApp itself."""
+
+    wa_id: str
+    stop: bool  # True: "stop", False: "resume"
+    timestamp: datetime
+    detail: str | None = None
+    phone_number_id: str | None = None
+
+
+#: `user_preferences[].category` values acted on, and their `value`s (True: stop).
+PREFERENCE_CATEGORIES = frozenset({"marketing_messages"})
+PREFERENCE_VALUES = {"stop": True, "resume": False}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Skipped:
     """An entry that could not be applied: why, and the entry itself (cut to EXCERPT_CHARS)."""
 
@@ -87,6 +104,7 @@ class Delivery:
     statuses: list[StatusUpdate]
     inbound: list[InboundMessage]
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
+    preferences: list[PreferenceChange] = dataclasses.field(default_factory=list)
 
 
 def signature_valid(body: bytes, header: str | None, app_secret: str) -> bool:
@@ -111,6 +129,7 @@ def parse(payload: Any, now: datetime) -> Delivery:
     statuses: list[StatusUpdate] = []
     inbound: list[InboundMessage] = []
     skipped: list[Skipped] = []
+    preferences: list[PreferenceChange] = []
     for value in _values(payload):
         number = _number(value)
         for raw in _list(value.get("statuses")):
@@ -125,7 +144,13 @@ def parse(payload: Any, now: datetime) -> Delivery:
                 inbound.append(message)
             else:
                 skipped.append(Skipped("message", message, _excerpt(raw)))
-    return Delivery(statuses=statuses, inbound=inbound, skipped=skipped)
+        for raw in _list(value.get("user_preferences")):
+            preference = _preference(raw, now, number)
+            if isinstance(preference, PreferenceChange):
+                preferences.append(preference)
+            elif preference is not None:
+                skipped.append(Skipped("user_preference", preference, _excerpt(raw)))
+    return Delivery(statuses=statuses, inbound=inbound, skipped=skipped, preferences=preferences)
 
 
 def _values(payload: Any) -> Iterator[Mapping[str, Any]]:
@@ -224,6 +249,30 @@ def _status(raw: Any, now: datetime, number: str | None = None) -> StatusUpdate 
         error_code=code,
         error_text=text,
         note=note,
+        phone_number_id=number,
+    )
+
+
+def _preference(raw: Any, now: datetime, number: str | None) -> PreferenceChange | str | None:
+    """The preference change; or why it cannot be applied; None for a category we do not act
+    on (only marketing messages exist today)."""
+    if not isinstance(raw, Mapping):
+        return "not an object"
+    if raw.get("category") not in PREFERENCE_CATEGORIES:
+        return None
+    stop = PREFERENCE_VALUES.get(str(raw.get("value")))
+    if stop is None:
+        return "value: neither stop nor resume"
+    wa_id = _storable(raw.get("wa_id"), 32)
+    if wa_id is None:
+        return "wa_id: missing, or not storable text"
+    when, _ = _when(raw.get("timestamp"), now)
+    detail = raw.get("detail")
+    return PreferenceChange(
+        wa_id=wa_id,
+        stop=stop,
+        timestamp=when or now,
+        detail=_printable(detail, 200) if isinstance(detail, str) else None,
         phone_number_id=number,
     )
 
