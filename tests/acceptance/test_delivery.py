@@ -54,9 +54,9 @@ async def _schedule_then_kill(
     """Schedule `total` messages due now (ids `{prefix}{chunk}-{i}`, batches of 1,000) on
     `first`, then kill -9 it once the stand-in has taken 400 of them: mid-batch."""
     await _wait_healthy(first)
-    tarih, saat = _now_local()
     async with httpx.AsyncClient(base_url=first.url, headers={"X-API-Key": KEY}, timeout=30) as api:
         for chunk in range(total // 1000):
+            tarih, saat = _now_local()  # per batch: a loaded machine took > 60 s for them all
             batch = [
                 {
                     "id": f"{prefix}{chunk}-{i}",

@@ -101,11 +101,11 @@ async def test_three_processes_share_work_and_rate_and_survive_a_kill_9(tmp_path
         services.append(Service([str(BIN), "serve", "--port", str(port)], env, port, tmp_path))
     try:
         workers = [(await wait_health(s))["dispatcher"]["worker"] for s in services]
-        tarih, saat = now_local()
         async with httpx.AsyncClient(
             base_url=services[0].url, headers={"X-API-Key": KEY}, timeout=30
         ) as api:
             for chunk in range(total // 1000):
+                tarih, saat = now_local()  # per batch: a loaded machine took > 60 s for them all
                 batch = [
                     {"id": f"s{chunk}-{i}", "alici": f"+90555{chunk}{i:06d}", "tarih": tarih,
                      "saat": saat, "mesaj": f"m{i}"}
