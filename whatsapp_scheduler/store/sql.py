@@ -259,7 +259,9 @@ class SqlMessageStore(
         with self._tx() as conn:
             row = conn.execute(stmt).first()
             if row is not None and self.events_enabled:
-                event = outbox.event_row(message_id, Status.CANCELLED, now, now, previous="queued")
+                event = outbox.event_row(
+                    message_id, Status.CANCELLED, now, now, gonderen=row.sender, previous="queued"
+                )
                 outbox.insert_events(conn, [event])
         return row_codec.message_from_row(row) if row is not None else None
 
@@ -338,7 +340,7 @@ class SqlMessageStore(
 
     def _record_chunk(self, conn: Connection, chunk: builtins.list[Outcome]) -> int:
         claims = (
-            sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status)
+            sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status, M.c.sender)
             .where(M.c.id.in_([o.message_id for o in chunk]), M.c.status.in_(changes.SENT_FROM))
             .with_for_update()
         )
@@ -367,7 +369,7 @@ class SqlMessageStore(
                 sent_wamids.append(outcome.wamid)
             reported = outcome.status in outbox.REPORTED  # not a retry (back to queued)
             if self.events_enabled and reported and values["status"] != row.status:
-                events.append(changes.outcome_event(outcome, row.status))
+                events.append(changes.outcome_event(outcome, row.status, row.sender))
         for keys, params in groups.items():
             stmt = (
                 sa.update(M)

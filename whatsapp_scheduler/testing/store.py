@@ -102,7 +102,11 @@ class InMemoryMessageStore:
             return None
         cancelled = current.evolve(status=Status.CANCELLED, cancelled_at=now, updated_at=now)
         self.rows[message_id] = cancelled
-        self._emit(outbox.event_row(message_id, Status.CANCELLED, now, now, previous="queued"))
+        self._emit(
+            outbox.event_row(
+                message_id, Status.CANCELLED, now, now, gonderen=current.sender, previous="queued"
+            )
+        )
         return cancelled
 
     async def claim_due(
@@ -164,6 +168,7 @@ class InMemoryMessageStore:
                         outcome.status,
                         outcome.finished_at,
                         outcome.finished_at,
+                        gonderen=current.sender,
                         previous=current.status,
                         wamid=outcome.wamid,
                         error_code=outcome.error_code,
@@ -305,6 +310,7 @@ class InMemoryMessageStore:
                 receipt.status,
                 when,
                 at,
+                gonderen=target.sender,
                 previous=target.status,
                 wamid=receipt.wamid,
                 error_code=receipt.error_code,
