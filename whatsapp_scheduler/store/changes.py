@@ -91,7 +91,9 @@ def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> 
                 # this proof: settled, with no second request.
                 sources = [*sources, str(Status.QUEUED)]
     if found is not None and found.status in sources:
-        at = messages.receipt_time(receipt.occurred_at, found.sent_at, found.claimed_at)
+        # A time that cannot be read (`tables.Unreadable`, a row changed by hand) bounds nothing.
+        sent_at, claimed_at = (v if isinstance(v, datetime) else None for v in found[4:6])
+        at = messages.receipt_time(receipt.occurred_at, sent_at, claimed_at)
         if at != receipt.occurred_at:
             receipt = dataclasses.replace(receipt, occurred_at=at)
         if "sent_at" in extra:

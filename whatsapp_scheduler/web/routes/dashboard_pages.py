@@ -216,6 +216,8 @@ async def message_page(
         return dashboard.render(
             request, "notfound.html", {"message_id": message_id}, session=session, status_code=404
         )
+    except errors.UnreadableRow as exc:
+        return _unreadable(request, exc, session)
     timeline = {str(k): v for k, v in report.message.transitions().items() if v is not None}
     context = {
         "m": report.message,
@@ -238,6 +240,8 @@ async def cancel_confirm(
         return dashboard.render(
             request, "notfound.html", {"message_id": message_id}, session=session, status_code=404
         )
+    except errors.UnreadableRow as exc:
+        return _unreadable(request, exc, session)
     return dashboard.render(request, "cancel.html", {"m": message}, session=session)
 
 
@@ -253,10 +257,18 @@ async def cancel(
     senders = session.principal.senders
     try:
         await svc.cancel(message_id, senders)
+    except errors.UnreadableRow as exc:
+        return _unreadable(request, exc, session)
     except (errors.NotFound, errors.Conflict) as exc:
         context = {"m": await _maybe_get(svc, message_id, senders), "error": exc.message}
         return dashboard.render(request, "cancel.html", context, session=session, status_code=409)
     return RedirectResponse(f"/?cancelled={message_id}", status_code=303)
+
+
+def _unreadable(request: Request, exc: errors.UnreadableRow, session: sessions.Session) -> Response:
+    """The page for a stored message that cannot be read (a row changed by hand): 409."""
+    context = {"message_id": exc.message_id, "unreadable": exc.column}
+    return dashboard.render(request, "notfound.html", context, session=session, status_code=409)
 
 
 async def _maybe_get(
