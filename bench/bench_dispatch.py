@@ -23,16 +23,16 @@ import bisect
 import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 
 from whatsapp_scheduler import bootstrap, settings, testing
 from whatsapp_scheduler.core import messages
@@ -43,34 +43,9 @@ TOKEN = "bench-token"
 NUMBER_ID = "106540352242922"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def standin_process(throughput: str = "0") -> Iterator[str]:
+def standin_process(throughput: str = "0") -> contextlib.AbstractContextManager[str]:
     """Run the stand-in in its own process; yields its base URL."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "whatsapp_scheduler.sandbox", "--port", str(port),
-        "--access-token", TOKEN, "--phone-number-id", NUMBER_ID,
-        "--throughput", throughput, "--no-pair-rate",
-    ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("stand-in did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    return benchservice.standin_process(TOKEN, NUMBER_ID, throughput=throughput)
 
 
 def make_settings(url: str, database: str, **overrides: object) -> settings.Settings:

@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 
 from whatsapp_scheduler import bootstrap, settings, testing
 from whatsapp_scheduler.core import senders
@@ -43,34 +41,11 @@ BRANCH_TOKEN, BRANCH_ID = "bench-branch-token", "106540352242923"
 RATE = 1000.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def standin_process() -> Iterator[str]:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "whatsapp_scheduler.sandbox", "--port", str(port),
-        "--access-token", TOKEN, "--phone-number-id", NUMBER_ID,
-        "--extra-number", f"{BRANCH_ID}:{BRANCH_TOKEN}:branch",
-        "--throughput", "0", "--no-pair-rate",
-    ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("stand-in did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def standin_process() -> contextlib.AbstractContextManager[str]:
+    """The stand-in in its own process with both numbers, no throughput limit."""
+    return benchservice.standin_process(
+        TOKEN, NUMBER_ID, extra_numbers=[f"{BRANCH_ID}:{BRANCH_TOKEN}:branch"]
+    )
 
 
 def source() -> StaticSenders:

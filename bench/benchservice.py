@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: start a real `whatsapp-scheduler serve` subprocess and stop it."""
+"""Shared by the benchmarks: start a real `whatsapp-scheduler serve` subprocess and stop it;
+the Cloud API stand-in in a process of its own (`standin_process`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def standin_process(
+    token: str, number_id: str, *, throughput: str = "0", extra_numbers: Iterable[str] = ()
+) -> Iterator[str]:
+    """`python -m whatsapp_scheduler.sandbox` in its own process, no pair-rate limit, with
+    `--extra-number ID:TOKEN[:LABEL]` for each of `extra_numbers`; yields its base URL."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "whatsapp_scheduler.sandbox", "--port", str(port),
+        "--access-token", token, "--phone-number-id", number_id,
+        "--throughput", throughput, "--no-pair-rate",
+    ]  # fmt: skip
+    for number in extra_numbers:
+        command += ["--extra-number", number]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("stand-in did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def start(

@@ -9,6 +9,7 @@ CI (CI=true), so they can never silently disappear there.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import uuid
@@ -124,30 +125,40 @@ class ServedApp:
         await self._task
 
 
-@pytest.fixture
-async def api(
-    make_settings: Any, clock: testing.FrozenClock, sqlite_url: str
-) -> AsyncIterator[Any]:
-    """(httpx client with the API key, the store) against the app on a real SQLite file."""
+@contextlib.asynccontextmanager
+async def served_api(settings: Any, clock: testing.FrozenClock, url: str) -> AsyncIterator[Any]:
+    """The app of `settings` served on loopback over the store at `url`: an httpx client with
+    the API key, the store as its `.store`."""
     import httpx
 
     from tests.conftest import API_KEY
     from whatsapp_scheduler.web import app as app_mod
 
-    message_store = sql.SqlMessageStore.from_url(sqlite_url)
+    message_store = sql.SqlMessageStore.from_url(url)
+    app = app_mod.create_app(settings, store=message_store, clock=clock)
+    try:
+        async with (
+            ServedApp(app) as served,
+            httpx.AsyncClient(
+                base_url=served.url, headers={"X-API-Key": API_KEY}, timeout=10
+            ) as client,
+        ):
+            client.store = message_store  # type: ignore[attr-defined]
+            yield client
+    finally:
+        await message_store.close()
+
+
+@pytest.fixture
+async def api(
+    make_settings: Any, clock: testing.FrozenClock, sqlite_url: str
+) -> AsyncIterator[Any]:
+    """(httpx client with the API key, the store) against the app on a real SQLite file."""
     settings = make_settings(
         database_url=sqlite_url, app_secret=APP_SECRET, webhook_verify_token=VERIFY_TOKEN
     )
-    app = app_mod.create_app(settings, store=message_store, clock=clock)
-    async with (
-        ServedApp(app) as served,
-        httpx.AsyncClient(
-            base_url=served.url, headers={"X-API-Key": API_KEY}, timeout=10
-        ) as client,
-    ):
-        client.store = message_store  # type: ignore[attr-defined]
+    async with served_api(settings, clock, sqlite_url) as client:
         yield client
-    await message_store.close()
 
 
 async def assert_limiters_share_one_rate(

@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import API_KEY
-from tests.integration.conftest import ServedApp
+from tests.integration.conftest import served_api
 from whatsapp_scheduler import cli
 from whatsapp_scheduler.cli import client as cli_client
-from whatsapp_scheduler.store import sql, tokens
-from whatsapp_scheduler.web import app as app_mod
+from whatsapp_scheduler.store import tokens
 
 KEY = Fernet.generate_key().decode()
 ENV_TOKEN = "EAAG-environment-token-1234"
@@ -38,20 +34,6 @@ MESSAGE = {
 }
 
 
-async def _serve(settings: Any, clock: Any, url: str) -> AsyncIterator[httpx.AsyncClient]:
-    message_store = sql.SqlMessageStore.from_url(url)
-    app = app_mod.create_app(settings, store=message_store, clock=clock)
-    async with (
-        ServedApp(app) as served,
-        httpx.AsyncClient(
-            base_url=served.url, headers={"X-API-Key": API_KEY}, timeout=10
-        ) as client,
-    ):
-        client.store = message_store  # type: ignore[attr-defined]
-        yield client
-    await message_store.close()
-
-
 @pytest.fixture
 async def api(make_settings, clock, sqlite_url):
     settings = make_settings(
@@ -61,14 +43,14 @@ async def api(make_settings, clock, sqlite_url):
         access_token=ENV_TOKEN,
         waba_id="222",
     )
-    async for client in _serve(settings, clock, sqlite_url):
+    async with served_api(settings, clock, sqlite_url) as client:
         yield client
 
 
 @pytest.fixture
 async def keyless_api(make_settings, clock, sqlite_url):
     settings = make_settings(database_url=sqlite_url, phone_number_id="111", access_token="t")
-    async for client in _serve(settings, clock, sqlite_url):
+    async with served_api(settings, clock, sqlite_url) as client:
         yield client
 
 
@@ -184,7 +166,7 @@ async def test_a_default_sender_that_does_not_exist_is_warned_about(
 ):
     settings = make_settings(database_url=sqlite_url, secret_key=KEY, default_sender="shop")
     with caplog.at_level(logging.WARNING):
-        async for client in _serve(settings, clock, sqlite_url):
+        async with served_api(settings, clock, sqlite_url) as client:
             assert (await client.get("/senders")).json() == []
     warned = [r for r in caplog.records if "DEFAULT_SENDER names no sender" in r.getMessage()]
     assert len(warned) == 1
@@ -192,7 +174,7 @@ async def test_a_default_sender_that_does_not_exist_is_warned_about(
     caplog.clear()
     fine = make_settings(database_url=sqlite_url, phone_number_id="111", access_token="t")
     with caplog.at_level(logging.WARNING):
-        async for client in _serve(fine, clock, sqlite_url):
+        async with served_api(fine, clock, sqlite_url) as client:
             assert [s["name"] for s in (await client.get("/senders")).json()] == ["default"]
     assert "DEFAULT_SENDER names no sender" not in caplog.text
 

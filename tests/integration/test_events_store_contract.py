@@ -84,10 +84,10 @@ async def test_no_events_unless_enabled(any_store, make_message):
 
 
 async def test_sent_failed_and_cancelled_write_events_retries_do_not(events_store, make_message):
-    sent = await _claimed(events_store, make_message)
-    failed = await _claimed(events_store, make_message)
+    sent = await _claimed(events_store, make_message, sender="shop")
+    failed = await _claimed(events_store, make_message, sender="ankara")
     retried = await _claimed(events_store, make_message)
-    queued = make_message(due_at=START + timedelta(days=2))
+    queued = make_message(due_at=START + timedelta(days=2), sender="izmir")
     await events_store.add(queued)
     await events_store.record(
         [
@@ -109,6 +109,7 @@ async def test_sent_failed_and_cancelled_write_events_retries_do_not(events_stor
     assert by_id[sent.id] == {
         "event": "message.status",
         "id": sent.id,
+        "gonderen": "shop",
         "status": "sent",
         "previous_status": "sending",
         "at": "2026-03-01T09:00:00Z",
@@ -118,6 +119,12 @@ async def test_sent_failed_and_cancelled_write_events_retries_do_not(events_stor
     }
     assert by_id[failed.id]["error"] == {"code": 131026, "message": "undeliverable"}
     assert by_id[failed.id]["sent_as"] is None  # not given: unknown
+    # Each event names the message's sender, whichever change wrote it.
+    assert {i: b["gonderen"] for i, b in by_id.items()} == {
+        sent.id: "shop",
+        failed.id: "ankara",
+        queued.id: "izmir",
+    }
     assert (by_id[queued.id]["status"], by_id[queued.id]["previous_status"]) == (
         "cancelled",
         "queued",
@@ -125,7 +132,7 @@ async def test_sent_failed_and_cancelled_write_events_retries_do_not(events_stor
 
 
 async def test_receipts_write_one_event_per_applied_change(events_store, make_message):
-    message = await _claimed(events_store, make_message)
+    message = await _claimed(events_store, make_message, sender="shop")
     await events_store.record([_outcome(message.id, wamid="wamid.R")])
     first, _ = await _bodies(events_store)
     await events_store.finish_events(
@@ -142,24 +149,25 @@ async def test_receipts_write_one_event_per_applied_change(events_store, make_me
     await events_store.apply_receipts(receipts, at)
     _, bodies = await _bodies(events_store)
     assert [
-        (b["status"], b["whatsapp_message_id"], b["previous_status"], b["sent_as"]) for b in bodies
+        (b["status"], b["whatsapp_message_id"], b["previous_status"], b["sent_as"], b["gonderen"])
+        for b in bodies
     ] == [
-        ("delivered", "wamid.R", "sent", None),
-        ("read", "wamid.R", "delivered", None),
+        ("delivered", "wamid.R", "sent", None, "shop"),
+        ("read", "wamid.R", "delivered", None, "shop"),
     ]
 
 
 async def test_kept_receipt_applied_at_send_time_writes_its_event(events_store, make_message):
-    message = await _claimed(events_store, make_message)
+    message = await _claimed(events_store, make_message, sender="shop")
     failed = store.Receipt(
         "wamid.K", S.FAILED, START, error_code=131047, error_text="window closed"
     )
     await events_store.apply_receipts([failed], START)  # before our own write of the send
     await events_store.record([_outcome(message.id, wamid="wamid.K")])
     _, bodies = await _bodies(events_store)
-    assert [(b["status"], b["previous_status"]) for b in bodies] == [
-        ("sent", "sending"),
-        ("failed", "sent"),
+    assert [(b["status"], b["previous_status"], b["gonderen"]) for b in bodies] == [
+        ("sent", "sending", "shop"),
+        ("failed", "sent", "shop"),
     ]
     assert bodies[1]["error"] == {"code": 131047, "message": "window closed"}
 
@@ -169,12 +177,14 @@ async def test_a_receipt_matched_by_callback_data_names_the_status_it_replaced(
 ):
     """Meta's `sent` can beat our own write of the send: it is matched by our id (sent as
     biz_opaque_callback_data) while the message is still `sending`."""
-    message = await _claimed(events_store, make_message)
+    message = await _claimed(events_store, make_message, sender="shop")
     early = store.Receipt("wamid.E", S.SENT, START, callback_data=message.id)
     counts = await events_store.apply_receipts([early], START)
     assert counts.applied == 1
     _, bodies = await _bodies(events_store)
-    assert [(b["status"], b["previous_status"]) for b in bodies] == [("sent", "sending")]
+    assert [(b["status"], b["previous_status"], b["gonderen"]) for b in bodies] == [
+        ("sent", "sending", "shop")
+    ]
     assert (await events_store.get(message.id)).wamid == "wamid.E"
 
 

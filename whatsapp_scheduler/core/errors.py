@@ -9,7 +9,8 @@
     ├── Conflict                  the id exists with other content, or the state forbids the change
     │   ├── SenderExists          a sender with that name or phone_number_id is there already
     │   ├── SenderInUse           the sender still has queued messages (not removed)
-    │   └── SenderReadOnly        the environment's default sender (change the environment)
+    │   ├── SenderReadOnly        the environment's default sender (change the environment)
+    │   └── UnreadableRow         a stored message has a value its column cannot hold (SQLite)
     ├── StoreError                the database failed (driver errors are wrapped at store/)
     └── SendError                 what happened when asking Meta to send (whatsapp/)
         ├── RateLimited           130429 / 131056 / 4 / 80007 ...: try later
@@ -79,6 +80,18 @@ class SenderInUse(Conflict):
 
 class SenderReadOnly(Conflict):
     """The sender comes from the environment and cannot be changed through the API."""
+
+
+class UnreadableRow(Conflict):
+    """A stored message has a value that cannot be read (the row was changed outside the service)."""
+
+    def __init__(self, message_id: str, column: str) -> None:
+        self.message_id = message_id
+        self.column = column
+        super().__init__(
+            f"message {message_id!r} cannot be read: its stored {column} is not a valid value "
+            "(the row was changed outside the service); correct or delete the row in the database"
+        )
 
 
 class StoreError(SchedulerError):

@@ -55,20 +55,26 @@ def receipt_values(receipt: Receipt, received_at: datetime) -> dict[str, Any]:
     return values
 
 
-def apply_receipt(
-    conn: Connection, receipt: Receipt, received_at: datetime
-) -> tuple[str, str | None, str | None, Receipt]:
-    """Move the matching message forward.
+@dataclasses.dataclass(frozen=True, slots=True)
+class AppliedReceipt:
+    """What `apply_receipt` did with one receipt."""
 
-    Returns (applied|stale|unmatched, message id, the status it replaced when applied, the
-    receipt as applied: its time never before the send, `messages.receipt_time`). The
+    result: str  # applied | stale | unmatched
+    message_id: str | None
+    previous: str | None  # the status it replaced, when applied
+    receipt: Receipt  # as applied: its time never before the send (`messages.receipt_time`)
+    sender: str | None = None  # the message's sender (`gonderen`), when applied
+
+
+def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> AppliedReceipt:
+    """Move the matching message forward (see `AppliedReceipt`). The
     message is read by wamid (or by our id in biz_opaque_callback_data, for a status that beat
     our own record of the send), locked on PostgreSQL, and updated by primary key only if its
     status is still the one read. The reads filter on wamid or id alone: with a status
     condition too, SQLite's planner chose a status index and scanned every `sent` row.
     """
     sources = receipt_sources(receipt.status)
-    columns = (M.c.id, M.c.status, M.c.wamid, M.c.attempts, M.c.sent_at, M.c.claimed_at)
+    columns = (M.c.id, M.c.status, M.c.wamid, M.c.attempts, M.c.sent_at, M.c.claimed_at, M.c.sender)
     found = conn.execute(
         sa.select(*columns).where(M.c.wamid == receipt.wamid).with_for_update()
     ).first()
@@ -85,7 +91,9 @@ def apply_receipt(
                 # this proof: settled, with no second request.
                 sources = [*sources, str(Status.QUEUED)]
     if found is not None and found.status in sources:
-        at = messages.receipt_time(receipt.occurred_at, found.sent_at, found.claimed_at)
+        # A time that cannot be read (`tables.Unreadable`, a row changed by hand) bounds nothing.
+        sent_at, claimed_at = (v if isinstance(v, datetime) else None for v in found[4:6])
+        at = messages.receipt_time(receipt.occurred_at, sent_at, claimed_at)
         if at != receipt.occurred_at:
             receipt = dataclasses.replace(receipt, occurred_at=at)
         if "sent_at" in extra:
@@ -96,23 +104,22 @@ def apply_receipt(
             .values(**receipt_values(receipt, received_at), **extra)
         )
         if conn.execute(update).rowcount == 1:
-            return "applied", found.id, found.status, receipt
+            return AppliedReceipt("applied", found.id, found.status, receipt, found.sender)
     if found is not None:
-        return "stale", found.id, None, receipt
+        return AppliedReceipt("stale", found.id, None, receipt)
     match = sa.or_(M.c.wamid == receipt.wamid, M.c.id == (receipt.callback_data or ""))
     known = conn.execute(sa.select(M.c.id).where(match).limit(1)).scalar()
-    return (
-        ("stale", known, None, receipt) if known is not None else ("unmatched", None, None, receipt)
-    )
+    return AppliedReceipt("stale" if known is not None else "unmatched", known, None, receipt)
 
 
-def outcome_event(outcome: Outcome, previous: str) -> dict[str, Any]:
+def outcome_event(outcome: Outcome, previous: str, sender: str) -> dict[str, Any]:
     """The status event for a send outcome that changed the message's status."""
     return outbox.event_row(
         outcome.message_id,
         outcome.status,
         outcome.finished_at,
         outcome.finished_at,
+        gonderen=sender,
         previous=previous,
         wamid=outcome.wamid,
         error_code=outcome.error_code,
@@ -121,16 +128,18 @@ def outcome_event(outcome: Outcome, previous: str) -> dict[str, Any]:
     )
 
 
-def receipt_event(
-    message_id: str, receipt: Receipt, received_at: datetime, previous: str | None
-) -> dict[str, Any]:
+def receipt_event(applied: AppliedReceipt, received_at: datetime) -> dict[str, Any]:
     """The status event for a status webhook that moved a message forward."""
+    assert applied.message_id is not None
+    assert applied.sender is not None
+    receipt = applied.receipt
     return outbox.event_row(
-        message_id,
+        applied.message_id,
         receipt.status,
         receipt.occurred_at,
         received_at,
-        previous=previous,
+        gonderen=applied.sender,
+        previous=applied.previous,
         wamid=receipt.wamid,
         error_code=receipt.error_code,
         error_text=receipt.error_text,

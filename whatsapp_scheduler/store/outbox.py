@@ -4,14 +4,15 @@ A status change and the event that reports it commit in one transaction, so an e
 lost nor sent for a change that was rolled back. `events.EventDeliverer` then claims due rows,
 POSTs them and records the result here. Event body (`message.status`)::
 
-    {"event": "message.status", "id": "<message id>", "status": "delivered",
-     "previous_status": "sent", "at": "2026-03-01T09:00:05Z",
+    {"event": "message.status", "id": "<message id>", "gonderen": "shop",
+     "status": "delivered", "previous_status": "sent", "at": "2026-03-01T09:00:05Z",
      "whatsapp_message_id": "wamid..." | null, "sent_as": null,
      "error": {"code": 131047, "message": "..."} | null}
 
 `previous_status` is the status the change replaced: `sending` for sends, `queued` for
 cancellations, and for Meta's status webhooks the status read (and locked) just before the
-update. `sent_as` (`text`, `template` or `fallback_template`) is set on the events of the
+update. `gonderen` is the message's sender (the name its `gonderen` field holds: `default`
+for a message that named none). `sent_as` (`text`, `template` or `fallback_template`) is set on the events of the
 dispatcher's own outcomes (`sent`, and `failed` after a request to Meta), else null.
 """
 
@@ -57,6 +58,7 @@ def event_body(
     status: messages.MessageStatus | str,
     at: datetime,
     *,
+    gonderen: str,
     previous: messages.MessageStatus | str | None = None,
     wamid: str | None = None,
     error_code: int | None = None,
@@ -70,6 +72,7 @@ def event_body(
     body = {
         "event": EVENT_TYPE,
         "id": message_id,
+        "gonderen": gonderen,
         "status": str(status),
         "previous_status": str(previous) if previous is not None else None,
         "at": _iso(at),

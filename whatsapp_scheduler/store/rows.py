@@ -8,18 +8,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.store import tables
 
 M = tables.messages
+_STATUSES = frozenset(str(s) for s in messages.MessageStatus)
+#: Columns whose Python type the code relies on and that SQLite does not enforce (it keeps any
+#: text in an INTEGER column): checked on the way out, as the lenient types check theirs.
+_INTEGERS = ("attempts", "last_error_code")
 
 
 def message_from_row(row: Any) -> messages.ScheduledMessage:
+    """The message of a `messages` row; `errors.UnreadableRow` naming the first column whose
+    stored value cannot be read (`tables.Unreadable`, a status that is none, an integer
+    column holding text, a text message given a template or none of either)."""
     data = dict(row._mapping)
+    column = unreadable_column(data)
+    if column is not None:
+        raise errors.UnreadableRow(str(data.get("id")), column)
     data["status"] = messages.MessageStatus(data["status"])
     data["local_date"] = data.pop("tarih")
     data["local_time"] = data.pop("saat")
     return messages.ScheduledMessage(**data)
+
+
+def unreadable_column(data: dict[str, Any]) -> str | None:
+    """The first column of a `messages` row (as a mapping) that cannot be read, or None."""
+    for name, value in data.items():
+        if type(value) is tables.Unreadable:
+            return name
+    if data.get("status") not in _STATUSES:
+        return "status"
+    for name in _INTEGERS:
+        value = data.get(name)
+        if value is not None and type(value) is not int:
+            return name
+    body, template = data.get("body"), data.get("template")
+    if (body is None) == (template is None):  # a message has one or the other
+        return "template" if template is not None else "body"
+    return None
 
 
 def message_to_row(message: messages.ScheduledMessage) -> dict[str, Any]:

@@ -56,6 +56,22 @@ SC = tables.status_counts
 Status = messages.MessageStatus
 
 
+_OUTCOMES = frozenset(str(o) for o in messages.AttemptOutcome)
+_SENT_AS = frozenset(str(s) for s in messages.SentAs)
+
+
+def _unreadable_attempt_column(row: Any) -> str | None:
+    """The first column of an `attempts` row that cannot be read (see `tables.Unreadable`)."""
+    for name in ("started_at", "finished_at"):
+        if type(getattr(row, name)) is tables.Unreadable:
+            return name
+    if row.outcome not in _OUTCOMES:
+        return "outcome"
+    if row.sent_as is not None and row.sent_as not in _SENT_AS:
+        return "sent_as"
+    return None
+
+
 class SqlMessageStore(
     sql_adds.SqlAddsMixin,
     sql_receipts.SqlReceiptsMixin,
@@ -94,6 +110,7 @@ class SqlMessageStore(
         self._key_cache = sql_keys.key_cache(key_cache_seconds)
         self._key_generation = 0
         self._max_values: int | None = None  # SQLite's bound-variable limit, once read
+        self._unreadable_logged: set[tuple[str, str]] = set()  # (message id, column)
 
     @classmethod
     def from_url(
@@ -140,6 +157,78 @@ class SqlMessageStore(
         module = postgresql if self._dialect == "postgresql" else sqlite
         return module.insert(table)
 
+    # -- rows that cannot be read ------------------------------------------------------------
+    # On SQLite any text fits any column: a row written into the file by hand (or by an old
+    # version) can hold `due_at='garbage'`. Such a row must not fail the reads that meet it:
+    # lists leave it out (logged once per id and column), `get` raises `UnreadableRow` naming
+    # the column (409), and the dispatcher's claims and the lease reaper mark it failed with
+    # that reason (nothing is sent). See `tables.Unreadable`.
+
+    def _readable(
+        self, rows: Iterator[Any] | Sequence[Any]
+    ) -> builtins.list[messages.ScheduledMessage]:
+        """The messages of `rows`, leaving out (and logging) those that cannot be read."""
+        found = []
+        for row in rows:
+            try:
+                found.append(row_codec.message_from_row(row))
+            except errors.UnreadableRow as exc:
+                self._log_unreadable(exc, "left out of the answer")
+        return found
+
+    def _log_unreadable(self, exc: errors.UnreadableRow, what: str) -> None:
+        key = (exc.message_id, exc.column)
+        if key in self._unreadable_logged:
+            return
+        if len(self._unreadable_logged) >= 10_000:  # many broken rows: log them again
+            self._unreadable_logged.clear()
+        self._unreadable_logged.add(key)
+        logger.warning(
+            f"stored message cannot be read: {what}",
+            extra={"message_id": exc.message_id, "column": exc.column},
+        )
+
+    def _settle_unreadable(
+        self, conn: Connection, rows: Sequence[Any], now: datetime
+    ) -> builtins.list[messages.ScheduledMessage]:
+        """The messages of `rows` (claimed or leased: `sending`); those that cannot be read
+        are marked failed with the reason, in the caller's transaction, and left out."""
+        found = []
+        for row in rows:
+            try:
+                found.append(row_codec.message_from_row(row))
+            except errors.UnreadableRow as exc:
+                reason = f"stored row unreadable: {exc.column} is not a valid value"
+                conn.execute(
+                    sa.update(M)
+                    .where(M.c.id == row.id, M.c.status == str(Status.SENDING))
+                    .values(
+                        status=str(Status.FAILED),
+                        failed_at=now,
+                        updated_at=now,
+                        claimed_by=None,
+                        lease_until=None,
+                        last_error_code=None,
+                        last_error_text=reason,
+                    )
+                )
+                if self.events_enabled:
+                    event = outbox.event_row(
+                        row.id,
+                        Status.FAILED,
+                        now,
+                        now,
+                        gonderen=row.sender,
+                        previous="sending",
+                        error_text=reason,
+                    )
+                    outbox.insert_events(conn, [event])
+                logger.warning(
+                    "stored message cannot be read: marked failed, nothing sent",
+                    extra={"message_id": row.id, "column": exc.column},
+                )
+        return found
+
     # -- reading ----------------------------------------------------------------------------
 
     async def get(self, message_id: str) -> messages.ScheduledMessage | None:
@@ -157,21 +246,28 @@ class SqlMessageStore(
         query = sa.select(A).where(A.c.message_id == message_id).order_by(A.c.number, A.c.id)
         with self._tx() as conn:
             rows = conn.execute(query).all()
-        return [
-            messages.Attempt(
-                message_id=row.message_id,
-                number=row.number,
-                started_at=row.started_at,
-                finished_at=row.finished_at,
-                outcome=messages.AttemptOutcome(row.outcome),
-                error_code=row.error_code,
-                error_text=row.error_text,
-                http_status=row.http_status,
-                worker=row.worker,
-                sent_as=None if row.sent_as is None else messages.SentAs(row.sent_as),
+        found = []
+        for row in rows:
+            column = _unreadable_attempt_column(row)
+            if column is not None:  # a row changed by hand: the history goes on without it
+                error = errors.UnreadableRow(message_id, f"attempts.{column}")
+                self._log_unreadable(error, f"attempt {row.id} left out of the history")
+                continue
+            found.append(
+                messages.Attempt(
+                    message_id=row.message_id,
+                    number=row.number,
+                    started_at=row.started_at,
+                    finished_at=row.finished_at,
+                    outcome=messages.AttemptOutcome(row.outcome),
+                    error_code=row.error_code,
+                    error_text=row.error_text,
+                    http_status=row.http_status,
+                    worker=row.worker,
+                    sent_as=None if row.sent_as is None else messages.SentAs(row.sent_as),
+                )
             )
-            for row in rows
-        ]
+        return found
 
     async def list(self, query: MessageQuery) -> Page:
         after = cursors.decode_cursor(query.cursor) if query.cursor else None
@@ -241,12 +337,21 @@ class SqlMessageStore(
             else:
                 total = min(total, count_up_to)
         if len(groups) > 1:
+            # Merged in due order here: a due_at that cannot be read has no place in it (the
+            # row is left out and logged, as `_readable` does with every unreadable row).
+            unordered = [row for row in rows if not isinstance(row.due_at, datetime)]
+            if unordered:
+                self._readable(unordered)
+                rows = [row for row in rows if isinstance(row.due_at, datetime)]
             rows.sort(key=lambda row: (row.due_at, row.id), reverse=newest_first)
-        items = [row_codec.message_from_row(row) for row in rows[:limit]]
+        items = self._readable(rows[:limit])
         next_cursor = None
         if len(rows) > limit:
-            last = items[-1]
-            next_cursor = cursors.encode_cursor(last.due_at, last.id)
+            # The page's last row, read or not (a row left out still moves the page on);
+            # one whose due_at itself cannot be read: the last one that can.
+            last = next((r for r in reversed(rows[:limit]) if isinstance(r.due_at, datetime)), None)
+            if last is not None:
+                next_cursor = cursors.encode_cursor(last.due_at, last.id)
         return Page(items=items, total=total, next_cursor=next_cursor)
 
     async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
@@ -274,10 +379,17 @@ class SqlMessageStore(
         )
         with self._tx() as conn:
             row = conn.execute(stmt).first()
-            if row is not None and self.events_enabled:
-                event = outbox.event_row(message_id, Status.CANCELLED, now, now, previous="queued")
+            if row is None:
+                return None
+            # Read inside the transaction: a row that cannot be read (UnreadableRow, 409)
+            # rolls the cancellation back rather than answering an error after it.
+            cancelled = row_codec.message_from_row(row)
+            if self.events_enabled:
+                event = outbox.event_row(
+                    message_id, Status.CANCELLED, now, now, gonderen=row.sender, previous="queued"
+                )
                 outbox.insert_events(conn, [event])
-        return row_codec.message_from_row(row) if row is not None else None
+        return cancelled
 
     async def claim_due(
         self,
@@ -333,8 +445,7 @@ class SqlMessageStore(
             .returning(*M.c)
         )
         with self._tx() as conn:
-            rows = conn.execute(stmt).all()
-        claimed = [row_codec.message_from_row(row) for row in rows]
+            claimed = self._settle_unreadable(conn, conn.execute(stmt).all(), now)
         claimed.sort(key=lambda m: (m.run_at, m.id))
         return claimed
 
@@ -354,7 +465,7 @@ class SqlMessageStore(
 
     def _record_chunk(self, conn: Connection, chunk: builtins.list[Outcome]) -> int:
         claims = (
-            sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status)
+            sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status, M.c.sender)
             .where(M.c.id.in_([o.message_id for o in chunk]), M.c.status.in_(changes.SENT_FROM))
             .with_for_update()
         )
@@ -383,7 +494,7 @@ class SqlMessageStore(
                 sent_wamids.append(outcome.wamid)
             reported = outcome.status in outbox.REPORTED  # not a retry (back to queued)
             if self.events_enabled and reported and values["status"] != row.status:
-                events.append(changes.outcome_event(outcome, row.status))
+                events.append(changes.outcome_event(outcome, row.status, row.sender))
         for keys, params in groups.items():
             stmt = (
                 sa.update(M)
@@ -419,7 +530,7 @@ class SqlMessageStore(
             .limit(limit)
         )
         with self._tx() as conn:
-            return [row_codec.message_from_row(row) for row in conn.execute(query)]
+            return self._settle_unreadable(conn, conn.execute(query).all(), now)
 
     async def claimers(self) -> builtins.list[str]:
         return await self._run(self._claimers)
@@ -450,7 +561,7 @@ class SqlMessageStore(
             .limit(limit)
         )
         with self._tx() as conn:
-            return [row_codec.message_from_row(row) for row in conn.execute(query)]
+            return self._readable(conn.execute(query).all())
 
     async def renew_leases(self, worker: str, ids: Sequence[str], lease_until: datetime) -> int:
         if not ids:

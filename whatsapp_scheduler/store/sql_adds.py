@@ -46,6 +46,8 @@ class SqlAddsMixin:
 
         def _tx(self) -> AbstractContextManager[Connection]: ...
 
+        def _readable(self, rows: Any) -> list[messages.ScheduledMessage]: ...
+
         def _insert(self) -> Any: ...
 
     async def add(self, message: messages.ScheduledMessage) -> AddResult:
@@ -146,6 +148,6 @@ class SqlAddsMixin:
         found: dict[str, messages.ScheduledMessage] = {}
         for start in range(0, len(ids), tables.IN_CHUNK):
             chunk = ids[start : start + tables.IN_CHUNK]
-            for row in conn.execute(sa.select(M).where(M.c.id.in_(chunk))):
-                found[row.id] = rows.message_from_row(row)
+            for message in self._readable(conn.execute(sa.select(M).where(M.c.id.in_(chunk)))):
+                found[message.id] = message
         return found

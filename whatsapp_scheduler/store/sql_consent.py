@@ -196,15 +196,18 @@ class SqlConsentMixin:
                 cancelled_at=now,
                 updated_at=now,
             )
-            .returning(M.c.id)
+            .returning(M.c.id, M.c.sender)
         )
-        ids = [row.id for row in conn.execute(stmt)]
-        if ids and self.events_enabled:
+        rows = conn.execute(stmt).all()
+        if rows and self.events_enabled:
             events = [
-                outbox.event_row(i, Status.CANCELLED, now, now, previous="queued") for i in ids
+                outbox.event_row(
+                    r.id, Status.CANCELLED, now, now, gonderen=r.sender, previous="queued"
+                )
+                for r in rows
             ]
             outbox.insert_events(conn, events)
-        return len(ids)
+        return len(rows)
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -82,14 +82,14 @@ class SqlReceiptsMixin:
                 if row_id is None:
                     counts["duplicate"] += 1
                     continue
-                result, message_id, previous, applied = changes.apply_receipt(
-                    conn, receipt, received_at
-                )
-                counts[result] += 1
-                if message_id is not None:
-                    conn.execute(sa.update(R).where(R.c.id == row_id).values(message_id=message_id))
-                if result == "applied" and message_id is not None and self.events_enabled:
-                    events.append(changes.receipt_event(message_id, applied, received_at, previous))
+                applied = changes.apply_receipt(conn, receipt, received_at)
+                counts[applied.result] += 1
+                if applied.message_id is not None:
+                    conn.execute(
+                        sa.update(R).where(R.c.id == row_id).values(message_id=applied.message_id)
+                    )
+                if applied.result == "applied" and self.events_enabled:
+                    events.append(changes.receipt_event(applied, received_at))
             outbox.insert_events(conn, events)
         return ReceiptCounts(**counts)
 
@@ -112,13 +112,13 @@ class SqlReceiptsMixin:
                     error_code=row.error_code,
                     error_text=row.error_text,
                 )
-                result, message_id, previous, applied = changes.apply_receipt(
-                    conn, receipt, row.received_at
-                )
-                if message_id is not None:
-                    conn.execute(sa.update(R).where(R.c.id == row.id).values(message_id=message_id))
-                if result == "applied" and message_id is not None and self.events_enabled:
-                    event = changes.receipt_event(message_id, applied, row.received_at, previous)
+                applied = changes.apply_receipt(conn, receipt, row.received_at)
+                if applied.message_id is not None:
+                    conn.execute(
+                        sa.update(R).where(R.c.id == row.id).values(message_id=applied.message_id)
+                    )
+                if applied.result == "applied" and self.events_enabled:
+                    event = changes.receipt_event(applied, row.received_at)
                     outbox.insert_events(conn, [event])
 
     async def record_inbound(

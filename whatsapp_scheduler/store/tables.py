@@ -47,6 +47,50 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
+class Unreadable:
+    """A stored value its column's type cannot read: on SQLite any text fits any column, so a
+    row written into the file by hand (or by an old version) can hold `due_at='garbage'`.
+    `LenientUtcDateTime` answers this marker instead of raising in the middle of a fetch (which lost every row of the read, and failed every list, page
+    and claim that met the row); the readers of `messages` and `attempts` then skip the row or
+    settle it, naming the column (`rows.py`, `sql.py`). PostgreSQL's types cannot hold such
+    values. (A JSON column's unreadable text is read as `engine.UNREADABLE_JSON` instead.)"""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"Unreadable({str(self.raw)[:40]!r})"
+
+
+def _lenient(strict: Any) -> Any:
+    """`strict` (a result processor) answering `Unreadable` for a value it cannot read."""
+    if strict is None:
+        return None
+
+    def process(value: Any) -> Any:
+        try:
+            return strict(value)
+        except (ValueError, TypeError, OverflowError):
+            return Unreadable(value)
+
+    return process
+
+
+class LenientUtcDateTime(UtcDateTime):
+    """`UtcDateTime` that reads an unparseable stored text as `Unreadable` (see there).
+
+    `result_processor` is overridden, against SQLAlchemy's advice to implement only
+    `process_result_value`, because the parse that fails is the dialect's own (SQLite's
+    `str_to_datetime`), which runs before `process_result_value` is called."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        return _lenient(super().result_processor(dialect, coltype))
+
+
 messages = sa.Table(
     "messages",
     metadata,
@@ -62,23 +106,23 @@ messages = sa.Table(
     sa.Column("client_created", sa.String(64), nullable=True),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("due_at", UtcDateTime, nullable=False),
-    sa.Column("run_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", LenientUtcDateTime, nullable=False),
+    sa.Column("run_at", LenientUtcDateTime, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("wamid", sa.String(128), nullable=True),
     sa.Column("wa_id", sa.String(32), nullable=True),
     sa.Column("last_error_code", sa.Integer, nullable=True),
     sa.Column("last_error_text", sa.Text, nullable=True),
     sa.Column("claimed_by", sa.String(64), nullable=True),
-    sa.Column("lease_until", UtcDateTime, nullable=True),
-    sa.Column("claimed_at", UtcDateTime, nullable=True),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.Column("sent_at", UtcDateTime, nullable=True),
-    sa.Column("delivered_at", UtcDateTime, nullable=True),
-    sa.Column("read_at", UtcDateTime, nullable=True),
-    sa.Column("failed_at", UtcDateTime, nullable=True),
-    sa.Column("cancelled_at", UtcDateTime, nullable=True),
+    sa.Column("lease_until", LenientUtcDateTime, nullable=True),
+    sa.Column("claimed_at", LenientUtcDateTime, nullable=True),
+    sa.Column("created_at", LenientUtcDateTime, nullable=False),
+    sa.Column("updated_at", LenientUtcDateTime, nullable=False),
+    sa.Column("sent_at", LenientUtcDateTime, nullable=True),
+    sa.Column("delivered_at", LenientUtcDateTime, nullable=True),
+    sa.Column("read_at", LenientUtcDateTime, nullable=True),
+    sa.Column("failed_at", LenientUtcDateTime, nullable=True),
+    sa.Column("cancelled_at", LenientUtcDateTime, nullable=True),
     # Sent instead of the text when its 24-hour window is closed (WINDOW_POLICY=template; 0005).
     sa.Column("fallback_template", sa.JSON, nullable=True),
     # The sender (business number) that sends it, by name (`core.senders`; revision 0012), and
@@ -110,8 +154,8 @@ attempts = sa.Table(
     sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
     sa.Column("message_id", sa.String(128), nullable=False),
     sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("started_at", UtcDateTime, nullable=False),
-    sa.Column("finished_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", LenientUtcDateTime, nullable=False),
+    sa.Column("finished_at", LenientUtcDateTime, nullable=False),
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("error_code", sa.Integer, nullable=True),
     sa.Column("error_text", sa.Text, nullable=True),

@@ -105,7 +105,11 @@ class InMemoryMessageStore:
             return None
         cancelled = current.evolve(status=Status.CANCELLED, cancelled_at=now, updated_at=now)
         self.rows[message_id] = cancelled
-        self._emit(outbox.event_row(message_id, Status.CANCELLED, now, now, previous="queued"))
+        self._emit(
+            outbox.event_row(
+                message_id, Status.CANCELLED, now, now, gonderen=current.sender, previous="queued"
+            )
+        )
         return cancelled
 
     async def claim_due(
@@ -167,6 +171,7 @@ class InMemoryMessageStore:
                         outcome.status,
                         outcome.finished_at,
                         outcome.finished_at,
+                        gonderen=current.sender,
                         previous=current.status,
                         wamid=outcome.wamid,
                         error_code=outcome.error_code,
@@ -308,6 +313,7 @@ class InMemoryMessageStore:
                 receipt.status,
                 when,
                 at,
+                gonderen=target.sender,
                 previous=target.status,
                 wamid=receipt.wamid,
                 error_code=receipt.error_code,
@@ -387,7 +393,12 @@ class InMemoryMessageStore:
                         )
                         self._emit(
                             outbox.event_row(
-                                message.id, Status.CANCELLED, now, now, previous="queued"
+                                message.id,
+                                Status.CANCELLED,
+                                now,
+                                now,
+                                gonderen=message.sender,
+                                previous="queued",
                             )
                         )
                         cancelled += 1

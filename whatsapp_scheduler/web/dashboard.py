@@ -206,6 +206,7 @@ def live_event(message: messages.ScheduledMessage, lang: str, zone: ZoneInfo) ->
     """What the page's live view gets for one message (SSE `data:`); times in `zone`."""
     return {
         "id": message.id,
+        "gonderen": message.sender,
         "status": str(message.status),
         "label": i18n.translator(lang)(f"status.{message.status}"),
         "updated_at": message.updated_at.isoformat(),

@@ -171,6 +171,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "live.off": "offline",
         "error.title": "Error",
         "notfound": "No message has that id.",
+        "unreadable": "This message cannot be shown: its stored {column} is not a valid value (the row was changed outside the service). Correct or delete the row in the database.",
     },
     "tr": {
         "app": "WhatsApp Zamanlayıcı",
@@ -326,6 +327,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "live.off": "bağlantı yok",
         "error.title": "Hata",
         "notfound": "Bu kimlikle bir mesaj yok.",
+        "unreadable": "Bu mesaj gösterilemiyor: kayıtlı {column} değeri geçerli değil (satır servisin dışında değiştirilmiş). Satırı veritabanında düzeltin ya da silin.",
     },
 }
 

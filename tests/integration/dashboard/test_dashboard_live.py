@@ -24,7 +24,7 @@ async def test_recipient_check_uses_the_apis_rule(signed_in):
 
 
 async def test_events_stream_reports_status_changes(signed_in, make_message):
-    first, second = make_message(), make_message()
+    first, second = make_message(), make_message(sender="shop")
     await signed_in.store.add_many([first, second])
     seen: list[dict[str, Any]] = []
     async with signed_in.browser.stream(
@@ -39,7 +39,7 @@ async def test_events_stream_reports_status_changes(signed_in, make_message):
                 await signed_in.api.delete(f"/schedule/{first.id}")
             if len(seen) == 3:
                 break
-    assert {e["id"] for e in seen[:2]} == {first.id, second.id}
+    assert {e["id"]: e["gonderen"] for e in seen[:2]} == {first.id: "default", second.id: "shop"}
     assert seen[2]["id"] == first.id
     assert seen[2]["status"] == "cancelled"
     assert seen[2]["label"] == "cancelled"

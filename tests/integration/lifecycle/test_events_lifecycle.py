@@ -99,6 +99,7 @@ async def test_status_changes_reach_the_client_app_signed(live, receiver):
     sent = next(b for b in receiver.bodies() if b["status"] == "sent")
     assert sent["id"] == "ev-1"
     assert sent["previous_status"] == "sending"
+    assert sent["gonderen"] == "default"  # no `gonderen` given: the default sender
     assert str(sent["whatsapp_message_id"]).startswith("wamid.")
     assert sent["sent_as"] == "text"
     assert sent["error"] is None

@@ -61,4 +61,12 @@ async def _scope_refused(request: Request, exc: Exception) -> Response:
     text = i18n.translator(dashboard.language(request))("scope.refused", scope=exc.needed)
     if _wants_json(request):
         return JSONResponse({"detail": text, "errors": []}, status_code=403)
-    return Response(text, status_code=403, media_type="text/plain; charset=utf-8")
+    # A page of the dashboard (its menu, the way back), not a bare text: a read key's holder
+    # who follows an old link to /compose is told why, and stays in the dashboard.
+    try:
+        session = await sessions.require_session(request)
+    except sessions.SignInRequired:  # signed out meanwhile: the plain refusal is enough
+        return Response(text, status_code=403, media_type="text/plain; charset=utf-8")
+    return dashboard.render(
+        request, "refused.html", {"text": text}, session=session, status_code=403
+    )

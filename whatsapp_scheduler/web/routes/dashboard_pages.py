@@ -314,6 +314,8 @@ async def message_page(
         return dashboard.render(
             request, "notfound.html", {"message_id": message_id}, session=session, status_code=404
         )
+    except errors.UnreadableRow as exc:
+        return _unreadable(request, exc, session)
     m = report.message
     outcomes = dashboard.attempt_outcomes(m, report.attempts)
     timeline = {str(k): v for k, v in m.transitions().items() if v is not None}
@@ -343,6 +345,8 @@ async def cancel_confirm(
         return dashboard.render(
             request, "notfound.html", {"message_id": message_id}, session=session, status_code=404
         )
+    except errors.UnreadableRow as exc:
+        return _unreadable(request, exc, session)
     context = {"m": message, "cancellable": messages.cancellable(message.status)}
     return dashboard.render(request, "cancel.html", context, session=session)
 
@@ -359,10 +363,18 @@ async def cancel(
     senders = session.principal.senders
     try:
         await svc.cancel(message_id, senders)
+    except errors.UnreadableRow as exc:
+        return _unreadable(request, exc, session)
     except (errors.NotFound, errors.Conflict) as exc:
         context = {"m": await _maybe_get(svc, message_id, senders), "error": exc.message}
         return dashboard.render(request, "cancel.html", context, session=session, status_code=409)
     return RedirectResponse(f"/?cancelled={message_id}", status_code=303)
+
+
+def _unreadable(request: Request, exc: errors.UnreadableRow, session: sessions.Session) -> Response:
+    """The page for a stored message that cannot be read (a row changed by hand): 409."""
+    context = {"message_id": exc.message_id, "unreadable": exc.column}
+    return dashboard.render(request, "notfound.html", context, session=session, status_code=409)
 
 
 async def _maybe_get(
