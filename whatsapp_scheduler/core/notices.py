@@ -18,6 +18,10 @@ class WarningCode(enum.StrEnum):
     WINDOW_CLOSED = "window_closed"
     #: The same, but the message's fallback template will be sent instead (WINDOW_POLICY=template).
     WINDOW_CLOSED_FALLBACK = "window_closed_fallback"
+    #: The template is PAUSED by Meta: accepted, but it waits until unpaused (132015).
+    TEMPLATE_PAUSED = "template_paused"
+    #: No synced catalogue for the sender's WABA: only the template's shape was checked.
+    TEMPLATE_UNCHECKED = "template_unchecked"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

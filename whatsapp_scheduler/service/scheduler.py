@@ -48,6 +48,14 @@ class DefaultSenderNumbers:
         return ("", self.phone_number_id) if self.phone_number_id else ("",)
 
 
+class TemplateChecks(Protocol):
+    """Per message: warnings about its template(s), or the rule broken (`service.templates`)."""
+
+    async def check_many(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]: ...
+
+
 class SchedulerService:
     """The rules for scheduling, listing and cancelling messages."""
 
@@ -62,6 +70,7 @@ class SchedulerService:
         window_policy: window.WindowPolicy = window.WindowPolicy.SEND,
         senders: SenderDirectory | None = None,
         window_numbers: WindowNumbers | None = None,
+        templates: TemplateChecks | None = None,
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
         checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
@@ -75,6 +84,9 @@ class SchedulerService:
         self.default_region = default_region
         self._on_scheduled = on_scheduled
         self.window_policy = window_policy
+        # Checks a message's template against Meta's synced catalogue (service.templates);
+        # None: the shape checks only.
+        self.templates = templates
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
@@ -123,7 +135,7 @@ class SchedulerService:
         known = await self.known_senders([request])
         now = self.clock.now()
         message = self.build(request, now, known)
-        (warnings,) = await self._window_warnings([message])
+        (warnings,) = await self._checks([message])
         if isinstance(warnings, errors.ValidationFailed):
             raise warnings
         result = await self.store.add(message)
@@ -133,6 +145,22 @@ class SchedulerService:
                 f"id: {result.message.id!r} is already used by a different message"
             )
         return result, warnings
+
+    async def _checks(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:
+        """Per message: the template checks (first), then the 24-hour window's."""
+        answers = await self._window_warnings(batch)
+        if self.templates is None:
+            return answers
+        checked = await self.templates.check_many(batch)
+        merged: list[list[notices.ScheduleWarning] | errors.ValidationFailed] = []
+        for t, w in zip(checked, answers, strict=True):
+            if isinstance(t, errors.ValidationFailed) or isinstance(w, errors.ValidationFailed):
+                merged.append(t if isinstance(t, errors.ValidationFailed) else w)
+            else:
+                merged.append(t + w)
+        return merged
 
     async def _window_warnings(
         self, batch: Sequence[messages.ScheduledMessage]
@@ -196,7 +224,7 @@ class SchedulerService:
                 continue
             first_seen.setdefault(message.id, message)
             valid.append((index, message))
-        checked = await self._window_warnings([m for _, m in valid])
+        checked = await self._checks([m for _, m in valid])
         warnings_for: dict[int, tuple[notices.ScheduleWarning, ...]] = {}
         passed: list[tuple[int, messages.ScheduledMessage]] = []
         for (index, message), answer in zip(valid, checked, strict=True):

@@ -29,6 +29,7 @@ from whatsapp_scheduler.web.routes import (
     senders,
     webhooks,
 )
+from whatsapp_scheduler.web.routes import templates as templates_routes
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ def create_app(
         message_store = bootstrap.open_store(settings) if store is None else store
         the_clock = clock or clock_mod.SystemClock()
         directory = bootstrap.build_sender_directory(settings, message_store)
-        svc = bootstrap.build_service(settings, message_store, the_clock, directory)
+        templates = bootstrap.build_templates(settings, message_store, the_clock, directory)
+        svc = bootstrap.build_service(settings, message_store, the_clock, directory, templates)
         rt = bootstrap.Runtime(
             settings=settings,
             store=message_store,
@@ -72,6 +74,7 @@ def create_app(
             clock=the_clock,
             api_key=api_key,
             senders=directory,
+            templates=templates,
         )
         app.state.runtime = rt
         with contextlib.suppress(errors.StoreError):  # the database is away: /health says so
@@ -89,6 +92,7 @@ def create_app(
         finally:
             if rt.dispatcher is not None:
                 await rt.dispatcher.stop()
+            await templates.wait_background()
             if deliverer is not None:
                 await deliverer.stop()
             if own_store:
@@ -114,6 +118,7 @@ def create_app(
     app.include_router(schedule.router)
     app.include_router(senders.router)
     app.include_router(keys.router)
+    app.include_router(templates_routes.router)
     app.include_router(docs.router)
     app.include_router(webhooks.router)
     dashboard.install(app)  # pages at /, static files, sign-in and CSRF refusals
