@@ -39,6 +39,7 @@ from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
 from whatsapp_scheduler.dispatch import senders as dispatch_senders
 from whatsapp_scheduler.service import consent as service_consent
 from whatsapp_scheduler.service.senders import SenderAdmin
+from whatsapp_scheduler.service.templates import TemplateCatalogue
 from whatsapp_scheduler.store import notify, sql, urls, workers
 from whatsapp_scheduler.store.senders_directory import SenderDirectory, build_sender_directory
 from whatsapp_scheduler.whatsapp import MessageSender
@@ -52,10 +53,12 @@ __all__ = [
     "BackgroundDispatcher",
     "Runtime",
     "SenderDirectory",
+    "add_template_sync",
     "build_deliverer",
     "build_dispatcher",
     "build_sender_directory",
     "build_service",
+    "build_templates",
     "dispatch_config",
     "listen_for_due",
     "open_store",
@@ -88,6 +91,7 @@ class Runtime:
     api_key: str
     dispatcher: BackgroundDispatcher | None = None
     senders: SenderDirectory | None = None  # None: the service's (built by build_service)
+    templates: TemplateCatalogue | None = None  # Meta's template catalogue (service.templates)
 
     def sender_directory(self) -> SenderDirectory:
         """The senders of this runtime (those the service checks `gonderen` against)."""
@@ -110,16 +114,40 @@ def open_store(settings: settings_mod.Settings) -> sql.SqlMessageStore:
     )
 
 
+def build_templates(
+    settings: settings_mod.Settings,
+    message_store: store.MessageStore,
+    clock: clock_mod.Clock,
+    senders: SenderDirectory | None = None,
+) -> TemplateCatalogue:
+    """Meta's template catalogue of the senders' WABAs, read through GRAPH_API_URL."""
+    from whatsapp_scheduler.whatsapp import templates_api  # aiohttp only when really needed
+
+    return TemplateCatalogue(
+        message_store,
+        clock,
+        senders=senders or build_sender_directory(settings, message_store),
+        source=templates_api.CloudApiTemplates(
+            graph_api_url=settings.graph_api_url,
+            graph_api_version=settings.graph_api_version,
+            timeout_seconds=max(30.0, settings.request_timeout_seconds),
+        ),
+    )
+
+
 def build_service(
     settings: settings_mod.Settings,
     message_store: store.MessageStore,
     clock: clock_mod.Clock,
     senders: SenderDirectory | None = None,
+    templates: TemplateCatalogue | None = None,
 ) -> service.SchedulerService:
     """The use cases; `senders` (default: `build_sender_directory`) are those a message's
     `gonderen` may name, and each sender's 24-hour windows are read under its own number
-    (`dispatch.senders.WindowNumbers`)."""
+    (`dispatch.senders.WindowNumbers`); a template is checked against `templates` (default:
+    `build_templates`)."""
     directory = senders or build_sender_directory(settings, message_store)
+    catalogue = templates or build_templates(settings, message_store, clock, directory)
     numbers = dispatch_senders.WindowNumbers(directory)
     consent = service_consent.ConsentService(
         message_store,
@@ -138,6 +166,8 @@ def build_service(
         senders=directory,
         window_numbers=numbers,
         consent=consent,
+        templates=catalogue,
+        categories=catalogue,  # a marketing-only opt-out stops the MARKETING templates
     )
 
 
@@ -308,9 +338,25 @@ async def listen_for_due(
     dispatcher.add_stop_hook(listener.stop)
 
 
+def add_template_sync(
+    settings: settings_mod.Settings,
+    dispatcher: dispatcher_mod.Dispatcher,
+    templates: TemplateCatalogue,
+) -> None:
+    """The timed job that syncs Meta's templates every TEMPLATE_SYNC_SECONDS (first soon
+    after start); none when it is 0."""
+    if settings.template_sync_seconds > 0:
+        dispatcher.add_timed_job(
+            "template-sync", settings.template_sync_seconds, templates.sync_logged, at_start=True
+        )
+
+
 async def serve_dispatcher(rt: Runtime) -> BackgroundDispatcher:
-    """`serve`'s dispatcher: woken by other processes, standing by on a taken SQLite file."""
+    """`serve`'s dispatcher: woken by other processes, standing by on a taken SQLite file;
+    with the template sync (TEMPLATE_SYNC_SECONDS) among its timed jobs."""
     dispatcher = await build_dispatcher(rt.settings, rt.store, rt.clock)
+    if rt.templates is not None:
+        add_template_sync(rt.settings, dispatcher, rt.templates)
     lock = standby.lock_for(rt.settings)
     await listen_for_due(rt.settings, dispatcher, api_in_process=True)
     return dispatcher if lock is None else standby.StandbyDispatcher(dispatcher, lock)

@@ -241,6 +241,7 @@ async def start_sandbox(
             "graph_api_url": url,
             "access_token": SecretStr(SANDBOX_TOKEN),
             "phone_number_id": SANDBOX_PHONE_NUMBER_ID,
+            "waba_id": config.waba_id,  # its seeded template catalogue (docs/templates.md)
             "app_secret": SecretStr(chosen.app_secret),
             "webhook_verify_token": SecretStr(chosen.verify_token),
         }
@@ -259,6 +260,9 @@ async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
     lock = standby.lock_for(settings)
     try:
         dispatcher = await bootstrap.build_dispatcher(settings, message_store)
+        if not burst:
+            templates = bootstrap.build_templates(settings, message_store, dispatcher.clock)
+            bootstrap.add_template_sync(settings, dispatcher, templates)
         running: bootstrap.BackgroundDispatcher = dispatcher
         try:
             if burst:

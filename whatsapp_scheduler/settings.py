@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     breaker_threshold: int = Field(default=5, ge=1, le=1000)
     breaker_base_seconds: float = Field(default=5.0, gt=0, le=3600)
     breaker_cap_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # Meta's template catalogue (docs/templates.md): synced every this many seconds by the
+    # dispatcher of `serve`/`worker` (0: never; `templates sync` and the webhooks still do).
+    template_sync_seconds: float = Field(default=900.0, ge=0, le=86400)
 
     # The 24-hour window (window.py) and status events for the client app (events.py)
     window_policy: Literal["send", "fail", "template"] = "send"

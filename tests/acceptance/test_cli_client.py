@@ -75,7 +75,8 @@ def test_status_says_when_the_fallback_template_went_out(start_service):
     service = start_service([str(BIN), "serve", "--sandbox"], API_KEY=KEY, WINDOW_POLICY="template")
     service.wait_healthy()
     local = (datetime.now(UTC) - timedelta(seconds=1)).astimezone(ZoneInfo("Europe/Istanbul"))
-    fallback = {"name": "appointment_reminder", "language": "tr", "parameters": ["Ada"]}
+    # one of the stand-in's seeded templates: `serve --sandbox` syncs its catalogue (WABA_ID)
+    fallback = {"name": "randevu_hatirlatma", "language": "tr", "parameters": ["Ada", "10:00"]}
     answer = httpx.post(
         service.url + "/schedule",
         headers={"X-API-Key": KEY},

@@ -1,5 +1,5 @@
 """The `whatsapp-scheduler` command: serve, worker, dispatch, db upgrade|copy, senders, keys,
-sandbox.
+templates, sandbox.
 
 Every option also has an environment variable (shown in --help); a flag wins over the
 environment, which wins over `.env`.
@@ -22,6 +22,7 @@ from whatsapp_scheduler import settings as settings_mod
 from whatsapp_scheduler.cli import client
 from whatsapp_scheduler.cli import keys as keys_cli
 from whatsapp_scheduler.cli import senders as senders_cli
+from whatsapp_scheduler.cli import templates as templates_cli
 from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.store import urls
 
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     copy.add_argument("--to", dest="target", help="target SQLAlchemy URL [DATABASE_URL]")
     copy.add_argument("--batch-size", type=int, default=2000, help="rows per transaction")
     keys_cli.add_commands(commands)  # keys create|list|revoke (on DATABASE_URL)
+    templates_cli.add_commands(commands)  # templates sync|list|show (on DATABASE_URL)
     return parser
 
 
@@ -141,6 +143,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _db_copy(args) if args.db_command == "copy" else _db_upgrade(args)
     if args.command == "keys":
         return keys_cli.run(args, _load(database_url=args.database_url))
+    if args.command == "templates":
+        return templates_cli.run(args, _load(database_url=args.database_url))
     if args.command == "serve":
         return _serve(args)
     if args.command == "senders":

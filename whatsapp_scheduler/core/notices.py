@@ -20,6 +20,10 @@ class WarningCode(enum.StrEnum):
     WINDOW_CLOSED_FALLBACK = "window_closed_fallback"
     #: Meta reported the number undeliverable (131026) and they have not written since.
     UNDELIVERABLE = "undeliverable"
+    #: The template is PAUSED by Meta: accepted, but it waits until unpaused (132015).
+    TEMPLATE_PAUSED = "template_paused"
+    #: No synced catalogue for the sender's WABA: only the template's shape was checked.
+    TEMPLATE_UNCHECKED = "template_unchecked"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

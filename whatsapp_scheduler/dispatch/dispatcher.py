@@ -414,6 +414,24 @@ class Dispatcher:
         self._stopped.set()
         logger.info("dispatcher stopped", extra={"worker": self.worker_id, **self.tally.counts})
 
+    def add_timed_job(
+        self,
+        job_id: str,
+        seconds: float,
+        work: Callable[[], Awaitable[None]],
+        *,
+        at_start: bool = False,
+    ) -> None:
+        """Run `work()` every `seconds` beside the safety poll and the reaper (first at start
+        with `at_start`), while this dispatcher runs; stop() waits for a run in progress.
+        Call before `start()`."""
+
+        async def job() -> None:
+            if not self._stopping:
+                await self._tracked(work())
+
+        self.wakeup.extra_jobs.append((job_id, seconds, job, at_start))
+
     def add_stop_hook(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Await `hook()` at the end of `stop()` (e.g. to stop a NOTIFY listener)."""
         self._stop_hooks.append(hook)

@@ -51,6 +51,8 @@ class WakeUp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.next_wake: datetime | None = None  # when the armed job fires (None: not armed)
         self.nudged: datetime | None = None  # the earliest run_at nudged since `begin_plan`
+        #: More interval jobs (id, seconds, work, first run at start), e.g. the template sync.
+        self.extra_jobs: list[tuple[str, float, Callable[[], Awaitable[None]], bool]] = []
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop that `nudge` from another thread hands its work to."""
@@ -87,6 +89,15 @@ class WakeUp:
                 IntervalTrigger(seconds=self._renew_interval_seconds, timezone=UTC),
                 id="dispatch-lease-renewal",
                 **defaults,
+            )
+        for job_id, seconds, work, at_start in self.extra_jobs:
+            first = {"next_run_time": datetime.now(UTC)} if at_start else {}
+            scheduler.add_job(
+                work,
+                IntervalTrigger(seconds=seconds, timezone=UTC),
+                id=job_id,
+                **defaults,
+                **first,
             )
         self._scheduler = scheduler
         scheduler.start()

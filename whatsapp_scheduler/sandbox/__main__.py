@@ -94,6 +94,18 @@ def build_parser(prog: str = "python -m whatsapp_scheduler.sandbox") -> argparse
         default="off",
         help="24 h window check: off (default), async (Meta: 200 then failed 131047), sync",
     )
+    p.add_argument(
+        "--template-check",
+        choices=("off", "known", "strict"),
+        default="known",
+        help="template sends against the catalogue: known (default: names it has), strict "
+        "(every other name is 132001, as at Meta), off",
+    )
+    p.add_argument(
+        "--waba-id",
+        default="102290129340398",
+        help="the WhatsApp Business Account id whose templates GET message_templates lists",
+    )
     p.add_argument("--meta-like", action="store_true", help="all of Meta's limits (window=async)")
     p.add_argument(
         "--delays",
@@ -129,6 +141,8 @@ def config_from_args(args: argparse.Namespace) -> StandInConfig:
         throughput_per_second=args.throughput,
         pair_rate=None if args.no_pair_rate else PairRate(),
         window_check="async" if args.meta_like else args.window,
+        template_check=args.template_check,
+        waba_id=args.waba_id,
         status_delays=StatusDelays(sent, delivered, read),
         seed=args.seed,
     )

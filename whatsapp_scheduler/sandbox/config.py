@@ -26,6 +26,10 @@ from whatsapp_scheduler.sandbox.limits import META_THROUGHPUT_PER_SECOND, PairRa
 logger = logging.getLogger(__name__)
 
 WindowCheck = Literal["off", "async", "sync"]
+#: How template sends are checked against the catalogue (sandbox/catalogue.py): "known" (the
+#: default) checks the names the catalogue has, "strict" refuses every other name (Meta's
+#: 132001), "off" checks nothing.
+TemplateCheck = Literal["off", "known", "strict"]
 WINDOW_HOURS = 24.0
 
 
@@ -78,6 +82,7 @@ class Limits:
     window_check: WindowCheck = "off"
     auth_http_status: int = 401
     rate_limit_http_status: int = 429
+    template_check: TemplateCheck = "known"
 
     def check(self) -> None:
         """Raise ValueError for out-of-range fields."""
@@ -85,6 +90,8 @@ class Limits:
             raise ValueError("throughput_per_second must be > 0 or null")
         if self.window_check not in ("off", "async", "sync"):
             raise ValueError("window_check must be 'off', 'async' or 'sync'")
+        if self.template_check not in ("off", "known", "strict"):
+            raise ValueError("template_check must be 'off', 'known' or 'strict'")
 
 
 @dataclass
@@ -163,6 +170,9 @@ class Number:
     access_token: str
     display_phone_number: str = "15550783882"
     label: str = ""  # what the inbox calls it (e.g. the sender's name: "branch")
+    #: The WhatsApp Business Account it belongs to ('': the stand-in's `waba_id`): its template
+    #: sends are checked against that account's catalogue.
+    waba_id: str = ""
 
 
 @dataclass
@@ -204,6 +214,9 @@ class StandInConfig:
     rate_limit_http_status: int = 429
     request_log_size: int = 10_000
     conversation_size: int = 500
+    #: The template catalogue per WABA id (None: `catalogue.seeded()` under `waba_id`).
+    templates: dict[str, list[dict[str, Any]]] | None = None
+    template_check: TemplateCheck = "known"
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
 
@@ -230,6 +243,7 @@ class StandInConfig:
             window_check=self.window_check,
             auth_http_status=self.auth_http_status,
             rate_limit_http_status=self.rate_limit_http_status,
+            template_check=self.template_check,
         )
         limits.check()
         return limits

@@ -140,6 +140,19 @@ def envelope(
     }
 
 
+def account_change(
+    waba_id: str, field: str, value: dict[str, Any], *, timestamp: float
+) -> dict[str, Any]:
+    """A webhook about the WhatsApp Business Account itself (no ``metadata``): e.g. field
+    ``message_template_status_update`` (docs/templates.md, "Webhooks")."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {"id": waba_id, "time": int(timestamp), "changes": [{"field": field, "value": value}]}
+        ],
+    }
+
+
 def statuses_value(statuses: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """The ``value`` body of a status webhook carrying ``statuses``."""
     return {"statuses": list(statuses)}

@@ -7,7 +7,9 @@ Checks run in this order; the first one that fails answers (docs/sandbox.md, "Th
    (each number has its own token: another number's token is wrong too);
 3. ``phone_number_id`` known, otherwise 100 (HTTP 400);
 4. injected server error (``faults.error_rate``): 5xx with or without a JSON body (code 2);
-5. body validation (:mod:`~whatsapp_scheduler.sandbox.validation`);
+5. body validation (:mod:`~whatsapp_scheduler.sandbox.validation`), then a template's checks
+   against the number's WABA catalogue (:mod:`~whatsapp_scheduler.sandbox.catalogue`:
+   132001, 132015, 132016, 132012, 132000);
 6. forced-error rules (sync ones answer here, async ones fail later by webhook);
 7. throughput bucket per phone number id -> 130429; pair bucket -> 131056;
 8. 24-hour window for non-templates -> 131047 (sync) or a later ``failed`` status (async);
@@ -29,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from whatsapp_scheduler.sandbox import catalogue as catalogue_mod
 from whatsapp_scheduler.sandbox import graph_errors, payloads, validation
 from whatsapp_scheduler.sandbox.config import (
     WINDOW_HOURS,
@@ -62,6 +65,8 @@ class SendEndpoint:
         rng: random.Random,
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
+        catalogue: catalogue_mod.Catalogue | None = None,
+        waba_of: dict[str, str] | None = None,
     ) -> None:
         #: phone_number_id -> its access token (the stand-in's dict: a change applies at once).
         self.tokens = tokens
@@ -74,6 +79,8 @@ class SendEndpoint:
         self.rng = rng
         self.clock = clock
         self.wall_clock = wall_clock
+        self.catalogue = catalogue or catalogue_mod.Catalogue({})
+        self.waba_of = waba_of or {}  # phone_number_id -> its WABA (whose templates it sends)
         self._throughput: RateLimiter | None = None
         self._throughput_rate: float | None = None
         self._pair: RateLimiter | None = None
@@ -147,6 +154,15 @@ class SendEndpoint:
             return self._error(record, checked.code, checked.details)
         record.to, record.wa_id = checked.to, checked.wa_id
         record.biz_opaque_callback_data = checked.callback_data
+        if checked.is_template and isinstance(body, dict):
+            refused = catalogue_mod.check_send(
+                self.catalogue,
+                self.waba_of.get(phone_number_id, ""),
+                body["template"],
+                self.limits.template_check,
+            )
+            if refused is not None:
+                return self._error(record, refused.code, refused.details)
         return await self._decide(record, checked, phone_number_id)
 
     async def _decide(

@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from whatsapp_scheduler.sandbox import catalogue as catalogue_mod
 from whatsapp_scheduler.sandbox import config as config_mod
 from whatsapp_scheduler.sandbox import control, graph_errors, inbox, payloads
 from whatsapp_scheduler.sandbox.config import ForcedError, Number, StandInConfig
@@ -64,6 +65,11 @@ async def _security_headers(_request: web.Request, response: web.StreamResponse)
 
 SEND_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id}/messages"
 PHONE_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id:\d+}"
+TEMPLATES_ROUTE = r"/{version:v\d+\.\d+}/{waba_id:\d+}/message_templates"
+#: Template statuses and what `set_template_status` sends as the webhook's `event`.
+TEMPLATE_STATUSES = frozenset(
+    {"APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL", "PENDING_DELETION"}
+)
 
 
 class StandIn:
@@ -97,6 +103,17 @@ class StandIn:
         self.phone_number_ids = frozenset(self.numbers)
         #: phone_number_id -> the access token that may send from it (`set_token`).
         self.tokens = {n.phone_number_id: n.access_token for n in self.numbers.values()}
+        #: Templates per WABA (docs/sandbox.md, "Templates"); every number's sends are checked
+        #: against its own WABA's (`Number.waba_id`, '' = `config.waba_id`).
+        self.catalogue = catalogue_mod.Catalogue(
+            config.templates
+            if config.templates is not None
+            else {config.waba_id: catalogue_mod.seeded()}
+        )
+        self.catalogue.by_waba.setdefault(config.waba_id, [])
+        for number in self.numbers.values():
+            if number.waba_id:
+                self.catalogue.by_waba.setdefault(number.waba_id, [])
         self._sender = WebhookSender(
             self.webhooks,
             config.app_secret,
@@ -115,6 +132,8 @@ class StandIn:
             rng=self.rng,
             clock=config.clock,
             wall_clock=config.wall_clock,
+            catalogue=self.catalogue,
+            waba_of={n.phone_number_id: n.waba_id or config.waba_id for n in self.numbers.values()},
         )
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -127,6 +146,7 @@ class StandIn:
         app.on_response_prepare.append(_security_headers)
         app.router.add_post(SEND_ROUTE, self._endpoint.handle)
         app.router.add_get(PHONE_ROUTE, self._phone_info)
+        app.router.add_get(TEMPLATES_ROUTE, self._list_templates)
         control.add_routes(app, self)
         inbox.add_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._unknown_path)
@@ -289,6 +309,86 @@ class StandIn:
         self._statuses.emit(message, conv.wa_id, step, template=message.type == "template")
         return True
 
+    def add_template(self, template: dict[str, Any], waba_id: str | None = None) -> dict[str, Any]:
+        """Add a template in Meta's shape (or replace the one of that name and language) to
+        the catalogue of ``waba_id`` (None: the stand-in's WABA); returns it with its id."""
+        return self.catalogue.add(waba_id or self.config.waba_id, template)
+
+    def set_template_status(
+        self,
+        name: str,
+        language: str,
+        status: str,
+        *,
+        waba_id: str | None = None,
+        reason: str = "NONE",
+    ) -> bool:
+        """Change a template's status (``PAUSED``, ``APPROVED``, ``DISABLED`` ...) and POST
+        Meta's ``message_template_status_update`` webhook; False if there is no such template."""
+        if status not in TEMPLATE_STATUSES:
+            raise ValueError(f"status must be one of {sorted(TEMPLATE_STATUSES)}")
+        waba = waba_id or self.config.waba_id
+        found = self.catalogue.find(waba, name, language)
+        if found is None:
+            return False
+        found["status"] = status
+        value = {
+            "event": status,
+            "message_template_id": int(found["id"]),
+            "message_template_name": name,
+            "message_template_language": language,
+            "reason": reason,
+        }
+        self._account_webhook(waba, "message_template_status_update", value, found["id"])
+        return True
+
+    def set_template_category(
+        self, name: str, language: str, category: str, *, waba_id: str | None = None
+    ) -> bool:
+        """Re-categorise a template (``MARKETING``, ``UTILITY``, ``AUTHENTICATION``) and POST
+        Meta's ``template_category_update`` webhook; False if there is no such template."""
+        waba = waba_id or self.config.waba_id
+        found = self.catalogue.find(waba, name, language)
+        if found is None:
+            return False
+        previous, found["category"] = found.get("category"), category
+        value = {
+            "message_template_id": int(found["id"]),
+            "message_template_name": name,
+            "message_template_language": language,
+            "previous_category": previous,
+            "new_category": category,
+        }
+        self._account_webhook(waba, "template_category_update", value, found["id"])
+        return True
+
+    def set_template_quality(
+        self, name: str, language: str, score: str, *, waba_id: str | None = None
+    ) -> bool:
+        """Change a template's quality score (``GREEN``, ``YELLOW``, ``RED``) and POST Meta's
+        ``message_template_quality_update`` webhook; False if there is no such template."""
+        waba = waba_id or self.config.waba_id
+        found = self.catalogue.find(waba, name, language)
+        if found is None:
+            return False
+        previous = (found.get("quality_score") or {}).get("score", "UNKNOWN")
+        found["quality_score"] = {"score": score}
+        value = {
+            "previous_quality_score": previous,
+            "new_quality_score": score,
+            "message_template_id": int(found["id"]),
+            "message_template_name": name,
+            "message_template_language": language,
+        }
+        self._account_webhook(waba, "message_template_quality_update", value, found["id"])
+        return True
+
+    def _account_webhook(self, waba_id: str, field: str, value: dict[str, Any], key: str) -> None:
+        if self.webhooks.url is None:
+            return
+        body = payloads.account_change(waba_id, field, value, timestamp=self.config.wall_clock())
+        self._sender.put_envelope(body, key, f"{field} {value.get('message_template_name')}")
+
     def reset(self) -> None:
         """Forget requests, conversations and buckets; restore the configured faults and limits."""
         self.mailbox.clear()
@@ -379,6 +479,38 @@ class StandIn:
                 "throughput": {"level": "STANDARD"},
             }
         )
+
+    async def _list_templates(self, request: web.Request) -> web.Response:
+        """``GET /{version}/{WABA-ID}/message_templates``: a page of the WABA's templates
+        (filters ``name``, ``status``, ``category``, ``language``; ``limit``, ``after``)."""
+        header = request.headers.get("Authorization")
+        if header not in {"Bearer " + t for t in self.tokens.values()}:
+            code = 190 if header else 200
+            return web.json_response(
+                graph_errors.error_body(code), status=self.limits.auth_http_status
+            )
+        waba_id = request.match_info["waba_id"]
+        if self.catalogue.templates(waba_id) is None:
+            details = (
+                f"Unsupported get request. Object with ID '{waba_id}' does not exist, cannot be "
+                "loaded due to missing permissions, or does not support this operation."
+            )
+            return web.json_response(graph_errors.error_body(100, details), status=400)
+        query = request.query
+        try:
+            limit = int(query.get("limit", catalogue_mod.DEFAULT_LIMIT))
+            if not 1 <= limit <= catalogue_mod.MAX_LIMIT:
+                raise ValueError(f"limit must be within 1-{catalogue_mod.MAX_LIMIT}")
+            filters = {
+                k: query[k] for k in ("name", "status", "category", "language") if k in query
+            }
+            base = f"{self.url}{request.path}"
+            answer = self.catalogue.page(
+                waba_id, base_url=base, after=query.get("after"), limit=limit, filters=filters
+            )
+        except ValueError as exc:
+            return web.json_response(graph_errors.error_body(100, str(exc)), status=400)
+        return web.json_response(answer)
 
     async def _unknown_path(self, request: web.Request) -> web.Response:
         message = f"Unknown path components: {request.path}"

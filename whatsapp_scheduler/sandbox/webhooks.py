@@ -142,6 +142,14 @@ class WebhookSender:
         post = self._prepare(value, 1, ["inbound"], lane, phone_number_id)
         self._lanes[lane].put_nowait(post)
 
+    def put_envelope(self, envelope: dict[str, Any], key: str, summary: str) -> None:
+        """Queue a whole webhook body (a change of the WhatsApp Business Account itself, e.g.
+        a template's status) as its own POST on ``key``'s lane."""
+        self.add_pending()
+        lane = hash(key) % LANES
+        body = json.dumps(envelope, separators=(",", ":")).encode("utf-8")
+        self._lanes[lane].put_nowait(_Post(body, 1, [summary], lane))
+
     async def wait_idle(self) -> None:
         """Wait until nothing is scheduled, queued, in flight or awaiting a retry."""
         await self._idle.wait()

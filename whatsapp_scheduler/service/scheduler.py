@@ -58,6 +58,14 @@ class DefaultSenderNumbers:
         return ()
 
 
+class TemplateChecks(Protocol):
+    """Per message: warnings about its template(s), or the rule broken (`service.templates`)."""
+
+    async def check_many(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]: ...
+
+
 class SchedulerService:
     """The rules for scheduling, listing and cancelling messages."""
 
@@ -74,6 +82,7 @@ class SchedulerService:
         window_numbers: WindowNumbers | None = None,
         categories: consent_mod.CategoryLookup | None = None,
         consent: consent_mod.ConsentService | None = None,
+        templates: TemplateChecks | None = None,
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
         checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
@@ -96,6 +105,9 @@ class SchedulerService:
             default_sender=self.default_sender,
             default_region=default_region,
         )
+        # Checks a message's template against Meta's synced catalogue (service.templates);
+        # None: the shape checks only.
+        self.templates = templates
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
@@ -146,7 +158,7 @@ class SchedulerService:
         message = self.build(request, now, known)
         if self.categories is not None and message.template is not None:
             (message,) = await consent_mod.with_categories([message], self.categories)
-        (warnings,) = await self._window_warnings([message])
+        (warnings,) = await self._checks([message])
         if isinstance(warnings, errors.ValidationFailed):
             raise warnings
         result = await self.store.add(message)
@@ -156,6 +168,22 @@ class SchedulerService:
                 f"id: {result.message.id!r} is already used by a different message"
             )
         return result, warnings
+
+    async def _checks(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:
+        """Per message: the template checks (first), then the 24-hour window's."""
+        answers = await self._window_warnings(batch)
+        if self.templates is None:
+            return answers
+        checked = await self.templates.check_many(batch)
+        merged: list[list[notices.ScheduleWarning] | errors.ValidationFailed] = []
+        for t, w in zip(checked, answers, strict=True):
+            if isinstance(t, errors.ValidationFailed) or isinstance(w, errors.ValidationFailed):
+                merged.append(t if isinstance(t, errors.ValidationFailed) else w)
+            else:
+                merged.append(t + w)
+        return merged
 
     async def _window_warnings(
         self, batch: Sequence[messages.ScheduledMessage]
@@ -230,7 +258,7 @@ class SchedulerService:
         if self.categories is not None:
             categorised = await consent_mod.with_categories([m for _, m in valid], self.categories)
             valid = [(i, m) for (i, _), m in zip(valid, categorised, strict=True)]
-        checked = await self._window_warnings([m for _, m in valid])
+        checked = await self._checks([m for _, m in valid])
         warnings_for: dict[int, tuple[notices.ScheduleWarning, ...]] = {}
         passed: list[tuple[int, messages.ScheduledMessage]] = []
         for (index, message), answer in zip(valid, checked, strict=True):

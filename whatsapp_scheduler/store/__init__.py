@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from whatsapp_scheduler.core import consent, keys, messages
+from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import Sender
 
@@ -40,6 +41,10 @@ SENDER_CHANGES = frozenset(
         "token_encrypted",
     }
 )
+
+
+#: What `MessageStore.update_template` may change (Meta's template webhooks).
+TEMPLATE_CHANGES = frozenset({"status", "category", "quality"})
 
 
 class AddStatus(enum.StrEnum):
@@ -414,6 +419,22 @@ class MessageStore(Protocol):
 
     async def touch_key(self, name: str, now: datetime) -> None:
         """Set `last_used_at = now` unless it was set less than `keys.TOUCH_INTERVAL` ago."""
+        ...
+
+    async def replace_templates(self, waba_id: str, templates: Sequence[CatalogueTemplate]) -> int:
+        """Make `templates` the whole catalogue of `waba_id` (a sync): insert or update each
+        by (name, language), delete the WABA's others; one transaction. Returns how many."""
+        ...
+
+    async def update_template(
+        self, waba_id: str, name: str, language: str, changes: Mapping[str, str], now: datetime
+    ) -> CatalogueTemplate | None:
+        """Change some fields (keys of `TEMPLATE_CHANGES`) of one template (a webhook), with
+        `updated_at = now`; the template as now stored, or None when it is not in the table."""
+        ...
+
+    async def list_templates(self, waba_id: str | None = None) -> builtins.list[CatalogueTemplate]:
+        """The synced templates (of `waba_id`, or of every WABA), by WABA, name, language."""
         ...
 
     async def close(self) -> None:

@@ -40,6 +40,7 @@ from whatsapp_scheduler.store import (
     sql_receipts,
     sql_senders,
     sql_sessions,
+    sql_templates,
     tables,
 )
 from whatsapp_scheduler.store import engine as engine_mod
@@ -80,6 +81,7 @@ class SqlMessageStore(
     sql_sessions.SqlSessionsMixin,
     sql_senders.SqlSendersMixin,
     sql_keys.SqlKeysMixin,
+    sql_templates.SqlTemplatesMixin,
 ):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 

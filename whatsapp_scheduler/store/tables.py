@@ -343,6 +343,24 @@ workers = sa.Table(
 )
 
 
+# Meta's template catalogue per WhatsApp Business Account (revision 0016; docs/templates.md):
+# synced from GET /{WABA-ID}/message_templates (`templates sync`, TEMPLATE_SYNC_SECONDS) and
+# updated at once by the template webhooks. `components` is Meta's JSON as listed.
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("waba_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("language", sa.String(16), primary_key=True),
+    sa.Column("template_id", sa.String(32), nullable=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("parameter_format", sa.String(16), nullable=False),
+    sa.Column("components", sa.JSON, nullable=False),
+    sa.Column("quality", sa.String(16), nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
 #: Columns of `messages` whose `ScheduledMessage` field has another name.
 MESSAGE_FIELDS = {"tarih": "local_date", "saat": "local_time"}
 

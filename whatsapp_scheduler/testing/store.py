@@ -13,6 +13,7 @@ from datetime import datetime
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import consent, errors, keys, messages
+from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Sender
 from whatsapp_scheduler.store import cursors, outbox, sql_senders, transitions
@@ -37,6 +38,7 @@ class InMemoryMessageStore:
         # (phone_number_id, wa_id) -> (consent, updated_at); the history, oldest first
         self.consents: dict[tuple[str, str], tuple[consent.Consent, datetime]] = {}
         self.consent_events: list[tuple[str, str, consent.ConsentEvent]] = []
+        self.templates: dict[tuple[str, str, str], CatalogueTemplate] = {}  # (waba, name, lang)
 
     async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
         (result,) = await self.add_many([message])
@@ -592,6 +594,29 @@ class InMemoryMessageStore:
             raise errors.SenderInUse(sql_senders.in_use_message(name, waiting))
         del self.senders[name]
         return True
+
+    async def replace_templates(self, waba_id: str, templates: Sequence[CatalogueTemplate]) -> int:
+        unique = {t.key: t for t in templates if t.waba_id == waba_id}
+        self.templates = {k: t for k, t in self.templates.items() if k[0] != waba_id}
+        for (name, language), template in unique.items():
+            self.templates[(waba_id, name, language)] = template
+        return len(unique)
+
+    async def update_template(
+        self, waba_id: str, name: str, language: str, changes: Mapping[str, str], now: datetime
+    ) -> CatalogueTemplate | None:
+        unknown = set(changes) - store.TEMPLATE_CHANGES
+        if unknown:
+            raise errors.ValidationFailed(sorted(unknown)[0], "cannot be changed by a webhook")
+        current = self.templates.get((waba_id, name, language))
+        if current is None:
+            return None
+        updated = dataclasses.replace(current, **changes, updated_at=now)  # type: ignore[arg-type]
+        self.templates[(waba_id, name, language)] = updated
+        return updated
+
+    async def list_templates(self, waba_id: str | None = None) -> builtins.list[CatalogueTemplate]:
+        return [t for k, t in sorted(self.templates.items()) if waba_id is None or k[0] == waba_id]
 
     async def close(self) -> None:
         return None

@@ -30,6 +30,7 @@ from whatsapp_scheduler.web.routes import (
     senders,
     webhooks,
 )
+from whatsapp_scheduler.web.routes import templates as templates_routes
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ def create_app(
         message_store = bootstrap.open_store(settings) if store is None else store
         the_clock = clock or clock_mod.SystemClock()
         directory = bootstrap.build_sender_directory(settings, message_store)
-        svc = bootstrap.build_service(settings, message_store, the_clock, directory)
+        templates = bootstrap.build_templates(settings, message_store, the_clock, directory)
+        svc = bootstrap.build_service(settings, message_store, the_clock, directory, templates)
         rt = bootstrap.Runtime(
             settings=settings,
             store=message_store,
@@ -73,6 +75,7 @@ def create_app(
             clock=the_clock,
             api_key=api_key,
             senders=directory,
+            templates=templates,
         )
         app.state.runtime = rt
         with contextlib.suppress(errors.StoreError):  # the database is away: /health says so
@@ -90,6 +93,7 @@ def create_app(
         finally:
             if rt.dispatcher is not None:
                 await rt.dispatcher.stop()
+            await templates.wait_background()
             if deliverer is not None:
                 await deliverer.stop()
             if own_store:
@@ -116,6 +120,7 @@ def create_app(
     app.include_router(senders.router)
     app.include_router(contacts.router)
     app.include_router(keys.router)
+    app.include_router(templates_routes.router)
     app.include_router(docs.router)
     docs.install_assets(app)  # Swagger UI's files, from the package
     app.include_router(webhooks.router)

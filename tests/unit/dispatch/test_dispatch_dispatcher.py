@@ -388,3 +388,27 @@ async def test_the_reaper_leaves_alone_claims_still_waiting_for_a_send_slot(
     assert sorted(m.id for m in sender.calls) == ["p0", "p1", "p2"]
     outcomes = [a.outcome for a in memory_store.attempt_rows]
     assert AO.AMBIGUOUS not in outcomes
+
+
+async def test_a_timed_job_runs_at_start_and_stop_waits_for_a_run_in_progress(make_dispatcher):
+    """The template sync's timed job (`add_timed_job`): its first run comes at start, not a
+    whole interval later; stop() lets a run in progress finish instead of cancelling it."""
+    d = make_dispatcher()
+    started, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def work() -> None:
+        started.set()
+        await release.wait()
+        finished.set()
+
+    d.add_timed_job("test-job", 3600, work, at_start=True)
+    await d.start()
+    async with asyncio.timeout(20):  # only against a hang: an hour's interval would be 3600 s
+        await started.wait()
+    stopping = asyncio.create_task(d.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done(), "stop waits for the job's run"
+    release.set()
+    async with asyncio.timeout(20):
+        await stopping
+    assert finished.is_set()

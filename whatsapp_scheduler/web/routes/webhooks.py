@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from whatsapp_scheduler.web import deps, schemas
-from whatsapp_scheduler.whatsapp import webhooks
+from whatsapp_scheduler.whatsapp import template_events, webhooks
 
 router = APIRouter(tags=["webhook"])
 #: Bodies larger than this are parsed on a thread, not on the event loop.
@@ -73,14 +73,16 @@ async def receive(
     now = runtime.clock.now()
     try:
         if len(body) > READ_ON_A_THREAD:  # Meta's bodies reach 3 MB: ~0.1 s of parsing
-            delivery = await run_in_threadpool(_read, body, now)
+            delivery, changed = await run_in_threadpool(_read, body, now)
         else:
-            delivery = _read(body, now)
+            delivery, changed = _read(body, now)
     except RecursionError:
         return _refuse(400, "body: is nested too deep to read")
     except (ValueError, UnicodeDecodeError):
         return _refuse(400, "body: is not a webhook JSON object")
     counts = await runtime.service.apply_webhook(delivery)
+    if changed and runtime.templates is not None:  # Meta's template webhooks (templates.md)
+        await runtime.templates.apply_events(changed)
     return JSONResponse(
         {
             "applied": counts.applied,
@@ -93,8 +95,11 @@ async def receive(
     )
 
 
-def _read(body: bytes, now: datetime) -> webhooks.Delivery:
-    return webhooks.parse(json.loads(body), now)
+def _read(
+    body: bytes, now: datetime
+) -> tuple[webhooks.Delivery, list[template_events.TemplateEvent]]:
+    payload = json.loads(body)
+    return webhooks.parse(payload, now), template_events.parse(payload)
 
 
 def _refuse(status: int, detail: str) -> JSONResponse:

@@ -1,0 +1,255 @@
+"""Meta's template catalogue end to end over loopback HTTP: POST /templates/sync pages through
+the stand-in's GET message_templates, GET /templates answers from the table, POST /schedule and
+the batch refuse a template that does not fit (422 naming the field), accept a PAUSED one with
+a warning, and Meta's template webhooks change the catalogue at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from tests.integration.lifecycle.conftest import APP_SECRET, due_now
+from whatsapp_scheduler.sandbox import catalogue
+from whatsapp_scheduler.whatsapp import webhooks
+
+PHONE = "+905551230009"
+WABA = "102290129340398"  # the stand-in's (StandInConfig.waba_id)
+
+
+def _request(message_id: str, template: dict[str, Any]) -> dict[str, Any]:
+    return {"id": message_id, "alici": PHONE, "template": template, **due_now()}
+
+
+async def _synced(env: Any) -> list[dict[str, Any]]:
+    answer = await env.client.post("/templates/sync")
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+async def test_sync_pages_through_meta_and_lists_from_the_table(live):
+    async with live(waba_id=WABA) as env:
+        for i in range(300):  # more than one page of the client's (250 a page): next is followed
+            env.standin.add_template(
+                {
+                    "name": f"extra_{i:03d}",
+                    "language": "tr",
+                    "status": "APPROVED",
+                    "category": "UTILITY",
+                    "components": [{"type": "BODY", "text": "x"}],
+                }
+            )
+        [result] = await _synced(env)
+        total = len(catalogue.seeded()) + 300
+        assert result == {
+            "waba_id": WABA,
+            "senders": ["default"],
+            "templates": total,
+            "error": None,
+        }
+        listed = (await env.client.get("/templates")).json()
+        assert len(listed) == total
+        one = (await env.client.get("/templates/randevu_hatirlatma")).json()
+        assert [(t["language"], t["body_parameters"]) for t in one] == [
+            ("en_US", ["1", "2"]),
+            ("tr", ["1", "2"]),
+        ]
+        named = (await env.client.get("/templates", params={"name": "siparis_durumu"})).json()
+        assert named[0]["parameter_format"] == "NAMED"
+        assert named[0]["body_parameters"] == ["customer", "order_id"]
+        paused = (await env.client.get("/templates", params={"status": "paused"})).json()
+        assert [t["name"] for t in paused] == ["eski_kampanya"]
+        marketing = (await env.client.get("/templates", params={"category": "MARKETING"})).json()
+        assert {t["name"] for t in marketing} == {
+            "kampanya_duyurusu",
+            "eski_kampanya",
+            "kapanan_kampanya",
+        }
+        missing = await env.client.get("/templates/no_such_template")
+        assert missing.status_code == 404
+        assert "no synced template named 'no_such_template'" in missing.json()["detail"]
+
+
+async def test_a_template_that_does_not_fit_is_refused_when_scheduled(live):
+    async with live(waba_id=WABA) as env:
+        await _synced(env)
+        refusals: list[tuple[dict[str, Any], str, str]] = [
+            (
+                {"name": "randevu_hatirlatma", "language": "tr", "parameters": ["Ayşe"]},
+                "template.parameters",
+                "'randevu_hatirlatma' (tr) takes 2 body parameters ({{1}}, {{2}}); got 1",
+            ),
+            (
+                {"name": "randevu_hatirlatma", "language": "de", "parameters": ["a", "b"]},
+                "template.language",
+                "'randevu_hatirlatma' has no 'de' translation (it has: en_US, tr)",
+            ),
+            (
+                {"name": "randevu_hatirlatmasi", "language": "tr"},
+                "template.name",
+                "no template 'randevu_hatirlatmasi' in this WhatsApp Business Account",
+            ),
+            (
+                {"name": "kapanan_kampanya", "language": "tr"},
+                "template.name",
+                "'kapanan_kampanya' (tr) is DISABLED; only APPROVED templates can be sent",
+            ),
+            (
+                {"name": "kampanya_duyurusu", "language": "tr", "parameters": ["Bu hafta"]},
+                "template.components",
+                "'kampanya_duyurusu' (tr) has a IMAGE header",
+            ),
+            (
+                {
+                    "name": "siparis_durumu",
+                    "language": "tr",
+                    "components": [
+                        {
+                            "type": "body",
+                            "parameters": [
+                                {"type": "text", "parameter_name": "customer", "text": "Ayşe"}
+                            ],
+                        }
+                    ],
+                },
+                "template.parameters",
+                "missing order_id",
+            ),
+        ]
+        for index, (template, field, rule) in enumerate(refusals):
+            answer = await env.client.post("/schedule", json=_request(f"bad-{index}", template))
+            assert answer.status_code == 422, (template, answer.text)
+            [error] = answer.json()["errors"]
+            assert error["field"] == field
+            assert rule in error["rule"], error["rule"]
+            assert await env.store.get(f"bad-{index}") is None, "nothing stored"
+        batch = await env.client.post(
+            "/schedule/batch",
+            json={
+                "messages": [
+                    _request(
+                        "ok-1",
+                        {
+                            "name": "randevu_hatirlatma",
+                            "language": "tr",
+                            "parameters": ["Ayşe", "10:00"],
+                        },
+                    ),
+                    _request("bad-b", refusals[0][0]),
+                ]
+            },
+        )
+        assert batch.status_code in (200, 207), batch.text
+        results = {r["id"]: r for r in batch.json()["results"]}
+        assert results["ok-1"]["warnings"] == []
+        assert "takes 2 body parameters" in json.dumps(results["bad-b"])
+        assert await env.store.get("bad-b") is None
+
+
+async def test_paused_is_accepted_with_a_warning_and_webhooks_update_at_once(live):
+    async with live(waba_id=WABA) as env:
+        await _synced(env)
+        paused = {"name": "eski_kampanya", "language": "tr", "parameters": ["son gün"]}
+        answer = await env.client.post("/schedule", json=_request("p-1", paused))
+        assert answer.status_code == 200, answer.text
+        [warning] = answer.json()["warnings"]
+        assert warning.startswith("template_paused: template 'eski_kampanya' (tr) is PAUSED")
+        # Meta pauses another one: the stand-in posts message_template_status_update
+        reminder = {"name": "randevu_hatirlatma", "language": "tr", "parameters": ["a", "b"]}
+        assert (await env.client.post("/schedule", json=_request("r-1", reminder))).json()[
+            "warnings"
+        ] == []
+        env.standin.set_template_status("randevu_hatirlatma", "tr", "PAUSED", reason="LOW_QUALITY")
+        env.standin.set_template_category("randevu_hatirlatma", "tr", "MARKETING")
+        env.standin.set_template_quality("randevu_hatirlatma", "tr", "RED")
+        deadline = time.monotonic() + 30  # only against a hang
+        while True:
+            [shown] = (
+                await env.client.get("/templates/randevu_hatirlatma", params={"language": "tr"})
+            ).json()
+            if (shown["status"], shown["category"], shown["quality"]) == (
+                "PAUSED",
+                "MARKETING",
+                "RED",
+            ):
+                break
+            assert time.monotonic() < deadline, shown
+            await asyncio.sleep(0.05)
+        answer = await env.client.post("/schedule", json=_request("r-2", reminder))
+        assert answer.json()["warnings"][0].startswith("template_paused: "), "no wait for a sync"
+
+
+async def test_without_a_catalogue_only_the_shape_is_checked(live):
+    async with live() as env:  # no WABA_ID
+        answer = await env.client.post(
+            "/schedule", json=_request("u-1", {"name": "anything_at_all", "language": "tr"})
+        )
+        assert answer.status_code == 200
+        assert answer.json()["warnings"] == [
+            "template_unchecked: template could not be checked (sender 'default' has no WABA "
+            "id); 'anything_at_all' (tr) is checked by Meta when it is sent"
+        ]
+    async with live(waba_id=WABA) as env:  # a WABA never synced
+        answer = await env.client.post(
+            "/schedule", json=_request("u-2", {"name": "anything_at_all", "language": "tr"})
+        )
+        assert "were never synced" in answer.json()["warnings"][0]
+
+
+async def test_a_template_webhook_for_an_unknown_template_is_harmless(live):
+    async with live(waba_id=WABA) as env:
+        body = json.dumps(
+            {
+                "object": "whatsapp_business_account",
+                "entry": [
+                    {
+                        "id": WABA,
+                        "changes": [
+                            {
+                                "field": "message_template_status_update",
+                                "value": {
+                                    "event": "APPROVED",
+                                    "message_template_name": "brand_new",
+                                    "message_template_language": "tr",
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        ).encode()
+        answer = await env.client.post(
+            "/webhook",
+            content=body,
+            headers={"X-Hub-Signature-256": webhooks.sign(body, APP_SECRET)},
+        )
+        assert answer.status_code == 200
+        # a template the table lacks: the WABA is synced in the background
+        deadline = time.monotonic() + 30
+        while not (await env.client.get("/templates")).json():
+            assert time.monotonic() < deadline, "no sync after the webhook"
+            await asyncio.sleep(0.05)
+
+
+async def test_a_marketing_opt_out_refuses_the_catalogues_marketing_templates_only(live):
+    """The catalogue gives each template its category at schedule time (consent's
+    `CategoryLookup`): after Meta's marketing stop, a MARKETING template is refused naming
+    `alici`, a UTILITY one still goes."""
+    async with live(waba_id=WABA) as env:
+        env.standin.add_template(
+            {"name": "hafta_sonu_indirimi", "language": "tr", "status": "APPROVED",
+             "category": "MARKETING", "components": [{"type": "BODY", "text": "İndirim!"}]}
+        )  # fmt: skip
+        await _synced(env)
+        stop = await env.client.put(
+            f"/contacts/{PHONE}/consent", json={"consent": "opted_out", "scope": "marketing"}
+        )
+        assert stop.status_code == 200, stop.text
+        promo = {"name": "hafta_sonu_indirimi", "language": "tr"}
+        refused = await env.client.post("/schedule", json=_request("promo-1", promo))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"].startswith("alici:")
+        reminder = {"name": "randevu_hatirlatma", "language": "tr", "parameters": ["a", "b"]}
+        accepted = await env.client.post("/schedule", json=_request("util-1", reminder))
+        assert accepted.status_code == 200, accepted.text

@@ -1,0 +1,314 @@
+"""Meta's template catalogue, read: what a synced template is, and whether a message to
+schedule fits it. Pure (docs/templates.md).
+
+`from_meta()` turns one entry of Meta's `GET /{WABA-ID}/message_templates` answer into a
+`CatalogueTemplate`; `check()` compares a message's template (already in Meta's send shape,
+`core/templates.normalize`) with the synced one and raises `ValidationFailed` naming the field
+and what the template expects, e.g.::
+
+    template.parameters: 'randevu_hatirlatma' (tr) takes 2 body parameters ({{1}}, {{2}}); got 1
+
+or returns the warning to give (a PAUSED template is accepted, with a warning).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from whatsapp_scheduler.core import errors, notices
+
+#: Statuses Meta gives a template (docs/templates.md, "Statuses").
+APPROVED = "APPROVED"
+PAUSED = "PAUSED"
+DISABLED = "DISABLED"
+REJECTED = "REJECTED"
+#: Statuses whose template cannot be sent now or later without a change at Meta.
+UNSENDABLE = frozenset({DISABLED, REJECTED, "PENDING_DELETION", "DELETED", "ARCHIVED"})
+CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
+POSITIONAL = "POSITIONAL"
+NAMED = "NAMED"
+MEDIA_FORMATS = {"IMAGE": "image", "VIDEO": "video", "DOCUMENT": "document", "LOCATION": "location"}
+_POSITIONAL = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+_NAMED = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+#: Meta's limits on a parameter's text (docs/templates.md, "Parameters"): a body parameter up to
+#: the body's 1,024 characters, a text header's 60, a URL button's suffix and a copy code 15.
+MAX_BODY_PARAMETER = 1024
+MAX_HEADER_PARAMETER = 60
+MAX_BUTTON_URL_PARAMETER = 2000
+MAX_COPY_CODE = 15
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CatalogueTemplate:
+    """One template of a WhatsApp Business Account, as last synced (or updated by webhook)."""
+
+    waba_id: str
+    name: str
+    language: str
+    status: str
+    category: str
+    parameter_format: str  # POSITIONAL or NAMED
+    components: tuple[Mapping[str, Any], ...]  # Meta's shape (HEADER, BODY, FOOTER, BUTTONS)
+    updated_at: datetime
+    template_id: str | None = None
+    quality: str | None = None  # GREEN, YELLOW, RED, UNKNOWN
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.language)
+
+    def label(self) -> str:
+        return f"{self.name!r} ({self.language})"
+
+    def body_variables(self) -> list[str]:
+        """The body's variables in order of appearance: ['1', '2'] or ['customer', ...]."""
+        return _variables(str(self._part("BODY").get("text", "")), self.named)
+
+    def header(self) -> Mapping[str, Any]:
+        return self._part("HEADER")
+
+    def buttons(self) -> list[Mapping[str, Any]]:
+        found = self._part("BUTTONS").get("buttons")
+        return [b for b in found if isinstance(b, Mapping)] if isinstance(found, list) else []
+
+    @property
+    def named(self) -> bool:
+        return self.parameter_format == NAMED
+
+    def _part(self, kind: str) -> Mapping[str, Any]:
+        for part in self.components:
+            if str(part.get("type", "")).upper() == kind:
+                return part
+        return {}
+
+    def to_json(self) -> dict[str, Any]:
+        """The template as the REST API shows it."""
+        return {
+            "waba_id": self.waba_id,
+            "name": self.name,
+            "language": self.language,
+            "status": self.status,
+            "category": self.category,
+            "parameter_format": self.parameter_format,
+            "quality": self.quality,
+            "components": [dict(c) for c in self.components],
+            "template_id": self.template_id,
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def from_meta(raw: Any, waba_id: str, now: datetime) -> CatalogueTemplate | None:
+    """One entry of Meta's list answer; None for an entry without a name or language."""
+    if not isinstance(raw, Mapping):
+        return None
+    name, language = raw.get("name"), raw.get("language")
+    if not isinstance(name, str) or not name or not isinstance(language, str) or not language:
+        return None
+    if len(name) > 512 or len(language) > 16:
+        return None
+    components = raw.get("components")
+    parts = (
+        tuple(c for c in components if isinstance(c, Mapping))
+        if isinstance(components, list)
+        else ()
+    )
+    quality = raw.get("quality_score")
+    score = quality.get("score") if isinstance(quality, Mapping) else None
+    fmt = str(raw.get("parameter_format") or POSITIONAL).upper()
+    template_id = raw.get("id")
+    return CatalogueTemplate(
+        waba_id=waba_id,
+        name=name,
+        language=language,
+        status=str(raw.get("status") or "UNKNOWN").upper()[:32],
+        category=str(raw.get("category") or "UNKNOWN").upper()[:32],
+        parameter_format=NAMED if fmt == NAMED else POSITIONAL,
+        components=parts,
+        updated_at=now,
+        template_id=str(template_id)[:32] if template_id is not None else None,
+        quality=str(score).upper()[:16] if score is not None else None,
+    )
+
+
+def _variables(text: str, named: bool) -> list[str]:
+    seen: list[str] = []
+    for match in (_NAMED if named else _POSITIONAL).finditer(text):
+        if match.group(1) not in seen:
+            seen.append(match.group(1))
+    return seen
+
+
+# -- the check when scheduled ---------------------------------------------------------------
+
+
+def unchecked_warning(template: Mapping[str, Any], reason: str) -> notices.ScheduleWarning:
+    """The warning when there is no catalogue to check against (no WABA id, never synced)."""
+    label = _send_label(template)
+    return notices.ScheduleWarning(
+        notices.WarningCode.TEMPLATE_UNCHECKED,
+        f"template_unchecked: template could not be checked ({reason}); {label} is checked by "
+        "Meta when it is sent",
+        {"template": label, "reason": reason},
+    )
+
+
+def check(
+    entries: Mapping[tuple[str, str], CatalogueTemplate],
+    template: Mapping[str, Any],
+    field: str = "template",
+) -> notices.ScheduleWarning | None:
+    """Check `template` (Meta's send shape) against a WABA's synced `entries` (by name and
+    language). Raises ValidationFailed for each broken rule; returns a warning for a PAUSED one.
+    """
+    name = str(template.get("name"))
+    language = template.get("language")
+    code = str(language.get("code")) if isinstance(language, Mapping) else str(language)
+    found = entries.get((name, code))
+    if found is None:
+        others = sorted(lang for (n, lang) in entries if n == name)
+        if others:
+            raise errors.ValidationFailed(
+                f"{field}.language",
+                f"{name!r} has no {code!r} translation (it has: {', '.join(others)})",
+            )
+        raise errors.ValidationFailed(
+            f"{field}.name",
+            f"no template {name!r} in this WhatsApp Business Account (GET /templates)",
+        )
+    if found.status != APPROVED and found.status != PAUSED:
+        raise errors.ValidationFailed(
+            f"{field}.name",
+            f"{found.label()} is {found.status}; only APPROVED templates can be sent",
+        )
+    sent = _components(template)
+    _check_header(found, sent, field)
+    _check_body(found, sent, field)
+    _check_buttons(found, sent, field)
+    if found.status == PAUSED:
+        return notices.ScheduleWarning(
+            notices.WarningCode.TEMPLATE_PAUSED,
+            f"template_paused: template {found.label()} is PAUSED by Meta; the message waits "
+            "until it is unpaused (or expires)",
+            {"template": found.label()},
+        )
+    return None
+
+
+def _send_label(template: Mapping[str, Any]) -> str:
+    language = template.get("language")
+    code = language.get("code") if isinstance(language, Mapping) else language
+    return f"{template.get('name')!r} ({code})"
+
+
+def _components(template: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = template.get("components") or []
+    return [c for c in found if isinstance(c, Mapping)] if isinstance(found, list) else []
+
+
+def _parameters(parts: Sequence[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
+    result: list[Mapping[str, Any]] = []
+    for part in parts:
+        if part.get("type") == kind:
+            found = part.get("parameters") or []
+            result.extend(p for p in found if isinstance(p, Mapping))
+    return result
+
+
+def _check_header(found: CatalogueTemplate, sent: Sequence[Mapping[str, Any]], field: str) -> None:
+    header = found.header()
+    given = _parameters(sent, "header")
+    fmt = str(header.get("format", "TEXT")).upper() if header else ""
+    if fmt in MEDIA_FORMATS:
+        kind = MEDIA_FORMATS[fmt]
+        if len(given) != 1 or given[0].get("type") != kind:
+            got = ", ".join(str(p.get("type")) for p in given) or "none"
+            raise errors.ValidationFailed(
+                f"{field}.components",
+                f"{found.label()} has a {fmt} header: give a header component with one {kind} "
+                f"parameter ({{'type': 'header', 'parameters': [{{'type': '{kind}', ...}}]}}); "
+                f"got {got}",
+            )
+        return
+    wanted = _variables(str(header.get("text", "")), found.named) if header else []
+    if len(given) != len(wanted):
+        raise errors.ValidationFailed(
+            f"{field}.components",
+            f"{found.label()} takes {len(wanted)} header parameter(s); got {len(given)}",
+        )
+    for index, parameter in enumerate(given):
+        _length(
+            parameter, MAX_HEADER_PARAMETER, f"{field}.components", f"header parameter {index + 1}"
+        )
+
+
+def _check_body(found: CatalogueTemplate, sent: Sequence[Mapping[str, Any]], field: str) -> None:
+    wanted = found.body_variables()
+    given = _parameters(sent, "body")
+    target = f"{field}.parameters"
+    shown = ", ".join("{{" + v + "}}" for v in wanted)
+    if found.named:
+        names = [str(p.get("parameter_name")) for p in given]
+        if sorted(names) != sorted(wanted):
+            missing = [w for w in wanted if w not in names]
+            extra = [n for n in names if n not in wanted]
+            detail = "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"not in the template: {', '.join(extra)}" if extra else "",
+                )
+                if part
+            )
+            raise errors.ValidationFailed(
+                target,
+                f"{found.label()} takes the named body parameters {shown or 'none'}; {detail or 'got duplicates'} "
+                "(give components with parameter_name for each)",
+            )
+    elif len(given) != len(wanted):
+        takes = f"takes {len(wanted)} body parameter{'s' if len(wanted) != 1 else ''}"
+        raise errors.ValidationFailed(
+            target, f"{found.label()} {takes}{f' ({shown})' if wanted else ''}; got {len(given)}"
+        )
+    for index, parameter in enumerate(given):
+        _length(parameter, MAX_BODY_PARAMETER, target, f"body parameter {index + 1}")
+
+
+def _check_buttons(found: CatalogueTemplate, sent: Sequence[Mapping[str, Any]], field: str) -> None:
+    for index, button in enumerate(found.buttons()):
+        kind = str(button.get("type", "")).upper()
+        if kind == "URL" and _POSITIONAL.search(str(button.get("url", ""))):
+            need, limit = "url", MAX_BUTTON_URL_PARAMETER
+        elif kind == "COPY_CODE":
+            need, limit = "copy_code", MAX_COPY_CODE
+        else:
+            continue
+        given = [
+            p
+            for p in sent
+            if p.get("type") == "button"
+            and str(p.get("index")) == str(index)
+            and p.get("parameters")
+        ]
+        if not given:
+            what = "the URL's variable part" if need == "url" else "the code to copy"
+            raise errors.ValidationFailed(
+                f"{field}.components",
+                f"{found.label()} has a {kind} button at index {index}: give a button component "
+                f"(sub_type {need}, index '{index}') with {what}",
+            )
+        for parameter in given[0].get("parameters") or []:
+            if isinstance(parameter, Mapping):
+                _length(parameter, limit, f"{field}.components", f"button {index} parameter")
+
+
+def _length(parameter: Mapping[str, Any], limit: int, field: str, what: str) -> None:
+    for key in ("text", "coupon_code", "payload"):
+        value = parameter.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise errors.ValidationFailed(
+                field, f"{what} is {len(value)} characters; at most {limit}"
+            )
