@@ -88,7 +88,8 @@ async def drain_once(
     config = make_settings(url, database, send_concurrency=concurrency, claim_batch_size=500)
     d = await bootstrap.build_dispatcher(config, store)
     if unlimited:  # above the settings' cap (1000/s): shows the pipeline's own ceiling
-        d.limiter = ratelimit.RateLimiter(1e9, 0)
+        for path in d.paths.values():  # each sender's path holds its own limiter
+            path.limiter = ratelimit.RateLimiter(1e9, 0)
     started = time.perf_counter()
     await d.run(burst=True)
     elapsed = time.perf_counter() - started

@@ -82,6 +82,7 @@ class SendPath:
         self.breaker = breaker or breaker_mod.Breaker(breaker_mod.BreakerConfig(), metrics)
         self.breaker.watch(phone_number_id)
         self._gate_lock = asyncio.Lock()  # sends the throughput gate holds back (throughput.py)
+        self._throughput: throughput.Throughput | None = None  # built once per limiter
 
     def active_pause(self, now: datetime) -> pauses_mod.Pause | None:
         return self.pauses.active(self.phone_number_id, now)
@@ -181,10 +182,19 @@ class SendPath:
         return found
 
     def throughput(self) -> throughput.Throughput:
-        """This number's throughput limits (local, and the fleet's if shared)."""
-        return throughput.Throughput(
-            self.limiter, self.shared_limiter, self.phone_number_id, self._gate_lock
-        )
+        """This number's throughput limits (local, and the fleet's if shared); one object per
+        path (it holds no state of a send), built again if `limiter` was replaced."""
+        turn = self._throughput
+        if (
+            turn is None
+            or turn.limiter is not self.limiter
+            or turn.shared is not self.shared_limiter
+        ):
+            turn = throughput.Throughput(
+                self.limiter, self.shared_limiter, self.phone_number_id, self._gate_lock
+            )
+            self._throughput = turn
+        return turn
 
     async def _reserve_shared_pair(self, message: messages.ScheduledMessage) -> float | None:
         """The fleet-wide gap per recipient: None if booked (or not shared), else the wait.

@@ -38,6 +38,9 @@ class Tally:
         self.metrics = metrics
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "deferred": 0, "reaped": 0}
         self.last_error: dict[str, Any] | None = None
+        # Each sender's children of the two metrics every sent message updates: `labels()`
+        # looks the child up under a lock, once per sender is enough (the values are the same).
+        self._sent_children: dict[str, tuple[Any, Any]] = {}
 
     def sent(
         self,
@@ -50,10 +53,16 @@ class Tally:
     ) -> store.Outcome:
         """Meta accepted it (HTTP 200 with a wamid)."""
         self.counts["sent"] += 1
-        self.metrics.sent.labels(message.sender).inc()
-        self.metrics.lateness.labels(message.sender).observe(
-            max(0.0, (started - message.due_at).total_seconds())
-        )
+        children = self._sent_children.get(message.sender)
+        if children is None:
+            children = (
+                self.metrics.sent.labels(message.sender),
+                self.metrics.lateness.labels(message.sender),
+            )
+            self._sent_children[message.sender] = children
+        sent, lateness = children
+        sent.inc()
+        lateness.observe(max(0.0, (started - message.due_at).total_seconds()))
         _log_attempt(message, Attempt.SENT, None, latency, self.worker_id)
         return store.Outcome(
             message_id=message.id,

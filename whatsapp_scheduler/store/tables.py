@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,10 @@ metadata = sa.MetaData(
 )
 
 
+#: SQLAlchemy's SQLite `DATETIME` storage format (`sqlalchemy.dialects.sqlite.DATETIME`).
+_SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend.
 
@@ -38,6 +43,33 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the store; use aware UTC")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, `process_bind_param` and the SQLite type's own text format in one step
+        (a third of the cost; the dispatcher binds several times per message). The text is
+        SQLAlchemy's `DATETIME` storage format, character for character (a unit test holds
+        it equal to the two steps)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the store; use aware UTC")
+            if value.tzinfo is not UTC:
+                value = value.astimezone(UTC)
+            return _SQLITE_TIME % (
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+            )
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

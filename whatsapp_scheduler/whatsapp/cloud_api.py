@@ -108,7 +108,7 @@ class CloudApiSender:
 
     async def send(self, message: messages.ScheduledMessage) -> whatsapp_mod.SendReceipt:
         """POST the message once; see the module docstring for what is raised when."""
-        payload = json.dumps(build_payload(message), ensure_ascii=False).encode()
+        payload = encode_payload(message)
         try:
             async with self._session.post(self.url, data=payload, headers=self._headers) as resp:
                 status = resp.status
@@ -136,6 +136,27 @@ def build_payload(message: messages.ScheduledMessage) -> dict[str, Any]:
         payload["type"] = "text"
         payload["text"] = {"body": message.body}
     return payload
+
+
+#: `json.dumps(..., ensure_ascii=False)` of one value (the C encoder, no dict walk).
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+#: The text body's fixed parts, in `build_payload`'s key order and `json.dumps`'s separators.
+_TEXT_HEAD = '{"messaging_product": "whatsapp", "recipient_type": "individual", "to": '
+
+
+def encode_payload(message: messages.ScheduledMessage) -> bytes:
+    """`build_payload(message)` as UTF-8 JSON: the same bytes as
+    `json.dumps(build_payload(message), ensure_ascii=False).encode()` (a unit test holds
+    them equal). A text message is written from fixed parts around its three values: about
+    a tenth of the cost of encoding the dict (measured: bench/RESULTS.md, the dispatcher's
+    per-message CPU)."""
+    if message.template is not None:
+        return json.dumps(build_payload(message), ensure_ascii=False).encode()
+    return (
+        f"{_TEXT_HEAD}{_dumps(message.recipient)}, "
+        f'"biz_opaque_callback_data": {_dumps(message.id)}, '
+        f'"type": "text", "text": {{"body": {_dumps(message.body)}}}}}'
+    ).encode()
 
 
 def parse_response(
@@ -195,4 +216,11 @@ def _retry_after(value: str | None) -> float | None:
     return seconds if 0 <= seconds <= 3600 else None
 
 
-__all__ = ["CloudApiSender", "build_payload", "classify", "create_session", "parse_response"]
+__all__ = [
+    "CloudApiSender",
+    "build_payload",
+    "classify",
+    "create_session",
+    "encode_payload",
+    "parse_response",
+]

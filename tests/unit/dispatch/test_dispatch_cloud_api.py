@@ -145,6 +145,30 @@ def test_template_payload() -> None:
     assert "text" not in payload
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Merhaba",
+        "Çağrı: yarın 10:00'da görüşelim 🙂",
+        'quote " backslash \\ slash / tab \t newline \n',
+        "control \x00\x1f and \u2028 \u2029 line separators",
+        "",
+        "x" * 4096,
+    ],
+)
+def test_encoded_payload_is_the_dict_encoded(body: str) -> None:
+    """What goes on the wire is byte for byte `json.dumps` of `build_payload` (the text case
+    is written from fixed parts), for any text, and a template too."""
+    message = testing.make_message('id "1" \\ ğ', DUE, recipient="+16505551234", body=body)
+    expected = json.dumps(cloud_api.build_payload(message), ensure_ascii=False).encode()
+    assert cloud_api.encode_payload(message) == expected
+    assert json.loads(cloud_api.encode_payload(message))["text"] == {"body": body}
+    template = {"name": "hatırlatma", "language": {"code": "tr"}, "components": [{"x": '"'}]}
+    templated = testing.make_message("msg-3", DUE, template=template)
+    expected = json.dumps(cloud_api.build_payload(templated), ensure_ascii=False).encode()
+    assert cloud_api.encode_payload(templated) == expected
+
+
 def test_repr_hides_token() -> None:
     sender = cloud_api.CloudApiSender(
         None,  # type: ignore[arg-type]
