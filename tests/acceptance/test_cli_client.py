@@ -35,6 +35,9 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# Eight CLI processes one after another (each a fresh interpreter) plus the service's start:
+# beside a CPU hog that passed pytest's 60 s default. A deadline, not a speed.
+@pytest.mark.timeout(240)
 def test_schedule_list_status_cancel(served):
     common = ["--url", served.url, "--api-key", KEY]
     made = cli(

@@ -140,7 +140,7 @@ async def served_api(settings: Any, clock: testing.FrozenClock, url: str) -> Asy
         async with (
             ServedApp(app) as served,
             httpx.AsyncClient(
-                base_url=served.url, headers={"X-API-Key": API_KEY}, timeout=10
+                base_url=served.url, headers={"X-API-Key": API_KEY}, timeout=60
             ) as client,
         ):
             client.store = message_store  # type: ignore[attr-defined]
