@@ -126,13 +126,14 @@ async def test_dashboard_end_to_end(service: Service, status_watch) -> None:
             await expect(page.locator("#cancelled")).to_be_visible()
             assert (await api.get("/status/to-cancel")).json()["status"] == "cancelled"
 
-            # Compose a template: the choice swaps the text for name, language, parameters.
+            # Compose a template (one of the sandbox catalogue's, which `serve --sandbox` syncs:
+            # an unknown name is refused): the choice swaps the text for name, language, params.
             await page.click("text=Compose")
             await expect(page.locator("#template-part")).to_be_hidden()
             await page.check("#kind-template")
             await expect(page.locator("#text-part")).to_be_hidden()
             await page.fill("#recipient", "+16505551234")
-            await page.fill("#template-name", "appointment_reminder")
+            await page.fill("#template-name", "randevu_hatirlatma")
             await page.fill("#template-language", "tr")
             await page.fill("#template-params", "Ada\n10:00")
             await page.fill("#date", later.strftime("%Y-%m-%d"))
@@ -143,7 +144,7 @@ async def test_dashboard_end_to_end(service: Service, status_watch) -> None:
             made = (await page.locator("#created a").inner_text()).strip()
             row = page.locator(f'tr[data-id="{made}"]')
             await expect(row.locator('[data-kind="template"]')).to_have_text("template")
-            await expect(row.locator(".template-name")).to_have_text("appointment_reminder")
+            await expect(row.locator(".template-name")).to_have_text("randevu_hatirlatma")
             listed = {m["id"]: m for m in (await api.get("/schedule")).json()}
             assert listed[made]["template"]["components"][0]["parameters"][1]["text"] == "10:00"
 
