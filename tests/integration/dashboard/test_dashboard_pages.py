@@ -377,3 +377,28 @@ async def test_history_exports_every_page_of_its_filters_as_csv(signed_in, make_
     bad = await signed_in.browser.get("/history.csv?date_to=9999-12-31")
     assert bad.status_code == 422
     assert "date_to" in bad.json()["detail"]
+
+
+async def test_upcoming_filters_by_recipient_sender_and_date_like_history(signed_in, make_message):
+    made = [
+        make_message(
+            due_at=START + timedelta(days=2 + i),
+            recipient="+16505551234" if i % 3 == 0 else "+905551234567",
+            sender="shop" if i % 2 else "default",
+        )
+        for i in range(9)
+    ]
+    for message in made:
+        await signed_in.store.add(message)
+    everything = await signed_in.browser.get("/")
+    assert sorted(_ids(everything.text)) == sorted(m.id for m in made)
+    by_phone = await signed_in.browser.get("/?recipient=%2B16505551234")
+    assert sorted(_ids(by_phone.text)) == sorted(m.id for m in made if m.recipient[1] == "1")
+    by_sender = await signed_in.browser.get("/?gonderen=shop")
+    assert sorted(_ids(by_sender.text)) == sorted(m.id for m in made if m.sender == "shop")
+    last_day = (START + timedelta(days=10)).date().isoformat()
+    by_day = await signed_in.browser.get(f"/?date_from={last_day}&date_to={last_day}")
+    assert _ids(by_day.text) == [made[-1].id]
+    bad = await signed_in.browser.get("/?recipient=12")
+    assert bad.status_code == 422
+    assert 'data-field="recipient"' in bad.text

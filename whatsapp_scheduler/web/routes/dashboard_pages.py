@@ -72,24 +72,30 @@ async def upcoming(
     request: Request,
     session: SessionDep,
     svc: deps.ServiceDep,
+    recipient: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    gonderen: str = "",
     cursor: CursorQuery = None,
     prev: PrevQuery = [],  # noqa: B006 (FastAPI copies query defaults)
 ) -> Response:
-    """Queued messages, soonest first, with the time left and a cancel link."""
+    """Queued messages, soonest first, with the time left and a cancel link; filtered by
+    recipient, sender and due date as History is."""
     error: errors.ValidationFailed | None = None
     page: store.Page | None = None
     try:
+        filters = _history_query(
+            request, session, svc, "", recipient, date_from, date_to, gonderen,
+            statuses=(Status.QUEUED,), newest_first=False,
+        )  # fmt: skip
         page = await svc.list(
-            MessageQuery(
-                (Status.QUEUED,),
-                PAGE_SIZE,
-                cursor,
-                count_up_to=dashboard.COUNT_UP_TO,
-                senders=session.principal.narrow(None),
-            )
+            dataclasses.replace(filters, cursor=cursor, count_up_to=dashboard.COUNT_UP_TO)
         )
-    except errors.ValidationFailed as exc:  # a cursor this server did not give out
+    except errors.ValidationFailed as exc:  # a bad filter, or a cursor not given out here
         error = exc
+    query = {
+        "recipient": recipient, "date_from": date_from, "date_to": date_to, "gonderen": gonderen,
+    }  # fmt: skip
     now = svc.clock.now()
     rows = [(m, dashboard.time_left(m.due_at, now)) for m in page.items] if page else []
     created = request.query_params.get("created")
@@ -99,9 +105,12 @@ async def upcoming(
         "rows": rows,
         "page": page,
         "links": dashboard.paging_links(
-            "/", {}, cursor, prev, page.next_cursor if page is not None else None
+            "/", query, cursor, prev, page.next_cursor if page is not None else None
         ),
         "error": error,
+        "query": query,
+        "sender_names": await _sender_names(svc, session, gonderen),
+        "filtered": any(query.values()),
         "cap": dashboard.COUNT_UP_TO,
         "created": created,
         "warnings": warnings if isinstance(warnings, list) else [],
@@ -154,13 +163,7 @@ async def history(
         "date_to": date_to,
         "gonderen": gonderen,
     }
-    known = await svc.sender_states()
-    sender_names = set(known) if known is not None else {svc.default_sender}
-    visible = session.principal.narrow(None)  # a key limited to some senders offers only them
-    if visible is not None:
-        sender_names &= visible
-    if senders_mod.valid_name(gonderen.strip()):  # a removed sender's history stays findable
-        sender_names.add(gonderen.strip())
+    sender_names = await _sender_names(svc, session, gonderen)
     links = dashboard.paging_links(
         "/history", query, cursor, prev, page.next_cursor if page is not None else None
     )
@@ -170,13 +173,27 @@ async def history(
         "error": error,
         "query": query,
         "statuses": HISTORY_STATUSES,
-        "sender_names": sorted(sender_names),
+        "sender_names": sender_names,
         "cap": dashboard.COUNT_UP_TO,
     }
     status_code = 422 if error is not None else 200
     return dashboard.render(
         request, "history.html", context, session=session, status_code=status_code
     )
+
+
+async def _sender_names(
+    svc: service.SchedulerService, session: sessions.Session, gonderen: str
+) -> list[str]:
+    """The senders a list's filter offers: those this key sees, plus the one asked for."""
+    known = await svc.sender_states()
+    names = set(known) if known is not None else {svc.default_sender}
+    visible = session.principal.narrow(None)  # a key limited to some senders offers only them
+    if visible is not None:
+        names &= visible
+    if senders_mod.valid_name(gonderen.strip()):  # a removed sender's history stays findable
+        names.add(gonderen.strip())
+    return sorted(names)
 
 
 def _history_query(
@@ -188,9 +205,13 @@ def _history_query(
     date_from: str,
     date_to: str,
     gonderen: str,
+    *,
+    statuses: Sequence[Status] = tuple(HISTORY_STATUSES),
+    newest_first: bool = True,
 ) -> MessageQuery:
-    """History's filters as a query (newest first); ValidationFailed naming a bad one."""
-    statuses = [Status(status)] if status in {str(s) for s in HISTORY_STATUSES} else []
+    """A list's filters as a query (History's by default: finished, newest first; Upcoming
+    gives its own statuses and order); ValidationFailed naming a bad one."""
+    chosen = [Status(status)] if status in {str(s) for s in statuses} else []
     wanted = None
     if recipient.strip():
         wanted = recipients.normalize(recipient, svc.default_region, field="recipient")
@@ -204,13 +225,13 @@ def _history_query(
     if sender and not senders_mod.valid_name(sender):
         raise errors.ValidationFailed("gonderen", f"must be {senders_mod.NAME_RULE}")
     return MessageQuery(
-        tuple(statuses or HISTORY_STATUSES),
+        tuple(chosen or statuses),
         PAGE_SIZE,
         None,
         recipient=wanted,
         due_from=due_from,
         due_to=due_to,
-        newest_first=True,
+        newest_first=newest_first,
         senders=session.principal.narrow(frozenset({sender}) if sender else None),
     )
 
