@@ -216,6 +216,7 @@ async def build_dispatcher(
     policy: retries.RetryPolicy | None = None,
     worker_id: str | None = None,
     senders: dispatch_senders.SenderSource | None = None,
+    templates: TemplateCatalogue | None = None,
 ) -> dispatcher_mod.Dispatcher:
     """A dispatcher for `settings`. Without `sender`, opens one pooled aiohttp session and a
     `CloudApiSender` per sender of `senders` (default: `build_sender_directory`, the
@@ -223,7 +224,9 @@ async def build_dispatcher(
     all over that session
     (closed by `stop()`); the senders are loaded before this returns and reloaded by the
     dispatcher (`Dispatcher.reload_senders`). With `sender`, that one is the sender `default`
-    (tests, benchmarks) and `senders` adds the others. Call inside the running event loop.
+    (tests, benchmarks) and `senders` adds the others. With `templates` (Meta's catalogue), a
+    template since disabled, rejected or paused at Meta is not sent (`dispatch.template_gate`).
+    Call inside the running event loop.
     """
     from whatsapp_scheduler.whatsapp import cloud_api  # aiohttp only when really needed
 
@@ -276,6 +279,7 @@ async def build_dispatcher(
         liveness=registry,
         senders=senders,
         connect=connect,
+        template_statuses=templates,
     )
     if senders is not None:
         loaded = await built.reload_senders()
@@ -354,7 +358,7 @@ def add_template_sync(
 async def serve_dispatcher(rt: Runtime) -> BackgroundDispatcher:
     """`serve`'s dispatcher: woken by other processes, standing by on a taken SQLite file;
     with the template sync (TEMPLATE_SYNC_SECONDS) among its timed jobs."""
-    dispatcher = await build_dispatcher(rt.settings, rt.store, rt.clock)
+    dispatcher = await build_dispatcher(rt.settings, rt.store, rt.clock, templates=rt.templates)
     if rt.templates is not None:
         add_template_sync(rt.settings, dispatcher, rt.templates)
     lock = standby.lock_for(rt.settings)

@@ -259,9 +259,12 @@ async def _work(settings: settings_mod.Settings, *, burst: bool) -> int:
     message_store = bootstrap.open_store(settings)  # events: the API process delivers them
     lock = standby.lock_for(settings)
     try:
-        dispatcher = await bootstrap.build_dispatcher(settings, message_store)
+        clock = clock_mod.SystemClock()
+        templates = bootstrap.build_templates(settings, message_store, clock)
+        dispatcher = await bootstrap.build_dispatcher(
+            settings, message_store, clock, templates=templates
+        )
         if not burst:
-            templates = bootstrap.build_templates(settings, message_store, dispatcher.clock)
             bootstrap.add_template_sync(settings, dispatcher, templates)
         running: bootstrap.BackgroundDispatcher = dispatcher
         try:

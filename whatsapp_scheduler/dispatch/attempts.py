@@ -27,6 +27,7 @@ from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit, throughput
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
+from whatsapp_scheduler.dispatch import template_gate as template_gate_mod
 from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
 from whatsapp_scheduler.whatsapp import errorcodes
 
@@ -63,6 +64,7 @@ class SendPath:
         on_pause: Callable[[datetime], None],
         breaker: breaker_mod.Breaker | None = None,
         consent_gate: consent_gate_mod.ConsentGate | None = None,
+        template_gate: template_gate_mod.TemplateGate | None = None,
     ) -> None:
         self.name = name  # the sender's name (`messages.sender`)
         self.sender = sender
@@ -74,6 +76,7 @@ class SendPath:
         self.shared_limiter = shared_limiter
         self.window_gate = window_gate
         self.consent_gate = consent_gate  # the recipient's opt-out, again at send time
+        self.template_gate = template_gate  # Meta's template status, again at send time
         self.pauses = pauses
         self.tally = tally
         self.metrics = metrics
@@ -112,7 +115,8 @@ class SendPath:
     def _not_to_send(
         self, message: messages.ScheduledMessage, now: datetime
     ) -> store.Outcome | None:
-        """Too late (MAX_LATENESS), or its recipient opted out since the claim."""
+        """Too late (MAX_LATENESS), its recipient opted out since the claim, or Meta has
+        since disabled, rejected or paused its template (`template_gate`)."""
         if retries.is_expired(message.due_at, now, self.max_lateness):
             if self.consent_gate is not None:
                 self.consent_gate.forget(message.id)
@@ -121,6 +125,16 @@ class SendPath:
             refused = self.consent_gate.check(message)
             if refused is not None:
                 return self.tally.opted_out(message, now, refused)
+        if self.template_gate is not None:
+            verdict = self.template_gate.check(message)
+            if verdict is not None:
+                kind, text = verdict
+                if kind == "paused":
+                    later = now + template_gate_mod.PAUSED_RETRY
+                    return self.tally.deferral(message, now, later, "template_paused")
+                return self.tally.failed_unsent(
+                    message, now, "template_unusable", messages.AttemptOutcome.FAILED, text
+                )
         return None
 
     async def _attempt(self, message: messages.ScheduledMessage) -> store.Outcome:

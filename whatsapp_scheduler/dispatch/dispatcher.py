@@ -52,6 +52,7 @@ from whatsapp_scheduler.dispatch import liveness as liveness_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
 from whatsapp_scheduler.dispatch import senders as sources_mod
+from whatsapp_scheduler.dispatch import template_gate as template_gate_mod
 from whatsapp_scheduler.dispatch import wakeup as wakeup_mod
 from whatsapp_scheduler.dispatch import window_gate as window_gate_mod
 
@@ -144,6 +145,7 @@ class Dispatcher:
         liveness: liveness_mod.Liveness | None = None,
         senders: sources_mod.SenderSource | None = None,
         connect: Connect | None = None,
+        template_statuses: template_gate_mod.TemplateStatuses | None = None,
     ) -> None:
         """`sender` + `phone_number_id`: the sender `default` (fixed). `senders` + `connect`:
         every sender of the source (reloaded, see `reload_senders`), each sent through
@@ -188,6 +190,11 @@ class Dispatcher:
         )
         self._window_gate = window_gate
         self._consent_gate = consent_gate_mod.ConsentGate(message_store)  # docs/consent.md
+        self._template_gate = (  # Meta's template status at send time (docs/templates.md)
+            template_gate_mod.TemplateGate(template_statuses)
+            if template_statuses is not None
+            else None
+        )
         self._shared = shared_limiter
         self._base_limiter = limiter
         self._policy = policy
@@ -230,6 +237,7 @@ class Dispatcher:
             shared_limiter=self._shared,
             window_gate=self._window_gate,
             consent_gate=self._consent_gate,
+            template_gate=self._template_gate,
             pauses=self.pauses,
             tally=self.tally,
             metrics=self.metrics,
@@ -605,6 +613,8 @@ class Dispatcher:
             return
         if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
             await lane.path.consent_gate.prepare(batch, lane.window_numbers)
+        if lane.path.template_gate is not None:  # Meta's template status now (template_gate.py)
+            await lane.path.template_gate.prepare(batch)
         gate = lane.path.window_gate  # WINDOW_POLICY at send time (window_gate.py)
         if gate is not None:
             await gate.prepare(batch, lane.window_numbers)  # one read per batch, or none

@@ -160,6 +160,19 @@ class TemplateCatalogue:
                 notes.append(note)
         return notes
 
+    # -- send time (dispatch.template_gate.TemplateStatuses) ------------------------------
+
+    async def refresh(self) -> None:
+        """Re-read the catalogue if the in-process copy is older than `refresh_seconds`."""
+        await self._fresh()
+
+    def template_status(self, sender: str, name: str, language: str) -> str | None:
+        """Meta's status of that template in the sender's WABA as last synced (None: not in
+        the catalogue)."""
+        entries = self._by_waba.get(self._waba_of.get(sender) or "")
+        template = entries.get((name, language)) if entries else None
+        return template.status if template is not None else None
+
     # -- categories (the consent rules: a marketing opt-out stops MARKETING templates) ------
 
     async def categories(self, sender: str, names: Collection[str]) -> Mapping[str, str]:

@@ -11,6 +11,8 @@ import time
 from typing import Any
 
 from tests.integration.lifecycle.conftest import APP_SECRET, due_now
+from whatsapp_scheduler import bootstrap
+from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.sandbox import catalogue
 from whatsapp_scheduler.whatsapp import webhooks
 
@@ -253,3 +255,46 @@ async def test_a_marketing_opt_out_refuses_the_catalogues_marketing_templates_on
         reminder = {"name": "randevu_hatirlatma", "language": "tr", "parameters": ["a", "b"]}
         accepted = await env.client.post("/schedule", json=_request("util-1", reminder))
         assert accepted.status_code == 200, accepted.text
+
+
+async def _until_status(env: Any, name: str, language: str, status: str) -> None:
+    deadline = time.monotonic() + 30  # only against a hang
+    while True:
+        listed = (await env.client.get(f"/templates/{name}", params={"language": language})).json()
+        if listed and listed[0]["status"] == status:
+            return
+        assert time.monotonic() < deadline, listed
+        await asyncio.sleep(0.05)
+
+
+async def test_at_send_time_a_disabled_template_fails_unsent_and_a_paused_one_waits(live):
+    """Scheduled while APPROVED; then Meta disables one language and pauses the other (its
+    webhooks). The dispatcher sends neither: the disabled one fails with the reason and no
+    request to Meta, the paused one stays queued with no attempt spent."""
+    async with live(waba_id=WABA) as env:
+        await _synced(env)
+        reminder = {"name": "randevu_hatirlatma", "parameters": ["Ayşe", "10:00"]}
+        for message_id, language in (("gone-1", "tr"), ("wait-1", "en_US")):
+            made = await env.client.post(
+                "/schedule", json=_request(message_id, reminder | {"language": language})
+            )
+            assert made.status_code == 200, made.text
+        env.standin.set_template_status("randevu_hatirlatma", "tr", "DISABLED")
+        env.standin.set_template_status("randevu_hatirlatma", "en_US", "PAUSED")
+        await _until_status(env, "randevu_hatirlatma", "tr", "DISABLED")
+        await _until_status(env, "randevu_hatirlatma", "en_US", "PAUSED")
+        templates = bootstrap.build_templates(env.settings, env.store, clock_mod.SystemClock())
+        d = await bootstrap.build_dispatcher(env.settings, env.store, templates=templates)
+        try:
+            await d.run(burst=True)
+        finally:
+            await d.stop()
+        gone = (await env.client.get("/status/gone-1")).json()
+        assert gone["status"] == "failed"
+        assert "is DISABLED at Meta since it was scheduled: nothing was sent" in str(
+            gone["last_error"]
+        )
+        waiting = (await env.client.get("/status/wait-1")).json()
+        assert (waiting["status"], waiting["attempts"]) == ("queued", 0)
+        asked = {r.biz_opaque_callback_data for r in env.standin.requests}
+        assert not asked & {"gone-1", "wait-1"}  # neither reached "Meta"
