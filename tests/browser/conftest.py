@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +112,18 @@ def watch_csp(page: Any) -> list[str]:
 
     page.on("console", on_console)
     return refused
+
+
+@contextlib.contextmanager
+def serve_sandbox(tmp_path: Path, api_key: str) -> Iterator[Any]:
+    """A real `whatsapp-scheduler serve --sandbox` with `api_key`, healthy, stopped after."""
+    from tests.acceptance.conftest import BIN, Service, base_env, free_port
+
+    port = free_port()
+    argv = [str(BIN), "serve", "--sandbox", "--port", str(port), "--sandbox-port", str(free_port())]
+    running = Service(argv, base_env(tmp_path, API_KEY=api_key), port, tmp_path)
+    try:
+        running.wait_healthy()
+        yield running
+    finally:
+        running.stop()

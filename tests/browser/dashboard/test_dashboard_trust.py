@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.acceptance.conftest import BIN, Service, base_env, free_port
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium, watch_csp
+from tests.acceptance.conftest import Service
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium, serve_sandbox, watch_csp
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -24,15 +25,9 @@ KEY = "browser-docs-key-0123456789abcdef"
 
 
 @pytest.fixture
-def service(tmp_path: Path):
-    port = free_port()
-    argv = [str(BIN), "serve", "--sandbox", "--port", str(port), "--sandbox-port", str(free_port())]
-    running = Service(argv, base_env(tmp_path, API_KEY=KEY), port, tmp_path)
-    try:
-        running.wait_healthy()
+def service(tmp_path: Path) -> Iterator[Service]:
+    with serve_sandbox(tmp_path, KEY) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.mark.timeout(120)
