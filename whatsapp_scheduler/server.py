@@ -103,6 +103,7 @@ async def serve(settings: settings_mod.Settings, *, show_key: bool = False) -> i
     try:
         if standin is not None:
             await register_sandbox_branch(settings)
+            await sync_sandbox_templates(settings)
         factory = bootstrap.serve_dispatcher if settings.dispatcher_enabled else None
         app = app_mod.create_app(settings, dispatcher_factory=factory)
         server = _Server(uvicorn_config(settings, app))
@@ -175,6 +176,20 @@ async def register_sandbox_branch(settings: settings_mod.Settings) -> None:
                     SANDBOX_BRANCH_NAME,
                     exc,
                 )
+    finally:
+        await message_store.close()
+
+
+async def sync_sandbox_templates(settings: settings_mod.Settings) -> None:
+    """Sync the stand-in's seeded template catalogue once before the API answers, so the
+    first request already finds it (the timed sync runs only with the dispatcher, soon after
+    start; with `--no-dispatcher` never)."""
+    message_store = bootstrap.open_store(settings)
+    try:
+        catalogue = bootstrap.build_templates(settings, message_store, clock_mod.SystemClock())
+        for result in await catalogue.sync():
+            if result.error:
+                logger.warning("sandbox: template sync failed: %s", result.error)
     finally:
         await message_store.close()
 

@@ -72,6 +72,52 @@ def test_schedule_list_status_cancel(served):
     assert as_json["status"] == "cancelled"
 
 
+@pytest.mark.timeout(240)
+def test_schedule_a_template_checked_against_the_synced_catalogue(served):
+    """`schedule --template` with `--param` (POSITIONAL) or `--named` (NAMED): `serve --sandbox`
+    synced the stand-in's catalogue, so the service checks them against it."""
+    common = ["--url", served.url, "--api-key", KEY, "--to", "+905551234567"]
+    at = ["--at", "2030-12-01 09:30"]
+    made = cli(
+        "schedule", *common, *at, "--template", "randevu_hatirlatma", "--language", "tr",
+        "--param", "Ada", "--param", "10:00", "--id", "cli-t1", "--json",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["template"] == {
+        "name": "randevu_hatirlatma",
+        "language": {"code": "tr"},
+        "components": [
+            {
+                "type": "body",
+                "parameters": [{"type": "text", "text": "Ada"}, {"type": "text", "text": "10:00"}],
+            }
+        ],
+    }
+    short = cli(
+        "schedule", *common, *at, "--template", "randevu_hatirlatma", "--language", "tr",
+        "--param", "Ada",
+    )  # fmt: skip
+    assert short.returncode == 1
+    assert "takes 2 body parameters" in short.stderr, short.stderr
+    # NAMED: the names are checked (one missing is named); right names reach the next rule
+    # (this seeded template also has a URL button, whose part the CLI does not give).
+    wrong = cli(
+        "schedule", *common, *at, "--template", "siparis_durumu", "--language", "tr",
+        "--named", "customer=Ayşe",
+    )  # fmt: skip
+    assert (wrong.returncode, "missing order_id" in wrong.stderr) == (1, True), wrong.stderr
+    right = cli(
+        "schedule", *common, *at, "--template", "siparis_durumu", "--language", "tr",
+        "--named", "customer=Ayşe", "--named", "order_id=A-1001",
+    )  # fmt: skip
+    assert (right.returncode, "URL button at index 0" in right.stderr) == (1, True), right.stderr
+    usage = cli("schedule", *common, *at, "--template", "randevu_hatirlatma")
+    assert (usage.returncode, "--template needs --language" in usage.stderr) == (2, True)
+    both = cli("schedule", *common, *at, "--text", "x", "--template", "y", "--language", "tr")
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr
+
+
 def test_status_says_when_the_fallback_template_went_out(start_service):
     """WINDOW_POLICY=template, a recipient who never wrote: the sandbox's dispatcher sends the
     fallback template, and `status` says so."""

@@ -59,7 +59,29 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--to", required=True, help="recipient, with + and country code")
     p.add_argument("--at", required=True, help='local date and time, "2026-12-01 09:30"')
     p.add_argument("--timezone", help="IANA zone of --at (default: the service's TIMEZONE)")
-    p.add_argument("--text", required=True, help="message text (up to 4,096 characters)")
+    content = p.add_mutually_exclusive_group(required=True)
+    content.add_argument("--text", help="message text (up to 4,096 characters)")
+    content.add_argument(
+        "--template",
+        metavar="NAME",
+        help="an approved WhatsApp template instead of --text (`templates list` shows them)",
+    )
+    p.add_argument(
+        "--language", help="the template's language code, e.g. tr or en_US (with --template)"
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="TEXT",
+        help="a body parameter of a POSITIONAL template, in order ({{1}}, {{2}} ...; repeatable)",
+    )
+    p.add_argument(
+        "--named",
+        action="append",
+        metavar="NAME=TEXT",
+        help="a body parameter of a NAMED template ({{customer}}: --named customer=Ayşe; "
+        "repeatable)",
+    )
     p.add_argument("--id", help="your id for the message (retrying with it is safe)")
     p.add_argument(
         "--from",
@@ -139,12 +161,13 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
     match = _AT.match(args.at)
     if match is None:
         raise UsageError(f'--at must look like "2026-12-01 09:30", not {args.at!r}')
-    body: dict[str, Any] = {
-        "alici": args.to,
-        "tarih": match[1],
-        "saat": match[2],
-        "mesaj": args.text,
-    }
+    body: dict[str, Any] = {"alici": args.to, "tarih": match[1], "saat": match[2]}
+    if args.template is not None:
+        body["template"] = _template_of(args)
+    else:
+        if args.language or args.param or args.named:
+            raise UsageError("--language, --param and --named go with --template, not --text")
+        body["mesaj"] = args.text
     if args.timezone:
         body["timezone"] = args.timezone
     if args.id:
@@ -168,6 +191,27 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
     for warning in data.get("warnings", []):
         print(f"warning: {warning}", file=err)
     return OK
+
+
+def _template_of(args: argparse.Namespace) -> dict[str, Any]:
+    """`--template NAME --language tr --param ...` (or `--named k=v ...`) as the API's
+    `template` field; the service checks it against Meta's synced catalogue."""
+    if not args.language:
+        raise UsageError("--template needs --language (e.g. --language tr)")
+    if args.param and args.named:
+        raise UsageError("give --param (POSITIONAL template) or --named (NAMED), not both")
+    template: dict[str, Any] = {"name": args.template, "language": args.language}
+    if args.param:
+        template["parameters"] = list(args.param)
+    elif args.named:
+        given = []
+        for item in args.named:
+            name, sep, text = item.partition("=")
+            if not sep or not name.strip():
+                raise UsageError(f"--named takes NAME=TEXT, not {item!r}")
+            given.append({"type": "text", "parameter_name": name.strip(), "text": text})
+        template["components"] = [{"type": "body", "parameters": given}]
+    return template
 
 
 def _list(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

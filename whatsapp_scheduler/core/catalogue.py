@@ -66,20 +66,20 @@ class CatalogueTemplate:
 
     def body_variables(self) -> list[str]:
         """The body's variables in order of appearance: ['1', '2'] or ['customer', ...]."""
-        return _variables(str(self._part("BODY").get("text", "")), self.named)
+        return _variables(str(self.part("BODY").get("text", "")), self.named)
 
     def header(self) -> Mapping[str, Any]:
-        return self._part("HEADER")
+        return self.part("HEADER")
 
     def buttons(self) -> list[Mapping[str, Any]]:
-        found = self._part("BUTTONS").get("buttons")
+        found = self.part("BUTTONS").get("buttons")
         return [b for b in found if isinstance(b, Mapping)] if isinstance(found, list) else []
 
     @property
     def named(self) -> bool:
         return self.parameter_format == NAMED
 
-    def _part(self, kind: str) -> Mapping[str, Any]:
+    def part(self, kind: str) -> Mapping[str, Any]:
         for part in self.components:
             if str(part.get("type", "")).upper() == kind:
                 return part
@@ -312,3 +312,81 @@ def _length(parameter: Mapping[str, Any], limit: int, field: str, what: str) -> 
             raise errors.ValidationFailed(
                 field, f"{what} is {len(value)} characters; at most {limit}"
             )
+
+
+# -- a preview: the template as the recipient would see it ----------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Preview:
+    """A synced template with its body (and text header) filled in with given parameters, as
+    the dashboard shows it while a message is composed. A missing parameter stays `{{1}}`."""
+
+    header: str | None  # the text header, filled in; None without a text header
+    header_format: str | None  # TEXT, IMAGE, VIDEO, DOCUMENT, LOCATION; None: no header
+    body: str
+    footer: str | None
+    buttons: tuple[str, ...]  # each button's text
+    variables: tuple[str, ...]  # the body's variables in order: ('1', '2') or ('name', ...)
+    missing: tuple[str, ...]  # variables that got no parameter
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "header": self.header,
+            "header_format": self.header_format,
+            "body": self.body,
+            "footer": self.footer,
+            "buttons": list(self.buttons),
+            "variables": list(self.variables),
+            "missing": list(self.missing),
+        }
+
+
+def preview(template: CatalogueTemplate, parameters: Mapping[str, str]) -> Preview:
+    """`template` with `parameters` (variable -> text: '1' -> 'Ada', or 'name' -> 'Ada') put in
+    its text header and body. Nothing is checked: `check()` does that when scheduled."""
+    pattern = _NAMED if template.named else _POSITIONAL
+    missing: list[str] = []
+
+    def fill(text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            value = parameters.get(match.group(1))
+            if value is None or value == "":
+                if match.group(1) not in missing:
+                    missing.append(match.group(1))
+                return match.group(0)
+            return value
+
+        return pattern.sub(one, text)
+
+    header = template.header()
+    fmt = str(header.get("format", "TEXT")).upper() if header else None
+    header_text = fill(str(header.get("text", ""))) if header and fmt == "TEXT" else None
+    body = fill(str(template.part("BODY").get("text", "")))
+    footer = template.part("FOOTER").get("text")
+    return Preview(
+        header=header_text,
+        header_format=fmt,
+        body=body,
+        footer=str(footer) if footer else None,
+        buttons=tuple(str(b.get("text", "")) for b in template.buttons()),
+        variables=tuple(template.body_variables()),
+        missing=tuple(missing),
+    )
+
+
+def send_key(template: Mapping[str, Any]) -> tuple[str, str]:
+    """(name, language code) of a template message in Meta's send shape."""
+    language = template.get("language")
+    code = language.get("code") if isinstance(language, Mapping) else language
+    return str(template.get("name")), str(code)
+
+
+def sent_parameters(template: Mapping[str, Any]) -> dict[str, str]:
+    """The body parameters of a template message in Meta's send shape, as `preview()`'s
+    mapping: {'1': 'Ada', '2': '10:00'} (positional) or {'customer': 'Ada'} (named)."""
+    found: dict[str, str] = {}
+    for index, parameter in enumerate(_parameters(_components(template), "body")):
+        key = parameter.get("parameter_name") or str(index + 1)
+        found[str(key)] = str(parameter.get("text", ""))
+    return found

@@ -306,6 +306,19 @@ class TemplateCatalogue:
         found = await self.store.list_templates(query.waba_id)
         return [t for t in found if query.matches(t) and (wabas is None or t.waba_id in wabas)]
 
+    async def of_sender(self, sender: str) -> builtins.list[CatalogueTemplate]:
+        """The templates of `sender`'s WABA (this process's copy, at most `refresh_seconds`
+        old), by name and language: the dashboard's picker. Empty without a WABA id or sync."""
+        await self._fresh()
+        entries = self._by_waba.get(self._waba_of.get(sender) or "", {})
+        return [entries[key] for key in sorted(entries)]
+
+    async def find(self, sender: str, name: str, language: str) -> CatalogueTemplate | None:
+        """That template in `sender`'s WABA as last synced; None when it is not there."""
+        await self._fresh()
+        entries = self._by_waba.get(self._waba_of.get(sender) or "", {})
+        return entries.get((name, language))
+
     async def sender_wabas(self, names: frozenset[str]) -> frozenset[str]:
         """The WABA ids of these senders (what a key limited to them may see)."""
         if self.senders is None:

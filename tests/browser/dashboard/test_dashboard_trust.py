@@ -109,6 +109,8 @@ async def test_a_double_clicked_schedule_sends_one_request_and_stores_one_messag
         await context.route("**/compose", slow_compose)
         # Two clicks, the second while the first POST is on its way (a double click that
         # the browser does not merge into one submission, as happened to users).
+        # Mouse clicks land only inside the viewport: the button is scrolled into it first.
+        await page.locator("#compose-submit").scroll_into_view_if_needed()
         box = await page.locator("#compose-submit").bounding_box()
         assert box is not None
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

@@ -15,6 +15,7 @@ from whatsapp_scheduler.web.routes import (
     dashboard_import,
     dashboard_live,
     dashboard_pages,
+    dashboard_templates,
 )
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ router.include_router(dashboard_auth.router)
 router.include_router(dashboard_pages.router)
 router.include_router(dashboard_import.router)
 router.include_router(dashboard_live.router)
+router.include_router(dashboard_templates.router)
 
 
 def install(app: FastAPI) -> None:

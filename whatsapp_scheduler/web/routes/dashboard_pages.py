@@ -21,8 +21,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from whatsapp_scheduler import service, store
+from whatsapp_scheduler import bootstrap, service, store
 from whatsapp_scheduler.core import (
+    catalogue,
     errors,
     localtime,
     messages,
@@ -33,6 +34,7 @@ from whatsapp_scheduler.core import (
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import dashboard, deps, i18n, sessions
+from whatsapp_scheduler.web.routes import dashboard_templates
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ _FIELD_INPUTS = {
     "saat": "time",
     "timezone": "zone",
     "mesaj": "text",
+    "gonderen": "sender",
 }
 
 
@@ -326,7 +329,11 @@ def _start_of(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
 
 @router.get("/message/{message_id}")
 async def message_page(
-    request: Request, message_id: str, session: SessionDep, svc: deps.ServiceDep
+    request: Request,
+    message_id: str,
+    session: SessionDep,
+    svc: deps.ServiceDep,
+    runtime: deps.RuntimeDep,
 ) -> Response:
     """One message: its fields, its timeline, every attempt with Meta's answer explained."""
     try:
@@ -351,8 +358,23 @@ async def message_page(
         "timeline": timeline,
         "cancellable": messages.cancellable(m.status),
         "window_policy": str(svc.window_policy),
+        "rendered": await _rendered(runtime, m),
     }
     return dashboard.render(request, "message.html", context, session=session)
+
+
+async def _rendered(
+    runtime: bootstrap.Runtime, m: messages.ScheduledMessage
+) -> catalogue.Preview | None:
+    """The message's template as the recipient sees it (body with its parameters), when the
+    sender's synced catalogue has it; None otherwise (the fields alone are shown)."""
+    if m.template is None or runtime.templates is None:
+        return None
+    name, code = catalogue.send_key(m.template)
+    found = await runtime.templates.find(m.sender, name, code)
+    if found is None:
+        return None
+    return catalogue.preview(found, catalogue.sent_parameters(m.template))
 
 
 @router.get("/message/{message_id}/cancel")
@@ -408,10 +430,23 @@ async def _maybe_get(
 
 
 @router.get("/compose")
-async def compose_form(request: Request, session: WriterDep, svc: deps.ServiceDep) -> Response:
+async def compose_form(
+    request: Request,
+    session: WriterDep,
+    svc: deps.ServiceDep,
+    runtime: deps.RuntimeDep,
+    template: Annotated[str, Query(max_length=512)] = "",
+    language: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    """The empty form; `?template=NAME&language=tr` (the catalogue page's "use" link) opens
+    it on that template."""
     today = svc.clock.now().astimezone(zoneinfo.ZoneInfo(svc.default_timezone)).date()
     form = ComposeForm(date=today.isoformat())
-    return _compose_page(request, session, svc, form, None)
+    if template and TEMPLATES_AVAILABLE:
+        form = dataclasses.replace(
+            form, kind="template", template_name=template, template_language=language
+        )
+    return await _compose_page(request, session, svc, runtime, form, None)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -427,6 +462,7 @@ class ComposeForm:
     template_name: str = ""
     template_language: str = ""
     template_params: str = ""  # one body parameter a line
+    sender: str = ""  # the sender's name (`gonderen`); empty: the default sender
     fallback_name: str = ""
     fallback_language: str = ""
     fallback_params: str = ""
@@ -465,6 +501,7 @@ class ComposeForm:
                 else None
             ),
             fallback_template=fallback,
+            gonderen=self.sender.strip() or None,
         )
 
 
@@ -513,6 +550,7 @@ async def compose(
     request: Request,
     session: WriterDep,
     svc: deps.ServiceDep,
+    runtime: deps.RuntimeDep,
     csrf: Annotated[str, Form(max_length=128)] = "",
     recipient: Annotated[str, Form(max_length=64)] = "",
     kind: Annotated[str, Form(max_length=16)] = "text",
@@ -526,6 +564,7 @@ async def compose(
     fallback_name: Annotated[str, Form(max_length=600)] = "",
     fallback_language: Annotated[str, Form(max_length=64)] = "",
     fallback_params: Annotated[str, Form(max_length=60_000)] = "",
+    gonderen: Annotated[str, Form(max_length=64)] = "",
     id_: Annotated[str, Form(alias="id", max_length=128)] = "",
 ) -> Response:
     """Schedule through `service.schedule_with_warnings` (the API's call); a refusal shows the
@@ -548,18 +587,19 @@ async def compose(
         fallback_name=fallback_name,
         fallback_language=fallback_language,
         fallback_params=fallback_params,
+        sender=gonderen,
         **({"id": id_} if id_ else {}),
     )
-    request_ = sessions.on_behalf(session, form.to_request())
+    request_ = sessions.on_behalf(session, await _named_parameters(runtime, svc, form))
     try:
         result, warnings = await svc.schedule_with_warnings(request_)
     except errors.Conflict:
         t = i18n.translator(dashboard.language(request))
         reused = errors.Conflict(t("compose.form_used", id=form.id))
         fresh = dataclasses.replace(form, id=FORM_ID_PREFIX + secrets.token_hex(12))
-        return _compose_page(request, session, svc, fresh, reused, status_code=409)
+        return await _compose_page(request, session, svc, runtime, fresh, reused, status_code=409)
     except errors.ValidationFailed as exc:
-        return _compose_page(request, session, svc, form, exc, status_code=422)
+        return await _compose_page(request, session, svc, runtime, form, exc, status_code=422)
     message = result.message
     response = RedirectResponse(f"/?created={message.id}", status_code=303)
     if warnings:
@@ -568,15 +608,53 @@ async def compose(
     return response
 
 
-def _compose_page(
+async def _named_parameters(
+    runtime: bootstrap.Runtime, svc: service.SchedulerService, form: ComposeForm
+) -> service.ScheduleRequest:
+    """`form.to_request()`; for a template the catalogue knows as NAMED, the lines of the
+    parameters box are its named body parameters in the body's order (Meta needs
+    `parameter_name` on each), so the form works for both kinds of template."""
+    request = form.to_request()
+    catalogue_ = runtime.templates
+    template = request.template
+    if catalogue_ is None or template is None or "parameters" not in template:
+        return request
+    found = await catalogue_.find(
+        form.sender.strip() or svc.default_sender,
+        form.template_name.strip(),
+        form.template_language.strip(),
+    )
+    if found is None or not found.named:
+        return request
+    names = found.body_variables()
+    values = list(template["parameters"])
+    given = [
+        {
+            "type": "text",
+            "parameter_name": names[i] if i < len(names) else f"extra_{i + 1}",
+            "text": v,
+        }
+        for i, v in enumerate(values)
+    ]
+    named = {"name": template["name"], "language": template["language"]}
+    named["components"] = [{"type": "body", "parameters": given}]
+    request.template = named
+    return request
+
+
+async def _compose_page(
     request: Request,
     session: sessions.Session,
     svc: service.SchedulerService,
+    runtime: bootstrap.Runtime,
     form: ComposeForm,
     error: errors.SchedulerError | None,
     status_code: int = 200,
 ) -> Response:
     field = getattr(error, "field", None)
+    choices = await dashboard_templates.sender_choices(svc, session)
+    sender = form.sender.strip() or (choices[0] if choices else svc.default_sender)
+    picks = await dashboard_templates.picker_names(runtime.templates, sender)
     context = {
         "form": form,
         "error": error,
@@ -588,7 +666,9 @@ def _compose_page(
         "max_parameters": templates.MAX_PARAMETERS,
         "templates_available": TEMPLATES_AVAILABLE,
         "window_policy": str(svc.window_policy),
-        "languages": TEMPLATE_LANGUAGES,
+        "languages": sorted({*TEMPLATE_LANGUAGES, *(lang for _, lang in picks)}),
+        "sender_choices": choices,
+        "template_names": sorted({name for name, _ in picks}),
     }
     return dashboard.render(
         request, "compose.html", context, session=session, status_code=status_code

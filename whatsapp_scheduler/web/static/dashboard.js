@@ -140,6 +140,86 @@
     });
   }
 
+  // -- compose: the template picker's preview, filled in as the parameters are typed ----------
+  function templatePreview() {
+    const box = document.getElementById("template-preview");
+    const name = document.getElementById("template-name");
+    if (!box || !name) return;
+    const language = document.getElementById("template-language");
+    const params = document.getElementById("template-params");
+    const sender = document.getElementById("sender");
+    const names = document.getElementById("template-names");
+    const el = (id) => document.getElementById(id);
+    let data = null;
+    let asked = 0;
+    let timer = null;
+    const fill = (text, variables, values, named) =>
+      text.replace(named ? /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g : /\{\{\s*(\d+)\s*\}\}/g, (whole, key) => {
+        const i = named ? variables.indexOf(key) : Number(key) - 1;
+        const v = i >= 0 ? values[i] : undefined;
+        return v ? v : whole;
+      });
+    const render = () => {
+      const info = el("preview-info");
+      const bubble = el("preview-bubble");
+      if (!data || !name.value.trim()) { box.hidden = true; return; }
+      box.hidden = false;
+      if (!data.found) {
+        bubble.hidden = true;
+        const langs = (data.languages || []).join(", ");
+        info.textContent = box.dataset.none + (langs ? " " + box.dataset.languages.replace("{languages}", langs) : "");
+        box.dataset.found = "false";
+        return;
+      }
+      box.dataset.found = "true";
+      const lines = params.value.replace(/\r\n/g, "\n").split("\n");
+      while (lines.length && !lines[lines.length - 1].trim()) lines.pop();
+      const named = data.parameter_format === "NAMED";
+      const vars = data.variables || [];
+      const shown = vars.map((v) => "{{" + v + "}}").join(", ");
+      const missing = vars.filter((v, i) => !lines[i]).map((v) => "{{" + v + "}}");
+      info.textContent = [
+        box.dataset.statusLine.replace("{status}", data.status_label).replace("{category}", data.category_label),
+        vars.length ? box.dataset.takes.replace("{count}", vars.length).replace("{names}", shown) : "",
+        missing.length ? box.dataset.missing.replace("{names}", missing.join(", ")) : "",
+      ].filter(Boolean).join(" · ");
+      bubble.hidden = false;
+      const header = el("preview-header");
+      header.hidden = !data.header_format;
+      header.textContent = data.header_format === "TEXT" ? fill(data.header || "", vars, lines, named) : "[" + (data.header_format || "") + "]";
+      el("preview-body").textContent = fill(data.body || "", vars, lines, named);
+      const footer = el("preview-footer");
+      footer.hidden = !data.footer;
+      footer.textContent = data.footer || "";
+      const buttons = el("preview-buttons");
+      buttons.replaceChildren(...(data.buttons || []).map((b) => { const li = document.createElement("li"); li.textContent = b; return li; }));
+      buttons.hidden = !(data.buttons || []).length;
+    };
+    const load = async () => {
+      const mine = ++asked;
+      const query = new URLSearchParams({ name: name.value.trim(), language: language.value.trim(), sender: sender ? sender.value : "" });
+      if (!name.value.trim()) { data = null; render(); return; }
+      const reply = await fetch("/dashboard/api/template?" + query, { credentials: "same-origin" });
+      if (mine !== asked || !reply.ok) return;
+      data = await reply.json();
+      render();
+    };
+    const later = () => { clearTimeout(timer); timer = setTimeout(load, 200); };
+    name.addEventListener("input", later);
+    language.addEventListener("input", later);
+    params.addEventListener("input", render);
+    if (sender && sender.tagName === "SELECT" && names) {
+      sender.addEventListener("change", async () => {
+        later();
+        const reply = await fetch("/dashboard/api/template-names?sender=" + encodeURIComponent(sender.value), { credentials: "same-origin" });
+        if (!reply.ok) return;
+        const list = await reply.json();
+        names.replaceChildren(...list.names.map((n) => { const o = document.createElement("option"); o.value = n; return o; }));
+      });
+    }
+    if (name.value.trim()) load();
+  }
+
   // -- import: store the previewed rows in chunks, with a progress bar -----------------------
   function importRows() {
     const button = document.getElementById("store");
@@ -194,6 +274,7 @@
     watchStatuses();
     tickTimeLeft();
     compose();
+    templatePreview();
     importRows();
   });
 })();
