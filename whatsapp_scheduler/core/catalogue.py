@@ -56,6 +56,12 @@ class CatalogueTemplate:
     updated_at: datetime
     template_id: str | None = None
     quality: str | None = None  # GREEN, YELLOW, RED, UNKNOWN
+    # The body's variables, parsed once (the schedule-time check reads them per message).
+    _body_variables: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        text = str(self.part("BODY").get("text", ""))
+        object.__setattr__(self, "_body_variables", tuple(_variables(text, self.named)))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -66,7 +72,7 @@ class CatalogueTemplate:
 
     def body_variables(self) -> list[str]:
         """The body's variables in order of appearance: ['1', '2'] or ['customer', ...]."""
-        return _variables(str(self.part("BODY").get("text", "")), self.named)
+        return list(self._body_variables)
 
     def header(self) -> Mapping[str, Any]:
         return self.part("HEADER")

@@ -61,27 +61,6 @@ def template_name(message: messages.ScheduledMessage) -> str | None:
     return name if isinstance(name, str) else None
 
 
-async def with_categories(
-    batch: Sequence[messages.ScheduledMessage], lookup: CategoryLookup | None
-) -> list[messages.ScheduledMessage]:
-    """`batch` with each template's category from `lookup` (one call per sender); unchanged
-    without a lookup or for texts."""
-    if lookup is None:
-        return list(batch)
-    wanted: dict[str, set[str]] = {}
-    for m in batch:
-        name = template_name(m)
-        if name is not None:
-            wanted.setdefault(m.sender, set()).add(name)
-    found = {sender: await lookup.categories(sender, names) for sender, names in wanted.items()}
-    out = []
-    for m in batch:
-        name = template_name(m)
-        category = found.get(m.sender, {}).get(name) if name is not None else None
-        out.append(m.evolve(category=category.upper()) if category else m)
-    return out
-
-
 class OptedOut(errors.ValidationFailed):
     """The 422 of a message its recipient opted out of; `i18n_key` and `params` let the
     dashboard say it in its own language (`web/i18n.py`, `consent.opted_out_<scope>`)."""

@@ -44,13 +44,15 @@ def build(
     default_region: str,
     default_sender: str = senders.DEFAULT_SENDER_NAME,
     known_senders: Mapping[str, bool] | None = None,
+    category: str | None = None,
 ) -> messages.ScheduledMessage:
     """Validate `request` into a message ready to store; raises ValidationFailed naming the
     field and the rule. Pure: `now` is passed in; nothing is read or stored.
 
     `known_senders` maps each sender's name to whether it is enabled; a `gonderen` must name
     an enabled one (None: only `default_sender` is known). Without `gonderen` the message is
-    `default_sender`'s."""
+    `default_sender`'s. `category` is its template's category from the catalogue (None: a text,
+    or a template the catalogue does not know)."""
     message_id = _check_id(request.id) if request.id is not None else uuid.uuid4().hex
     sender = (
         default_sender
@@ -101,6 +103,7 @@ def build(
         fallback_template=fallback,
         sender=sender,
         created_by=request.created_by,
+        category=category if template is not None else None,
     )
     allowed = request.allowed_senders
     if allowed is not None and message.sender not in allowed:
