@@ -102,6 +102,13 @@ def build_parser(prog: str = "python -m whatsapp_scheduler.sandbox") -> argparse
         "(every other name is 132001, as at Meta), off",
     )
     p.add_argument(
+        "--template-review-seconds",
+        type=float,
+        default=2.0,
+        help="a template created with POST /{WABA-ID}/message_templates is PENDING this long, "
+        "then APPROVED with Meta's status webhook (default 2; negative: stays PENDING)",
+    )
+    p.add_argument(
         "--waba-id",
         default="102290129340398",
         help="the WhatsApp Business Account id whose templates GET message_templates lists",
@@ -142,6 +149,9 @@ def config_from_args(args: argparse.Namespace) -> StandInConfig:
         pair_rate=None if args.no_pair_rate else PairRate(),
         window_check="async" if args.meta_like else args.window,
         template_check=args.template_check,
+        template_review_seconds=(
+            args.template_review_seconds if args.template_review_seconds >= 0 else None
+        ),
         waba_id=args.waba_id,
         status_delays=StatusDelays(sent, delivered, read),
         seed=args.seed,

@@ -45,6 +45,61 @@ def _body(text: str, example: dict[str, Any] | None = None) -> dict[str, Any]:
     return part
 
 
+#: What ``POST /{WABA-ID}/message_templates`` takes (Meta's create request).
+CREATE_FIELDS = frozenset(
+    {"name", "language", "category", "components", "parameter_format", "allow_category_change"}
+)
+CREATE_CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
+COMPONENT_TYPES = frozenset({"HEADER", "BODY", "FOOTER", "BUTTONS"})
+_CREATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+_CREATE_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$")
+
+
+def new_template(body: Any) -> dict[str, Any]:
+    """A create request as the catalogue's entry (status PENDING, component types upper-case
+    as Meta lists them); ValueError naming the field for what Meta refuses with code 100."""
+    if not isinstance(body, dict):
+        raise ValueError("The request body must be a JSON object.")
+    unknown = sorted(set(body) - CREATE_FIELDS)
+    if unknown:
+        raise ValueError(f"(#100) Param {unknown[0]} is not a valid parameter")
+    name, language = body.get("name"), body.get("language")
+    if not isinstance(name, str) or not _CREATE_NAME.match(name):
+        raise ValueError(
+            "(#100) Param name must be 1-512 lower-case letters, digits and underscores"
+        )
+    if not isinstance(language, str) or not _CREATE_LANGUAGE.match(language):
+        raise ValueError("(#100) Param language must be a language code such as en_US")
+    category = str(body.get("category", "")).upper()
+    if category not in CREATE_CATEGORIES:
+        raise ValueError("(#100) Param category must be one of MARKETING, UTILITY, AUTHENTICATION")
+    components = body.get("components")
+    if not isinstance(components, list) or not components:
+        raise ValueError("(#100) Param components must be a non-empty array")
+    parts: list[dict[str, Any]] = []
+    for index, component in enumerate(components):
+        kind = str(component.get("type", "")).upper() if isinstance(component, dict) else ""
+        if kind not in COMPONENT_TYPES:
+            raise ValueError(
+                f"(#100) Param components[{index}][type] must be HEADER, BODY, FOOTER or BUTTONS"
+            )
+        parts.append({**copy.deepcopy(component), "type": kind})
+    if sum(1 for p in parts if p["type"] == "BODY") != 1:
+        raise ValueError("(#100) Param components must have exactly one BODY")
+    fmt = str(body.get("parameter_format", "POSITIONAL")).upper()
+    if fmt not in {"POSITIONAL", "NAMED"}:
+        raise ValueError("(#100) Param parameter_format must be POSITIONAL or NAMED")
+    return {
+        "name": name,
+        "language": language,
+        "status": "PENDING",
+        "category": category,
+        "parameter_format": fmt,
+        "components": parts,
+        "quality_score": {"score": "UNKNOWN"},
+    }
+
+
 def seeded() -> list[dict[str, Any]]:
     """The catalogue a stand-in starts with: several languages, positional and named
     parameters, a header image, buttons, a MARKETING one, a PAUSED and a DISABLED one."""

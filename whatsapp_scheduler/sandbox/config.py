@@ -217,6 +217,9 @@ class StandInConfig:
     #: The template catalogue per WABA id (None: `catalogue.seeded()` under `waba_id`).
     templates: dict[str, list[dict[str, Any]]] | None = None
     template_check: TemplateCheck = "known"
+    #: Seconds a template created through ``POST /{WABA-ID}/message_templates`` stays PENDING
+    #: before it is APPROVED (with Meta's status webhook); None: it stays PENDING.
+    template_review_seconds: float | None = 2.0
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
 

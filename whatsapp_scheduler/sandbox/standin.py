@@ -105,6 +105,7 @@ class StandIn:
         self.tokens = {n.phone_number_id: n.access_token for n in self.numbers.values()}
         #: Templates per WABA (docs/sandbox.md, "Templates"); every number's sends are checked
         #: against its own WABA's (`Number.waba_id`, '' = `config.waba_id`).
+        self._reviews: set[asyncio.Task[None]] = set()  # created templates awaiting approval
         self.catalogue = catalogue_mod.Catalogue(
             config.templates
             if config.templates is not None
@@ -147,6 +148,7 @@ class StandIn:
         app.router.add_post(SEND_ROUTE, self._endpoint.handle)
         app.router.add_get(PHONE_ROUTE, self._phone_info)
         app.router.add_get(TEMPLATES_ROUTE, self._list_templates)
+        app.router.add_post(TEMPLATES_ROUTE, self._create_template)
         control.add_routes(app, self)
         inbox.add_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._unknown_path)
@@ -174,6 +176,8 @@ class StandIn:
 
     async def stop(self) -> None:
         """Stop serving; pending webhooks and status timers are dropped."""
+        for review in list(self._reviews):
+            review.cancel()
         self._statuses.close()
         self.bus.close()
         if self._runner is not None:
@@ -511,6 +515,55 @@ class StandIn:
         except ValueError as exc:
             return web.json_response(graph_errors.error_body(100, str(exc)), status=400)
         return web.json_response(answer)
+
+    async def _create_template(self, request: web.Request) -> web.Response:
+        """``POST /{version}/{WABA-ID}/message_templates``: a new template, PENDING; after
+        ``template_review_seconds`` APPROVED with Meta's ``message_template_status_update``
+        webhook. Answers ``{id, status, category}`` as Meta does; a name already in that
+        language is Meta's 100 / 2388024; a malformed one 100 naming the field."""
+        header = request.headers.get("Authorization")
+        if header not in {"Bearer " + t for t in self.tokens.values()}:
+            code = 190 if header else 200
+            return web.json_response(
+                graph_errors.error_body(code), status=self.limits.auth_http_status
+            )
+        waba_id = request.match_info["waba_id"]
+        if self.catalogue.templates(waba_id) is None:
+            details = f"Unsupported post request. Object with ID '{waba_id}' does not exist."
+            return web.json_response(graph_errors.error_body(100, details), status=400)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response(
+                graph_errors.error_body(100, "The request body is not JSON."), status=400
+            )
+        try:
+            entry = catalogue_mod.new_template(body)
+        except ValueError as exc:  # Graph API errors say which param in `message`
+            error = graph_errors.error_body(100, str(exc), message=str(exc))
+            return web.json_response(error, status=400)
+        if self.catalogue.find(waba_id, entry["name"], entry["language"]) is not None:
+            details = (
+                f"Content in this language already exists: {entry['name']} ({entry['language']})"
+            )
+            error = graph_errors.error_body(100, details)
+            error["error"]["error_subcode"] = 2388024
+            return web.json_response(error, status=400)
+        created = self.catalogue.add(waba_id, entry)
+        delay = self.config.template_review_seconds
+        if delay is not None:
+            review = asyncio.get_running_loop().create_task(
+                self._review(waba_id, created["name"], created["language"], delay)
+            )
+            self._reviews.add(review)
+            review.add_done_callback(self._reviews.discard)
+        return web.json_response(
+            {"id": created["id"], "status": created["status"], "category": created["category"]}
+        )
+
+    async def _review(self, waba_id: str, name: str, language: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.set_template_status(name, language, "APPROVED", waba_id=waba_id)
 
     async def _unknown_path(self, request: web.Request) -> web.Response:
         message = f"Unknown path components: {request.path}"

@@ -10,6 +10,8 @@ import json
 import time
 from typing import Any
 
+import httpx
+
 from tests.integration.lifecycle.conftest import APP_SECRET, due_now
 from whatsapp_scheduler import bootstrap
 from whatsapp_scheduler.core import clock as clock_mod
@@ -298,3 +300,41 @@ async def test_at_send_time_a_disabled_template_fails_unsent_and_a_paused_one_wa
         assert (waiting["status"], waiting["attempts"]) == ("queued", 0)
         asked = {r.biz_opaque_callback_data for r in env.standin.requests}
         assert not asked & {"gone-1", "wait-1"}  # neither reached "Meta"
+
+
+async def test_a_template_created_at_meta_becomes_usable_when_approved(live):
+    """Created through the stand-in's POST message_templates: PENDING, then APPROVED with
+    Meta's status webhook, which makes the service sync that WABA: the template is then
+    accepted when scheduled, with no sync asked for."""
+    async with live(waba_id=WABA) as env:
+        await _synced(env)
+        template = {"name": "kargo_yolda", "language": "tr", "parameters": ["A-1"]}
+        refused = await env.client.post("/schedule", json=_request("k-0", template))
+        assert refused.status_code == 422
+        assert "no template 'kargo_yolda'" in refused.json()["detail"]
+        create = {
+            "name": "kargo_yolda",
+            "language": "tr",
+            "category": "UTILITY",
+            "components": [{"type": "BODY", "text": "Siparişiniz {{1}} yola çıktı."}],
+        }
+        token = env.settings.access_token
+        assert token is not None
+        async with httpx.AsyncClient(base_url=env.standin.url, timeout=30) as meta:
+            reply = await meta.post(
+                f"/v23.0/{WABA}/message_templates",
+                json=create,
+                headers={"Authorization": f"Bearer {token.get_secret_value()}"},
+            )
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["status"] == "PENDING"
+        deadline = time.monotonic() + 30  # only against a hang: approved ~2 s after it is made
+        while True:
+            answer = await env.client.post("/schedule", json=_request("k-1", template))
+            if answer.status_code == 200:
+                break
+            assert answer.status_code == 422, answer.text
+            assert time.monotonic() < deadline, answer.text
+            await asyncio.sleep(0.1)
+        listed = (await env.client.get("/templates", params={"name": "kargo_yolda"})).json()
+        assert [(t["status"], t["category"]) for t in listed] == [("APPROVED", "UTILITY")]

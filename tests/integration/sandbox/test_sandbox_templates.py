@@ -250,3 +250,71 @@ async def test_status_changes_post_metas_template_webhooks(
     status, reply = await send(standin, _template("randevu_hatirlatma", "tr", _body("a", "b")))
     assert (status, reply["error"]["code"]) == (400, 132015), "the send sees the new status"
     assert PHONE_ID in standin.numbers
+
+
+async def _create(
+    http: aiohttp.ClientSession, url: str, body: Any, token: str = TOKEN
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.post(url, json=body, headers=headers) as reply:
+        return reply.status, await reply.json()
+
+
+NEW = {
+    "name": "kargo_yolda",
+    "language": "tr",
+    "category": "UTILITY",
+    "components": [
+        {
+            "type": "body",
+            "text": "Siparişiniz {{1}} yola çıktı.",
+            "example": {"body_text": [["A-1"]]},
+        }
+    ],
+}
+
+
+async def test_a_created_template_is_pending_then_approved_with_metas_webhook(
+    make_standin, receiver: Receiver, http, send
+) -> None:
+    standin = await make_standin(webhook_url=receiver.url, template_review_seconds=0.2)
+    status, created = await _create(http, _url(standin), NEW)
+    assert status == 200, created
+    assert (created["status"], created["category"]) == ("PENDING", "UTILITY")
+    status, listed = await _list(http, _url(standin), name="kargo_yolda")
+    assert [(t["status"], t["components"][0]["type"]) for t in listed["data"]] == [
+        ("PENDING", "BODY")
+    ]
+    async with asyncio.timeout(WAIT):
+        await receiver.wait_for(lambda: len(receiver.posts) >= 1)
+    change = receiver.posts[0].json["entry"][0]["changes"][0]
+    assert change["field"] == "message_template_status_update"
+    assert change["value"]["event"] == "APPROVED"
+    assert change["value"]["message_template_id"] == int(created["id"])
+    status, reply = await send(standin, _template("kargo_yolda", "tr", _body("A-1")))
+    assert status == 200, reply
+    # The same name and language again: Meta's 100 with subcode 2388024.
+    status, again = await _create(http, _url(standin), NEW)
+    assert (status, again["error"]["code"], again["error"]["error_subcode"]) == (400, 100, 2388024)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"category": "PROMO"}, "category"),
+        ({"name": "Kargo Yolda"}, "name"),
+        ({"components": []}, "components"),
+        ({"components": [{"type": "FOOTER", "text": "x"}]}, "BODY"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+async def test_a_malformed_create_is_metas_100_naming_the_field(
+    standin: StandIn, http, change: dict[str, Any], named: str
+) -> None:
+    status, reply = await _create(http, _url(standin), NEW | change)
+    assert (status, reply["error"]["code"]) == (400, 100)
+    assert named in reply["error"]["message"]
+    _, listed = await _list(http, _url(standin), name="kargo_yolda")
+    assert listed["data"] == []
+    status, refused = await _create(http, _url(standin), NEW, token="wrong")
+    assert (status, refused["error"]["code"]) == (401, 190)
