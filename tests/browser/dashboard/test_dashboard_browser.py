@@ -83,6 +83,8 @@ async def test_dashboard_end_to_end(service: Service, status_watch) -> None:
         await page.screenshot(path=str(ARTIFACTS / "dashboard-upcoming.png"), full_page=True)
         await expect(badge).to_have_attribute("data-status", "read", timeout=40_000)
         await expect(badge).to_have_text("read")
+        # Screen readers hear it too (an aria-live region).
+        await expect(page.locator("#live-announce")).to_have_text(f"{created}: read")
         assert await page.evaluate("window.__noReload === true")
         # Live, without a reload, only ever forward. Which steps between queued and read it
         # showed depends on the machine: the page looks once a second, and "sent" lasts ~1.5 s

@@ -26,8 +26,11 @@
         down = setTimeout(() => live && live.classList.remove("on"), OFFLINE_AFTER_MS);
       }
     };
+    const announce = document.getElementById("live-announce");
     source.addEventListener("status", (event) => {
       const data = JSON.parse(event.data);
+      // Said by screen readers (aria-live): which message changed, and to what.
+      if (announce) announce.textContent = data.id + ": " + data.label;
       document.querySelectorAll('[data-id="' + CSS.escape(data.id) + '"]').forEach((row) => {
         row.querySelectorAll(".status").forEach((badge) => {
           badge.dataset.status = data.status;

@@ -1,0 +1,142 @@
+"""WCAG 2.2 level A and AA on every dashboard page, checked with axe-core (the
+`axe-playwright-python` package bundles it) in Debian's Chromium against a real
+`whatsapp-scheduler serve --sandbox`: each page in English and Turkish, at a desktop and a
+phone size. A violation fails the test with axe's rule, its help text and the offending HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from tests.acceptance.conftest import Service
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium, serve_sandbox
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+KEY = "browser-accessibility-key-0123456789"
+ZONE = "Europe/Istanbul"
+#: axe-core's tags for WCAG 2.0, 2.1 and 2.2 at levels A and AA.
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+SIZES = {"desktop": (1200, 800), "phone": (390, 844)}
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    with serve_sandbox(tmp_path, KEY) as running:
+        later = datetime.now(ZoneInfo(ZONE)) + timedelta(hours=3)
+        with httpx.Client(base_url=running.url, headers={"X-API-Key": KEY}, timeout=30) as api:
+            now = datetime.now(ZoneInfo(ZONE))
+            sent = {
+                "id": "a11y-now",
+                "alici": "+905551230000",
+                "tarih": now.strftime("%Y-%m-%d"),
+                "saat": now.strftime("%H:%M:%S"),
+                "timezone": ZONE,
+                "mesaj": "Şimdi gönderilen",  # so the inbox has a conversation to show
+            }
+            assert api.post("/schedule", json=sent).status_code == 200
+            for id_, body in (
+                ("a11y-text", {"mesaj": "Randevunuz yarın 10:00'da"}),
+                (
+                    "a11y-template",
+                    {
+                        "template": {
+                            "name": "randevu_hatirlatma",
+                            "language": "tr",
+                            "parameters": ["Ayşe", "10:00"],
+                        }
+                    },
+                ),
+            ):
+                answer = api.post(
+                    "/schedule",
+                    json={
+                        "id": id_,
+                        "alici": "+905551234567",
+                        "tarih": later.strftime("%Y-%m-%d"),
+                        "saat": later.strftime("%H:%M"),
+                        "timezone": ZONE,
+                        **body,
+                    },
+                )
+                assert answer.status_code == 200, answer.text
+        yield running
+
+
+PAGES = [
+    "/",
+    "/history",
+    "/compose",
+    "/compose?template=randevu_hatirlatma&language=tr",
+    "/import",
+    "/catalogue",
+    "/message/a11y-text",
+    "/message/a11y-template",
+    "/message/a11y-text/cancel",
+    "/message/no-such-message",
+]
+
+
+def _report(found: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in found:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']}")
+        lines += [f"    {node['html'][:160]}" for node in violation["nodes"][:4]]
+    return "\n".join(lines)
+
+
+@pytest.mark.timeout(300)
+@needs_chromium
+@pytest.mark.parametrize("size", sorted(SIZES))
+async def test_every_page_passes_wcag_aa_in_both_languages(service: Service, size: str) -> None:
+    from axe_playwright_python.async_playwright import Axe
+    from playwright.async_api import async_playwright, expect
+
+    axe = Axe()
+    width, height = SIZES[size]
+    problems: dict[str, str] = {}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for lang, locale in (("en", "en-US"), ("tr", "tr-TR")):
+            context = await browser.new_context(
+                viewport={"width": width, "height": height}, locale=locale, timezone_id=ZONE
+            )
+            page = await context.new_page()
+            await page.goto(service.url + "/signin")
+            signin = await axe.run(page, options={"runOnly": WCAG_AA})
+            if signin.response["violations"]:
+                problems[f"{lang} /signin"] = _report(signin.response["violations"])
+            await page.fill("input[name=api_key]", KEY)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(service.url + "/")
+            # The first Tab reaches a skip link that shows itself and jumps to the content.
+            await page.keyboard.press("Tab")
+            skip = page.locator("#skip")
+            await expect(skip).to_be_focused()
+            await expect(skip).to_be_in_viewport()
+            await page.keyboard.press("Enter")
+            await expect(page.locator("main")).to_be_focused()
+            for path in PAGES:
+                await page.goto(service.url + path)
+                await page.wait_for_load_state("networkidle")
+                result = await axe.run(page, options={"runOnly": WCAG_AA})
+                if result.response["violations"]:
+                    problems[f"{lang} {path}"] = _report(result.response["violations"])
+            # The sandbox's inbox (linked from every page's banner) too.
+            inbox = await page.locator("#sandbox-banner a").get_attribute("href")
+            assert inbox is not None
+            await page.goto(inbox)
+            await page.locator(".chat-item").first.click()  # the conversation, its reply box
+            await expect(page.locator("form.reply").first).to_be_visible()
+            result = await axe.run(page, options={"runOnly": WCAG_AA})
+            if result.response["violations"]:
+                problems[f"{lang} inbox"] = _report(result.response["violations"])
+            await context.close()
+        await browser.close()
+    assert not problems, "\n\n".join(f"{where}:\n{text}" for where, text in problems.items())
