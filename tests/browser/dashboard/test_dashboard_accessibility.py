@@ -140,3 +140,52 @@ async def test_every_page_passes_wcag_aa_in_both_languages(service: Service, siz
             await context.close()
         await browser.close()
     assert not problems, "\n\n".join(f"{where}:\n{text}" for where, text in problems.items())
+
+
+@pytest.mark.timeout(300)
+@needs_chromium
+async def test_the_phone_layout_fits_and_keeps_the_action_on_top(service: Service) -> None:
+    """At 390x844 (a phone) no page scrolls sideways, the header keeps to a small part of the
+    screen, and an import of 300 rows shows its Store button on the first screen."""
+    from playwright.async_api import FilePayload, async_playwright, expect
+
+    width, height = SIZES["phone"]
+    later = datetime.now(ZoneInfo(ZONE)) + timedelta(days=2)
+    rows = ["recipient,date,time,text"] + [
+        f"+90555{i:07d},{later:%Y-%m-%d},10:{i % 60:02d},Satır {i} {'uzun metin ' * 8}"
+        for i in range(300)
+    ]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for locale in ("en-US", "tr-TR"):
+            context = await browser.new_context(
+                viewport={"width": width, "height": height}, locale=locale, timezone_id=ZONE
+            )
+            page = await context.new_page()
+            await page.goto(service.url + "/signin")
+            await page.fill("input[name=api_key]", KEY)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(service.url + "/")
+            for path in PAGES:
+                await page.goto(service.url + path)
+                wide = await page.evaluate("document.documentElement.scrollWidth")
+                assert wide <= width, f"{locale} {path} is {wide} px wide on a {width} px screen"
+                top = await page.locator("header.top").bounding_box()
+                assert top is not None
+                assert top["height"] <= 0.12 * height, f"{locale} {path}: header {top['height']}"
+            await page.goto(service.url + "/import")
+            await page.set_input_files(
+                "#file",
+                FilePayload(
+                    name="musteriler.csv",
+                    mimeType="text/csv",
+                    buffer="\n".join(rows).encode(),
+                ),
+            )
+            await page.click("#upload button[type=submit]")
+            await expect(page.locator("#valid-count")).to_have_text("300")
+            store = await page.locator("#store").bounding_box()
+            assert store is not None
+            assert store["y"] + store["height"] <= height, f"Store button at y={store['y']}"
+            await context.close()
+        await browser.close()
