@@ -484,9 +484,9 @@ class StandIn:
             }
         )
 
-    async def _list_templates(self, request: web.Request) -> web.Response:
-        """``GET /{version}/{WABA-ID}/message_templates``: a page of the WABA's templates
-        (filters ``name``, ``status``, ``category``, ``language``; ``limit``, ``after``)."""
+    def _waba_refusal(self, request: web.Request, verb: str) -> web.Response | None:
+        """Meta's answer to a WABA request without a known token (190; none: 200), or for a
+        WABA the stand-in does not have (100); None when it may go on."""
         header = request.headers.get("Authorization")
         if header not in {"Bearer " + t for t in self.tokens.values()}:
             code = 190 if header else 200
@@ -496,10 +496,19 @@ class StandIn:
         waba_id = request.match_info["waba_id"]
         if self.catalogue.templates(waba_id) is None:
             details = (
-                f"Unsupported get request. Object with ID '{waba_id}' does not exist, cannot be "
-                "loaded due to missing permissions, or does not support this operation."
+                f"Unsupported {verb} request. Object with ID '{waba_id}' does not exist, cannot "
+                "be loaded due to missing permissions, or does not support this operation."
             )
             return web.json_response(graph_errors.error_body(100, details), status=400)
+        return None
+
+    async def _list_templates(self, request: web.Request) -> web.Response:
+        """``GET /{version}/{WABA-ID}/message_templates``: a page of the WABA's templates
+        (filters ``name``, ``status``, ``category``, ``language``; ``limit``, ``after``)."""
+        refused = self._waba_refusal(request, "get")
+        if refused is not None:
+            return refused
+        waba_id = request.match_info["waba_id"]
         query = request.query
         try:
             limit = int(query.get("limit", catalogue_mod.DEFAULT_LIMIT))
@@ -521,16 +530,10 @@ class StandIn:
         ``template_review_seconds`` APPROVED with Meta's ``message_template_status_update``
         webhook. Answers ``{id, status, category}`` as Meta does; a name already in that
         language is Meta's 100 / 2388024; a malformed one 100 naming the field."""
-        header = request.headers.get("Authorization")
-        if header not in {"Bearer " + t for t in self.tokens.values()}:
-            code = 190 if header else 200
-            return web.json_response(
-                graph_errors.error_body(code), status=self.limits.auth_http_status
-            )
+        refused = self._waba_refusal(request, "post")
+        if refused is not None:
+            return refused
         waba_id = request.match_info["waba_id"]
-        if self.catalogue.templates(waba_id) is None:
-            details = f"Unsupported post request. Object with ID '{waba_id}' does not exist."
-            return web.json_response(graph_errors.error_body(100, details), status=400)
         try:
             body = await request.json()
         except ValueError:
