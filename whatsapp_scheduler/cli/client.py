@@ -250,6 +250,8 @@ def _status(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
         _print_json(data, out)
         return OK
     print(f"{data['id']}: {data['status']} (attempts: {data['attempts']})", file=out)
+    if data.get("category"):
+        print(f"  category   {data['category']}", file=out)
     for name, when in data.get("timeline", {}).items():
         if when:
             print(f"  {name:10s} {when}", file=out)

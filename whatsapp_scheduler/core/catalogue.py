@@ -29,6 +29,9 @@ REJECTED = "REJECTED"
 #: Statuses whose template cannot be sent now or later without a change at Meta.
 UNSENDABLE = frozenset({DISABLED, REJECTED, "PENDING_DELETION", "DELETED", "ARCHIVED"})
 CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
+#: The category of a text message (Meta bills free-form messages in the 24-hour window as
+#: "service" conversations).
+SERVICE = "SERVICE"
 POSITIONAL = "POSITIONAL"
 NAMED = "NAMED"
 MEDIA_FORMATS = {"IMAGE": "image", "VIDEO": "video", "DOCUMENT": "document", "LOCATION": "location"}
@@ -219,8 +222,9 @@ def _parameters(parts: Sequence[Mapping[str, Any]], kind: str) -> list[Mapping[s
     result: list[Mapping[str, Any]] = []
     for part in parts:
         if part.get("type") == kind:
-            found = part.get("parameters") or []
-            result.extend(p for p in found if isinstance(p, Mapping))
+            found = part.get("parameters")
+            if isinstance(found, list):
+                result.extend(p for p in found if isinstance(p, Mapping))
     return result
 
 

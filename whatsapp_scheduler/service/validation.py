@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from whatsapp_scheduler.core import (
+    catalogue,
     errors,
     jsonbounds,
     localtime,
@@ -103,7 +104,7 @@ def build(
         fallback_template=fallback,
         sender=sender,
         created_by=request.created_by,
-        category=category if template is not None else None,
+        category=(category if template is not None else catalogue.SERVICE),
     )
     allowed = request.allowed_senders
     if allowed is not None and message.sender not in allowed:

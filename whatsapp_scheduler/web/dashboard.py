@@ -67,6 +67,10 @@ def render(
         "explain": lambda code: errorcodes.explain(code, lang),
         "status_label": lambda status: i18n.translator(lang)(f"status.{status}"),
         "template_view": template_view,
+        # MARKETING -> "marketing" / "pazarlama"; an unknown category as it is.
+        "category_label": lambda c: (
+            i18n.translator(lang)(f"category.{c}") if f"category.{c}" in i18n.TEXTS["en"] else c
+        ),
         "param_error": lambda error: param_error(error, lang),
         "sandbox_inbox": sandbox_inbox(request),
     }

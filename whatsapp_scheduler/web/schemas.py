@@ -113,6 +113,12 @@ class MessagePublic(BaseModel):
     template: dict[str, Any] | None = None
     fallback_template: dict[str, Any] | None = None
     gonderen: str = Field(description="The sender (business number) by name.")
+    category: str | None = Field(
+        default=None,
+        description="What Meta bills it as, recorded when scheduled: SERVICE for a text, the "
+        "template's category from the synced catalogue (MARKETING, UTILITY, AUTHENTICATION); "
+        "null for a template the catalogue does not know.",
+    )
 
     @classmethod
     def of(cls, message: messages.ScheduledMessage) -> MessagePublic:
@@ -132,6 +138,7 @@ class MessagePublic(BaseModel):
             template=readable_json(message.template),
             fallback_template=readable_json(message.fallback_template),
             gonderen=message.sender,
+            category=message.category,
         )
 
 
@@ -247,6 +254,11 @@ class StatusPublic(BaseModel):
         description="Why the status is what it is, as a code: `opted_out` for a message "
         "cancelled because its recipient opted out (docs/consent.md); null: nothing to add.",
     )
+    category: str | None = Field(
+        default=None,
+        description="SERVICE (a text), or its template's category when scheduled (MARKETING, "
+        "UTILITY, AUTHENTICATION); null: a template the catalogue does not know.",
+    )
 
     @classmethod
     def of(cls, report: service.StatusReport) -> StatusPublic:
@@ -264,6 +276,7 @@ class StatusPublic(BaseModel):
             last_error=last_error,
             timeline={str(k): v for k, v in message.transitions().items()},
             status_reason=message.status_reason,
+            category=message.category,
             attempt_history=[
                 AttemptPublic(
                     number=a.number,

@@ -243,3 +243,25 @@ async def test_the_message_page_shows_the_template_as_the_recipient_sees_it(
     assert "Yanıtlamak için yazın" in page  # its footer
     page = html.unescape((await synced_dash.browser.get("/message/named")).text)
     assert "Sayın Ece, A-7 numaralı siparişiniz bugün geliyor." in page
+
+
+async def test_each_message_records_its_category_when_scheduled(synced_dash: CatalogueDash):
+    await _sync(synced_dash)
+    base: dict[str, Any] = {"alici": "+905551234567", "tarih": "2026-03-02", "saat": "10:00"}
+    bodies: dict[str, dict[str, Any]] = {
+        "c-text": {"mesaj": "Merhaba"},
+        "c-utility": {
+            "template": {"name": "randevu_hatirlatma", "language": "tr", "parameters": ["A", "B"]}
+        },
+    }
+    for id_, body in bodies.items():
+        answer = await synced_dash.api.post("/schedule", json=base | body | {"id": id_})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["category"] == {"c-text": "SERVICE", "c-utility": "UTILITY"}[id_]
+    listed = {m["id"]: m["category"] for m in (await synced_dash.api.get("/schedule")).json()}
+    assert listed == {"c-text": "SERVICE", "c-utility": "UTILITY"}
+    status = (await synced_dash.api.get("/status/c-utility")).json()
+    assert status["category"] == "UTILITY"
+    synced_dash.browser.cookies.set("lang", "tr")
+    page = (await synced_dash.browser.get("/message/c-utility")).text
+    assert '<dd data-category="UTILITY">hizmet bildirimi</dd>' in page

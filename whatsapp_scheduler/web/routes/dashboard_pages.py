@@ -13,7 +13,7 @@ import io
 import logging
 import secrets
 import zoneinfo
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Annotated
@@ -368,7 +368,8 @@ async def _rendered(
 ) -> catalogue.Preview | None:
     """The message's template as the recipient sees it (body with its parameters), when the
     sender's synced catalogue has it; None otherwise (the fields alone are shown)."""
-    if m.template is None or runtime.templates is None:
+    # A row stored before the bounds may hold any JSON (a list, a number): nothing to render.
+    if not isinstance(m.template, Mapping) or runtime.templates is None:
         return None
     name, code = catalogue.send_key(m.template)
     found = await runtime.templates.find(m.sender, name, code)
