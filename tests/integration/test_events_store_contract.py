@@ -87,11 +87,13 @@ async def test_sent_failed_and_cancelled_write_events_retries_do_not(events_stor
     sent = await _claimed(events_store, make_message, sender="shop")
     failed = await _claimed(events_store, make_message, sender="ankara")
     retried = await _claimed(events_store, make_message)
-    queued = make_message(due_at=START + timedelta(days=2), sender="izmir")
+    queued = make_message(due_at=START + timedelta(days=2), sender="izmir", category="UTILITY")
     await events_store.add(queued)
     await events_store.record(
         [
-            _outcome(sent.id, wamid="wamid.S", sent_as=SentAs.FALLBACK_TEMPLATE),
+            _outcome(
+                sent.id, wamid="wamid.S", sent_as=SentAs.FALLBACK_TEMPLATE, category="MARKETING"
+            ),
             _outcome(
                 failed.id,
                 status=S.FAILED,
@@ -116,6 +118,7 @@ async def test_sent_failed_and_cancelled_write_events_retries_do_not(events_stor
         "whatsapp_message_id": "wamid.S",
         "sent_as": "fallback_template",
         "error": None,
+        "category": "MARKETING",  # as sent (the outcome's), not as scheduled
     }
     assert by_id[failed.id]["error"] == {"code": 131026, "message": "undeliverable"}
     assert by_id[failed.id]["sent_as"] is None  # not given: unknown
@@ -129,10 +132,11 @@ async def test_sent_failed_and_cancelled_write_events_retries_do_not(events_stor
         "cancelled",
         "queued",
     )
+    assert by_id[queued.id]["category"] == "UTILITY"  # the message's, recorded when scheduled
 
 
 async def test_receipts_write_one_event_per_applied_change(events_store, make_message):
-    message = await _claimed(events_store, make_message, sender="shop")
+    message = await _claimed(events_store, make_message, sender="shop", category="SERVICE")
     await events_store.record([_outcome(message.id, wamid="wamid.R")])
     first, _ = await _bodies(events_store)
     await events_store.finish_events(
@@ -155,6 +159,7 @@ async def test_receipts_write_one_event_per_applied_change(events_store, make_me
         ("delivered", "wamid.R", "sent", None, "shop"),
         ("read", "wamid.R", "delivered", None, "shop"),
     ]
+    assert [b["category"] for b in bodies] == ["SERVICE", "SERVICE"]
 
 
 async def test_kept_receipt_applied_at_send_time_writes_its_event(events_store, make_message):

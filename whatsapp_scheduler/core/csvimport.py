@@ -45,6 +45,11 @@ COLUMNS = {
     "kimlik": "id",
 }
 REQUIRED = ("alici", "tarih", "saat", "mesaj")
+#: With a template chosen for the whole file, the text is not needed: the other columns are the
+#: template's body parameters (see `parameter_key`).
+REQUIRED_FOR_TEMPLATE = ("alici", "tarih", "saat")
+#: A positional parameter's header: `1`, `{{1}}`, `param 1`, `parametre1`, `p1` ...
+POSITIONAL_HEADER = re.compile(r"\A(?:\{\{\s*(\d+)\s*\}\}|(?:param(?:eter|etre)?|p)?\s*(\d+))\Z")
 #: Data rows one dashboard import may hold (the page previews and stores them in one go; the
 #: CLI's `import` has no limit: it streams its batches).
 MAX_ROWS = 10_000
@@ -110,9 +115,26 @@ class CsvRow:
     line: int
     fields: dict[str, str]
     error: str | None = None  # a problem found while reading (missing column)
+    #: With `template=True`: the template parameters of the row, by `parameter_key` of their
+    #: header ("1", "2" ... positional; a NAMED parameter's name), in the file's column order.
+    parameters: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def read_csv(data: bytes, *, max_rows: int | None = None) -> list[CsvRow]:
+def parameter_key(header: str) -> str:
+    """The parameter a column of a template import fills: `{{1}}`, `1`, `Param 1`,
+    `parametre 1` -> "1"; any other header is a NAMED parameter's name as written (trimmed,
+    `{{customer}}` -> "customer")."""
+    folded = _header_key(header)
+    found = POSITIONAL_HEADER.match(folded)
+    if found is not None:
+        return str(int(found.group(1) or found.group(2)))
+    name = header.strip().lstrip("\ufeff").strip()
+    if name.startswith("{{") and name.endswith("}}"):
+        name = name[2:-2].strip()
+    return name
+
+
+def read_csv(data: bytes, *, max_rows: int | None = None, template: bool = False) -> list[CsvRow]:
     """Rows of a CSV import: a header row (English or Turkish names); UTF-8 with or without
     BOM, or Windows-1254 (Turkish Excel); `,` `;` or tab separated; dates ISO or day first
     (`03.12.2026`), times `09:30` or `9:30`.
@@ -120,6 +142,9 @@ def read_csv(data: bytes, *, max_rows: int | None = None) -> list[CsvRow]:
     Rows without an `id` column get a stable one from the file's digest and the line number,
     so importing the same file twice stores nothing twice. Raises CsvError for a file that
     is not text, lacks a required column, or has more than `max_rows` data rows.
+
+    `template=True` (one template for the whole file): no text column is needed, and each
+    column that is not a known one is a template parameter (`CsvRow.parameters`).
     """
     text = decode(data)
     sample = text[:4096]
@@ -129,10 +154,16 @@ def read_csv(data: bytes, *, max_rows: int | None = None) -> list[CsvRow]:
     if header is None:
         raise CsvError("the file is empty")
     names = [COLUMNS.get(_header_key(h), "") for h in header]
-    missing = [f for f in REQUIRED if f not in names]
+    required = REQUIRED_FOR_TEMPLATE if template else REQUIRED
+    missing = [f for f in required if f not in names]
     if missing:
-        wanted = ", ".join(k for k in ("recipient", "date", "time", "text"))
+        wanted = "recipient, date, time" + ("" if template else ", text")
         raise CsvError(f"the header row needs the columns {wanted}; it has {', '.join(header)}")
+    # Template mode: the other columns are parameters (an empty header is no column).
+    extra = {
+        i: parameter_key(h) for i, (h, n) in enumerate(zip(header, names, strict=True))
+        if template and not n and h.strip()
+    }  # fmt: skip
     digest = hashlib.sha256(data).hexdigest()[:12]
     rows: list[CsvRow] = []
     for values in reader:
@@ -152,7 +183,8 @@ def read_csv(data: bytes, *, max_rows: int | None = None) -> list[CsvRow]:
         if not fields.get("timezone"):
             fields.pop("timezone", None)
         fields.setdefault("id", f"csv-{digest}-{line}")
-        absent = [f for f in REQUIRED if f not in fields]
+        absent = [f for f in required if f not in fields]
         error = f"line {line}: missing {', '.join(absent)}" if absent else None
-        rows.append(CsvRow(line, fields, error))
+        parameters = {key: values[i].strip() for i, key in extra.items() if i < len(values)}
+        rows.append(CsvRow(line, fields, error, parameters))
     return rows

@@ -195,3 +195,6 @@ class Attempt:
     http_status: int | None = None
     worker: str | None = None
     sent_as: SentAs | None = None  # None: nothing asked of Meta, or unknown (before 0009, reaped)
+    # What Meta bills the send as, at send time (the catalogue may have re-categorised the
+    # template since it was scheduled): SERVICE for a text; None: unknown (before 0020).
+    category: str | None = None

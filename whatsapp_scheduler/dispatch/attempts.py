@@ -226,6 +226,7 @@ class SendPath:
         self, message: messages.ScheduledMessage, sent_as: messages.SentAs
     ) -> store.Outcome:
         self._on_sending(message.id, sent_as)
+        category = template_gate_mod.send_category(self.template_gate, message, sent_as)
         loop = asyncio.get_running_loop()
         started = self.clock.now()
         t0 = loop.time()
@@ -234,14 +235,15 @@ class SendPath:
         except errors.SendError as exc:
             latency = loop.time() - t0
             self.metrics.latency.observe(latency)
-            return self.failed_attempt(message, exc, started, latency, sent_as)
+            return self.failed_attempt(message, exc, started, latency, sent_as, category)
         except Exception as exc:  # a bug in a sender must not lose the message
             logger.exception("sender raised an unexpected error", extra=message.log_context())
             error = errors.AmbiguousFailure(f"unexpected sender error: {type(exc).__name__}")
-            return self.failed_attempt(message, error, started, loop.time() - t0, sent_as)
+            latency = loop.time() - t0
+            return self.failed_attempt(message, error, started, latency, sent_as, category)
         latency = loop.time() - t0
         self.metrics.latency.observe(latency)
-        return self._sent(message, receipt, started, latency, sent_as)
+        return self._sent(message, receipt, started, latency, sent_as, category)
 
     def _sent(
         self,
@@ -250,11 +252,13 @@ class SendPath:
         started: datetime,
         latency: float,
         sent_as: messages.SentAs,
+        category: str | None,
     ) -> store.Outcome:
         self.limiter.pairs.note_sent(message.recipient, started)
         self.limiter.bucket(self.phone_number_id).recover()
         self._answered()
-        return self.tally.sent(message, receipt, started, latency, self.clock.now(), sent_as)
+        now = self.clock.now()
+        return self.tally.sent(message, receipt, started, latency, now, sent_as, category)
 
     def failed_attempt(
         self,
@@ -263,6 +267,7 @@ class SendPath:
         started: datetime,
         latency: float,
         sent_as: messages.SentAs | None = None,
+        category: str | None = None,
     ) -> store.Outcome:
         """The outcome of a send that failed (or was cut off): the retry policy decides."""
         now = self.clock.now()
@@ -282,7 +287,9 @@ class SendPath:
             assert decision.run_at is not None
             self._pause(error, decision.run_at)
             self.limiter.pairs.release(message.recipient, started)
-        return self.tally.attempt_failed(message, error, decision, started, latency, now, sent_as)
+        return self.tally.attempt_failed(
+            message, error, decision, started, latency, now, sent_as, category
+        )
 
     def _answered(self) -> None:
         """Meta answered: the breaker's streak ends; if it was open, wake the loop to drain."""

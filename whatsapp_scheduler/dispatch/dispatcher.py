@@ -41,8 +41,8 @@ from typing import Any
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
+from whatsapp_scheduler.core import catalogue, errors, messages
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
@@ -225,7 +225,7 @@ class Dispatcher:
     ) -> attempts.SendPath:
         if self._shared is not None:
             self._shared.set_rate(phone_number_id, limiter.messages_per_second)
-        self.metrics.sent.labels(name)  # exported (0) before its first send
+        self.metrics.sent.labels(catalogue.SERVICE, name)  # exported (0) before its first send
         return attempts.SendPath(
             name=name,
             sender=sender,
@@ -611,10 +611,13 @@ class Dispatcher:
         """One task per message; each waits for a free slot of its sender's lane."""
         if not batch:
             return
-        if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
-            await lane.path.consent_gate.prepare(batch, lane.window_numbers)
         if lane.path.template_gate is not None:  # Meta's template status now (template_gate.py)
             await lane.path.template_gate.prepare(batch)
+            # Meta may have re-categorised a template since it was scheduled (utility ->
+            # marketing): the consent check below and the attempt's record use today's.
+            batch = lane.path.template_gate.recategorised(batch)
+        if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
+            await lane.path.consent_gate.prepare(batch, lane.window_numbers)
         gate = lane.path.window_gate  # WINDOW_POLICY at send time (window_gate.py)
         if gate is not None:
             await gate.prepare(batch, lane.window_numbers)  # one read per batch, or none

@@ -5,7 +5,7 @@ Names (all prefixed `whatsapp_scheduler_`); `sender` is the sender's name (`mess
 
 | metric                              | type      | labels  | meaning                              |
 |-------------------------------------|-----------|---------|--------------------------------------|
-| messages_sent_total                 | counter   | sender  | accepted by Meta (HTTP 200)          |
+| messages_sent_total                 | counter   | category, sender | accepted by Meta (HTTP 200); `category` at send time: SERVICE (a text), MARKETING, UTILITY, AUTHENTICATION, `unknown` |
 | messages_failed_total               | counter   | code, sender | failed for good (code, or `expired`, `ambiguous`, `sender_unknown`, `none`) |
 | messages_retried_total              | counter   | code, sender | attempts that led to a retry    |
 | messages_deferred_total             | counter   | reason, sender | released unsent: `pair_gap`, `paused`, `outage`, `shutdown`, `sender_unknown` |
@@ -31,6 +31,11 @@ LATENESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 30
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
+def category_label(category: str | None) -> str:
+    """Label value for a message's category at send time (`unknown`: not in the catalogue)."""
+    return category or "unknown"
+
+
 def code_label(code: int | str | None) -> str:
     """Label value for a Graph error code (`none` when there was none)."""
     return "none" if code is None else str(code)
@@ -43,7 +48,10 @@ class DispatchMetrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.sent = prometheus_client.Counter(
-            PREFIX + "messages_sent", "Messages accepted by Meta.", ["sender"], registry=r
+            PREFIX + "messages_sent",
+            "Messages accepted by Meta.",
+            ["category", "sender"],
+            registry=r,
         )
         self.failed = prometheus_client.Counter(
             PREFIX + "messages_failed", "Messages failed for good.", ["code", "sender"], registry=r

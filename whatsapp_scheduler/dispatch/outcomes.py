@@ -38,9 +38,9 @@ class Tally:
         self.metrics = metrics
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "deferred": 0, "reaped": 0}
         self.last_error: dict[str, Any] | None = None
-        # Each sender's children of the two metrics every sent message updates: `labels()`
-        # looks the child up under a lock, once per sender is enough (the values are the same).
-        self._sent_children: dict[str, tuple[Any, Any]] = {}
+        # Each (sender, category)'s children of the two metrics every sent message updates:
+        # `labels()` looks the child up under a lock, once per key is enough.
+        self._sent_children: dict[tuple[str, str | None], tuple[Any, Any]] = {}
 
     def sent(
         self,
@@ -50,16 +50,18 @@ class Tally:
         latency: float,
         now: datetime,
         sent_as: messages.SentAs | None = None,
+        category: str | None = None,
     ) -> store.Outcome:
-        """Meta accepted it (HTTP 200 with a wamid)."""
+        """Meta accepted it (HTTP 200 with a wamid); `category` as it was sent."""
         self.counts["sent"] += 1
-        children = self._sent_children.get(message.sender)
+        key = (message.sender, category)
+        children = self._sent_children.get(key)
         if children is None:
             children = (
-                self.metrics.sent.labels(message.sender),
+                self.metrics.sent.labels(metrics_mod.category_label(category), message.sender),
                 self.metrics.lateness.labels(message.sender),
             )
-            self._sent_children[message.sender] = children
+            self._sent_children[key] = children
         sent, lateness = children
         sent.inc()
         lateness.observe(max(0.0, (started - message.due_at).total_seconds()))
@@ -75,6 +77,7 @@ class Tally:
             wa_id=receipt.wa_id,
             http_status=receipt.http_status,
             sent_as=sent_as,
+            category=category,
         )
 
     def attempt_failed(
@@ -86,6 +89,7 @@ class Tally:
         latency: float,
         now: datetime,
         sent_as: messages.SentAs | None = None,
+        category: str | None = None,
     ) -> store.Outcome:
         """A request to Meta failed (or may have): retried, paused or failed, per `decision`."""
         self.last_error = {
@@ -121,6 +125,7 @@ class Tally:
             http_status=error.http_status,
             sent_as=sent_as,
             counts_attempt=decision.counts_attempt,
+            category=category,
         )
 
     def expired(

@@ -11,6 +11,11 @@ another name) goes as it is: Meta is the judge.
 The statuses come from a `TemplateStatuses` (the service's template catalogue: its in-process
 copy, kept current by the sync and Meta's template webhooks); `prepare` lets it refresh once
 per claimed batch, `check` is a dictionary lookup.
+
+The category too may have changed (Meta re-categorises templates after approval, e.g. UTILITY
+-> MARKETING): `recategorised` gives the claimed batch today's categories, so the send-time
+consent check applies the rules of what will be sent, and `send_category` is what the attempt
+records (SERVICE for a text; a fallback template's own category).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
-from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import catalogue, errors, messages
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,9 @@ class TemplateStatuses(Protocol):
 
     def template_status(self, sender: str, name: str, language: str) -> str | None:
         """APPROVED, PAUSED, DISABLED, REJECTED ...; None: not in the catalogue."""
+
+    def template_category(self, sender: str, name: str, language: str) -> str | None:
+        """MARKETING, UTILITY, AUTHENTICATION; None: not in the catalogue."""
 
 
 def _name_and_language(template: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -65,6 +73,31 @@ class TemplateGate:
         except errors.StoreError:
             logger.warning("template catalogue refresh failed; using the copy in memory")
 
+    def category(self, message: messages.ScheduledMessage) -> str | None:
+        """The catalogue's category of the message's template now; None: a text, or a
+        template the catalogue does not know."""
+        named = _name_and_language(message.template) if message.template is not None else None
+        if named is None:
+            return None
+        return self.statuses.template_category(message.sender, *named)
+
+    def recategorised(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[messages.ScheduledMessage]:
+        """The batch with each template message's category as the catalogue holds it now
+        (unchanged where it does not know the template)."""
+        found: list[messages.ScheduledMessage] = []
+        for message in batch:
+            now = self.category(message)
+            if now is not None and now != message.category:
+                logger.info(
+                    "template re-categorised since it was scheduled",
+                    extra=message.log_context() | {"category": now, "was": message.category},
+                )
+                message = message.evolve(category=now)
+            found.append(message)
+        return found
+
     def check(self, message: messages.ScheduledMessage) -> tuple[str, str] | None:
         """(`"failed"` | `"paused"`, the reason) for a template that must not go now; None
         for a text, or a template that may go."""
@@ -83,3 +116,17 @@ class TemplateGate:
         if status == PAUSED:
             return "paused", f"template {name!r} ({language}) is PAUSED at Meta: waiting"
         return None
+
+
+def send_category(
+    gate: TemplateGate | None, message: messages.ScheduledMessage, sent_as: messages.SentAs
+) -> str | None:
+    """What an attempt is billed as: SERVICE for a text; a template's category (a fallback
+    template's own, looked up); None where the catalogue does not know the template sent."""
+    if message.template is None:
+        return catalogue.SERVICE
+    known = gate.category(message) if gate is not None else None
+    if known is not None:
+        return known
+    # The message's recorded category is its own template's; a fallback is another template.
+    return None if sent_as == messages.SentAs.FALLBACK_TEMPLATE else message.category

@@ -173,6 +173,13 @@ class TemplateCatalogue:
         template = entries.get((name, language)) if entries else None
         return template.status if template is not None else None
 
+    def template_category(self, sender: str, name: str, language: str) -> str | None:
+        """Meta's category of that template in the sender's WABA as last synced (None: not in
+        the catalogue)."""
+        entries = self._by_waba.get(self._waba_of.get(sender) or "")
+        template = entries.get((name, language)) if entries else None
+        return template.category if template is not None else None
+
     # -- categories (the consent rules: a marketing opt-out stops MARKETING templates) ------
 
     async def categories(self, sender: str, names: Collection[str]) -> Mapping[str, str]:

@@ -91,6 +91,7 @@ class Outcome:
     # during a Meta outage, dispatch/breaker.py)
     counts_attempt: bool = True
     reason: str | None = None  # the message's `status_reason` (e.g. `opted_out`, cancelled)
+    category: str | None = None  # the category at send time (`messages.Attempt.category`)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

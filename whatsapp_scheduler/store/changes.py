@@ -64,6 +64,7 @@ class AppliedReceipt:
     previous: str | None  # the status it replaced, when applied
     receipt: Receipt  # as applied: its time never before the send (`messages.receipt_time`)
     sender: str | None = None  # the message's sender (`gonderen`), when applied
+    category: str | None = None  # the message's category (recorded when scheduled)
 
 
 def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> AppliedReceipt:
@@ -74,7 +75,8 @@ def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> 
     condition too, SQLite's planner chose a status index and scanned every `sent` row.
     """
     sources = receipt_sources(receipt.status)
-    columns = (M.c.id, M.c.status, M.c.wamid, M.c.attempts, M.c.sent_at, M.c.claimed_at, M.c.sender)
+    columns = (M.c.id, M.c.status, M.c.wamid, M.c.attempts, M.c.sent_at, M.c.claimed_at,
+               M.c.sender, M.c.category)  # fmt: skip
     found = conn.execute(
         sa.select(*columns).where(M.c.wamid == receipt.wamid).with_for_update()
     ).first()
@@ -104,7 +106,9 @@ def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> 
             .values(**receipt_values(receipt, received_at), **extra)
         )
         if conn.execute(update).rowcount == 1:
-            return AppliedReceipt("applied", found.id, found.status, receipt, found.sender)
+            return AppliedReceipt(
+                "applied", found.id, found.status, receipt, found.sender, found.category
+            )
     if found is not None:
         return AppliedReceipt("stale", found.id, None, receipt)
     match = sa.or_(M.c.wamid == receipt.wamid, M.c.id == (receipt.callback_data or ""))
@@ -125,6 +129,7 @@ def outcome_event(outcome: Outcome, previous: str, sender: str) -> dict[str, Any
         error_code=outcome.error_code,
         error_text=outcome.error_text,
         sent_as=outcome.sent_as,
+        category=outcome.category,
     )
 
 
@@ -143,6 +148,7 @@ def receipt_event(applied: AppliedReceipt, received_at: datetime) -> dict[str, A
         wamid=receipt.wamid,
         error_code=receipt.error_code,
         error_text=receipt.error_text,
+        category=applied.category,
     )
 
 
@@ -166,4 +172,5 @@ def attempt_row(outcome: Outcome, attempts: int) -> dict[str, Any]:
         "http_status": outcome.http_status,
         "worker": outcome.worker,
         "sent_as": None if outcome.sent_as is None else str(outcome.sent_as),
+        "category": outcome.category,
     }

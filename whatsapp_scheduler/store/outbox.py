@@ -7,13 +7,17 @@ POSTs them and records the result here. Event body (`message.status`)::
     {"event": "message.status", "id": "<message id>", "gonderen": "shop",
      "status": "delivered", "previous_status": "sent", "at": "2026-03-01T09:00:05Z",
      "whatsapp_message_id": "wamid..." | null, "sent_as": null,
-     "error": {"code": 131047, "message": "..."} | null}
+     "error": {"code": 131047, "message": "..."} | null, "category": "UTILITY" | null}
 
 `previous_status` is the status the change replaced: `sending` for sends, `queued` for
 cancellations, and for Meta's status webhooks the status read (and locked) just before the
 update. `gonderen` is the message's sender (the name its `gonderen` field holds: `default`
 for a message that named none). `sent_as` (`text`, `template` or `fallback_template`) is set on the events of the
 dispatcher's own outcomes (`sent`, and `failed` after a request to Meta), else null.
+`category` is what Meta bills the message as (SERVICE for a text, else its template's
+category): on the dispatcher's outcomes the category at send time (Meta may have re-categorised
+the template since it was scheduled), on the other events the one recorded when scheduled;
+null where the catalogue does not know the template.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ def event_body(
     error_code: int | None = None,
     error_text: str | None = None,
     sent_as: messages.SentAs | None = None,
+    category: str | None = None,
 ) -> str:
     """The JSON of one `message.status` event (compact, keys in a fixed order)."""
     error = None
@@ -79,6 +84,7 @@ def event_body(
         "whatsapp_message_id": wamid,
         "sent_as": str(sent_as) if sent_as is not None else None,
         "error": error,
+        "category": category,
     }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 

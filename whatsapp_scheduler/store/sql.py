@@ -267,6 +267,7 @@ class SqlMessageStore(
                     http_status=row.http_status,
                     worker=row.worker,
                     sent_as=None if row.sent_as is None else messages.SentAs(row.sent_as),
+                    category=row.category,
                 )
             )
         return found
@@ -388,7 +389,13 @@ class SqlMessageStore(
             cancelled = row_codec.message_from_row(row)
             if self.events_enabled:
                 event = outbox.event_row(
-                    message_id, Status.CANCELLED, now, now, gonderen=row.sender, previous="queued"
+                    message_id,
+                    Status.CANCELLED,
+                    now,
+                    now,
+                    gonderen=row.sender,
+                    previous="queued",
+                    category=row.category,
                 )
                 outbox.insert_events(conn, [event])
         return cancelled

@@ -196,13 +196,19 @@ class SqlConsentMixin:
                 cancelled_at=now,
                 updated_at=now,
             )
-            .returning(M.c.id, M.c.sender)
+            .returning(M.c.id, M.c.sender, M.c.category)
         )
         rows = conn.execute(stmt).all()
         if rows and self.events_enabled:
             events = [
                 outbox.event_row(
-                    r.id, Status.CANCELLED, now, now, gonderen=r.sender, previous="queued"
+                    r.id,
+                    Status.CANCELLED,
+                    now,
+                    now,
+                    gonderen=r.sender,
+                    previous="queued",
+                    category=r.category,
                 )
                 for r in rows
             ]

@@ -194,6 +194,7 @@ attempts = sa.Table(
     sa.Column("http_status", sa.Integer, nullable=True),
     sa.Column("worker", sa.String(64), nullable=True),
     sa.Column("sent_as", sa.String(24), nullable=True),  # messages.SentAs (revision 0009)
+    sa.Column("category", sa.String(32), nullable=True),  # at send time (revision 0020)
     sa.Index("ix_attempts_message_id", "message_id"),
 )
 

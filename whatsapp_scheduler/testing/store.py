@@ -109,7 +109,13 @@ class InMemoryMessageStore:
         self.rows[message_id] = cancelled
         self._emit(
             outbox.event_row(
-                message_id, Status.CANCELLED, now, now, gonderen=current.sender, previous="queued"
+                message_id,
+                Status.CANCELLED,
+                now,
+                now,
+                gonderen=current.sender,
+                previous="queued",
+                category=current.category,
             )
         )
         return cancelled
@@ -179,6 +185,7 @@ class InMemoryMessageStore:
                         error_code=outcome.error_code,
                         error_text=outcome.error_text,
                         sent_as=outcome.sent_as,
+                        category=outcome.category,
                     )
                 )
             if outcome.status == Status.SENT and outcome.wamid:
@@ -196,6 +203,7 @@ class InMemoryMessageStore:
                         http_status=outcome.http_status,
                         worker=outcome.worker,
                         sent_as=outcome.sent_as,
+                        category=outcome.category,
                     )
                 )
         return applied
@@ -318,6 +326,7 @@ class InMemoryMessageStore:
                 gonderen=target.sender,
                 previous=target.status,
                 wamid=receipt.wamid,
+                category=target.category,
                 error_code=receipt.error_code,
                 error_text=receipt.error_text,
             )
@@ -401,6 +410,7 @@ class InMemoryMessageStore:
                                 now,
                                 gonderen=message.sender,
                                 previous="queued",
+                                category=message.category,
                             )
                         )
                         cancelled += 1

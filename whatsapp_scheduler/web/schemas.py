@@ -218,6 +218,13 @@ class AttemptPublic(BaseModel):
         "`fallback_template` (the text's 24-hour window was closed, WINDOW_POLICY=template). "
         "Null when nothing was asked (expired, window closed) or not known."
     )
+    category: str | None = Field(
+        default=None,
+        description="What the attempt was billed as, at send time: SERVICE for a text, else "
+        "the category of the template sent as the synced catalogue held it then (Meta may have "
+        "re-categorised it since the message was scheduled: compare with the message's "
+        "`category`). Null when nothing was sent or the catalogue did not know the template.",
+    )
 
 
 class LastError(BaseModel):
@@ -287,6 +294,7 @@ class StatusPublic(BaseModel):
                     error_text=a.error_text,
                     http_status=a.http_status,
                     sent_as=a.sent_as,
+                    category=a.category,
                 )
                 for a in report.attempts
             ],

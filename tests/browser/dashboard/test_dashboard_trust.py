@@ -193,3 +193,30 @@ async def test_every_page_says_it_is_the_sandbox_and_links_its_inbox(service: Se
     assert inbox is not None
     assert inbox != service.url + "/"  # the stand-in's own address, not the service's
     assert httpx.get(inbox, timeout=30).status_code == 200
+
+
+@pytest.mark.timeout(120)
+@needs_chromium
+async def test_the_sandbox_says_why_a_text_it_warned_about_is_delivered(service: Service) -> None:
+    """A text to a number that never wrote: the warning says WhatsApp would refuse it (131047)
+    and, in the sandbox (whose stand-in does not enforce the window by default), why it will
+    be delivered anyway."""
+    from playwright.async_api import async_playwright, expect
+
+    later = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await (await browser.new_context(locale="tr-TR")).new_page()
+        await _sign_in(page, service)
+        await page.goto(service.url + "/compose")
+        await page.fill("#recipient", "+905551239876")
+        await page.fill("#text", "Merhaba")
+        await page.fill("#date", later)
+        await page.fill("#time", "10:00")
+        await page.locator("#compose-submit").click()
+        warning = page.locator('#warnings li[data-code="window_closed"]')
+        await expect(warning).to_contain_text("WhatsApp bu metni reddeder (131047)")
+        await expect(page.locator("#sandbox-window-note")).to_contain_text(
+            "Bu sanal ortamda yine de teslim edilir"
+        )
+        await browser.close()

@@ -6,6 +6,7 @@ preview, and a NAMED template's parameters typed one a line are sent with their 
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -265,3 +266,101 @@ async def test_each_message_records_its_category_when_scheduled(synced_dash: Cat
     synced_dash.browser.cookies.set("lang", "tr")
     page = (await synced_dash.browser.get("/message/c-utility")).text
     assert '<dd data-category="UTILITY">hizmet bildirimi</dd>' in page
+
+
+def _import_rows(page: str) -> list[dict[str, Any]]:
+    found = re.search(r'id="import-rows">(.*?)</script>', page, re.S)
+    assert found is not None, page
+    return json.loads(html.unescape(found[1]))  # type: ignore[no-any-return]
+
+
+async def test_import_sends_one_template_to_every_row_with_its_parameters(
+    synced_dash: CatalogueDash,
+):
+    """A file without a text column, one template chosen for it: each row's other columns are
+    its parameters (positional by number, NAMED by name), each row is checked against the
+    catalogue (one parameter too few is refused naming the rule), the preview shows the body
+    filled in, and the stored messages are template messages with those parameters."""
+    synced_dash.standin.add_template(
+        {"name": "kargo_bilgisi", "language": "tr", "status": "APPROVED", "category": "UTILITY",
+         "parameter_format": "NAMED",
+         "components": [{"type": "BODY", "text": "Sayın {{customer}}, {{order_id}} yolda.",
+                         "example": {"body_text_named_params": [
+                             {"param_name": "customer", "example": "Ada"},
+                             {"param_name": "order_id", "example": "B-1"}]}}]}
+    )  # fmt: skip
+    await _sync(synced_dash)
+    form = await synced_dash.browser.get("/import")
+    assert '<option value="randevu_hatirlatma">' in form.text  # the picker's suggestions
+    positional = (
+        "Telefon;Tarih;Saat;{{1}};{{2}}\n"
+        "+905551234567;02.03.2026;10:00;Ayşe;14:30\n"
+        "+905551234568;02.03.2026;10:00;Can;\n"
+    )
+    preview = await synced_dash.browser.post(
+        "/import/batch",
+        data={
+            "csrf": synced_dash.csrf,
+            "zone": "Europe/Istanbul",
+            "template_name": "randevu_hatirlatma",
+            "template_language": "tr",
+        },
+        files={"file": ("liste.csv", positional.encode(), "text/csv")},
+    )
+    assert preview.status_code == 200, preview.text
+    page = html.unescape(preview.text)
+    assert "Merhaba Ayşe, randevunuz yarın saat 14:30." in page  # the body filled in
+    assert re.findall(r'<tr class="bad" data-line="(\d+)"', preview.text) == ["3"]
+    assert "template.parameters[1]: must be a non-empty string" in page  # an empty {{2}}
+    rows = _import_rows(preview.text)
+    assert [r["template"] for r in rows] == [
+        {"name": "randevu_hatirlatma", "language": "tr", "parameters": ["Ayşe", "14:30"]}
+    ]
+    stored = await synced_dash.browser.post(
+        "/dashboard/api/import/batch",
+        json={"messages": rows},
+        headers={"X-CSRF-Token": synced_dash.csrf},
+    )
+    assert stored.json()["stored"] == 1, stored.text
+    [message] = (await synced_dash.api.get("/schedule")).json()
+    assert (message["mesaj"], message["category"]) == (None, "UTILITY")
+    assert message["template"]["name"] == "randevu_hatirlatma"
+
+    named = "recipient,date,time,customer,order_id\n+905551234569,2026-03-02,11:00,Ece,A-7\n"
+    preview = await synced_dash.browser.post(
+        "/import/batch",
+        data={
+            "csrf": synced_dash.csrf,
+            "template_name": "kargo_bilgisi",
+            "template_language": "tr",
+        },
+        files={"file": ("named.csv", named.encode(), "text/csv")},
+    )
+    assert "Sayın Ece, A-7 yolda." in html.unescape(preview.text)
+    [row] = _import_rows(preview.text)
+    assert row["template"]["components"] == [
+        {
+            "type": "body",
+            "parameters": [
+                {"type": "text", "parameter_name": "customer", "text": "Ece"},
+                {"type": "text", "parameter_name": "order_id", "text": "A-7"},
+            ],
+        }
+    ]
+    assert "mesaj" not in row
+
+
+async def test_import_with_a_template_the_catalogue_lacks_refuses_every_row(
+    synced_dash: CatalogueDash,
+):
+    await _sync(synced_dash)
+    body = "recipient,date,time,1\n+905551234567,2026-03-02,10:00,Ayşe\n"
+    preview = await synced_dash.browser.post(
+        "/import/batch",
+        data={"csrf": synced_dash.csrf, "template_name": "yok_boyle", "template_language": "tr"},
+        files={"file": ("x.csv", body.encode(), "text/csv")},
+    )
+    assert preview.status_code == 200
+    assert re.findall(r'<tr class="bad" data-line="(\d+)"', preview.text) == ["2"]
+    assert "yok_boyle" in html.unescape(preview.text)
+    assert 'id="import-rows"' not in preview.text

@@ -15,6 +15,7 @@ import httpx
 from tests.integration.lifecycle.conftest import APP_SECRET, due_now
 from whatsapp_scheduler import bootstrap
 from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
 from whatsapp_scheduler.sandbox import catalogue
 from whatsapp_scheduler.whatsapp import webhooks
 
@@ -338,3 +339,55 @@ async def test_a_template_created_at_meta_becomes_usable_when_approved(live):
             await asyncio.sleep(0.1)
         listed = (await env.client.get("/templates", params={"name": "kargo_yolda"})).json()
         assert [(t["status"], t["category"]) for t in listed] == [("APPROVED", "UTILITY")]
+
+
+async def test_a_template_recategorised_since_scheduling_is_sent_under_todays_rules(live):
+    """Scheduled as UTILITY; then Meta re-categorises it as MARKETING (its webhook) and one
+    recipient stops marketing. At send time the dispatcher applies today's category: that
+    recipient's message is cancelled unsent (opted_out), the other one goes and its attempt,
+    the metrics and /status record MARKETING next to the UTILITY it was scheduled as."""
+    other = "+905551230010"
+    async with live(waba_id=WABA) as env:
+        await _synced(env)
+        reminder = {"name": "randevu_hatirlatma", "language": "tr", "parameters": ["a", "b"]}
+        for message_id, phone in (("rc-stop", PHONE), ("rc-go", other)):
+            body = _request(message_id, reminder) | {"alici": phone}
+            made = await env.client.post("/schedule", json=body)
+            assert (made.status_code, made.json()["category"]) == (200, "UTILITY"), made.text
+        text = await env.client.post("/schedule", json=_request("rc-text", {}) | {
+            "template": None, "mesaj": "Merhaba", "alici": other
+        })  # fmt: skip
+        assert text.status_code == 200, text.text
+        env.standin.set_template_category("randevu_hatirlatma", "tr", "MARKETING")
+        deadline = time.monotonic() + 30  # only against a hang
+        while (
+            await env.client.get("/templates/randevu_hatirlatma", params={"language": "tr"})
+        ).json()[0]["category"] != "MARKETING":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        stop = await env.client.put(
+            f"/contacts/{PHONE}/consent", json={"consent": "opted_out", "scope": "marketing"}
+        )
+        assert stop.status_code == 200, stop.text
+        # Stored as UTILITY, so the opt-out's own transaction left it queued.
+        assert (await env.client.get("/status/rc-stop")).json()["status"] == "queued"
+        templates = bootstrap.build_templates(env.settings, env.store, clock_mod.SystemClock())
+        d = await bootstrap.build_dispatcher(env.settings, env.store, templates=templates)
+        try:
+            await d.run(burst=True)
+        finally:
+            await d.stop()
+        stopped = (await env.client.get("/status/rc-stop")).json()
+        assert (stopped["status"], stopped["status_reason"]) == ("cancelled", "opted_out")
+        gone = (await env.client.get("/status/rc-go")).json()
+        assert gone["status"] == "sent"
+        assert gone["category"] == "UTILITY"  # as scheduled
+        assert [a["category"] for a in gone["attempt_history"]] == ["MARKETING"]  # as sent
+        sent_text = (await env.client.get("/status/rc-text")).json()
+        assert [a["category"] for a in sent_text["attempt_history"]] == ["SERVICE"]
+        metrics = dispatcher_mod.render_metrics(d).decode()
+        assert 'messages_sent_total{category="MARKETING",sender="default"} 1.0' in metrics
+        assert 'messages_sent_total{category="SERVICE",sender="default"} 1.0' in metrics
+        asked = {r.biz_opaque_callback_data for r in env.standin.requests}
+        assert "rc-stop" not in asked
+        assert "rc-go" in asked

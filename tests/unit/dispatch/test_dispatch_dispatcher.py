@@ -287,7 +287,7 @@ async def test_health_and_metrics(clock, memory_store, sender, make_dispatcher):
     assert (health["sent"], health["failed"], health["in_flight"]) == (1, 1, 0)
     assert health["last_error"]["code"] == 131051
     text = dispatcher.render_metrics(d).decode()
-    assert 'whatsapp_scheduler_messages_sent_total{sender="default"} 1.0' in text
+    assert 'whatsapp_scheduler_messages_sent_total{category="SERVICE",sender="default"} 1.0' in text
     assert 'whatsapp_scheduler_messages_failed_total{code="131051",sender="default"} 1.0' in text
     assert "whatsapp_scheduler_send_lateness_seconds_bucket" in text
     assert 'whatsapp_scheduler_queue_depth{status="queued"} 0.0' in text
@@ -295,8 +295,11 @@ async def test_health_and_metrics(clock, memory_store, sender, make_dispatcher):
 
 async def test_metrics_registries_are_separate(make_dispatcher):
     a, b = make_dispatcher(), make_dispatcher()
-    a.metrics.sent.labels("default").inc()
-    assert b'messages_sent_total{sender="default"} 0.0' in dispatcher.render_metrics(b)
+    a.metrics.sent.labels("SERVICE", "default").inc()
+    assert (
+        b'messages_sent_total{category="SERVICE",sender="default"} 0.0'
+        in dispatcher.render_metrics(b)
+    )
 
 
 async def test_log_line_has_no_body(clock, memory_store, sender, make_dispatcher, caplog):

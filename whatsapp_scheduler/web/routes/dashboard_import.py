@@ -4,6 +4,11 @@ The preview validates every row with `service.build` (the same checks as schedul
 storing). The page's JavaScript then posts the valid rows in chunks of 500 to a JSON endpoint
 that calls `service.schedule_many` (the batch API's call) and moves a progress bar.
 
+A template may be chosen for the whole file (name and language, suggested from the catalogue
+of the default sender): then no text column is needed, the file's other columns are its body
+parameters (`{{1}}`, `1`, `param 1` ... for a POSITIONAL template, the parameter names for a
+NAMED one; `csvimport.parameter_key`), and the preview shows each row's body filled in.
+
 Paths end in `/batch` because the body-size middleware allows 1 MiB there (64 KiB elsewhere).
 """
 
@@ -19,9 +24,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from whatsapp_scheduler import service, store
-from whatsapp_scheduler.core import csvimport, errors
+from whatsapp_scheduler.core import catalogue, csvimport, errors, messages
 from whatsapp_scheduler.web import dashboard, deps, schemas, sessions
-from whatsapp_scheduler.web.routes import dashboard_pages
+from whatsapp_scheduler.web.routes import dashboard_pages, dashboard_templates
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +38,36 @@ PREVIEW_BAD_SHOWN = 100  # refused rows listed in the preview; the rest are coun
 
 
 @router.get("/import")
-async def import_form(request: Request, session: SessionDep, svc: deps.ServiceDep) -> Response:
-    context = {"zones": dashboard_pages.zone_names(), "default_zone": svc.default_timezone}
+async def import_form(
+    request: Request, session: SessionDep, svc: deps.ServiceDep, runtime: deps.RuntimeDep
+) -> Response:
+    context = await _form_context(svc, session, runtime, svc.default_timezone)
     return dashboard.render(request, "import.html", context, session=session)
+
+
+async def _form_context(
+    svc: service.SchedulerService,
+    session: sessions.Session,
+    runtime: Any,
+    zone: str,
+    template_name: str = "",
+    template_language: str = "",
+) -> dict[str, Any]:
+    """The upload form's choices: zones, and the templates of the default sender (or the
+    first one this key may send from) for the template picker."""
+    choices = await dashboard_templates.sender_choices(svc, session)
+    sender = choices[0] if choices else svc.default_sender
+    picks = await dashboard_templates.picker_names(runtime.templates, sender)
+    return {
+        "zones": dashboard_pages.zone_names(),
+        "default_zone": zone,
+        "templates_available": dashboard_pages.TEMPLATES_AVAILABLE,
+        "template_picks": picks,
+        "template_names": sorted({name for name, _ in picks}),
+        "languages": sorted({*dashboard_pages.TEMPLATE_LANGUAGES, *(lang for _, lang in picks)}),
+        "template_name": template_name,
+        "template_language": template_language,
+    }
 
 
 #: The sample file offered on the import page, per language: the header a person would type,
@@ -72,71 +104,160 @@ async def import_preview(
     request: Request,
     session: SessionDep,
     svc: deps.ServiceDep,
+    runtime: deps.RuntimeDep,
     file: UploadFile,
     csrf: Annotated[str, Form(max_length=128)] = "",
     zone: Annotated[str, Form(max_length=64)] = "",
+    template_name: Annotated[str, Form(max_length=512)] = "",
+    template_language: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Read and validate the file; render the preview with every bad row marked."""
     sessions.check_csrf(request, session, csrf)
-    context: dict[str, Any] = {
-        "zones": dashboard_pages.zone_names(),
-        "default_zone": zone or svc.default_timezone,
-        "chunk": CHUNK,
-    }
+    name, language = template_name.strip(), template_language.strip()
+    chosen = (name, language) if name and dashboard_pages.TEMPLATES_AVAILABLE else None
+    context = await _form_context(
+        svc, session, runtime, zone or svc.default_timezone, name, language
+    )
+    context["chunk"] = CHUNK
     data = await file.read()
     try:
         # Off the event loop: reading and checking 10,000 rows takes a while, and every other
         # request (and the dispatcher) would wait for it.
         known = await svc.sender_states()
-        checked = await run_in_threadpool(_check_file, svc, data, zone, known)
+        rows = await run_in_threadpool(
+            csvimport.read_csv, data, max_rows=csvimport.MAX_ROWS, template=chosen is not None
+        )
     except csvimport.CsvError as exc:
         context["error"] = str(exc)
         return dashboard.render(request, "import.html", context, session=session, status_code=422)
-    bad = [(row, problem) for row, problem in checked if problem is not None]
-    valid = [_payload(row.fields, zone) | {"line": row.line} for row, e in checked if e is None]
+    found: dict[str, catalogue.CatalogueTemplate | None] = {}
+    if chosen is not None and runtime.templates is not None:
+        for sender in {row.fields.get("gonderen") or svc.default_sender for row in rows}:
+            found[sender] = await runtime.templates.find(sender, *chosen)
+    file_ = _File(zone, chosen, found, svc.default_sender)
+    built = await run_in_threadpool(_check_rows, svc, rows, file_, known)
+    checked = await _refusals(svc, built)
+    bad = [(row, problem) for row, _, problem in checked if problem is not None]
+    valid = [payload | {"line": row.line} for row, payload, e in checked if e is None]
     context.update(
         preview=True,
         bad=bad[:PREVIEW_BAD_SHOWN],
         bad_count=len(bad),
-        shown=[row for row, problem in checked if problem is None][:PREVIEW_VALID_SHOWN],
+        shown=[row for row, _, problem in checked if problem is None][:PREVIEW_VALID_SHOWN],
         valid_rows=valid,
         total=len(checked),
         filename=file.filename or "",
+        rendered=file_.rendered,
     )
     return dashboard.render(request, "import.html", context, session=session)
 
 
-def _check_file(
-    svc: service.SchedulerService, data: bytes, zone: str, known: Mapping[str, bool] | None
-) -> list[tuple[csvimport.CsvRow, str | None]]:
-    """Each row of the file with its problem (None: valid). Pure CPU, run on a thread."""
-    rows = csvimport.read_csv(data, max_rows=csvimport.MAX_ROWS)
-    now = svc.clock.now()
-    return [
-        (row, row.error or _problem(svc, _payload(row.fields, zone), now, known)) for row in rows
-    ]
+class _File:
+    """How the rows of one uploaded file become requests: the page's zone for rows without
+    one, and the template chosen for the whole file (with what the catalogue of each row's
+    sender knows of it)."""
+
+    def __init__(
+        self,
+        zone: str,
+        template: tuple[str, str] | None,
+        found: Mapping[str, catalogue.CatalogueTemplate | None],
+        default_sender: str,
+    ) -> None:
+        self.zone = zone
+        self.template = template
+        self.found = found
+        self.default_sender = default_sender
+        self.rendered: dict[int, str] = {}  # line -> the body filled in, for the preview
+
+    def payload(self, row: csvimport.CsvRow) -> dict[str, Any]:
+        payload: dict[str, Any] = dict(row.fields)
+        if self.zone and "timezone" not in payload:
+            payload["timezone"] = self.zone
+        if self.template is None:
+            return payload
+        payload.pop("mesaj", None)  # the chosen template is what is sent
+        known = self.found.get(row.fields.get("gonderen") or self.default_sender)
+        payload["template"] = _template(self.template, row.parameters, known)
+        if known is not None:
+            self.rendered[row.line] = catalogue.preview(known, row.parameters).body
+        return payload
 
 
-def _payload(fields: dict[str, str], zone: str) -> dict[str, str]:
-    payload = dict(fields)
-    if zone and "timezone" not in payload:
-        payload["timezone"] = zone
-    return payload
+def _template(
+    chosen: tuple[str, str],
+    parameters: Mapping[str, str],
+    known: catalogue.CatalogueTemplate | None,
+) -> dict[str, Any]:
+    """The API's template object for one row: positional parameters as a list in their
+    number's order; NAMED ones (the catalogue says so, or the headers are names) as a body
+    component with each `parameter_name`, as Meta needs them."""
+    name, language = chosen
+    template: dict[str, Any] = {"name": name, "language": language}
+    if not parameters:
+        return template
+    named = known.named if known is not None else not all(k.isdigit() for k in parameters)
+    if not named:
+        template["parameters"] = [parameters[k] for k in sorted(parameters, key=_number)]
+        return template
+    given = [{"type": "text", "parameter_name": k, "text": v} for k, v in parameters.items()]
+    template["components"] = [{"type": "body", "parameters": given}]
+    return template
 
 
-def _problem(
+def _number(key: str) -> int:
+    return int(key) if key.isdigit() else 10**9
+
+
+def _check_rows(
     svc: service.SchedulerService,
-    payload: dict[str, str],
+    rows: list[csvimport.CsvRow],
+    file_: _File,
+    known: Mapping[str, bool] | None,
+) -> list[tuple[csvimport.CsvRow, dict[str, Any], messages.ScheduledMessage | str]]:
+    """Each row of the file with its request and the message it makes, or its problem.
+    Pure CPU, run on a thread."""
+    now = svc.clock.now()
+    checked: list[tuple[csvimport.CsvRow, dict[str, Any], messages.ScheduledMessage | str]] = []
+    for row in rows:
+        payload = file_.payload(row)
+        checked.append((row, payload, row.error or _built(svc, payload, now, known)))
+    return checked
+
+
+async def _refusals(
+    svc: service.SchedulerService,
+    built: list[tuple[csvimport.CsvRow, dict[str, Any], messages.ScheduledMessage | str]],
+) -> list[tuple[csvimport.CsvRow, dict[str, Any], str | None]]:
+    """Each row with its problem (None: valid): the build's, else what the service checks
+    before storing (the template against the synced catalogue, the recipient's opt-out),
+    so the preview refuses what storing would."""
+    made = [m for _, _, m in built if not isinstance(m, str)]
+    answers = iter(await svc.checks_before_storing(made))
+    found: list[tuple[csvimport.CsvRow, dict[str, Any], str | None]] = []
+    for row, payload, outcome in built:
+        if isinstance(outcome, str):
+            found.append((row, payload, outcome))
+            continue
+        answer = next(answers)
+        problem = answer.message if isinstance(answer, errors.ValidationFailed) else None
+        found.append((row, payload, problem))
+    return found
+
+
+def _built(
+    svc: service.SchedulerService,
+    payload: dict[str, Any],
     now: Any,
     known: Mapping[str, bool] | None,
-) -> str | None:
+) -> messages.ScheduledMessage | str:
+    """The message a row makes, or the rule it breaks."""
     try:
-        svc.build(schemas.MessageCreate.model_validate(payload).to_request(), now, known)
+        return svc.build(schemas.MessageCreate.model_validate(payload).to_request(), now, known)
     except errors.ValidationFailed as exc:
         return exc.message
     except pydantic.ValidationError as exc:
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-    return None
 
 
 @router.post("/dashboard/api/import/batch")
