@@ -118,6 +118,8 @@ async def upcoming(
         "created": created,
         "warnings": warnings if isinstance(warnings, list) else [],
         "cancelled": request.query_params.get("cancelled"),
+        "bulk_done": _bulk_done(request),
+        "bulk_none": request.query_params.get("bulk") == "none",
         "now": now,
     }
     status_code = 422 if error is not None else 200
@@ -127,6 +129,17 @@ async def upcoming(
     if flash is not None:
         sessions.clear_flash(response)
     return response
+
+
+def _bulk_done(request: Request) -> dict[str, int] | None:
+    """The counts a bulk cancel came back with (`?bulk_cancelled=N&bulk_refused=M`)."""
+    found = {}
+    for key in ("cancelled", "refused"):
+        value = request.query_params.get(f"bulk_{key}", "")
+        if not value.isdigit() or len(value) > 6:
+            return None
+        found[key] = int(value)
+    return found
 
 
 @router.get("/history")

@@ -273,7 +273,24 @@
     });
   }
 
+  // Upcoming's bulk bar: "select all" ticks every row of the page (each row's checkbox belongs
+  // to the form by its form= attribute); a row ticked by hand updates "select all".
+  function bulkSelect() {
+    const all = document.querySelector("[data-select-all]");
+    if (!all) return;
+    const boxes = () => Array.from(
+      document.querySelectorAll(`input[type=checkbox][name=id][form="${all.dataset.selectAll}"]`));
+    all.addEventListener("change", () => boxes().forEach((b) => { b.checked = all.checked; }));
+    document.addEventListener("change", (event) => {
+      if (event.target.name !== "id") return;
+      const list = boxes();
+      all.checked = list.length > 0 && list.every((b) => b.checked);
+      all.indeterminate = !all.checked && list.some((b) => b.checked);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    bulkSelect();
     watchStatuses();
     tickTimeLeft();
     compose();
