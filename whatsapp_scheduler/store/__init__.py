@@ -95,6 +95,16 @@ class Outcome:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class DueTally:
+    """What became of the messages due in each of consecutive periods (the dashboard's chart):
+    per period, the count of each status they have now; and the failed ones of all periods
+    by Meta's error code (None: failed without one, e.g. expired)."""
+
+    by_period: tuple[dict[str, int], ...]
+    failures: dict[int | None, int]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class QueueStats:
     queued: int
     sending: int
@@ -254,6 +264,13 @@ class MessageStore(Protocol):
     async def renew_leases(self, worker: str, ids: Sequence[str], lease_until: datetime) -> int:
         """Extend `worker`'s claims on `ids` (still `sending`, still its own) to `lease_until`;
         returns how many it still holds."""
+        ...
+
+    async def due_tally(
+        self, bounds: Sequence[datetime], senders: Collection[str] | None = None
+    ) -> DueTally:
+        """Counts of the messages due in each period [bounds[i], bounds[i+1]) by status, and
+        the failed ones by error code (only `senders`' messages, if given)."""
         ...
 
     async def stats(self, now: datetime) -> QueueStats:

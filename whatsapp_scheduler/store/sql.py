@@ -40,6 +40,7 @@ from whatsapp_scheduler.store import (
     sql_receipts,
     sql_senders,
     sql_sessions,
+    sql_stats,
     sql_templates,
     tables,
 )
@@ -82,6 +83,7 @@ class SqlMessageStore(
     sql_senders.SqlSendersMixin,
     sql_keys.SqlKeysMixin,
     sql_templates.SqlTemplatesMixin,
+    sql_stats.SqlStatsMixin,
 ):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 

@@ -242,6 +242,23 @@ class InMemoryMessageStore:
                 renewed += 1
         return renewed
 
+    async def due_tally(
+        self, bounds: Sequence[datetime], senders: Collection[str] | None = None
+    ) -> store.DueTally:
+        by_period: list[dict[str, int]] = [{} for _ in bounds[1:]]
+        failures: dict[int | None, int] = {}
+        for m in self.rows.values():
+            if senders is not None and m.sender not in senders:
+                continue
+            index = next((i for i, b in enumerate(bounds[1:]) if m.due_at < b), None)
+            if index is None or m.due_at < bounds[0]:
+                continue
+            counts = by_period[index]
+            counts[str(m.status)] = counts.get(str(m.status), 0) + 1
+            if m.status == Status.FAILED:
+                failures[m.last_error_code] = failures.get(m.last_error_code, 0) + 1
+        return store.DueTally(tuple(by_period), failures)
+
     async def stats(self, now: datetime) -> store.QueueStats:
         queued = [m for m in self.rows.values() if m.status == Status.QUEUED]
         sending = sum(1 for m in self.rows.values() if m.status == Status.SENDING)

@@ -16,6 +16,7 @@ from whatsapp_scheduler.web.routes import (
     dashboard_import,
     dashboard_live,
     dashboard_pages,
+    dashboard_stats,
     dashboard_templates,
 )
 
@@ -28,6 +29,7 @@ router.include_router(dashboard_import.router)
 router.include_router(dashboard_bulk.router)
 router.include_router(dashboard_live.router)
 router.include_router(dashboard_templates.router)
+router.include_router(dashboard_stats.router)
 
 
 def install(app: FastAPI) -> None:

@@ -34,7 +34,7 @@ from whatsapp_scheduler.core import (
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import dashboard, deps, i18n, sessions
-from whatsapp_scheduler.web.routes import dashboard_templates
+from whatsapp_scheduler.web.routes import dashboard_stats, dashboard_templates
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ async def upcoming(
         "cancelled": request.query_params.get("cancelled"),
         "bulk_done": _bulk_done(request),
         "bulk_none": request.query_params.get("bulk") == "none",
+        "stats": await dashboard_stats.stats_view(svc, session, dashboard.language(request)),
         "now": now,
     }
     status_code = 422 if error is not None else 200

@@ -31,6 +31,7 @@
       const data = JSON.parse(event.data);
       // Said by screen readers (aria-live): which message changed, and to what.
       if (announce) announce.textContent = data.id + ": " + data.label;
+      document.dispatchEvent(new CustomEvent("wsched:status", {detail: data}));
       document.querySelectorAll('[data-id="' + CSS.escape(data.id) + '"]').forEach((row) => {
         row.querySelectorAll(".status").forEach((badge) => {
           badge.dataset.status = data.status;
@@ -273,6 +274,85 @@
     });
   }
 
+  // -- the last 14 days (Upcoming): Chart.js from /static/vendor, fed by /dashboard/api/stats --
+  function stats() {
+    const source = document.getElementById("stats-data");
+    const canvas = document.getElementById("stats-chart");
+    if (!source || !canvas || !window.Chart) return;
+    const toData = (view) => ({
+      labels: view.labels,
+      datasets: view.series.map((s) => ({
+        label: s.label, data: s.data, backgroundColor: s.color, stack: "due",
+      })),
+    });
+    let view = JSON.parse(source.textContent);
+    const chart = new window.Chart(canvas, {
+      type: "bar",
+      data: toData(view),
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true, ticks: {precision: 0}}},
+        plugins: {legend: {position: "bottom"}},
+      },
+    });
+    window.__statsChart = chart;  // read by the browser tests
+    const cell = (text, status) => {
+      const td = document.createElement("td");
+      td.textContent = String(text);
+      if (status) td.dataset.status = status;
+      return td;
+    };
+    const render = () => {
+      chart.data = toData(view);
+      chart.update();
+      const rows = document.getElementById("stats-rows");
+      if (rows) {
+        rows.replaceChildren(...view.labels.map((label, i) => {
+          const tr = document.createElement("tr");
+          tr.dataset.day = view.days[i];
+          tr.append(cell(label), ...view.series.map((s) => cell(s.data[i], s.status)));
+          return tr;
+        }));
+        const head = rows.parentElement.querySelector("thead tr");
+        if (head) head.replaceChildren(head.firstElementChild, ...view.series.map((s) => {
+          const th = document.createElement("th");
+          th.textContent = s.label;
+          return th;
+        }));
+      }
+      const failures = document.getElementById("stats-failures");
+      if (failures && view.failures.length) {
+        failures.replaceChildren(...view.failures.map((f) => {
+          const li = document.createElement("li");
+          li.dataset.code = f.code === null ? "" : String(f.code);
+          const count = document.createElement("strong");
+          count.textContent = String(f.count);
+          li.append(count, " ", f.code === null ? "" : f.code + " ", f.text);
+          return li;
+        }));
+      }
+    };
+    let busy = false;
+    const refresh = async () => {
+      if (busy || document.hidden) return;
+      busy = true;
+      try {
+        const answer = await fetch(canvas.dataset.source, {credentials: "same-origin"});
+        if (answer.ok) {
+          view = await answer.json();
+          render();
+        }
+      } catch (e) { /* offline for a moment: the next tick tries again */ }
+      busy = false;
+    };
+    setInterval(refresh, 10000);
+    // A status seen live: ask again once the server's 5-second copy has been renewed.
+    let soon = null;
+    document.addEventListener("wsched:status", () => {
+      if (soon === null) soon = setTimeout(() => { soon = null; refresh(); }, 6000);
+    });
+  }
+
   // Upcoming's bulk bar: "select all" ticks every row of the page (each row's checkbox belongs
   // to the form by its form= attribute); a row ticked by hand updates "select all".
   function bulkSelect() {
@@ -291,6 +371,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     bulkSelect();
+    stats();
     watchStatuses();
     tickTimeLeft();
     compose();
