@@ -1,6 +1,8 @@
 """One claimed message, from the checks to the outcome: `SendPath.attempt`.
 
-In order: too late (MAX_LATENESS) -> the recipient's opt-out (`consent_gate`) -> the 24-hour window at send time (`window_gate`) -> the
+In order: too late (MAX_LATENESS) -> the recipient's opt-out (`consent_gate`) -> quiet hours
+in the message's time zone (`quiet_hours`, a deferral to their end) -> Meta's template status
+(`template_gate`) -> the 24-hour window at send time (`window_gate`) -> the
 number paused -> its circuit breaker holding (a Meta outage, `breaker`) -> the gap per
 recipient (local, then the fleet's) -> a throughput token (local, then the fleet's;
 `throughput.Throughput`) -> the send, which starts only when the throughput gate lets it start
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import errors, localtime, messages, quiet
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
@@ -65,6 +67,7 @@ class SendPath:
         breaker: breaker_mod.Breaker | None = None,
         consent_gate: consent_gate_mod.ConsentGate | None = None,
         template_gate: template_gate_mod.TemplateGate | None = None,
+        quiet_hours: quiet.QuietHours | None = None,
     ) -> None:
         self.name = name  # the sender's name (`messages.sender`)
         self.sender = sender
@@ -77,6 +80,7 @@ class SendPath:
         self.window_gate = window_gate
         self.consent_gate = consent_gate  # the recipient's opt-out, again at send time
         self.template_gate = template_gate  # Meta's template status, again at send time
+        self.quiet_hours = quiet_hours  # this sender's (or QUIET_HOURS), again at send time
         self.pauses = pauses
         self.tally = tally
         self.metrics = metrics
@@ -117,7 +121,7 @@ class SendPath:
     ) -> store.Outcome | None:
         """Too late (MAX_LATENESS), its recipient opted out since the claim, or Meta has
         since disabled, rejected or paused its template (`template_gate`)."""
-        if retries.is_expired(message.due_at, now, self.max_lateness):
+        if retries.is_expired(retries.lateness_base(message), now, self.max_lateness):
             if self.consent_gate is not None:
                 self.consent_gate.forget(message.id)
             return self.tally.expired(message, now, self.max_lateness)
@@ -125,6 +129,10 @@ class SendPath:
             refused = self.consent_gate.check(message)
             if refused is not None:
                 return self.tally.opted_out(message, now, refused)
+        if self.quiet_hours is not None and message.quiet_hours is not False:
+            end = self._quiet_until(message, now)
+            if end is not None:  # no attempt spent; back at their end (docs/limits.md)
+                return self.tally.deferral(message, now, end, quiet.REASON, keep_reason=True)
         if self.template_gate is not None:
             verdict = self.template_gate.check(message)
             if verdict is not None:
@@ -136,6 +144,15 @@ class SendPath:
                     message, now, "template_unusable", messages.AttemptOutcome.FAILED, text
                 )
         return None
+
+    def _quiet_until(self, message: messages.ScheduledMessage, now: datetime) -> datetime | None:
+        """The end of the quiet hours `now` is in, in the message's zone; None: outside."""
+        assert self.quiet_hours is not None
+        try:
+            zone = localtime.parse_zone(message.timezone)
+        except errors.ValidationFailed:  # a zone this machine's tzdata no longer knows
+            return None
+        return self.quiet_hours.deferred_to(now, zone)
 
     async def _attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
         now = self.clock.now()

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from whatsapp_scheduler import settings
+from whatsapp_scheduler.core import quiet
 from whatsapp_scheduler.dispatch import breaker
 
 
@@ -38,6 +39,8 @@ class DispatchConfig:
         base_seconds=_default("breaker_base_seconds"),
         cap_seconds=_default("breaker_cap_seconds"),
     )
+    #: QUIET_HOURS (a sender's own `quiet_hours` wins; docs/limits.md); None: none.
+    quiet_hours: quiet.QuietHours | None = None
 
     @property
     def renew_interval_seconds(self) -> float:

@@ -42,7 +42,7 @@ from typing import Any
 from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import errors, messages, quiet
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
@@ -244,6 +244,7 @@ class Dispatcher:
             on_sending=self._mark_sending,
             on_pause=self.wakeup.arm,
             breaker=self.breaker,
+            quiet_hours=self.config.quiet_hours,
         )
 
     @property
@@ -301,11 +302,13 @@ class Dispatcher:
                 self._disabled.add(sender.name)
                 continue
             seen.add(sender.name)
+            own_quiet = quiet.effective(self.config.quiet_hours, sender.quiet_hours)
             rate = sender.messages_per_second or base.messages_per_second
             pair = default_pair if sender.pair_interval is None else sender.pair_interval
             fingerprint = (sender.phone_number_id, credentials.access_token, rate, pair)
             lane = self._lanes.get(sender.name)
             if lane is not None and lane.fingerprint == fingerprint:
+                lane.path.quiet_hours = own_quiet
                 continue
             kept = lane is not None and lane.fingerprint is not None
             if lane is not None and lane.fingerprint is not None:
@@ -319,6 +322,7 @@ class Dispatcher:
             path = self._new_path(
                 sender.name, self._connect(credentials), sender.phone_number_id, limiter
             )
+            path.quiet_hours = own_quiet
             if lane is None:
                 self._lanes[sender.name] = Lane(path, self.config.send_concurrency, fingerprint)
                 logger.info("sender added", extra={"sender": sender.name})

@@ -202,6 +202,18 @@ def reap_decision(
     return decision
 
 
+#: Deferral reasons whose new time is a due time of its own: MAX_LATENESS counts from it
+#: (a message held through a night of quiet hours is not late when the night ends).
+RESCHEDULED = frozenset({"quiet_hours", "messaging_limit", "marketing_limit"})
+
+
+def lateness_base(message: messages.ScheduledMessage) -> datetime:
+    """What MAX_LATENESS counts from: the due time, or the time a limit deferred it to."""
+    if message.status_reason in RESCHEDULED and message.run_at > message.due_at:
+        return message.run_at
+    return message.due_at
+
+
 def is_expired(due_at: datetime, now: datetime, max_lateness: timedelta) -> bool:
     """Whether a message due at `due_at` is too late to send at `now`."""
     return due_at < now - max_lateness

@@ -17,7 +17,7 @@ from typing import Any
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, senders
+from whatsapp_scheduler.core import errors, quiet, senders
 from whatsapp_scheduler.core.senders import Sender
 from whatsapp_scheduler.store import tokens
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
@@ -44,6 +44,7 @@ class NewSender:
     messages_per_second: float | None = None
     pair_interval: float | None = None
     enabled: bool = True
+    quiet_hours: str | None = None  # `HH:MM-HH:MM`, `off`; None: QUIET_HOURS
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class SenderAdmin:
             messages_per_second=check_rate(new.messages_per_second),
             pair_interval=check_interval(new.pair_interval),
             enabled=new.enabled,
+            quiet_hours=quiet.check_sender_value(new.quiet_hours),
         )
         token = check_token(new.access_token)
         env = self.directory.environment
@@ -111,6 +113,8 @@ class SenderAdmin:
                 clean[field] = check_rate(value)
             elif field == "pair_interval":
                 clean[field] = check_interval(value)
+            elif field == "quiet_hours":
+                clean[field] = quiet.check_sender_value(value)
             elif field == "enabled":
                 if not isinstance(value, bool):
                     raise errors.ValidationFailed("enabled", "must be true or false")

@@ -38,6 +38,7 @@ SENDER_CHANGES = frozenset(
         "messages_per_second",
         "pair_interval",
         "enabled",
+        "quiet_hours",
         "token_encrypted",
     }
 )
