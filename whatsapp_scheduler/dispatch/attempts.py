@@ -289,6 +289,9 @@ class SendPath:
             held = self.breaker.held_until(self.phone_number_id, now)
             if verdict.opened and held is not None:
                 self._on_pause(held)  # wake the loop for the probe
+        elif error.code == errorcodes.MARKETING_LIMIT_CODE:  # wait 24 h, once (docs/limits.md)
+            self._answered()
+            decision = retries.marketing_limit_decision(error, message, now)
         else:
             self._answered()
             decision = self.policy.decide(error, message.attempts, now)

@@ -121,6 +121,7 @@ class Tally:
             http_status=error.http_status,
             sent_as=sent_as,
             counts_attempt=decision.counts_attempt,
+            reason=decision.reason,
         )
 
     def expired(

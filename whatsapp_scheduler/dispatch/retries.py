@@ -17,6 +17,8 @@ each of Meta's codes, is the class in `whatsapp/errorcodes.py`):
   duplicate is possible); without it, failed with "ambiguous: may have been sent". A send
   failure is an outage failure (below); a reaped lease is retried like a temporary failure.
 - `TemporaryFailure`: retry with exponential back-off, full or decorrelated jitter, capped.
+- 131049 (Meta's per-user marketing limit, `marketing_limit_decision`): one more try after
+  24 h, then failed (a second 131049 ends it).
 - Each retry counts one attempt; the attempt that reaches `max_attempts` fails the message.
 - An outage failure (`TemporaryFailure` without a Graph code, i.e. a refused connection, a
   timeout or a 5xx without a body, or one of Meta's "service unavailable" codes; see
@@ -75,6 +77,7 @@ class RetryDecision:
     error_code: int | None = None
     error_text: str | None = None
     counts_attempt: bool = True  # False: the attempt is recorded, not counted (an outage)
+    reason: str | None = None  # the message's `status_reason` while it waits (131049)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +178,29 @@ class RetryPolicy:
         # Decorrelated jitter (AWS): uniform(base, 3 * previous), previous ~ base * 2^(x-1).
         previous = base * 2.0 ** max(attempts_before - 1, 0)
         return min(self.cap_seconds, base + self.random() * max(3 * previous - base, 0.0))
+
+
+#: How long a message refused by Meta's per-user marketing limit (131049) waits.
+MARKETING_LIMIT_WAIT = timedelta(hours=24)
+MARKETING_LIMIT = "marketing_limit"
+
+
+def marketing_limit_decision(
+    error: errors.SendError, message: messages.ScheduledMessage, now: datetime
+) -> RetryDecision:
+    """131049 (Meta's per-user marketing limit): the first time, one more try after 24 h
+    (`status_reason` `marketing_limit`); again after that, failed."""
+    if message.last_error_code == errorcodes.MARKETING_LIMIT_CODE:
+        text = f"{error.message} (again, after waiting {_human(MARKETING_LIMIT_WAIT)})"
+        return _fail(messages.AttemptOutcome.FAILED, error.code, text)
+    return RetryDecision(
+        Action.RETRY,
+        messages.AttemptOutcome.RETRY,
+        now + MARKETING_LIMIT_WAIT,
+        error.code,
+        error.message,
+        reason=MARKETING_LIMIT,
+    )
 
 
 def _fail(outcome: messages.AttemptOutcome, code: int | None, text: str) -> RetryDecision:

@@ -31,7 +31,7 @@ from whatsapp_scheduler.service import consent as consent_mod
 from whatsapp_scheduler.service import validation
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
-from whatsapp_scheduler.whatsapp import webhooks
+from whatsapp_scheduler.whatsapp import errorcodes, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ MAX_BATCH = 1000
 #: The senders' own quiet hours are read again after this long (the dispatcher checks again
 #: at send time with what it reads at each safety poll).
 QUIET_OVERRIDES_TTL = timedelta(seconds=5)
+#: A message Meta refused for its per-user marketing limit (131049) waits this long, once.
+MARKETING_LIMIT_WAIT = timedelta(hours=24)
 
 
 class WindowNumbers(Protocol):
@@ -381,7 +383,11 @@ class SchedulerService:
         return moved, notices.ScheduleWarning(notices.WarningCode.QUIET_HOURS, text, params)
 
     def _after_add(self, results: Sequence[store.AddResult]) -> None:
-        created = [r.message.run_at for r in results if r.status == store.AddStatus.CREATED]
+        self._after_add_times(
+            [r.message.run_at for r in results if r.status == store.AddStatus.CREATED]
+        )
+
+    def _after_add_times(self, created: Sequence[datetime]) -> None:
         if created and self._on_scheduled is not None:
             try:
                 self._on_scheduled(min(created))
@@ -452,6 +458,20 @@ class SchedulerService:
             for u in delivery.statuses
         ]
         counts = await self.store.apply_receipts(receipts, self.clock.now())
+        limited = [  # Meta's per-user marketing limit: one more try in 24 h (docs/limits.md)
+            r.wamid
+            for r in receipts
+            if r.status == messages.MessageStatus.FAILED
+            and r.error_code == errorcodes.MARKETING_LIMIT_CODE
+        ]
+        if limited:
+            now = self.clock.now()
+            retried = await self.store.retry_marketing_limited(
+                limited, now + MARKETING_LIMIT_WAIT, now
+            )
+            if retried:
+                logger.info("131049: retried once in 24 h", extra={"messages": len(retried)})
+                self._after_add_times([now + MARKETING_LIMIT_WAIT])
         await self.consent.apply_webhook(delivery)  # keywords, marketing stop, 131050, 131026
         if receipts:
             logger.info(

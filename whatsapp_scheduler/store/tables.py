@@ -239,6 +239,18 @@ senders = sa.Table(
     sa.Column("quiet_hours", sa.String(16), nullable=True),
 )
 
+# The daily messaging limit (revision 0019, docs/limits.md): each contact reached with a template
+# outside their 24-hour window, per business portfolio (or number), and when; a row older than
+# 24 h no longer counts (and is deleted by the next booking of that portfolio).
+limit_contacts = sa.Table(
+    "limit_contacts",
+    metadata,
+    sa.Column("portfolio", sa.String(64), primary_key=True),
+    sa.Column("wa_id", sa.String(32), primary_key=True),
+    sa.Column("reached_at", UtcDateTime, nullable=False),
+    sa.Index("ix_limit_contacts_portfolio_reached_at", "portfolio", "reached_at"),
+)
+
 # API keys made with `keys create` (revision 0012): only the SHA-256 of a key is stored.
 # `scope` is a `core.senders.Scope`; `senders` the sender names the key is limited to (NULL:
 # all). A revoked key keeps its row (`revoked_at`) so that messages still name their creator.
