@@ -189,6 +189,7 @@ def dispatch_config(settings: settings_mod.Settings) -> dispatch_config_mod.Disp
             cap_seconds=max(settings.breaker_cap_seconds, settings.breaker_base_seconds),
         ),
         quiet_hours=settings.quiet_window(),
+        messaging_limit=settings.messaging_cap(),
     )
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from whatsapp_scheduler.core import consent, errors, quiet, senders
+from whatsapp_scheduler.core import consent, errors, limits, quiet, senders
 
 # Values shown in README and .env.example; refusing them stops a copy-pasted config from running.
 PLACEHOLDERS = frozenset(
@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # Quiet hours (docs/limits.md): `HH:MM-HH:MM` in each message's own time zone, e.g.
     # 21:00-09:00; a message due inside goes at the end instead. Empty: none.
     quiet_hours: str = ""
+    # Meta's daily messaging limit per business portfolio (250, 2000, 10000, 100000 or
+    # unlimited): unique contacts reached with templates outside their window in 24 h.
+    messaging_limit: str = limits.UNLIMITED
 
     # Dashboard sign-in (web/throttle.py): wrong keys allowed per client address and in total
     # within the window before sign-ins are refused with 429.
@@ -237,6 +240,19 @@ class Settings(BaseSettings):
         except errors.ValidationFailed as exc:
             raise ValueError(f"QUIET_HOURS {exc.rule}") from exc
         return value
+
+    @field_validator("messaging_limit")
+    @classmethod
+    def _messaging_limit_valid(cls, value: str) -> str:
+        try:
+            limits.parse_limit(value)
+        except errors.ValidationFailed as exc:
+            raise ValueError(f"MESSAGING_LIMIT {exc.rule}") from exc
+        return value
+
+    def messaging_cap(self) -> int | None:
+        """MESSAGING_LIMIT as a number of contacts (None: unlimited)."""
+        return limits.parse_limit(self.messaging_limit)
 
     def quiet_window(self) -> quiet.QuietHours | None:
         """QUIET_HOURS parsed (None: empty, no quiet hours)."""

@@ -26,6 +26,7 @@ from whatsapp_scheduler.core import errors, localtime, messages, quiet
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
+from whatsapp_scheduler.dispatch import limit_gate as limit_gate_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit, throughput
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
@@ -68,6 +69,7 @@ class SendPath:
         consent_gate: consent_gate_mod.ConsentGate | None = None,
         template_gate: template_gate_mod.TemplateGate | None = None,
         quiet_hours: quiet.QuietHours | None = None,
+        limit_gate: limit_gate_mod.MessagingLimitGate | None = None,
     ) -> None:
         self.name = name  # the sender's name (`messages.sender`)
         self.sender = sender
@@ -81,6 +83,9 @@ class SendPath:
         self.consent_gate = consent_gate  # the recipient's opt-out, again at send time
         self.template_gate = template_gate  # Meta's template status, again at send time
         self.quiet_hours = quiet_hours  # this sender's (or QUIET_HOURS), again at send time
+        self.limit_gate = limit_gate  # MESSAGING_LIMIT of its portfolio (limit_gate.py)
+        #: What its daily messaging limit is counted under: its portfolio, else its number.
+        self.portfolio = f"number:{phone_number_id}"
         self.pauses = pauses
         self.tally = tally
         self.metrics = metrics
@@ -124,15 +129,16 @@ class SendPath:
         if retries.is_expired(retries.lateness_base(message), now, self.max_lateness):
             if self.consent_gate is not None:
                 self.consent_gate.forget(message.id)
+            if self.limit_gate is not None:
+                self.limit_gate.forget(message.id)
             return self.tally.expired(message, now, self.max_lateness)
         if self.consent_gate is not None:
             refused = self.consent_gate.check(message)
             if refused is not None:
                 return self.tally.opted_out(message, now, refused)
-        if self.quiet_hours is not None and message.quiet_hours is not False:
-            end = self._quiet_until(message, now)
-            if end is not None:  # no attempt spent; back at their end (docs/limits.md)
-                return self.tally.deferral(message, now, end, quiet.REASON, keep_reason=True)
+        held = self._held_by_limits(message, now)
+        if held is not None:
+            return held
         if self.template_gate is not None:
             verdict = self.template_gate.check(message)
             if verdict is not None:
@@ -144,6 +150,32 @@ class SendPath:
                     message, now, "template_unusable", messages.AttemptOutcome.FAILED, text
                 )
         return None
+
+    def _held_by_limits(
+        self, message: messages.ScheduledMessage, now: datetime
+    ) -> store.Outcome | None:
+        """Quiet hours, then the portfolio's daily messaging limit (docs/limits.md): a
+        deferral to their end, or to the time a slot frees; no attempt spent."""
+        if self.quiet_hours is not None and message.quiet_hours is not False:
+            end = self._quiet_until(message, now)
+            if end is not None:
+                if self.limit_gate is not None:
+                    self.limit_gate.forget(message.id)
+                return self.tally.deferral(message, now, end, quiet.REASON, keep_reason=True)
+        if self.limit_gate is not None:
+            frees = self.limit_gate.check(message)
+            if frees is not None:
+                reason = limit_gate_mod.REASON
+                return self.tally.deferral(message, now, frees, reason, keep_reason=True)
+        return None
+
+    def goes_now(self, message: messages.ScheduledMessage, now: datetime) -> bool:
+        """Whether the checks before the limit let `message` go now (what the limit books)."""
+        if self.consent_gate is not None and self.consent_gate.refuses(message.id):
+            return False
+        if self.quiet_hours is not None and message.quiet_hours is not False:
+            return self._quiet_until(message, now) is None
+        return True
 
     def _quiet_until(self, message: messages.ScheduledMessage, now: datetime) -> datetime | None:
         """The end of the quiet hours `now` is in, in the message's zone; None: outside."""

@@ -41,6 +41,8 @@ class DispatchConfig:
     )
     #: QUIET_HOURS (a sender's own `quiet_hours` wins; docs/limits.md); None: none.
     quiet_hours: quiet.QuietHours | None = None
+    #: MESSAGING_LIMIT per business portfolio (limit_gate.py); None: unlimited.
+    messaging_limit: int | None = None
 
     @property
     def renew_interval_seconds(self) -> float:

@@ -48,6 +48,7 @@ from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, 
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import config as config_mod
 from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
+from whatsapp_scheduler.dispatch import limit_gate as limit_gate_mod
 from whatsapp_scheduler.dispatch import liveness as liveness_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
@@ -190,6 +191,11 @@ class Dispatcher:
         )
         self._window_gate = window_gate
         self._consent_gate = consent_gate_mod.ConsentGate(message_store)  # docs/consent.md
+        self._limit_gate = (  # MESSAGING_LIMIT per portfolio (docs/limits.md)
+            limit_gate_mod.MessagingLimitGate(message_store, config.messaging_limit)
+            if config.messaging_limit is not None
+            else None
+        )
         self._template_gate = (  # Meta's template status at send time (docs/templates.md)
             template_gate_mod.TemplateGate(template_statuses)
             if template_statuses is not None
@@ -245,6 +251,7 @@ class Dispatcher:
             on_pause=self.wakeup.arm,
             breaker=self.breaker,
             quiet_hours=self.config.quiet_hours,
+            limit_gate=self._limit_gate,
         )
 
     @property
@@ -307,8 +314,10 @@ class Dispatcher:
             pair = default_pair if sender.pair_interval is None else sender.pair_interval
             fingerprint = (sender.phone_number_id, credentials.access_token, rate, pair)
             lane = self._lanes.get(sender.name)
+            portfolio = f"portfolio:{sender.portfolio}" if sender.portfolio else None
             if lane is not None and lane.fingerprint == fingerprint:
                 lane.path.quiet_hours = own_quiet
+                lane.path.portfolio = portfolio or lane.path.portfolio
                 continue
             kept = lane is not None and lane.fingerprint is not None
             if lane is not None and lane.fingerprint is not None:
@@ -323,6 +332,7 @@ class Dispatcher:
                 sender.name, self._connect(credentials), sender.phone_number_id, limiter
             )
             path.quiet_hours = own_quiet
+            path.portfolio = portfolio or path.portfolio
             if lane is None:
                 self._lanes[sender.name] = Lane(path, self.config.send_concurrency, fingerprint)
                 logger.info("sender added", extra={"sender": sender.name})
@@ -617,6 +627,12 @@ class Dispatcher:
             return
         if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
             await lane.path.consent_gate.prepare(batch, lane.window_numbers)
+        path = lane.path
+        if path.limit_gate is not None:  # the portfolio's daily messaging limit (limit_gate.py)
+            now = self.clock.now()
+            await path.limit_gate.prepare(
+                batch, lane.window_numbers, path.portfolio, now, lambda m: path.goes_now(m, now)
+            )
         if lane.path.template_gate is not None:  # Meta's template status now (template_gate.py)
             await lane.path.template_gate.prepare(batch)
         gate = lane.path.window_gate  # WINDOW_POLICY at send time (window_gate.py)

@@ -1,0 +1,48 @@
+"""The daily messaging limit at send time (docs/limits.md): templates to contacts outside
+their 24-hour window count once per contact in a moving 24 h; the one that would exceed the
+portfolio's limit is deferred (`messaging_limit`) to the time a slot frees, nothing sent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from whatsapp_scheduler import testing
+from whatsapp_scheduler.core import messages
+
+Status = messages.MessageStatus
+TEMPLATE = {"name": "offer", "language": {"code": "tr"}}
+
+
+def _template(message_id: str, due, recipient: str) -> messages.ScheduledMessage:
+    return testing.make_message(message_id, due, recipient=recipient, body=None, template=TEMPLATE)
+
+
+async def test_the_contact_past_the_limit_waits_for_a_slot(
+    clock, memory_store, sender, make_dispatcher
+):
+    now = clock.now()
+    await memory_store.add_many(
+        [
+            _template("t1", now, "+905550000001"),
+            _template("t2", now, "+905550000002"),
+            _template("t1b", now, "+905550000001"),  # the same contact: counted once
+            testing.make_message("text", now, recipient="+905550000009"),  # a text: not counted
+        ]
+    )
+    await memory_store.record_inbound([("905550000003", now - timedelta(hours=1))])
+    await memory_store.add_many([_template("open", now, "+905550000003")])  # inside its window
+    d = make_dispatcher(messaging_limit=2)
+    await d.run(burst=True)
+    assert sorted(m.id for m in sender.calls) == ["open", "t1", "t1b", "t2", "text"]
+    await memory_store.add_many([_template("t3", now, "+905550000004")])
+    clock.advance(timedelta(hours=1))
+    await d.run(burst=True)
+    row = memory_store.rows["t3"]
+    assert (row.status, row.status_reason) == (Status.QUEUED, "messaging_limit")
+    assert row.run_at == now + timedelta(hours=24)  # when t1's and t2's bookings end
+    assert row.attempts == 0
+    assert sender.sends_for("t3") == 0
+    clock.set(now + timedelta(hours=24))
+    await d.run(burst=True)
+    assert memory_store.rows["t3"].status == Status.SENT
+    await d.stop()
