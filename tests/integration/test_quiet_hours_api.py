@@ -5,14 +5,18 @@ keeps the time, a sender's own window wins, and bad values are 422 naming the fi
 
 from __future__ import annotations
 
+import asyncio
+import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.conftest import START
+from tests.conftest import API_KEY, START
 from tests.integration.conftest import served_api
+from whatsapp_scheduler import cli
+from whatsapp_scheduler.cli import client as cli_client
 
 # START is 2026-03-01 09:00 UTC: 12:00 in Istanbul (UTC+3, no DST).
 NIGHT = {"alici": "+905551234567", "tarih": "2026-03-01", "saat": "23:30", "mesaj": "Merhaba"}
@@ -128,3 +132,34 @@ async def test_a_bad_per_message_value_is_422(api):
     answer = await api.post("/schedule", json=NIGHT | {"quiet_hours": "no"})
     assert answer.status_code == 422
     assert "quiet_hours" in answer.text
+
+
+async def test_the_cli_schedules_past_quiet_hours_and_status_says_why(api, monkeypatch):
+    url = str(api.base_url)
+
+    def client(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        args = cli._parser().parse_args([*argv, "--url", url, "--api-key", API_KEY])
+        return cli_client.run(args, out, err), out.getvalue(), err.getvalue()
+
+    at = ("--to", "+905551234567", "--at", "2026-03-01 23:30", "--text", "Merhaba")
+    # The sync client runs on a thread: the served app lives in this test's event loop.
+    code, _, err = await asyncio.to_thread(client, "schedule", *at, "--id", "cli-1")
+    assert code == 0, err
+    assert "warning: quiet_hours: 2026-03-01 23:30 (Europe/Istanbul)" in err
+    code, _, err = await asyncio.to_thread(
+        client, "schedule", *at, "--id", "cli-2", "--ignore-quiet-hours"
+    )
+    assert code == 0
+    assert "quiet_hours" not in err
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    code, out, _ = await asyncio.to_thread(client, "status", "cli-1")
+    assert "  deferred   until 2026-03-02T06:00:00Z" in out
+    assert "  reason     quiet_hours: Waiting: due inside the quiet hours" in out
+    monkeypatch.setenv("LANG", "tr_TR.UTF-8")
+    code, out, _ = await asyncio.to_thread(client, "status", "cli-1")
+    assert "  reason     quiet_hours: Bekliyor: sessiz saatler içinde" in out
+    code, out, _ = await asyncio.to_thread(client, "status", "cli-2")
+    assert "reason" not in out
