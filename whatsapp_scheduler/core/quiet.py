@@ -123,6 +123,27 @@ def effective(setting: QuietHours | None, sender_value: str | None) -> QuietHour
     return parse(sender_value, "quiet_hours")
 
 
+@functools.lru_cache(maxsize=4096)
+def moved(
+    due_at: datetime, zone_name: str, window: QuietHours
+) -> tuple[datetime, str, tuple[tuple[str, str], ...]] | None:
+    """For a message due at `due_at` in `zone_name`: None if outside `window`, else (the
+    window's end, the warning's text, its params). Cached: a batch's messages, and a shop's
+    reminders, share a few due times (the warning's formatting is most of the cost)."""
+    zone = ZoneInfo(zone_name)
+    end = window.deferred_to(due_at, zone)
+    if end is None:
+        return None
+    fmt = "%Y-%m-%d %H:%M"
+    params = (
+        ("asked", due_at.astimezone(zone).strftime(fmt)),
+        ("moved", end.astimezone(zone).strftime(fmt)),
+        ("zone", zone.key),
+        ("window", str(window)),
+    )
+    return end, warning(due_at, end, zone, window), params
+
+
 def warning(original: datetime, moved: datetime, zone: ZoneInfo, window: QuietHours) -> str:
     """The schedule-time warning of a message moved to the end of its quiet hours."""
     fmt = "%Y-%m-%d %H:%M"

@@ -17,7 +17,6 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import (
     errors,
-    localtime,
     messages,
     notices,
     quiet,
@@ -368,19 +367,13 @@ class SchedulerService:
         window_ = windows.get(message.sender, windows[""])
         if window_ is None or message.quiet_hours is False:
             return message, None
-        zone = localtime.parse_zone(message.timezone)
-        end = window_.deferred_to(message.due_at, zone)
-        if end is None:
+        found = quiet.moved(message.due_at, message.timezone, window_)
+        if found is None:
             return message, None
+        end, text, params = found
         moved = message.evolve(due_at=end, run_at=end, status_reason=quiet.REASON)
-        text = quiet.warning(message.due_at, end, zone, window_)
-        params = {
-            "asked": message.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            "moved": end.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            "zone": zone.key,
-            "window": str(window_),
-        }
-        return moved, notices.ScheduleWarning(notices.WarningCode.QUIET_HOURS, text, params)
+        note = notices.ScheduleWarning(notices.WarningCode.QUIET_HOURS, text, dict(params))
+        return moved, note
 
     def _after_add(self, results: Sequence[store.AddResult]) -> None:
         self._after_add_times(
