@@ -72,7 +72,7 @@ def test_add_list_update_remove(run, tmp_path, monkeypatch):
     assert listed[1] | {} == {
         "name": "shop", "phone_number_id": "1001", "waba_id": None, "portfolio": None,
         "messages_per_second": 20.0, "pair_interval": None, "enabled": False,
-        "quiet_hours": None, "from_environment": False,
+        "quiet_hours": None, "messaging_limit": None, "from_environment": False,
     }  # fmt: skip
     (stored,) = _stored(run.url)
     assert tokens.TokenCipher.from_secret(KEY).decrypt(stored.token_encrypted) == "shop-token-2"

@@ -163,3 +163,17 @@ async def test_the_cli_schedules_past_quiet_hours_and_status_says_why(api, monke
     assert "  reason     quiet_hours: Bekliyor: sessiz saatler içinde" in out
     code, out, _ = await asyncio.to_thread(client, "status", "cli-2")
     assert "reason" not in out
+
+
+async def test_a_senders_messaging_limit_is_a_tier_or_422(api):
+    shop = {"name": "shop", "phone_number_id": "1001", "access_token": "EAAG-shop-token"}
+    bad = await api.post("/senders", json=shop | {"messaging_limit": "300"})
+    assert bad.status_code == 422
+    assert "messaging_limit" in bad.text
+    added = await api.post("/senders", json=shop | {"messaging_limit": "2,000"})
+    assert added.status_code == 201, added.text
+    assert added.json()["messaging_limit"] == "2000"
+    patched = await api.patch("/senders/shop", json={"messaging_limit": "Unlimited"})
+    assert patched.json()["messaging_limit"] == "unlimited"
+    cleared = await api.patch("/senders/shop", json={"messaging_limit": None})
+    assert cleared.json()["messaging_limit"] is None  # back to MESSAGING_LIMIT

@@ -139,6 +139,12 @@ def _fields(p: argparse.ArgumentParser) -> None:
         help="its own quiet hours, in each message's time zone (e.g. 21:00-09:00); 'off': "
         "none for this sender; in update '' goes back to QUIET_HOURS (docs/limits.md)",
     )
+    p.add_argument(
+        "--messaging-limit",
+        metavar="TIER",
+        help="its portfolio's daily messaging limit: 250, 2000, 10000, 100000 or unlimited "
+        "(default: MESSAGING_LIMIT; in update '' goes back to it)",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -200,6 +206,7 @@ async def _run(args: argparse.Namespace, token: str | None, out: TextIO, err: Te
                     pair_interval=args.pair_interval,
                     enabled=not args.disabled,
                     quiet_hours=args.quiet_hours or None,
+                    messaging_limit=args.messaging_limit or None,
                 )
             )
             print(f"added sender {added.name} ({added.phone_number_id})", file=out)
@@ -232,7 +239,7 @@ async def _run(args: argparse.Namespace, token: str | None, out: TextIO, err: Te
 
 def _changes(args: argparse.Namespace, token: str | None) -> dict[str, Any]:
     changes: dict[str, Any] = {}
-    for field in ("phone_number_id", "waba_id", "portfolio", "quiet_hours"):
+    for field in ("phone_number_id", "waba_id", "portfolio", "quiet_hours", "messaging_limit"):
         value = getattr(args, field)
         if value is not None:
             changes[field] = value or None  # '' clears
@@ -259,6 +266,7 @@ def _print_list(found: list[senders.Sender], as_json: bool, out: TextIO) -> None
                 "pair_interval": s.pair_interval,
                 "enabled": s.enabled,
                 "quiet_hours": s.quiet_hours,
+                "messaging_limit": s.messaging_limit,
                 "from_environment": s.from_environment,
             }
             for s in found

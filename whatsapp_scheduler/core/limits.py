@@ -10,6 +10,29 @@ TIERS = (250, 2000, 10000, 100000)
 UNLIMITED = "unlimited"
 
 
+def check_sender_value(value: object, field: str = "messaging_limit") -> str | None:
+    """A sender's `messaging_limit`: None (the MESSAGING_LIMIT setting), or a tier as text
+    (`2000`) or `unlimited`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise errors.ValidationFailed(field, "must be one of 250, 2000, 10000, 100000, unlimited")
+    if isinstance(value, str) and not value.strip():
+        raise errors.ValidationFailed(field, "must be one of 250, 2000, 10000, 100000, unlimited")
+    parsed = parse_limit(str(value), field)
+    return UNLIMITED if parsed is None else str(parsed)
+
+
+def effective(setting: int | None, sender_value: str | None) -> int | None:
+    """The limit a sender's messages are booked against: its own, else the setting."""
+    if sender_value is None:
+        return setting
+    try:
+        return parse_limit(sender_value)
+    except errors.ValidationFailed:  # a row changed by hand: the setting, not a crash
+        return setting
+
+
 def parse_limit(value: str, field: str = "MESSAGING_LIMIT") -> int | None:
     """One of Meta's tiers, or `unlimited` (None)."""
     text = value.strip().lower().replace("_", "").replace(",", "")

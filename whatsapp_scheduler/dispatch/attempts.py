@@ -86,6 +86,8 @@ class SendPath:
         self.limit_gate = limit_gate  # MESSAGING_LIMIT of its portfolio (limit_gate.py)
         #: What its daily messaging limit is counted under: its portfolio, else its number.
         self.portfolio = f"number:{phone_number_id}"
+        #: Its portfolio's daily messaging limit (the sender's own, else MESSAGING_LIMIT).
+        self.messaging_limit: int | None = None
         self.pauses = pauses
         self.tally = tally
         self.metrics = metrics

@@ -43,6 +43,7 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages, quiet
+from whatsapp_scheduler.core import limits as limits_mod
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
@@ -191,11 +192,8 @@ class Dispatcher:
         )
         self._window_gate = window_gate
         self._consent_gate = consent_gate_mod.ConsentGate(message_store)  # docs/consent.md
-        self._limit_gate = (  # MESSAGING_LIMIT per portfolio (docs/limits.md)
-            limit_gate_mod.MessagingLimitGate(message_store, config.messaging_limit)
-            if config.messaging_limit is not None
-            else None
-        )
+        # MESSAGING_LIMIT, or a sender's own, per portfolio (docs/limits.md)
+        self._limit_gate = limit_gate_mod.MessagingLimitGate(message_store)
         self._template_gate = (  # Meta's template status at send time (docs/templates.md)
             template_gate_mod.TemplateGate(template_statuses)
             if template_statuses is not None
@@ -232,7 +230,7 @@ class Dispatcher:
         if self._shared is not None:
             self._shared.set_rate(phone_number_id, limiter.messages_per_second)
         self.metrics.sent.labels(name)  # exported (0) before its first send
-        return attempts.SendPath(
+        path = attempts.SendPath(
             name=name,
             sender=sender,
             phone_number_id=phone_number_id,
@@ -253,6 +251,8 @@ class Dispatcher:
             quiet_hours=self.config.quiet_hours,
             limit_gate=self._limit_gate,
         )
+        path.messaging_limit = self.config.messaging_limit
+        return path
 
     @property
     def path(self) -> attempts.SendPath:
@@ -310,6 +310,7 @@ class Dispatcher:
                 continue
             seen.add(sender.name)
             own_quiet = quiet.effective(self.config.quiet_hours, sender.quiet_hours)
+            own_limit = limits_mod.effective(self.config.messaging_limit, sender.messaging_limit)
             rate = sender.messages_per_second or base.messages_per_second
             pair = default_pair if sender.pair_interval is None else sender.pair_interval
             fingerprint = (sender.phone_number_id, credentials.access_token, rate, pair)
@@ -317,6 +318,7 @@ class Dispatcher:
             portfolio = f"portfolio:{sender.portfolio}" if sender.portfolio else None
             if lane is not None and lane.fingerprint == fingerprint:
                 lane.path.quiet_hours = own_quiet
+                lane.path.messaging_limit = own_limit
                 lane.path.portfolio = portfolio or lane.path.portfolio
                 continue
             kept = lane is not None and lane.fingerprint is not None
@@ -332,6 +334,7 @@ class Dispatcher:
                 sender.name, self._connect(credentials), sender.phone_number_id, limiter
             )
             path.quiet_hours = own_quiet
+            path.messaging_limit = own_limit
             path.portfolio = portfolio or path.portfolio
             if lane is None:
                 self._lanes[sender.name] = Lane(path, self.config.send_concurrency, fingerprint)
@@ -628,10 +631,15 @@ class Dispatcher:
         if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
             await lane.path.consent_gate.prepare(batch, lane.window_numbers)
         path = lane.path
-        if path.limit_gate is not None:  # the portfolio's daily messaging limit (limit_gate.py)
+        if path.limit_gate is not None and path.messaging_limit is not None:  # limit_gate.py
             now = self.clock.now()
             await path.limit_gate.prepare(
-                batch, lane.window_numbers, path.portfolio, now, lambda m: path.goes_now(m, now)
+                batch,
+                lane.window_numbers,
+                path.portfolio,
+                path.messaging_limit,
+                now,
+                lambda m: path.goes_now(m, now),
             )
         if lane.path.template_gate is not None:  # Meta's template status now (template_gate.py)
             await lane.path.template_gate.prepare(batch)

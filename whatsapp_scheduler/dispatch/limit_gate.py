@@ -28,9 +28,8 @@ REASON = "messaging_limit"
 class MessagingLimitGate:
     """Books a claimed batch's template recipients against the portfolio's daily limit."""
 
-    def __init__(self, message_store: store.MessageStore, limit: int) -> None:
+    def __init__(self, message_store: store.MessageStore) -> None:
         self.store = message_store
-        self.limit = limit
         self._refused: dict[str, datetime] = {}  # message id -> when a slot frees
 
     async def prepare(
@@ -38,11 +37,15 @@ class MessagingLimitGate:
         batch: Sequence[messages.ScheduledMessage],
         numbers: Sequence[str],
         portfolio: str,
+        limit: int | None,
         now: datetime,
         goes: Callable[[messages.ScheduledMessage], bool] = lambda _m: True,
     ) -> None:
         """Book the batch's template messages to contacts outside their window (those that
-        `goes` says may be sent now). On a store error the batch goes as it is."""
+        `goes` says may be sent now) against `limit` (None: unlimited, nothing booked). On a
+        store error the batch goes as it is."""
+        if limit is None:
+            return
         templates = [
             m
             for m in batch
@@ -62,7 +65,7 @@ class MessagingLimitGate:
             if not outside:
                 return
             answers = await self.store.book_contacts(
-                portfolio, [window.wa_id(m.recipient) for m in outside], self.limit, now
+                portfolio, [window.wa_id(m.recipient) for m in outside], limit, now
             )
         except errors.StoreError:
             logger.warning("messaging limit not booked; sending the claimed batch as it is")

@@ -39,6 +39,7 @@ SENDER_CHANGES = frozenset(
         "pair_interval",
         "enabled",
         "quiet_hours",
+        "messaging_limit",
         "token_encrypted",
     }
 )

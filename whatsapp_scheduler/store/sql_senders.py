@@ -41,6 +41,7 @@ def sender_from_row(row: Any) -> StoredSender:
         pair_interval=row.pair_interval,
         enabled=bool(row.enabled),
         quiet_hours=row.quiet_hours,
+        messaging_limit=row.messaging_limit,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -71,6 +72,7 @@ class SqlSendersMixin:
             "pair_interval": sender.pair_interval,
             "enabled": sender.enabled,
             "quiet_hours": sender.quiet_hours,
+            "messaging_limit": sender.messaging_limit,
             "created_at": now,
             "updated_at": now,
         }

@@ -237,6 +237,9 @@ senders = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     # Revision 0019: its own quiet hours (`HH:MM-HH:MM`, or `off`); NULL: QUIET_HOURS.
     sa.Column("quiet_hours", sa.String(16), nullable=True),
+    # Revision 0019: its portfolio's daily messaging limit (`2000`, `unlimited`); NULL: the
+    # MESSAGING_LIMIT setting.
+    sa.Column("messaging_limit", sa.String(16), nullable=True),
 )
 
 # The daily messaging limit (revision 0019, docs/limits.md): each contact reached with a template

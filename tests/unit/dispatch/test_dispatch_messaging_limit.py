@@ -46,3 +46,46 @@ async def test_the_contact_past_the_limit_waits_for_a_slot(
     await d.run(burst=True)
     assert memory_store.rows["t3"].status == Status.SENT
     await d.stop()
+
+
+async def test_a_senders_own_limit_is_shared_by_its_portfolio(clock, memory_store):
+    from whatsapp_scheduler.core import senders
+    from whatsapp_scheduler.dispatch import config as dispatch_config
+    from whatsapp_scheduler.dispatch import dispatcher, ratelimit, retries
+    from whatsapp_scheduler.dispatch.senders import StaticSenders
+
+    def sender(name: str, number: str, portfolio: str, limit: str | None):
+        own = senders.Sender(name, number, portfolio=portfolio, messaging_limit=limit)
+        return senders.SenderCredentials(own, f"token-{name}")
+
+    fake = testing.FakeSender()
+    d = dispatcher.Dispatcher(
+        message_store=memory_store,
+        clock=clock,
+        config=dispatch_config.DispatchConfig(messages_per_second=1000, flush_delay_seconds=0),
+        policy=retries.RetryPolicy(),
+        limiter=ratelimit.RateLimiter(1000, 0),
+        senders=StaticSenders(
+            [
+                sender("a", "111", "p1", "250"),
+                sender("b", "222", "p1", "250"),
+                sender("c", "333", "p2", None),  # MESSAGING_LIMIT: unlimited here
+            ]
+        ),
+        connect=lambda _credentials: fake,
+        worker_id="w",
+    )
+    now = clock.now()
+    batch = [
+        _template(f"{name}{i}", now, f"+9055{offset + i:08d}").evolve(sender=name)
+        for name, offset, count in (("a", 0, 200), ("b", 1000, 60), ("c", 2000, 30))
+        for i in range(count)
+    ]
+    await memory_store.add_many(batch)
+    await d.run(burst=True)
+    waiting = [m for m in memory_store.rows.values() if m.status == Status.QUEUED]
+    assert len(fake.calls) == 280  # 250 of portfolio p1, all 30 of c
+    assert {m.status_reason for m in waiting} == {"messaging_limit"}
+    assert len(waiting) == 10
+    assert {m.sender for m in waiting} <= {"a", "b"}
+    await d.stop()
