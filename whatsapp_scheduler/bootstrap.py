@@ -190,6 +190,7 @@ def dispatch_config(settings: settings_mod.Settings) -> dispatch_config_mod.Disp
         ),
         quiet_hours=settings.quiet_window(),
         messaging_limit=settings.messaging_cap(),
+        frequency_cap=settings.frequency_cap(),
     )
 
 

@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     # Meta's daily messaging limit per business portfolio (250, 2000, 10000, 100000 or
     # unlimited): unique contacts reached with templates outside their window in 24 h.
     messaging_limit: str = limits.UNLIMITED
+    # At most N marketing messages per contact in D days (`2/7d`); empty: no cap.
+    marketing_frequency_cap: str = ""
 
     # Dashboard sign-in (web/throttle.py): wrong keys allowed per client address and in total
     # within the window before sign-ins are refused with 429.
@@ -249,6 +251,19 @@ class Settings(BaseSettings):
         except errors.ValidationFailed as exc:
             raise ValueError(f"MESSAGING_LIMIT {exc.rule}") from exc
         return value
+
+    @field_validator("marketing_frequency_cap")
+    @classmethod
+    def _frequency_cap_valid(cls, value: str) -> str:
+        try:
+            limits.parse_cap(value)
+        except errors.ValidationFailed as exc:
+            raise ValueError(f"MARKETING_FREQUENCY_CAP {exc.rule}") from exc
+        return value
+
+    def frequency_cap(self) -> limits.FrequencyCap | None:
+        """MARKETING_FREQUENCY_CAP parsed (None: no cap)."""
+        return limits.parse_cap(self.marketing_frequency_cap)
 
     def messaging_cap(self) -> int | None:
         """MESSAGING_LIMIT as a number of contacts (None: unlimited)."""

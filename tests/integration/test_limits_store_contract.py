@@ -81,3 +81,31 @@ async def test_the_messaging_limit_counts_unique_contacts_in_a_moving_24_hours(a
     assert await any_store.book_contacts("p1", ["f"], 3, START + timedelta(hours=24)) == {
         "f": later + timedelta(hours=24)
     }
+
+
+async def test_marketing_sent_lists_one_senders_marketing_sends_since(any_store, make_message):
+    made = []
+    for category, sender in [
+        ("MARKETING", "default"), ("MARKETING", "default"), ("UTILITY", "default"),
+        ("MARKETING", "other"),
+    ]:  # fmt: skip
+        message = make_message(due_at=START, category=category, sender=sender)
+        await any_store.add(message)
+        made.append(message)
+    await any_store.claim_due(START, 10, "w1", LEASE)
+    sent = [
+        _outcome(m.id, wamid=f"wamid.f{i}", finished_at=START + timedelta(minutes=i))
+        for i, m in enumerate(made)
+    ]
+    assert await any_store.record(sent) == 4
+    since = START - timedelta(seconds=1)
+    found = await any_store.marketing_sent("default", [made[0].recipient, "+905550000000"], since)
+    assert found == {made[0].recipient: [START, START + timedelta(minutes=1)]}
+    # `since` itself is out: a message sent exactly D days ago no longer counts.
+    assert await any_store.marketing_sent("default", [made[0].recipient], START) == {
+        made[0].recipient: [START + timedelta(minutes=1)]
+    }
+    later = await any_store.marketing_sent(
+        "default", [made[0].recipient], START + timedelta(seconds=30)
+    )
+    assert later == {made[0].recipient: [START + timedelta(minutes=1)]}

@@ -38,3 +38,12 @@ def test_a_lowered_limit_frees_slots_in_booking_order() -> None:
         "x": booked["c2"] + timedelta(hours=24),
         "y": booked["c3"] + timedelta(hours=24),
     }
+
+
+def test_the_frequency_cap_setting() -> None:
+    cap = settings.Settings(marketing_frequency_cap=" 2 / 7d ", _env_file=None).frequency_cap()
+    assert cap == limits.FrequencyCap(2, 7)
+    assert settings.Settings(_env_file=None).frequency_cap() is None
+    for bad in ("2/7", "0/7d", "2/0d", "two"):
+        with pytest.raises(ValueError, match="MARKETING_FREQUENCY_CAP"):
+            settings.Settings(marketing_frequency_cap=bad, _env_file=None)

@@ -70,6 +70,7 @@ class SendPath:
         template_gate: template_gate_mod.TemplateGate | None = None,
         quiet_hours: quiet.QuietHours | None = None,
         limit_gate: limit_gate_mod.MessagingLimitGate | None = None,
+        frequency_gate: limit_gate_mod.FrequencyGate | None = None,
     ) -> None:
         self.name = name  # the sender's name (`messages.sender`)
         self.sender = sender
@@ -84,6 +85,7 @@ class SendPath:
         self.template_gate = template_gate  # Meta's template status, again at send time
         self.quiet_hours = quiet_hours  # this sender's (or QUIET_HOURS), again at send time
         self.limit_gate = limit_gate  # MESSAGING_LIMIT of its portfolio (limit_gate.py)
+        self.frequency_gate = frequency_gate  # MARKETING_FREQUENCY_CAP (limit_gate.py)
         #: What its daily messaging limit is counted under: its portfolio, else its number.
         self.portfolio = f"number:{phone_number_id}"
         #: Its portfolio's daily messaging limit (the sender's own, else MESSAGING_LIMIT).
@@ -164,6 +166,12 @@ class SendPath:
                 if self.limit_gate is not None:
                     self.limit_gate.forget(message.id)
                 return self.tally.deferral(message, now, end, quiet.REASON, keep_reason=True)
+        capped = self.frequency_gate.check(message) if self.frequency_gate is not None else None
+        if capped is not None:
+            if self.limit_gate is not None:
+                self.limit_gate.forget(message.id)
+            reason = limit_gate_mod.FREQUENCY_REASON
+            return self.tally.deferral(message, now, capped, reason, keep_reason=True)
         if self.limit_gate is not None:
             frees = self.limit_gate.check(message)
             if frees is not None:
@@ -174,6 +182,8 @@ class SendPath:
     def goes_now(self, message: messages.ScheduledMessage, now: datetime) -> bool:
         """Whether the checks before the limit let `message` go now (what the limit books)."""
         if self.consent_gate is not None and self.consent_gate.refuses(message.id):
+            return False
+        if self.frequency_gate is not None and self.frequency_gate.refuses(message.id):
             return False
         if self.quiet_hours is not None and message.quiet_hours is not False:
             return self._quiet_until(message, now) is None

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from whatsapp_scheduler import settings
-from whatsapp_scheduler.core import quiet
+from whatsapp_scheduler.core import limits, quiet
 from whatsapp_scheduler.dispatch import breaker
 
 
@@ -43,6 +43,8 @@ class DispatchConfig:
     quiet_hours: quiet.QuietHours | None = None
     #: MESSAGING_LIMIT per business portfolio (limit_gate.py); None: unlimited.
     messaging_limit: int | None = None
+    #: MARKETING_FREQUENCY_CAP (limit_gate.FrequencyGate); None: no cap.
+    frequency_cap: limits.FrequencyCap | None = None
 
     @property
     def renew_interval_seconds(self) -> float:

@@ -194,6 +194,11 @@ class Dispatcher:
         self._consent_gate = consent_gate_mod.ConsentGate(message_store)  # docs/consent.md
         # MESSAGING_LIMIT, or a sender's own, per portfolio (docs/limits.md)
         self._limit_gate = limit_gate_mod.MessagingLimitGate(message_store)
+        self._frequency_gate = (
+            limit_gate_mod.FrequencyGate(message_store, config.frequency_cap)
+            if config.frequency_cap is not None
+            else None
+        )
         self._template_gate = (  # Meta's template status at send time (docs/templates.md)
             template_gate_mod.TemplateGate(template_statuses)
             if template_statuses is not None
@@ -250,6 +255,7 @@ class Dispatcher:
             breaker=self.breaker,
             quiet_hours=self.config.quiet_hours,
             limit_gate=self._limit_gate,
+            frequency_gate=self._frequency_gate,
         )
         path.messaging_limit = self.config.messaging_limit
         return path
@@ -631,6 +637,9 @@ class Dispatcher:
         if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
             await lane.path.consent_gate.prepare(batch, lane.window_numbers)
         path = lane.path
+        if path.frequency_gate is not None:  # MARKETING_FREQUENCY_CAP (limit_gate.py)
+            at = self.clock.now()
+            await path.frequency_gate.prepare(batch, at, lambda m: path.goes_now(m, at))
         if path.limit_gate is not None and path.messaging_limit is not None:  # limit_gate.py
             now = self.clock.now()
             await path.limit_gate.prepare(

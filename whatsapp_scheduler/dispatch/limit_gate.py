@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import errors, messages, window
+from whatsapp_scheduler.core import consent, errors, limits, messages, window
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,58 @@ class MessagingLimitGate:
     def check(self, message: messages.ScheduledMessage) -> datetime | None:
         """When a slot frees for `message` (its contact did not fit), or None (forgets it)."""
         return self._refused.pop(message.id, None)
+
+    def forget(self, message_id: str) -> None:
+        self._refused.pop(message_id, None)
+
+
+FREQUENCY_REASON = "frequency_cap"
+
+
+class FrequencyGate:
+    """MARKETING_FREQUENCY_CAP: at most `cap.count` MARKETING messages per contact from one
+    sender in `cap.days` days. Per claimed batch one read of what was sent (`store.
+    marketing_sent`); a message over the cap is deferred to when the oldest counted one is
+    `cap.days` old. Counted from the sent messages, not booked: two processes sending to one
+    contact at the same moment may each send one (the pair gap spaces them 6 s apart, so this
+    needs two marketing messages to one contact within seconds)."""
+
+    def __init__(self, message_store: store.MessageStore, cap: limits.FrequencyCap) -> None:
+        self.store = message_store
+        self.cap = cap
+        self._refused: dict[str, datetime] = {}
+
+    async def prepare(
+        self,
+        batch: Sequence[messages.ScheduledMessage],
+        now: datetime,
+        goes: Callable[[messages.ScheduledMessage], bool] = lambda _m: True,
+    ) -> None:
+        marketing = [m for m in batch if m.category == consent.MARKETING and goes(m)]
+        if not marketing:
+            return
+        period = timedelta(days=self.cap.days)
+        try:
+            sent = await self.store.marketing_sent(
+                marketing[0].sender, sorted({m.recipient for m in marketing}), now - period
+            )
+        except errors.StoreError:
+            logger.warning("frequency cap not read; sending the claimed batch as it is")
+            return
+        for message in marketing:  # in claim order; the batch's own sends count too
+            times = sent.setdefault(message.recipient, [])
+            if len(times) >= self.cap.count:
+                frees = times[len(times) - self.cap.count] + period
+                self._refused[message.id] = max(frees, now + timedelta(seconds=1))
+            else:
+                times.append(now)
+
+    def check(self, message: messages.ScheduledMessage) -> datetime | None:
+        """When `message` may go under the cap, if it is over it now (forgets it)."""
+        return self._refused.pop(message.id, None)
+
+    def refuses(self, message_id: str) -> bool:
+        return message_id in self._refused
 
     def forget(self, message_id: str) -> None:
         self._refused.pop(message_id, None)

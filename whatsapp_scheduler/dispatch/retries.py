@@ -230,7 +230,7 @@ def reap_decision(
 
 #: Deferral reasons whose new time is a due time of its own: MAX_LATENESS counts from it
 #: (a message held through a night of quiet hours is not late when the night ends).
-RESCHEDULED = frozenset({"quiet_hours", "messaging_limit", "marketing_limit"})
+RESCHEDULED = frozenset({"quiet_hours", "messaging_limit", "marketing_limit", "frequency_cap"})
 
 
 def lateness_base(message: messages.ScheduledMessage) -> datetime:

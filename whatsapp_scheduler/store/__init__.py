@@ -285,6 +285,14 @@ class MessageStore(Protocol):
         it may go), or when a slot frees (refused). Correct with several processes."""
         ...
 
+    async def marketing_sent(
+        self, sender: str, recipients: Sequence[str], since: datetime
+    ) -> dict[str, builtins.list[datetime]]:
+        """MARKETING_FREQUENCY_CAP (docs/limits.md): when `sender` sent each of `recipients` a
+        message of category MARKETING after `since` (their `sent_at`, oldest first); only
+        recipients with one are keys."""
+        ...
+
     async def retry_marketing_limited(
         self, wamids: Sequence[str], run_at: datetime, now: datetime
     ) -> builtins.list[str]:

@@ -31,6 +31,8 @@ L = tables.limit_contacts
 WINDOW = timedelta(hours=24)
 #: The advisory-lock namespace of the limit's bookings (the second key is the portfolio's CRC).
 LOCK_NAMESPACE = 0x5749_4C4D  # "WILM"
+#: The template category the frequency cap counts (`core.consent.MARKETING`).
+MARKETING = "MARKETING"
 
 
 class SqlLimitsMixin:
@@ -45,6 +47,34 @@ class SqlLimitsMixin:
         def _tx(self) -> AbstractContextManager[Connection]: ...
 
         def _insert_into(self, table: sa.Table) -> Any: ...
+
+    async def marketing_sent(
+        self, sender: str, recipients: Sequence[str], since: datetime
+    ) -> dict[str, builtins.list[datetime]]:
+        if not recipients:
+            return {}
+        return await self._run(self._marketing_sent, sender, list(recipients), since)
+
+    def _marketing_sent(
+        self, sender: str, recipients: builtins.list[str], since: datetime
+    ) -> dict[str, builtins.list[datetime]]:
+        m = tables.messages
+        found: dict[str, builtins.list[datetime]] = {}
+        with self._tx() as conn:
+            for start in range(0, len(recipients), tables.IN_CHUNK):
+                rows = conn.execute(
+                    sa.select(m.c.recipient, m.c.sent_at)
+                    .where(
+                        m.c.recipient.in_(recipients[start : start + tables.IN_CHUNK]),
+                        m.c.sender == sender,
+                        m.c.category == MARKETING,
+                        m.c.sent_at > since,
+                    )
+                    .order_by(m.c.sent_at)
+                )
+                for row in rows:
+                    found.setdefault(row.recipient, []).append(row.sent_at)
+        return found
 
     async def book_contacts(
         self, portfolio: str, wa_ids: Sequence[str], limit: int, now: datetime

@@ -271,6 +271,21 @@ class InMemoryMessageStore:
             counts[result] += 1
         return store.ReceiptCounts(**counts)
 
+    async def marketing_sent(
+        self, sender: str, recipients: Sequence[str], since: datetime
+    ) -> dict[str, builtins.list[datetime]]:
+        found: dict[str, builtins.list[datetime]] = {}
+        for m in sorted(self.rows.values(), key=lambda m: m.sent_at or since):
+            if (
+                m.recipient in recipients
+                and m.sender == sender
+                and m.category == consent.MARKETING
+                and m.sent_at is not None
+                and m.sent_at > since
+            ):
+                found.setdefault(m.recipient, []).append(m.sent_at)
+        return found
+
     async def book_contacts(
         self, portfolio: str, wa_ids: Sequence[str], limit: int, now: datetime
     ) -> dict[str, datetime | None]:

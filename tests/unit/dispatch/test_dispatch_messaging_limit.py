@@ -89,3 +89,30 @@ async def test_a_senders_own_limit_is_shared_by_its_portfolio(clock, memory_stor
     assert len(waiting) == 10
     assert {m.sender for m in waiting} <= {"a", "b"}
     await d.stop()
+
+
+async def test_the_frequency_cap_defers_the_third_marketing_message_in_seven_days(
+    clock, memory_store, sender, make_dispatcher
+):
+    from whatsapp_scheduler.core import limits
+
+    now = clock.now()
+    marketing = [
+        _template(f"mk{i}", now, "+905550000001").evolve(category="MARKETING") for i in range(3)
+    ]
+    utility = _template("ut", now, "+905550000001").evolve(category="UTILITY")
+    other = _template("mk-other", now, "+905550000002").evolve(category="MARKETING")
+    await memory_store.add_many([*marketing, utility, other])
+    d = make_dispatcher(frequency_cap=limits.FrequencyCap(2, 7))
+    await d.run(burst=True)
+    assert sorted(m.id for m in sender.calls) == ["mk-other", "mk0", "mk1", "ut"]
+    row = memory_store.rows["mk2"]
+    assert (row.status, row.status_reason) == (Status.QUEUED, "frequency_cap")
+    assert row.run_at == now + timedelta(days=7)
+    clock.advance(timedelta(days=1))
+    await d.run(burst=True)  # still capped: the two sent a day ago count
+    assert memory_store.rows["mk2"].status == Status.QUEUED
+    clock.set(now + timedelta(days=7))
+    await d.run(burst=True)
+    assert memory_store.rows["mk2"].status == Status.SENT
+    await d.stop()
