@@ -168,6 +168,7 @@ def build_service(
         consent=consent,
         templates=catalogue,
         categories=catalogue,  # a marketing-only opt-out stops the MARKETING templates
+        quiet_hours=settings.quiet_window(),  # docs/limits.md
     )
 
 
@@ -187,6 +188,9 @@ def dispatch_config(settings: settings_mod.Settings) -> dispatch_config_mod.Disp
             base_seconds=settings.breaker_base_seconds,
             cap_seconds=max(settings.breaker_cap_seconds, settings.breaker_base_seconds),
         ),
+        quiet_hours=settings.quiet_window(),
+        messaging_limit=settings.messaging_cap(),
+        frequency_cap=settings.frequency_cap(),
     )
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from whatsapp_scheduler.core import consent, errors, senders
+from whatsapp_scheduler.core import consent, errors, limits, quiet, senders
 
 # Values shown in README and .env.example; refusing them stops a copy-pasted config from running.
 PLACEHOLDERS = frozenset(
@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     # accents and spaces aside) opts the contact out of / back in to every message.
     opt_out_keywords: str = ",".join(consent.DEFAULT_OPT_OUT_KEYWORDS)
     opt_in_keywords: str = ",".join(consent.DEFAULT_OPT_IN_KEYWORDS)
+
+    # Quiet hours (docs/limits.md): `HH:MM-HH:MM` in each message's own time zone, e.g.
+    # 21:00-09:00; a message due inside goes at the end instead. Empty: none.
+    quiet_hours: str = ""
+    # Meta's daily messaging limit per business portfolio (250, 2000, 10000, 100000 or
+    # unlimited): unique contacts reached with templates outside their window in 24 h.
+    messaging_limit: str = limits.UNLIMITED
+    # At most N marketing messages per contact in D days (`2/7d`); empty: no cap.
+    marketing_frequency_cap: str = ""
 
     # Dashboard sign-in (web/throttle.py): wrong keys allowed per client address and in total
     # within the window before sign-ins are refused with 429.
@@ -224,6 +233,45 @@ class Settings(BaseSettings):
     def _keywords_valid(self) -> Settings:
         self.keywords()  # raises ValueError naming the setting
         return self
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours_valid(cls, value: str) -> str:
+        try:
+            quiet.parse(value, "QUIET_HOURS")
+        except errors.ValidationFailed as exc:
+            raise ValueError(f"QUIET_HOURS {exc.rule}") from exc
+        return value
+
+    @field_validator("messaging_limit")
+    @classmethod
+    def _messaging_limit_valid(cls, value: str) -> str:
+        try:
+            limits.parse_limit(value)
+        except errors.ValidationFailed as exc:
+            raise ValueError(f"MESSAGING_LIMIT {exc.rule}") from exc
+        return value
+
+    @field_validator("marketing_frequency_cap")
+    @classmethod
+    def _frequency_cap_valid(cls, value: str) -> str:
+        try:
+            limits.parse_cap(value)
+        except errors.ValidationFailed as exc:
+            raise ValueError(f"MARKETING_FREQUENCY_CAP {exc.rule}") from exc
+        return value
+
+    def frequency_cap(self) -> limits.FrequencyCap | None:
+        """MARKETING_FREQUENCY_CAP parsed (None: no cap)."""
+        return limits.parse_cap(self.marketing_frequency_cap)
+
+    def messaging_cap(self) -> int | None:
+        """MESSAGING_LIMIT as a number of contacts (None: unlimited)."""
+        return limits.parse_limit(self.messaging_limit)
+
+    def quiet_window(self) -> quiet.QuietHours | None:
+        """QUIET_HOURS parsed (None: empty, no quiet hours)."""
+        return quiet.parse(self.quiet_hours, "QUIET_HOURS")
 
     def keywords(self) -> consent.Keywords:
         """OPT_OUT_KEYWORDS and OPT_IN_KEYWORDS (comma-separated; empty: none); ValueError

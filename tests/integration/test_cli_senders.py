@@ -58,8 +58,8 @@ def test_add_list_update_remove(run, tmp_path, monkeypatch):
     assert (code, out.strip()) == (0, "added sender shop (1001)"), err
     code, out, _ = run("list")
     assert out.splitlines() == [
-        "default\t111\t-\tenabled\t-\t-\tenvironment",
-        "shop\t1001\t2001\tenabled\t20/s\t-\tdatabase",
+        "default\t111\t-\tenabled\t-\t-\t-\tenvironment",
+        "shop\t1001\t2001\tenabled\t20/s\t-\t-\tdatabase",
     ]
     token_file = tmp_path / "token.txt"
     token_file.write_text("shop-token-2\n")
@@ -72,7 +72,7 @@ def test_add_list_update_remove(run, tmp_path, monkeypatch):
     assert listed[1] | {} == {
         "name": "shop", "phone_number_id": "1001", "waba_id": None, "portfolio": None,
         "messages_per_second": 20.0, "pair_interval": None, "enabled": False,
-        "from_environment": False,
+        "quiet_hours": None, "messaging_limit": None, "from_environment": False,
     }  # fmt: skip
     (stored,) = _stored(run.url)
     assert tokens.TokenCipher.from_secret(KEY).decrypt(stored.token_encrypted) == "shop-token-2"

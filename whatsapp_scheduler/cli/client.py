@@ -90,6 +90,13 @@ def add_commands(commands: Any) -> None:
         help="the sender (business number) by name, as `senders list` shows; default: the "
         "service's DEFAULT_SENDER",
     )
+    p.add_argument(
+        "--ignore-quiet-hours",
+        action="store_true",
+        help="send at --at even inside quiet hours (QUIET_HOURS or the sender's own), for what "
+        "must go at once such as a one-time code; without it a message due inside them goes "
+        "at their end (a warning says so)",
+    )
 
     p = commands.add_parser(
         "list",
@@ -174,6 +181,8 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
         body["id"] = args.id
     if args.sender:
         body["gonderen"] = args.sender
+    if args.ignore_quiet_hours:
+        body["quiet_hours"] = False
     response = http.post("/schedule", json=body)
     if response.status_code != 200:
         return _refused(response, err)
@@ -252,6 +261,11 @@ def _status(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
     print(f"{data['id']}: {data['status']} (attempts: {data['attempts']})", file=out)
     if data.get("category"):
         print(f"  category   {data['category']}", file=out)
+    if data.get("deferred_until"):
+        print(f"  deferred   until {data['deferred_until']}", file=out)
+    if data.get("status_reason"):
+        words = (data.get("status_reason_text") or {}).get(_language(), "")
+        print(f"  reason     {data['status_reason']}{': ' + words if words else ''}", file=out)
     for name, when in data.get("timeline", {}).items():
         if when:
             print(f"  {name:10s} {when}", file=out)
@@ -267,6 +281,15 @@ def _status(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
         if plain:
             print(f"    {plain}", file=out)
     return OK
+
+
+def _language() -> str:
+    """`tr` when the terminal's locale is Turkish (LC_ALL, LC_MESSAGES, LANG), else `en`."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "tr" if value.lower().startswith("tr") else "en"
+    return "en"
 
 
 def _cancel(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -52,7 +52,7 @@ def add_commands(commands: Any) -> None:
         parents=[common],
         help="list the senders (never their tokens)",
         description="One sender a line: name, phone_number_id, WABA id, enabled or disabled, "
-        "messages per second and pair interval (- : the service-wide setting), and "
+        "messages per second, pair interval and quiet hours (- : the service-wide setting), and "
         "'environment' for the sender of PHONE_NUMBER_ID.",
     )
     p.add_argument("--json", action="store_true", help="print JSON (as GET /senders answers)")
@@ -133,6 +133,18 @@ def _fields(p: argparse.ArgumentParser) -> None:
         type=float,
         help="seconds between two messages to one recipient, >= 0 (default: PAIR_INTERVAL)",
     )
+    p.add_argument(
+        "--quiet-hours",
+        metavar="HH:MM-HH:MM",
+        help="its own quiet hours, in each message's time zone (e.g. 21:00-09:00); 'off': "
+        "none for this sender; in update '' goes back to QUIET_HOURS (docs/limits.md)",
+    )
+    p.add_argument(
+        "--messaging-limit",
+        metavar="TIER",
+        help="its portfolio's daily messaging limit: 250, 2000, 10000, 100000 or unlimited "
+        "(default: MESSAGING_LIMIT; in update '' goes back to it)",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -193,6 +205,8 @@ async def _run(args: argparse.Namespace, token: str | None, out: TextIO, err: Te
                     messages_per_second=args.messages_per_second,
                     pair_interval=args.pair_interval,
                     enabled=not args.disabled,
+                    quiet_hours=args.quiet_hours or None,
+                    messaging_limit=args.messaging_limit or None,
                 )
             )
             print(f"added sender {added.name} ({added.phone_number_id})", file=out)
@@ -225,7 +239,7 @@ async def _run(args: argparse.Namespace, token: str | None, out: TextIO, err: Te
 
 def _changes(args: argparse.Namespace, token: str | None) -> dict[str, Any]:
     changes: dict[str, Any] = {}
-    for field in ("phone_number_id", "waba_id", "portfolio"):
+    for field in ("phone_number_id", "waba_id", "portfolio", "quiet_hours", "messaging_limit"):
         value = getattr(args, field)
         if value is not None:
             changes[field] = value or None  # '' clears
@@ -251,6 +265,8 @@ def _print_list(found: list[senders.Sender], as_json: bool, out: TextIO) -> None
                 "messages_per_second": s.messages_per_second,
                 "pair_interval": s.pair_interval,
                 "enabled": s.enabled,
+                "quiet_hours": s.quiet_hours,
+                "messaging_limit": s.messaging_limit,
                 "from_environment": s.from_environment,
             }
             for s in found
@@ -262,7 +278,9 @@ def _print_list(found: list[senders.Sender], as_json: bool, out: TextIO) -> None
         gap = "-" if s.pair_interval is None else f"{s.pair_interval:g}s"
         origin = "environment" if s.from_environment else "database"
         state = "enabled" if s.enabled else "disabled"
+        quiet_hours = s.quiet_hours or "-"
         print(
-            f"{s.name}\t{s.phone_number_id}\t{s.waba_id or '-'}\t{state}\t{rate}\t{gap}\t{origin}",
+            f"{s.name}\t{s.phone_number_id}\t{s.waba_id or '-'}\t{state}\t{rate}\t{gap}\t"
+            f"{quiet_hours}\t{origin}",
             file=out,
         )

@@ -124,6 +124,8 @@ class ScheduledMessage:
     cancelled_at: datetime | None = None
     #: Why the status is what it is, as a code (e.g. `opted_out` for a cancelled message).
     status_reason: str | None = None
+    #: False: sent at its time even inside quiet hours (a one-time code); None: they apply.
+    quiet_hours: bool | None = None
 
     def __post_init__(self) -> None:
         if (  # written out: this runs for every message of a batch

@@ -24,6 +24,8 @@ class WarningCode(enum.StrEnum):
     TEMPLATE_PAUSED = "template_paused"
     #: No synced catalogue for the sender's WABA: only the template's shape was checked.
     TEMPLATE_UNCHECKED = "template_unchecked"
+    #: Due inside quiet hours: it goes at their end instead (docs/limits.md).
+    QUIET_HOURS = "quiet_hours"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

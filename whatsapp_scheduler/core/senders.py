@@ -46,6 +46,10 @@ class Sender:
     messages_per_second: float | None = None  # None: MESSAGES_PER_SECOND
     pair_interval: float | None = None  # None: PAIR_INTERVAL
     enabled: bool = True
+    #: Its own quiet hours (`HH:MM-HH:MM`, or `off`: none); None: QUIET_HOURS (core/quiet.py).
+    quiet_hours: str | None = None
+    #: Its portfolio's daily messaging limit (`250` ... or `unlimited`); None: MESSAGING_LIMIT.
+    messaging_limit: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     from_environment: bool = False  # the default sender of PHONE_NUMBER_ID + ACCESS_TOKEN

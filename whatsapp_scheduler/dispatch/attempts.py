@@ -1,6 +1,8 @@
 """One claimed message, from the checks to the outcome: `SendPath.attempt`.
 
-In order: too late (MAX_LATENESS) -> the recipient's opt-out (`consent_gate`) -> the 24-hour window at send time (`window_gate`) -> the
+In order: too late (MAX_LATENESS) -> the recipient's opt-out (`consent_gate`) -> quiet hours
+in the message's time zone (`quiet_hours`, a deferral to their end) -> Meta's template status
+(`template_gate`) -> the 24-hour window at send time (`window_gate`) -> the
 number paused -> its circuit breaker holding (a Meta outage, `breaker`) -> the gap per
 recipient (local, then the fleet's) -> a throughput token (local, then the fleet's;
 `throughput.Throughput`) -> the send, which starts only when the throughput gate lets it start
@@ -20,10 +22,11 @@ from datetime import datetime, timedelta
 from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import errors, localtime, messages, quiet
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
+from whatsapp_scheduler.dispatch import limit_gate as limit_gate_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit, throughput
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
@@ -65,6 +68,9 @@ class SendPath:
         breaker: breaker_mod.Breaker | None = None,
         consent_gate: consent_gate_mod.ConsentGate | None = None,
         template_gate: template_gate_mod.TemplateGate | None = None,
+        quiet_hours: quiet.QuietHours | None = None,
+        limit_gate: limit_gate_mod.MessagingLimitGate | None = None,
+        frequency_gate: limit_gate_mod.FrequencyGate | None = None,
     ) -> None:
         self.name = name  # the sender's name (`messages.sender`)
         self.sender = sender
@@ -77,6 +83,13 @@ class SendPath:
         self.window_gate = window_gate
         self.consent_gate = consent_gate  # the recipient's opt-out, again at send time
         self.template_gate = template_gate  # Meta's template status, again at send time
+        self.quiet_hours = quiet_hours  # this sender's (or QUIET_HOURS), again at send time
+        self.limit_gate = limit_gate  # MESSAGING_LIMIT of its portfolio (limit_gate.py)
+        self.frequency_gate = frequency_gate  # MARKETING_FREQUENCY_CAP (limit_gate.py)
+        #: What its daily messaging limit is counted under: its portfolio, else its number.
+        self.portfolio = f"number:{phone_number_id}"
+        #: Its portfolio's daily messaging limit (the sender's own, else MESSAGING_LIMIT).
+        self.messaging_limit: int | None = None
         self.pauses = pauses
         self.tally = tally
         self.metrics = metrics
@@ -117,14 +130,19 @@ class SendPath:
     ) -> store.Outcome | None:
         """Too late (MAX_LATENESS), its recipient opted out since the claim, or Meta has
         since disabled, rejected or paused its template (`template_gate`)."""
-        if retries.is_expired(message.due_at, now, self.max_lateness):
+        if retries.is_expired(retries.lateness_base(message), now, self.max_lateness):
             if self.consent_gate is not None:
                 self.consent_gate.forget(message.id)
+            if self.limit_gate is not None:
+                self.limit_gate.forget(message.id)
             return self.tally.expired(message, now, self.max_lateness)
         if self.consent_gate is not None:
             refused = self.consent_gate.check(message)
             if refused is not None:
                 return self.tally.opted_out(message, now, refused)
+        held = self._held_by_limits(message, now)
+        if held is not None:
+            return held
         if self.template_gate is not None:
             verdict = self.template_gate.check(message)
             if verdict is not None:
@@ -136,6 +154,49 @@ class SendPath:
                     message, now, "template_unusable", messages.AttemptOutcome.FAILED, text
                 )
         return None
+
+    def _held_by_limits(
+        self, message: messages.ScheduledMessage, now: datetime
+    ) -> store.Outcome | None:
+        """Quiet hours, then the portfolio's daily messaging limit (docs/limits.md): a
+        deferral to their end, or to the time a slot frees; no attempt spent."""
+        if self.quiet_hours is not None and message.quiet_hours is not False:
+            end = self._quiet_until(message, now)
+            if end is not None:
+                if self.limit_gate is not None:
+                    self.limit_gate.forget(message.id)
+                return self.tally.deferral(message, now, end, quiet.REASON, keep_reason=True)
+        capped = self.frequency_gate.check(message) if self.frequency_gate is not None else None
+        if capped is not None:
+            if self.limit_gate is not None:
+                self.limit_gate.forget(message.id)
+            reason = limit_gate_mod.FREQUENCY_REASON
+            return self.tally.deferral(message, now, capped, reason, keep_reason=True)
+        if self.limit_gate is not None:
+            frees = self.limit_gate.check(message)
+            if frees is not None:
+                reason = limit_gate_mod.REASON
+                return self.tally.deferral(message, now, frees, reason, keep_reason=True)
+        return None
+
+    def goes_now(self, message: messages.ScheduledMessage, now: datetime) -> bool:
+        """Whether the checks before the limit let `message` go now (what the limit books)."""
+        if self.consent_gate is not None and self.consent_gate.refuses(message.id):
+            return False
+        if self.frequency_gate is not None and self.frequency_gate.refuses(message.id):
+            return False
+        if self.quiet_hours is not None and message.quiet_hours is not False:
+            return self._quiet_until(message, now) is None
+        return True
+
+    def _quiet_until(self, message: messages.ScheduledMessage, now: datetime) -> datetime | None:
+        """The end of the quiet hours `now` is in, in the message's zone; None: outside."""
+        assert self.quiet_hours is not None
+        try:
+            zone = localtime.parse_zone(message.timezone)
+        except errors.ValidationFailed:  # a zone this machine's tzdata no longer knows
+            return None
+        return self.quiet_hours.deferred_to(now, zone)
 
     async def _attempt(self, message: messages.ScheduledMessage) -> store.Outcome:
         now = self.clock.now()
@@ -277,6 +338,9 @@ class SendPath:
             held = self.breaker.held_until(self.phone_number_id, now)
             if verdict.opened and held is not None:
                 self._on_pause(held)  # wake the loop for the probe
+        elif error.code == errorcodes.MARKETING_LIMIT_CODE:  # wait 24 h, once (docs/limits.md)
+            self._answered()
+            decision = retries.marketing_limit_decision(error, message, now)
         else:
             self._answered()
             decision = self.policy.decide(error, message.attempts, now)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from whatsapp_scheduler import settings
+from whatsapp_scheduler.core import limits, quiet
 from whatsapp_scheduler.dispatch import breaker
 
 
@@ -38,6 +39,12 @@ class DispatchConfig:
         base_seconds=_default("breaker_base_seconds"),
         cap_seconds=_default("breaker_cap_seconds"),
     )
+    #: QUIET_HOURS (a sender's own `quiet_hours` wins; docs/limits.md); None: none.
+    quiet_hours: quiet.QuietHours | None = None
+    #: MESSAGING_LIMIT per business portfolio (limit_gate.py); None: unlimited.
+    messaging_limit: int | None = None
+    #: MARKETING_FREQUENCY_CAP (limit_gate.FrequencyGate); None: no cap.
+    frequency_cap: limits.FrequencyCap | None = None
 
     @property
     def renew_interval_seconds(self) -> float:

@@ -51,5 +51,9 @@ class ConsentGate:
         """Why `message` must not be sent (its recipient opted out), or None (forgets it)."""
         return self._refused.pop(message.id, None)
 
+    def refuses(self, message_id: str) -> bool:
+        """Whether `check` will refuse that message (it stays to be checked)."""
+        return message_id in self._refused
+
     def forget(self, message_id: str) -> None:
         self._refused.pop(message_id, None)

@@ -41,13 +41,15 @@ from typing import Any
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
-from whatsapp_scheduler.core import catalogue, errors, messages
+from whatsapp_scheduler.core import catalogue, errors, messages, quiet
 from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.core import limits as limits_mod
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, sharedlimit
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import config as config_mod
 from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
+from whatsapp_scheduler.dispatch import limit_gate as limit_gate_mod
 from whatsapp_scheduler.dispatch import liveness as liveness_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import pauses as pauses_mod
@@ -190,6 +192,13 @@ class Dispatcher:
         )
         self._window_gate = window_gate
         self._consent_gate = consent_gate_mod.ConsentGate(message_store)  # docs/consent.md
+        # MESSAGING_LIMIT, or a sender's own, per portfolio (docs/limits.md)
+        self._limit_gate = limit_gate_mod.MessagingLimitGate(message_store)
+        self._frequency_gate = (
+            limit_gate_mod.FrequencyGate(message_store, config.frequency_cap)
+            if config.frequency_cap is not None
+            else None
+        )
         self._template_gate = (  # Meta's template status at send time (docs/templates.md)
             template_gate_mod.TemplateGate(template_statuses)
             if template_statuses is not None
@@ -226,7 +235,7 @@ class Dispatcher:
         if self._shared is not None:
             self._shared.set_rate(phone_number_id, limiter.messages_per_second)
         self.metrics.sent.labels(catalogue.SERVICE, name)  # exported (0) before its first send
-        return attempts.SendPath(
+        path = attempts.SendPath(
             name=name,
             sender=sender,
             phone_number_id=phone_number_id,
@@ -244,7 +253,12 @@ class Dispatcher:
             on_sending=self._mark_sending,
             on_pause=self.wakeup.arm,
             breaker=self.breaker,
+            quiet_hours=self.config.quiet_hours,
+            limit_gate=self._limit_gate,
+            frequency_gate=self._frequency_gate,
         )
+        path.messaging_limit = self.config.messaging_limit
+        return path
 
     @property
     def path(self) -> attempts.SendPath:
@@ -301,11 +315,17 @@ class Dispatcher:
                 self._disabled.add(sender.name)
                 continue
             seen.add(sender.name)
+            own_quiet = quiet.effective(self.config.quiet_hours, sender.quiet_hours)
+            own_limit = limits_mod.effective(self.config.messaging_limit, sender.messaging_limit)
             rate = sender.messages_per_second or base.messages_per_second
             pair = default_pair if sender.pair_interval is None else sender.pair_interval
             fingerprint = (sender.phone_number_id, credentials.access_token, rate, pair)
             lane = self._lanes.get(sender.name)
+            portfolio = f"portfolio:{sender.portfolio}" if sender.portfolio else None
             if lane is not None and lane.fingerprint == fingerprint:
+                lane.path.quiet_hours = own_quiet
+                lane.path.messaging_limit = own_limit
+                lane.path.portfolio = portfolio or lane.path.portfolio
                 continue
             kept = lane is not None and lane.fingerprint is not None
             if lane is not None and lane.fingerprint is not None:
@@ -319,6 +339,9 @@ class Dispatcher:
             path = self._new_path(
                 sender.name, self._connect(credentials), sender.phone_number_id, limiter
             )
+            path.quiet_hours = own_quiet
+            path.messaging_limit = own_limit
+            path.portfolio = portfolio or path.portfolio
             if lane is None:
                 self._lanes[sender.name] = Lane(path, self.config.send_concurrency, fingerprint)
                 logger.info("sender added", extra={"sender": sender.name})
@@ -614,10 +637,25 @@ class Dispatcher:
         if lane.path.template_gate is not None:  # Meta's template status now (template_gate.py)
             await lane.path.template_gate.prepare(batch)
             # Meta may have re-categorised a template since it was scheduled (utility ->
-            # marketing): the consent check below and the attempt's record use today's.
+            # marketing): the checks below (consent, the marketing cap) and the attempt's
+            # record use today's.
             batch = lane.path.template_gate.recategorised(batch)
         if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
             await lane.path.consent_gate.prepare(batch, lane.window_numbers)
+        path = lane.path
+        if path.frequency_gate is not None:  # MARKETING_FREQUENCY_CAP (limit_gate.py)
+            at = self.clock.now()
+            await path.frequency_gate.prepare(batch, at, lambda m: path.goes_now(m, at))
+        if path.limit_gate is not None and path.messaging_limit is not None:  # limit_gate.py
+            now = self.clock.now()
+            await path.limit_gate.prepare(
+                batch,
+                lane.window_numbers,
+                path.portfolio,
+                path.messaging_limit,
+                now,
+                lambda m: path.goes_now(m, now),
+            )
         gate = lane.path.window_gate  # WINDOW_POLICY at send time (window_gate.py)
         if gate is not None:
             await gate.prepare(batch, lane.window_numbers)  # one read per batch, or none

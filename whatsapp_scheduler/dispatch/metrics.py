@@ -8,7 +8,7 @@ Names (all prefixed `whatsapp_scheduler_`); `sender` is the sender's name (`mess
 | messages_sent_total                 | counter   | category, sender | accepted by Meta (HTTP 200); `category` at send time: SERVICE (a text), MARKETING, UTILITY, AUTHENTICATION, `unknown` |
 | messages_failed_total               | counter   | code, sender | failed for good (code, or `expired`, `ambiguous`, `sender_unknown`, `none`) |
 | messages_retried_total              | counter   | code, sender | attempts that led to a retry    |
-| messages_deferred_total             | counter   | reason, sender | released unsent: `pair_gap`, `paused`, `outage`, `shutdown`, `sender_unknown` |
+| messages_deferred_total             | counter   | reason, sender | released unsent: `pair_gap`, `paused`, `outage`, `shutdown`, `sender_unknown`, `template_paused`, `quiet_hours`, `messaging_limit`, `frequency_cap` |
 | leases_reaped_total                 | counter   |         | expired leases recovered             |
 | send_lateness_seconds               | histogram | sender  | send time - due_at of sent messages  |
 | send_latency_seconds                | histogram |         | duration of the HTTP request         |

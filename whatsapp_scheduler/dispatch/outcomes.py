@@ -126,6 +126,7 @@ class Tally:
             sent_as=sent_as,
             counts_attempt=decision.counts_attempt,
             category=category,
+            reason=decision.reason,
         )
 
     def expired(
@@ -186,9 +187,12 @@ class Tally:
         now: datetime,
         run_at: datetime,
         reason: str,
+        *,
+        keep_reason: bool = False,
     ) -> store.Outcome:
         """Back to `queued` at `run_at` with no attempt counted (pair gap, pause, outage,
-        shutdown)."""
+        shutdown). `keep_reason`: `reason` becomes its `status_reason` (quiet hours and
+        Meta's limits, which /status shows with the new time)."""
         self.count_deferral(reason, message.sender)
         logger.debug("deferred", extra={**message.log_context(), "reason": reason})
         return store.Outcome(
@@ -198,6 +202,7 @@ class Tally:
             finished_at=now,
             attempt=None,
             run_at=run_at,
+            reason=reason if keep_reason else None,
         )
 
     def count_deferral(self, reason: str, sender: str) -> None:

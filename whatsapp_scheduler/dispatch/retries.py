@@ -17,6 +17,8 @@ each of Meta's codes, is the class in `whatsapp/errorcodes.py`):
   duplicate is possible); without it, failed with "ambiguous: may have been sent". A send
   failure is an outage failure (below); a reaped lease is retried like a temporary failure.
 - `TemporaryFailure`: retry with exponential back-off, full or decorrelated jitter, capped.
+- 131049 (Meta's per-user marketing limit, `marketing_limit_decision`): one more try after
+  24 h, then failed (a second 131049 ends it).
 - Each retry counts one attempt; the attempt that reaches `max_attempts` fails the message.
 - An outage failure (`TemporaryFailure` without a Graph code, i.e. a refused connection, a
   timeout or a 5xx without a body, or one of Meta's "service unavailable" codes; see
@@ -75,6 +77,7 @@ class RetryDecision:
     error_code: int | None = None
     error_text: str | None = None
     counts_attempt: bool = True  # False: the attempt is recorded, not counted (an outage)
+    reason: str | None = None  # the message's `status_reason` while it waits (131049)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +180,29 @@ class RetryPolicy:
         return min(self.cap_seconds, base + self.random() * max(3 * previous - base, 0.0))
 
 
+#: How long a message refused by Meta's per-user marketing limit (131049) waits.
+MARKETING_LIMIT_WAIT = timedelta(hours=24)
+MARKETING_LIMIT = "marketing_limit"
+
+
+def marketing_limit_decision(
+    error: errors.SendError, message: messages.ScheduledMessage, now: datetime
+) -> RetryDecision:
+    """131049 (Meta's per-user marketing limit): the first time, one more try after 24 h
+    (`status_reason` `marketing_limit`); again after that, failed."""
+    if message.last_error_code == errorcodes.MARKETING_LIMIT_CODE:
+        text = f"{error.message} (again, after waiting {_human(MARKETING_LIMIT_WAIT)})"
+        return _fail(messages.AttemptOutcome.FAILED, error.code, text)
+    return RetryDecision(
+        Action.RETRY,
+        messages.AttemptOutcome.RETRY,
+        now + MARKETING_LIMIT_WAIT,
+        error.code,
+        error.message,
+        reason=MARKETING_LIMIT,
+    )
+
+
 def _fail(outcome: messages.AttemptOutcome, code: int | None, text: str) -> RetryDecision:
     return RetryDecision(Action.FAIL, outcome, None, code, text)
 
@@ -200,6 +226,18 @@ def reap_decision(
         run_at = now + timedelta(seconds=policy.ambiguous_grace_seconds)
         return dataclasses.replace(decision, run_at=run_at)
     return decision
+
+
+#: Deferral reasons whose new time is a due time of its own: MAX_LATENESS counts from it
+#: (a message held through a night of quiet hours is not late when the night ends).
+RESCHEDULED = frozenset({"quiet_hours", "messaging_limit", "marketing_limit", "frequency_cap"})
+
+
+def lateness_base(message: messages.ScheduledMessage) -> datetime:
+    """What MAX_LATENESS counts from: the due time, or the time a limit deferred it to."""
+    if message.status_reason in RESCHEDULED and message.run_at > message.due_at:
+        return message.run_at
+    return message.due_at
 
 
 def is_expired(due_at: datetime, now: datetime, max_lateness: timedelta) -> bool:

@@ -31,6 +31,8 @@ class ScheduleRequest:
     # Who asks, not what: set by the web layer from the request's API key, never by a client.
     created_by: str | None = None  # the key's name (None: the environment's API_KEY)
     allowed_senders: frozenset[str] | None = None  # a key limited to senders; None: any
+    # False: sent at its time even inside quiet hours (a one-time code); None: they apply.
+    quiet_hours: bool | None = None
 
 
 @dataclasses.dataclass(slots=True)  # not frozen: one per message of a batch, as above

@@ -10,23 +10,36 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, messages, notices, senders, templates, window
+from whatsapp_scheduler.core import (
+    errors,
+    messages,
+    notices,
+    quiet,
+    senders,
+    templates,
+    window,
+)
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME
 from whatsapp_scheduler.service import consent as consent_mod
 from whatsapp_scheduler.service import validation
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
-from whatsapp_scheduler.whatsapp import webhooks
+from whatsapp_scheduler.whatsapp import errorcodes, webhooks
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+#: The senders' own quiet hours are read again after this long (the dispatcher checks again
+#: at send time with what it reads at each safety poll).
+QUIET_OVERRIDES_TTL = timedelta(seconds=5)
+#: A message Meta refused for its per-user marketing limit (131049) waits this long, once.
+MARKETING_LIMIT_WAIT = timedelta(hours=24)
 
 
 class WindowNumbers(Protocol):
@@ -83,6 +96,7 @@ class SchedulerService:
         categories: consent_mod.CategoryLookup | None = None,
         consent: consent_mod.ConsentService | None = None,
         templates: TemplateChecks | None = None,
+        quiet_hours: quiet.QuietHours | None = None,
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
         checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
@@ -108,6 +122,10 @@ class SchedulerService:
         # Checks a message's template against Meta's synced catalogue (service.templates);
         # None: the shape checks only.
         self.templates = templates
+        # QUIET_HOURS (docs/limits.md); a sender's own `quiet_hours` wins.
+        self.quiet_hours = quiet_hours
+        self._quiet_overrides: dict[str, str] = {}  # sender -> its own value, when set
+        self._quiet_read_at: datetime | None = None
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
@@ -184,9 +202,13 @@ class SchedulerService:
         now = self.clock.now()
         categories = await self.template_categories([request])
         message = self.build(request, now, known, categories)
+        windows = await self._quiet_windows(now)
+        message, moved = self._out_of_quiet_hours(message, windows)
         (warnings,) = await self._checks([message])
         if isinstance(warnings, errors.ValidationFailed):
             raise warnings
+        if moved is not None:
+            warnings = [moved, *warnings]
         result = await self.store.add(message)
         self._after_add([result])
         if result.status == store.AddStatus.CONFLICT or not _visible(request, result):
@@ -289,6 +311,14 @@ class SchedulerService:
                 continue
             first_seen.setdefault(message.id, message)
             valid.append((index, message))
+        moved_for: dict[int, notices.ScheduleWarning] = {}
+        windows = await self._quiet_windows(now)
+        if any(w is not None for w in windows.values()):
+            for position, (index, message) in enumerate(valid):
+                message, moved = self._out_of_quiet_hours(message, windows)
+                if moved is not None:
+                    valid[position] = (index, message)
+                    moved_for[index] = moved
         checked = await self._checks([m for _, m in valid])
         warnings_for: dict[int, tuple[notices.ScheduleWarning, ...]] = {}
         passed: list[tuple[int, messages.ScheduledMessage]] = []
@@ -296,7 +326,8 @@ class SchedulerService:
             if isinstance(answer, errors.ValidationFailed):
                 items[index] = BatchItem(index, message.id, None, answer)
                 continue
-            warnings_for[index] = tuple(answer)
+            moved = moved_for.get(index)
+            warnings_for[index] = tuple(answer) if moved is None else (moved, *answer)
             passed.append((index, message))
         valid = passed
         unique = list({m.id: m for _, m in reversed(valid)}.values())
@@ -315,8 +346,48 @@ class SchedulerService:
         self._after_add(list(stored.values()))
         return [item for item in items if item is not None]
 
+    async def _quiet_windows(self, now: datetime) -> Mapping[str, quiet.QuietHours | None]:
+        """The quiet hours of each sender with its own, and under '' QUIET_HOURS (everyone
+        else's). The senders' values are read at most every QUIET_OVERRIDES_TTL."""
+        if self.senders is not None and (
+            self._quiet_read_at is None or now - self._quiet_read_at >= QUIET_OVERRIDES_TTL
+        ):
+            try:
+                found = await self.senders.senders()
+            except errors.StoreError:
+                logger.warning("senders' quiet hours not read; using those known")
+            else:
+                self._quiet_overrides = {
+                    s.name: s.quiet_hours for s in found if s.quiet_hours is not None
+                }
+                self._quiet_read_at = now
+        windows: dict[str, quiet.QuietHours | None] = {"": self.quiet_hours}
+        for name, value in self._quiet_overrides.items():
+            windows[name] = quiet.effective(self.quiet_hours, value)
+        return windows
+
+    def _out_of_quiet_hours(
+        self, message: messages.ScheduledMessage, windows: Mapping[str, quiet.QuietHours | None]
+    ) -> tuple[messages.ScheduledMessage, notices.ScheduleWarning | None]:
+        """The message moved to the end of its sender's quiet hours if it is due inside them
+        (its `tarih`/`saat` stay as asked), with the warning saying so; else as it is."""
+        window_ = windows.get(message.sender, windows[""])
+        if window_ is None or message.quiet_hours is False:
+            return message, None
+        found = quiet.moved(message.due_at, message.timezone, window_)
+        if found is None:
+            return message, None
+        end, text, params = found
+        moved = message.evolve(due_at=end, run_at=end, status_reason=quiet.REASON)
+        note = notices.ScheduleWarning(notices.WarningCode.QUIET_HOURS, text, dict(params))
+        return moved, note
+
     def _after_add(self, results: Sequence[store.AddResult]) -> None:
-        created = [r.message.run_at for r in results if r.status == store.AddStatus.CREATED]
+        self._after_add_times(
+            [r.message.run_at for r in results if r.status == store.AddStatus.CREATED]
+        )
+
+    def _after_add_times(self, created: Sequence[datetime]) -> None:
         if created and self._on_scheduled is not None:
             try:
                 self._on_scheduled(min(created))
@@ -387,6 +458,20 @@ class SchedulerService:
             for u in delivery.statuses
         ]
         counts = await self.store.apply_receipts(receipts, self.clock.now())
+        limited = [  # Meta's per-user marketing limit: one more try in 24 h (docs/limits.md)
+            r.wamid
+            for r in receipts
+            if r.status == messages.MessageStatus.FAILED
+            and r.error_code == errorcodes.MARKETING_LIMIT_CODE
+        ]
+        if limited:
+            now = self.clock.now()
+            retried = await self.store.retry_marketing_limited(
+                limited, now + MARKETING_LIMIT_WAIT, now
+            )
+            if retried:
+                logger.info("131049: retried once in 24 h", extra={"messages": len(retried)})
+                self._after_add_times([now + MARKETING_LIMIT_WAIT])
         await self.consent.apply_webhook(delivery)  # keywords, marketing stop, 131050, 131026
         if receipts:
             logger.info(

@@ -17,7 +17,7 @@ from typing import Any
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, senders
+from whatsapp_scheduler.core import errors, limits, quiet, senders
 from whatsapp_scheduler.core.senders import Sender
 from whatsapp_scheduler.store import tokens
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
@@ -44,6 +44,8 @@ class NewSender:
     messages_per_second: float | None = None
     pair_interval: float | None = None
     enabled: bool = True
+    quiet_hours: str | None = None  # `HH:MM-HH:MM`, `off`; None: QUIET_HOURS
+    messaging_limit: str | None = None  # `2000`, `unlimited`; None: MESSAGING_LIMIT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ class SenderAdmin:
             messages_per_second=check_rate(new.messages_per_second),
             pair_interval=check_interval(new.pair_interval),
             enabled=new.enabled,
+            quiet_hours=quiet.check_sender_value(new.quiet_hours),
+            messaging_limit=limits.check_sender_value(new.messaging_limit),
         )
         token = check_token(new.access_token)
         env = self.directory.environment
@@ -111,6 +115,8 @@ class SenderAdmin:
                 clean[field] = check_rate(value)
             elif field == "pair_interval":
                 clean[field] = check_interval(value)
+            elif field in _LIMIT_CHECKS:
+                clean[field] = _LIMIT_CHECKS[field](value)
             elif field == "enabled":
                 if not isinstance(value, bool):
                     raise errors.ValidationFailed("enabled", "must be true or false")
@@ -162,6 +168,13 @@ class SenderAdmin:
                 f"name: sender {name!r} comes from the environment (PHONE_NUMBER_ID, "
                 "ACCESS_TOKEN, WABA_ID); change those settings and restart to change it"
             )
+
+
+#: The sender fields of quiet hours and Meta's limits, with their checks (docs/limits.md).
+_LIMIT_CHECKS = {
+    "messaging_limit": limits.check_sender_value,
+    "quiet_hours": quiet.check_sender_value,
+}
 
 
 def check_name(value: object) -> str:

@@ -105,6 +105,7 @@ def build(
         sender=sender,
         created_by=request.created_by,
         category=(category if template is not None else catalogue.SERVICE),
+        quiet_hours=False if request.quiet_hours is False else None,
     )
     allowed = request.allowed_senders
     if allowed is not None and message.sender not in allowed:

@@ -38,6 +38,8 @@ SENDER_CHANGES = frozenset(
         "messages_per_second",
         "pair_interval",
         "enabled",
+        "quiet_hours",
+        "messaging_limit",
         "token_encrypted",
     }
 )
@@ -290,6 +292,32 @@ class MessageStore(Protocol):
         A message is found by `wamid`, else by `callback_data` (our id). Every receipt is kept;
         one that matches no message yet is applied when that message's send is recorded.
         """
+        ...
+
+    async def book_contacts(
+        self, portfolio: str, wa_ids: Sequence[str], limit: int, now: datetime
+    ) -> dict[str, datetime | None]:
+        """The daily messaging limit (docs/limits.md, `store/sql_limits.py`): book each contact
+        about to get a template outside their 24-hour window against `portfolio`'s `limit`
+        unique contacts in a moving 24 h. Per contact: None (booked, or already within 24 h:
+        it may go), or when a slot frees (refused). Correct with several processes."""
+        ...
+
+    async def marketing_sent(
+        self, sender: str, recipients: Sequence[str], since: datetime
+    ) -> dict[str, builtins.list[datetime]]:
+        """MARKETING_FREQUENCY_CAP (docs/limits.md): when `sender` sent each of `recipients` a
+        message of category MARKETING after `since` (their `sent_at`, oldest first); only
+        recipients with one are keys."""
+        ...
+
+    async def retry_marketing_limited(
+        self, wamids: Sequence[str], run_at: datetime, now: datetime
+    ) -> builtins.list[str]:
+        """Meta's 131049 as a `failed` status (docs/limits.md): each message sent as one of
+        `wamids`, now `failed` with 131049 for the first time (one such receipt of its own),
+        goes back to `queued` at `run_at` with `status_reason` `marketing_limit`: one more try.
+        Returns their ids; a second 131049 leaves the message `failed`."""
         ...
 
     async def record_inbound(

@@ -37,6 +37,7 @@ from whatsapp_scheduler.store import (
     sql_adds,
     sql_consent,
     sql_keys,
+    sql_limits,
     sql_receipts,
     sql_senders,
     sql_sessions,
@@ -84,6 +85,7 @@ class SqlMessageStore(
     sql_keys.SqlKeysMixin,
     sql_templates.SqlTemplatesMixin,
     sql_stats.SqlStatsMixin,
+    sql_limits.SqlLimitsMixin,
 ):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 

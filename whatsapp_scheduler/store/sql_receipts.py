@@ -26,6 +26,9 @@ from whatsapp_scheduler.store import (
 )
 
 T = TypeVar("T")
+#: Meta's per-user marketing limit (whatsapp/errorcodes.py: not imported, `store` is below it).
+MARKETING_LIMIT_CODE = 131049
+MARKETING_LIMIT = "marketing_limit"
 #: Statuses applied per transaction (see `apply_receipts`).
 RECEIPT_CHUNK = 500
 R = tables.receipts
@@ -120,6 +123,50 @@ class SqlReceiptsMixin:
                 if applied.result == "applied" and self.events_enabled:
                     event = changes.receipt_event(applied, row.received_at)
                     outbox.insert_events(conn, [event])
+
+    async def retry_marketing_limited(
+        self, wamids: Sequence[str], run_at: datetime, now: datetime
+    ) -> builtins.list[str]:
+        if not wamids:
+            return []
+        return await self._run(self._retry_marketing_limited, list(wamids), run_at, now)
+
+    def _retry_marketing_limited(
+        self, wamids: builtins.list[str], run_at: datetime, now: datetime
+    ) -> builtins.list[str]:
+        m = tables.messages
+        times = (  # 131049 failures of this message so far, over all its sends (wamids)
+            sa.select(sa.func.count())
+            .select_from(R)
+            .where(
+                R.c.message_id == m.c.id,
+                R.c.status == str(Status.FAILED),
+                R.c.error_code == MARKETING_LIMIT_CODE,
+            )
+            .scalar_subquery()
+        )
+        found: builtins.list[str] = []
+        with self._tx() as conn:
+            for start in range(0, len(wamids), tables.IN_CHUNK):
+                stmt = (
+                    sa.update(m)
+                    .where(
+                        m.c.wamid.in_(wamids[start : start + tables.IN_CHUNK]),
+                        m.c.status == str(Status.FAILED),
+                        m.c.last_error_code == MARKETING_LIMIT_CODE,
+                        times == 1,
+                    )
+                    .values(
+                        status=str(Status.QUEUED),
+                        run_at=run_at,
+                        status_reason=MARKETING_LIMIT,
+                        failed_at=None,
+                        updated_at=now,
+                    )
+                    .returning(m.c.id)
+                )
+                found.extend(conn.execute(stmt).scalars())
+        return found
 
     async def record_inbound(
         self, contacts: Sequence[tuple[str, datetime]], phone_number_id: str = ""

@@ -40,6 +40,8 @@ def sender_from_row(row: Any) -> StoredSender:
         messages_per_second=row.messages_per_second,
         pair_interval=row.pair_interval,
         enabled=bool(row.enabled),
+        quiet_hours=row.quiet_hours,
+        messaging_limit=row.messaging_limit,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -69,6 +71,8 @@ class SqlSendersMixin:
             "messages_per_second": sender.messages_per_second,
             "pair_interval": sender.pair_interval,
             "enabled": sender.enabled,
+            "quiet_hours": sender.quiet_hours,
+            "messaging_limit": sender.messaging_limit,
             "created_at": now,
             "updated_at": now,
         }

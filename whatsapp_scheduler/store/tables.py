@@ -166,6 +166,9 @@ messages = sa.Table(
     # opt-out cancels by; and why the status is what it is (e.g. `opted_out` for cancelled).
     sa.Column("category", sa.String(16), nullable=True),
     sa.Column("status_reason", sa.String(32), nullable=True),
+    # Revision 0019 (docs/limits.md): false for a message that ignores quiet hours (a one-time
+    # code); NULL (the default) keeps them.
+    sa.Column("quiet_hours", sa.Boolean, nullable=True),
     # "queued and due, soonest first" for the dispatcher's claim, and the expired-lease scan.
     sa.Index("ix_messages_status_run_at", "status", "run_at"),
     # Listing by status in due order (GET /schedule) with keyset paging on (due_at, id).
@@ -233,6 +236,23 @@ senders = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Revision 0019: its own quiet hours (`HH:MM-HH:MM`, or `off`); NULL: QUIET_HOURS.
+    sa.Column("quiet_hours", sa.String(16), nullable=True),
+    # Revision 0019: its portfolio's daily messaging limit (`2000`, `unlimited`); NULL: the
+    # MESSAGING_LIMIT setting.
+    sa.Column("messaging_limit", sa.String(16), nullable=True),
+)
+
+# The daily messaging limit (revision 0019, docs/limits.md): each contact reached with a template
+# outside their 24-hour window, per business portfolio (or number), and when; a row older than
+# 24 h no longer counts (and is deleted by the next booking of that portfolio).
+limit_contacts = sa.Table(
+    "limit_contacts",
+    metadata,
+    sa.Column("portfolio", sa.String(64), primary_key=True),
+    sa.Column("wa_id", sa.String(32), primary_key=True),
+    sa.Column("reached_at", UtcDateTime, nullable=False),
+    sa.Index("ix_limit_contacts_portfolio_reached_at", "portfolio", "reached_at"),
 )
 
 # API keys made with `keys create` (revision 0012): only the SHA-256 of a key is stored.

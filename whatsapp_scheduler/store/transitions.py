@@ -43,4 +43,8 @@ def outcome_changes(outcome: Outcome) -> dict[str, Any]:
         values["cancelled_at"] = at
     if outcome.reason is not None:
         values["status_reason"] = outcome.reason
+    elif outcome.attempt is not None or outcome.status != Status.QUEUED:
+        # A request was made (or it is done): a deferral's reason is over. A plain deferral
+        # (pair gap, pause) keeps it: quiet hours' lateness counts from their end.
+        values["status_reason"] = None
     return values

@@ -16,7 +16,7 @@ from whatsapp_scheduler.core import consent, errors, keys, messages
 from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Sender
-from whatsapp_scheduler.store import cursors, outbox, sql_senders, transitions
+from whatsapp_scheduler.store import cursors, outbox, sql_limits, sql_senders, transitions
 
 Status = messages.MessageStatus
 
@@ -28,6 +28,8 @@ class InMemoryMessageStore:
         self.rows: dict[str, messages.ScheduledMessage] = {}
         self.attempt_rows: list[messages.Attempt] = []
         self.receipts: dict[tuple[str, str], tuple[store.Receipt, str | None]] = {}
+        #: The daily messaging limit's bookings: portfolio -> contact -> when (docs/limits.md).
+        self.limit_contacts: dict[str, dict[str, datetime]] = {}
         self.contacts: dict[tuple[str, str], datetime] = {}  # (phone_number_id, wa_id)
         self.sessions: dict[str, datetime] = {}  # dashboard session id hash -> expires at
         self.senders: dict[str, store.StoredSender] = {}
@@ -293,6 +295,61 @@ class InMemoryMessageStore:
             self.receipts[key] = (receipt, message_id)
             counts[result] += 1
         return store.ReceiptCounts(**counts)
+
+    async def marketing_sent(
+        self, sender: str, recipients: Sequence[str], since: datetime
+    ) -> dict[str, builtins.list[datetime]]:
+        found: dict[str, builtins.list[datetime]] = {}
+        for m in sorted(self.rows.values(), key=lambda m: m.sent_at or since):
+            if (
+                m.recipient in recipients
+                and m.sender == sender
+                and m.category == consent.MARKETING
+                and m.sent_at is not None
+                and m.sent_at > since
+            ):
+                found.setdefault(m.recipient, []).append(m.sent_at)
+        return found
+
+    async def book_contacts(
+        self, portfolio: str, wa_ids: Sequence[str], limit: int, now: datetime
+    ) -> dict[str, datetime | None]:
+        since = now - sql_limits.WINDOW
+        kept = self.limit_contacts.setdefault(portfolio, {})
+        for wa_id in [w for w, at in kept.items() if at <= since]:
+            del kept[wa_id]
+        answers, new = sql_limits.book(dict(kept), wa_ids, limit, now)
+        kept.update(dict.fromkeys(new, now))
+        return answers
+
+    async def retry_marketing_limited(
+        self, wamids: Sequence[str], run_at: datetime, now: datetime
+    ) -> builtins.list[str]:
+        found = []
+        for message in list(self.rows.values()):
+            if (
+                message.wamid not in wamids
+                or message.status != Status.FAILED
+                or message.last_error_code != 131049
+            ):
+                continue
+            times = sum(
+                1
+                for receipt, owner in self.receipts.values()
+                if owner == message.id and receipt.status == Status.FAILED
+                and receipt.error_code == 131049
+            )  # fmt: skip
+            if times != 1:
+                continue
+            self.rows[message.id] = message.evolve(
+                status=Status.QUEUED,
+                run_at=run_at,
+                status_reason="marketing_limit",
+                failed_at=None,
+                updated_at=now,
+            )
+            found.append(message.id)
+        return found
 
     def _apply_kept(self, wamid: str, at: datetime) -> None:
         kept = [(k, r) for k, (r, mid) in self.receipts.items() if k[0] == wamid and mid is None]

@@ -198,6 +198,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "consent.opted_out_marketing": "The recipient opted out of marketing messages from this number ({at}, source: {source}). Utility and authentication templates and texts still go.",
         "warning.template_paused": "Meta has paused the template {template}: the message waits until it is unpaused, or expires.",
         "warning.template_unchecked": "The template {template} could not be checked against the synced catalogue; Meta checks it when it is sent.",
+        "warning.quiet_hours": "Due at {asked} ({zone}), inside the quiet hours {window}: it goes at {moved} instead (send with quiet_hours: false through the API for what must go at once).",
+        "reason.quiet_hours": "Waiting: due inside the quiet hours ({zone} time); it goes at their end, {when}.",
+        "reason.messaging_limit": "Waiting: the business's daily messaging limit (unique contacts in 24 h) is reached; it goes when a slot frees, {when}.",
+        "reason.marketing_limit": "Waiting: Meta's per-user marketing limit (131049) refused it; one more try at {when}.",
+        "reason.frequency_cap": "Waiting: this contact has had the most marketing messages MARKETING_FREQUENCY_CAP allows; it goes at {when}.",
+        "reason.opted_out": "Cancelled: the recipient opted out.",
+        "message.deferred": "deferred until {when}: {reason}",
         "template.mark": "template",
         "template.fallback_mark": "fallback",
         "message.template": "Template",
@@ -412,6 +419,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "consent.opted_out_marketing": "Alıcı bu numaradan gelen pazarlama mesajlarından çıktı ({at}, kaynak: {source}). Hizmet ve kimlik doğrulama şablonları ile metinler yine gider.",
         "warning.template_paused": "Meta {template} şablonunu duraklattı: mesaj, şablon yeniden açılana ya da süresi dolana kadar bekler.",
         "warning.template_unchecked": "{template} şablonu eşitlenen katalogla denetlenemedi; Meta onu gönderimde denetler.",
+        "warning.quiet_hours": "Gönderim zamanı {asked} ({zone}), sessiz saatler ({window}) içinde: bunun yerine {moved} saatinde gider. Hemen gitmesi gerekenler için API'de quiet_hours: false verin.",
+        "reason.quiet_hours": "Bekliyor: sessiz saatler içinde ({zone} saatiyle); bitişlerinde, {when} saatinde gider.",
+        "reason.messaging_limit": "Bekliyor: işletmenin günlük mesajlaşma sınırına (24 saatte tekil kişi) ulaşıldı; bir yer açılınca, {when} saatinde gider.",
+        "reason.marketing_limit": "Bekliyor: Meta'nın kişi başı pazarlama sınırı (131049) reddetti; {when} saatinde bir kez daha denenir.",
+        "reason.frequency_cap": "Bekliyor: bu kişi MARKETING_FREQUENCY_CAP'in izin verdiği kadar pazarlama mesajı aldı; {when} saatinde gider.",
+        "reason.opted_out": "İptal edildi: alıcı mesaj almak istemediğini bildirdi.",
+        "message.deferred": "{when} saatine ertelendi: {reason}",
         "template.mark": "şablon",
         "template.fallback_mark": "yedek",
         "message.template": "Şablon",
@@ -482,3 +496,15 @@ def translator(language: str) -> Callable[..., str]:
         return text.format(**values) if values else text
 
     return t
+
+
+#: The `status_reason` codes explained in words (`reason.<code>`); the API gives both languages.
+REASONS = ("quiet_hours", "messaging_limit", "marketing_limit", "frequency_cap", "opted_out")
+
+
+def reason_texts(code: str | None, **values: object) -> dict[str, str] | None:
+    """`status_reason` in plain words, `{"en": ..., "tr": ...}`; None for no (or an unknown)
+    code. `values`: `when` (the new time, as shown) and `zone`."""
+    if code not in REASONS:
+        return None
+    return {lang: TEXTS[lang][f"reason.{code}"].format(**values) for lang in LANGUAGES}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic_core
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
 
 from whatsapp_scheduler import service
 from whatsapp_scheduler.core import jsonbounds, messages
+from whatsapp_scheduler.web import i18n
 
 
 class MessageCreate(BaseModel):
@@ -78,6 +80,13 @@ class MessageCreate(BaseModel):
         description="The sender (business number) by name, as listed by GET /senders; "
         "default: the DEFAULT_SENDER setting. An unknown or disabled sender is refused (422).",
     )
+    quiet_hours: bool | None = Field(
+        default=None,
+        strict=True,
+        description="false: send at the time asked even inside quiet hours (QUIET_HOURS or the "
+        "sender's own; for what must go at once, e.g. a one-time code). Left out (or true): a "
+        "message due inside them goes at their end instead, with the warning `quiet_hours`.",
+    )
 
     def to_request(self) -> service.ScheduleRequest:
         message_id = self.id if self.id is None or isinstance(self.id, str) else str(self.id)
@@ -92,6 +101,7 @@ class MessageCreate(BaseModel):
             self.template,
             self.fallback_template,
             self.gonderen,
+            quiet_hours=self.quiet_hours,
         )
 
 
@@ -259,7 +269,20 @@ class StatusPublic(BaseModel):
     status_reason: str | None = Field(
         default=None,
         description="Why the status is what it is, as a code: `opted_out` for a message "
-        "cancelled because its recipient opted out (docs/consent.md); null: nothing to add.",
+        "cancelled because its recipient opted out (docs/consent.md); for a queued message "
+        "held back, `quiet_hours` (due inside quiet hours: it goes at their end, "
+        "docs/limits.md); null: nothing to add.",
+    )
+    status_reason_text: dict[str, str] | None = Field(
+        default=None,
+        description="`status_reason` in plain words, in English and Turkish: "
+        '`{"en": "...", "tr": "..."}`; null without a reason.',
+    )
+    deferred_until: datetime | None = Field(
+        default=None,
+        description="For a queued message held back (`status_reason` `quiet_hours`): when it "
+        "goes (UTC). `scheduled_at` is then that time too when it was moved as it was "
+        "scheduled; the time asked stays in the message's `tarih` and `saat`.",
     )
     category: str | None = Field(
         default=None,
@@ -283,6 +306,8 @@ class StatusPublic(BaseModel):
             last_error=last_error,
             timeline={str(k): v for k, v in message.transitions().items()},
             status_reason=message.status_reason,
+            status_reason_text=reason_text(message),
+            deferred_until=deferred_until(message),
             category=message.category,
             attempt_history=[
                 AttemptPublic(
@@ -303,6 +328,35 @@ class StatusPublic(BaseModel):
             ),
             anahtar=message.created_by,
         )
+
+
+#: The `status_reason` codes of a queued message held back until its `run_at`.
+DEFERRAL_REASONS = frozenset({"quiet_hours", "messaging_limit", "marketing_limit", "frequency_cap"})
+
+
+def deferred_until(message: messages.ScheduledMessage) -> datetime | None:
+    """When a message held back by quiet hours or a limit goes; None if it is not."""
+    waiting = message.status == messages.MessageStatus.QUEUED
+    return message.run_at if waiting and message.status_reason in DEFERRAL_REASONS else None
+
+
+def reason_text(message: messages.ScheduledMessage) -> dict[str, str] | None:
+    """`status_reason` in English and Turkish, with the new time in the message's zone."""
+    if message.status_reason is None:
+        return None
+    until = deferred_until(message)
+    if message.status_reason in DEFERRAL_REASONS and until is None:
+        return None  # no longer waiting: the code is history
+    when = ""
+    try:
+        zone = ZoneInfo(message.timezone)
+        if until is not None:
+            when = until.astimezone(zone).strftime("%Y-%m-%d %H:%M") + f" ({zone.key})"
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        zone = None
+    return i18n.reason_texts(
+        message.status_reason, when=when, zone=zone.key if zone else message.timezone
+    )
 
 
 class RefusedEntry:

@@ -69,6 +69,8 @@ class MetaError:
 PAIR_RATE_CODE: Final = 131056
 #: Too many messages per second from one business number (hold the number, slow down).
 THROUGHPUT_CODE: Final = 130429
+#: Meta's per-user marketing limit: wait 24 h, one more try, then failed (docs/limits.md).
+MARKETING_LIMIT_CODE: Final = 131049
 #: The class of a code that is in neither `CODES` nor `RANGES`.
 UNKNOWN_CLASS: Final = ErrorClass.PERMANENT
 

@@ -33,7 +33,7 @@ from whatsapp_scheduler.core import (
 )
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.core.query import MessageQuery
-from whatsapp_scheduler.web import dashboard, deps, i18n, sessions
+from whatsapp_scheduler.web import dashboard, deps, i18n, schemas, sessions
 from whatsapp_scheduler.web.routes import dashboard_stats, dashboard_templates
 
 logger = logging.getLogger(__name__)
@@ -369,6 +369,7 @@ async def message_page(
         # own words ("retried later") would not be true; the page says why it stopped.
         "gave_up": bool(outcomes) and outcomes[-1] == "final",
         "retrying_at": dashboard.retrying_at(m, svc.clock.now()),
+        "deferred_until": schemas.deferred_until(m),
         "timeline": timeline,
         "cancellable": messages.cancellable(m.status),
         "window_policy": str(svc.window_policy),
@@ -557,7 +558,10 @@ def _warning_note(warning: notices.ScheduleWarning) -> dict[str, str]:
     and the API's own text."""
     key = f"warning.{warning.code}"
     template = warning.params.get("template", "")
-    return {"code": str(warning.code), "key": key, "template": template, "text": warning.text}
+    note = {"code": str(warning.code), "key": key, "template": template, "text": warning.text}
+    if warning.code == notices.WarningCode.QUIET_HOURS:  # its words need the times
+        note.update({k: warning.params[k] for k in ("asked", "moved", "zone", "window")})
+    return note
 
 
 @router.post("/compose")

@@ -39,6 +39,12 @@ _RATE = "Messages per second from this number, more than 0 and at most 1000; nul
 _RATE += "MESSAGES_PER_SECOND setting."
 _GAP = "Seconds between two messages to one recipient from this number, 0 or more; null: the "
 _GAP += "PAIR_INTERVAL setting."
+_QUIET = "Its own quiet hours in each message's time zone: `HH:MM-HH:MM` (e.g. `21:00-09:00`), "
+_QUIET += "or `off` for none (docs/limits.md)."
+_LIMIT = "Its business portfolio's daily messaging limit (unique contacts reached with templates "
+_LIMIT += "outside their 24-hour window in a moving 24 h): `250`, `2000`, `10000`, `100000` or "
+_LIMIT += "`unlimited`; null: the MESSAGING_LIMIT setting. Give every number of a portfolio the "
+_LIMIT += "same (docs/limits.md)."
 _TOKEN = "The number's Cloud API access token. Stored encrypted with SECRET_KEY; never "
 _TOKEN += "returned or logged."
 NameParam = Annotated[str, Path(max_length=64, description="The sender's name.")]
@@ -78,6 +84,8 @@ class SenderCreate(BaseModel):
     enabled: bool = Field(
         default=True, description="A disabled sender is refused in `gonderen` (422)."
     )
+    quiet_hours: str | None = Field(default=None, description=_QUIET)
+    messaging_limit: str | None = Field(default=None, description=_LIMIT)
 
 
 class SenderUpdate(BaseModel):
@@ -102,6 +110,8 @@ class SenderUpdate(BaseModel):
         default=None,
         description="false: refused in `gonderen` (422); its queued messages fail when due.",
     )
+    quiet_hours: str | None = Field(default=None, description=_QUIET + " null: QUIET_HOURS.")
+    messaging_limit: str | None = Field(default=None, description=_LIMIT)
 
 
 class SenderPublic(BaseModel):
@@ -114,6 +124,10 @@ class SenderPublic(BaseModel):
     messages_per_second: float | None = Field(description=_RATE)
     pair_interval: float | None = Field(description=_GAP)
     enabled: bool
+    quiet_hours: str | None = Field(
+        default=None, description=_QUIET + " null: the QUIET_HOURS setting applies."
+    )
+    messaging_limit: str | None = Field(default=None, description=_LIMIT)
     from_environment: bool = Field(
         description="The sender of PHONE_NUMBER_ID + ACCESS_TOKEN (+ WABA_ID): read-only here."
     )
@@ -130,6 +144,8 @@ class SenderPublic(BaseModel):
             messages_per_second=sender.messages_per_second,
             pair_interval=sender.pair_interval,
             enabled=sender.enabled,
+            quiet_hours=sender.quiet_hours,
+            messaging_limit=sender.messaging_limit,
             from_environment=sender.from_environment,
             created_at=sender.created_at,
             updated_at=sender.updated_at,
@@ -175,6 +191,8 @@ async def add_sender(body: SenderCreate, admin: AdminDep) -> SenderPublic:
             messages_per_second=body.messages_per_second,
             pair_interval=body.pair_interval,
             enabled=body.enabled,
+            quiet_hours=body.quiet_hours,
+            messaging_limit=body.messaging_limit,
         )
     )
     return SenderPublic.of(added)

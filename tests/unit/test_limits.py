@@ -1,0 +1,49 @@
+"""MESSAGING_LIMIT (core/limits.py): Meta's tiers or unlimited; anything else stops start-up
+naming the setting. And the booking rule (`store/sql_limits.book`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from whatsapp_scheduler import settings
+from whatsapp_scheduler.core import limits
+from whatsapp_scheduler.store import sql_limits
+
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("unlimited", None), ("", None), ("250", 250), ("2,000", 2000), ("100_000", 100000)],
+)
+def test_tiers(text: str, value: int | None) -> None:
+    assert limits.parse_limit(text) == value
+    assert settings.Settings(messaging_limit=text, _env_file=None).messaging_cap() == value
+
+
+@pytest.mark.parametrize("text", ["300", "-1", "lots", "1000"])
+def test_other_values_stop_start_up_naming_the_setting(text: str) -> None:
+    with pytest.raises(ValueError, match="MESSAGING_LIMIT"):
+        settings.Settings(messaging_limit=text, _env_file=None)
+
+
+def test_a_lowered_limit_frees_slots_in_booking_order() -> None:
+    booked = {f"c{i}": T0 + timedelta(minutes=i) for i in range(4)}  # 4 booked, limit now 2
+    answers, new = sql_limits.book(dict(booked), ["x", "y"], 2, T0 + timedelta(hours=1))
+    assert new == []
+    # x needs 3 bookings to end (c0, c1, c2): it frees with c2's; y with c3's.
+    assert answers == {
+        "x": booked["c2"] + timedelta(hours=24),
+        "y": booked["c3"] + timedelta(hours=24),
+    }
+
+
+def test_the_frequency_cap_setting() -> None:
+    cap = settings.Settings(marketing_frequency_cap=" 2 / 7d ", _env_file=None).frequency_cap()
+    assert cap == limits.FrequencyCap(2, 7)
+    assert settings.Settings(_env_file=None).frequency_cap() is None
+    for bad in ("2/7", "0/7d", "2/0d", "two"):
+        with pytest.raises(ValueError, match="MARKETING_FREQUENCY_CAP"):
+            settings.Settings(marketing_frequency_cap=bad, _env_file=None)
