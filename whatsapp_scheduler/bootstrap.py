@@ -168,6 +168,7 @@ def build_service(
         consent=consent,
         templates=catalogue,
         categories=catalogue,  # a marketing-only opt-out stops the MARKETING templates
+        allow_subhourly=settings.series_allow_subhourly,
     )
 
 

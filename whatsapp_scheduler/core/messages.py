@@ -124,6 +124,8 @@ class ScheduledMessage:
     cancelled_at: datetime | None = None
     #: Why the status is what it is, as a code (e.g. `opted_out` for a cancelled message).
     status_reason: str | None = None
+    #: The series this message is an occurrence of (docs/series.md); None: a single message.
+    series_id: str | None = None
 
     def __post_init__(self) -> None:
         if (  # written out: this runs for every message of a batch

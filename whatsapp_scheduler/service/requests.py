@@ -31,6 +31,7 @@ class ScheduleRequest:
     # Who asks, not what: set by the web layer from the request's API key, never by a client.
     created_by: str | None = None  # the key's name (None: the environment's API_KEY)
     allowed_senders: frozenset[str] | None = None  # a key limited to senders; None: any
+    tekrar: str | None = None  # an RFC 5545 RRULE: a series (service/series.py)
 
 
 @dataclasses.dataclass(slots=True)  # not frozen: one per message of a batch, as above
@@ -48,3 +49,4 @@ class BatchItem:
 class StatusReport:
     message: messages.ScheduledMessage
     attempts: list[messages.Attempt]
+    edits: list[store.Edit] = dataclasses.field(default_factory=list)

@@ -39,6 +39,7 @@ from whatsapp_scheduler.store import (
     sql_keys,
     sql_receipts,
     sql_senders,
+    sql_series,
     sql_sessions,
     sql_templates,
     tables,
@@ -82,6 +83,7 @@ class SqlMessageStore(
     sql_senders.SqlSendersMixin,
     sql_keys.SqlKeysMixin,
     sql_templates.SqlTemplatesMixin,
+    sql_series.SqlSeriesMixin,
 ):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 
@@ -448,6 +450,10 @@ class SqlMessageStore(
         )
         with self._tx() as conn:
             claimed = self._settle_unreadable(conn, conn.execute(stmt).all(), now)
+            # A series' next occurrence, in this same transaction (one BEGIN: the claim's
+            # UPDATE opens it on SQLite too): a crash skips or doubles none (docs/series.md).
+            if any(m.series_id is not None for m in claimed):
+                self.continue_series(conn, claimed, now)
         claimed.sort(key=lambda m: (m.run_at, m.id))
         return claimed
 

@@ -95,6 +95,39 @@ class MessageCreate(BaseModel):
         )
 
 
+class MessageEdit(BaseModel):
+    """`PATCH /schedule/{id}`: the fields to change of a queued message; those left out stay.
+    The message as edited is validated as a new one would be. A field that is not one of
+    these is refused (422 naming it)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"tarih": "2026-12-02", "saat": "14:30", "mesaj": "Randevunuz 14:30'a alındı."}
+            ]
+        },
+    )
+
+    tarih: str | None = Field(default=None, description="New date: YYYY-MM-DD.")
+    saat: str | None = Field(default=None, description="New local time: HH:MM or HH:MM:SS.")
+    timezone: str | None = Field(default=None, description="New IANA time zone for tarih/saat.")
+    mesaj: str | None = Field(
+        default=None, description="New text (replaces a template), 1 to 4,096 characters."
+    )
+    template: dict[str, Any] | None = Field(
+        default=None,
+        description="New template (replaces the text and its fallback template); the shape "
+        "of POST /schedule's `template`.",
+    )
+    alici: str | None = Field(default=None, description="New recipient, with + and country code.")
+    gonderen: str | None = Field(default=None, description="New sender, by name.")
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given (null counts as given)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
 class MessagePublic(BaseModel):
     """A stored message, as the seed returned it plus new fields."""
 
@@ -225,6 +258,19 @@ class LastError(BaseModel):
     message: str | None
 
 
+class EditPublic(BaseModel):
+    """One edit of the message (PATCH /schedule/{id})."""
+
+    at: datetime = Field(description="When it was edited (UTC).")
+    anahtar: str | None = Field(
+        description="The API key's name that edited it; null: the environment's API_KEY."
+    )
+    changes: dict[str, dict[str, Any]] = Field(
+        description='Per field changed: {"from": old, "to": new}; `scheduled_at` when the '
+        "due time moved."
+    )
+
+
 class StatusPublic(BaseModel):
     """The seed's `{id, status}` plus the message's history."""
 
@@ -259,6 +305,13 @@ class StatusPublic(BaseModel):
         description="SERVICE (a text), or its template's category when scheduled (MARKETING, "
         "UTILITY, AUTHENTICATION); null: a template the catalogue does not know.",
     )
+    edits: list[EditPublic] = Field(
+        default_factory=list, description="Every edit (PATCH /schedule/{id}), oldest first."
+    )
+    series_id: str | None = Field(
+        default=None, description="The series this message is an occurrence of (tekrar)."
+    )
+    timezone: str | None = Field(default=None, description="The IANA zone of tarih/saat.")
 
     @classmethod
     def of(cls, report: service.StatusReport) -> StatusPublic:
@@ -294,6 +347,12 @@ class StatusPublic(BaseModel):
                 (a.sent_as for a in reversed(report.attempts) if a.outcome == "sent"), None
             ),
             anahtar=message.created_by,
+            edits=[
+                EditPublic(at=e.edited_at, anahtar=e.key_name, changes=dict(e.changes))  # type: ignore[arg-type]
+                for e in report.edits
+            ],
+            series_id=message.series_id,
+            timezone=message.timezone,
         )
 
 

@@ -178,6 +178,33 @@ async def cancel(
     return schemas.CancelPublic(id=message.id, status=message.status, message="cancelled")
 
 
+@router.patch(
+    "/schedule/{message_id}",
+    response_model=schemas.ScheduledPublic,
+    responses={
+        **_REFUSALS,
+        404: {"model": schemas.ErrorPublic, "description": "Unknown id"},
+        409: {
+            "model": schemas.ErrorPublic,
+            "description": "Not queued any more (sending, sent, failed, cancelled), or an "
+            "occurrence of a deleted series",
+        },
+    },
+)
+async def edit(
+    message_id: str, body: schemas.MessageEdit, svc: deps.ServiceDep, who: deps.WriterDep
+) -> Response:
+    """Change a queued message (write scope): `tarih`, `saat`, `timezone`, `mesaj`,
+    `template`, `alici`, `gonderen`. Validated as a new message; applied only while it is
+    still queued (one conditional update: 409 once the dispatcher has it). Each edit is kept
+    in `GET /status/{id}`'s `edits` (docs/edits.md)."""
+    message, warnings = await svc.edit(
+        message_id, body.changes(), key_name=who.name, senders=who.senders
+    )
+    public = schemas.MessagePublic.of(message)
+    return _json(schemas.ScheduledPublic(**public.__dict__, warnings=[w.text for w in warnings]))
+
+
 @router.get(
     "/status/{message_id}",
     response_model=schemas.StatusPublic,
