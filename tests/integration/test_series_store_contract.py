@@ -1,10 +1,14 @@
 """Edits and series, on every MessageStore: in-memory, SQLite file, PostgreSQL."""
+# ruff: noqa: DTZ001 - a series' local wall-clock times are naive on purpose (core/recurrence.py)
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.conftest import START
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import recurrence
+from whatsapp_scheduler.core.messages import MessageStatus as S
 
 LEASE = START + timedelta(hours=1)
 
@@ -38,3 +42,67 @@ async def test_an_edit_after_the_claim_changes_nothing(any_store, make_message):
     assert result is None
     assert await any_store.get(message.id) == claimed
     assert await any_store.edits(message.id) == []
+
+
+def _series(series_id: str = "s1", rule: str = "FREQ=DAILY;COUNT=3") -> store.Series:
+    return store.Series(
+        id=series_id,
+        rule=rule,
+        timezone="Europe/Istanbul",
+        dtstart=datetime(2026, 3, 1, 12, 0),  # START in Istanbul
+        status=store.SeriesStatus.ACTIVE,
+        sender="default",
+        created_by="k1",
+        created_at=START,
+        updated_at=START,
+    )
+
+
+def _first(make_message, series_id: str = "s1"):
+    local = datetime(2026, 3, 1, 12, 0)
+    return make_message(
+        id=recurrence.occurrence_id(series_id, local),
+        due_at=START,
+        run_at=START,
+        local_date="2026-03-01",
+        local_time="12:00",
+        series_id=series_id,
+    )
+
+
+async def test_series_are_stored_and_continued_by_the_claim(any_store, make_message):
+    first = _first(make_message)
+    assert (await any_store.add_series(_series(), first)).status == store.AddStatus.CREATED
+    assert (await any_store.add_series(_series(), first)).status == store.AddStatus.EXISTING
+    assert await any_store.get_series("s1") == _series()
+    ids = []
+    for day in range(3):
+        (claimed,) = await any_store.claim_due(START + timedelta(days=day), 10, "w1", LEASE)
+        ids.append(claimed.id)
+    assert ids == ["s1@20260301T120000", "s1@20260302T120000", "s1@20260303T120000"]
+    rows = await any_store.series_occurrences("s1", 10)
+    assert [m.id for m in rows] == list(reversed(ids))  # newest first; COUNT=3: no fourth
+    assert {m.status for m in rows} == {S.SENDING}
+    assert (await any_store.get_series("s1")).status == store.SeriesStatus.ENDED
+
+
+async def test_pausing_cancels_the_queued_occurrence_and_stops_the_series(any_store, make_message):
+    first = _first(make_message)
+    await any_store.add_series(_series(), first)
+    paused = await any_store.change_series(
+        "s1", [store.SeriesStatus.ACTIVE], store.SeriesStatus.PAUSED, START, cancel_reason="p"
+    )
+    assert paused is not None
+    assert paused.status == store.SeriesStatus.PAUSED
+    stored = await any_store.get(first.id)
+    assert (stored.status, stored.status_reason) == (S.CANCELLED, "p")
+    assert await any_store.claim_due(START + timedelta(days=5), 10, "w1", LEASE) == []
+    again = await any_store.change_series(
+        "s1", [store.SeriesStatus.ACTIVE], store.SeriesStatus.PAUSED, START, cancel_reason="p"
+    )
+    assert again is None  # not active: nothing changed
+    resumed = await any_store.change_series(
+        "s1", [store.SeriesStatus.PAUSED], store.SeriesStatus.ACTIVE, START, occurrence=first
+    )
+    assert resumed is not None
+    assert (await any_store.get(first.id)).status == S.QUEUED

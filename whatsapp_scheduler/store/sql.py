@@ -449,6 +449,11 @@ class SqlMessageStore(
             .returning(*M.c)
         )
         with self._tx() as conn:
+            if self._dialect == "sqlite":
+                # Python's sqlite3 opens a transaction only before a statement that starts with
+                # INSERT/UPDATE/DELETE: this one starts with WITH and would run (and commit) on
+                # its own. One explicit BEGIN covers the claim and what follows it.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             claimed = self._settle_unreadable(conn, conn.execute(stmt).all(), now)
             # A series' next occurrence, in this same transaction (one BEGIN: the claim's
             # UPDATE opens it on SQLite too): a crash skips or doubles none (docs/series.md).

@@ -284,8 +284,9 @@ class SqlSeriesMixin:
             self._insert_into(M)
             .values(row_codec.message_to_row(occurrence))
             .on_conflict_do_nothing(index_elements=["id"])
-        ).rowcount
-        if not inserted:
+            .returning(M.c.id)
+        ).first()
+        if inserted is None:
             conn.execute(
                 sa.update(M)
                 .where(
@@ -293,10 +294,12 @@ class SqlSeriesMixin:
                     M.c.status.in_([str(Status.QUEUED), str(Status.CANCELLED)]),
                 )
                 .values(
-                    _content(occurrence, now),
-                    status=str(Status.QUEUED),
-                    cancelled_at=None,
-                    status_reason=None,
+                    {
+                        **_content(occurrence, now),
+                        "status": str(Status.QUEUED),
+                        "cancelled_at": None,
+                        "status_reason": None,
+                    }
                 )
             )
         self._notify(conn, occurrence.run_at)

@@ -34,7 +34,18 @@ async def schedule(
 ) -> Response:
     """Schedule one message (write scope). Repeating a request with the same id and content is
     safe (200). A key limited to some senders sends only from them (`gonderen`, else 422)."""
-    result, warnings = await svc.schedule_with_warnings(_as(who, body.to_request()))
+    request = _as(who, body.to_request())
+    if request.tekrar is not None:  # a series (docs/series.md)
+        result, warnings, coming = await svc.schedule_series(request)
+        public = schemas.MessagePublic.of(result.message)
+        return _json(
+            schemas.ScheduledPublic(
+                **public.__dict__,
+                warnings=[w.text for w in warnings],
+                next_occurrences=[schemas.OccurrencePublic.of(o) for o in coming],
+            )
+        )
+    result, warnings = await svc.schedule_with_warnings(request)
     public = schemas.MessagePublic.of(result.message)
     return _json(schemas.ScheduledPublic(**public.__dict__, warnings=[w.text for w in warnings]))
 
