@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from whatsapp_scheduler import testing
 from whatsapp_scheduler.core import errors, recurrence
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
@@ -99,3 +100,31 @@ def test_occurrence_ids_carry_the_nominal_local_time():
     assert occurrence == "weekly-1@20270328T013000"
     assert recurrence.local_of(occurrence) == at
     assert recurrence.local_of("plain-id") is None
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE",
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+        "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=31",
+        "FREQ=DAILY;BYHOUR=9,17\nEXDATE:20270105T170000",
+        "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=14",
+        "FREQ=WEEKLY;BYDAY=MO;COUNT=40",
+    ],
+)
+def test_the_next_occurrence_is_the_rules_own_at_any_age(rule):
+    """Walked from the claimed occurrence (no COUNT) or from DTSTART: the same times as the
+    whole rule gives."""
+    start = datetime(2026, 12, 7, 9, 0)
+    rules = recurrence.parse(rule, "Europe/London", start, NOW)
+    whole = recurrence.upcoming(rules, start, 30)
+    current = whole[0]
+    for expected in whole[1:]:
+        message = testing.make_message(
+            recurrence.occurrence_id("s", current), recurrence.to_utc(current, "Europe/London")
+        ).evolve(timezone="Europe/London", series_id="s")
+        following = recurrence.next_occurrence(message, rule, start, NOW)
+        assert following is not None
+        assert recurrence.local_of(following.id) == expected
+        current = expected

@@ -140,8 +140,12 @@ def next_local(
     ruleset: rr.rruleset, after: datetime, *, inclusive: bool = False
 ) -> datetime | None:
     """The first occurrence (naive local) after `after` (or at it, `inclusive`)."""
-    try:
-        found: datetime | None = ruleset.after(after, inc=inclusive)
+    rules: list[Any] = list(getattr(ruleset, "_rrule", ()))
+    plain = len(rules) == 1 and not any(
+        getattr(ruleset, name, None) for name in ("_rdate", "_exdate", "_exrule")
+    )
+    try:  # one RRULE and nothing else: its own `after`, without the set's merging (2x cheaper)
+        found: datetime | None = (rules[0] if plain else ruleset).after(after, inc=inclusive)
     except (ValueError, OverflowError):  # beyond year 9999
         return None
     return found
@@ -174,24 +178,36 @@ def to_utc(local: datetime, zone_name: str) -> datetime:
 
 
 def occurrence_id(series_id: str, local: datetime) -> str:
-    return f"{series_id}@{local.strftime(_STAMP)}"
+    return (
+        f"{series_id}@{local.year:04d}{local.month:02d}{local.day:02d}"
+        f"T{local.hour:02d}{local.minute:02d}{local.second:02d}"
+    )
 
 
 def local_of(message_id: str) -> datetime | None:
     """The nominal local time in an occurrence's id, or None if it is not one."""
     _, sep, stamp = message_id.rpartition("@")
-    if not sep:
+    if not sep or len(stamp) != 15 or stamp[8] != "T" or not (stamp[:8] + stamp[9:]).isdigit():
         return None
-    try:
-        return datetime.strptime(stamp, _STAMP)  # noqa: DTZ007 - a local wall-clock time
+    try:  # sliced, not strptime: this runs for every claimed occurrence (a third of its cost)
+        return datetime(  # noqa: DTZ001 - a local wall-clock time
+            int(stamp[:4]),
+            int(stamp[4:6]),
+            int(stamp[6:8]),
+            int(stamp[9:11]),
+            int(stamp[11:13]),
+            int(stamp[13:15]),
+        )
     except ValueError:
         return None
 
 
 def wall_fields(local: datetime) -> tuple[str, str]:
     """(`tarih`, `saat`) of a nominal local time: HH:MM, or HH:MM:SS when it has seconds."""
-    clock = local.strftime("%H:%M:%S" if local.second else "%H:%M")
-    return local.strftime("%Y-%m-%d"), clock
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    if local.second:
+        clock += f":{local.second:02d}"
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d}", clock
 
 
 def occurrence_hash(base: str, occurrence: str) -> str:
@@ -201,15 +217,25 @@ def occurrence_hash(base: str, occurrence: str) -> str:
 
 def next_occurrence(
     claimed: messages.ScheduledMessage,
-    ruleset: rr.rruleset,
+    rule: str,
+    dtstart: datetime,
     now: datetime,
 ) -> messages.ScheduledMessage | None:
     """The queued occurrence after `claimed` (its copy at the rule's next time), or None
-    when the rule has no more. Made in the claim's transaction (store/sql_series.py)."""
+    when the rule has no more. Made in the claim's transaction (store/sql_series.py).
+
+    dateutil walks a rule from its DTSTART: an hourly series a year old took ~24 ms a claim.
+    Without COUNT the rule is walked from the claimed occurrence instead (it is one of the
+    rule's own, so every BY* part and INTERVAL stays aligned): microseconds at any age."""
     assert claimed.series_id is not None
     current = local_of(claimed.id)
-    if current is None:
+    ruleset = ruleset_of(rule, claimed.timezone, dtstart)
+    if current is None or ruleset is None:
         return None
+    if current > dtstart and not any(
+        getattr(r, "_count", None) is not None for r in getattr(ruleset, "_rrule", ())
+    ):
+        ruleset = ruleset_of(rule, claimed.timezone, current) or ruleset
     after = next_local(ruleset, current)
     if after is None:
         return None

@@ -78,6 +78,10 @@ class SqlSeriesMixin:
 
         def _insert_into(self, table: sa.Table) -> Any: ...
 
+        def _insert_sqlite(
+            self, conn: Connection, candidates: builtins.list[messages.ScheduledMessage]
+        ) -> set[str]: ...
+
     # -- edits ----------------------------------------------------------------------------
 
     async def edit_message(
@@ -326,10 +330,7 @@ class SqlSeriesMixin:
             series = active.get(message.series_id or "")
             if series is None:
                 continue
-            ruleset = recurrence.ruleset_of(series.rule, series.timezone, series.dtstart)
-            after = (
-                recurrence.next_occurrence(message, ruleset, now) if ruleset is not None else None
-            )
+            after = recurrence.next_occurrence(message, series.rule, series.dtstart, now)
             if after is None:
                 ended.append(series.id)
             else:
@@ -347,6 +348,9 @@ class SqlSeriesMixin:
     ) -> None:
         """The next occurrences, in the claim's transaction (a seam for the atomicity test)."""
         if not following:
+            return
+        if self._dialect == "sqlite":  # multi-row INSERT OR IGNORE, as adds do (sql_adds.py)
+            self._insert_sqlite(conn, list(following))
             return
         stmt = self._insert_into(M).on_conflict_do_nothing(index_elements=["id"])
         conn.execute(stmt, [row_codec.message_to_row(m) for m in following])

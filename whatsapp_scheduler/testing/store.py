@@ -159,8 +159,7 @@ class InMemoryMessageStore:
             series = self.series.get(message.series_id or "")
             if series is None or series.status != store.SeriesStatus.ACTIVE:
                 continue
-            ruleset = recurrence.ruleset_of(series.rule, series.timezone, series.dtstart)
-            after = recurrence.next_occurrence(message, ruleset, now) if ruleset else None
+            after = recurrence.next_occurrence(message, series.rule, series.dtstart, now)
             if after is None:
                 self.series[series.id] = dataclasses.replace(
                     series, status=store.SeriesStatus.ENDED, updated_at=now
