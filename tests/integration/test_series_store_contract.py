@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from tests.conftest import START
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import recurrence
+from whatsapp_scheduler.core import errors, recurrence
 from whatsapp_scheduler.core.messages import MessageStatus as S
 
 LEASE = START + timedelta(hours=1)
@@ -106,3 +108,24 @@ async def test_pausing_cancels_the_queued_occurrence_and_stops_the_series(any_st
     )
     assert resumed is not None
     assert (await any_store.get(first.id)).status == S.QUEUED
+
+
+async def test_an_occurrence_being_sent_is_not_replaced(any_store, make_message):
+    """A series edit whose queued occurrence was claimed meanwhile changes nothing (409): the
+    claim has made its successor, which the edit must not cancel."""
+    first = _first(make_message)
+    await any_store.add_series(_series(), first)
+    await any_store.claim_due(START, 10, "w1", LEASE)
+    before = await any_store.series_occurrences("s1", 10)
+    with pytest.raises(errors.Conflict):
+        await any_store.change_series(
+            "s1",
+            [store.SeriesStatus.ACTIVE],
+            store.SeriesStatus.ACTIVE,
+            START,
+            rule="FREQ=DAILY;COUNT=5",
+            cancel_reason="series_edited",
+            occurrence=first.evolve(body="new"),
+        )
+    assert await any_store.series_occurrences("s1", 10) == before
+    assert await any_store.get_series("s1") == _series()

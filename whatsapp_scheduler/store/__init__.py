@@ -536,7 +536,8 @@ class MessageStore(Protocol):
         `rule` / `dtstart` if given); with `cancel_reason`, cancel its queued occurrences
         (their `status_reason`) except one with `occurrence`'s id; with `occurrence`, make it
         the queued occurrence (inserted, or its queued or cancelled row of that id given its
-        content and queued again). None when the series is not in one of `expected`."""
+        content and queued again; Conflict, nothing changed, when that row is being sent or
+        was sent). None when the series is not in one of `expected`."""
         ...
 
     async def close(self) -> None:

@@ -291,7 +291,7 @@ class SqlSeriesMixin:
             .returning(M.c.id)
         ).first()
         if inserted is None:
-            conn.execute(
+            revived = conn.execute(
                 sa.update(M)
                 .where(
                     M.c.id == occurrence.id,
@@ -305,7 +305,9 @@ class SqlSeriesMixin:
                         "status_reason": None,
                     }
                 )
-            )
+            ).rowcount
+            if not revived:  # claimed meanwhile: its successor is made; nothing changes
+                raise errors.Conflict(_BUSY.format(occurrence.id))
         self._notify(conn, occurrence.run_at)
 
     # -- the claim's half -----------------------------------------------------------------
@@ -355,6 +357,9 @@ class SqlSeriesMixin:
         stmt = self._insert_into(M).on_conflict_do_nothing(index_elements=["id"])
         conn.execute(stmt, [row_codec.message_to_row(m) for m in following])
         self._notify(conn, min(m.run_at for m in following))
+
+
+_BUSY = "id: occurrence {!r} is being sent; try again in a moment"
 
 
 class _NotInState(Exception):

@@ -225,6 +225,9 @@ class InMemoryMessageStore:
         series = self.series.get(series_id)
         if series is None or series.status not in expected:
             return None
+        there = self.rows.get(occurrence.id) if occurrence is not None else None
+        if there is not None and there.status not in (Status.QUEUED, Status.CANCELLED):
+            raise errors.Conflict(f"id: occurrence {there.id!r} is being sent")
         series = dataclasses.replace(
             series,
             status=status,
@@ -247,7 +250,7 @@ class InMemoryMessageStore:
             current = self.rows.get(occurrence.id)
             if current is None:
                 self.rows[occurrence.id] = occurrence
-            elif current.status in (Status.QUEUED, Status.CANCELLED):
+            else:
                 values = {field: getattr(occurrence, field) for field in store.EDITABLE}
                 self.rows[occurrence.id] = current.evolve(
                     **values,
