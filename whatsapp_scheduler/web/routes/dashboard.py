@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from whatsapp_scheduler.web import dashboard, i18n, sessions
 from whatsapp_scheduler.web.routes import (
     dashboard_auth,
+    dashboard_edit,
     dashboard_import,
     dashboard_live,
     dashboard_pages,
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 router.include_router(dashboard_auth.router)
 router.include_router(dashboard_pages.router)
+router.include_router(dashboard_edit.router)
 router.include_router(dashboard_import.router)
 router.include_router(dashboard_live.router)
 router.include_router(dashboard_templates.router)
