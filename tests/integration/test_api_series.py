@@ -246,3 +246,36 @@ async def test_a_batch_refuses_tekrar(api):
     (result,) = response.json()["results"]
     assert result["stored"] is False
     assert result["error"]["errors"][0]["field"] == "tekrar"
+
+
+async def test_cli_schedule_with_repeat_makes_a_series(api):
+    import asyncio
+    import io
+
+    from tests.conftest import API_KEY
+    from whatsapp_scheduler import cli
+    from whatsapp_scheduler.cli import client as cli_client
+
+    url = str(api.base_url)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        args = cli._parser().parse_args([*argv, "--url", url, "--api-key", API_KEY])
+        return cli_client.run(args, out, err), out.getvalue(), err.getvalue()
+
+    code, out, err = await asyncio.to_thread(
+        run, "schedule", "--to", "+905551234567", "--at", "2026-03-02 09:00",
+        "--text", "Haftalık", "--id", "cli-weekly", "--repeat", "FREQ=WEEKLY;COUNT=3",
+    )  # fmt: skip
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("scheduled cli-weekly@20260302T090000 to +905551234567")
+    assert (
+        lines[1] == "series cli-weekly: next 2026-03-02 09:00, 2026-03-09 09:00, 2026-03-16 09:00"
+    )
+    code, _, err = await asyncio.to_thread(
+        run, "schedule", "--to", "+905551234567", "--at", "2026-03-02 09:00",
+        "--text", "x", "--repeat", "FREQ=MINUTELY",
+    )  # fmt: skip
+    assert code != 0
+    assert "tekrar" in err

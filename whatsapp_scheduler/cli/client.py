@@ -92,6 +92,13 @@ def add_commands(commands: Any) -> None:
         help="the sender (business number) by name, as `senders list` shows; default: the "
         "service's DEFAULT_SENDER",
     )
+    p.add_argument(
+        "--repeat",
+        metavar="RRULE",
+        help="repeat from --at by an RFC 5545 rule (the API's `tekrar`), e.g. \"FREQ=WEEKLY;"
+        'BYDAY=MO;COUNT=10" (every Monday, 10 times) or "FREQ=YEARLY" (every year); '
+        "--id is then the series' id (docs/series.md)",
+    )
 
     p = commands.add_parser(
         "list",
@@ -193,6 +200,8 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
         body["id"] = args.id
     if args.sender:
         body["gonderen"] = args.sender
+    if args.repeat:
+        body["tekrar"] = args.repeat
     response = http.post("/schedule", json=body)
     if response.status_code != 200:
         return _refused(response, err)
@@ -205,6 +214,11 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
             f"({data['timezone']}): {data['status']}",
             file=out,
         )
+        if data.get("series_id"):
+            coming = ", ".join(
+                f"{o['tarih']} {o['saat']}" for o in data.get("next_occurrences") or []
+            )
+            print(f"series {data['series_id']}: next {coming}", file=out)
     # Always on stderr, also with --json (where they are in the answer too): a script that
     # reads stdout still shows a person that the 24-hour window will be closed, say.
     for warning in data.get("warnings", []):
