@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     max_lateness: timedelta = timedelta(hours=24)
     lease_seconds: float = Field(default=60.0, gt=1)
     resend_ambiguous: bool = True
+    # A series' rule (`tekrar`) may repeat more often than hourly (docs/series.md).
+    series_allow_subhourly: bool = False
     # With APP_SECRET set (Meta's status webhooks are accepted), an ambiguous message waits
     # this long for a status webhook carrying our id before it is resent (0: resend at once).
     resend_grace_seconds: float = Field(default=60.0, ge=0, le=3600)

@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         "options", nargs="*", help="see `whatsapp-scheduler sandbox --help` (--port, --delays, ...)"
     )
 
-    client.add_commands(commands)  # schedule, list, status, cancel, import (HTTP client)
+    client.add_commands(commands)  # schedule, list, status, cancel, edit, import (HTTP client)
     senders_cli.add_commands(commands)  # senders add|list|update|remove|reencrypt (database)
 
     db = commands.add_parser("db", help="database maintenance")

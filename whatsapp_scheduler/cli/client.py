@@ -19,9 +19,11 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from whatsapp_scheduler.core import csvimport
 from whatsapp_scheduler.whatsapp import errorcodes
@@ -31,7 +33,7 @@ if TYPE_CHECKING:  # imported in run(): `serve` builds this parser too and never
 
 logger = logging.getLogger(__name__)
 
-COMMANDS = frozenset({"schedule", "list", "status", "cancel", "import"})
+COMMANDS = frozenset({"schedule", "list", "status", "cancel", "edit", "import"})
 DEFAULT_URL = "http://127.0.0.1:8000"
 BATCH_SIZE = 1000
 OK, REFUSED, USAGE, NO_CONNECTION = 0, 1, 2, 3
@@ -97,6 +99,13 @@ def add_commands(commands: Any) -> None:
         "must go at once such as a one-time code; without it a message due inside them goes "
         "at their end (a warning says so)",
     )
+    p.add_argument(
+        "--repeat",
+        metavar="RRULE",
+        help="repeat from --at by an RFC 5545 rule (the API's `tekrar`), e.g. \"FREQ=WEEKLY;"
+        'BYDAY=MO;COUNT=10" (every Monday, 10 times) or "FREQ=YEARLY" (every year); '
+        "--id is then the series' id (docs/series.md)",
+    )
 
     p = commands.add_parser(
         "list",
@@ -119,6 +128,23 @@ def add_commands(commands: Any) -> None:
     p.add_argument("id")
     p = commands.add_parser("cancel", parents=[common], help="cancel a queued message (client)")
     p.add_argument("id")
+    p = commands.add_parser(
+        "edit",
+        parents=[common],
+        help="change a queued message (client)",
+        description="Change the time, text or recipient of a message that is still queued "
+        "(PATCH /schedule/ID). What is not given stays. Refused once the message is sending, "
+        "sent, failed or cancelled. The edit is kept in `status`'s history (docs/edits.md).",
+    )
+    p.add_argument("id")
+    p.add_argument("--at", help='new local date and time, "2026-12-01 09:30"')
+    p.add_argument("--timezone", help="new IANA zone of the time")
+    p.add_argument("--text", help="new text (replaces a template)")
+    p.add_argument("--to", help="new recipient, with + and country code")
+    p.add_argument("--from", dest="sender", metavar="NAME", help="new sender, by name")
+    p.add_argument(
+        "--now", action="store_true", help="send it now (the due time becomes the current time)"
+    )
     p = commands.add_parser("import", parents=[common], help="schedule every row of a CSV file")
     p.add_argument("file", help="CSV: recipient,date,time,text[,timezone] with a header row")
 
@@ -164,7 +190,8 @@ def _print_json(data: Any, out: TextIO) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
 
 
-def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _schedule_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The POST /schedule body that `schedule`'s options ask for."""
     match = _AT.match(args.at)
     if match is None:
         raise UsageError(f'--at must look like "2026-12-01 09:30", not {args.at!r}')
@@ -183,7 +210,13 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
         body["gonderen"] = args.sender
     if args.ignore_quiet_hours:
         body["quiet_hours"] = False
-    response = http.post("/schedule", json=body)
+    if args.repeat:
+        body["tekrar"] = args.repeat
+    return body
+
+
+def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    response = http.post("/schedule", json=_schedule_body(args))
     if response.status_code != 200:
         return _refused(response, err)
     data = response.json()
@@ -195,6 +228,11 @@ def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Te
             f"({data['timezone']}): {data['status']}",
             file=out,
         )
+        if data.get("series_id"):
+            coming = ", ".join(
+                f"{o['tarih']} {o['saat']}" for o in data.get("next_occurrences") or []
+            )
+            print(f"series {data['series_id']}: next {coming}", file=out)
     # Always on stderr, also with --json (where they are in the answer too): a script that
     # reads stdout still shows a person that the 24-hour window will be closed, say.
     for warning in data.get("warnings", []):
@@ -304,6 +342,47 @@ def _cancel(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
     return OK
 
 
+def _edit(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    body: dict[str, Any] = {}
+    if args.at and args.now:
+        raise UsageError("give --at or --now, not both")
+    if args.at:
+        match = _AT.match(args.at)
+        if match is None:
+            raise UsageError(f'--at must look like "2026-12-01 09:30", not {args.at!r}')
+        body.update(tarih=match[1], saat=match[2])
+    if args.now:
+        status = http.get(f"/status/{_quote(args.id)}")
+        if status.status_code != 200:
+            return _refused(status, err)
+        body.update(_now_in(args.timezone or status.json().get("timezone") or "UTC"))
+    options = (("timezone", "timezone"), ("text", "mesaj"), ("to", "alici"), ("sender", "gonderen"))
+    body.update({field: getattr(args, o) for o, field in options if getattr(args, o)})
+    if not body:
+        raise UsageError("nothing to change: give --at, --now, --text, --to, --timezone or --from")
+    response = http.patch(f"/schedule/{_quote(args.id)}", json=body)
+    if response.status_code != 200:
+        return _refused(response, err)
+    data = response.json()
+    if args.json:
+        _print_json(data, out)
+    else:
+        print(
+            f"edited {data['id']}: {data['tarih'][:10]} {data['saat']} ({data['timezone']}) "
+            f"to {data['alici']}: {data['status']}",
+            file=out,
+        )
+    for warning in data.get("warnings", []):
+        print(f"warning: {warning}", file=err)
+    return OK
+
+
+def _now_in(zone: str) -> dict[str, str]:
+    """`tarih` and `saat` of the current time in `zone`, to the second ("send now")."""
+    now = datetime.now(ZoneInfo(zone))
+    return {"tarih": now.strftime("%Y-%m-%d"), "saat": now.strftime("%H:%M:%S")}
+
+
 def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         data = Path(args.file).read_bytes()
@@ -368,5 +447,6 @@ _COMMANDS: dict[str, Callable[[httpx.Client, argparse.Namespace, TextIO, TextIO]
     "list": _list,
     "status": _status,
     "cancel": _cancel,
+    "edit": _edit,
     "import": _import,
 }

@@ -126,6 +126,8 @@ class ScheduledMessage:
     status_reason: str | None = None
     #: False: sent at its time even inside quiet hours (a one-time code); None: they apply.
     quiet_hours: bool | None = None
+    #: The series this message is an occurrence of (docs/series.md); None: a single message.
+    series_id: str | None = None
 
     def __post_init__(self) -> None:
         if (  # written out: this runs for every message of a batch

@@ -33,6 +33,7 @@ class ScheduleRequest:
     allowed_senders: frozenset[str] | None = None  # a key limited to senders; None: any
     # False: sent at its time even inside quiet hours (a one-time code); None: they apply.
     quiet_hours: bool | None = None
+    tekrar: str | None = None  # an RFC 5545 RRULE: a series (service/series.py)
 
 
 @dataclasses.dataclass(slots=True)  # not frozen: one per message of a batch, as above
@@ -50,3 +51,4 @@ class BatchItem:
 class StatusReport:
     message: messages.ScheduledMessage
     attempts: list[messages.Attempt]
+    edits: list[store.Edit] = dataclasses.field(default_factory=list)

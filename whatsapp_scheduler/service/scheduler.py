@@ -11,7 +11,7 @@ import builtins
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
@@ -29,6 +29,7 @@ from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME
 from whatsapp_scheduler.service import consent as consent_mod
 from whatsapp_scheduler.service import validation
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
+from whatsapp_scheduler.service.series import SeriesMixin
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
 from whatsapp_scheduler.whatsapp import errorcodes, webhooks
 
@@ -79,8 +80,8 @@ class TemplateChecks(Protocol):
     ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]: ...
 
 
-class SchedulerService:
-    """The rules for scheduling, listing and cancelling messages."""
+class SchedulerService(SeriesMixin):
+    """The rules for scheduling, listing, editing and cancelling messages, and series."""
 
     def __init__(
         self,
@@ -97,6 +98,7 @@ class SchedulerService:
         consent: consent_mod.ConsentService | None = None,
         templates: TemplateChecks | None = None,
         quiet_hours: quiet.QuietHours | None = None,
+        allow_subhourly: bool = False,
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
         checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
@@ -126,6 +128,8 @@ class SchedulerService:
         self.quiet_hours = quiet_hours
         self._quiet_overrides: dict[str, str] = {}  # sender -> its own value, when set
         self._quiet_read_at: datetime | None = None
+        # SERIES_ALLOW_SUBHOURLY: a series' rule may repeat more often than hourly.
+        self.allow_subhourly = allow_subhourly
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
@@ -286,17 +290,25 @@ class SchedulerService:
                 answers.append(list(notes))
         return answers
 
-    async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
-        """Validate each request on its own and store the valid ones in one transaction."""
-        if len(requests) > MAX_BATCH:
-            raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
-        known = await self.known_senders(requests)
-        categories = await self.template_categories(requests)
-        now = self.clock.now()
+    def _build_all(
+        self,
+        requests: Sequence[ScheduleRequest],
+        now: datetime,
+        known: Mapping[str, bool] | None,
+        categories: Mapping[tuple[str, str], str],
+    ) -> tuple[list[BatchItem | None], list[tuple[int, messages.ScheduledMessage]]]:
+        """Each request of a batch built on its own: the refusals in place, and the valid
+        messages with their index (a repeated id with other content is a Conflict)."""
         items: list[BatchItem | None] = [None] * len(requests)
         valid: list[tuple[int, messages.ScheduledMessage]] = []
         first_seen: dict[str, messages.ScheduledMessage] = {}
         for index, request in enumerate(requests):
+            if request.tekrar is not None:
+                refusal = errors.ValidationFailed(
+                    "tekrar", "a series is made one at a time: use POST /schedule"
+                )
+                items[index] = BatchItem(index, request.id, None, refusal)
+                continue
             try:
                 message = self.build(request, now, known, categories)
             except errors.ValidationFailed as exc:
@@ -311,6 +323,16 @@ class SchedulerService:
                 continue
             first_seen.setdefault(message.id, message)
             valid.append((index, message))
+        return items, valid
+
+    async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
+        """Validate each request on its own and store the valid ones in one transaction."""
+        if len(requests) > MAX_BATCH:
+            raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
+        known = await self.known_senders(requests)
+        categories = await self.template_categories(requests)
+        now = self.clock.now()
+        items, valid = self._build_all(requests, now, known, categories)
         moved_for: dict[int, notices.ScheduleWarning] = {}
         windows = await self._quiet_windows(now)
         if any(w is not None for w in windows.values()):
@@ -406,7 +428,65 @@ class SchedulerService:
 
     async def status(self, message_id: str, senders: frozenset[str] | None = None) -> StatusReport:
         message = await self.get(message_id, senders)
-        return StatusReport(message, await self.store.attempts(message_id))
+        return StatusReport(
+            message, await self.store.attempts(message_id), await self.store.edits(message_id)
+        )
+
+    async def edit(
+        self,
+        message_id: str,
+        changes: Mapping[str, Any],
+        *,
+        key_name: str | None = None,
+        senders: frozenset[str] | None = None,
+    ) -> tuple[messages.ScheduledMessage, list[notices.ScheduleWarning]]:
+        """Change some of `EDIT_FIELDS` of a queued message (docs/edits.md): validated as a
+        new message would be, then applied with one conditional UPDATE that a claim by the
+        dispatcher makes fail (409), and recorded with `key_name`. NotFound for an unknown
+        id (or another sender's, with `senders`); Conflict once it is not queued."""
+        unknown = sorted(set(changes) - set(EDIT_FIELDS))
+        if unknown:
+            raise errors.ValidationFailed(unknown[0], "is not a field that can be edited")
+        if not changes:
+            raise errors.ValidationFailed("body", f"give at least one of {', '.join(EDIT_FIELDS)}")
+        current = await self.get(message_id, senders)
+        await self._check_editable(current)
+        request = _edit_request(current, changes, self.default_sender, key_name, senders)
+        known = await self.known_senders([request])
+        categories = await self.template_categories([request])
+        now = self.clock.now()
+        built = self.build(request, now, known, categories)
+        diff = _diff(current, built)
+        if not diff:
+            return current, []
+        (warnings,) = await self._checks([built])
+        if isinstance(warnings, errors.ValidationFailed):
+            raise warnings
+        stored = await self.store.edit_message(built, diff, key_name, now)
+        if stored is None:
+            await self._check_editable(await self.get(message_id))
+            raise errors.Conflict(f"id: message {message_id!r} can no longer be edited")
+        logger.info("message edited", extra={**stored.log_context(), "fields": sorted(diff)})
+        if self._on_scheduled is not None:
+            try:
+                self._on_scheduled(stored.run_at)
+            except Exception:  # after the commit: the answer must still say "edited"
+                logger.exception("dispatcher nudge failed; its safety poll will find the message")
+        return stored, warnings
+
+    async def _check_editable(self, message: messages.ScheduledMessage) -> None:
+        if message.status != messages.MessageStatus.QUEUED:
+            raise errors.Conflict(
+                f"id: message {message.id!r} is {message.status} and can no longer be edited "
+                "(only a queued message can)"
+            )
+        if message.series_id is not None:
+            series = await self.store.get_series(message.series_id)
+            if series is not None and series.status == store.SeriesStatus.ENDED:
+                raise errors.Conflict(
+                    f"id: {message.id!r} is an occurrence of series {series.id!r}, which has "
+                    "ended; it can no longer be edited"
+                )
 
     async def cancel(
         self, message_id: str, senders: frozenset[str] | None = None
@@ -492,6 +572,73 @@ class SchedulerService:
     async def get_many(self, ids: Sequence[str]) -> builtins.list[messages.ScheduledMessage]:
         """The messages with these ids (unknown ones left out): the dashboard's live view."""
         return await self.store.get_many(ids)
+
+
+#: What `PATCH /schedule/{id}` may change (the REST API's names).
+EDIT_FIELDS = ("tarih", "saat", "timezone", "mesaj", "template", "alici", "gonderen")
+
+
+def _edit_request(
+    current: messages.ScheduledMessage,
+    changes: Mapping[str, Any],
+    default_sender: str,
+    key_name: str | None,
+    senders: frozenset[str] | None,
+) -> ScheduleRequest:
+    """The request that would make the message as edited: its stored fields, `changes` over
+    them. A new `template` replaces the text (and its fallback template), a new `mesaj` the
+    template."""
+    body, template, fallback = current.body, current.template, current.fallback_template
+    if changes.get("template") is not None:
+        body, template, fallback = None, changes["template"], None
+    if "mesaj" in changes:
+        body = changes["mesaj"]
+        if body is not None and "template" not in changes:
+            template = None
+    sender = changes.get("gonderen", current.sender)
+    return ScheduleRequest(
+        alici=changes.get("alici", current.recipient) or "",
+        tarih=changes.get("tarih", current.local_date) or "",
+        saat=changes.get("saat", current.local_time) or "",
+        mesaj=body,
+        id=current.id,
+        olusturmaTarihi=current.client_created,
+        timezone=changes.get("timezone", current.timezone) or current.timezone,
+        template=template,
+        fallback_template=fallback,
+        gonderen=None if sender == default_sender and "gonderen" not in changes else sender,
+        created_by=current.created_by,
+        allowed_senders=senders,
+    )
+
+
+#: (REST name, `ScheduledMessage` field) of what an edit records.
+_EDIT_COLUMNS = (
+    ("alici", "recipient"),
+    ("tarih", "local_date"),
+    ("saat", "local_time"),
+    ("timezone", "timezone"),
+    ("mesaj", "body"),
+    ("template", "template"),
+    ("fallback_template", "fallback_template"),
+    ("gonderen", "sender"),
+)
+
+
+def _diff(
+    before: messages.ScheduledMessage, after: messages.ScheduledMessage
+) -> dict[str, dict[str, Any]]:
+    """Per field that differs: {"from": ..., "to": ...} (JSON values)."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, field in _EDIT_COLUMNS:
+        old, new = getattr(before, field), getattr(after, field)
+        old = dict(old) if isinstance(old, Mapping) else old
+        new = dict(new) if isinstance(new, Mapping) else new
+        if old != new:
+            found[name] = {"from": old, "to": new}
+    if before.due_at != after.due_at:
+        found["scheduled_at"] = {"from": before.due_at.isoformat(), "to": after.due_at.isoformat()}
+    return found
 
 
 def _visible(request: ScheduleRequest, result: store.AddResult) -> bool:

@@ -187,6 +187,56 @@ class ContactPage:
     next_after: str | None
 
 
+#: The columns of a queued message an edit may change (`MessageStore.edit_message`).
+EDITABLE = (
+    "recipient",
+    "body",
+    "template",
+    "fallback_template",
+    "timezone",
+    "local_date",
+    "local_time",
+    "due_at",
+    "run_at",
+    "content_hash",
+    "sender",
+    "category",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Edit:
+    """One edit of a queued message: per field changed, {"from": old, "to": new} (JSON
+    values, in the REST API's field names)."""
+
+    message_id: str
+    edited_at: datetime
+    key_name: str | None  # the API key's name; None: the environment's API_KEY
+    changes: Mapping[str, Mapping[str, object]]
+
+
+class SeriesStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"  # deleted, or the rule has no more occurrences
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Series:
+    """A recurring message (docs/series.md): its rule read in `timezone` from `dtstart`
+    (naive local time). Its content is that of its occurrences (`messages.series_id`)."""
+
+    id: str
+    rule: str
+    timezone: str
+    dtstart: datetime  # naive: local wall-clock time in `timezone`
+    status: SeriesStatus
+    sender: str
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 def receipt_sources(incoming: messages.MessageStatus) -> list[str]:
     """The current statuses from which a receipt `incoming` may move a message."""
     return [str(s) for s in messages.MessageStatus if messages.receipt_applies(s, incoming)]
@@ -481,6 +531,59 @@ class MessageStore(Protocol):
 
     async def list_templates(self, waba_id: str | None = None) -> builtins.list[CatalogueTemplate]:
         """The synced templates (of `waba_id`, or of every WABA), by WABA, name, language."""
+        ...
+
+    async def edit_message(
+        self,
+        edited: messages.ScheduledMessage,
+        changes: Mapping[str, Mapping[str, object]],
+        key_name: str | None,
+        now: datetime,
+    ) -> messages.ScheduledMessage | None:
+        """Give the queued message `edited.id` the `EDITABLE` fields of `edited` (and
+        `updated_at = now`) and record the edit, in one transaction: one conditional UPDATE
+        (`status = queued`), so a message the dispatcher claimed is never changed. Returns it
+        as now stored, or None when it is not queued (or not there)."""
+        ...
+
+    async def edits(self, message_id: str) -> builtins.list[Edit]:
+        """The edits of a message, oldest first."""
+        ...
+
+    async def add_series(self, series: Series, first: messages.ScheduledMessage) -> AddResult:
+        """Store a new series and its first occurrence in one transaction. A series id in use:
+        EXISTING when its first occurrence is `first` (same content), else CONFLICT (nothing
+        stored)."""
+        ...
+
+    async def get_series(self, series_id: str) -> Series | None:
+        """The series with that id, or None."""
+        ...
+
+    async def series_occurrences(
+        self, series_id: str, limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
+        """The series' occurrence rows, the latest `limit` by due time, newest first."""
+        ...
+
+    async def change_series(
+        self,
+        series_id: str,
+        expected: Collection[SeriesStatus],
+        status: SeriesStatus,
+        now: datetime,
+        *,
+        rule: str | None = None,
+        dtstart: datetime | None = None,
+        cancel_reason: str | None = None,
+        occurrence: messages.ScheduledMessage | None = None,
+    ) -> Series | None:
+        """In one transaction: move the series from one of `expected` to `status` (with a new
+        `rule` / `dtstart` if given); with `cancel_reason`, cancel its queued occurrences
+        (their `status_reason`) except one with `occurrence`'s id; with `occurrence`, make it
+        the queued occurrence (inserted, or its queued or cancelled row of that id given its
+        content and queued again; Conflict, nothing changed, when that row is being sent or
+        was sent). None when the series is not in one of `expected`."""
         ...
 
     async def close(self) -> None:

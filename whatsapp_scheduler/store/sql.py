@@ -40,6 +40,7 @@ from whatsapp_scheduler.store import (
     sql_limits,
     sql_receipts,
     sql_senders,
+    sql_series,
     sql_sessions,
     sql_stats,
     sql_templates,
@@ -86,6 +87,7 @@ class SqlMessageStore(
     sql_templates.SqlTemplatesMixin,
     sql_stats.SqlStatsMixin,
     sql_limits.SqlLimitsMixin,
+    sql_series.SqlSeriesMixin,
 ):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 
@@ -458,7 +460,16 @@ class SqlMessageStore(
             .returning(*M.c)
         )
         with self._tx() as conn:
+            if self._dialect == "sqlite":
+                # Python's sqlite3 opens a transaction only before a statement that starts with
+                # INSERT/UPDATE/DELETE: this one starts with WITH and would run (and commit) on
+                # its own. One explicit BEGIN covers the claim and what follows it.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             claimed = self._settle_unreadable(conn, conn.execute(stmt).all(), now)
+            # A series' next occurrence, in this same transaction (one BEGIN: the claim's
+            # UPDATE opens it on SQLite too): a crash skips or doubles none (docs/series.md).
+            if any(m.series_id is not None for m in claimed):
+                self.continue_series(conn, claimed, now)
         claimed.sort(key=lambda m: (m.run_at, m.id))
         return claimed
 

@@ -1,14 +1,15 @@
 """The dashboard's numbers, as a half of `SqlMessageStore`: what became of the messages due in
 each day of a range (by status now) and why the failed ones failed (by Meta's code).
 
-Two GROUP BY reads over the due-time range, each on an index (`ix_messages_due_at_id`, and
-`ix_messages_status_due_at_id` for the failures): the day of a row is a CASE over the period
-bounds the caller gives (local midnights in UTC), so the same SQL runs on SQLite and
-PostgreSQL and no time-zone arithmetic happens in the database.
+One short GROUP BY read per day plus one for the failures, each on the index
+`ix_messages_status_due_at_id` (the days' reads on it alone), with the period bounds the caller
+gives (local midnights as aware datetimes), so the same SQL runs on SQLite and PostgreSQL and
+no time-zone arithmetic happens in the database.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -44,23 +45,28 @@ class SqlStatsMixin:
         where = [M.c.due_at >= bounds[0], M.c.due_at < bounds[-1]]
         if senders is not None:
             where.append(M.c.sender.in_(sorted(senders)))
-        day = sa.case(*((M.c.due_at < b, i) for i, b in enumerate(bounds[1:])), else_=-1)
         by_day: list[dict[str, int]] = [{} for _ in bounds[1:]]
         failures: dict[int | None, int] = {}
+        # One read per period, `status IN (every status)` (which changes no answer): each is a
+        # range per status of the (status, due_at, id) index alone, already in status order,
+        # so neither a lookup of each row in the table nor a sort for the GROUP BY
+        # (bench/bench_stats.py: 67 ms for 292,000 rows in 14 days; one GROUP BY on a CASE over
+        # the bounds took 309 ms with that index, 489 ms on the due_at index).
+        statuses = [str(s) for s in messages.MessageStatus]
         with self._tx() as conn:
-            rows = conn.execute(
-                sa.select(day.label("day"), M.c.status, sa.func.count())
-                .where(*where)
-                .group_by(day, M.c.status)
-            ).all()
+            for index, (start, end) in enumerate(itertools.pairwise(bounds)):
+                rows = conn.execute(
+                    sa.select(M.c.status, sa.func.count())
+                    .where(M.c.status.in_(statuses), M.c.due_at >= start, M.c.due_at < end)
+                    .where(*where[2:])
+                    .group_by(M.c.status)
+                ).all()
+                by_day[index] = {str(status): int(count) for status, count in rows}
             failed = conn.execute(
                 sa.select(M.c.last_error_code, sa.func.count())
                 .where(M.c.status == str(messages.MessageStatus.FAILED), *where)
                 .group_by(M.c.last_error_code)
             ).all()
-        for index, status, count in rows:
-            if 0 <= index < len(by_day):
-                by_day[index][str(status)] = int(count)
         for code, count in failed:
             failures[code if isinstance(code, int) else None] = int(count)
         return DueTally(tuple(by_day), failures)

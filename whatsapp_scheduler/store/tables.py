@@ -169,6 +169,9 @@ messages = sa.Table(
     # Revision 0019 (docs/limits.md): false for a message that ignores quiet hours (a one-time
     # code); NULL (the default) keeps them.
     sa.Column("quiet_hours", sa.Boolean, nullable=True),
+    # Revision 0017 (docs/series.md): the series an occurrence belongs to (NULL: a single
+    # message). The occurrence's id is `<series id>@YYYYMMDDTHHMMSS` (its nominal local time).
+    sa.Column("series_id", sa.String(128), nullable=True),
     # "queued and due, soonest first" for the dispatcher's claim, and the expired-lease scan.
     sa.Index("ix_messages_status_run_at", "status", "run_at"),
     # Listing by status in due order (GET /schedule) with keyset paging on (due_at, id).
@@ -181,6 +184,39 @@ messages = sa.Table(
     sa.Index("ix_messages_sender_due_at_id", "sender", "due_at", "id"),
     # The dispatcher's claim and wake-up per sender (revision 0013).
     sa.Index("ix_messages_status_sender_run_at", "status", "sender", "run_at"),
+    # A series' occurrences (its queued one, its history).
+    sa.Index("ix_messages_series_id", "series_id"),
+)
+
+# Every edit of a queued message (revision 0017; docs/edits.md): what changed (a JSON object
+# of field -> {"from": ..., "to": ...}), when, and the API key's name (NULL: API_KEY).
+message_edits = sa.Table(
+    "message_edits",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("message_id", sa.String(128), nullable=False),
+    sa.Column("edited_at", UtcDateTime, nullable=False),
+    sa.Column("key_name", sa.String(64), nullable=True),
+    sa.Column("changes", sa.JSON, nullable=False),
+    sa.Index("ix_message_edits_message_id", "message_id"),
+)
+
+# Recurring messages (revision 0017; docs/series.md): the RFC 5545 rule (`tekrar`) read in
+# `timezone` from `dtstart` (naive local ISO text), and its state: `active`, `paused` or
+# `ended`. The content lives in the occurrence rows (`messages.series_id`): the next occurrence
+# is made from the one claimed, in the claim's transaction.
+series = sa.Table(
+    "series",
+    metadata,
+    sa.Column("id", sa.String(112), primary_key=True),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("dtstart", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("sender", sa.String(32), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 attempts = sa.Table(

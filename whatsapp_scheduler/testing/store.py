@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import consent, errors, keys, messages
+from whatsapp_scheduler.core import consent, errors, keys, messages, recurrence
 from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Sender
@@ -41,6 +41,8 @@ class InMemoryMessageStore:
         self.consents: dict[tuple[str, str], tuple[consent.Consent, datetime]] = {}
         self.consent_events: list[tuple[str, str, consent.ConsentEvent]] = []
         self.templates: dict[tuple[str, str, str], CatalogueTemplate] = {}  # (waba, name, lang)
+        self.edit_rows: list[store.Edit] = []
+        self.series: dict[str, store.Series] = {}
 
     async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
         (result,) = await self.add_many([message])
@@ -156,7 +158,116 @@ class InMemoryMessageStore:
             )
             self.rows[message.id] = taken
             claimed.append(taken)
+        self._continue_series(claimed, now)
         return claimed
+
+    def _continue_series(self, claimed: Sequence[messages.ScheduledMessage], now: datetime) -> None:
+        """The next occurrence of each claimed one of an active series (see sql_series.py)."""
+        for message in claimed:
+            series = self.series.get(message.series_id or "")
+            if series is None or series.status != store.SeriesStatus.ACTIVE:
+                continue
+            after = recurrence.next_occurrence(message, series.rule, series.dtstart, now)
+            if after is None:
+                self.series[series.id] = dataclasses.replace(
+                    series, status=store.SeriesStatus.ENDED, updated_at=now
+                )
+            else:
+                self.rows.setdefault(after.id, after)
+
+    async def edit_message(
+        self,
+        edited: messages.ScheduledMessage,
+        changes: Mapping[str, Mapping[str, object]],
+        key_name: str | None,
+        now: datetime,
+    ) -> messages.ScheduledMessage | None:
+        current = self.rows.get(edited.id)
+        if current is None or current.status != Status.QUEUED:
+            return None
+        values = {field: getattr(edited, field) for field in store.EDITABLE}
+        updated = current.evolve(**values, updated_at=now)
+        self.rows[edited.id] = updated
+        self.edit_rows.append(store.Edit(edited.id, now, key_name, dict(changes)))
+        return updated
+
+    async def edits(self, message_id: str) -> builtins.list[store.Edit]:
+        return [e for e in self.edit_rows if e.message_id == message_id]
+
+    async def add_series(
+        self, series: store.Series, first: messages.ScheduledMessage
+    ) -> store.AddResult:
+        stored = self.rows.get(first.id)
+        if series.id in self.series or stored is not None:
+            if stored is not None and series.id in self.series:
+                same = stored.content_hash == first.content_hash
+                status = store.AddStatus.EXISTING if same else store.AddStatus.CONFLICT
+                return store.AddResult(status, stored)
+            return store.AddResult(store.AddStatus.CONFLICT, stored or first)
+        self.series[series.id] = series
+        self.rows[first.id] = first
+        return store.AddResult(store.AddStatus.CREATED, first)
+
+    async def get_series(self, series_id: str) -> store.Series | None:
+        return self.series.get(series_id)
+
+    async def series_occurrences(
+        self, series_id: str, limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
+        found = [m for m in self.rows.values() if m.series_id == series_id]
+        found.sort(key=lambda m: (m.due_at, m.id), reverse=True)
+        return found[:limit]
+
+    async def change_series(
+        self,
+        series_id: str,
+        expected: Collection[store.SeriesStatus],
+        status: store.SeriesStatus,
+        now: datetime,
+        *,
+        rule: str | None = None,
+        dtstart: datetime | None = None,
+        cancel_reason: str | None = None,
+        occurrence: messages.ScheduledMessage | None = None,
+    ) -> store.Series | None:
+        series = self.series.get(series_id)
+        if series is None or series.status not in expected:
+            return None
+        there = self.rows.get(occurrence.id) if occurrence is not None else None
+        if there is not None and there.status not in (Status.QUEUED, Status.CANCELLED):
+            raise errors.Conflict(f"id: occurrence {there.id!r} is being sent")
+        series = dataclasses.replace(
+            series,
+            status=status,
+            updated_at=now,
+            rule=series.rule if rule is None else rule,
+            dtstart=series.dtstart if dtstart is None else dtstart,
+        )
+        self.series[series_id] = series
+        if cancel_reason is not None:
+            for m in list(self.rows.values()):
+                keep = occurrence is not None and m.id == occurrence.id
+                if m.series_id == series_id and m.status == Status.QUEUED and not keep:
+                    self.rows[m.id] = m.evolve(
+                        status=Status.CANCELLED,
+                        cancelled_at=now,
+                        updated_at=now,
+                        status_reason=cancel_reason,
+                    )
+        if occurrence is not None:
+            current = self.rows.get(occurrence.id)
+            if current is None:
+                self.rows[occurrence.id] = occurrence
+            else:
+                values = {field: getattr(occurrence, field) for field in store.EDITABLE}
+                self.rows[occurrence.id] = current.evolve(
+                    **values,
+                    status=Status.QUEUED,
+                    updated_at=now,
+                    cancelled_at=None,
+                    status_reason=None,
+                )
+        return series
 
     async def record(self, outcomes: Sequence[store.Outcome]) -> int:
         applied = 0

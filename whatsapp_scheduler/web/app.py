@@ -28,6 +28,7 @@ from whatsapp_scheduler.web.routes import (
     keys,
     schedule,
     senders,
+    series,
     webhooks,
 )
 from whatsapp_scheduler.web.routes import templates as templates_routes
@@ -118,6 +119,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(schedule.router)
     app.include_router(senders.router)
+    app.include_router(series.router)
     app.include_router(contacts.router)
     app.include_router(keys.router)
     app.include_router(templates_routes.router)

@@ -24,6 +24,18 @@ from whatsapp_scheduler import service
 from whatsapp_scheduler.core import jsonbounds, messages
 from whatsapp_scheduler.web import i18n
 
+#: The OpenAPI description of `tekrar` (docs/series.md).
+TEKRAR_DESCRIPTION = (
+    "Repeat (tekrar): an RFC 5545 RRULE read in the message's time zone from tarih + saat "
+    "(the first occurrence), optionally with EXDATE lines, e.g. `FREQ=WEEKLY;BYDAY=MO;COUNT=10` "
+    "(every Monday, 10 times / her pazartesi, 10 kez) or `FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=14` "
+    "(every 14 March / her yıl 14 Mart). 09:00 local stays 09:00 local across DST changes; an "
+    "occurrence in a DST gap goes at the first valid minute after it, an ambiguous one at its "
+    "first occurrence. Refused (422): a rule that does not parse, yields no occurrence, is "
+    "more frequent than hourly (unless SERIES_ALLOW_SUBHOURLY=true), has COUNT over 10,000 or "
+    "an UNTIL in the past. The answer has `series_id` and `next_occurrences`; not in a batch."
+)
+
 
 class MessageCreate(BaseModel):
     """A message to send at a local date and time. A field that is not one of these is
@@ -87,10 +99,15 @@ class MessageCreate(BaseModel):
         "sender's own; for what must go at once, e.g. a one-time code). Left out (or true): a "
         "message due inside them goes at their end instead, with the warning `quiet_hours`.",
     )
+    tekrar: str | None = Field(
+        default=None,
+        description=TEKRAR_DESCRIPTION,
+        examples=["FREQ=WEEKLY;BYDAY=MO;COUNT=10", "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=14"],
+    )
 
     def to_request(self) -> service.ScheduleRequest:
         message_id = self.id if self.id is None or isinstance(self.id, str) else str(self.id)
-        return service.ScheduleRequest(  # positional: this runs for every message of a batch
+        request = service.ScheduleRequest(  # positional: this runs for every message of a batch
             self.alici,
             self.tarih,
             self.saat,
@@ -103,6 +120,42 @@ class MessageCreate(BaseModel):
             self.gonderen,
             quiet_hours=self.quiet_hours,
         )
+        if self.tekrar is not None:
+            request.tekrar = self.tekrar
+        return request
+
+
+class MessageEdit(BaseModel):
+    """`PATCH /schedule/{id}`: the fields to change of a queued message; those left out stay.
+    The message as edited is validated as a new one would be. A field that is not one of
+    these is refused (422 naming it)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"tarih": "2026-12-02", "saat": "14:30", "mesaj": "Randevunuz 14:30'a alındı."}
+            ]
+        },
+    )
+
+    tarih: str | None = Field(default=None, description="New date: YYYY-MM-DD.")
+    saat: str | None = Field(default=None, description="New local time: HH:MM or HH:MM:SS.")
+    timezone: str | None = Field(default=None, description="New IANA time zone for tarih/saat.")
+    mesaj: str | None = Field(
+        default=None, description="New text (replaces a template), 1 to 4,096 characters."
+    )
+    template: dict[str, Any] | None = Field(
+        default=None,
+        description="New template (replaces the text and its fallback template); the shape "
+        "of POST /schedule's `template`.",
+    )
+    alici: str | None = Field(default=None, description="New recipient, with + and country code.")
+    gonderen: str | None = Field(default=None, description="New sender, by name.")
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given (null counts as given)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class MessagePublic(BaseModel):
@@ -129,6 +182,10 @@ class MessagePublic(BaseModel):
         "template's category from the synced catalogue (MARKETING, UTILITY, AUTHENTICATION); "
         "null for a template the catalogue does not know.",
     )
+    series_id: str | None = Field(
+        default=None,
+        description="The series (tekrar) this message is an occurrence of; null: a single one.",
+    )
 
     @classmethod
     def of(cls, message: messages.ScheduledMessage) -> MessagePublic:
@@ -149,6 +206,7 @@ class MessagePublic(BaseModel):
             fallback_template=readable_json(message.fallback_template),
             gonderen=message.sender,
             category=message.category,
+            series_id=message.series_id,
         )
 
 
@@ -193,6 +251,24 @@ def to_json(value: Any) -> bytes:
         return pydantic_core.to_json(scrubbed(value))
 
 
+class OccurrencePublic(BaseModel):
+    """A coming occurrence of a series."""
+
+    id: str = Field(description="`<series id>@YYYYMMDDTHHMMSS` (its nominal local time).")
+    tarih: str
+    saat: str
+    scheduled_at: datetime = Field(description="When it is due (UTC), after the DST rules.")
+
+    @classmethod
+    def of(cls, occurrence: service.Occurrence) -> OccurrencePublic:
+        return cls(
+            id=occurrence.id,
+            tarih=occurrence.local.strftime("%Y-%m-%d"),
+            saat=occurrence.local.strftime("%H:%M:%S" if occurrence.local.second else "%H:%M"),
+            scheduled_at=occurrence.due_at,
+        )
+
+
 class ScheduledPublic(MessagePublic):
     """The answer to POST /schedule: the stored message, plus warnings about it."""
 
@@ -201,6 +277,87 @@ class ScheduledPublic(MessagePublic):
         description="E.g. `window_closed: ...` when the recipient's 24-hour window will be "
         "closed at the due time (see WINDOW_POLICY).",
     )
+    next_occurrences: list[OccurrencePublic] | None = Field(
+        default=None,
+        description="With `tekrar`: the series' next 5 occurrences (the first is this one).",
+    )
+
+
+class SeriesPatch(BaseModel):
+    """`PATCH /series/{id}`: what to change of an active series; applies to its queued
+    occurrence too (replaced by the first one from now on under the new rule)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mesaj: str | None = Field(default=None, description="New text (replaces a template).")
+    template: dict[str, Any] | None = Field(
+        default=None, description="New template (replaces the text)."
+    )
+    saat: str | None = Field(default=None, description="New local time of day: HH:MM.")
+    tekrar: str | None = Field(default=None, description="New rule; see POST /schedule.")
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class SeriesOccurrencePublic(BaseModel):
+    id: str
+    status: messages.MessageStatus
+    tarih: str
+    saat: str
+    scheduled_at: datetime
+    sent_at: datetime | None
+    status_reason: str | None
+
+
+class SeriesPublic(BaseModel):
+    """A series: its rule, state, queued occurrence, next 10 occurrences and history."""
+
+    id: str
+    tekrar: str = Field(description="The RFC 5545 rule, as given.")
+    timezone: str
+    tarih: str = Field(description="The first occurrence's date (DTSTART), local.")
+    saat: str = Field(description="The time of day (DTSTART), local.")
+    status: str = Field(description="active, paused or ended (deleted, or no more occurrences).")
+    gonderen: str
+    anahtar: str | None = Field(description="The API key that created it; null: API_KEY.")
+    created_at: datetime
+    updated_at: datetime
+    queued: MessagePublic | None = Field(description="The occurrence waiting to be sent.")
+    next_occurrences: list[OccurrencePublic] = Field(description="The next 10 occurrences.")
+    history: list[SeriesOccurrencePublic] = Field(
+        description="Occurrences sent, sending, failed or cancelled, newest first (up to 100)."
+    )
+
+    @classmethod
+    def of(cls, report: service.SeriesReport) -> SeriesPublic:
+        series = report.series
+        return cls(
+            id=series.id,
+            tekrar=series.rule,
+            timezone=series.timezone,
+            tarih=series.dtstart.strftime("%Y-%m-%d"),
+            saat=series.dtstart.strftime("%H:%M:%S" if series.dtstart.second else "%H:%M"),
+            status=str(series.status),
+            gonderen=series.sender,
+            anahtar=series.created_by,
+            created_at=series.created_at,
+            updated_at=series.updated_at,
+            queued=MessagePublic.of(report.queued) if report.queued is not None else None,
+            next_occurrences=[OccurrencePublic.of(o) for o in report.upcoming],
+            history=[
+                SeriesOccurrencePublic(
+                    id=m.id,
+                    status=m.status,
+                    tarih=m.local_date,
+                    saat=m.local_time,
+                    scheduled_at=m.due_at,
+                    sent_at=m.sent_at,
+                    status_reason=m.status_reason,
+                )
+                for m in report.history
+            ],
+        )
 
 
 class FieldError(BaseModel):
@@ -240,6 +397,19 @@ class AttemptPublic(BaseModel):
 class LastError(BaseModel):
     code: int | None = Field(description="Meta's error code, when Meta gave one.")
     message: str | None
+
+
+class EditPublic(BaseModel):
+    """One edit of the message (PATCH /schedule/{id})."""
+
+    at: datetime = Field(description="When it was edited (UTC).")
+    anahtar: str | None = Field(
+        description="The API key's name that edited it; null: the environment's API_KEY."
+    )
+    changes: dict[str, dict[str, Any]] = Field(
+        description='Per field changed: {"from": old, "to": new}; `scheduled_at` when the '
+        "due time moved."
+    )
 
 
 class StatusPublic(BaseModel):
@@ -289,6 +459,13 @@ class StatusPublic(BaseModel):
         description="SERVICE (a text), or its template's category when scheduled (MARKETING, "
         "UTILITY, AUTHENTICATION); null: a template the catalogue does not know.",
     )
+    edits: list[EditPublic] = Field(
+        default_factory=list, description="Every edit (PATCH /schedule/{id}), oldest first."
+    )
+    series_id: str | None = Field(
+        default=None, description="The series this message is an occurrence of (tekrar)."
+    )
+    timezone: str | None = Field(default=None, description="The IANA zone of tarih/saat.")
 
     @classmethod
     def of(cls, report: service.StatusReport) -> StatusPublic:
@@ -327,6 +504,12 @@ class StatusPublic(BaseModel):
                 (a.sent_as for a in reversed(report.attempts) if a.outcome == "sent"), None
             ),
             anahtar=message.created_by,
+            edits=[
+                EditPublic(at=e.edited_at, anahtar=e.key_name, changes=dict(e.changes))  # type: ignore[arg-type]
+                for e in report.edits
+            ],
+            series_id=message.series_id,
+            timezone=message.timezone,
         )
 
 

@@ -13,6 +13,7 @@ from whatsapp_scheduler.web import dashboard, i18n, sessions
 from whatsapp_scheduler.web.routes import (
     dashboard_auth,
     dashboard_bulk,
+    dashboard_edit,
     dashboard_import,
     dashboard_live,
     dashboard_pages,
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 router.include_router(dashboard_auth.router)
 router.include_router(dashboard_pages.router)
+router.include_router(dashboard_edit.router)
 router.include_router(dashboard_import.router)
 router.include_router(dashboard_bulk.router)
 router.include_router(dashboard_live.router)

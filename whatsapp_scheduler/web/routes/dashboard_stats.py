@@ -4,7 +4,7 @@ statuses live (the page asks `/dashboard/api/stats` again every 10 seconds, and 
 after a status it sees change).
 
 Days are the dashboard's time zone (`TIMEZONE`); a message counts on the day it was due. The
-store answers with two indexed GROUP BY reads (`store/sql_stats.py`); the answer is kept 5
+store answers with one indexed GROUP BY read per day (`store/sql_stats.py`); the answer is kept 5
 seconds per key scope, so many open dashboards cost one read per 5 s, not one per page.
 """
 

@@ -34,7 +34,18 @@ async def schedule(
 ) -> Response:
     """Schedule one message (write scope). Repeating a request with the same id and content is
     safe (200). A key limited to some senders sends only from them (`gonderen`, else 422)."""
-    result, warnings = await svc.schedule_with_warnings(_as(who, body.to_request()))
+    request = _as(who, body.to_request())
+    if request.tekrar is not None:  # a series (docs/series.md)
+        result, warnings, coming = await svc.schedule_series(request)
+        public = schemas.MessagePublic.of(result.message)
+        return _json(
+            schemas.ScheduledPublic(
+                **public.__dict__,
+                warnings=[w.text for w in warnings],
+                next_occurrences=[schemas.OccurrencePublic.of(o) for o in coming],
+            )
+        )
+    result, warnings = await svc.schedule_with_warnings(request)
     public = schemas.MessagePublic.of(result.message)
     return _json(schemas.ScheduledPublic(**public.__dict__, warnings=[w.text for w in warnings]))
 
@@ -176,6 +187,33 @@ async def cancel(
     sender's message is 404 to a key limited to some senders."""
     message = await svc.cancel(message_id, who.senders)
     return schemas.CancelPublic(id=message.id, status=message.status, message="cancelled")
+
+
+@router.patch(
+    "/schedule/{message_id}",
+    response_model=schemas.ScheduledPublic,
+    responses={
+        **_REFUSALS,
+        404: {"model": schemas.ErrorPublic, "description": "Unknown id"},
+        409: {
+            "model": schemas.ErrorPublic,
+            "description": "Not queued any more (sending, sent, failed, cancelled), or an "
+            "occurrence of a deleted series",
+        },
+    },
+)
+async def edit(
+    message_id: str, body: schemas.MessageEdit, svc: deps.ServiceDep, who: deps.WriterDep
+) -> Response:
+    """Change a queued message (write scope): `tarih`, `saat`, `timezone`, `mesaj`,
+    `template`, `alici`, `gonderen`. Validated as a new message; applied only while it is
+    still queued (one conditional update: 409 once the dispatcher has it). Each edit is kept
+    in `GET /status/{id}`'s `edits` (docs/edits.md)."""
+    message, warnings = await svc.edit(
+        message_id, body.changes(), key_name=who.name, senders=who.senders
+    )
+    public = schemas.MessagePublic.of(message)
+    return _json(schemas.ScheduledPublic(**public.__dict__, warnings=[w.text for w in warnings]))
 
 
 @router.get(

@@ -1,0 +1,380 @@
+"""The edits-and-series half of `SqlMessageStore` (docs/edits.md, docs/series.md).
+
+- An edit of a queued message is one conditional UPDATE (`status = queued`) plus its
+  `message_edits` row, in one transaction: a message the dispatcher has claimed is never
+  changed (the claim is itself a conditional UPDATE from `queued`).
+- A series' next occurrence is inserted in the claim's own transaction (`continue_series`,
+  called by `sql.SqlMessageStore._claim_due`): a crash between the two is impossible, so an
+  occurrence is never skipped nor made twice (its id is derived from its time; the insert is
+  ON CONFLICT DO NOTHING).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from whatsapp_scheduler.core import errors, messages, recurrence
+from whatsapp_scheduler.store import (
+    EDITABLE,
+    AddResult,
+    AddStatus,
+    Edit,
+    Series,
+    SeriesStatus,
+    notify,
+    tables,
+)
+from whatsapp_scheduler.store import rows as row_codec
+
+T = TypeVar("T")
+M = tables.messages
+E = tables.message_edits
+SR = tables.series
+Status = messages.MessageStatus
+_COLUMNS = {
+    field: {"local_date": "tarih", "local_time": "saat"}.get(field, field) for field in EDITABLE
+}
+
+
+def series_from_row(row: Any) -> Series:
+    return Series(
+        id=row.id,
+        rule=row.rule,
+        timezone=row.timezone,
+        dtstart=datetime.fromisoformat(row.dtstart),
+        status=SeriesStatus(row.status),
+        sender=row.sender,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _content(message: messages.ScheduledMessage, now: datetime) -> dict[str, Any]:
+    values = {column: getattr(message, field) for field, column in _COLUMNS.items()}
+    for name in ("template", "fallback_template"):
+        if values[name] is not None:
+            values[name] = dict(values[name])
+    values["updated_at"] = now
+    return values
+
+
+class SqlSeriesMixin:
+    """Edit and series methods of `SqlMessageStore` (uses its threads and transactions)."""
+
+    if TYPE_CHECKING:  # provided by SqlMessageStore
+        _dialect: str
+
+        async def _run(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+        def _tx(self) -> AbstractContextManager[Connection]: ...
+
+        def _insert_into(self, table: sa.Table) -> Any: ...
+
+        def _insert_sqlite(
+            self, conn: Connection, candidates: builtins.list[messages.ScheduledMessage]
+        ) -> set[str]: ...
+
+    # -- edits ----------------------------------------------------------------------------
+
+    async def edit_message(
+        self,
+        edited: messages.ScheduledMessage,
+        changes: Mapping[str, Mapping[str, object]],
+        key_name: str | None,
+        now: datetime,
+    ) -> messages.ScheduledMessage | None:
+        return await self._run(self._edit_message, edited, dict(changes), key_name, now)
+
+    def _edit_message(
+        self,
+        edited: messages.ScheduledMessage,
+        changes: dict[str, Mapping[str, object]],
+        key_name: str | None,
+        now: datetime,
+    ) -> messages.ScheduledMessage | None:
+        stmt = (
+            sa.update(M)
+            .where(M.c.id == edited.id, M.c.status == str(Status.QUEUED))
+            .values(_content(edited, now))
+            .returning(*M.c)
+        )
+        with self._tx() as conn:
+            row = conn.execute(stmt).first()
+            if row is None:
+                return None
+            stored = row_codec.message_from_row(row)  # unreadable: rolled back (409)
+            conn.execute(
+                sa.insert(E).values(
+                    message_id=edited.id, edited_at=now, key_name=key_name, changes=changes
+                )
+            )
+            self._notify(conn, stored.run_at)
+        return stored
+
+    async def edits(self, message_id: str) -> builtins.list[Edit]:
+        return await self._run(self._edits, message_id)
+
+    def _edits(self, message_id: str) -> builtins.list[Edit]:
+        query = sa.select(E).where(E.c.message_id == message_id).order_by(E.c.id)
+        with self._tx() as conn:
+            found = conn.execute(query).all()
+        return [
+            Edit(r.message_id, r.edited_at, r.key_name, r.changes)
+            for r in found
+            if isinstance(r.changes, dict)
+        ]
+
+    # -- series ---------------------------------------------------------------------------
+
+    def _notify(self, conn: Connection, run_at: datetime) -> None:
+        """PostgreSQL: wake every process's dispatcher on commit (as a new message does)."""
+        if self._dialect == "postgresql":
+            conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, run_at.isoformat())))
+
+    async def add_series(self, series: Series, first: messages.ScheduledMessage) -> AddResult:
+        return await self._run(self._add_series, series, first)
+
+    def _add_series(self, series: Series, first: messages.ScheduledMessage) -> AddResult:
+        with self._tx() as conn:
+            present = conn.execute(sa.select(SR.c.id).where(SR.c.id == series.id)).first()
+            if present is not None:
+                row = conn.execute(sa.select(M).where(M.c.id == first.id)).first()
+                stored = row_codec.message_from_row(row) if row is not None else None
+                if stored is not None and stored.content_hash == first.content_hash:
+                    return AddResult(AddStatus.EXISTING, stored)
+                return AddResult(AddStatus.CONFLICT, stored or first)
+            taken = conn.execute(sa.select(M.c.id).where(M.c.id == first.id)).first()
+            if taken is not None:  # a single message already holds that id
+                row = conn.execute(sa.select(M).where(M.c.id == first.id)).first()
+                return AddResult(AddStatus.CONFLICT, row_codec.message_from_row(row))
+            conn.execute(sa.insert(SR).values(_series_row(series)))
+            conn.execute(sa.insert(M).values(row_codec.message_to_row(first)))
+            self._notify(conn, first.run_at)
+        return AddResult(AddStatus.CREATED, first)
+
+    async def get_series(self, series_id: str) -> Series | None:
+        return await self._run(self._get_series, series_id)
+
+    def _get_series(self, series_id: str) -> Series | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(SR).where(SR.c.id == series_id)).first()
+        return series_from_row(row) if row is not None else None
+
+    async def series_occurrences(
+        self, series_id: str, limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
+        return await self._run(self._series_occurrences, series_id, limit)
+
+    def _series_occurrences(
+        self, series_id: str, limit: int
+    ) -> builtins.list[messages.ScheduledMessage]:
+        query = (
+            sa.select(M)
+            .where(M.c.series_id == series_id)
+            .order_by(M.c.due_at.desc(), M.c.id.desc())
+            .limit(limit)
+        )
+        found = []
+        with self._tx() as conn:
+            for row in conn.execute(query).all():
+                try:
+                    found.append(row_codec.message_from_row(row))
+                except errors.UnreadableRow:
+                    continue  # a row changed by hand: the history goes on without it
+        return found
+
+    async def change_series(
+        self,
+        series_id: str,
+        expected: Collection[SeriesStatus],
+        status: SeriesStatus,
+        now: datetime,
+        *,
+        rule: str | None = None,
+        dtstart: datetime | None = None,
+        cancel_reason: str | None = None,
+        occurrence: messages.ScheduledMessage | None = None,
+    ) -> Series | None:
+        return await self._run(
+            self._change_series,
+            series_id,
+            [str(s) for s in expected],
+            status,
+            now,
+            rule,
+            dtstart,
+            cancel_reason,
+            occurrence,
+        )
+
+    def _change_series(
+        self,
+        series_id: str,
+        expected: builtins.list[str],
+        status: SeriesStatus,
+        now: datetime,
+        rule: str | None,
+        dtstart: datetime | None,
+        cancel_reason: str | None,
+        occurrence: messages.ScheduledMessage | None,
+    ) -> Series | None:
+        values: dict[str, Any] = {"status": str(status), "updated_at": now}
+        if rule is not None:
+            values["rule"] = rule
+        if dtstart is not None:
+            values["dtstart"] = dtstart.isoformat()
+        stmt = (
+            sa.update(SR)
+            .where(SR.c.id == series_id, SR.c.status.in_(expected))
+            .values(values)
+            .returning(*SR.c)
+        )
+        cancel = None
+        if cancel_reason is not None:
+            where = [M.c.series_id == series_id, M.c.status == str(Status.QUEUED)]
+            if occurrence is not None:
+                where.append(M.c.id != occurrence.id)
+            cancel = (
+                sa.update(M)
+                .where(*where)
+                .values(
+                    status=str(Status.CANCELLED),
+                    cancelled_at=now,
+                    updated_at=now,
+                    status_reason=cancel_reason,
+                )
+            )
+        try:
+            return self._change_series_tx(stmt, cancel, occurrence, now)
+        except _NotInState:
+            return None
+
+    def _change_series_tx(
+        self,
+        stmt: Any,
+        cancel: Any,
+        occurrence: messages.ScheduledMessage | None,
+        now: datetime,
+    ) -> Series:
+        with self._tx() as conn:
+            # Cancel, change the series row (locked from here on: a claim's `continue_series`
+            # reads it FOR UPDATE and so waits, then sees the new state), cancel again: an
+            # occurrence a claim made just before the lock is committed by then and seen.
+            if cancel is not None:
+                conn.execute(cancel)
+            row = conn.execute(stmt).first()
+            if row is None:
+                raise _NotInState  # rolls the first cancel back
+            if cancel is not None:
+                conn.execute(cancel)
+            if occurrence is not None:
+                self._put_occurrence(conn, occurrence, now)
+        return series_from_row(row)
+
+    def _put_occurrence(
+        self, conn: Connection, occurrence: messages.ScheduledMessage, now: datetime
+    ) -> None:
+        """`occurrence` as the queued row of its id: inserted, or an existing queued or
+        cancelled row of that id given its content and queued again."""
+        inserted = conn.execute(
+            self._insert_into(M)
+            .values(row_codec.message_to_row(occurrence))
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(M.c.id)
+        ).first()
+        if inserted is None:
+            revived = conn.execute(
+                sa.update(M)
+                .where(
+                    M.c.id == occurrence.id,
+                    M.c.status.in_([str(Status.QUEUED), str(Status.CANCELLED)]),
+                )
+                .values(
+                    {
+                        **_content(occurrence, now),
+                        "status": str(Status.QUEUED),
+                        "cancelled_at": None,
+                        "status_reason": None,
+                    }
+                )
+            ).rowcount
+            if not revived:  # claimed meanwhile: its successor is made; nothing changes
+                raise errors.Conflict(_BUSY.format(occurrence.id))
+        self._notify(conn, occurrence.run_at)
+
+    # -- the claim's half -----------------------------------------------------------------
+
+    def continue_series(
+        self, conn: Connection, claimed: Sequence[messages.ScheduledMessage], now: datetime
+    ) -> None:
+        """In the claim's transaction: for each claimed occurrence of an active series, insert
+        the occurrence after it (ON CONFLICT DO NOTHING: a retried occurrence claimed again
+        makes none twice); a series whose rule has no more is ended."""
+        of_series = [m for m in claimed if m.series_id is not None]
+        ids = sorted({m.series_id for m in of_series if m.series_id is not None})
+        query = (
+            sa.select(SR)
+            .where(SR.c.id.in_(ids), SR.c.status == str(SeriesStatus.ACTIVE))
+            .with_for_update()  # a pause or delete in flight: wait for it (dropped on SQLite)
+        )
+        active = {row.id: series_from_row(row) for row in conn.execute(query)}
+        following: builtins.list[messages.ScheduledMessage] = []
+        ended: builtins.list[str] = []
+        for message in of_series:
+            series = active.get(message.series_id or "")
+            if series is None:
+                continue
+            after = recurrence.next_occurrence(message, series.rule, series.dtstart, now)
+            if after is None:
+                ended.append(series.id)
+            else:
+                following.append(after)
+        self.insert_occurrences(conn, following)
+        if ended:
+            conn.execute(
+                sa.update(SR)
+                .where(SR.c.id.in_(ended), SR.c.status == str(SeriesStatus.ACTIVE))
+                .values(status=str(SeriesStatus.ENDED), updated_at=now)
+            )
+
+    def insert_occurrences(
+        self, conn: Connection, following: Sequence[messages.ScheduledMessage]
+    ) -> None:
+        """The next occurrences, in the claim's transaction (a seam for the atomicity test)."""
+        if not following:
+            return
+        if self._dialect == "sqlite":  # multi-row INSERT OR IGNORE, as adds do (sql_adds.py)
+            self._insert_sqlite(conn, list(following))
+            return
+        stmt = self._insert_into(M).on_conflict_do_nothing(index_elements=["id"])
+        conn.execute(stmt, [row_codec.message_to_row(m) for m in following])
+        self._notify(conn, min(m.run_at for m in following))
+
+
+_BUSY = "id: occurrence {!r} is being sent; try again in a moment"
+
+
+class _NotInState(Exception):
+    """The series is not in an expected state: the transaction is rolled back."""
+
+
+def _series_row(series: Series) -> dict[str, Any]:
+    return {
+        "id": series.id,
+        "rule": series.rule,
+        "timezone": series.timezone,
+        "dtstart": series.dtstart.isoformat(),
+        "status": str(series.status),
+        "sender": series.sender,
+        "created_by": series.created_by,
+        "created_at": series.created_at,
+        "updated_at": series.updated_at,
+    }
