@@ -19,6 +19,7 @@ from whatsapp_scheduler.core import errors, messages, notices, senders, template
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME
 from whatsapp_scheduler.service import consent as consent_mod
+from whatsapp_scheduler.service import contacts as contacts_mod
 from whatsapp_scheduler.service import validation
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
@@ -108,6 +109,8 @@ class SchedulerService:
         # Checks a message's template against Meta's synced catalogue (service.templates);
         # None: the shape checks only.
         self.templates = templates
+        # The address book (docs/contacts.md), on the same store and consent rules.
+        self.contacts = contacts_mod.ContactService(message_store, clock, self.consent)
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""

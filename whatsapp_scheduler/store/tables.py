@@ -393,6 +393,32 @@ templates = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
+# A sender's address book (revision 0018; core/contacts.py, docs/contacts.md): a contact's
+# profile per sender name and number (E.164 with '+'). `labels` is the sorted list as given
+# back; `contact_labels` holds the same labels one per row, for the label filter's index.
+# The window and consent of the number stay in `contacts` and `consents`.
+contact_book = sa.Table(
+    "contact_book",
+    metadata,
+    sa.Column("sender", sa.String(32), primary_key=True),
+    sa.Column("phone", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=True),
+    sa.Column("language", sa.String(16), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+contact_labels = sa.Table(
+    "contact_labels",
+    metadata,
+    sa.Column("sender", sa.String(32), primary_key=True),
+    sa.Column("label", sa.String(64), primary_key=True),
+    sa.Column("phone", sa.String(32), primary_key=True),
+)
+
 #: Columns of `messages` whose `ScheduledMessage` field has another name.
 MESSAGE_FIELDS = {"tarih": "local_date", "saat": "local_time"}
 

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import consent, errors, keys, messages
+from whatsapp_scheduler.core import consent, contacts, errors, keys, messages
 from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Sender
@@ -39,6 +39,7 @@ class InMemoryMessageStore:
         self.consents: dict[tuple[str, str], tuple[consent.Consent, datetime]] = {}
         self.consent_events: list[tuple[str, str, consent.ConsentEvent]] = []
         self.templates: dict[tuple[str, str, str], CatalogueTemplate] = {}  # (waba, name, lang)
+        self.profiles: dict[tuple[str, str], contacts.Profile] = {}  # (sender, phone)
 
     async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
         (result,) = await self.add_many([message])
@@ -442,6 +443,65 @@ class InMemoryMessageStore:
         wa_ids = sorted(w for w in known if after is None or w > after)
         page = wa_ids[:limit]
         return store.ContactPage(page, page[-1] if len(wa_ids) > limit and page else None)
+
+    # -- the address book ---------------------------------------------------------------
+
+    async def upsert_profiles(
+        self, sender: str, changes: Sequence[contacts.Change], now: datetime
+    ) -> tuple[int, int]:
+        created = updated = 0
+        for change in {c.phone: c for c in changes}.values():
+            current = self.profiles.get((sender, change.phone))
+            created, updated = (created + 1, updated) if current is None else (created, updated + 1)
+            self.profiles[(sender, change.phone)] = contacts.apply(current, sender, change, now)
+        return created, updated
+
+    async def get_profile(self, sender: str, phone: str) -> contacts.Profile | None:
+        return self.profiles.get((sender, phone))
+
+    async def get_profiles(self, sender: str, phones: Sequence[str]) -> dict[str, contacts.Profile]:
+        return {p: self.profiles[(sender, p)] for p in phones if (sender, p) in self.profiles}
+
+    async def delete_profile(self, sender: str, phone: str) -> bool:
+        return self.profiles.pop((sender, phone), None) is not None
+
+    async def list_profiles(
+        self,
+        sender: str,
+        numbers: Sequence[str],
+        *,
+        label: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        text: str | None = None,
+        opted_out: bool | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> store.ContactPage:
+        def matches(p: contacts.Profile) -> bool:
+            if label is not None and label not in p.labels:
+                return False
+            for key, value in (attributes or {}).items():
+                if contacts.attribute_text(p.attributes.get(key)) != value:
+                    return False
+            if text is not None:
+                digits = "".join(ch for ch in text if ch.isdigit())
+                in_name = p.name is not None and text.lower() in p.name.lower()
+                whole = len(digits) == len(text.strip().lstrip("+").replace(" ", ""))
+                if not in_name and not (digits and whole and digits in p.phone):
+                    return False
+            return True
+
+        known = {p.phone[1:] for (s, _), p in self.profiles.items() if s == sender and matches(p)}
+        if label is None and not attributes and text is None:
+            page = await self.list_contacts(numbers, None, None, 1_000_000)
+            known |= set(page.wa_ids)
+        if opted_out is not None:
+            out = set((await self.list_contacts(numbers, True, None, 1_000_000)).wa_ids)
+            known = {w for w in known if (w in out) == opted_out}
+        wa_ids = sorted(w for w in known if after is None or w > after)
+        more = len(wa_ids) > limit
+        wa_ids = wa_ids[:limit]
+        return store.ContactPage(wa_ids, wa_ids[-1] if more and wa_ids else None)
 
     def _emit(self, row: dict[str, object]) -> None:
         if self.events_enabled:
