@@ -20,6 +20,9 @@ class MessageStatus(enum.StrEnum):
     READ = "read"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: A campaign's message held by `POST /campaigns/{id}/pause` (docs/campaigns.md): the
+    #: dispatcher claims only `queued`, so it is never sent until resumed (back to `queued`).
+    PAUSED = "paused"
 
 
 #: Statuses from which nothing more will happen on our side.
@@ -124,6 +127,8 @@ class ScheduledMessage:
     cancelled_at: datetime | None = None
     #: Why the status is what it is, as a code (e.g. `opted_out` for a cancelled message).
     status_reason: str | None = None
+    #: The campaign it belongs to (docs/campaigns.md); None: scheduled on its own.
+    campaign_id: str | None = None
 
     def __post_init__(self) -> None:
         if (  # written out: this runs for every message of a batch

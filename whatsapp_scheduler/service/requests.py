@@ -31,6 +31,7 @@ class ScheduleRequest:
     # Who asks, not what: set by the web layer from the request's API key, never by a client.
     created_by: str | None = None  # the key's name (None: the environment's API_KEY)
     allowed_senders: frozenset[str] | None = None  # a key limited to senders; None: any
+    campaign_id: str | None = None  # set by a campaign (docs/campaigns.md), never by a client
 
 
 @dataclasses.dataclass(slots=True)  # not frozen: one per message of a batch, as above

@@ -18,6 +18,7 @@ from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, messages, notices, senders, templates, window
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME
+from whatsapp_scheduler.service import campaigns as campaigns_mod
 from whatsapp_scheduler.service import consent as consent_mod
 from whatsapp_scheduler.service import contacts as contacts_mod
 from whatsapp_scheduler.service import validation
@@ -111,6 +112,7 @@ class SchedulerService:
         self.templates = templates
         # The address book (docs/contacts.md), on the same store and consent rules.
         self.contacts = contacts_mod.ContactService(message_store, clock, self.consent)
+        self.campaigns = campaigns_mod.CampaignService(self)  # docs/campaigns.md
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
@@ -260,10 +262,16 @@ class SchedulerService:
                 answers.append(list(notes))
         return answers
 
-    async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
-        """Validate each request on its own and store the valid ones in one transaction."""
-        if len(requests) > MAX_BATCH:
-            raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
+    async def validate_many(
+        self, requests: Sequence[ScheduleRequest]
+    ) -> tuple[
+        list[BatchItem | None],
+        list[tuple[int, messages.ScheduledMessage]],
+        dict[int, tuple[notices.ScheduleWarning, ...]],
+    ]:
+        """Each request validated on its own, as POST /schedule would (the fields, the
+        sender, the template catalogue, consent and the 24-hour window), storing nothing:
+        per index the refusal (None: passed), the messages that passed, their warnings."""
         known = await self.known_senders(requests)
         categories = await self.template_categories(requests)
         now = self.clock.now()
@@ -294,7 +302,13 @@ class SchedulerService:
                 continue
             warnings_for[index] = tuple(answer)
             passed.append((index, message))
-        valid = passed
+        return items, passed, warnings_for
+
+    async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
+        """Validate each request on its own and store the valid ones in one transaction."""
+        if len(requests) > MAX_BATCH:
+            raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
+        items, valid, warnings_for = await self.validate_many(requests)
         unique = list({m.id: m for _, m in reversed(valid)}.values())
         stored = {r.message.id: r for r in await self.store.add_many(unique)}
         for index, message in valid:
@@ -310,6 +324,10 @@ class SchedulerService:
                 )
         self._after_add(list(stored.values()))
         return [item for item in items if item is not None]
+
+    def nudge(self, run_at: datetime) -> None:
+        """Tell the dispatcher that a message is due at `run_at` (after a commit)."""
+        self._after_add([store.AddResult(store.AddStatus.CREATED, _Due(run_at))])  # type: ignore[arg-type]
 
     def _after_add(self, results: Sequence[store.AddResult]) -> None:
         created = [r.message.run_at for r in results if r.status == store.AddStatus.CREATED]
@@ -416,3 +434,10 @@ def _name(request: ScheduleRequest) -> str:
     """The template name a request asks for ('' when it is not a string: refused later)."""
     name = request.template.get("name") if request.template is not None else None
     return name if isinstance(name, str) else ""
+
+
+class _Due:
+    """What `_after_add` reads of a stored message: its `run_at`."""
+
+    def __init__(self, run_at: datetime) -> None:
+        self.run_at = run_at

@@ -105,6 +105,7 @@ def build(
         sender=sender,
         created_by=request.created_by,
         category=(category if template is not None else catalogue.SERVICE),
+        campaign_id=request.campaign_id,
     )
     allowed = request.allowed_senders
     if allowed is not None and message.sender not in allowed:

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from whatsapp_scheduler.core import consent, contacts, keys, messages
+from whatsapp_scheduler.core import campaigns, consent, contacts, keys, messages
 from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import Sender
@@ -371,6 +371,54 @@ class MessageStore(Protocol):
         `attributes` ({key: value as `contacts.attribute_text` writes it}) or `text` (in the
         name, or digits in the number) only address-book contacts; without, also those known
         only by a window or consent row under `numbers`. `opted_out` as `list_contacts`."""
+        ...
+
+    async def audience_profiles(
+        self,
+        sender: str,
+        labels_any: Collection[str] | None,
+        attributes: Mapping[str, str] | None,
+    ) -> builtins.list[contacts.Profile]:
+        """`sender`'s contacts with any of `labels_any` (None: any) and all of `attributes`,
+        in number order: a campaign's audience."""
+        ...
+
+    # -- campaigns (docs/campaigns.md) -------------------------------------------------------
+
+    async def create_campaign(
+        self, campaign: campaigns.Campaign, batch: Sequence[messages.ScheduledMessage]
+    ) -> int:
+        """The campaign and its messages in one transaction; returns the messages inserted."""
+        ...
+
+    async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None: ...
+
+    async def list_campaigns(
+        self, senders: Sequence[str] | None, after: tuple[datetime, str] | None, limit: int
+    ) -> builtins.list[campaigns.Campaign]:
+        """Newest first (created_at, id), of `senders` if given, after the keyset `after`."""
+        ...
+
+    async def campaign_counts(self, campaign_id: str) -> campaigns.Counts:
+        """The funnel of a campaign's messages, read from the messages."""
+        ...
+
+    async def campaign_messages(
+        self,
+        campaign_id: str,
+        statuses: Sequence[messages.MessageStatus],
+        after: str | None,
+        limit: int,
+    ) -> builtins.list[messages.ScheduledMessage]:
+        """A campaign's messages in id order after `after`, with one of `statuses` (all if
+        empty)."""
+        ...
+
+    async def set_campaign_state(
+        self, campaign_id: str, action: campaigns.Action, now: datetime
+    ) -> int:
+        """Pause, resume or cancel all the campaign's messages that can be, in one UPDATE;
+        returns how many changed."""
         ...
 
     async def claim_events(

@@ -64,8 +64,10 @@ def event_body(
     error_code: int | None = None,
     error_text: str | None = None,
     sent_as: messages.SentAs | None = None,
+    campaign_id: str | None = None,
 ) -> str:
-    """The JSON of one `message.status` event (compact, keys in a fixed order)."""
+    """The JSON of one `message.status` event (compact, keys in a fixed order); a campaign's
+    message carries `campaign_id` (docs/campaigns.md), others have no such key."""
     error = None
     if status == messages.MessageStatus.FAILED and (error_code is not None or error_text):
         error = {"code": error_code, "message": error_text}
@@ -80,6 +82,8 @@ def event_body(
         "sent_as": str(sent_as) if sent_as is not None else None,
         "error": error,
     }
+    if campaign_id is not None:
+        body["campaign_id"] = campaign_id
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 

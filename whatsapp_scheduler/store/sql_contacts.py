@@ -108,6 +108,23 @@ class SqlContactsMixin:
                     found[row.phone] = profile_of(row)
         return found
 
+    async def audience_profiles(
+        self,
+        sender: str,
+        labels_any: Collection[str] | None,
+        attributes: Mapping[str, str] | None,
+    ) -> builtins.list[contacts.Profile]:
+        """The sender's contacts with any of `labels_any` and all of `attributes`, by number."""
+        return await self._read(self._audience, sender, labels_any, dict(attributes or {}))
+
+    def _audience(
+        self, sender: str, labels_any: Collection[str] | None, attributes: dict[str, str]
+    ) -> builtins.list[contacts.Profile]:
+        where = self.profile_filters(attributes=attributes, labels_any=labels_any)
+        query = sa.select(B).where(B.c.sender == sender, *where).order_by(B.c.phone)
+        with self._tx() as conn:
+            return [profile_of(r) for r in conn.execute(query)]
+
     async def delete_profile(self, sender: str, phone: str) -> bool:
         return await self._run(self._delete_profile, sender, phone)
 

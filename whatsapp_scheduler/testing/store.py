@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import consent, contacts, errors, keys, messages
+from whatsapp_scheduler.core import campaigns, consent, contacts, errors, keys, messages
 from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Sender
@@ -40,6 +40,7 @@ class InMemoryMessageStore:
         self.consent_events: list[tuple[str, str, consent.ConsentEvent]] = []
         self.templates: dict[tuple[str, str, str], CatalogueTemplate] = {}  # (waba, name, lang)
         self.profiles: dict[tuple[str, str], contacts.Profile] = {}  # (sender, phone)
+        self.campaigns: dict[str, campaigns.Campaign] = {}
 
     async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
         (result,) = await self.add_many([message])
@@ -502,6 +503,110 @@ class InMemoryMessageStore:
         more = len(wa_ids) > limit
         wa_ids = wa_ids[:limit]
         return store.ContactPage(wa_ids, wa_ids[-1] if more and wa_ids else None)
+
+    async def audience_profiles(
+        self,
+        sender: str,
+        labels_any: Collection[str] | None,
+        attributes: Mapping[str, str] | None,
+    ) -> builtins.list[contacts.Profile]:
+        found = []
+        for (s, _), p in sorted(self.profiles.items()):
+            if s != sender or (labels_any and not set(labels_any) & set(p.labels)):
+                continue
+            if all(
+                contacts.attribute_text(p.attributes.get(k)) == v
+                for k, v in (attributes or {}).items()
+            ):
+                found.append(p)
+        return found
+
+    # -- campaigns -----------------------------------------------------------------------
+
+    async def create_campaign(
+        self, campaign: campaigns.Campaign, batch: Sequence[messages.ScheduledMessage]
+    ) -> int:
+        self.campaigns[campaign.id] = campaign
+        fresh = [m for m in batch if m.id not in self.rows]
+        for m in fresh:
+            self.rows[m.id] = m
+        return len(fresh)
+
+    async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:
+        return self.campaigns.get(campaign_id)
+
+    async def list_campaigns(
+        self, senders: Sequence[str] | None, after: tuple[datetime, str] | None, limit: int
+    ) -> builtins.list[campaigns.Campaign]:
+        ordered = sorted(self.campaigns.values(), key=lambda c: (c.created_at, c.id), reverse=True)
+        return [
+            c
+            for c in ordered
+            if (senders is None or c.sender in senders)
+            and (after is None or (c.created_at, c.id) < after)
+        ][:limit]
+
+    async def campaign_counts(self, campaign_id: str) -> campaigns.Counts:
+        mine = [m for m in self.rows.values() if m.campaign_id == campaign_id]
+        statuses: dict[str, int] = {}
+        failed: dict[int | None, int] = {}
+        reasons: dict[str | None, int] = {}
+        for m in mine:
+            statuses[str(m.status)] = statuses.get(str(m.status), 0) + 1
+            if m.status == Status.FAILED:
+                failed[m.last_error_code] = failed.get(m.last_error_code, 0) + 1
+            if m.status == Status.CANCELLED:
+                reasons[m.status_reason] = reasons.get(m.status_reason, 0) + 1
+        sent = [m.sent_at for m in mine if m.sent_at is not None]
+        return campaigns.Counts(
+            statuses, failed, reasons, min(sent) if sent else None, max(sent) if sent else None
+        )
+
+    async def campaign_messages(
+        self,
+        campaign_id: str,
+        statuses: Sequence[messages.MessageStatus],
+        after: str | None,
+        limit: int,
+    ) -> builtins.list[messages.ScheduledMessage]:
+        return sorted(
+            (
+                m
+                for m in self.rows.values()
+                if m.campaign_id == campaign_id
+                and (not statuses or m.status in statuses)
+                and (after is None or m.id > after)
+            ),
+            key=lambda m: m.id,
+        )[:limit]
+
+    async def set_campaign_state(
+        self, campaign_id: str, action: campaigns.Action, now: datetime
+    ) -> int:
+        extra: dict[str, object] = {}
+        if action == campaigns.Action.PAUSE:
+            source, target = {Status.QUEUED}, Status.PAUSED
+        elif action == campaigns.Action.RESUME:
+            source, target = {Status.PAUSED}, Status.QUEUED
+        else:
+            source, target = {Status.QUEUED, Status.PAUSED}, Status.CANCELLED
+            extra = {"status_reason": "campaign_cancelled", "cancelled_at": now}
+        count = 0
+        for key, m in list(self.rows.items()):
+            if m.campaign_id == campaign_id and m.status in source:
+                self.rows[key] = m.evolve(status=target, updated_at=now, **extra)
+                count += 1
+        current = self.campaigns.get(campaign_id)
+        if current is not None:
+            changes: dict[str, datetime | None] = (
+                {"paused_at": now}
+                if action == campaigns.Action.PAUSE
+                else {"paused_at": None}
+                if action == campaigns.Action.RESUME
+                else {"cancelled_at": now}
+            )
+            self.campaigns[campaign_id] = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+        return count
 
     def _emit(self, row: dict[str, object]) -> None:
         if self.events_enabled:
