@@ -206,3 +206,49 @@ async def test_a_key_of_another_sender_sees_no_campaign(api):
     async with reader:
         assert (await reader.post(f"/campaigns/{cid}/pause")).status_code == 403
         assert (await reader.get(f"/campaigns/{cid}")).status_code == 200
+
+
+def _cli(api: Any, *argv: str) -> tuple[int, str, str]:
+    from tests.conftest import API_KEY
+    from whatsapp_scheduler import cli
+    from whatsapp_scheduler.cli import book
+
+    args = cli._parser().parse_args(
+        ["campaigns", *argv, "--url", str(api.base_url), "--api-key", API_KEY]
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = book.run(args, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+async def test_cli_create_show_pause_cancel_export(api, tmp_path):
+    import asyncio
+
+    await _contacts(api)
+    create = ["create", "--name", "cli", "--at", "2026-03-02 09:00", "--label", "vip"]
+    create += ["--text", "hi {{name}}", "--local-time", "--timezone", "Europe/Istanbul"]
+    code, out, err = await asyncio.to_thread(_cli, api, *create, "--dry-run")
+    assert code == 0
+    assert out.startswith("would send cmp_")
+    assert "2 recipients, 1 refused" in out
+    assert "opted_out" in err
+    assert _count_messages(api) == 0
+    code, out, _ = await asyncio.to_thread(_cli, api, *create)
+    cid = out.split()[1].rstrip(":")
+    code, out, _ = await asyncio.to_thread(_cli, api, "show", cid)
+    assert code == 0
+    assert "scheduled" in out
+    assert "queued 2" in out
+    code, out, _ = await asyncio.to_thread(_cli, api, "pause", cid)
+    assert out.strip() == f"pause: 2 messages; {cid} is paused"
+    code, out, _ = await asyncio.to_thread(_cli, api, "cancel", cid)
+    assert out.strip() == f"cancel: 2 messages; {cid} is cancelled"
+    code, out, _ = await asyncio.to_thread(_cli, api, "list")
+    assert out.startswith(f"{cid}\tcancelled\tcli")
+    target = tmp_path / "out.csv"
+    code, _, _ = await asyncio.to_thread(_cli, api, "export", cid, "--out", str(target))
+    assert code == 0
+    assert len(target.read_text(encoding="utf-8-sig").splitlines()) == 3
+    code, _, err = await asyncio.to_thread(_cli, api, "show", "cmp_nothing")
+    assert code == 1
+    assert "404" in err

@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     client.add_commands(commands)  # schedule, list, status, cancel, import (HTTP client)
     senders_cli.add_commands(commands)  # senders add|list|update|remove|reencrypt (database)
     book_cli.add_commands(commands)  # contacts add|list|import|remove (HTTP client)
+    book_cli.add_campaign_commands(commands)  # campaigns create|list|show|... (HTTP client)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
@@ -153,7 +154,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return senders_cli.run(args)
     if args.command in client.COMMANDS:
         return client.run(args)
-    if args.command == "contacts":
+    if args.command in {"contacts", "campaigns"}:
         return book_cli.run(args)
     if args.command in {"worker", "dispatch"}:
         return _work(args, burst=args.command == "dispatch")

@@ -64,6 +64,7 @@ class AppliedReceipt:
     previous: str | None  # the status it replaced, when applied
     receipt: Receipt  # as applied: its time never before the send (`messages.receipt_time`)
     sender: str | None = None  # the message's sender (`gonderen`), when applied
+    campaign_id: str | None = None  # the message's campaign, when applied and it has one
 
 
 def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> AppliedReceipt:
@@ -74,7 +75,10 @@ def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> 
     condition too, SQLite's planner chose a status index and scanned every `sent` row.
     """
     sources = receipt_sources(receipt.status)
-    columns = (M.c.id, M.c.status, M.c.wamid, M.c.attempts, M.c.sent_at, M.c.claimed_at, M.c.sender)
+    columns = (
+        M.c.id, M.c.status, M.c.wamid, M.c.attempts, M.c.sent_at, M.c.claimed_at, M.c.sender,
+        M.c.campaign_id,
+    )  # fmt: skip
     found = conn.execute(
         sa.select(*columns).where(M.c.wamid == receipt.wamid).with_for_update()
     ).first()
@@ -104,7 +108,9 @@ def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> 
             .values(**receipt_values(receipt, received_at), **extra)
         )
         if conn.execute(update).rowcount == 1:
-            return AppliedReceipt("applied", found.id, found.status, receipt, found.sender)
+            return AppliedReceipt(
+                "applied", found.id, found.status, receipt, found.sender, found.campaign_id
+            )
     if found is not None:
         return AppliedReceipt("stale", found.id, None, receipt)
     match = sa.or_(M.c.wamid == receipt.wamid, M.c.id == (receipt.callback_data or ""))
@@ -112,7 +118,9 @@ def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> 
     return AppliedReceipt("stale" if known is not None else "unmatched", known, None, receipt)
 
 
-def outcome_event(outcome: Outcome, previous: str, sender: str) -> dict[str, Any]:
+def outcome_event(
+    outcome: Outcome, previous: str, sender: str, campaign_id: str | None = None
+) -> dict[str, Any]:
     """The status event for a send outcome that changed the message's status."""
     return outbox.event_row(
         outcome.message_id,
@@ -125,6 +133,7 @@ def outcome_event(outcome: Outcome, previous: str, sender: str) -> dict[str, Any
         error_code=outcome.error_code,
         error_text=outcome.error_text,
         sent_as=outcome.sent_as,
+        campaign_id=campaign_id,
     )
 
 
@@ -143,6 +152,7 @@ def receipt_event(applied: AppliedReceipt, received_at: datetime) -> dict[str, A
         wamid=receipt.wamid,
         error_code=receipt.error_code,
         error_text=receipt.error_text,
+        campaign_id=applied.campaign_id,
     )
 
 

@@ -177,6 +177,7 @@ class InMemoryMessageStore:
                         outcome.finished_at,
                         gonderen=current.sender,
                         previous=current.status,
+                        campaign_id=current.campaign_id,
                         wamid=outcome.wamid,
                         error_code=outcome.error_code,
                         error_text=outcome.error_text,
@@ -319,6 +320,7 @@ class InMemoryMessageStore:
                 at,
                 gonderen=target.sender,
                 previous=target.status,
+                campaign_id=target.campaign_id,
                 wamid=receipt.wamid,
                 error_code=receipt.error_code,
                 error_text=receipt.error_text,
@@ -596,6 +598,13 @@ class InMemoryMessageStore:
             if m.campaign_id == campaign_id and m.status in source:
                 self.rows[key] = m.evolve(status=target, updated_at=now, **extra)
                 count += 1
+                if target == Status.CANCELLED:
+                    self._emit(
+                        outbox.event_row(
+                            m.id, Status.CANCELLED, now, now, gonderen=m.sender,
+                            previous=None, campaign_id=campaign_id,
+                        )
+                    )  # fmt: skip
         current = self.campaigns.get(campaign_id)
         if current is not None:
             changes: dict[str, datetime | None] = (
