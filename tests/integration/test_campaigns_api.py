@@ -252,3 +252,47 @@ async def test_cli_create_show_pause_cancel_export(api, tmp_path):
     code, _, err = await asyncio.to_thread(_cli, api, "show", "cmp_nothing")
     assert code == 1
     assert "404" in err
+
+
+async def test_templates_are_checked_against_the_catalogue_for_every_recipient(
+    make_settings, clock, sqlite_url
+):
+    from tests.integration.conftest import served_api
+    from tests.integration.test_templates_store_contract import _t
+    from whatsapp_scheduler.store import sql
+
+    seeded = sql.SqlMessageStore.from_url(sqlite_url)
+    await seeded.replace_templates(
+        "2001",
+        [_t("reminder"), _t("rejected_one", status="REJECTED"), _t("promo", category="MARKETING")],
+    )
+    await seeded.close()
+    settings = make_settings(
+        database_url=sqlite_url,
+        phone_number_id="106540352242922",
+        waba_id="2001",
+        access_token="token-of-the-default-number",
+    )
+    async with served_api(settings, clock, sqlite_url) as api:
+        await _contacts(api)
+        params = ["{{name}}", "{{attributes.appointment|yakında}}"]
+        body = _campaign(
+            mesaj=None, template={"name": "reminder", "language": "tr", "parameters": params}
+        )
+        data = (await api.post("/campaigns", json=body)).json()
+        assert (data["recipients"], data["reasons"]) == (2, {"opted_out": 1}), data
+        listed = (await api.get(f"/campaigns/{data['id']}/messages")).json()
+        stored = [await api.store.get(m["id"]) for m in listed]
+        assert [m.category for m in stored] == ["UTILITY", "UTILITY"]
+        texts = [p["text"] for m in stored for p in m.template["components"][0]["parameters"]]
+        assert texts == ["Bob", "yakında", "Ayşe", "10:30"]  # in number order: +1... first
+        rejected = _campaign(
+            mesaj=None, template={"name": "rejected_one", "language": "tr", "parameters": params}
+        )
+        refused = (await api.post("/campaigns", json=rejected)).json()
+        assert refused["stored"] is False
+        assert refused["reasons"] == {"template": 3}
+        wrong = _campaign(
+            mesaj=None, template={"name": "reminder", "language": "tr", "parameters": ["{{name}}"]}
+        )
+        assert (await api.post("/campaigns", json=wrong)).json()["reasons"] == {"template": 3}

@@ -29,6 +29,7 @@ from whatsapp_scheduler.core import (
 )
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.service import consent as consent_mod
+from whatsapp_scheduler.service import validation
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest
 
 
@@ -50,6 +51,26 @@ class Scheduling(Protocol):
     ]: ...
 
     def nudge(self, run_at: datetime) -> None: ...
+
+    def build(
+        self,
+        request: ScheduleRequest,
+        now: datetime,
+        known_senders: Mapping[str, bool] | None = None,
+        categories: Mapping[tuple[str, str], str] | None = None,
+    ) -> messages.ScheduledMessage: ...
+
+    async def known_senders(
+        self, requests: Sequence[ScheduleRequest]
+    ) -> Mapping[str, bool] | None: ...
+
+    async def template_categories(
+        self, requests: Sequence[ScheduleRequest]
+    ) -> Mapping[tuple[str, str], str]: ...
+
+    async def checks(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]: ...
 
 
 logger = logging.getLogger(__name__)
@@ -162,15 +183,8 @@ class CampaignService:
                         f"(write {{{{{exc.path}|...}}}})",
                     )
                 )
-        requests, shifted = self._requests(request, built, campaign_id, sender, start, pacing)
-        items, passed, _ = await self.scheduler.validate_many(requests)
-        for item, req in zip(items, requests, strict=True):
-            if item is not None and item.error is not None:
-                error = item.error
-                field = error.field if isinstance(error, errors.ValidationFailed) else "id"
-                rule = error.rule if isinstance(error, errors.ValidationFailed) else error.message
-                refusals.append(Refusal(req.alici, reason_of(error), field, rule))
-        batch = [m for _, m in passed]
+        requests, dues, shifted = self._requests(request, built, campaign_id, sender, start, pacing)
+        batch = await self._build(requests, dues, refusals)
         reasons: dict[str, int] = {}
         for r in refusals:
             reasons[r.reason] = reasons.get(r.reason, 0) + 1
@@ -224,7 +238,7 @@ class CampaignService:
         sender: str,
         start: datetime | None,
         pacing: timedelta,
-    ) -> tuple[list[ScheduleRequest], int]:
+    ) -> tuple[list[ScheduleRequest], list[datetime], int]:
         """Each recipient's request: due at `start` (absolute) or at the local time in the
         contact's own zone (DST gap: the next minute that exists, counted), plus its share of
         the pacing; `tarih`/`saat` in the zone it is due in."""
@@ -235,6 +249,8 @@ class CampaignService:
         shifted = 0
         step = pacing / max(len(built) - 1, 1) if len(built) > 1 else timedelta(0)
         requests: list[ScheduleRequest] = []
+        dues: list[datetime] = []
+        wall_of: dict[tuple[str, datetime], tuple[str, str, str]] = {}
         for index, (profile, rendered) in enumerate(built):
             own = zone_name
             if request.local_time and profile.timezone:
@@ -246,14 +262,19 @@ class CampaignService:
             else:
                 due = start
             due = due + step * index
-            local = due.astimezone(own_zone)
-            if local.fold:  # the repeated hour's second pass: only UTC names it exactly
-                own, local = "UTC", due.astimezone(UTC)
+            found = wall_of.get((own, due))
+            if found is None:
+                local = due.astimezone(own_zone)
+                # The repeated hour's second pass: only UTC names it exactly.
+                found = ("UTC", *_wall(due.astimezone(UTC))) if local.fold else (own, *_wall(local))
+                wall_of[(own, due)] = found
+            own, tarih, saat = found
+            dues.append(due)
             requests.append(
                 ScheduleRequest(
                     alici=profile.phone,
-                    tarih=local.date().isoformat(),
-                    saat=local.strftime("%H:%M:%S"),
+                    tarih=tarih,
+                    saat=saat,
                     mesaj=rendered if request.mesaj is not None else None,
                     template=rendered if request.template is not None else None,
                     id=f"{campaign_id}-{index:07d}",
@@ -264,7 +285,51 @@ class CampaignService:
                     campaign_id=campaign_id,
                 )
             )
-        return requests, shifted
+        return requests, dues, shifted
+
+    async def _build(
+        self, requests: list[ScheduleRequest], dues: list[datetime], refusals: list[Refusal]
+    ) -> list[messages.ScheduledMessage]:
+        """The recipients' messages: the first one valid by `SchedulerService.build` (the
+        sender, the key, the zone, the category), the others like it with their own number,
+        time and content checked again (`validation.build_like`); then the template
+        catalogue, consent and the 24-hour window for all (`checks`). Refusals are added to
+        `refusals`; returns the messages that passed."""
+        now = self.clock.now()
+        known = await self.scheduler.known_senders(requests[:1])
+        categories = await self.scheduler.template_categories(requests[:1])
+        base: messages.ScheduledMessage | None = None
+        built: list[messages.ScheduledMessage] = []
+        for req, due in zip(requests, dues, strict=True):
+            try:
+                if base is None:
+                    message = base = self.scheduler.build(req, now, known, categories)
+                else:
+                    message = validation.build_like(
+                        base,
+                        message_id=req.id or "",
+                        recipient=req.alici,
+                        due_at=due,
+                        timezone=req.timezone or base.timezone,
+                        local_date=req.tarih,
+                        local_time=req.saat,
+                        body=req.mesaj,
+                        template=req.template,
+                        now=now,
+                    )
+            except errors.ValidationFailed as exc:
+                refusals.append(Refusal(req.alici, reason_of(exc), exc.field, exc.rule))
+                continue
+            built.append(message)
+        passed: list[messages.ScheduledMessage] = []
+        for message, answer in zip(built, await self.scheduler.checks(built), strict=True):
+            if isinstance(answer, errors.ValidationFailed):
+                refusals.append(
+                    Refusal(message.recipient, reason_of(answer), answer.field, answer.rule)
+                )
+            else:
+                passed.append(message)
+        return passed
 
     async def _audience(
         self, request: CampaignRequest, sender: str
@@ -358,3 +423,7 @@ class CampaignService:
                 )
             senders = [gonderen]
         return await self.store.list_campaigns(senders, after, limit)
+
+
+def _wall(local: datetime) -> tuple[str, str]:
+    return local.date().isoformat(), f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"

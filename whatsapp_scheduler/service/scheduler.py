@@ -262,6 +262,13 @@ class SchedulerService:
                 answers.append(list(notes))
         return answers
 
+    async def checks(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:
+        """Per built message: the template catalogue's check, then consent and the 24-hour
+        window (as POST /schedule checks them), in one lookup per sender."""
+        return await self._checks(batch)
+
     async def validate_many(
         self, requests: Sequence[ScheduleRequest]
     ) -> tuple[

@@ -121,9 +121,25 @@ class SqlContactsMixin:
         self, sender: str, labels_any: Collection[str] | None, attributes: dict[str, str]
     ) -> builtins.list[contacts.Profile]:
         where = self.profile_filters(attributes=attributes, labels_any=labels_any)
-        query = sa.select(B).where(B.c.sender == sender, *where).order_by(B.c.phone)
+        # Only what a campaign renders: labels and times are not read (a third of the cost).
+        columns = (B.c.phone, B.c.name, B.c.language, B.c.timezone, B.c.attributes)
+        query = sa.select(*columns).where(B.c.sender == sender, *where).order_by(B.c.phone)
+        found: builtins.list[contacts.Profile] = []
         with self._tx() as conn:
-            return [profile_of(r) for r in conn.execute(query)]
+            for phone, name, language, timezone, attributes in conn.execute(query):
+                if (
+                    not isinstance(attributes, dict)
+                    or attributes == engine.UNREADABLE_JSON
+                    or (
+                        attributes
+                        and jsonbounds.depth_over(attributes, contacts.MAX_ATTRIBUTES_DEPTH)
+                    )
+                ):
+                    attributes = {}
+                found.append(
+                    contacts.Profile(sender, phone, name, language, timezone, (), attributes)
+                )
+        return found
 
     async def delete_profile(self, sender: str, phone: str) -> bool:
         return await self._run(self._delete_profile, sender, phone)
@@ -277,11 +293,11 @@ def profile_of(row: Any) -> contacts.Profile:
         labels = []
     attributes = row.attributes
     if (
-        attributes == engine.UNREADABLE_JSON
-        or not isinstance(attributes, dict)
-        or jsonbounds.broken_rule(attributes) is not None
+        not isinstance(attributes, dict)
+        or attributes == engine.UNREADABLE_JSON
+        or (attributes and jsonbounds.depth_over(attributes, contacts.MAX_ATTRIBUTES_DEPTH))
     ):
-        attributes = {}
+        attributes = {}  # a row changed by hand: the API wrote only bounded objects
     return contacts.Profile(
         sender=row.sender,
         phone=row.phone,
