@@ -218,3 +218,13 @@ async def test_cli_add_list_import_remove(api, tmp_path):
     code, _, err = await asyncio.to_thread(_cli, api, "add", "+905551110003", "--timezone", "X/Y")
     assert code == 1
     assert "timezone" in err
+
+
+async def test_the_upsert_is_logged_at_info(api, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="whatsapp_scheduler")
+    answer = await api.post("/contacts", json=_contacts({"phone": "+905551110001"}))
+    assert answer.status_code == 200, answer.text  # an `extra` key clashing with LogRecord: 500
+    (record,) = [r for r in caplog.records if r.getMessage() == "contacts upserted"]
+    assert record.contacts_created == 1

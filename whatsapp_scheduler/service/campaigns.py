@@ -1,15 +1,17 @@
 """Campaign use cases (docs/campaigns.md): one template or text to an audience of contacts at
 an absolute time or at a local time in each contact's own zone, optionally paced.
 
-Creating one builds every recipient's message with the same validation as POST /schedule
-(`SchedulerService.validate_many`: fields, sender, template catalogue, consent, 24-hour
-window) and answers with the recipients and the refused ones; unless `dry_run`, the campaign
+Creating one builds every recipient's message with the same rules as POST /schedule (the
+first by `SchedulerService.build`, the rest by `validation.build_like`; then the template
+catalogue, consent and the 24-hour window for all) and answers with the recipients and the
+refused ones; unless `dry_run`, the campaign
 and its messages are then stored in one transaction (`store.create_campaign`, bulk inserts).
 The messages table stays the queue: the dispatcher sends them like any other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import secrets
@@ -30,7 +32,7 @@ from whatsapp_scheduler.core import (
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.service import consent as consent_mod
 from whatsapp_scheduler.service import validation
-from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest
+from whatsapp_scheduler.service.requests import ScheduleRequest
 
 
 class Scheduling(Protocol):
@@ -42,15 +44,9 @@ class Scheduling(Protocol):
     default_timezone: str
     default_region: str
 
-    async def validate_many(
-        self, requests: Sequence[ScheduleRequest]
-    ) -> tuple[
-        list[BatchItem | None],
-        list[tuple[int, messages.ScheduledMessage]],
-        dict[int, tuple[notices.ScheduleWarning, ...]],
-    ]: ...
-
     def nudge(self, run_at: datetime) -> None: ...
+
+    async def sender_states(self) -> Mapping[str, bool] | None: ...
 
     def build(
         self,
@@ -145,6 +141,11 @@ class CampaignService:
         if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
             raise errors.ValidationFailed("name", "1-200 characters, no control characters")
         sender = await self._sender(request.gonderen, request.allowed_senders)
+        states = await self.scheduler.sender_states()
+        if states is not None and states.get(sender) is False:
+            raise errors.ValidationFailed(
+                "gonderen", f"sender {sender!r} is disabled (PATCH /senders/{sender} enables it)"
+            )
         if (request.mesaj is None) == (request.template is None):
             raise errors.ValidationFailed("mesaj", "give either mesaj or template, not both")
         content: Any = request.mesaj if request.mesaj is not None else dict(request.template or {})
@@ -169,21 +170,12 @@ class CampaignService:
                 f"{campaigns.MAX_RECIPIENTS:,} per campaign",
             )
         campaign_id = "cmp_" + secrets.token_hex(8)
-        built: list[tuple[contacts.Profile, Any]] = []
-        for profile in audience:
-            try:
-                built.append((profile, campaigns.render(content, profile)))
-            except campaigns.Missing as exc:
-                refusals.append(
-                    Refusal(
-                        profile.phone,
-                        "missing_field",
-                        exc.path,
-                        f"the contact has no {exc.path} and the placeholder has no default "
-                        f"(write {{{{{exc.path}|...}}}})",
-                    )
-                )
-        requests, dues, shifted = self._requests(request, built, campaign_id, sender, start, pacing)
+        built = await asyncio.to_thread(_render_all, content, audience, refusals)
+        # CPU-bound for a large audience: on a thread, so the event loop (other requests, the
+        # dispatcher) keeps running between the GIL's switches.
+        requests, dues, shifted = await asyncio.to_thread(
+            self._requests, request, built, campaign_id, sender, start, pacing
+        )
         batch = await self._build(requests, dues, refusals)
         reasons: dict[str, int] = {}
         for r in refusals:
@@ -298,6 +290,28 @@ class CampaignService:
         now = self.clock.now()
         known = await self.scheduler.known_senders(requests[:1])
         categories = await self.scheduler.template_categories(requests[:1])
+        built = await asyncio.to_thread(
+            self._build_all, requests, dues, refusals, now, known, categories
+        )
+        passed: list[messages.ScheduledMessage] = []
+        for message, answer in zip(built, await self.scheduler.checks(built), strict=True):
+            if isinstance(answer, errors.ValidationFailed):
+                refusals.append(
+                    Refusal(message.recipient, reason_of(answer), answer.field, answer.rule)
+                )
+            else:
+                passed.append(message)
+        return passed
+
+    def _build_all(
+        self,
+        requests: list[ScheduleRequest],
+        dues: list[datetime],
+        refusals: list[Refusal],
+        now: datetime,
+        known: Mapping[str, bool] | None,
+        categories: Mapping[tuple[str, str], str],
+    ) -> list[messages.ScheduledMessage]:
         base: messages.ScheduledMessage | None = None
         built: list[messages.ScheduledMessage] = []
         for req, due in zip(requests, dues, strict=True):
@@ -321,15 +335,7 @@ class CampaignService:
                 refusals.append(Refusal(req.alici, reason_of(exc), exc.field, exc.rule))
                 continue
             built.append(message)
-        passed: list[messages.ScheduledMessage] = []
-        for message, answer in zip(built, await self.scheduler.checks(built), strict=True):
-            if isinstance(answer, errors.ValidationFailed):
-                refusals.append(
-                    Refusal(message.recipient, reason_of(answer), answer.field, answer.rule)
-                )
-            else:
-                passed.append(message)
-        return passed
+        return built
 
     async def _audience(
         self, request: CampaignRequest, sender: str
@@ -427,3 +433,24 @@ class CampaignService:
 
 def _wall(local: datetime) -> tuple[str, str]:
     return local.date().isoformat(), f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
+
+
+def _render_all(
+    content: Any, audience: list[contacts.Profile], refusals: list[Refusal]
+) -> list[tuple[contacts.Profile, Any]]:
+    """Each contact with its content filled in; a placeholder it lacks refuses it."""
+    built: list[tuple[contacts.Profile, Any]] = []
+    for profile in audience:
+        try:
+            built.append((profile, campaigns.render(content, profile)))
+        except campaigns.Missing as exc:
+            refusals.append(
+                Refusal(
+                    profile.phone,
+                    "missing_field",
+                    exc.path,
+                    f"the contact has no {exc.path} and the placeholder has no default "
+                    f"(write {{{{{exc.path}|...}}}})",
+                )
+            )
+    return built

@@ -110,9 +110,9 @@ class ContactService:
             "contacts upserted",
             extra={
                 "sender": sender,
-                "created": created,
-                "updated": updated,
-                "refused": len(refused),
+                "contacts_created": created,  # not "created": a LogRecord attribute
+                "contacts_updated": updated,
+                "contacts_refused": len(refused),
             },
         )
         return UpsertResult(created + updated, created, updated, refused)
