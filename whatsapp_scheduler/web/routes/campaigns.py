@@ -31,6 +31,8 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
     401: {"model": schemas.ErrorPublic, "description": schemas.UNAUTHORIZED},
     403: {"model": schemas.ErrorPublic, "description": schemas.FORBIDDEN},
     404: {"model": schemas.ErrorPublic, "description": "No such campaign (for this key)"},
+    409: {"model": schemas.ErrorPublic, "description": "The campaign is cancelled"},
+    413: {"model": schemas.ErrorPublic, "description": "Body too large"},
     422: {"model": schemas.ErrorPublic, "description": "A field breaks a rule"},
     503: {"model": schemas.ErrorPublic, "description": "The database is unavailable; retry"},
 }
@@ -386,7 +388,17 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
-@router.get("/campaigns/{campaign_id}/export.csv", responses=_REFUSALS)
+@router.get(
+    "/campaigns/{campaign_id}/export.csv",
+    response_class=StreamingResponse,
+    responses={
+        **_REFUSALS,
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "Every recipient's outcome, one per line",
+        },
+    },
+)
 async def export_campaign(
     campaign_id: IdParam, svc: deps.ServiceDep, who: deps.ReaderDep
 ) -> StreamingResponse:

@@ -26,6 +26,8 @@ Scope = consent.Scope  # `ConsentUpdate.consent` hides the module inside the cla
 _REFUSALS: dict[int | str, dict[str, object]] = {
     401: {"model": schemas.ErrorPublic, "description": schemas.UNAUTHORIZED},
     403: {"model": schemas.ErrorPublic, "description": schemas.FORBIDDEN},
+    404: {"model": schemas.ErrorPublic, "description": "Not in the sender's address book"},
+    413: {"model": schemas.ErrorPublic, "description": "Body too large"},
     422: {"model": schemas.ErrorPublic, "description": "A field breaks a rule"},
     503: {"model": schemas.ErrorPublic, "description": "The database is unavailable; retry"},
 }
