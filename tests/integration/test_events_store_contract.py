@@ -230,3 +230,26 @@ async def _add(s: store.MessageStore, make_message: MakeMessage) -> messages.Sch
     message = make_message()
     await s.add(message)
     return message
+
+
+async def test_a_campaign_messages_events_carry_the_campaign_id(events_store, make_message):
+    from whatsapp_scheduler.core import campaigns
+
+    campaign = campaigns.Campaign(
+        id="cmp_e", name="n", sender="default", spec={}, recipients=2, refused=0, created_at=START
+    )
+    sent = make_message(id="cmp_e-0", campaign_id="cmp_e")
+    later = make_message(id="cmp_e-1", campaign_id="cmp_e", due_at=START + timedelta(days=2))
+    await events_store.create_campaign(campaign, [sent, later])
+    await events_store.claim_due(START + timedelta(hours=1), 10, "w1", LEASE)
+    await events_store.record([_outcome(sent.id, wamid="wamid.C")])
+    await events_store.apply_receipts(
+        [store.Receipt("wamid.C", S.DELIVERED, START + timedelta(seconds=5))], START
+    )
+    await events_store.set_campaign_state("cmp_e", campaigns.Action.CANCEL, START)
+    _, bodies = await _bodies(events_store)
+    assert sorted((b["id"], b["status"], b.get("campaign_id")) for b in bodies) == [
+        ("cmp_e-0", "delivered", "cmp_e"),
+        ("cmp_e-0", "sent", "cmp_e"),
+        ("cmp_e-1", "cancelled", "cmp_e"),
+    ]

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from whatsapp_scheduler import __version__, logs
 from whatsapp_scheduler import settings as settings_mod
+from whatsapp_scheduler.cli import book as book_cli
 from whatsapp_scheduler.cli import client
 from whatsapp_scheduler.cli import keys as keys_cli
 from whatsapp_scheduler.cli import senders as senders_cli
@@ -100,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
 
     client.add_commands(commands)  # schedule, list, status, cancel, edit, import (HTTP client)
     senders_cli.add_commands(commands)  # senders add|list|update|remove|reencrypt (database)
+    book_cli.add_commands(commands)  # contacts add|list|import|remove (HTTP client)
+    book_cli.add_campaign_commands(commands)  # campaigns create|list|show|... (HTTP client)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
@@ -151,6 +154,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return senders_cli.run(args)
     if args.command in client.COMMANDS:
         return client.run(args)
+    if args.command in {"contacts", "campaigns"}:
+        return book_cli.run(args)
     if args.command in {"worker", "dispatch"}:
         return _work(args, burst=args.command == "dispatch")
     raise AssertionError(args.command)

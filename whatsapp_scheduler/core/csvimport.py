@@ -10,6 +10,8 @@ import hashlib
 import io
 import re
 import unicodedata
+from collections.abc import Iterator
+from typing import Any
 
 #: CSV header names (English, the API's Turkish and everyday Turkish, as `_header_key` folds
 #: them: lower case, no accents, dotless ı as i, spaces kept) -> API field.
@@ -113,7 +115,7 @@ class CsvRow:
     """One data row of an import file: its line number and the API fields it gives."""
 
     line: int
-    fields: dict[str, str]
+    fields: dict[str, Any]
     error: str | None = None  # a problem found while reading (missing column)
     #: With `template=True`: the template parameters of the row, by `parameter_key` of their
     #: header ("1", "2" ... positional; a NAMED parameter's name), in the file's column order.
@@ -146,13 +148,7 @@ def read_csv(data: bytes, *, max_rows: int | None = None, template: bool = False
     `template=True` (one template for the whole file): no text column is needed, and each
     column that is not a known one is a template parameter (`CsvRow.parameters`).
     """
-    text = decode(data)
-    sample = text[:4096]
-    delimiter = max(",;\t", key=sample.split("\n", 1)[0].count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
-        raise CsvError("the file is empty")
+    header, records = _records(data)
     names = [COLUMNS.get(_header_key(h), "") for h in header]
     required = REQUIRED_FOR_TEMPLATE if template else REQUIRED
     missing = [f for f in required if f not in names]
@@ -166,10 +162,7 @@ def read_csv(data: bytes, *, max_rows: int | None = None, template: bool = False
     }  # fmt: skip
     digest = hashlib.sha256(data).hexdigest()[:12]
     rows: list[CsvRow] = []
-    for values in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
+    for line, values in records:
         if max_rows is not None and len(rows) >= max_rows:
             raise CsvError(
                 f"the file has more than {max_rows:,} rows; at most {max_rows:,} rows per "
@@ -187,4 +180,105 @@ def read_csv(data: bytes, *, max_rows: int | None = None, template: bool = False
         error = f"line {line}: missing {', '.join(absent)}" if absent else None
         parameters = {key: values[i].strip() for i, key in extra.items() if i < len(values)}
         rows.append(CsvRow(line, fields, error, parameters))
+    return rows
+
+
+def _records(data: bytes) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header row and the non-empty data rows (with their line numbers) of a CSV file:
+    UTF-8 with or without BOM or Windows-1254, `,` `;` or tab separated (`decode`)."""
+    text = decode(data)
+    sample = text[:4096]
+    delimiter = max(",;\t", key=sample.split("\n", 1)[0].count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        raise CsvError("the file is empty")
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        for values in reader:
+            if any(v.strip() for v in values):
+                yield reader.line_num, values
+
+    return header, rows()
+
+
+#: Contact CSV headers (folded like `COLUMNS`) -> contact field (docs/contacts.md). Other
+#: headers are attributes: `appointment`, `attributes.appointment` or `attr.appointment`.
+CONTACT_COLUMNS = {
+    "phone": "phone",
+    "alici": "phone",
+    "recipient": "phone",
+    "number": "phone",
+    "telefon": "phone",
+    "telefon no": "phone",
+    "telefon numarasi": "phone",
+    "cep telefonu": "phone",
+    "numara": "phone",
+    "gsm": "phone",
+    "name": "name",
+    "ad": "name",
+    "isim": "name",
+    "ad soyad": "name",
+    "adi soyadi": "name",
+    "language": "language",
+    "lang": "language",
+    "dil": "language",
+    "timezone": "timezone",
+    "zone": "timezone",
+    "saat dilimi": "timezone",
+    "zaman dilimi": "timezone",
+    "labels": "labels",
+    "label": "labels",
+    "tags": "labels",
+    "etiket": "labels",
+    "etiketler": "labels",
+}
+_ATTRIBUTE_HEADER = re.compile(r"\A(?:attr\.|attributes\.)?([a-z_][a-z0-9_]{0,63})\Z")
+
+
+def read_contacts_csv(data: bytes, *, max_rows: int | None = None) -> list[CsvRow]:
+    """Rows of a contacts CSV (read as `read_csv` reads a message file): a `phone` column
+    (English or Turkish header) and any of name, language, timezone, labels (separated by
+    `|` or `,` in the cell); every other column is an attribute (its header folded to lower
+    case, spaces as `_`: `Randevu Saati` is `randevu_saati`), an empty cell leaves it out.
+    Fields are the API's (`labels` a list, `attributes` an object of strings)."""
+    header, records = _records(data)
+    fields_of: list[tuple[str, str]] = []  # (kind, name): ("field", "name") or ("attr", key)
+    for h in header:
+        key = _header_key(h)
+        if key in CONTACT_COLUMNS:
+            fields_of.append(("field", CONTACT_COLUMNS[key]))
+            continue
+        found = _ATTRIBUTE_HEADER.match(key.replace(" ", "_"))
+        if found is None:
+            raise CsvError(
+                f"column {h.strip()[:60]!r}: not a contact field, and not an attribute name "
+                "(letters, digits and _)"
+            )
+        fields_of.append(("attr", found.group(1)))
+    if ("field", "phone") not in fields_of:
+        raise CsvError(f"the header row needs a phone column; it has {', '.join(header)}")
+    rows: list[CsvRow] = []
+    for line, values in records:
+        if max_rows is not None and len(rows) >= max_rows:
+            raise CsvError(
+                f"the file has more than {max_rows:,} rows; at most {max_rows:,} rows per "
+                "import (split the file)"
+            )
+        fields: dict[str, Any] = {}
+        attributes: dict[str, str] = {}
+        for (kind, name), value in zip(fields_of, values, strict=False):
+            value = value.strip()
+            if not value:
+                continue
+            if kind == "attr":
+                attributes[name] = value
+            elif name == "labels":
+                fields["labels"] = [v.strip() for v in re.split(r"[|,]", value) if v.strip()]
+            else:
+                fields[name] = value
+        if attributes:
+            fields["attributes"] = attributes
+        error = None if "phone" in fields else f"line {line}: missing phone"
+        rows.append(CsvRow(line, fields, error))
     return rows

@@ -20,6 +20,9 @@ class MessageStatus(enum.StrEnum):
     READ = "read"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: A campaign's message held by `POST /campaigns/{id}/pause` (docs/campaigns.md): the
+    #: dispatcher claims only `queued`, so it is never sent until resumed (back to `queued`).
+    PAUSED = "paused"
 
 
 #: Statuses from which nothing more will happen on our side.
@@ -128,6 +131,8 @@ class ScheduledMessage:
     quiet_hours: bool | None = None
     #: The series this message is an occurrence of (docs/series.md); None: a single message.
     series_id: str | None = None
+    #: The campaign it belongs to (docs/campaigns.md); None: scheduled on its own.
+    campaign_id: str | None = None
 
     def __post_init__(self) -> None:
         if (  # written out: this runs for every message of a batch

@@ -34,6 +34,7 @@ class ScheduleRequest:
     # False: sent at its time even inside quiet hours (a one-time code); None: they apply.
     quiet_hours: bool | None = None
     tekrar: str | None = None  # an RFC 5545 RRULE: a series (service/series.py)
+    campaign_id: str | None = None  # set by a campaign (docs/campaigns.md), never by a client
 
 
 @dataclasses.dataclass(slots=True)  # not frozen: one per message of a batch, as above

@@ -26,7 +26,9 @@ from whatsapp_scheduler.core import (
 )
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME
+from whatsapp_scheduler.service import campaigns as campaigns_mod
 from whatsapp_scheduler.service import consent as consent_mod
+from whatsapp_scheduler.service import contacts as contacts_mod
 from whatsapp_scheduler.service import validation
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
 from whatsapp_scheduler.service.series import SeriesMixin
@@ -130,6 +132,9 @@ class SchedulerService(SeriesMixin):
         self._quiet_read_at: datetime | None = None
         # SERIES_ALLOW_SUBHOURLY: a series' rule may repeat more often than hourly.
         self.allow_subhourly = allow_subhourly
+        # The address book (docs/contacts.md), on the same store and consent rules.
+        self.contacts = contacts_mod.ContactService(message_store, clock, self.consent)
+        self.campaigns = campaigns_mod.CampaignService(self)  # docs/campaigns.md
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
@@ -290,6 +295,13 @@ class SchedulerService(SeriesMixin):
                 answers.append(list(notes))
         return answers
 
+    async def checks(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:
+        """Per built message: the template catalogue's check, then consent and the 24-hour
+        window (as POST /schedule checks them), in one lookup per sender."""
+        return await self._checks(batch)
+
     def _build_all(
         self,
         requests: Sequence[ScheduleRequest],
@@ -325,10 +337,17 @@ class SchedulerService(SeriesMixin):
             valid.append((index, message))
         return items, valid
 
-    async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
-        """Validate each request on its own and store the valid ones in one transaction."""
-        if len(requests) > MAX_BATCH:
-            raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
+    async def validate_many(
+        self, requests: Sequence[ScheduleRequest]
+    ) -> tuple[
+        list[BatchItem | None],
+        list[tuple[int, messages.ScheduledMessage]],
+        dict[int, tuple[notices.ScheduleWarning, ...]],
+    ]:
+        """Each request validated on its own, as POST /schedule would (the fields, the
+        sender, quiet hours, the template catalogue, consent and the 24-hour window), storing
+        nothing: per index the refusal (None: passed), the messages that passed (moved out of
+        quiet hours), their warnings."""
         known = await self.known_senders(requests)
         categories = await self.template_categories(requests)
         now = self.clock.now()
@@ -351,7 +370,13 @@ class SchedulerService(SeriesMixin):
             moved = moved_for.get(index)
             warnings_for[index] = tuple(answer) if moved is None else (moved, *answer)
             passed.append((index, message))
-        valid = passed
+        return items, passed, warnings_for
+
+    async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
+        """Validate each request on its own and store the valid ones in one transaction."""
+        if len(requests) > MAX_BATCH:
+            raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
+        items, valid, warnings_for = await self.validate_many(requests)
         unique = list({m.id: m for _, m in reversed(valid)}.values())
         stored = {r.message.id: r for r in await self.store.add_many(unique)}
         for index, message in valid:
@@ -403,6 +428,10 @@ class SchedulerService(SeriesMixin):
         moved = message.evolve(due_at=end, run_at=end, status_reason=quiet.REASON)
         note = notices.ScheduleWarning(notices.WarningCode.QUIET_HOURS, text, dict(params))
         return moved, note
+
+    def nudge(self, run_at: datetime) -> None:
+        """Tell the dispatcher that a message is due at `run_at` (after a commit)."""
+        self._after_add([store.AddResult(store.AddStatus.CREATED, _Due(run_at))])  # type: ignore[arg-type]
 
     def _after_add(self, results: Sequence[store.AddResult]) -> None:
         self._after_add_times(
@@ -652,3 +681,10 @@ def _name(request: ScheduleRequest) -> str:
     """The template name a request asks for ('' when it is not a string: refused later)."""
     name = request.template.get("name") if request.template is not None else None
     return name if isinstance(name, str) else ""
+
+
+class _Due:
+    """What `_after_add` reads of a stored message: its `run_at`."""
+
+    def __init__(self, run_at: datetime) -> None:
+        self.run_at = run_at

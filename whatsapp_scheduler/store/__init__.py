@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from whatsapp_scheduler.core import consent, keys, messages
+from whatsapp_scheduler.core import campaigns, consent, contacts, keys, messages
 from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import Sender
@@ -428,6 +428,93 @@ class MessageStore(Protocol):
         """Contacts known to a sender (they wrote to, or have a consent row under, one of
         `phone_number_ids`) in `wa_id` order after `after`; `opted_out` True: only those with
         an opt-out (of anything) there, False: only the others, None: all."""
+        ...
+
+    # -- the address book (docs/contacts.md) ------------------------------------------------
+
+    async def upsert_profiles(
+        self, sender: str, changes: Sequence[contacts.Change], now: datetime
+    ) -> tuple[int, int]:
+        """Create or update contacts of `sender` in one transaction, each setting only its
+        given fields (a phone given twice: the last wins); returns (created, updated)."""
+        ...
+
+    async def get_profile(self, sender: str, phone: str) -> contacts.Profile | None:
+        """The contact `phone` (E.164) of `sender`'s address book, or None."""
+        ...
+
+    async def get_profiles(self, sender: str, phones: Sequence[str]) -> dict[str, contacts.Profile]:
+        """The profiles of these numbers that `sender`'s address book holds."""
+        ...
+
+    async def delete_profile(self, sender: str, phone: str) -> bool:
+        """Remove a contact's profile (its window and consent stay); False: there was none."""
+        ...
+
+    async def list_profiles(
+        self,
+        sender: str,
+        numbers: Sequence[str],
+        *,
+        label: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        text: str | None = None,
+        opted_out: bool | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> ContactPage:
+        """A page of `sender`'s contacts in `wa_id` order after `after`. With `label`,
+        `attributes` ({key: value as `contacts.attribute_text` writes it}) or `text` (in the
+        name, or digits in the number) only address-book contacts; without, also those known
+        only by a window or consent row under `numbers`. `opted_out` as `list_contacts`."""
+        ...
+
+    async def audience_profiles(
+        self,
+        sender: str,
+        labels_any: Collection[str] | None,
+        attributes: Mapping[str, str] | None,
+    ) -> builtins.list[contacts.Profile]:
+        """`sender`'s contacts with any of `labels_any` (None: any) and all of `attributes`,
+        in number order: a campaign's audience."""
+        ...
+
+    # -- campaigns (docs/campaigns.md) -------------------------------------------------------
+
+    async def create_campaign(
+        self, campaign: campaigns.Campaign, batch: Sequence[messages.ScheduledMessage]
+    ) -> int:
+        """The campaign and its messages in one transaction; returns the messages inserted."""
+        ...
+
+    async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None: ...
+
+    async def list_campaigns(
+        self, senders: Sequence[str] | None, after: tuple[datetime, str] | None, limit: int
+    ) -> builtins.list[campaigns.Campaign]:
+        """Newest first (created_at, id), of `senders` if given, after the keyset `after`."""
+        ...
+
+    async def campaign_counts(self, campaign_id: str) -> campaigns.Counts:
+        """The funnel of a campaign's messages, read from the messages."""
+        ...
+
+    async def campaign_messages(
+        self,
+        campaign_id: str,
+        statuses: Sequence[messages.MessageStatus],
+        after: str | None,
+        limit: int,
+    ) -> builtins.list[messages.ScheduledMessage]:
+        """A campaign's messages in id order after `after`, with one of `statuses` (all if
+        empty)."""
+        ...
+
+    async def set_campaign_state(
+        self, campaign_id: str, action: campaigns.Action, now: datetime
+    ) -> int:
+        """Pause, resume or cancel all the campaign's messages that can be, in one UPDATE;
+        returns how many changed."""
         ...
 
     async def claim_events(

@@ -65,6 +65,7 @@ class AppliedReceipt:
     receipt: Receipt  # as applied: its time never before the send (`messages.receipt_time`)
     sender: str | None = None  # the message's sender (`gonderen`), when applied
     category: str | None = None  # the message's category (recorded when scheduled)
+    campaign_id: str | None = None  # the message's campaign, when applied and it has one
 
 
 def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> AppliedReceipt:
@@ -75,8 +76,10 @@ def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> 
     condition too, SQLite's planner chose a status index and scanned every `sent` row.
     """
     sources = receipt_sources(receipt.status)
-    columns = (M.c.id, M.c.status, M.c.wamid, M.c.attempts, M.c.sent_at, M.c.claimed_at,
-               M.c.sender, M.c.category)  # fmt: skip
+    columns = (
+        M.c.id, M.c.status, M.c.wamid, M.c.attempts, M.c.sent_at, M.c.claimed_at, M.c.sender,
+        M.c.category, M.c.campaign_id,
+    )  # fmt: skip
     found = conn.execute(
         sa.select(*columns).where(M.c.wamid == receipt.wamid).with_for_update()
     ).first()
@@ -107,7 +110,13 @@ def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> 
         )
         if conn.execute(update).rowcount == 1:
             return AppliedReceipt(
-                "applied", found.id, found.status, receipt, found.sender, found.category
+                "applied",
+                found.id,
+                found.status,
+                receipt,
+                found.sender,
+                found.category,
+                found.campaign_id,
             )
     if found is not None:
         return AppliedReceipt("stale", found.id, None, receipt)
@@ -116,7 +125,9 @@ def apply_receipt(conn: Connection, receipt: Receipt, received_at: datetime) -> 
     return AppliedReceipt("stale" if known is not None else "unmatched", known, None, receipt)
 
 
-def outcome_event(outcome: Outcome, previous: str, sender: str) -> dict[str, Any]:
+def outcome_event(
+    outcome: Outcome, previous: str, sender: str, campaign_id: str | None = None
+) -> dict[str, Any]:
     """The status event for a send outcome that changed the message's status."""
     return outbox.event_row(
         outcome.message_id,
@@ -130,6 +141,7 @@ def outcome_event(outcome: Outcome, previous: str, sender: str) -> dict[str, Any
         error_text=outcome.error_text,
         sent_as=outcome.sent_as,
         category=outcome.category,
+        campaign_id=campaign_id,
     )
 
 
@@ -149,6 +161,7 @@ def receipt_event(applied: AppliedReceipt, received_at: datetime) -> dict[str, A
         error_code=receipt.error_code,
         error_text=receipt.error_text,
         category=applied.category,
+        campaign_id=applied.campaign_id,
     )
 
 

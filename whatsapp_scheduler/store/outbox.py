@@ -69,8 +69,10 @@ def event_body(
     error_text: str | None = None,
     sent_as: messages.SentAs | None = None,
     category: str | None = None,
+    campaign_id: str | None = None,
 ) -> str:
-    """The JSON of one `message.status` event (compact, keys in a fixed order)."""
+    """The JSON of one `message.status` event (compact, keys in a fixed order); a campaign's
+    message carries `campaign_id` (docs/campaigns.md), others have no such key."""
     error = None
     if status == messages.MessageStatus.FAILED and (error_code is not None or error_text):
         error = {"code": error_code, "message": error_text}
@@ -86,6 +88,8 @@ def event_body(
         "error": error,
         "category": category,
     }
+    if campaign_id is not None:
+        body["campaign_id"] = campaign_id
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 

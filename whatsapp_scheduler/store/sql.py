@@ -35,7 +35,9 @@ from whatsapp_scheduler.store import (
     cursors,
     outbox,
     sql_adds,
+    sql_campaigns,
     sql_consent,
+    sql_contacts,
     sql_keys,
     sql_limits,
     sql_receipts,
@@ -80,6 +82,8 @@ class SqlMessageStore(
     sql_adds.SqlAddsMixin,
     sql_receipts.SqlReceiptsMixin,
     sql_consent.SqlConsentMixin,
+    sql_contacts.SqlContactsMixin,
+    sql_campaigns.SqlCampaignsMixin,
     outbox.SqlOutboxMixin,
     sql_sessions.SqlSessionsMixin,
     sql_senders.SqlSendersMixin,
@@ -489,7 +493,7 @@ class SqlMessageStore(
 
     def _record_chunk(self, conn: Connection, chunk: builtins.list[Outcome]) -> int:
         claims = (
-            sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status, M.c.sender)
+            sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status, M.c.sender, M.c.campaign_id)
             .where(M.c.id.in_([o.message_id for o in chunk]), M.c.status.in_(changes.SENT_FROM))
             .with_for_update()
         )
@@ -518,7 +522,9 @@ class SqlMessageStore(
                 sent_wamids.append(outcome.wamid)
             reported = outcome.status in outbox.REPORTED  # not a retry (back to queued)
             if self.events_enabled and reported and values["status"] != row.status:
-                events.append(changes.outcome_event(outcome, row.status, row.sender))
+                events.append(
+                    changes.outcome_event(outcome, row.status, row.sender, row.campaign_id)
+                )
         for keys, params in groups.items():
             stmt = (
                 sa.update(M)

@@ -172,6 +172,8 @@ messages = sa.Table(
     # Revision 0017 (docs/series.md): the series an occurrence belongs to (NULL: a single
     # message). The occurrence's id is `<series id>@YYYYMMDDTHHMMSS` (its nominal local time).
     sa.Column("series_id", sa.String(128), nullable=True),
+    # Revision 0018 (docs/campaigns.md): the campaign the message belongs to (NULL: none).
+    sa.Column("campaign_id", sa.String(32), nullable=True),
     # "queued and due, soonest first" for the dispatcher's claim, and the expired-lease scan.
     sa.Index("ix_messages_status_run_at", "status", "run_at"),
     # Listing by status in due order (GET /schedule) with keyset paging on (due_at, id).
@@ -186,6 +188,10 @@ messages = sa.Table(
     sa.Index("ix_messages_status_sender_run_at", "status", "sender", "run_at"),
     # A series' occurrences (its queued one, its history).
     sa.Index("ix_messages_series_id", "series_id"),
+    # A campaign's messages: pause / resume / cancel and the funnel's counts by status, its
+    # recipients by status in id order (revision 0018), and all of them in id order.
+    sa.Index("ix_messages_campaign_id_status_id", "campaign_id", "status", "id"),
+    sa.Index("ix_messages_campaign_id_id", "campaign_id", "id"),
 )
 
 # Every edit of a queued message (revision 0017; docs/edits.md): what changed (a JSON object
@@ -448,6 +454,55 @@ templates = sa.Table(
     sa.Column("components", sa.JSON, nullable=False),
     sa.Column("quality", sa.String(16), nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# A sender's address book (revision 0018; core/contacts.py, docs/contacts.md): a contact's
+# profile per sender name and number (E.164 with '+'). `labels` is the sorted list as given
+# back; `contact_labels` holds the same labels one per row, for the label filter's index.
+# The window and consent of the number stay in `contacts` and `consents`.
+contact_book = sa.Table(
+    "contact_book",
+    metadata,
+    sa.Column("sender", sa.String(32), primary_key=True),
+    sa.Column("phone", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=True),
+    sa.Column("language", sa.String(16), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+contact_labels = sa.Table(
+    "contact_labels",
+    metadata,
+    sa.Column("sender", sa.String(32), primary_key=True),
+    sa.Column("label", sa.String(64), primary_key=True),
+    sa.Column("phone", sa.String(32), primary_key=True),
+)
+
+# Campaigns (revision 0018; docs/campaigns.md): one template or text to an audience of
+# contacts, each recipient a row of `messages` with `campaign_id`. `spec` is the request as
+# validated (content, audience, time); the status follows the messages (`paused_at`,
+# `cancelled_at` record the last pause and the cancel).
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("sender", sa.String(32), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("recipients", sa.Integer, nullable=False),
+    sa.Column("refused", sa.Integer, nullable=False),
+    sa.Column("shifted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("first_due_at", UtcDateTime, nullable=True),
+    sa.Column("last_due_at", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=True),
+    sa.Column("paused_at", UtcDateTime, nullable=True),
+    sa.Column("cancelled_at", UtcDateTime, nullable=True),
+    sa.Index("ix_campaigns_sender_created_at", "sender", "created_at"),
 )
 
 #: Columns of `messages` whose `ScheduledMessage` field has another name.

@@ -12,7 +12,15 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from whatsapp_scheduler import store
-from whatsapp_scheduler.core import consent, errors, keys, messages, recurrence
+from whatsapp_scheduler.core import (
+    campaigns,
+    consent,
+    contacts,
+    errors,
+    keys,
+    messages,
+    recurrence,
+)
 from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME, Sender
@@ -43,6 +51,8 @@ class InMemoryMessageStore:
         self.templates: dict[tuple[str, str, str], CatalogueTemplate] = {}  # (waba, name, lang)
         self.edit_rows: list[store.Edit] = []
         self.series: dict[str, store.Series] = {}
+        self.profiles: dict[tuple[str, str], contacts.Profile] = {}  # (sender, phone)
+        self.campaigns: dict[str, campaigns.Campaign] = {}
 
     async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
         (result,) = await self.add_many([message])
@@ -294,6 +304,7 @@ class InMemoryMessageStore:
                         outcome.finished_at,
                         gonderen=current.sender,
                         previous=current.status,
+                        campaign_id=current.campaign_id,
                         wamid=outcome.wamid,
                         error_code=outcome.error_code,
                         error_text=outcome.error_text,
@@ -510,6 +521,7 @@ class InMemoryMessageStore:
                 at,
                 gonderen=target.sender,
                 previous=target.status,
+                campaign_id=target.campaign_id,
                 wamid=receipt.wamid,
                 category=target.category,
                 error_code=receipt.error_code,
@@ -637,6 +649,176 @@ class InMemoryMessageStore:
         wa_ids = sorted(w for w in known if after is None or w > after)
         page = wa_ids[:limit]
         return store.ContactPage(page, page[-1] if len(wa_ids) > limit and page else None)
+
+    # -- the address book ---------------------------------------------------------------
+
+    async def upsert_profiles(
+        self, sender: str, changes: Sequence[contacts.Change], now: datetime
+    ) -> tuple[int, int]:
+        created = updated = 0
+        for change in {c.phone: c for c in changes}.values():
+            current = self.profiles.get((sender, change.phone))
+            created, updated = (created + 1, updated) if current is None else (created, updated + 1)
+            self.profiles[(sender, change.phone)] = contacts.apply(current, sender, change, now)
+        return created, updated
+
+    async def get_profile(self, sender: str, phone: str) -> contacts.Profile | None:
+        return self.profiles.get((sender, phone))
+
+    async def get_profiles(self, sender: str, phones: Sequence[str]) -> dict[str, contacts.Profile]:
+        return {p: self.profiles[(sender, p)] for p in phones if (sender, p) in self.profiles}
+
+    async def delete_profile(self, sender: str, phone: str) -> bool:
+        return self.profiles.pop((sender, phone), None) is not None
+
+    async def list_profiles(
+        self,
+        sender: str,
+        numbers: Sequence[str],
+        *,
+        label: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        text: str | None = None,
+        opted_out: bool | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> store.ContactPage:
+        def matches(p: contacts.Profile) -> bool:
+            if label is not None and label not in p.labels:
+                return False
+            for key, value in (attributes or {}).items():
+                if contacts.attribute_text(p.attributes.get(key)) != value:
+                    return False
+            if text is not None:
+                digits = "".join(ch for ch in text if ch.isdigit())
+                in_name = p.name is not None and text.lower() in p.name.lower()
+                whole = len(digits) == len(text.strip().lstrip("+").replace(" ", ""))
+                if not in_name and not (digits and whole and digits in p.phone):
+                    return False
+            return True
+
+        known = {p.phone[1:] for (s, _), p in self.profiles.items() if s == sender and matches(p)}
+        if label is None and not attributes and text is None:
+            page = await self.list_contacts(numbers, None, None, 1_000_000)
+            known |= set(page.wa_ids)
+        if opted_out is not None:
+            out = set((await self.list_contacts(numbers, True, None, 1_000_000)).wa_ids)
+            known = {w for w in known if (w in out) == opted_out}
+        wa_ids = sorted(w for w in known if after is None or w > after)
+        more = len(wa_ids) > limit
+        wa_ids = wa_ids[:limit]
+        return store.ContactPage(wa_ids, wa_ids[-1] if more and wa_ids else None)
+
+    async def audience_profiles(
+        self,
+        sender: str,
+        labels_any: Collection[str] | None,
+        attributes: Mapping[str, str] | None,
+    ) -> builtins.list[contacts.Profile]:
+        found = []
+        for (s, _), p in sorted(self.profiles.items()):
+            if s != sender or (labels_any and not set(labels_any) & set(p.labels)):
+                continue
+            if all(
+                contacts.attribute_text(p.attributes.get(k)) == v
+                for k, v in (attributes or {}).items()
+            ):
+                found.append(p)
+        return found
+
+    # -- campaigns -----------------------------------------------------------------------
+
+    async def create_campaign(
+        self, campaign: campaigns.Campaign, batch: Sequence[messages.ScheduledMessage]
+    ) -> int:
+        self.campaigns[campaign.id] = campaign
+        fresh = [m for m in batch if m.id not in self.rows]
+        for m in fresh:
+            self.rows[m.id] = m
+        return len(fresh)
+
+    async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:
+        return self.campaigns.get(campaign_id)
+
+    async def list_campaigns(
+        self, senders: Sequence[str] | None, after: tuple[datetime, str] | None, limit: int
+    ) -> builtins.list[campaigns.Campaign]:
+        ordered = sorted(self.campaigns.values(), key=lambda c: (c.created_at, c.id), reverse=True)
+        return [
+            c
+            for c in ordered
+            if (senders is None or c.sender in senders)
+            and (after is None or (c.created_at, c.id) < after)
+        ][:limit]
+
+    async def campaign_counts(self, campaign_id: str) -> campaigns.Counts:
+        mine = [m for m in self.rows.values() if m.campaign_id == campaign_id]
+        statuses: dict[str, int] = {}
+        failed: dict[int | None, int] = {}
+        reasons: dict[str | None, int] = {}
+        for m in mine:
+            statuses[str(m.status)] = statuses.get(str(m.status), 0) + 1
+            if m.status == Status.FAILED:
+                failed[m.last_error_code] = failed.get(m.last_error_code, 0) + 1
+            if m.status == Status.CANCELLED:
+                reasons[m.status_reason] = reasons.get(m.status_reason, 0) + 1
+        sent = [m.sent_at for m in mine if m.sent_at is not None]
+        return campaigns.Counts(
+            statuses, failed, reasons, min(sent) if sent else None, max(sent) if sent else None
+        )
+
+    async def campaign_messages(
+        self,
+        campaign_id: str,
+        statuses: Sequence[messages.MessageStatus],
+        after: str | None,
+        limit: int,
+    ) -> builtins.list[messages.ScheduledMessage]:
+        return sorted(
+            (
+                m
+                for m in self.rows.values()
+                if m.campaign_id == campaign_id
+                and (not statuses or m.status in statuses)
+                and (after is None or m.id > after)
+            ),
+            key=lambda m: m.id,
+        )[:limit]
+
+    async def set_campaign_state(
+        self, campaign_id: str, action: campaigns.Action, now: datetime
+    ) -> int:
+        extra: dict[str, object] = {}
+        if action == campaigns.Action.PAUSE:
+            source, target = {Status.QUEUED}, Status.PAUSED
+        elif action == campaigns.Action.RESUME:
+            source, target = {Status.PAUSED}, Status.QUEUED
+        else:
+            source, target = {Status.QUEUED, Status.PAUSED}, Status.CANCELLED
+            extra = {"status_reason": "campaign_cancelled", "cancelled_at": now}
+        count = 0
+        for key, m in list(self.rows.items()):
+            if m.campaign_id == campaign_id and m.status in source:
+                self.rows[key] = m.evolve(status=target, updated_at=now, **extra)
+                count += 1
+                if target == Status.CANCELLED:
+                    self._emit(
+                        outbox.event_row(
+                            m.id, Status.CANCELLED, now, now, gonderen=m.sender,
+                            previous=None, campaign_id=campaign_id,
+                        )
+                    )  # fmt: skip
+        current = self.campaigns.get(campaign_id)
+        if current is not None:
+            changes: dict[str, datetime | None] = (
+                {"paused_at": now}
+                if action == campaigns.Action.PAUSE
+                else {"paused_at": None}
+                if action == campaigns.Action.RESUME
+                else {"cancelled_at": now}
+            )
+            self.campaigns[campaign_id] = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+        return count
 
     def _emit(self, row: dict[str, object]) -> None:
         if self.events_enabled:

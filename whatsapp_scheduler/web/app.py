@@ -21,6 +21,7 @@ from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.web import deps, headers, limits, throttle
 from whatsapp_scheduler.web.routes import (
+    campaigns,
     contacts,
     dashboard,
     docs,
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(senders.router)
     app.include_router(series.router)
     app.include_router(contacts.router)
+    app.include_router(campaigns.router)
     app.include_router(keys.router)
     app.include_router(templates_routes.router)
     app.include_router(docs.router)

@@ -9,12 +9,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 DEFAULT_LIMIT = 64 * 1024
 BATCH_LIMIT = 1024 * 1024
 WEBHOOK_LIMIT = 4 * 1024 * 1024  # Meta's webhook payloads reach 3 MB
+#: POST /contacts and /contacts/import: 10,000 contacts with names, labels and attributes.
+CONTACTS_LIMIT = 16 * 1024 * 1024
 
 
 def limit_for(path: str) -> int:
     path = path.rstrip("/")
     if path == "/webhook":
         return WEBHOOK_LIMIT
+    if path in {"/contacts", "/contacts/import"}:
+        return CONTACTS_LIMIT
+    if path == "/campaigns":
+        return BATCH_LIMIT
     return BATCH_LIMIT if path.endswith("/batch") else DEFAULT_LIMIT
 
 

@@ -89,7 +89,7 @@ async def upcoming(
     try:
         filters = _history_query(
             request, session, svc, "", recipient, date_from, date_to, gonderen,
-            statuses=(Status.QUEUED,), newest_first=False,
+            statuses=(Status.QUEUED, Status.PAUSED), newest_first=False,
         )  # fmt: skip
         page = await svc.list(
             dataclasses.replace(filters, cursor=cursor, count_up_to=dashboard.COUNT_UP_TO)

@@ -32,6 +32,7 @@ SERIES = (
     ("sent", "#93c9bd"),
     ("sending", "#c9a227"),
     ("queued", "#e3cf8a"),
+    ("paused", "#b8a8d9"),
     ("failed", "#b3261e"),
     ("cancelled", "#8a9096"),
 )

@@ -1,0 +1,139 @@
+"""Campaigns (issue 19) against real `whatsapp-scheduler serve` subprocesses on SQLite files.
+
+    .venv/bin/python bench/bench_campaign.py [--recipients 100000] [--samples 200]
+
+1. The same N messages two ways, each on a fresh database, in one run: one POST /campaigns to N
+   stored contacts (label `bench`, `{{name}}` in the text; the answer comes when every message
+   is durable), and POST /schedule/batch with 1,000 per request from 4 clients (the client
+   building the same texts). Prints both times and the ratio.
+2. With that campaign stored: GET /campaigns/{id} (the funnel, counted from the messages) and
+   GET /campaigns/{id}/messages?status=queued (a page of 100) p50 / p99 over `--samples`.
+
+Loading the contacts (POST /contacts, 10,000 per request) is set-up, timed apart. The load
+generator is this process (aiohttp), the service another: on 2 cores they share the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import benchservice  # bench/ is on sys.path when a benchmark runs as a script
+
+KEY = "bench-api-key-0123456789abcdef"
+TIMEOUT = aiohttp.ClientTimeout(total=1800)
+DAY = "2030-01-01"
+
+
+def phone(i: int) -> str:
+    return f"+90555{i:07d}"
+
+
+async def load_contacts(url: str, n: int) -> float:
+    headers = {"X-API-Key": KEY}
+    began = time.perf_counter()
+    async with aiohttp.ClientSession(url, headers=headers, timeout=TIMEOUT) as session:
+        for start in range(0, n, 10_000):
+            chunk = [
+                {"phone": phone(i), "name": f"Kişi {i}", "labels": ["bench"]}
+                for i in range(start, min(n, start + 10_000))
+            ]
+            async with session.post("/contacts", json={"contacts": chunk}) as response:
+                answer = await response.json()
+                assert answer["stored"] == len(chunk), answer
+    return time.perf_counter() - began
+
+
+async def create_campaign(url: str, n: int) -> tuple[float, str]:
+    headers = {"X-API-Key": KEY}
+    body = {
+        "name": "bench",
+        "mesaj": "Merhaba {{name}}, benchmark",
+        "audience": {"labels": ["bench"]},
+        "tarih": DAY,
+        "saat": "09:00",
+    }
+    async with aiohttp.ClientSession(url, headers=headers, timeout=TIMEOUT) as session:
+        began = time.perf_counter()
+        async with session.post("/campaigns", json=body) as response:
+            answer = await response.json()
+        took = time.perf_counter() - began
+    assert answer["recipients"] == n, {k: answer.get(k) for k in ("recipients", "reasons")}
+    return took, str(answer["id"])
+
+
+async def post_batches(url: str, n: int, clients: int = 4) -> float:
+    headers = {"X-API-Key": KEY}
+    counter = iter(range(0, n, 1000))
+    async with aiohttp.ClientSession(url, headers=headers, timeout=TIMEOUT) as session:
+
+        async def client() -> None:
+            for start in counter:
+                payload = {
+                    "messages": [
+                        {"id": f"b-{i}", "alici": phone(i), "tarih": DAY, "saat": "09:00",
+                         "mesaj": f"Merhaba Kişi {i}, benchmark"}
+                        for i in range(start, min(n, start + 1000))
+                    ]
+                }  # fmt: skip
+                async with session.post("/schedule/batch", json=payload) as response:
+                    result = await response.json()
+                    assert result["refused"] == 0, result["results"][0]
+
+        began = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return time.perf_counter() - began
+
+
+async def latency(url: str, path: str, samples: int) -> tuple[float, float]:
+    headers = {"X-API-Key": KEY}
+    times = []
+    async with aiohttp.ClientSession(url, headers=headers, timeout=TIMEOUT) as session:
+        for _ in range(samples):
+            began = time.perf_counter()
+            async with session.get(path) as response:
+                assert response.status == 200, await response.text()
+                await response.read()
+            times.append((time.perf_counter() - began) * 1000)
+    times.sort()
+    return statistics.median(times), times[max(0, int(len(times) * 0.99) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args()
+    n = args.recipients
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url, _ = benchservice.start(Path(tmp) / "batch.db", KEY)
+        try:
+            batch = asyncio.run(post_batches(url, n))
+        finally:
+            benchservice.stop(proc)
+        proc, url, _ = benchservice.start(Path(tmp) / "campaign.db", KEY)
+        try:
+            loading = asyncio.run(load_contacts(url, n))
+            created, cid = asyncio.run(create_campaign(url, n))
+            funnel = asyncio.run(latency(url, f"/campaigns/{cid}", args.samples))
+            page = asyncio.run(
+                latency(url, f"/campaigns/{cid}/messages?status=queued&limit=100", args.samples)
+            )
+        finally:
+            benchservice.stop(proc)
+    print(f"recipients                          {n:,}")
+    print(f"contacts loaded (set-up)            {loading:.2f} s")
+    print(f"POST /schedule/batch (1,000 x 4)    {batch:.2f} s  ({n / batch:,.0f} msg/s)")
+    print(f"POST /campaigns (one request)       {created:.2f} s  ({n / created:,.0f} msg/s)")
+    print(f"ratio batch / campaign              {batch / created:.2f}x")
+    print(f"GET /campaigns/{{id}}  p50 / p99      {funnel[0]:.1f} / {funnel[1]:.1f} ms")
+    print(f"GET .../messages page p50 / p99     {page[0]:.1f} / {page[1]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

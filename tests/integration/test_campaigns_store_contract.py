@@ -1,0 +1,82 @@
+"""Campaigns in every MessageStore (in-memory, SQLite file, PostgreSQL): the campaign and its
+messages in one bulk insert, pause / resume / cancel as one statement each (a paused message
+is never claimed), the funnel's counts and the recipients' keyset pages (docs/campaigns.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.conftest import START
+from whatsapp_scheduler import testing
+from whatsapp_scheduler.core import campaigns, messages
+
+S = messages.MessageStatus
+LEASE = START + timedelta(minutes=1)
+
+
+def _campaign(cid: str = "cmp_1", **kw: object) -> campaigns.Campaign:
+    values: dict[str, object] = {
+        "id": cid,
+        "name": "n",
+        "sender": "default",
+        "spec": {"content": {"mesaj": "hi"}},
+        "recipients": 3,
+        "refused": 0,
+        "created_at": START,
+    }
+    values.update(kw)
+    return campaigns.Campaign(**values)  # type: ignore[arg-type]
+
+
+def _messages(cid: str, n: int) -> list[messages.ScheduledMessage]:
+    return [
+        testing.make_message(f"{cid}-{i:07d}", START, recipient=f"+9055500{i:05d}", campaign_id=cid)
+        for i in range(n)
+    ]
+
+
+async def test_create_pause_resume_cancel_and_count(any_store):
+    assert await any_store.create_campaign(_campaign(), _messages("cmp_1", 3)) == 3
+    await any_store.add(testing.make_message("plain", START))
+    found = await any_store.get_campaign("cmp_1")
+    assert (found.name, found.recipients, found.spec) == ("n", 3, {"content": {"mesaj": "hi"}})
+    assert await any_store.set_campaign_state("cmp_1", campaigns.Action.PAUSE, START) == 3
+    claimed = await any_store.claim_due(START, 10, "w", LEASE)
+    assert [m.id for m in claimed] == ["plain"]  # paused messages are never claimed
+    counts = await any_store.campaign_counts("cmp_1")
+    assert counts.statuses == {"paused": 3}
+    assert (await any_store.get_campaign("cmp_1")).paused_at == START
+    assert await any_store.set_campaign_state("cmp_1", campaigns.Action.RESUME, START) == 3
+    (one,) = await any_store.claim_due(START, 1, "w", LEASE)
+    assert one.campaign_id == "cmp_1"
+    assert await any_store.set_campaign_state("cmp_1", campaigns.Action.CANCEL, START) == 2
+    counts = await any_store.campaign_counts("cmp_1")
+    assert counts.statuses == {"sending": 1, "cancelled": 2}
+    assert counts.cancelled == {"campaign_cancelled": 2}
+    assert (await any_store.get(one.id)).status == S.SENDING  # claimed first: not cancelled
+    assert (await any_store.get("plain")).status == S.SENDING  # another message: untouched
+
+
+async def test_pages_and_list(any_store):
+    await any_store.create_campaign(_campaign("cmp_a"), _messages("cmp_a", 5))
+    await any_store.create_campaign(
+        _campaign("cmp_b", created_at=START + timedelta(seconds=1)), _messages("cmp_b", 2)
+    )
+    first = await any_store.campaign_messages("cmp_a", [], None, 2)
+    assert [m.id for m in first] == ["cmp_a-0000000", "cmp_a-0000001"]
+    rest = await any_store.campaign_messages("cmp_a", [S.QUEUED], first[-1].id, 10)
+    assert [m.id[-1] for m in rest] == ["2", "3", "4"]
+    assert await any_store.campaign_messages("cmp_a", [S.FAILED], None, 10) == []
+    listed = await any_store.list_campaigns(None, None, 10)
+    assert [c.id for c in listed] == ["cmp_b", "cmp_a"]
+    after = await any_store.list_campaigns(["default"], (listed[0].created_at, "cmp_b"), 10)
+    assert [c.id for c in after] == ["cmp_a"]
+    assert await any_store.list_campaigns(["shop"], None, 10) == []
+
+
+async def test_twenty_thousand_recipients_in_one_transaction(any_store):
+    batch = _messages("cmp_big", 20_000)
+    assert await any_store.create_campaign(_campaign("cmp_big"), batch) == 20_000
+    counts = await any_store.campaign_counts("cmp_big")
+    assert counts.statuses == {"queued": 20_000}
+    assert await any_store.set_campaign_state("cmp_big", campaigns.Action.PAUSE, START) == 20_000

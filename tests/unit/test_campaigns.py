@@ -1,0 +1,68 @@
+"""Placeholders, the DST rule and the campaign status (core/campaigns.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.conftest import START
+from whatsapp_scheduler.core import campaigns, contacts, errors
+
+PROFILE = contacts.Profile(
+    "default", "+905551110001", name="Ayşe", attributes={"n": 3, "vip": True, "a": {"b": "x"}}
+)
+
+
+def test_render_fills_fields_defaults_and_leaves_metas_own_markers():
+    value = {"p": ["{{ name }}", "{{attributes.n}}", "{{attributes.vip}}", "{{attributes.a.b}}"],
+             "q": "{{attributes.city|İzmir}} {{1}} {{phone}}"}  # fmt: skip
+    assert campaigns.render(value, PROFILE) == {
+        "p": ["Ayşe", "3", "true", "x"],
+        "q": "İzmir {{1}} +905551110001",
+    }
+    with pytest.raises(campaigns.Missing) as missing:
+        campaigns.render("{{language}}", PROFILE)
+    assert missing.value.path == "language"
+
+
+def test_unknown_placeholders_are_refused_naming_the_field():
+    campaigns.check_paths({"x": "{{attributes.ok|d}} {{2}}"}, "template")
+    with pytest.raises(errors.ValidationFailed) as refused:
+        campaigns.check_paths(["{{surname}}"], "template")
+    assert refused.value.field == "template"
+
+
+def test_a_local_time_in_a_dst_gap_moves_to_the_next_minute_that_exists():
+    new_york = ZoneInfo("America/New_York")
+    assert campaigns.local_due(date(2026, 3, 8), time(2, 30), new_york) == (
+        datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+        True,
+    )
+    assert campaigns.local_due(date(2026, 3, 9), time(9, 0), new_york) == (
+        datetime(2026, 3, 9, 13, 0, tzinfo=UTC),
+        False,
+    )
+    # The repeated hour (2026-11-01 01:30 happens twice): the first.
+    assert campaigns.local_due(date(2026, 11, 1), time(1, 30), new_york)[0] == datetime(
+        2026, 11, 1, 5, 30, tzinfo=UTC
+    )
+
+
+def test_the_status_follows_the_messages():
+    c = campaigns.Campaign("cmp", "n", "default", {}, 3, 0, START)
+
+    def status(**counts: int) -> str:
+        return str(campaigns.status_of(c, campaigns.Counts(counts, {}, {}, None, None)))
+
+    assert status(queued=3) == "scheduled"
+    assert status(queued=2, sent=1) == "sending"
+    assert status(queued=2, sending=1) == "sending"
+    assert status(paused=2, read=1) == "paused"
+    assert status(read=2, failed=1) == "completed"
+    cancelled = campaigns.Campaign("cmp", "n", "default", {}, 3, 0, START, cancelled_at=START)
+    assert (
+        str(campaigns.status_of(cancelled, campaigns.Counts({"sent": 1}, {}, {}, None, None)))
+        == "cancelled"
+    )

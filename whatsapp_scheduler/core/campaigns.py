@@ -1,0 +1,170 @@
+"""Campaigns (docs/campaigns.md): one template or text to an audience of contacts. Pure.
+
+The content's strings may name contact fields, `{{name}}`, `{{attributes.appointment}}`, with
+a default after `|` (`{{attributes.city|Istanbul}}`); `render` fills them in per contact. A
+campaign's status follows its messages' (`status_of`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from whatsapp_scheduler.core import contacts, errors
+
+#: `{{ path }}` or `{{ path | default }}`: path = name, language, timezone, phone or
+#: attributes.key(.key ...).
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]*?)\s*(?:\|([^{}]*))?\}\}")
+_PATH = re.compile(
+    r"\A(?:name|language|timezone|phone|attributes(?:\.[A-Za-z_][A-Za-z0-9_]{0,63}){1,4})\Z"
+)
+PATH_RULE = (
+    "a placeholder names name, language, timezone, phone or attributes.<key> (with an "
+    "optional |default)"
+)
+#: The explicit phones of one audience, and the recipients of one campaign.
+MAX_PHONES = 10_000
+MAX_RECIPIENTS = 1_000_000
+MAX_PACING = timedelta(days=7)
+
+
+class Status(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Action(enum.StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Campaign:
+    id: str
+    name: str
+    sender: str
+    spec: Mapping[str, Any]  # the request as validated (content, audience, time)
+    recipients: int
+    refused: int
+    created_at: datetime
+    shifted: int = 0  # local times moved past a DST gap
+    first_due_at: datetime | None = None
+    last_due_at: datetime | None = None
+    created_by: str | None = None
+    paused_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Counts:
+    """A campaign's funnel: messages by status, failed by Meta's error code (None: no code),
+    cancelled by reason, and the first and last send."""
+
+    statuses: Mapping[str, int]
+    failed: Mapping[int | None, int]
+    cancelled: Mapping[str | None, int]
+    first_sent_at: datetime | None
+    last_sent_at: datetime | None
+
+
+def status_of(campaign: Campaign, counts: Counts) -> Status:
+    """scheduled (nothing sent yet), sending, paused, completed (nothing left to send) or
+    cancelled, from the messages' statuses."""
+    by = counts.statuses
+    if campaign.cancelled_at is not None:
+        return Status.CANCELLED
+    if by.get("paused", 0):
+        return Status.PAUSED
+    left = by.get("queued", 0) + by.get("sending", 0)
+    if not left:
+        return Status.COMPLETED
+    started = sum(by.get(s, 0) for s in ("sending", "sent", "delivered", "read", "failed"))
+    return Status.SENDING if started else Status.SCHEDULED
+
+
+def check_paths(value: Any, field: str) -> None:
+    """Every placeholder in the strings of `value` names a contact field; ValidationFailed
+    naming `field` otherwise."""
+    for text in _strings(value):
+        for found in PLACEHOLDER.finditer(text):
+            path = found.group(1)
+            if path.isdigit():
+                continue  # {{1}}: Meta's own positional marker, left as it is
+            if not _PATH.match(path):
+                raise errors.ValidationFailed(field, f"{{{{{path}}}}}: {PATH_RULE}")
+
+
+class Missing(Exception):
+    """A placeholder without a default names a field the contact lacks."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def render(value: Any, profile: contacts.Profile) -> Any:
+    """`value` (a text or a template's JSON) with each placeholder replaced by the contact's
+    field (numbers and booleans as JSON writes them), else its default; raises Missing."""
+    if isinstance(value, str):
+        if "{{" not in value:
+            return value
+
+        def one(found: re.Match[str]) -> str:
+            path, default = found.group(1), found.group(2)
+            if path.isdigit():
+                return found.group(0)
+            present, item = contacts.field_value(profile, path)
+            text = contacts.attribute_text(item) if present else None
+            if text is None or text == "":
+                if default is None:
+                    raise Missing(path)
+                return default.strip()
+            return text
+
+        return PLACEHOLDER.sub(one, value)
+    if isinstance(value, Mapping):
+        return {k: render(v, profile) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, profile) for v in value]
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def local_due(day: date, wall: time, zone: ZoneInfo) -> tuple[datetime, bool]:
+    """The instant of `wall` on `day` in `zone`; a time the clocks skip (a DST gap) becomes
+    the next minute that exists (True: it was moved). A repeated time: its first occurrence."""
+    from datetime import UTC
+
+    local = datetime.combine(day, wall, tzinfo=zone)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return instant, False
+    probe = local.replace(second=0, microsecond=0)
+    for _ in range(24 * 60):
+        probe = (probe.replace(tzinfo=None) + timedelta(minutes=1)).replace(tzinfo=zone)
+        moved = probe.astimezone(UTC)
+        if moved.astimezone(zone).replace(tzinfo=None) == probe.replace(tzinfo=None):
+            return moved, True
+    return instant, False  # no zone skips a whole day at once

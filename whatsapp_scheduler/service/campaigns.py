@@ -1,0 +1,456 @@
+"""Campaign use cases (docs/campaigns.md): one template or text to an audience of contacts at
+an absolute time or at a local time in each contact's own zone, optionally paced.
+
+Creating one builds every recipient's message with the same rules as POST /schedule (the
+first by `SchedulerService.build`, the rest by `validation.build_like`; then the template
+catalogue, consent and the 24-hour window for all) and answers with the recipients and the
+refused ones; unless `dry_run`, the campaign
+and its messages are then stored in one transaction (`store.create_campaign`, bulk inserts).
+The messages table stays the queue: the dispatcher sends them like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from whatsapp_scheduler import store
+from whatsapp_scheduler.core import (
+    campaigns,
+    contacts,
+    errors,
+    localtime,
+    messages,
+    notices,
+    recipients,
+)
+from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.service import consent as consent_mod
+from whatsapp_scheduler.service import validation
+from whatsapp_scheduler.service.requests import ScheduleRequest
+
+
+class Scheduling(Protocol):
+    """What campaigns use of `SchedulerService` (kept apart: no import cycle)."""
+
+    store: store.MessageStore
+    clock: clock_mod.Clock
+    consent: consent_mod.ConsentService
+    default_timezone: str
+    default_region: str
+
+    def nudge(self, run_at: datetime) -> None: ...
+
+    async def sender_states(self) -> Mapping[str, bool] | None: ...
+
+    def build(
+        self,
+        request: ScheduleRequest,
+        now: datetime,
+        known_senders: Mapping[str, bool] | None = None,
+        categories: Mapping[tuple[str, str], str] | None = None,
+    ) -> messages.ScheduledMessage: ...
+
+    async def known_senders(
+        self, requests: Sequence[ScheduleRequest]
+    ) -> Mapping[str, bool] | None: ...
+
+    async def template_categories(
+        self, requests: Sequence[ScheduleRequest]
+    ) -> Mapping[tuple[str, str], str]: ...
+
+    async def checks(
+        self, batch: Sequence[messages.ScheduledMessage]
+    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]: ...
+
+
+logger = logging.getLogger(__name__)
+
+#: Refusals listed one by one in the answer (all are counted by reason).
+MAX_LISTED = 1000
+
+
+@dataclasses.dataclass(slots=True)
+class CampaignRequest:
+    name: str
+    tarih: str
+    saat: str
+    gonderen: str | None = None
+    mesaj: str | None = None
+    template: Mapping[str, Any] | None = None
+    labels: Sequence[str] | None = None
+    attributes: Mapping[str, Any] | None = None
+    phones: Sequence[str] | None = None
+    timezone: str | None = None
+    local_time: bool = False
+    pacing_minutes: int | None = None
+    dry_run: bool = False
+    created_by: str | None = None
+    allowed_senders: frozenset[str] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refusal:
+    phone: str
+    reason: str  # a code: opted_out, missing_field, past, template, invalid_phone, ...
+    field: str
+    rule: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Created:
+    campaign: campaigns.Campaign
+    refusals: list[Refusal]
+    reasons: dict[str, int]
+    stored: bool
+
+
+def reason_of(error: errors.SchedulerError) -> str:
+    if isinstance(error, consent_mod.OptedOut):
+        return "opted_out"
+    if isinstance(error, errors.ValidationFailed):
+        field = error.field.split(".", 1)[0].split("[", 1)[0]
+        return {
+            "alici": "invalid_phone",
+            "tarih": "time",
+            "saat": "time",
+            "template": "template",
+            "mesaj": "content",
+            "gonderen": "sender",
+        }.get(field, field)
+    return "conflict" if isinstance(error, errors.Conflict) else "refused"
+
+
+class CampaignService:
+    def __init__(self, scheduler: Scheduling) -> None:
+        self.scheduler = scheduler
+        self.store = scheduler.store
+        self.clock = scheduler.clock
+
+    async def _sender(self, gonderen: str | None, allowed: frozenset[str] | None) -> str:
+        sender, _ = await self.scheduler.consent.sender_numbers(gonderen, allowed)
+        return sender
+
+    async def create(self, request: CampaignRequest) -> Created:
+        name = (request.name or "").strip()
+        if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+            raise errors.ValidationFailed("name", "1-200 characters, no control characters")
+        sender = await self._sender(request.gonderen, request.allowed_senders)
+        states = await self.scheduler.sender_states()
+        if states is not None and states.get(sender) is False:
+            raise errors.ValidationFailed(
+                "gonderen", f"sender {sender!r} is disabled (PATCH /senders/{sender} enables it)"
+            )
+        if (request.mesaj is None) == (request.template is None):
+            raise errors.ValidationFailed("mesaj", "give either mesaj or template, not both")
+        content: Any = request.mesaj if request.mesaj is not None else dict(request.template or {})
+        campaigns.check_paths(content, "mesaj" if request.mesaj is not None else "template")
+        zone_name = request.timezone or self.scheduler.default_timezone
+        zone = localtime.parse_zone(zone_name)
+        day = localtime.parse_date(request.tarih)
+        wall = localtime.parse_time(request.saat)
+        pacing = timedelta(minutes=request.pacing_minutes or 0)
+        if pacing < timedelta(0) or pacing > campaigns.MAX_PACING:
+            raise errors.ValidationFailed("pacing_minutes", "between 0 and 10080 (7 days)")
+        start = None if request.local_time else localtime.to_utc(day, wall, zone)
+        audience, refusals = await self._audience(request, sender)
+        if not audience and not refusals:
+            raise errors.ValidationFailed(
+                "audience", "matches no contact (check the labels, attributes and phones)"
+            )
+        if len(audience) > campaigns.MAX_RECIPIENTS:
+            raise errors.ValidationFailed(
+                "audience",
+                f"matches {len(audience):,} contacts; at most "
+                f"{campaigns.MAX_RECIPIENTS:,} per campaign",
+            )
+        campaign_id = "cmp_" + secrets.token_hex(8)
+        built = await asyncio.to_thread(_render_all, content, audience, refusals)
+        # CPU-bound for a large audience: on a thread, so the event loop (other requests, the
+        # dispatcher) keeps running between the GIL's switches.
+        requests, dues, shifted = await asyncio.to_thread(
+            self._requests, request, built, campaign_id, sender, start, pacing
+        )
+        batch = await self._build(requests, dues, refusals)
+        reasons: dict[str, int] = {}
+        for r in refusals:
+            reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        now = self.clock.now()
+        spec = {
+            "content": {"mesaj": request.mesaj}
+            if request.mesaj is not None
+            else {"template": dict(request.template or {})},
+            "audience": {
+                "labels": list(request.labels or []),
+                "attributes": dict(request.attributes or {}),
+                "phones": len(request.phones or []),
+            },
+            "time": {
+                "tarih": request.tarih,
+                "saat": request.saat,
+                "timezone": zone_name,
+                "local_time": request.local_time,
+                "pacing_minutes": request.pacing_minutes or 0,
+            },
+        }
+        campaign = campaigns.Campaign(
+            id=campaign_id,
+            name=name,
+            sender=sender,
+            spec=spec,
+            recipients=len(batch),
+            refused=len(refusals),
+            shifted=shifted,
+            first_due_at=min((m.due_at for m in batch), default=None),
+            last_due_at=max((m.due_at for m in batch), default=None),
+            created_at=now,
+            created_by=request.created_by,
+        )
+        stored = False
+        if not request.dry_run and batch:
+            await self.store.create_campaign(campaign, batch)
+            stored = True
+            self.scheduler.nudge(min(m.run_at for m in batch))
+            logger.info(
+                "campaign created",
+                extra={"campaign": campaign_id, "recipients": len(batch), "refused": len(refusals)},
+            )
+        return Created(campaign, refusals, reasons, stored)
+
+    def _requests(
+        self,
+        request: CampaignRequest,
+        built: list[tuple[contacts.Profile, Any]],
+        campaign_id: str,
+        sender: str,
+        start: datetime | None,
+        pacing: timedelta,
+    ) -> tuple[list[ScheduleRequest], list[datetime], int]:
+        """Each recipient's request: due at `start` (absolute) or at the local time in the
+        contact's own zone (DST gap: the next minute that exists, counted), plus its share of
+        the pacing; `tarih`/`saat` in the zone it is due in."""
+        zone_name = request.timezone or self.scheduler.default_timezone
+        zone = localtime.parse_zone(zone_name)
+        day = localtime.parse_date(request.tarih)
+        wall = localtime.parse_time(request.saat)
+        shifted = 0
+        step = pacing / max(len(built) - 1, 1) if len(built) > 1 else timedelta(0)
+        requests: list[ScheduleRequest] = []
+        dues: list[datetime] = []
+        wall_of: dict[tuple[str, datetime], tuple[str, str, str]] = {}
+        for index, (profile, rendered) in enumerate(built):
+            own = zone_name
+            if request.local_time and profile.timezone:
+                own = profile.timezone
+            own_zone = localtime.parse_zone(own) if own != zone_name else zone
+            if start is None:
+                due, moved = campaigns.local_due(day, wall, own_zone)
+                shifted += moved
+            else:
+                due = start
+            due = due + step * index
+            found = wall_of.get((own, due))
+            if found is None:
+                local = due.astimezone(own_zone)
+                # The repeated hour's second pass: only UTC names it exactly.
+                found = ("UTC", *_wall(due.astimezone(UTC))) if local.fold else (own, *_wall(local))
+                wall_of[(own, due)] = found
+            own, tarih, saat = found
+            dues.append(due)
+            requests.append(
+                ScheduleRequest(
+                    alici=profile.phone,
+                    tarih=tarih,
+                    saat=saat,
+                    mesaj=rendered if request.mesaj is not None else None,
+                    template=rendered if request.template is not None else None,
+                    id=f"{campaign_id}-{index:07d}",
+                    timezone=own,
+                    gonderen=request.gonderen,  # as POST /schedule: None is the default
+                    created_by=request.created_by,
+                    allowed_senders=request.allowed_senders,
+                    campaign_id=campaign_id,
+                )
+            )
+        return requests, dues, shifted
+
+    async def _build(
+        self, requests: list[ScheduleRequest], dues: list[datetime], refusals: list[Refusal]
+    ) -> list[messages.ScheduledMessage]:
+        """The recipients' messages: the first one valid by `SchedulerService.build` (the
+        sender, the key, the zone, the category), the others like it with their own number,
+        time and content checked again (`validation.build_like`); then the template
+        catalogue, consent and the 24-hour window for all (`checks`). Refusals are added to
+        `refusals`; returns the messages that passed."""
+        now = self.clock.now()
+        known = await self.scheduler.known_senders(requests[:1])
+        categories = await self.scheduler.template_categories(requests[:1])
+        built = await asyncio.to_thread(
+            self._build_all, requests, dues, refusals, now, known, categories
+        )
+        passed: list[messages.ScheduledMessage] = []
+        for message, answer in zip(built, await self.scheduler.checks(built), strict=True):
+            if isinstance(answer, errors.ValidationFailed):
+                refusals.append(
+                    Refusal(message.recipient, reason_of(answer), answer.field, answer.rule)
+                )
+            else:
+                passed.append(message)
+        return passed
+
+    def _build_all(
+        self,
+        requests: list[ScheduleRequest],
+        dues: list[datetime],
+        refusals: list[Refusal],
+        now: datetime,
+        known: Mapping[str, bool] | None,
+        categories: Mapping[tuple[str, str], str],
+    ) -> list[messages.ScheduledMessage]:
+        base: messages.ScheduledMessage | None = None
+        built: list[messages.ScheduledMessage] = []
+        for req, due in zip(requests, dues, strict=True):
+            try:
+                if base is None:
+                    message = base = self.scheduler.build(req, now, known, categories)
+                else:
+                    message = validation.build_like(
+                        base,
+                        message_id=req.id or "",
+                        recipient=req.alici,
+                        due_at=due,
+                        timezone=req.timezone or base.timezone,
+                        local_date=req.tarih,
+                        local_time=req.saat,
+                        body=req.mesaj,
+                        template=req.template,
+                        now=now,
+                    )
+            except errors.ValidationFailed as exc:
+                refusals.append(Refusal(req.alici, reason_of(exc), exc.field, exc.rule))
+                continue
+            built.append(message)
+        return built
+
+    async def _audience(
+        self, request: CampaignRequest, sender: str
+    ) -> tuple[list[contacts.Profile], list[Refusal]]:
+        labels = contacts.check_labels(request.labels, "audience.labels") if request.labels else ()
+        attributes: dict[str, str] = {}
+        for key, value in (request.attributes or {}).items():
+            if not contacts.ATTRIBUTE_KEY.match(key):
+                raise errors.ValidationFailed(f"audience.attributes.{key[:60]}", contacts.KEY_RULE)
+            text = contacts.attribute_text(value)
+            if text is None:
+                raise errors.ValidationFailed(
+                    f"audience.attributes.{key}", "must be a string, number or boolean"
+                )
+            attributes[key] = text
+        phones = list(request.phones or [])
+        if len(phones) > campaigns.MAX_PHONES:
+            raise errors.ValidationFailed("audience.phones", f"at most {campaigns.MAX_PHONES:,}")
+        if not labels and not attributes and not phones:
+            raise errors.ValidationFailed(
+                "audience", "give labels, attributes or phones (whom to send to)"
+            )
+        found: dict[str, contacts.Profile] = {}
+        if labels or attributes:
+            for p in await self.store.audience_profiles(sender, labels or None, attributes):
+                found[p.phone] = p
+        refusals: list[Refusal] = []
+        if phones:
+            region = self.scheduler.default_region
+            wanted: list[str] = []
+            for index, raw in enumerate(phones):
+                try:
+                    wanted.append(
+                        recipients.normalize(str(raw), region, f"audience.phones[{index}]")
+                    )
+                except errors.ValidationFailed as exc:
+                    refusals.append(Refusal(str(raw)[:40], "invalid_phone", exc.field, exc.rule))
+            known = await self.store.get_profiles(sender, wanted)
+            for phone in wanted:
+                found.setdefault(phone, known.get(phone) or contacts.Profile(sender, phone))
+        return [found[p] for p in sorted(found)], refusals
+
+    async def get(self, campaign_id: str, allowed: frozenset[str] | None) -> campaigns.Campaign:
+        found = await self.store.get_campaign(campaign_id) if len(campaign_id) <= 32 else None
+        if found is None or (allowed is not None and found.sender not in allowed):
+            raise errors.NotFound(f"id: no campaign with id {campaign_id!r}")
+        return found
+
+    async def show(
+        self, campaign_id: str, allowed: frozenset[str] | None
+    ) -> tuple[campaigns.Campaign, campaigns.Counts]:
+        campaign = await self.get(campaign_id, allowed)
+        return campaign, await self.store.campaign_counts(campaign.id)
+
+    async def act(
+        self, campaign_id: str, action: campaigns.Action, allowed: frozenset[str] | None
+    ) -> tuple[campaigns.Campaign, campaigns.Counts, int]:
+        campaign = await self.get(campaign_id, allowed)
+        if campaign.cancelled_at is not None and action != campaigns.Action.CANCEL:
+            raise errors.Conflict(f"campaign {campaign_id} is cancelled")
+        changed = await self.store.set_campaign_state(campaign.id, action, self.clock.now())
+        if action == campaigns.Action.RESUME and changed:
+            self.scheduler.nudge(self.clock.now())
+        logger.info("campaign %s", action, extra={"campaign": campaign_id, "messages": changed})
+        campaign, counts = await self.show(campaign_id, allowed)
+        return campaign, counts, changed
+
+    async def messages(
+        self,
+        campaign_id: str,
+        allowed: frozenset[str] | None,
+        statuses: Sequence[messages.MessageStatus],
+        after: str | None,
+        limit: int,
+    ) -> list[messages.ScheduledMessage]:
+        campaign = await self.get(campaign_id, allowed)
+        return await self.store.campaign_messages(campaign.id, statuses, after, limit)
+
+    async def list(
+        self,
+        allowed: frozenset[str] | None,
+        gonderen: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[campaigns.Campaign]:
+        senders: list[str] | None = sorted(allowed) if allowed is not None else None
+        if gonderen is not None:
+            if senders is not None and gonderen not in senders:
+                raise errors.ValidationFailed(
+                    "gonderen", f"this API key sees only {', '.join(senders) or 'no sender'}"
+                )
+            senders = [gonderen]
+        return await self.store.list_campaigns(senders, after, limit)
+
+
+def _wall(local: datetime) -> tuple[str, str]:
+    return local.date().isoformat(), f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
+
+
+def _render_all(
+    content: Any, audience: list[contacts.Profile], refusals: list[Refusal]
+) -> list[tuple[contacts.Profile, Any]]:
+    """Each contact with its content filled in; a placeholder it lacks refuses it."""
+    built: list[tuple[contacts.Profile, Any]] = []
+    for profile in audience:
+        try:
+            built.append((profile, campaigns.render(content, profile)))
+        except campaigns.Missing as exc:
+            refusals.append(
+                Refusal(
+                    profile.phone,
+                    "missing_field",
+                    exc.path,
+                    f"the contact has no {exc.path} and the placeholder has no default "
+                    f"(write {{{{{exc.path}|...}}}})",
+                )
+            )
+    return built

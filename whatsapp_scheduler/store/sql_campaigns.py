@@ -1,0 +1,274 @@
+"""The campaign half of `SqlMessageStore` (docs/campaigns.md): a campaign row and all its
+recipients' messages in one transaction (the messages inserted in bulk, as `add_many` does),
+pause / resume / cancel as one UPDATE each, and the funnel read from the messages' index
+`(campaign_id, status, id)`."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from whatsapp_scheduler.core import campaigns, messages
+from whatsapp_scheduler.store import engine, notify, outbox, rows, tables
+
+T = TypeVar("T")
+M = tables.messages
+CP = tables.campaigns
+Status = messages.MessageStatus
+#: The `status_reason` of a message cancelled with its campaign.
+CAMPAIGN_CANCELLED = "campaign_cancelled"
+
+
+class SqlCampaignsMixin:
+    """Campaign methods of `SqlMessageStore` (uses its threads and transactions)."""
+
+    _dialect: str
+    events_enabled: bool
+
+    if TYPE_CHECKING:  # provided by SqlMessageStore and SqlAddsMixin
+
+        async def _run(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+        async def _read(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+        def _tx(self) -> AbstractContextManager[Connection]: ...
+
+        def _insert(self) -> Any: ...
+
+        def _insert_sqlite(
+            self, conn: Connection, candidates: builtins.list[messages.ScheduledMessage]
+        ) -> set[str]: ...
+
+        def _readable(self, rows: Any) -> builtins.list[messages.ScheduledMessage]: ...
+
+    async def create_campaign(
+        self, campaign: campaigns.Campaign, batch: Sequence[messages.ScheduledMessage]
+    ) -> int:
+        """The campaign and its messages in one transaction (all durable when it returns);
+        returns the messages inserted (ids already stored are left as they are)."""
+        return await self._run(self._create_campaign, campaign, list(batch))
+
+    def _create_campaign(
+        self, campaign: campaigns.Campaign, batch: builtins.list[messages.ScheduledMessage]
+    ) -> int:
+        with self._tx() as conn:
+            conn.execute(sa.insert(CP).values(**_campaign_row(campaign)))
+            if not batch:
+                return 0
+            if self._dialect == "sqlite":
+                inserted = len(self._insert_sqlite(conn, batch))
+            else:
+                stmt = (
+                    self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
+                )
+                inserted = 0
+                for start in range(0, len(batch), 5000):  # multi-row INSERTs (insertmanyvalues)
+                    chunk = batch[start : start + 5000]
+                    found = conn.execute(stmt, [rows.message_to_row(m) for m in chunk])
+                    inserted += len(found.scalars().all())
+                earliest = min(m.run_at for m in batch)
+                conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, earliest.isoformat())))
+        return inserted
+
+    async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:
+        return await self._read(self._get_campaign, campaign_id)
+
+    def _get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(CP).where(CP.c.id == campaign_id)).first()
+        return campaign_of(row) if row is not None else None
+
+    async def list_campaigns(
+        self,
+        senders: Sequence[str] | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> builtins.list[campaigns.Campaign]:
+        """Campaigns newest first (of `senders` if given), after the keyset `after`."""
+        return await self._read(self._list_campaigns, senders, after, limit)
+
+    def _list_campaigns(
+        self, senders: Sequence[str] | None, after: tuple[datetime, str] | None, limit: int
+    ) -> builtins.list[campaigns.Campaign]:
+        query = sa.select(CP)
+        if senders is not None:
+            query = query.where(CP.c.sender.in_(list(senders)))
+        if after is not None:
+            at, last = after
+            query = query.where(
+                sa.or_(CP.c.created_at < at, sa.and_(CP.c.created_at == at, CP.c.id < last))
+            )
+        query = query.order_by(CP.c.created_at.desc(), CP.c.id.desc()).limit(limit)
+        with self._tx() as conn:
+            return [campaign_of(r) for r in conn.execute(query)]
+
+    async def campaign_counts(self, campaign_id: str) -> campaigns.Counts:
+        return await self._read(self._campaign_counts, campaign_id)
+
+    def _campaign_counts(self, campaign_id: str) -> campaigns.Counts:
+        mine = M.c.campaign_id == campaign_id
+        by_status = sa.select(M.c.status, sa.func.count()).where(mine).group_by(M.c.status)
+        failed = (
+            sa.select(M.c.last_error_code, sa.func.count())
+            .where(mine, M.c.status == str(Status.FAILED))
+            .group_by(M.c.last_error_code)
+        )
+        cancelled = (
+            sa.select(M.c.status_reason, sa.func.count())
+            .where(mine, M.c.status == str(Status.CANCELLED))
+            .group_by(M.c.status_reason)
+        )
+        # Only the statuses a send leaves (the index narrows the rows read to those).
+        after_send = [str(s) for s in (Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED)]
+        times = sa.select(sa.func.min(M.c.sent_at), sa.func.max(M.c.sent_at)).where(
+            mine, M.c.status.in_(after_send), M.c.sent_at.is_not(None)
+        )
+        with self._tx() as conn:
+            statuses = {str(s): int(n) for s, n in conn.execute(by_status)}
+            failures = {c: int(n) for c, n in conn.execute(failed)}
+            reasons = {r: int(n) for r, n in conn.execute(cancelled)}
+            first, last = conn.execute(times).one()
+        return campaigns.Counts(statuses, failures, reasons, _aware(first), _aware(last))
+
+    async def campaign_messages(
+        self,
+        campaign_id: str,
+        statuses: Sequence[messages.MessageStatus],
+        after: str | None,
+        limit: int,
+    ) -> builtins.list[messages.ScheduledMessage]:
+        """The campaign's messages in id order after `after` (with one of `statuses`)."""
+        return await self._read(self._campaign_messages, campaign_id, list(statuses), after, limit)
+
+    def _campaign_messages(
+        self,
+        campaign_id: str,
+        statuses: builtins.list[messages.MessageStatus],
+        after: str | None,
+        limit: int,
+    ) -> builtins.list[messages.ScheduledMessage]:
+        query = sa.select(M).where(M.c.campaign_id == campaign_id)
+        if statuses:
+            query = query.where(M.c.status.in_([str(s) for s in statuses]))
+        if after is not None:
+            query = query.where(M.c.id > after)
+        query = query.order_by(M.c.id).limit(limit)
+        with self._tx() as conn:
+            return self._readable(conn.execute(query))
+
+    async def set_campaign_state(
+        self, campaign_id: str, action: campaigns.Action, now: datetime
+    ) -> int:
+        """Pause (queued -> paused), resume (paused -> queued) or cancel (queued or paused
+        -> cancelled, reason `campaign_cancelled`) all the campaign's messages in one UPDATE,
+        with the campaign's row, in one transaction; returns the messages changed."""
+        return await self._run(self._set_campaign_state, campaign_id, action, now)
+
+    def _set_campaign_state(self, campaign_id: str, action: campaigns.Action, now: datetime) -> int:
+        mine = M.c.campaign_id == campaign_id
+        if action == campaigns.Action.PAUSE:
+            stmt = (
+                sa.update(M)
+                .where(mine, M.c.status == str(Status.QUEUED))
+                .values(status=str(Status.PAUSED), updated_at=now)
+            )
+            row: dict[str, datetime | None] = {"paused_at": now}
+        elif action == campaigns.Action.RESUME:
+            stmt = (
+                sa.update(M)
+                .where(mine, M.c.status == str(Status.PAUSED))
+                .values(status=str(Status.QUEUED), updated_at=now)
+            )
+            row = {"paused_at": None}
+        else:
+            stmt = (
+                sa.update(M)
+                .where(mine, M.c.status.in_([str(Status.QUEUED), str(Status.PAUSED)]))
+                .values(
+                    status=str(Status.CANCELLED),
+                    status_reason=CAMPAIGN_CANCELLED,
+                    cancelled_at=now,
+                    updated_at=now,
+                )
+            )
+            row = {"cancelled_at": now}
+        with self._tx() as conn:
+            if action == campaigns.Action.CANCEL and self.events_enabled:
+                changed = conn.execute(stmt.returning(M.c.id, M.c.sender)).all()
+                outbox.insert_events(
+                    conn,
+                    [
+                        outbox.event_row(
+                            r.id,
+                            Status.CANCELLED,
+                            now,
+                            now,
+                            gonderen=r.sender,
+                            previous=None,
+                            campaign_id=campaign_id,
+                        )
+                        for r in changed
+                    ],
+                )
+                count = len(changed)
+            else:
+                count = conn.execute(stmt).rowcount
+            conn.execute(sa.update(CP).where(CP.c.id == campaign_id).values(**row))
+            if action == campaigns.Action.RESUME and count and self._dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, now.isoformat())))
+        return int(count)
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None or isinstance(value, tables.Unreadable):
+        return None
+    if isinstance(value, str):  # SQLite's MIN() of the stored text
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return value if isinstance(value, datetime) else None
+
+
+def _campaign_row(c: campaigns.Campaign) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "sender": c.sender,
+        "spec": dict(c.spec),
+        "recipients": c.recipients,
+        "refused": c.refused,
+        "shifted": c.shifted,
+        "first_due_at": c.first_due_at,
+        "last_due_at": c.last_due_at,
+        "created_at": c.created_at,
+        "created_by": c.created_by,
+        "paused_at": c.paused_at,
+        "cancelled_at": c.cancelled_at,
+    }
+
+
+def campaign_of(row: Any) -> campaigns.Campaign:
+    spec = row.spec if isinstance(row.spec, dict) and row.spec != engine.UNREADABLE_JSON else {}
+    return campaigns.Campaign(
+        id=row.id,
+        name=row.name,
+        sender=row.sender,
+        spec=spec,
+        recipients=row.recipients,
+        refused=row.refused,
+        shifted=row.shifted,
+        first_due_at=row.first_due_at,
+        last_due_at=row.last_due_at,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        paused_at=row.paused_at,
+        cancelled_at=row.cancelled_at,
+    )
