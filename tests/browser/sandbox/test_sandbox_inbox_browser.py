@@ -15,6 +15,26 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
+#: Words of bubbles and log cells (up to 14 characters: any fits a phone's line) whose
+#: letters are laid out on more than one line.
+SPLIT_WORDS_JS = """() => {
+  const split = [];
+  for (const el of document.querySelectorAll(".bubble, .log td")) {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.data.matchAll(/\\S+/g)) {
+        if (m[0].length > 14) continue;
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top)));
+        if (lines.size > 1) split.push(m[0]);
+      }
+    }
+  }
+  return split;
+}"""
+
 
 @needs_chromium
 async def test_inbox_shows_a_message_arriving_with_live_ticks(status_watch) -> None:
@@ -78,6 +98,28 @@ async def test_inbox_shows_a_message_arriving_with_live_ticks(status_watch) -> N
             await page.screenshot(path=str(ARTIFACTS / "sandbox-inbox.png"), full_page=True)
             await page.set_viewport_size({"width": 390, "height": 800})
             await page.screenshot(path=str(ARTIFACTS / "sandbox-inbox-phone.png"))
+            # On a phone no word that fits a line is split across two ("TE XT" was, beside a
+            # long callback id), in the chat nor in the request log.
+            async with aiohttp.ClientSession() as http:
+                long_cb = "reminder-2026-12-03-batch-0042-of-0100-vip-customers-istanbul"
+                second = await http.post(
+                    f"{standin.url}/v23.0/{standin.config.phone_number_id}/messages",
+                    headers={"Authorization": "Bearer browser-token"},
+                    json={
+                        "messaging_product": "whatsapp",
+                        "to": "+16505551234",
+                        "type": "text",
+                        "text": {"body": "Kargonuz yola çıktı: TR-4821-XK"},
+                        "biz_opaque_callback_data": long_cb,
+                    },
+                )
+                assert second.status == 200
+            await expect(page.locator(".bubble .cb", has_text=long_cb)).to_have_count(1)
+            assert await page.evaluate(SPLIT_WORDS_JS) == []
+            await page.locator('button[data-tab="requests"]').click()
+            await expect(page.locator("#request-log tr").first).to_be_visible()
+            assert await page.evaluate(SPLIT_WORDS_JS) == []
+            await page.screenshot(path=str(ARTIFACTS / "sandbox-requests-phone.png"))
             assert refused == []  # the inbox works under its Content-Security-Policy
             await browser.close()
     finally:
