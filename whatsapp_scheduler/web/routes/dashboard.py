@@ -19,6 +19,7 @@ from whatsapp_scheduler.web.routes import (
     dashboard_pages,
     dashboard_stats,
     dashboard_templates,
+    dashboard_window,
 )
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ router.include_router(dashboard_bulk.router)
 router.include_router(dashboard_live.router)
 router.include_router(dashboard_templates.router)
 router.include_router(dashboard_stats.router)
+router.include_router(dashboard_window.router)
 
 
 def install(app: FastAPI) -> None:

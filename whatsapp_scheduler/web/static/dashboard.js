@@ -125,7 +125,24 @@
       check.textContent = data.ok ? check.dataset.ok + " " + data.e164 : data.field + ": " + data.rule;
       check.className = data.ok ? "good" : "bad";
       recipient.setAttribute("aria-invalid", data.ok ? "false" : "true");
+      if (data.ok) showWindow(value, mine);
+      else if (windowState) windowState.textContent = "";
     };
+    // The recipient's 24-hour window with the chosen sender, before scheduling.
+    const windowState = document.getElementById("window-state");
+    const senderField = document.getElementById("sender");
+    const showWindow = async (value, mine) => {
+      if (!windowState) return;
+      const query = "alici=" + encodeURIComponent(value) +
+        "&gonderen=" + encodeURIComponent(senderField ? senderField.value : "");
+      const reply = await fetch("/dashboard/api/window?" + query, { credentials: "same-origin" });
+      if (mine !== asked) return;
+      if (!reply.ok) { windowState.textContent = ""; return; }
+      const data = await reply.json();
+      windowState.textContent = data.text;
+      windowState.dataset.state = data.state;
+    };
+    if (senderField) senderField.addEventListener("change", () => verify());
     recipient.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(verify, 250); });
     if (recipient.value) verify();
     // One submit per form: the button locks until the next page. (A second POST would still
