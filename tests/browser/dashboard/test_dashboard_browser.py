@@ -61,6 +61,16 @@ async def test_dashboard_end_to_end(service: Service, status_watch) -> None:
         # Compose one due in a few seconds; the browser's zone is preselected.
         await page.click("text=Compose")
         await expect(page.locator("#zone")).to_have_value(ZONE)
+        # The zone search narrows the picker and picks the first match; clearing it keeps it.
+        await page.fill("#zone-filter", "new_y")
+        await expect(page.locator("#zone")).to_have_value("America/New_York")
+        shown = await page.evaluate(
+            "() => Array.from(document.getElementById('zone').options).filter(o => !o.hidden)"
+            ".map(o => o.value)"
+        )
+        assert set(shown) == {"America/New_York"}, shown
+        await page.fill("#zone-filter", "")
+        await page.select_option("#zone", ZONE)
         await page.fill("#recipient", "0555 123 45 67")
         await expect(page.locator("#recipient-check")).to_have_text("valid: +905551234567")
         await page.fill("#recipient", "12")

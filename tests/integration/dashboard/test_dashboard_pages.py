@@ -352,7 +352,15 @@ async def test_language_follows_accept_language_and_the_switch_cookie(signed_in)
 
 async def test_compose_page_offers_zones_and_counter(signed_in):
     page = await signed_in.browser.get("/compose")
-    assert "<option selected>Europe/Istanbul</option>" in page.text
+    # The default zone chosen, each labelled with its offset now (START: March, no DST),
+    # the common ones first and every zone once more by offset (chosen only once).
+    assert '<option value="Europe/Istanbul" selected>Europe/Istanbul (UTC+03:00)</option>' in (
+        page.text
+    )
+    assert page.text.count(" selected>") == 1
+    assert '<option value="America/New_York" >America/New_York (UTC-05:00)</option>' in page.text
+    assert '<option value="Asia/Kolkata" >Asia/Kolkata (UTC+05:30)</option>' in page.text
+    assert page.text.index("Pacific/Pago_Pago") < page.text.index('"Asia/Kolkata" >Asia')
     assert 'data-max="4096"' in page.text
     assert 'id="kind-template"' in page.text  # text | template (test_dashboard_templates.py)
 

@@ -60,6 +60,7 @@ async def _form_context(
     picks = await dashboard_templates.picker_names(runtime.templates, sender)
     return {
         "zones": dashboard_pages.zone_names(),
+        "zone_choices": dashboard_pages.zone_choices(svc.clock.now()),
         "default_zone": zone,
         "templates_available": dashboard_pages.TEMPLATES_AVAILABLE,
         "template_picks": picks,

@@ -16,7 +16,7 @@ import zoneinfo
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -68,6 +68,38 @@ _FIELD_INPUTS = {
 @cache
 def zone_names() -> list[str]:
     return sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+
+
+#: Offered first in the zone pickers (then every zone): where this service's users are.
+COMMON_ZONES = (
+    "Europe/Istanbul", "UTC", "Europe/London", "Europe/Berlin", "Europe/Paris",
+    "Europe/Amsterdam", "Asia/Dubai", "Asia/Riyadh", "America/New_York", "America/Chicago",
+    "America/Los_Angeles",
+)  # fmt: skip
+
+
+@cache
+def _zone_choices(hour: datetime) -> tuple[tuple[str, str], ...]:
+    """(name, "Europe/Istanbul (UTC+03:00)") of every zone, by its UTC offset at `hour`."""
+    found = []
+    for name in zone_names():
+        offset = hour.astimezone(zoneinfo.ZoneInfo(name)).utcoffset() or timedelta()
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "-"
+        label = f"{name} (UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})"
+        found.append((minutes, name, label))
+    return tuple((name, label) for _, name, label in sorted(found))
+
+
+def zone_choices(now: datetime) -> dict[str, Any]:
+    """The zone pickers' options: the common ones first, then all by offset, each labelled
+    with its offset now (computed once an hour: DST changes the labels twice a year)."""
+    everything = _zone_choices(now.replace(minute=0, second=0, microsecond=0))
+    labels = dict(everything)
+    return {
+        "common": [(z, labels[z]) for z in COMMON_ZONES if z in labels],
+        "all": list(everything),
+    }
 
 
 @router.get("/")
@@ -680,6 +712,7 @@ async def _compose_page(
         "error_field": field,
         "invalid": _invalid_input(field),
         "zones": zone_names(),
+        "zone_choices": zone_choices(svc.clock.now()),
         "default_zone": svc.default_timezone,
         "max_length": service.MAX_TEXT_LENGTH,
         "max_parameters": templates.MAX_PARAMETERS,

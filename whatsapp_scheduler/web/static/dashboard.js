@@ -386,7 +386,29 @@
     });
   }
 
+  // The zone picker's search box: hides the options whose label does not hold what is typed
+  // ("istanbul", "new_york", "+03"); the chosen option stays. Shown only with JavaScript.
+  function zoneFilter() {
+    const input = document.getElementById("zone-filter");
+    const select = document.getElementById("zone");
+    if (!input || !select) return;
+    input.closest("label").hidden = false;
+    const options = Array.from(select.options);
+    input.addEventListener("input", () => {
+      const wanted = input.value.trim().toLowerCase().replace(/ /g, "_");
+      const matches = (o) => !wanted || o.text.toLowerCase().includes(wanted);
+      const current = select.options[select.selectedIndex];
+      const first = options.find(matches);
+      if (first && current && !matches(current)) {
+        select.value = first.value;  // the first match is chosen, as a person would expect
+        select.setAttribute("data-chosen", "");
+      }
+      options.forEach((o) => { o.hidden = !(matches(o) || o.selected); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    zoneFilter();
     bulkSelect();
     stats();
     watchStatuses();
