@@ -226,13 +226,6 @@ class SchedulerService(SeriesMixin):
             )
         return result, warnings
 
-    async def checks_before_storing(
-        self, batch: Sequence[messages.ScheduledMessage]
-    ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:
-        """What storing `batch` would check after building it (the dashboard import's
-        preview): per message its warnings or the rule it breaks; nothing is stored."""
-        return await self._checks(batch)
-
     async def _checks(
         self, batch: Sequence[messages.ScheduledMessage]
     ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:

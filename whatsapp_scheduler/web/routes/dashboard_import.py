@@ -234,7 +234,7 @@ async def _refusals(
     before storing (the template against the synced catalogue, the recipient's opt-out),
     so the preview refuses what storing would."""
     made = [m for _, _, m in built if not isinstance(m, str)]
-    answers = iter(await svc.checks_before_storing(made))
+    answers = iter(await svc.checks(made))
     found: list[tuple[csvimport.CsvRow, dict[str, Any], str | None]] = []
     for row, payload, outcome in built:
         if isinstance(outcome, str):
