@@ -177,3 +177,36 @@ async def test_a_senders_messaging_limit_is_a_tier_or_422(api):
     assert patched.json()["messaging_limit"] == "unlimited"
     cleared = await api.patch("/senders/shop", json={"messaging_limit": None})
     assert cleared.json()["messaging_limit"] is None  # back to MESSAGING_LIMIT
+
+
+async def test_quiet_hours_are_the_contacts_nights_when_the_contact_has_a_zone(api):
+    """14:00 in Istanbul is 06:00 in New York: a message to a contact who lives there is moved
+    to 09:00 New York time; the same time to a number without a contact (or one without a
+    zone) goes as asked."""
+    stored = await api.post(
+        "/contacts",
+        json={
+            "contacts": [
+                {"phone": "+12125550100", "timezone": "America/New_York"},
+                {"phone": "+12125550101", "name": "no zone"},
+            ]
+        },
+    )
+    assert stored.status_code == 200, stored.text
+    day = {"tarih": "2026-03-01", "saat": "14:00", "mesaj": "Merhaba"}
+    answer = await api.post("/schedule", json=day | {"id": "ny", "alici": "+12125550100"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["scheduled_at"] == "2026-03-01T14:00:00Z"  # 09:00 in New York (EST)
+    (warning,) = quiet_notes(body)
+    assert "(America/New_York)" in warning
+    for n, phone in enumerate(("+12125550101", "+905551234567")):
+        plain = await api.post("/schedule", json=day | {"id": f"plain{n}", "alici": phone})
+        assert plain.json()["scheduled_at"] == "2026-03-01T11:00:00Z", plain.text
+        assert quiet_notes(plain.json()) == []
+    # A batch reads the contacts' zones too.
+    batch = await api.post(
+        "/schedule/batch",
+        json={"messages": [day | {"id": "ny2", "alici": "+12125550100"}]},
+    )
+    assert batch.json()["results"][0]["scheduled_at"] == "2026-03-01T14:00:00Z", batch.text

@@ -26,6 +26,7 @@ from whatsapp_scheduler.core import errors, localtime, messages, quiet
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
+from whatsapp_scheduler.dispatch import contact_zones as contact_zones_mod
 from whatsapp_scheduler.dispatch import limit_gate as limit_gate_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
 from whatsapp_scheduler.dispatch import outcomes, ratelimit, retries, sharedlimit, throughput
@@ -71,6 +72,7 @@ class SendPath:
         quiet_hours: quiet.QuietHours | None = None,
         limit_gate: limit_gate_mod.MessagingLimitGate | None = None,
         frequency_gate: limit_gate_mod.FrequencyGate | None = None,
+        contact_zones: contact_zones_mod.ContactZones | None = None,
     ) -> None:
         self.name = name  # the sender's name (`messages.sender`)
         self.sender = sender
@@ -86,6 +88,7 @@ class SendPath:
         self.quiet_hours = quiet_hours  # this sender's (or QUIET_HOURS), again at send time
         self.limit_gate = limit_gate  # MESSAGING_LIMIT of its portfolio (limit_gate.py)
         self.frequency_gate = frequency_gate  # MARKETING_FREQUENCY_CAP (limit_gate.py)
+        self.contact_zones = contact_zones  # the zone quiet hours are read in (contact_zones.py)
         #: What its daily messaging limit is counted under: its portfolio, else its number.
         self.portfolio = f"number:{phone_number_id}"
         #: Its portfolio's daily messaging limit (the sender's own, else MESSAGING_LIMIT).
@@ -124,6 +127,8 @@ class SendPath:
             return await self._attempt(message)
         finally:  # a probe's claim that never reached Meta hands the probe on
             self.breaker.settle(self.phone_number_id, message)
+            if self.contact_zones is not None:
+                self.contact_zones.forget(message.id)
 
     def _not_to_send(
         self, message: messages.ScheduledMessage, now: datetime
@@ -190,10 +195,14 @@ class SendPath:
         return True
 
     def _quiet_until(self, message: messages.ScheduledMessage, now: datetime) -> datetime | None:
-        """The end of the quiet hours `now` is in, in the message's zone; None: outside."""
+        """The end of the quiet hours `now` is in, in the zone of the recipient's contact (or
+        else the message's own); None: outside."""
         assert self.quiet_hours is not None
+        name = message.timezone
+        if self.contact_zones is not None:
+            name = self.contact_zones.zone_of(message)
         try:
-            zone = localtime.parse_zone(message.timezone)
+            zone = localtime.parse_zone(name)
         except errors.ValidationFailed:  # a zone this machine's tzdata no longer knows
             return None
         return self.quiet_hours.deferred_to(now, zone)

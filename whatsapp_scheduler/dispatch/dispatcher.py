@@ -49,6 +49,7 @@ from whatsapp_scheduler.dispatch import attempts, outcomes, ratelimit, retries, 
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import config as config_mod
 from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
+from whatsapp_scheduler.dispatch import contact_zones as contact_zones_mod
 from whatsapp_scheduler.dispatch import limit_gate as limit_gate_mod
 from whatsapp_scheduler.dispatch import liveness as liveness_mod
 from whatsapp_scheduler.dispatch import metrics as metrics_mod
@@ -192,6 +193,7 @@ class Dispatcher:
         )
         self._window_gate = window_gate
         self._consent_gate = consent_gate_mod.ConsentGate(message_store)  # docs/consent.md
+        self._contact_zones = contact_zones_mod.ContactZones(message_store)  # quiet hours
         # MESSAGING_LIMIT, or a sender's own, per portfolio (docs/limits.md)
         self._limit_gate = limit_gate_mod.MessagingLimitGate(message_store)
         self._frequency_gate = (
@@ -256,6 +258,7 @@ class Dispatcher:
             quiet_hours=self.config.quiet_hours,
             limit_gate=self._limit_gate,
             frequency_gate=self._frequency_gate,
+            contact_zones=self._contact_zones,
         )
         path.messaging_limit = self.config.messaging_limit
         return path
@@ -643,6 +646,8 @@ class Dispatcher:
         if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
             await lane.path.consent_gate.prepare(batch, lane.window_numbers)
         path = lane.path
+        if path.quiet_hours is not None and path.contact_zones is not None:  # their nights
+            await path.contact_zones.prepare(path.name, batch)
         if path.frequency_gate is not None:  # MARKETING_FREQUENCY_CAP (limit_gate.py)
             at = self.clock.now()
             await path.frequency_gate.prepare(batch, at, lambda m: path.goes_now(m, at))

@@ -212,7 +212,8 @@ class SchedulerService(SeriesMixin):
         categories = await self.template_categories([request])
         message = self.build(request, now, known, categories)
         windows = await self._quiet_windows(now)
-        message, moved = self._out_of_quiet_hours(message, windows)
+        zones = await self._contact_zones([message], windows)
+        message, moved = self._out_of_quiet_hours(message, windows, zones)
         (warnings,) = await self._checks([message])
         if isinstance(warnings, errors.ValidationFailed):
             raise warnings
@@ -348,8 +349,9 @@ class SchedulerService(SeriesMixin):
         moved_for: dict[int, notices.ScheduleWarning] = {}
         windows = await self._quiet_windows(now)
         if any(w is not None for w in windows.values()):
+            zones = await self._contact_zones([m for _, m in valid], windows)
             for position, (index, message) in enumerate(valid):
-                message, moved = self._out_of_quiet_hours(message, windows)
+                message, moved = self._out_of_quiet_hours(message, windows, zones)
                 if moved is not None:
                     valid[position] = (index, message)
                     moved_for[index] = moved
@@ -406,15 +408,51 @@ class SchedulerService(SeriesMixin):
             windows[name] = quiet.effective(self.quiet_hours, value)
         return windows
 
+    async def _contact_zones(
+        self,
+        batch: Sequence[messages.ScheduledMessage],
+        windows: Mapping[str, quiet.QuietHours | None],
+    ) -> Mapping[tuple[str, str], str]:
+        """(sender, recipient) -> the time zone of the recipient's contact, for the messages
+        that quiet hours apply to and whose contact has a zone: their quiet hours are the
+        contact's nights, not the scheduler's (docs/limits.md). One read per sender; on a
+        store error, none (each message's own zone is used)."""
+        wanted: dict[str, set[str]] = {}
+        for message in batch:
+            if message.quiet_hours is not False and (
+                windows.get(message.sender, windows[""]) is not None
+            ):
+                wanted.setdefault(message.sender, set()).add(message.recipient)
+        zones: dict[tuple[str, str], str] = {}
+        for sender, phones in wanted.items():
+            try:
+                found = await self.store.get_profiles(sender, sorted(phones))
+            except errors.StoreError:
+                logger.warning("contacts' time zones not read; using the messages' own")
+                continue
+            for phone, profile in found.items():
+                if profile.timezone:
+                    zones[(sender, phone)] = profile.timezone
+        return zones
+
     def _out_of_quiet_hours(
-        self, message: messages.ScheduledMessage, windows: Mapping[str, quiet.QuietHours | None]
+        self,
+        message: messages.ScheduledMessage,
+        windows: Mapping[str, quiet.QuietHours | None],
+        zones: Mapping[tuple[str, str], str] | None = None,
     ) -> tuple[messages.ScheduledMessage, notices.ScheduleWarning | None]:
         """The message moved to the end of its sender's quiet hours if it is due inside them
-        (its `tarih`/`saat` stay as asked), with the warning saying so; else as it is."""
+        (its `tarih`/`saat` stay as asked), with the warning saying so; else as it is. The
+        hours are those of the recipient's contact's zone when it has one (`zones`), else of
+        the message's own zone."""
         window_ = windows.get(message.sender, windows[""])
         if window_ is None or message.quiet_hours is False:
             return message, None
-        found = quiet.moved(message.due_at, message.timezone, window_)
+        zone = (zones or {}).get((message.sender, message.recipient), message.timezone)
+        try:
+            found = quiet.moved(message.due_at, zone, window_)
+        except (KeyError, ValueError):  # a contact's zone this machine's tzdata lost since
+            found = quiet.moved(message.due_at, message.timezone, window_)
         if found is None:
             return message, None
         end, text, params = found

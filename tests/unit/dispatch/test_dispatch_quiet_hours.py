@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from whatsapp_scheduler import testing
-from whatsapp_scheduler.core import messages, quiet
+from whatsapp_scheduler.core import contacts, messages, quiet
 
 Status = messages.MessageStatus
 NIGHT = quiet.parse("21:00-09:00", "QUIET_HOURS")
@@ -56,3 +56,45 @@ async def test_without_quiet_hours_nothing_waits(clock, memory_store, sender, ma
     await d.run(burst=True)
     assert memory_store.rows["night"].status == Status.SENT
     await d.stop()
+
+
+async def test_at_send_time_quiet_hours_are_those_of_the_contacts_zone(
+    clock, memory_store, sender, make_dispatcher
+):
+    """At 02:00 UTC it is 05:00 in Istanbul but 22:00 in New York: a message in the Istanbul
+    zone to a contact who lives in New York waits for 09:00 there; one to a number without
+    a contact zone waits for 09:00 in Istanbul; after 06:00 UTC only the New York one waits."""
+    small_hours = datetime(2026, 6, 2, 2, 0, tzinfo=UTC)
+    clock.set(small_hours)
+    await memory_store.upsert_profiles(
+        "default",
+        [_contact_change("+12125550100", "America/New_York")],
+        small_hours,
+    )
+    await memory_store.add_many(
+        [
+            testing.make_message(
+                "to-ny", small_hours, recipient="+12125550100", timezone="Europe/Istanbul"
+            ),
+            testing.make_message(
+                "to-ist", small_hours, recipient="+905550000002", timezone="Europe/Istanbul"
+            ),
+        ]
+    )
+    d = make_dispatcher(quiet_hours=NIGHT, max_lateness=timedelta(hours=12))
+    await d.run(burst=True)
+    assert sender.calls == []
+    ny_morning = datetime(2026, 6, 2, 13, 0, tzinfo=UTC)  # 09:00 EDT
+    assert memory_store.rows["to-ny"].run_at == ny_morning
+    assert memory_store.rows["to-ist"].run_at == MORNING
+    clock.set(MORNING + timedelta(minutes=1))
+    await d.run(burst=True)
+    assert [c.id for c in sender.calls] == ["to-ist"]
+    clock.set(ny_morning + timedelta(minutes=1))
+    await d.run(burst=True)
+    assert [c.id for c in sender.calls] == ["to-ist", "to-ny"]
+    await d.stop()
+
+
+def _contact_change(phone: str, zone: str) -> contacts.Change:
+    return contacts.Change(phone=phone, values={"timezone": zone})
