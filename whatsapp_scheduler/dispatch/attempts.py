@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from whatsapp_scheduler import store
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import errors, localtime, messages, quiet
+from whatsapp_scheduler.core import dates, errors, localtime, messages, quiet
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.dispatch import breaker as breaker_mod
 from whatsapp_scheduler.dispatch import consent_gate as consent_gate_mod
@@ -300,8 +300,14 @@ class SendPath:
         loop = asyncio.get_running_loop()
         started = self.clock.now()
         t0 = loop.time()
+        outgoing = message
+        if message.template is not None and dates.has_date(message.template):
+            # `{{date}}`: the row's own date, in the template's language (core/dates.py)
+            outgoing = message.evolve(
+                template=dates.with_date(message.template, message.local_date)
+            )
         try:
-            receipt = await self.sender.send(message)
+            receipt = await self.sender.send(outgoing)
         except errors.SendError as exc:
             latency = loop.time() - t0
             self.metrics.latency.observe(latency)

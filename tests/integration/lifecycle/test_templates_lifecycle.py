@@ -90,3 +90,46 @@ async def test_template_refusals_name_the_field(live, extra, field):
         assert answer.status_code == 422, answer.text
         assert answer.json()["errors"][0]["field"] == field
         assert answer.json()["detail"].startswith(f"{field}: ")
+
+
+async def test_date_placeholder_is_each_occurrences_date_in_the_templates_language(live):
+    """A daily series whose template says `{{date}}`: the stored rows keep the placeholder
+    (what GET shows is what the client wrote); each occurrence reaches Meta with its own date,
+    written in the template's language (Turkish: "3 Aralık 2026"). Docs: docs/series.md."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from babel.dates import format_date
+
+    from tests.integration.lifecycle.conftest import OffsetClock
+
+    async with live() as env:
+        template = {"name": "randevu", "language": "tr", "parameters": ["Ada", "{{date}}"]}
+        request = {
+            "id": "daily",
+            "alici": PHONE,
+            "template": template,
+            "tekrar": "FREQ=DAILY;COUNT=2",
+            **due_now(),
+        }
+        answer = await env.client.post("/schedule", json=request)
+        assert answer.status_code == 200, answer.text
+        first_id = answer.json()["id"]
+        first_day = date.fromisoformat(request["tarih"])
+        params = answer.json()["template"]["components"][0]["parameters"]
+        assert params[1]["text"] == "{{date}}"  # stored as written
+        await env.dispatch()
+        await env.wait_status(first_id, "sent")
+        # the next occurrence, a day later: a dispatcher whose clock is a day ahead
+        await env.dispatch(OffsetClock(timedelta(days=1, minutes=1)))
+        sent = sorted(
+            (r for r in env.standin.requests if r.body and r.body.get("type") == "template"),
+            key=lambda r: r.body["biz_opaque_callback_data"],
+        )
+        texts = [s.body["template"]["components"][0]["parameters"][1]["text"] for s in sent]
+        days = [first_day, first_day + timedelta(days=1)]
+        assert texts == [format_date(d, format="long", locale="tr") for d in days]
+        assert texts[0].split()[1] in {
+            "Ocak", "Şubat", "Mart", "Nisan", "Mayıs", "Haziran", "Temmuz",
+            "Ağustos", "Eylül", "Ekim", "Kasım", "Aralık",
+        }  # fmt: skip
+        assert datetime.now(UTC).year <= int(texts[1].split()[-1])
