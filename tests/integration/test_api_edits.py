@@ -89,6 +89,40 @@ async def test_a_template_replaces_the_text(both_api):
     assert response.json()["template"]["name"] == "randevu"
 
 
+async def test_a_texts_fallback_template_is_kept_set_and_removed(both_api):
+    """Changing a text's time or words keeps its fallback template; `fallback_template` sets a
+    new one or (null) removes it, each recorded; one beside a template is 422, nothing changed."""
+    api = both_api
+    fallback = {"name": "randevu", "language": "tr", "parameters": ["09:30"]}
+    stored = await api.post("/schedule", json=GOOD | {"fallback_template": fallback})
+    assert stored.status_code == 200, stored.text
+    moved = await api.patch("/schedule/appt-1", json={"saat": "10:00", "mesaj": "Saat 10:00."})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["fallback_template"]["name"] == "randevu"
+    other = {"name": "hatirlatma", "language": "tr", "parameters": ["10:00"]}
+    changed = await api.patch("/schedule/appt-1", json={"fallback_template": other})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["fallback_template"]["name"] == "hatirlatma"
+    refused = await api.patch(
+        "/schedule/appt-1",
+        json={"template": fallback, "fallback_template": other},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "fallback_template" in refused.text
+    (listed,) = (await api.get("/schedule")).json()
+    assert (listed["mesaj"], listed["template"]) == ("Saat 10:00.", None)
+    assert listed["fallback_template"]["name"] == "hatirlatma"
+    removed = await api.patch("/schedule/appt-1", json={"fallback_template": None})
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["fallback_template"] is None
+    edits = (await api.get("/status/appt-1")).json()["edits"]
+    assert [sorted(e["changes"]) for e in edits] == [
+        ["mesaj", "saat", "scheduled_at"],
+        ["fallback_template"],
+        ["fallback_template"],
+    ]
+
+
 @pytest.mark.parametrize("status", ["sending", "sent", "failed", "cancelled"])
 async def test_no_edit_once_not_queued(api, status):
     await api.post("/schedule", json=GOOD)

@@ -1,5 +1,5 @@
 """`{{date}}` in a template's parameters: the date the message is due, in the template's
-language (docs/recurring.md, "The occurrence's date"). Pure.
+language (docs/series.md, "Dates in template parameters"). Pure.
 
 A series' template is stored once and copied to each occurrence, so the placeholder stays in
 the stored rows (what GET shows is what the client wrote) and is filled in just before the

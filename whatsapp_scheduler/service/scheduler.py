@@ -635,7 +635,16 @@ class SchedulerService(SeriesMixin):
 
 
 #: What `PATCH /schedule/{id}` may change (the REST API's names).
-EDIT_FIELDS = ("tarih", "saat", "timezone", "mesaj", "template", "alici", "gonderen")
+EDIT_FIELDS = (
+    "tarih",
+    "saat",
+    "timezone",
+    "mesaj",
+    "template",
+    "fallback_template",
+    "alici",
+    "gonderen",
+)
 
 
 def _edit_request(
@@ -647,7 +656,7 @@ def _edit_request(
 ) -> ScheduleRequest:
     """The request that would make the message as edited: its stored fields, `changes` over
     them. A new `template` replaces the text (and its fallback template), a new `mesaj` the
-    template."""
+    template; `fallback_template` sets a text's fallback (null removes it)."""
     body, template, fallback = current.body, current.template, current.fallback_template
     if changes.get("template") is not None:
         body, template, fallback = None, changes["template"], None
@@ -655,6 +664,8 @@ def _edit_request(
         body = changes["mesaj"]
         if body is not None and "template" not in changes:
             template = None
+    if "fallback_template" in changes:  # set, or null: removed
+        fallback = changes["fallback_template"]
     sender = changes.get("gonderen", current.sender)
     return ScheduleRequest(
         alici=changes.get("alici", current.recipient) or "",

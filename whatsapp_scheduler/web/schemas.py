@@ -150,6 +150,11 @@ class MessageEdit(BaseModel):
         description="New template (replaces the text and its fallback template); the shape "
         "of POST /schedule's `template`.",
     )
+    fallback_template: dict[str, Any] | None = Field(
+        default=None,
+        description="New fallback template of a text (sent instead when the recipient's "
+        "24-hour window is closed, WINDOW_POLICY=template); null removes it. Only with a text.",
+    )
     alici: str | None = Field(default=None, description="New recipient, with + and country code.")
     gonderen: str | None = Field(default=None, description="New sender, by name.")
 

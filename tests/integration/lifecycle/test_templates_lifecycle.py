@@ -95,7 +95,7 @@ async def test_template_refusals_name_the_field(live, extra, field):
 async def test_date_placeholder_is_each_occurrences_date_in_the_templates_language(live):
     """A daily series whose template says `{{date}}`: the stored rows keep the placeholder
     (what GET shows is what the client wrote); each occurrence reaches Meta with its own date,
-    written in the template's language (Turkish: "3 Aralık 2026"). Docs: docs/series.md."""
+    written in the template's language (Turkish: "3 Aralık 2026"). Docs: docs/series.md, "Dates in template parameters"."""
     from datetime import UTC, date, datetime, timedelta
 
     from babel.dates import format_date
