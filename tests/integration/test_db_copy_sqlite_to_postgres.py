@@ -76,7 +76,7 @@ async def test_copy_moves_everything_is_idempotent_and_keeps_the_target_usable(
     ids = await _seed(sqlite_url, make_message)
     first = transfer.copy_database(sqlite_url, empty_postgres_url, batch_size=3)
     counts = {r.table: (r.written, r.source_count, r.target_count) for r in first}
-    assert counts == {
+    assert counts == {t.name: (0, 0, 0) for t in transfer.TABLES} | {
         "messages": (10, 10, 10),
         "attempts": (4, 4, 4),
         "receipts": (3, 3, 3),
@@ -84,7 +84,9 @@ async def test_copy_moves_everything_is_idempotent_and_keeps_the_target_usable(
         "senders": (1, 1, 1),
     }
     again = transfer.copy_database(sqlite_url, empty_postgres_url, batch_size=4)
-    assert [r.written for r in again] == [0, 0, 0, 0, 0]  # resumable: nothing written twice
+    assert [r.written for r in again] == [0] * len(
+        transfer.TABLES
+    )  # resumable: nothing written twice
 
     source = sql.SqlMessageStore.from_url(sqlite_url)
     target = sql.SqlMessageStore.from_url(empty_postgres_url)
@@ -142,3 +144,104 @@ async def test_db_copy_command(sqlite_url, empty_postgres_url, make_message):
     assert "copy complete; counts verified" in done.stdout
     assert "messages" in done.stdout
     assert "s3cret" not in done.stdout + done.stderr  # never shown
+
+
+def test_every_table_is_copied_or_left_out_for_a_stated_reason():
+    """A new table must be added to `transfer.TABLES` (or to `NOT_COPIED`, with why): else a
+    move to PostgreSQL would silently lose what it holds."""
+    from whatsapp_scheduler.store import tables
+
+    copied = {t.name for t in transfer.TABLES}
+    assert copied.isdisjoint(transfer.NOT_COPIED)
+    assert set(tables.metadata.tables) == copied | set(transfer.NOT_COPIED)
+
+
+def _rows(url: str) -> dict[str, list[dict[str, object]]]:
+    """Every copied table's rows, ordered by primary key."""
+    import sqlalchemy as sa
+
+    from whatsapp_scheduler.store import engine as engine_mod
+
+    engine = engine_mod.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                t.name: [
+                    dict(r)
+                    for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns)).mappings()
+                ]
+                for t in transfer.TABLES
+            }
+    finally:
+        engine.dispose()
+
+
+async def test_what_the_service_knows_arrives_row_for_row(
+    make_settings, clock, sqlite_url, empty_postgres_url, make_message
+):
+    """Series, edits, keys, consent and its history, the address book, campaigns, templates,
+    the limit's bookings and the outbox: made through the API (and the store where no endpoint
+    writes them), copied, and every row equal on PostgreSQL; a second copy writes nothing."""
+    from tests.integration.conftest import served_api
+    from whatsapp_scheduler.core.catalogue import CatalogueTemplate
+    from whatsapp_scheduler.store import migrate
+
+    await asyncio.to_thread(migrate.upgrade, sqlite_url)
+    settings = make_settings(database_url=sqlite_url)
+    async with served_api(settings, clock, sqlite_url) as api:
+        weekly = {
+            "id": "weekly",
+            "alici": "+905551234567",
+            "tarih": "2026-03-02",
+            "saat": "09:00",
+            "mesaj": "Haftalık",
+            "tekrar": "FREQ=WEEKLY;COUNT=5",
+        }
+        assert (await api.post("/schedule", json=weekly)).status_code == 200
+        one = {"id": "one", "alici": "+905551234568", "tarih": "2026-03-02", "saat": "10:00"}
+        assert (await api.post("/schedule", json=one | {"mesaj": "Tek"})).status_code == 200
+        assert (await api.patch("/schedule/one", json={"saat": "11:00"})).status_code == 200
+        contacts = [
+            {"phone": "+905551110001", "name": "Ayşe", "labels": ["vip", "x"]},
+            {"phone": "+905551110002", "attributes": {"city": "İzmir"}},
+        ]
+        assert (await api.post("/contacts", json={"contacts": contacts})).status_code == 200
+        consent = await api.put("/contacts/+905551110002/consent", json={"consent": "opted_out"})
+        assert consent.status_code == 200, consent.text
+        campaign = {
+            "name": "c1",
+            "mesaj": "Merhaba {{name|}}",
+            "audience": {"labels": ["vip"]},
+            "tarih": "2026-03-03",
+            "saat": "09:00",
+        }
+        made = await api.post("/campaigns", json=campaign)
+        assert made.status_code in (200, 201), made.text
+        assert (await api.post("/keys", json={"name": "app", "scope": "write"})).status_code == 201
+        await api.store.replace_templates(
+            "waba1",
+            [
+                CatalogueTemplate(
+                    waba_id="waba1",
+                    name="randevu",
+                    language="tr",
+                    status="APPROVED",
+                    category="UTILITY",
+                    parameter_format="POSITIONAL",
+                    components=({"type": "BODY", "text": "Saat {{1}}"},),
+                    updated_at=START,
+                )
+            ],
+        )
+        await api.store.book_contacts("number:1", ["905551234567"], 250, START)
+    await _seed(sqlite_url, make_message)  # attempts, receipts, windows, a sender
+    evented = sql.SqlMessageStore.from_url(sqlite_url, events_enabled=True)
+    await evented.cancel("one", START)  # a status event in the outbox
+    await evented.close()
+    before = _rows(sqlite_url)
+    empty = [name for name, rows in before.items() if not rows]
+    assert empty == [], f"the test seeds nothing into {empty}"
+    transfer.copy_database(sqlite_url, empty_postgres_url, batch_size=1)  # paging exercised
+    assert _rows(empty_postgres_url) == before
+    again = transfer.copy_database(sqlite_url, empty_postgres_url, batch_size=2)
+    assert [r.written for r in again] == [0] * len(transfer.TABLES)

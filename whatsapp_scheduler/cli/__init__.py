@@ -110,8 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--database-url", help="SQLAlchemy URL [DATABASE_URL]")
     copy = db_commands.add_parser(
         "copy",
-        help="copy all messages into another database (e.g. SQLite -> PostgreSQL)",
-        description="Copy messages, attempts, receipts and contacts in batches; migrates the "
+        help="copy everything the service knows (messages, series, senders, keys, consent, contacts, campaigns) into another database (e.g. SQLite -> PostgreSQL)",
+        description="Copy every table of what the service knows, in batches; migrates the "
         "target first, can be run again to resume, and verifies the counts (docs/operations.md).",
     )
     copy.add_argument("--from", dest="source", required=True, help="source SQLAlchemy URL")
