@@ -109,3 +109,28 @@ async def test_marketing_sent_lists_one_senders_marketing_sends_since(any_store,
         "default", [made[0].recipient], START + timedelta(seconds=30)
     )
     assert later == {made[0].recipient: [START + timedelta(minutes=1)]}
+
+
+async def test_marketing_in_flight_lists_the_marketing_messages_being_sent(any_store, make_message):
+    """Claimed (`sending`) MARKETING messages of one sender, per recipient, oldest claim first;
+    not the queued, not the sent, not another sender's or category's."""
+    phone = "+905550001111"
+    early = [make_message(due_at=START, category="MARKETING", recipient=phone) for _ in range(2)]
+    for m in early:
+        await any_store.add(m)
+    await any_store.add(make_message(due_at=START, category="UTILITY", recipient=phone))
+    await any_store.add(
+        make_message(due_at=START, category="MARKETING", recipient=phone, sender="other")
+    )
+    first = await any_store.claim_due(START, 10, "w1", LEASE)
+    assert len(first) == 4
+    late = make_message(due_at=START, category="MARKETING", recipient=phone)
+    await any_store.add(late)
+    queued = make_message(due_at=START + timedelta(days=1), category="MARKETING", recipient=phone)
+    await any_store.add(queued)
+    later = START + timedelta(seconds=5)
+    (claimed_late,) = await any_store.claim_due(later, 10, "w2", LEASE)
+    assert claimed_late.id == late.id
+    await any_store.record([_outcome(early[1].id, wamid="wamid.sent-one")])
+    found = await any_store.marketing_in_flight("default", [phone, "+905550000000"])
+    assert found == {phone: [(START, early[0].id), (later, late.id)]}

@@ -86,13 +86,20 @@ class MessagingLimitGate:
 FREQUENCY_REASON = "frequency_cap"
 
 
+#: How long a message waits whose cap another process's send in flight may have reached.
+IN_FLIGHT_RECHECK = timedelta(seconds=30)
+
+
 class FrequencyGate:
     """MARKETING_FREQUENCY_CAP: at most `cap.count` MARKETING messages per contact from one
     sender in `cap.days` days. Per claimed batch one read of what was sent (`store.
     marketing_sent`); a message over the cap is deferred to when the oldest counted one is
-    `cap.days` old. Counted from the sent messages, not booked: two processes sending to one
-    contact at the same moment may each send one (the pair gap spaces them 6 s apart, so this
-    needs two marketing messages to one contact within seconds)."""
+    `cap.days` old. Several processes: a message being sent by another process (`sending`,
+    claimed before this one: the claim's time, then the id, orders them the same way in every
+    process) counts too, but as a maybe: if only it makes the cap, this one waits
+    `IN_FLIGHT_RECHECK` and is checked again, by when the other was sent (then it counts for
+    good) or was not (then this one goes). So one process never sends past the cap because
+    another's send had not been recorded yet, and a maybe never costs a whole period."""
 
     def __init__(self, message_store: store.MessageStore, cap: limits.FrequencyCap) -> None:
         self.store = message_store
@@ -109,18 +116,28 @@ class FrequencyGate:
         if not marketing:
             return
         period = timedelta(days=self.cap.days)
+        sender, recipients = marketing[0].sender, sorted({m.recipient for m in marketing})
         try:
-            sent = await self.store.marketing_sent(
-                marketing[0].sender, sorted({m.recipient for m in marketing}), now - period
-            )
+            sent = await self.store.marketing_sent(sender, recipients, now - period)
+            in_flight = await self.store.marketing_in_flight(sender, recipients)
         except errors.StoreError:
             logger.warning("frequency cap not read; sending the claimed batch as it is")
             return
+        batch_ids = {m.id for m in batch}
         for message in marketing:  # in claim order; the batch's own sends count too
             times = sent.setdefault(message.recipient, [])
             if len(times) >= self.cap.count:
                 frees = times[len(times) - self.cap.count] + period
                 self._refused[message.id] = max(frees, now + timedelta(seconds=1))
+                continue
+            mine = (message.claimed_at or now, message.id)
+            ahead = [
+                f
+                for f in in_flight.get(message.recipient, ())
+                if f[1] not in batch_ids and f < mine
+            ]
+            if len(times) + len(ahead) >= self.cap.count:  # maybe over: look again soon
+                self._refused[message.id] = now + IN_FLIGHT_RECHECK
             else:
                 times.append(now)
 

@@ -361,6 +361,14 @@ class MessageStore(Protocol):
         recipients with one are keys."""
         ...
 
+    async def marketing_in_flight(
+        self, sender: str, recipients: Sequence[str]
+    ) -> dict[str, builtins.list[tuple[datetime, str]]]:
+        """MARKETING_FREQUENCY_CAP across processes (docs/limits.md): `sender`'s MARKETING
+        messages to each of `recipients` that are being sent now (status `sending`), as
+        (claimed_at, id), oldest claim first; only recipients with one are keys."""
+        ...
+
     async def retry_marketing_limited(
         self, wamids: Sequence[str], run_at: datetime, now: datetime
     ) -> builtins.list[str]:

@@ -76,6 +76,35 @@ class SqlLimitsMixin:
                     found.setdefault(row.recipient, []).append(row.sent_at)
         return found
 
+    async def marketing_in_flight(
+        self, sender: str, recipients: Sequence[str]
+    ) -> dict[str, builtins.list[tuple[datetime, str]]]:
+        if not recipients:
+            return {}
+        return await self._run(self._marketing_in_flight, sender, list(recipients))
+
+    def _marketing_in_flight(
+        self, sender: str, recipients: builtins.list[str]
+    ) -> dict[str, builtins.list[tuple[datetime, str]]]:
+        m = tables.messages
+        found: dict[str, builtins.list[tuple[datetime, str]]] = {}
+        with self._tx() as conn:
+            for start in range(0, len(recipients), tables.IN_CHUNK):
+                rows = conn.execute(
+                    sa.select(m.c.recipient, m.c.claimed_at, m.c.id)
+                    .where(
+                        m.c.recipient.in_(recipients[start : start + tables.IN_CHUNK]),
+                        m.c.sender == sender,
+                        m.c.category == MARKETING,
+                        m.c.status == "sending",
+                        m.c.claimed_at.is_not(None),
+                    )
+                    .order_by(m.c.claimed_at, m.c.id)
+                )
+                for row in rows:
+                    found.setdefault(row.recipient, []).append((row.claimed_at, row.id))
+        return found
+
     async def book_contacts(
         self, portfolio: str, wa_ids: Sequence[str], limit: int, now: datetime
     ) -> dict[str, datetime | None]:

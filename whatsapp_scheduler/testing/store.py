@@ -433,6 +433,21 @@ class InMemoryMessageStore:
                 found.setdefault(m.recipient, []).append(m.sent_at)
         return found
 
+    async def marketing_in_flight(
+        self, sender: str, recipients: Sequence[str]
+    ) -> dict[str, builtins.list[tuple[datetime, str]]]:
+        found: dict[str, builtins.list[tuple[datetime, str]]] = {}
+        for m in self.rows.values():
+            if (
+                m.recipient in recipients
+                and m.sender == sender
+                and m.category == consent.MARKETING
+                and m.status == messages.MessageStatus.SENDING
+                and m.claimed_at is not None
+            ):
+                found.setdefault(m.recipient, []).append((m.claimed_at, m.id))
+        return {r: sorted(v) for r, v in found.items()}
+
     async def book_contacts(
         self, portfolio: str, wa_ids: Sequence[str], limit: int, now: datetime
     ) -> dict[str, datetime | None]:

@@ -116,3 +116,75 @@ async def test_the_frequency_cap_defers_the_third_marketing_message_in_seven_day
     await d.run(burst=True)
     assert memory_store.rows["mk2"].status == Status.SENT
     await d.stop()
+
+
+async def test_a_marketing_send_in_flight_elsewhere_holds_a_later_claim_briefly(
+    clock, memory_store, sender, make_dispatcher
+):
+    """Two processes, cap 1 in 7 days, two marketing messages to one contact: the one another
+    process claimed first (still `sending`, not yet recorded) makes this process's later claim
+    wait IN_FLIGHT_RECHECK, not send; once the other is recorded sent, this one waits the whole
+    period; had the other not been sent, this one would go at the recheck."""
+    from whatsapp_scheduler.core import limits
+    from whatsapp_scheduler.dispatch import limit_gate
+    from whatsapp_scheduler.store import Outcome
+
+    now = clock.now()
+    theirs = _template("theirs", now - timedelta(seconds=1), "+905550000001")
+    mine = _template("mine", now, "+905550000001")
+    other_contact = _template("other", now, "+905550000009")
+    await memory_store.add_many(
+        [m.evolve(category="MARKETING") for m in (theirs, mine, other_contact)]
+    )
+    (claimed,) = await memory_store.claim_due(now, 1, "elsewhere", now + timedelta(minutes=5))
+    assert claimed.id == "theirs"
+    clock.advance(timedelta(seconds=1))
+    d = make_dispatcher(frequency_cap=limits.FrequencyCap(1, 7))
+    await d.run(burst=True)
+    assert [c.id for c in sender.calls] == ["other"]
+    row = memory_store.rows["mine"]
+    assert (row.status, row.status_reason) == (Status.QUEUED, "frequency_cap")
+    assert row.run_at == clock.now() + limit_gate.IN_FLIGHT_RECHECK
+    sent_at = clock.now()
+    await memory_store.record(
+        [
+            Outcome(
+                message_id="theirs",
+                worker="elsewhere",
+                status=Status.SENT,
+                finished_at=sent_at,
+                attempt=messages.AttemptOutcome.SENT,
+                started_at=sent_at,
+                wamid="wamid.theirs",
+            )
+        ]
+    )
+    clock.advance(limit_gate.IN_FLIGHT_RECHECK)
+    await d.run(burst=True)
+    assert memory_store.rows["mine"].run_at == sent_at + timedelta(days=7)
+    assert [c.id for c in sender.calls] == ["other"]
+    await d.stop()
+
+
+async def test_a_claim_older_than_the_one_in_flight_elsewhere_goes(clock, memory_store):
+    """The order is the claims' (time, then id), the same in every process: the earlier one
+    goes, the later one waits; a batch's own messages are not 'elsewhere'."""
+    from whatsapp_scheduler.core import limits
+    from whatsapp_scheduler.dispatch import limit_gate
+
+    now = clock.now()
+    gate = limit_gate.FrequencyGate(memory_store, limits.FrequencyCap(1, 7))
+    early = _template("early", now, "+905550000001").evolve(category="MARKETING")
+    late = _template("late", now, "+905550000001").evolve(category="MARKETING")
+    await memory_store.add_many([early, late])
+    (got_early,) = await memory_store.claim_due(now, 1, "w1", now + timedelta(minutes=5))
+    clock.advance(timedelta(seconds=2))
+    (got_late,) = await memory_store.claim_due(clock.now(), 1, "w2", now + timedelta(minutes=5))
+    await gate.prepare([got_early], clock.now())  # process w1
+    assert gate.check(got_early) is None
+    await gate.prepare([got_late], clock.now())  # process w2
+    assert gate.check(got_late) == clock.now() + limit_gate.IN_FLIGHT_RECHECK
+    # one process holding both: its own claim is counted once, in claim order
+    both = limit_gate.FrequencyGate(memory_store, limits.FrequencyCap(2, 7))
+    await both.prepare([got_early, got_late], clock.now())
+    assert (both.check(got_early), both.check(got_late)) == (None, None)
