@@ -191,6 +191,7 @@ def dispatch_config(settings: settings_mod.Settings) -> dispatch_config_mod.Disp
         ),
         quiet_hours=settings.quiet_window(),
         messaging_limit=settings.messaging_cap(),
+        messaging_limit_from_graph=settings.messaging_limit_from_graph(),
         frequency_cap=settings.frequency_cap(),
     )
 
@@ -210,6 +211,11 @@ def resend_grace(settings: settings_mod.Settings) -> float:
     they do by APP_SECRET: `/webhook` refuses every POST without it, so no status can prove a
     send; with it set, Meta (or the sandbox) is configured to post statuses to `/webhook`."""
     return settings.resend_grace_seconds if settings.app_secret is not None else 0.0
+
+
+#: MESSAGING_LIMIT=graph: how often each number's tier is read from Meta (a tier moves up
+#: within 6 h of qualifying; Meta counts this against the app's 200-5,000 requests an hour).
+MESSAGING_LIMIT_REFRESH_SECONDS = 3600.0
 
 
 async def build_dispatcher(
@@ -295,6 +301,13 @@ async def build_dispatcher(
             raise errors.ConfigurationError(
                 "ACCESS_TOKEN and PHONE_NUMBER_ID are required (or add a sender: senders add)"
             )
+    if config.messaging_limit_from_graph:  # MESSAGING_LIMIT=graph (docs/limits.md)
+        built.add_timed_job(
+            "messaging-limit",
+            MESSAGING_LIMIT_REFRESH_SECONDS,
+            built.refresh_messaging_limits_logged,
+            at_start=True,
+        )
     return built
 
 

@@ -124,7 +124,8 @@ class Settings(BaseSettings):
     # 21:00-09:00; a message due inside goes at the end instead. Empty: none.
     quiet_hours: str = ""
     # Meta's daily messaging limit per business portfolio (250, 2000, 10000, 100000 or
-    # unlimited): unique contacts reached with templates outside their window in 24 h.
+    # unlimited): unique contacts reached with templates outside their window in 24 h;
+    # `graph`: each number's tier read from Meta's Graph API every hour.
     messaging_limit: str = limits.UNLIMITED
     # At most N marketing messages per contact in D days (`2/7d`); empty: no cap.
     marketing_frequency_cap: str = ""
@@ -248,6 +249,8 @@ class Settings(BaseSettings):
     @field_validator("messaging_limit")
     @classmethod
     def _messaging_limit_valid(cls, value: str) -> str:
+        if value.strip().lower() == limits.FROM_GRAPH:
+            return value
         try:
             limits.parse_limit(value)
         except errors.ValidationFailed as exc:
@@ -268,8 +271,15 @@ class Settings(BaseSettings):
         return limits.parse_cap(self.marketing_frequency_cap)
 
     def messaging_cap(self) -> int | None:
-        """MESSAGING_LIMIT as a number of contacts (None: unlimited)."""
+        """MESSAGING_LIMIT as a number of contacts (None: unlimited). With `graph`, the
+        smallest tier (250) until each number's own is read from Meta (docs/limits.md)."""
+        if self.messaging_limit_from_graph():
+            return limits.TIERS[0]
         return limits.parse_limit(self.messaging_limit)
+
+    def messaging_limit_from_graph(self) -> bool:
+        """MESSAGING_LIMIT=graph: read each number's tier from Meta's Graph API, hourly."""
+        return self.messaging_limit.strip().lower() == limits.FROM_GRAPH
 
     def quiet_window(self) -> quiet.QuietHours | None:
         """QUIET_HOURS parsed (None: empty, no quiet hours)."""

@@ -47,3 +47,24 @@ def test_the_frequency_cap_setting() -> None:
     for bad in ("2/7", "0/7d", "2/0d", "two"):
         with pytest.raises(ValueError, match="MARKETING_FREQUENCY_CAP"):
             settings.Settings(marketing_frequency_cap=bad, _env_file=None)
+
+
+def test_meta_tier_names_are_contacts():
+    assert [
+        limits.parse_tier(t)
+        for t in ("TIER_50", "TIER_250", "TIER_1K", "TIER_2K", "TIER_10K", "TIER_100K")
+    ] == [50, 250, 1000, 2000, 10000, 100000]
+    assert limits.parse_tier("TIER_UNLIMITED") is None
+    for bad in ("TIER_", "250", "TIER_2M", None, 250, "TIER_-1"):
+        with pytest.raises(ValueError, match="not a tier"):
+            limits.parse_tier(bad)
+
+
+def test_messaging_limit_graph_starts_at_the_smallest_tier(make_settings):
+    graph = make_settings(messaging_limit="graph")
+    assert graph.messaging_limit_from_graph()
+    assert graph.messaging_cap() == 250
+    fixed = make_settings(messaging_limit="10000")
+    assert (fixed.messaging_limit_from_graph(), fixed.messaging_cap()) == (False, 10000)
+    with pytest.raises(ValueError, match="MESSAGING_LIMIT"):
+        make_settings(messaging_limit="graphs")

@@ -11,6 +11,9 @@ from whatsapp_scheduler.core import errors
 #: outside their 24-hour window in a moving 24 h.
 TIERS = (250, 2000, 10000, 100000)
 UNLIMITED = "unlimited"
+#: MESSAGING_LIMIT=graph: each number's tier is read from Meta's Graph API (docs/limits.md).
+FROM_GRAPH = "graph"
+_TIER = re.compile(r"\ATIER_(\d{1,6})(K?)\Z")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,3 +75,18 @@ def parse_limit(value: str, field: str = "MESSAGING_LIMIT") -> int | None:
         return int(text)
     tiers = ", ".join(str(t) for t in TIERS)
     raise errors.ValidationFailed(field, f"{value!r} must be one of {tiers} or {UNLIMITED}")
+
+
+def parse_tier(value: object) -> int | None:
+    """Meta's tier name as the Graph API writes it (`TIER_250`, `TIER_2K`, `TIER_10K`,
+    `TIER_100K`, `TIER_UNLIMITED`; the older `TIER_50` and `TIER_1K` too) as a number of
+    contacts (None: unlimited); ValueError for anything else."""
+    if not isinstance(value, str):
+        raise ValueError(f"not a tier: {value!r}")
+    text = value.strip().upper()
+    if text == "TIER_UNLIMITED":
+        return None
+    match = _TIER.match(text)
+    if match is None:
+        raise ValueError(f"not a tier: {value!r}")
+    return int(match[1]) * (1000 if match[2] else 1)

@@ -43,6 +43,9 @@ class DispatchConfig:
     quiet_hours: quiet.QuietHours | None = None
     #: MESSAGING_LIMIT per business portfolio (limit_gate.py); None: unlimited.
     messaging_limit: int | None = None
+    #: MESSAGING_LIMIT=graph: each number's tier is read from Meta (`Dispatcher.
+    #: refresh_messaging_limits`, hourly); `messaging_limit` holds until the first answer.
+    messaging_limit_from_graph: bool = False
     #: MARKETING_FREQUENCY_CAP (limit_gate.FrequencyGate); None: no cap.
     frequency_cap: limits.FrequencyCap | None = None
 

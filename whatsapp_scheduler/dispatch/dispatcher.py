@@ -226,6 +226,10 @@ class Dispatcher:
             self._lanes[path.name] = Lane(path, config.send_concurrency, None)
         self._loop_task: asyncio.Task[None] | None = None
         self._job_tasks: set[asyncio.Future[Any]] = set()
+        #: MESSAGING_LIMIT=graph: phone_number_id -> the tier Meta last answered (None:
+        #: unlimited), and sender name -> its own `messaging_limit` (which wins).
+        self._graph_limits: dict[str, int | None] = {}
+        self._own_limits: dict[str, str | None] = {}
 
     def _new_path(
         self,
@@ -319,7 +323,8 @@ class Dispatcher:
                 continue
             seen.add(sender.name)
             own_quiet = quiet.effective(self.config.quiet_hours, sender.quiet_hours)
-            own_limit = limits_mod.effective(self.config.messaging_limit, sender.messaging_limit)
+            self._own_limits[sender.name] = sender.messaging_limit
+            own_limit = self._limit_of(sender.phone_number_id, sender.messaging_limit)
             rate = sender.messages_per_second or base.messages_per_second
             pair = default_pair if sender.pair_interval is None else sender.pair_interval
             fingerprint = (sender.phone_number_id, credentials.access_token, rate, pair)
@@ -354,6 +359,50 @@ class Dispatcher:
         for name in [n for n in self._lanes if n not in seen]:
             del self._lanes[name]  # claims in progress finish on the path they hold
             logger.info("sender removed or disabled", extra={"sender": name})
+
+    def _limit_of(self, phone_number_id: str, own: str | None) -> int | None:
+        """A sender's daily messaging limit: its own, else (MESSAGING_LIMIT=graph) its
+        number's tier as Meta last answered, else MESSAGING_LIMIT."""
+        if own is None and phone_number_id in self._graph_limits:
+            return self._graph_limits[phone_number_id]
+        return limits_mod.effective(self.config.messaging_limit, own)
+
+    async def refresh_messaging_limits(self) -> int:
+        """MESSAGING_LIMIT=graph (docs/limits.md): ask Meta each sender's current tier
+        (`GET /{phone_number_id}?fields=whatsapp_business_manager_messaging_limit`) and book
+        against it from now on; a sender with its own `messaging_limit` keeps that. A number
+        whose tier cannot be read keeps the last one read (or MESSAGING_LIMIT's 250 until the
+        first). Returns how many were read; run hourly (Meta moves a tier up within 6 h)."""
+        read = 0
+        for name, lane in list(self._lanes.items()):
+            ask = getattr(lane.path.sender, "messaging_limit", None)
+            if ask is None:  # a sender without a Graph API (a test's fake)
+                continue
+            try:
+                tier = await ask()
+            except errors.SendError as exc:
+                logger.warning(
+                    "messaging limit not read from Meta; keeping the one known",
+                    extra={"sender": name, "reason": str(exc)},
+                )
+                continue
+            read += 1
+            number = lane.path.phone_number_id
+            if self._graph_limits.get(number, 0) != tier:
+                logger.info(
+                    "messaging limit read from Meta",
+                    extra={"sender": name, "limit": "unlimited" if tier is None else tier},
+                )
+            self._graph_limits[number] = tier
+            lane.path.messaging_limit = self._limit_of(number, self._own_limits.get(name))
+        return read
+
+    async def refresh_messaging_limits_logged(self) -> None:
+        """`refresh_messaging_limits` as a timed job: an error is logged, never raised."""
+        try:
+            await self.refresh_messaging_limits()
+        except Exception:
+            logger.exception("messaging limits not refreshed")
 
     @property
     def limiter(self) -> ratelimit.RateLimiter:

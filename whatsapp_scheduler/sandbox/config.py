@@ -173,6 +173,10 @@ class Number:
     #: The WhatsApp Business Account it belongs to ('': the stand-in's `waba_id`): its template
     #: sends are checked against that account's catalogue.
     waba_id: str = ""
+    #: Its daily messaging limit as the Graph API names it (`GET /{phone_number_id}?fields=
+    #: whatsapp_business_manager_messaging_limit`): TIER_250 (a new portfolio's), TIER_2K,
+    #: TIER_10K, TIER_100K or TIER_UNLIMITED. `StandIn.set_messaging_limit` changes it.
+    messaging_limit: str = "TIER_250"
 
 
 @dataclass

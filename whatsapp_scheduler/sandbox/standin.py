@@ -474,15 +474,34 @@ class StandIn:
             )
         if token is None:
             return web.json_response(graph_errors.error_body(100), status=400)
-        return web.json_response(
-            {
-                "id": phone_number_id,
-                "display_phone_number": self.numbers[phone_number_id].display_phone_number,
-                "verified_name": "Sandbox",
-                "quality_rating": "GREEN",
-                "throughput": {"level": "STANDARD"},
-            }
-        )
+        number = self.numbers[phone_number_id]
+        known = {
+            "id": phone_number_id,
+            "display_phone_number": number.display_phone_number,
+            "verified_name": "Sandbox",
+            "quality_rating": "GREEN",
+            "throughput": {"level": "STANDARD"},
+            "whatsapp_business_manager_messaging_limit": number.messaging_limit,
+            "messaging_limit_tier": number.messaging_limit,  # deprecated by Meta, still there
+        }
+        asked = request.query.get("fields")
+        if not asked:  # Meta's default fields
+            return web.json_response({k: known[k] for k in list(known)[:5]})
+        fields = [f.strip() for f in asked.split(",") if f.strip()]
+        unknown = [f for f in fields if f not in known]
+        if unknown:
+            return web.json_response(
+                graph_errors.error_body(
+                    100, f"(#100) Tried accessing nonexisting field ({unknown[0]})"
+                ),
+                status=400,
+            )
+        return web.json_response({"id": phone_number_id} | {f: known[f] for f in fields})
+
+    def set_messaging_limit(self, phone_number_id: str, tier: str) -> None:
+        """Set a number's daily messaging limit tier (e.g. `TIER_2K`), as Meta moves it."""
+        number = self.numbers[phone_number_id]
+        self.numbers[phone_number_id] = dataclasses.replace(number, messaging_limit=tier)
 
     def _waba_refusal(self, request: web.Request, verb: str) -> web.Response | None:
         """Meta's answer to a WABA request without a known token (190; none: 200), or for a

@@ -32,7 +32,7 @@ import aiohttp
 
 from whatsapp_scheduler import settings
 from whatsapp_scheduler import whatsapp as whatsapp_mod
-from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import errors, limits, messages
 from whatsapp_scheduler.whatsapp import errorcodes
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ class CloudApiSender:
     ) -> None:
         self._session = session
         self.phone_number_id = phone_number_id
-        self.url = f"{graph_api_url.rstrip('/')}/{graph_api_version}/{phone_number_id}/messages"
+        self.number_url = f"{graph_api_url.rstrip('/')}/{graph_api_version}/{phone_number_id}"
+        self.url = f"{self.number_url}/messages"
         self._headers = {
             "Authorization": f"Bearer {access_token}",
             "Content-Type": "application/json",
@@ -119,6 +120,36 @@ class CloudApiSender:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise errors.AmbiguousFailure(f"no answer after sending: {type(exc).__name__}") from exc
         return parse_response(status, raw, retry_after=retry_after)
+
+    async def messaging_limit(self) -> int | None:
+        """The number's daily messaging limit as Meta has it now (`GET /{phone_number_id}?
+        fields=whatsapp_business_manager_messaging_limit`; the deprecated
+        `messaging_limit_tier` when the new field is missing): contacts, None for unlimited.
+        Raises `errors.TemporaryFailure` when it cannot be read (docs/limits.md)."""
+        params = {"fields": f"{LIMIT_FIELD},{OLD_LIMIT_FIELD}"}
+        headers = {"Authorization": self._headers["Authorization"]}
+        try:
+            async with self._session.get(self.number_url, params=params, headers=headers) as resp:
+                status, raw = resp.status, await resp.read()
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise errors.TemporaryFailure(
+                f"messaging limit not read: {type(exc).__name__}"
+            ) from exc
+        body = _json_or_none(raw)
+        if status != 200 or not isinstance(body, dict):
+            raise errors.TemporaryFailure(f"messaging limit not read: HTTP {status}")
+        value = body.get(LIMIT_FIELD, body.get(OLD_LIMIT_FIELD))
+        if isinstance(value, dict):  # an object holding the tier: take the tier it names
+            value = next((v for v in value.values() if isinstance(v, str)), None)
+        try:
+            return limits.parse_tier(value)
+        except ValueError as exc:
+            raise errors.TemporaryFailure(f"messaging limit not read: {exc}") from exc
+
+
+#: The Graph API field of a number's messaging limit, and the one it replaces.
+LIMIT_FIELD = "whatsapp_business_manager_messaging_limit"
+OLD_LIMIT_FIELD = "messaging_limit_tier"
 
 
 def build_payload(message: messages.ScheduledMessage) -> dict[str, Any]:
