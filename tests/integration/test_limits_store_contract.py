@@ -111,7 +111,7 @@ async def test_marketing_sent_lists_one_senders_marketing_sends_since(any_store,
     assert later == {made[0].recipient: [START + timedelta(minutes=1)]}
 
 
-async def test_marketing_in_flight_lists_the_marketing_messages_being_sent(any_store, make_message):
+async def test_marketing_recent_lists_the_sent_and_those_being_sent(any_store, make_message):
     """Claimed (`sending`) MARKETING messages of one sender, per recipient, oldest claim first;
     not the queued, not the sent, not another sender's or category's."""
     phone = "+905550001111"
@@ -132,5 +132,8 @@ async def test_marketing_in_flight_lists_the_marketing_messages_being_sent(any_s
     (claimed_late,) = await any_store.claim_due(later, 10, "w2", LEASE)
     assert claimed_late.id == late.id
     await any_store.record([_outcome(early[1].id, wamid="wamid.sent-one")])
-    found = await any_store.marketing_in_flight("default", [phone, "+905550000000"])
+    since = START - timedelta(seconds=1)
+    sent, found = await any_store.marketing_recent("default", [phone, "+905550000000"], since)
     assert found == {phone: [(START, early[0].id), (later, late.id)]}
+    assert sent == {phone: [START]}  # `_outcome`'s finished_at
+    assert sent == await any_store.marketing_sent("default", [phone], since)

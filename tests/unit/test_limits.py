@@ -68,3 +68,31 @@ def test_messaging_limit_graph_starts_at_the_smallest_tier(make_settings):
     assert (fixed.messaging_limit_from_graph(), fixed.messaging_cap()) == (False, 10000)
     with pytest.raises(ValueError, match="MESSAGING_LIMIT"):
         make_settings(messaging_limit="graphs")
+
+
+def test_the_stores_plan_answers_what_the_rule_answers() -> None:
+    """`sql_limits.plan` (what the SQL store reads: a count, which contacts are booked, then
+    only the oldest bookings it needs) gives `book`'s answers, on random portfolios."""
+    import random
+
+    rng = random.Random(7)
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    for _ in range(500):
+        limit = rng.randint(1, 12)
+        booked = {
+            f"b{i}": now - timedelta(minutes=rng.randint(1, 1400))
+            for i in range(rng.randint(0, 15))
+        }
+        wa_ids = [
+            rng.choice([*booked, "n1", "n2", "n3", "n4", "n5"]) for _ in range(rng.randint(1, 9))
+        ]
+        expected, expected_new = sql_limits.book(dict(booked), wa_ids, limit, now)
+        answers, new, refused, first = sql_limits.plan(len(booked), set(booked), wa_ids, limit)
+        oldest = sorted(booked.values())[first : first + len(refused)]
+        for index, wa_id in enumerate(refused):
+            answers[wa_id] = (
+                oldest[index] + sql_limits.WINDOW
+                if index < len(oldest)
+                else (now + sql_limits.WINDOW)
+            )
+        assert (answers, new) == (expected, expected_new), (booked, wa_ids, limit)

@@ -10,7 +10,7 @@ before sending it. A message its recipient opted out of is cancelled (`status_re
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import consent, errors, messages, window
@@ -27,25 +27,28 @@ class ConsentGate:
 
     async def prepare(
         self, batch: Sequence[messages.ScheduledMessage], numbers: Sequence[str] = ("",)
-    ) -> None:
-        """One read for the batch (whose sender's contacts are kept under `numbers`). On a
-        store error the batch goes as it is: the opt-out's own transaction cancelled every
-        message that was still queued."""
+    ) -> Mapping[str, store.ContactState] | None:
+        """One read for the batch (whose sender's contacts are kept under `numbers`); returns
+        what it read (every recipient's state that exists: the messaging limit's check reads
+        their windows from it instead of reading again), None if nothing was read. On a store
+        error the batch goes as it is: the opt-out's own transaction cancelled every message
+        that was still queued."""
         if not batch:
-            return
+            return None
         try:
             found = await self.store.contacts_many(
                 [window.wa_id(m.recipient) for m in batch], numbers
             )
         except errors.StoreError:
             logger.warning("consent lookup failed; sending the claimed batch as it is")
-            return
+            return None
         for message in batch:
             state = found.get(window.wa_id(message.recipient))
             blocked = state.consent.blocking(message.category) if state is not None else None
             if blocked is not None:
                 scope, out = blocked
                 self._refused[message.id] = consent.refusal(message.recipient, scope, out)
+        return found
 
     def check(self, message: messages.ScheduledMessage) -> str | None:
         """Why `message` must not be sent (its recipient opted out), or None (forgets it)."""

@@ -692,8 +692,9 @@ class Dispatcher:
             # marketing): the checks below (consent, the marketing cap) and the attempt's
             # record use today's.
             batch = lane.path.template_gate.recategorised(batch)
+        states = None  # the batch's contacts as the consent check read them
         if lane.path.consent_gate is not None:  # opted out since the claim (consent_gate.py)
-            await lane.path.consent_gate.prepare(batch, lane.window_numbers)
+            states = await lane.path.consent_gate.prepare(batch, lane.window_numbers)
         path = lane.path
         if path.quiet_hours is not None and path.contact_zones is not None:  # their nights
             await path.contact_zones.prepare(path.name, batch)
@@ -709,6 +710,7 @@ class Dispatcher:
                 path.messaging_limit,
                 now,
                 lambda m: path.goes_now(m, now),
+                known=states,
             )
         gate = lane.path.window_gate  # WINDOW_POLICY at send time (window_gate.py)
         if gate is not None:

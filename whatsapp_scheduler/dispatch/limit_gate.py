@@ -14,7 +14,7 @@ pause, a pair gap) stays counted, which errs on the safe side.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from whatsapp_scheduler import store
@@ -40,10 +40,13 @@ class MessagingLimitGate:
         limit: int | None,
         now: datetime,
         goes: Callable[[messages.ScheduledMessage], bool] = lambda _m: True,
+        known: Mapping[str, store.ContactState] | None = None,
     ) -> None:
         """Book the batch's template messages to contacts outside their window (those that
-        `goes` says may be sent now) against `limit` (None: unlimited, nothing booked). On a
-        store error the batch goes as it is."""
+        `goes` says may be sent now) against `limit` (None: unlimited, nothing booked). The
+        windows are read from `known` when given (what the consent check read of the whole
+        batch, under the same numbers), else from the store. On a store error the batch goes
+        as it is."""
         if limit is None:
             return
         templates = [
@@ -54,9 +57,11 @@ class MessagingLimitGate:
         if not templates:
             return
         try:
-            found = await self.store.contacts_many(
-                [window.wa_id(m.recipient) for m in templates], numbers
-            )
+            found = known
+            if found is None:
+                found = await self.store.contacts_many(
+                    [window.wa_id(m.recipient) for m in templates], numbers
+                )
             outside = [
                 m
                 for m in templates
@@ -118,8 +123,7 @@ class FrequencyGate:
         period = timedelta(days=self.cap.days)
         sender, recipients = marketing[0].sender, sorted({m.recipient for m in marketing})
         try:
-            sent = await self.store.marketing_sent(sender, recipients, now - period)
-            in_flight = await self.store.marketing_in_flight(sender, recipients)
+            sent, in_flight = await self.store.marketing_recent(sender, recipients, now - period)
         except errors.StoreError:
             logger.warning("frequency cap not read; sending the claimed batch as it is")
             return

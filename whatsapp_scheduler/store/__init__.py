@@ -361,12 +361,12 @@ class MessageStore(Protocol):
         recipients with one are keys."""
         ...
 
-    async def marketing_in_flight(
-        self, sender: str, recipients: Sequence[str]
-    ) -> dict[str, builtins.list[tuple[datetime, str]]]:
-        """MARKETING_FREQUENCY_CAP across processes (docs/limits.md): `sender`'s MARKETING
-        messages to each of `recipients` that are being sent now (status `sending`), as
-        (claimed_at, id), oldest claim first; only recipients with one are keys."""
+    async def marketing_recent(
+        self, sender: str, recipients: Sequence[str], since: datetime
+    ) -> tuple[dict[str, builtins.list[datetime]], dict[str, builtins.list[tuple[datetime, str]]]]:
+        """MARKETING_FREQUENCY_CAP in one read (docs/limits.md): `marketing_sent`'s answer,
+        and `sender`'s MARKETING messages to each of `recipients` being sent now (status
+        `sending`, by this or another process), as (claimed_at, id), oldest claim first."""
         ...
 
     async def retry_marketing_limited(

@@ -76,34 +76,42 @@ class SqlLimitsMixin:
                     found.setdefault(row.recipient, []).append(row.sent_at)
         return found
 
-    async def marketing_in_flight(
-        self, sender: str, recipients: Sequence[str]
-    ) -> dict[str, builtins.list[tuple[datetime, str]]]:
+    async def marketing_recent(
+        self, sender: str, recipients: Sequence[str], since: datetime
+    ) -> tuple[dict[str, builtins.list[datetime]], dict[str, builtins.list[tuple[datetime, str]]]]:
         if not recipients:
-            return {}
-        return await self._run(self._marketing_in_flight, sender, list(recipients))
+            return {}, {}
+        return await self._run(self._marketing_recent, sender, list(recipients), since)
 
-    def _marketing_in_flight(
-        self, sender: str, recipients: builtins.list[str]
-    ) -> dict[str, builtins.list[tuple[datetime, str]]]:
+    def _marketing_recent(
+        self, sender: str, recipients: builtins.list[str], since: datetime
+    ) -> tuple[dict[str, builtins.list[datetime]], dict[str, builtins.list[tuple[datetime, str]]]]:
         m = tables.messages
-        found: dict[str, builtins.list[tuple[datetime, str]]] = {}
+        sent: dict[str, builtins.list[datetime]] = {}
+        in_flight: dict[str, builtins.list[tuple[datetime, str]]] = {}
         with self._tx() as conn:
             for start in range(0, len(recipients), tables.IN_CHUNK):
                 rows = conn.execute(
-                    sa.select(m.c.recipient, m.c.claimed_at, m.c.id)
+                    sa.select(m.c.recipient, m.c.sent_at, m.c.claimed_at, m.c.id, m.c.status)
                     .where(
                         m.c.recipient.in_(recipients[start : start + tables.IN_CHUNK]),
                         m.c.sender == sender,
                         m.c.category == MARKETING,
-                        m.c.status == "sending",
-                        m.c.claimed_at.is_not(None),
+                        sa.or_(m.c.sent_at > since, m.c.status == "sending"),
                     )
-                    .order_by(m.c.claimed_at, m.c.id)
+                    .order_by(m.c.sent_at, m.c.claimed_at, m.c.id)
                 )
                 for row in rows:
-                    found.setdefault(row.recipient, []).append((row.claimed_at, row.id))
-        return found
+                    if row.status == "sending":
+                        if row.claimed_at is not None:
+                            in_flight.setdefault(row.recipient, []).append((row.claimed_at, row.id))
+                    elif row.sent_at is not None and row.sent_at > since:
+                        sent.setdefault(row.recipient, []).append(row.sent_at)
+        for claims in in_flight.values():
+            claims.sort()
+        for times in sent.values():
+            times.sort()
+        return sent, in_flight
 
     async def book_contacts(
         self, portfolio: str, wa_ids: Sequence[str], limit: int, now: datetime
@@ -124,21 +132,65 @@ class SqlLimitsMixin:
                     {"ns": LOCK_NAMESPACE - 2**31, "key": key},
                 )
             conn.execute(sa.delete(L).where(L.c.portfolio == portfolio, L.c.reached_at <= since))
-            booked = {
-                row.wa_id: row.reached_at
-                for row in conn.execute(
-                    sa.select(L.c.wa_id, L.c.reached_at)
-                    .where(L.c.portfolio == portfolio)
-                    .order_by(L.c.reached_at, L.c.wa_id)
+            # Only what the rule needs, not the portfolio's every booking (up to the limit's
+            # 100,000 rows a claim): how many, which of these contacts, and, when some do
+            # not fit, the oldest bookings whose ends free their slots (`book`'s rule).
+            count = conn.execute(
+                sa.select(sa.func.count()).select_from(L).where(L.c.portfolio == portfolio)
+            ).scalar_one()
+            wanted = list(dict.fromkeys(wa_ids))
+            present: set[str] = set()
+            for start in range(0, len(wanted), tables.IN_CHUNK):
+                chunk = wanted[start : start + tables.IN_CHUNK]
+                present.update(
+                    conn.execute(
+                        sa.select(L.c.wa_id).where(L.c.portfolio == portfolio, L.c.wa_id.in_(chunk))
+                    ).scalars()
                 )
-            }
-            answers, new = book(booked, wa_ids, limit, now)
+            answers, new, refused, first_slot = plan(count, present, wanted, limit)
+            if refused:
+                ends = [
+                    at + WINDOW
+                    for at in conn.execute(
+                        sa.select(L.c.reached_at)
+                        .where(L.c.portfolio == portfolio)
+                        .order_by(L.c.reached_at, L.c.wa_id)
+                        .offset(first_slot)
+                        .limit(len(refused))
+                    ).scalars()
+                ]
+                for index, wa_id in enumerate(refused):
+                    answers[wa_id] = ends[index] if index < len(ends) else now + WINDOW
             if new:
                 conn.execute(
                     self._insert_into(L).on_conflict_do_nothing(),
                     [{"portfolio": portfolio, "wa_id": w, "reached_at": now} for w in new],
                 )
         return answers
+
+
+def plan(
+    count: int, present: set[str], wa_ids: Sequence[str], limit: int
+) -> tuple[dict[str, datetime | None], builtins.list[str], builtins.list[str], int]:
+    """`book`'s rule from the portfolio's number of bookings and which of `wa_ids` are booked:
+    (the answers so far: None = may go, the contacts to book, those refused in order, and the
+    position among the bookings oldest first whose end frees the first refused one's slot;
+    the next refused, the next one's). `tests/unit/test_limits.py` holds it equal to `book`."""
+    answers: dict[str, datetime | None] = {}
+    new: builtins.list[str] = []
+    refused: builtins.list[str] = []
+    for wa_id in wa_ids:
+        if wa_id in answers or wa_id in refused:
+            continue
+        if wa_id in present:
+            answers[wa_id] = None
+        elif count < limit:
+            answers[wa_id] = None
+            new.append(wa_id)
+            count += 1
+        else:
+            refused.append(wa_id)
+    return answers, new, refused, max(count - limit, 0)
 
 
 def book(

@@ -433,9 +433,9 @@ class InMemoryMessageStore:
                 found.setdefault(m.recipient, []).append(m.sent_at)
         return found
 
-    async def marketing_in_flight(
-        self, sender: str, recipients: Sequence[str]
-    ) -> dict[str, builtins.list[tuple[datetime, str]]]:
+    async def marketing_recent(
+        self, sender: str, recipients: Sequence[str], since: datetime
+    ) -> tuple[dict[str, builtins.list[datetime]], dict[str, builtins.list[tuple[datetime, str]]]]:
         found: dict[str, builtins.list[tuple[datetime, str]]] = {}
         for m in self.rows.values():
             if (
@@ -446,7 +446,8 @@ class InMemoryMessageStore:
                 and m.claimed_at is not None
             ):
                 found.setdefault(m.recipient, []).append((m.claimed_at, m.id))
-        return {r: sorted(v) for r, v in found.items()}
+        sent = await self.marketing_sent(sender, recipients, since)
+        return sent, {r: sorted(v) for r, v in found.items()}
 
     async def book_contacts(
         self, portfolio: str, wa_ids: Sequence[str], limit: int, now: datetime
