@@ -253,18 +253,30 @@ class SqlSeriesMixin:
                 )
             )
         try:
-            return self._change_series_tx(stmt, cancel, occurrence, now)
+            return self._change_series_tx(series_id, stmt, cancel, occurrence, now)
         except _NotInState:
             return None
 
     def _change_series_tx(
         self,
+        series_id: str,
         stmt: Any,
         cancel: Any,
         occurrence: messages.ScheduledMessage | None,
         now: datetime,
     ) -> Series:
         with self._tx() as conn:
+            if self._dialect == "postgresql":
+                # The claim's lock order: its occurrences' rows, then the series row
+                # (`continue_series`). Take them in that order too, or a claim holding the
+                # occurrence and waiting for the series deadlocks with an edit holding the
+                # series and waiting for the occurrence (tests/integration/
+                # test_series_lock_order.py). A claim's own rows are skipped, never waited
+                # for (SKIP LOCKED), so this wait is one-way. SQLite: one writer at a time.
+                mine = sa.and_(M.c.series_id == series_id, M.c.status == str(Status.QUEUED))
+                if occurrence is not None:
+                    mine = sa.or_(mine, M.c.id == occurrence.id)
+                conn.execute(sa.select(M.c.id).where(mine).order_by(M.c.id).with_for_update())
             # Cancel, change the series row (locked from here on: a claim's `continue_series`
             # reads it FOR UPDATE and so waits, then sees the new state), cancel again: an
             # occurrence a claim made just before the lock is committed by then and seen.
