@@ -132,3 +132,14 @@ async def test_ten_thousand_in_one_upsert(any_store):
     page = await any_store.list_profiles("default", [NUMBER], label="bulk", limit=1000)
     assert len(page.wa_ids) == 1000
     assert page.next_after == "905550000999"
+
+
+async def test_has_profiles_is_per_sender(any_store):
+    assert not await any_store.has_profiles("default")
+    await any_store.upsert_profiles("branch", [_change("+905551110009")], START)
+    assert (await any_store.has_profiles("default"), await any_store.has_profiles("branch")) == (
+        False,
+        True,
+    )
+    await any_store.delete_profile("branch", "+905551110009")
+    assert not await any_store.has_profiles("branch")

@@ -210,3 +210,37 @@ async def test_quiet_hours_are_the_contacts_nights_when_the_contact_has_a_zone(a
         json={"messages": [day | {"id": "ny2", "alici": "+12125550100"}]},
     )
     assert batch.json()["results"][0]["scheduled_at"] == "2026-03-01T14:00:00Z", batch.text
+
+
+async def test_a_sender_without_contacts_reads_no_address_book_per_request(api, clock):
+    """The contact's zone costs a sender with no address book nothing: one probe, then none
+    until QUIET_OVERRIDES_TTL; once it has contacts, their zones are used."""
+    from whatsapp_scheduler.service import scheduler as scheduler_mod
+
+    calls: list[str] = []
+    original = type(api.store).get_profiles
+
+    async def counted(self, sender, phones):
+        calls.append(sender)
+        return await original(self, sender, phones)
+
+    type(api.store).get_profiles = counted  # type: ignore[method-assign]
+    try:
+        day = {"tarih": "2026-03-01", "saat": "14:00", "mesaj": "Merhaba"}
+        for n in range(3):
+            answer = await api.post(
+                "/schedule", json=day | {"id": f"p{n}", "alici": "+12125550100"}
+            )
+            assert answer.json()["scheduled_at"] == "2026-03-01T11:00:00Z"
+        assert calls == []
+        await api.post(
+            "/contacts",
+            json={"contacts": [{"phone": "+12125550100", "timezone": "America/New_York"}]},
+        )
+        clock.advance(scheduler_mod.QUIET_OVERRIDES_TTL)
+        later = {"tarih": "2026-03-01", "saat": "14:30", "mesaj": "Merhaba"}
+        moved = await api.post("/schedule", json=later | {"id": "p9", "alici": "+12125550100"})
+        assert moved.json()["scheduled_at"] == "2026-03-01T14:00:00Z", moved.text
+        assert calls == ["default"]
+    finally:
+        type(api.store).get_profiles = original  # type: ignore[method-assign]

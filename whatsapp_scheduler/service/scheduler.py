@@ -130,6 +130,8 @@ class SchedulerService(SeriesMixin):
         self.quiet_hours = quiet_hours
         self._quiet_overrides: dict[str, str] = {}  # sender -> its own value, when set
         self._quiet_read_at: datetime | None = None
+        #: sender -> (whether its address book has contacts, when that was read)
+        self._address_books: dict[str, tuple[bool, datetime]] = {}
         # SERIES_ALLOW_SUBHOURLY: a series' rule may repeat more often than hourly.
         self.allow_subhourly = allow_subhourly
         # The address book (docs/contacts.md), on the same store and consent rules.
@@ -426,6 +428,8 @@ class SchedulerService(SeriesMixin):
         zones: dict[tuple[str, str], str] = {}
         for sender, phones in wanted.items():
             try:
+                if not await self._has_address_book(sender):
+                    continue
                 found = await self.store.get_profiles(sender, sorted(phones))
             except errors.StoreError:
                 logger.warning("contacts' time zones not read; using the messages' own")
@@ -434,6 +438,19 @@ class SchedulerService(SeriesMixin):
                 if profile.timezone:
                     zones[(sender, phone)] = profile.timezone
         return zones
+
+    async def _has_address_book(self, sender: str) -> bool:
+        """Whether `sender` has contacts at all, read at most every QUIET_OVERRIDES_TTL: a
+        sender without an address book pays no contacts read per request."""
+        now = self.clock.now()
+        known = self._address_books.get(sender)
+        if known is not None and now - known[1] < QUIET_OVERRIDES_TTL and not known[0]:
+            return False
+        if known is not None and known[0]:
+            return True  # once it has contacts, it is read every time (cheap to keep)
+        has = await self.store.has_profiles(sender)
+        self._address_books[sender] = (has, now)
+        return has
 
     def _out_of_quiet_hours(
         self,

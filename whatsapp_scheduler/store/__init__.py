@@ -455,6 +455,10 @@ class MessageStore(Protocol):
         """The profiles of these numbers that `sender`'s address book holds."""
         ...
 
+    async def has_profiles(self, sender: str) -> bool:
+        """Whether `sender`'s address book holds any contact (one index probe)."""
+        ...
+
     async def delete_profile(self, sender: str, phone: str) -> bool:
         """Remove a contact's profile (its window and consent stay); False: there was none."""
         ...

@@ -98,6 +98,14 @@ class SqlContactsMixin:
             return {}
         return await self._read(self._profiles, sender, list(dict.fromkeys(phones)))
 
+    async def has_profiles(self, sender: str) -> bool:
+        return await self._read(self._has_profiles, sender)
+
+    def _has_profiles(self, sender: str) -> bool:
+        with self._tx() as conn:
+            query = sa.select(B.c.phone).where(B.c.sender == sender).limit(1)
+            return conn.execute(query).first() is not None
+
     def _profiles(self, sender: str, phones: builtins.list[str]) -> dict[str, contacts.Profile]:
         found: dict[str, contacts.Profile] = {}
         with self._tx() as conn:

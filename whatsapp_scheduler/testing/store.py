@@ -668,6 +668,9 @@ class InMemoryMessageStore:
 
     # -- the address book ---------------------------------------------------------------
 
+    async def has_profiles(self, sender: str) -> bool:
+        return any(owner == sender for owner, _ in self.profiles)
+
     async def upsert_profiles(
         self, sender: str, changes: Sequence[contacts.Change], now: datetime
     ) -> tuple[int, int]:
