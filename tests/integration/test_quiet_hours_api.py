@@ -224,7 +224,7 @@ async def test_a_sender_without_contacts_reads_no_address_book_per_request(api, 
         calls.append(sender)
         return await original(self, sender, phones)
 
-    type(api.store).get_profiles = counted  # type: ignore[method-assign]
+    type(api.store).get_profiles = counted
     try:
         day = {"tarih": "2026-03-01", "saat": "14:00", "mesaj": "Merhaba"}
         for n in range(3):
@@ -243,4 +243,4 @@ async def test_a_sender_without_contacts_reads_no_address_book_per_request(api, 
         assert moved.json()["scheduled_at"] == "2026-03-01T14:00:00Z", moved.text
         assert calls == ["default"]
     finally:
-        type(api.store).get_profiles = original  # type: ignore[method-assign]
+        type(api.store).get_profiles = original
