@@ -19,6 +19,8 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from whatsapp_scheduler import service, store
@@ -43,6 +45,8 @@ from whatsapp_scheduler.service.templates import TemplateCatalogue
 from whatsapp_scheduler.store import notify, sql, urls, workers
 from whatsapp_scheduler.store.senders_directory import SenderDirectory, build_sender_directory
 from whatsapp_scheduler.whatsapp import MessageSender
+
+logger = logging.getLogger(__name__)
 
 #: How often `serve` looks for commits by other processes on its SQLite file: only a second
 #: process standing by (dispatch/standby.py) stores messages there, and its API cannot nudge us.
@@ -213,6 +217,21 @@ def resend_grace(settings: settings_mod.Settings) -> float:
     return settings.resend_grace_seconds if settings.app_secret is not None else 0.0
 
 
+#: How often the dispatcher folds the campaigns' funnel deltas into their tallies (a read
+#: sums what is not folded yet, so this bounds the read's work, not its freshness).
+CAMPAIGN_FOLD_SECONDS = 5.0
+
+
+def _folder(message_store: store.MessageStore) -> Callable[[], Awaitable[None]]:
+    async def fold() -> None:
+        try:
+            await message_store.fold_campaign_tallies()
+        except Exception:  # a store outage: the next run folds what is left
+            logger.warning("campaign tallies not folded", exc_info=True)
+
+    return fold
+
+
 #: MESSAGING_LIMIT=graph: how often each number's tier is read from Meta (a tier moves up
 #: within 6 h of qualifying; Meta counts this against the app's 200-5,000 requests an hour).
 MESSAGING_LIMIT_REFRESH_SECONDS = 3600.0
@@ -301,6 +320,7 @@ async def build_dispatcher(
             raise errors.ConfigurationError(
                 "ACCESS_TOKEN and PHONE_NUMBER_ID are required (or add a sender: senders add)"
             )
+    built.add_timed_job("campaign-tallies", CAMPAIGN_FOLD_SECONDS, _folder(message_store))
     if config.messaging_limit_from_graph:  # MESSAGING_LIMIT=graph (docs/limits.md)
         built.add_timed_job(
             "messaging-limit",

@@ -80,3 +80,91 @@ async def test_twenty_thousand_recipients_in_one_transaction(any_store):
     counts = await any_store.campaign_counts("cmp_big")
     assert counts.statuses == {"queued": 20_000}
     assert await any_store.set_campaign_state("cmp_big", campaigns.Action.PAUSE, START) == 20_000
+
+
+async def _truth(store, cid: str) -> campaigns.Counts:
+    """The funnel counted from the rows themselves (what the tallies must equal)."""
+    rows = list(await store.get_many([f"{cid}-{i:07d}" for i in range(60)]))
+    statuses: dict[str, int] = {}
+    failed: dict[int | None, int] = {}
+    cancelled: dict[str | None, int] = {}
+    for m in rows:
+        statuses[str(m.status)] = statuses.get(str(m.status), 0) + 1
+        if m.status == S.FAILED:
+            failed[m.last_error_code] = failed.get(m.last_error_code, 0) + 1
+        if m.status == S.CANCELLED:
+            cancelled[m.status_reason] = cancelled.get(m.status_reason, 0) + 1
+    sent = sorted(m.sent_at for m in rows if m.sent_at is not None)
+    return campaigns.Counts(
+        statuses, failed, cancelled, sent[0] if sent else None, sent[-1] if sent else None
+    )
+
+
+async def test_the_funnel_follows_every_change_before_and_after_folding(any_store):
+    """Claims, sends, Meta's failures by code, retries, receipts, pause, resume, cancel: after
+    each step the funnel equals a count of the rows, with the tallies folded or not, and two
+    folds at once count nothing twice (SQL: triggers, revision 0021)."""
+    import asyncio
+
+    from tests.integration.test_store_contract import _outcome, _receipt
+
+    await any_store.create_campaign(_campaign("cmp_f", recipients=60), _messages("cmp_f", 60))
+
+    async def check() -> None:
+        assert await any_store.campaign_counts("cmp_f") == await _truth(any_store, "cmp_f")
+
+    await check()
+    claimed = await any_store.claim_due(START, 40, "w1", LEASE)
+    await check()
+    outcomes = []
+    for i, m in enumerate(claimed):
+        at = START + timedelta(seconds=i)
+        if i % 4 == 0:  # failed for good with Meta's code
+            code = 131026 if i % 8 == 0 else 131049
+            outcomes.append(
+                _outcome(
+                    m.id,
+                    status=S.FAILED,
+                    error_code=code,
+                    finished_at=at,
+                    attempt=messages.AttemptOutcome.FAILED,
+                )
+            )
+        elif i % 4 == 1:  # a temporary failure: queued again for a retry
+            outcomes.append(
+                _outcome(
+                    m.id,
+                    status=S.QUEUED,
+                    error_code=131000,
+                    finished_at=at,
+                    run_at=at + timedelta(minutes=1),
+                    attempt=messages.AttemptOutcome.RETRY,
+                )
+            )
+        else:
+            outcomes.append(_outcome(m.id, wamid=f"wamid.f{i}", finished_at=at))
+    assert await any_store.record(outcomes) == 40
+    await check()
+    await asyncio.gather(any_store.fold_campaign_tallies(), any_store.fold_campaign_tallies())
+    await check()
+    receipts = [
+        _receipt(f"wamid.f{i}", S.DELIVERED if i % 2 else S.READ)
+        for i in range(len(claimed))
+        if i % 4 in (2, 3)
+    ]
+    await any_store.apply_receipts(receipts, START + timedelta(minutes=5))
+    await check()
+    await any_store.set_campaign_state("cmp_f", campaigns.Action.PAUSE, START)
+    await check()
+    await any_store.fold_campaign_tallies()
+    await any_store.set_campaign_state("cmp_f", campaigns.Action.RESUME, START)
+    await any_store.cancel("cmp_f-0000059", START)
+    await check()
+    await any_store.set_campaign_state("cmp_f", campaigns.Action.CANCEL, START)
+    await check()
+    await any_store.fold_campaign_tallies()
+    counts = await any_store.campaign_counts("cmp_f")
+    assert counts == await _truth(any_store, "cmp_f")
+    assert counts.failed == {131026: 5, 131049: 5}, counts
+    assert sum(counts.statuses.values()) == 60
+    assert await any_store.fold_campaign_tallies() == 0  # nothing left to fold

@@ -217,6 +217,12 @@ async def test_what_the_service_knows_arrives_row_for_row(
         }
         made = await api.post("/campaigns", json=campaign)
         assert made.status_code in (200, 201), made.text
+        from whatsapp_scheduler.core import campaigns
+
+        paused = await api.store.set_campaign_state(
+            made.json()["id"], campaigns.Action.PAUSE, START
+        )
+        assert paused == 1  # a change of the funnel not yet folded (campaign_tally_deltas)
         assert (await api.post("/keys", json={"name": "app", "scope": "write"})).status_code == 201
         await api.store.replace_templates(
             "waba1",

@@ -184,3 +184,52 @@ def test_per_sender_claim_uses_its_index_on_postgres(postgres_url):
         )
     engine.dispose()
     assert "ix_messages_status_sender_run_at" in plan
+
+
+async def _funnel_across_0021(url: str) -> tuple[dict[str, int], dict[int | None, int]]:
+    """Campaign messages written at 0020, then upgraded: the tallies start from them."""
+    from datetime import UTC, datetime
+
+    from whatsapp_scheduler import testing
+    from whatsapp_scheduler.core import campaigns
+    from whatsapp_scheduler.core.messages import MessageStatus
+    from whatsapp_scheduler.store import rows as rows_mod
+    from whatsapp_scheduler.store import sql, tables
+
+    now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    engine = engine_mod.create_engine(url)
+    made = [
+        testing.make_message(f"c-{i}", now, campaign_id="cmp_m", recipient=f"+9055500{i:05d}")
+        for i in range(5)
+    ]
+    made[0] = made[0].evolve(status=MessageStatus.FAILED, last_error_code=131026)
+    made[1] = made[1].evolve(status=MessageStatus.SENT, sent_at=now)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(tables.messages), [rows_mod.message_to_row(m) for m in made])
+    engine.dispose()
+    migrate.upgrade(url)
+    store = sql.SqlMessageStore.from_url(url)
+    try:
+        counts = await store.campaign_counts("cmp_m")
+        assert (counts.first_sent_at, counts.last_sent_at) == (now, now)
+        await store.fold_campaign_tallies()
+        assert await store.campaign_counts("cmp_m") == counts
+        assert campaigns  # the funnel's type
+        return dict(counts.statuses), dict(counts.failed)
+    finally:
+        await store.close()
+
+
+async def test_sqlite_funnel_tallies_start_from_the_messages_there(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate.upgrade(url, "0020")
+    assert await _funnel_across_0021(url) == ({"failed": 1, "sent": 1, "queued": 3}, {131026: 1})
+
+
+@pytest.mark.postgres
+async def test_postgres_funnel_tallies_start_from_the_messages_there(postgres_url):
+    command.downgrade(migrate.alembic_config(postgres_url), "0020")
+    assert await _funnel_across_0021(postgres_url) == (
+        {"failed": 1, "sent": 1, "queued": 3},
+        {131026: 1},
+    )

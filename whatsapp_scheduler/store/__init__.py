@@ -508,7 +508,12 @@ class MessageStore(Protocol):
         ...
 
     async def campaign_counts(self, campaign_id: str) -> campaigns.Counts:
-        """The funnel of a campaign's messages, read from the messages."""
+        """The funnel of a campaign's messages: kept by the database as they change (SQL:
+        the tallies and deltas of revision 0021), never a count of its rows."""
+        ...
+
+    async def fold_campaign_tallies(self) -> int:
+        """Fold the funnel's pending changes into its tallies (a timed job); how many."""
         ...
 
     async def campaign_messages(

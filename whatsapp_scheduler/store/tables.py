@@ -192,6 +192,8 @@ messages = sa.Table(
     # recipients by status in id order (revision 0018), and all of them in id order.
     sa.Index("ix_messages_campaign_id_status_id", "campaign_id", "status", "id"),
     sa.Index("ix_messages_campaign_id_id", "campaign_id", "id"),
+    # A campaign's first and last send without a scan (revision 0021).
+    sa.Index("ix_messages_campaign_id_sent_at", "campaign_id", "sent_at"),
 )
 
 # Every edit of a queued message (revision 0017; docs/edits.md): what changed (a JSON object
@@ -503,6 +505,30 @@ campaigns = sa.Table(
     sa.Column("paused_at", UtcDateTime, nullable=True),
     sa.Column("cancelled_at", UtcDateTime, nullable=True),
     sa.Index("ix_campaigns_sender_created_at", "sender", "created_at"),
+)
+
+# A campaign's funnel (revision 0021; docs/campaigns.md, "The funnel"): triggers on `messages`
+# append -1/+1 per change of a campaign message's status (and `detail`: Meta's error code of a
+# failed one, the reason of a cancelled one) to `campaign_tally_deltas`; the dispatcher folds
+# them into `campaign_tallies` (`fold_campaign_tallies`). Funnel = tallies + unfolded deltas.
+campaign_tallies = sa.Table(
+    "campaign_tallies",
+    metadata,
+    sa.Column("campaign_id", sa.String(32), primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("detail", sa.String(64), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
+campaign_tally_deltas = sa.Table(
+    "campaign_tally_deltas",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("campaign_id", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("detail", sa.String(64), nullable=False),
+    sa.Column("delta", sa.Integer, nullable=False),
+    sa.Index("ix_campaign_tally_deltas_campaign_id", "campaign_id"),
 )
 
 #: Columns of `messages` whose `ScheduledMessage` field has another name.

@@ -56,6 +56,8 @@ TABLES: list[sa.Table] = [
     tables.contact_book,
     tables.contact_labels,
     tables.campaigns,
+    tables.campaign_tallies,  # the funnel (inserts fire no trigger: copied as they are)
+    tables.campaign_tally_deltas,
     tables.templates,
     tables.limit_contacts,
     tables.events,
@@ -69,7 +71,14 @@ NOT_COPIED: dict[str, str] = {
     "status_counts": "kept by the target's own triggers as the messages are copied",
 }
 #: Tables whose integer ids are copied as they are: their identity sequences move past them.
-_IDENTITY_TABLES = ("attempts", "receipts", "message_edits", "consent_events", "events")
+_IDENTITY_TABLES = (
+    "attempts",
+    "receipts",
+    "message_edits",
+    "consent_events",
+    "events",
+    "campaign_tally_deltas",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -770,6 +770,9 @@ class InMemoryMessageStore:
             and (after is None or (c.created_at, c.id) < after)
         ][:limit]
 
+    async def fold_campaign_tallies(self) -> int:
+        return 0  # counted from the rows on each read
+
     async def campaign_counts(self, campaign_id: str) -> campaigns.Counts:
         mine = [m for m in self.rows.values() if m.campaign_id == campaign_id]
         statuses: dict[str, int] = {}
