@@ -85,6 +85,8 @@ async def test_without_graph_the_setting_holds_and_nothing_is_asked(live):
         d = await _dispatcher(env)
         try:
             assert d.path.messaging_limit == 2000
-            assert "messaging-limit" not in [job for job, *_ in d.wakeup.extra_jobs]
+            jobs = [job for job, *_ in d.wakeup.extra_jobs]
+            assert "messaging-limit" not in jobs
+            assert "campaign-tallies" in jobs  # the funnel's fold runs in every dispatcher
         finally:
             await d.stop()
