@@ -542,3 +542,77 @@ def reason_texts(code: str | None, **values: object) -> dict[str, str] | None:
     if code not in REASONS:
         return None
     return {lang: TEXTS[lang][f"reason.{code}"].format(**values) for lang in LANGUAGES}
+
+
+# Retry, send as a template, duplicate, imports (issue 21's bulk actions): kept together so
+# the catalogues above stay as they were.
+TEXTS["en"].update(
+    {
+        "retry": "Retry",
+        "duplicate": "Duplicate",
+        "retry.title": "Retry this message",
+        "retry.template_title": "Send as a template instead",
+        "retry.help": "A new message ({id}) with the same recipient, sender and content is scheduled; the failed one stays in the history as it is.",
+        "retry.template_help": "Outside the recipient's 24-hour window only an approved template reaches them. A new message ({id}) with the template is scheduled; the failed one stays as it is.",
+        "retry.pick": "Approved template",
+        "retry.params": "Body parameters, one a line",
+        "retry.no_templates": "No approved template is synced for the sender {sender}. Create one with Meta, then sync the catalogue.",
+        "retry.when": "When",
+        "retry.now": "Now",
+        "retry.at": "At this date and time:",
+        "retry.confirm": "Schedule the retry",
+        "retry.template_confirm": "Schedule the template",
+        "retry.made": "Scheduled as a new message.",
+        "retry.of": "Retry of",
+        "retry.retries": "Retried as",
+        "retry.as_template": "Send as a template instead",
+        "retry.not_failed": "Only a failed message can be retried; this one is {status}.",
+        "retry.not_131047": "Sending as a template is offered only for a message that failed with Meta's code 131047 (the recipient's 24-hour window was closed); this one's code is {code}. Use Retry instead.",
+        "retry.too_many": "This message has been retried {n} times already; duplicate it instead.",
+        "bulk_retry.select_all": "Select all failed ones on this page",
+        "bulk_retry.button": "Retry selected",
+        "bulk_retry.title": "Retry the selected messages?",
+        "bulk_retry.question": "A new message is scheduled for each of these {n}, due now; the failed ones stay as they are.",
+        "bulk_retry.confirm": "Yes, retry {n} messages",
+        "bulk_retry.not_retryable": "(not failed: not retried)",
+        "bulk_retry.nothing": "None of the selected messages failed: nothing to retry.",
+        "bulk_retry.done": "{made} retried as new messages; {refused} refused.",
+        "bulk_retry.result": "Result",
+        "bulk_retry.made": "new message",
+    }
+)
+TEXTS["tr"].update(
+    {
+        "retry": "Yeniden dene",
+        "duplicate": "Kopyala",
+        "retry.title": "Bu mesajı yeniden dene",
+        "retry.template_title": "Bunun yerine şablon gönder",
+        "retry.help": "Aynı alıcı, gönderen ve içerikle yeni bir mesaj ({id}) zamanlanır; başarısız olan geçmişte olduğu gibi kalır.",
+        "retry.template_help": "Alıcının 24 saatlik penceresi dışında ona yalnızca onaylı bir şablon ulaşır. Şablonla yeni bir mesaj ({id}) zamanlanır; başarısız olan olduğu gibi kalır.",
+        "retry.pick": "Onaylı şablon",
+        "retry.params": "Gövde parametreleri, her satıra bir tane",
+        "retry.no_templates": "{sender} göndereni için eşitlenmiş onaylı şablon yok. Meta'da bir şablon oluşturun, sonra kataloğu eşitleyin.",
+        "retry.when": "Ne zaman",
+        "retry.now": "Şimdi",
+        "retry.at": "Şu tarih ve saatte:",
+        "retry.confirm": "Yeniden denemeyi zamanla",
+        "retry.template_confirm": "Şablonu zamanla",
+        "retry.made": "Yeni bir mesaj olarak zamanlandı.",
+        "retry.of": "Şunun yeniden denemesi",
+        "retry.retries": "Yeniden denemeleri",
+        "retry.as_template": "Bunun yerine şablon gönder",
+        "retry.not_failed": "Yalnızca başarısız bir mesaj yeniden denenebilir; bu mesajın durumu: {status}.",
+        "retry.not_131047": "Şablon olarak gönderme yalnızca Meta'nın 131047 koduyla (alıcının 24 saatlik penceresi kapalıydı) başarısız olan mesajlar için sunulur; bu mesajın kodu {code}. Bunun yerine Yeniden dene'yi kullanın.",
+        "retry.too_many": "Bu mesaj zaten {n} kez yeniden denendi; bunun yerine kopyalayın.",
+        "bulk_retry.select_all": "Bu sayfadaki başarısızların tümünü seç",
+        "bulk_retry.button": "Seçilenleri yeniden dene",
+        "bulk_retry.title": "Seçilen mesajlar yeniden denensin mi?",
+        "bulk_retry.question": "Bu {n} mesajın her biri için hemen gönderilecek yeni bir mesaj zamanlanır; başarısız olanlar olduğu gibi kalır.",
+        "bulk_retry.confirm": "Evet, {n} mesajı yeniden dene",
+        "bulk_retry.not_retryable": "(başarısız değil: yeniden denenmedi)",
+        "bulk_retry.nothing": "Seçilen mesajların hiçbiri başarısız olmadı: yeniden denenecek bir şey yok.",
+        "bulk_retry.done": "{made} mesaj yeni mesaj olarak yeniden denendi; {refused} reddedildi.",
+        "bulk_retry.result": "Sonuç",
+        "bulk_retry.made": "yeni mesaj",
+    }
+)

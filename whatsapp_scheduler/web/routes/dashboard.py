@@ -17,6 +17,7 @@ from whatsapp_scheduler.web.routes import (
     dashboard_import,
     dashboard_live,
     dashboard_pages,
+    dashboard_retry,
     dashboard_stats,
     dashboard_templates,
     dashboard_window,
@@ -30,6 +31,7 @@ router.include_router(dashboard_pages.router)
 router.include_router(dashboard_edit.router)
 router.include_router(dashboard_import.router)
 router.include_router(dashboard_bulk.router)
+router.include_router(dashboard_retry.router)
 router.include_router(dashboard_live.router)
 router.include_router(dashboard_templates.router)
 router.include_router(dashboard_stats.router)

@@ -224,6 +224,7 @@ async def history(
         "statuses": HISTORY_STATUSES,
         "sender_names": sender_names,
         "cap": dashboard.COUNT_UP_TO,
+        "bulk_none": request.query_params.get("bulk") == "none",
     }
     status_code = 422 if error is not None else 200
     return dashboard.render(
@@ -406,7 +407,11 @@ async def message_page(
         "cancellable": messages.cancellable(m.status),
         "window_policy": str(svc.window_policy),
         "rendered": await _rendered(runtime, m),
+        "retried": request.query_params.get("retried") == "1",
     }
+    from whatsapp_scheduler.web.routes import dashboard_retry  # it imports this module
+
+    context.update(await dashboard_retry.page_links(svc, m, session.principal.senders))
     return dashboard.render(request, "message.html", context, session=session)
 
 
@@ -726,6 +731,10 @@ async def _compose_page(
         request, "compose.html", context, session=session, status_code=status_code
     )
 
+
+#: For the other dashboard routes that fill in compose (dashboard_retry's duplicate, resend).
+named_parameters = _named_parameters
+compose_page = _compose_page
 
 #: Suggestions for the language input (any code Meta lists is accepted).
 TEMPLATE_LANGUAGES = ("tr", "en", "en_US", "en_GB", "de", "fr", "es", "ar", "ru", "nl", "pt_BR")
