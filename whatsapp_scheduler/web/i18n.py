@@ -579,6 +579,17 @@ TEXTS["en"].update(
         "bulk_retry.done": "{made} retried as new messages; {refused} refused.",
         "bulk_retry.result": "Result",
         "bulk_retry.made": "new message",
+        "imports.title": "Recent imports",
+        "imports.help": "The CSV files imported on the Import page (known by their rows' ids, csv-<digest>-<line>; a file with its own id column is not listed), latest first, with their messages by status.",
+        "imports.id": "Import",
+        "imports.total": "Messages",
+        "imports.by_status": "By status",
+        "imports.next_due": "Next due",
+        "imports.empty": "No import with messages still queued or recently finished.",
+        "imports.one": "Import {id}",
+        "imports.cancel": "Cancel the {n} still queued",
+        "imports.still_to_go": "Still to be sent",
+        "imports.this_one": "Once stored, this import is listed as",
     }
 )
 TEXTS["tr"].update(
@@ -614,5 +625,16 @@ TEXTS["tr"].update(
         "bulk_retry.done": "{made} mesaj yeni mesaj olarak yeniden denendi; {refused} reddedildi.",
         "bulk_retry.result": "Sonuç",
         "bulk_retry.made": "yeni mesaj",
+        "imports.title": "Son içe aktarmalar",
+        "imports.help": "İçe aktar sayfasında yüklenen CSV dosyaları (satırlarının kimliğiyle bilinir, csv-<özet>-<satır>; kendi kimlik sütunu olan dosyalar listelenmez), en yenisi önce, mesajlarının durumlarıyla.",
+        "imports.id": "İçe aktarma",
+        "imports.total": "Mesaj",
+        "imports.by_status": "Duruma göre",
+        "imports.next_due": "Sıradaki",
+        "imports.empty": "Hâlâ kuyrukta ya da yakın zamanda tamamlanmış mesajı olan bir içe aktarma yok.",
+        "imports.one": "İçe aktarma {id}",
+        "imports.cancel": "Kuyruktaki {n} mesajı iptal et",
+        "imports.still_to_go": "Henüz gönderilmeyenler",
+        "imports.this_one": "Kaydedildikten sonra bu içe aktarma şu adla listelenir:",
     }
 )

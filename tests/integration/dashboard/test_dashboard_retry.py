@@ -89,7 +89,8 @@ async def test_retry_at_a_chosen_time_goes_through_the_services_rules(signed_in,
     past = {"csrf": signed_in.csrf, "n": "1", "when": "at", "tarih": "2020-01-01", "saat": "10:00"}
     refused = await signed_in.browser.post("/message/f-2/retry", data=past)
     assert refused.status_code == 422
-    assert 'id="retry-error"' in refused.text and "past" in html.unescape(refused.text)
+    assert 'id="retry-error"' in refused.text
+    assert "past" in html.unescape(refused.text)
     assert _count(signed_in) == 1  # nothing stored
     later = past | {"tarih": "2026-03-05", "saat": "10:15"}
     made = await signed_in.browser.post("/message/f-2/retry", data=later)
@@ -160,7 +161,8 @@ async def test_send_as_template_only_after_131047(synced_dash, sqlite_url):  # n
     made = await dash.browser.post("/message/w-1/as-template", data=data)
     assert made.status_code == 303, made.text
     new = _row(dash, "w-1:retry1")
-    assert new["status"] == "queued" and new["body"] is None
+    assert new["status"] == "queued"
+    assert new["body"] is None
     assert new["template"]["name"] == "randevu_hatirlatma"
     assert (await dash.api.get("/status/w-1")).json()["status"] == "failed"
     # A parameter too few: the catalogue's rule, nothing stored.
@@ -192,7 +194,8 @@ async def test_duplicate_opens_compose_filled_in(signed_in, sqlite_url):
     assert ">Kargo yolda</textarea>" in text
     assert re.search(r'<option value="America/New_York" selected>', text)
     form_id = re.search(r'name="id" value="([^"]+)"', text)
-    assert form_id is not None and form_id[1] != "d-1"  # a new message, not the same one
+    assert form_id is not None
+    assert form_id[1] != "d-1"
     # Sent as it is (with a time): a second message, the first unchanged.
     sent = await signed_in.browser.post(
         "/compose",

@@ -15,6 +15,7 @@ from whatsapp_scheduler.web.routes import (
     dashboard_bulk,
     dashboard_edit,
     dashboard_import,
+    dashboard_imports,
     dashboard_live,
     dashboard_pages,
     dashboard_retry,
@@ -30,6 +31,7 @@ router.include_router(dashboard_auth.router)
 router.include_router(dashboard_pages.router)
 router.include_router(dashboard_edit.router)
 router.include_router(dashboard_import.router)
+router.include_router(dashboard_imports.router)
 router.include_router(dashboard_bulk.router)
 router.include_router(dashboard_retry.router)
 router.include_router(dashboard_live.router)
