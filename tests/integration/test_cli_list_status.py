@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ class Tty(io.StringIO):
         return True
 
 
-def _client(api: Any, out: io.StringIO | None = None):  # type: ignore[no-untyped-def]
+def _client(api: Any, out: io.StringIO | None = None) -> Callable[..., tuple[int, str, str]]:
     url = str(api.base_url)
 
     def run(*argv: str) -> tuple[int, str, str]:

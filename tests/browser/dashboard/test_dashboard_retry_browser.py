@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ def _ids(db_path: Path) -> list[str]:
         return sorted(row[0] for row in db.execute("SELECT id FROM messages"))
 
 
-async def _sign_in(page, service: Service) -> None:  # type: ignore[no-untyped-def]
+async def _sign_in(page: Any, service: Service) -> None:
     await page.goto(service.url + "/signin")
     await page.fill("input[name=api_key]", KEY)
     await page.click("button[type=submit]")

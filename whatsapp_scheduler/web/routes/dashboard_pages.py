@@ -34,7 +34,11 @@ from whatsapp_scheduler.core import (
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import dashboard, deps, i18n, schemas, sessions
-from whatsapp_scheduler.web.routes import dashboard_stats, dashboard_templates
+from whatsapp_scheduler.web.routes import (
+    dashboard_retry_links,
+    dashboard_stats,
+    dashboard_templates,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -409,9 +413,7 @@ async def message_page(
         "rendered": await _rendered(runtime, m),
         "retried": request.query_params.get("retried") == "1",
     }
-    from whatsapp_scheduler.web.routes import dashboard_retry  # it imports this module
-
-    context.update(await dashboard_retry.page_links(svc, m, session.principal.senders))
+    context.update(await dashboard_retry_links.page_links(svc, m, session.principal.senders))
     return dashboard.render(request, "message.html", context, session=session)
 
 

@@ -15,7 +15,6 @@ retry. The message page of either shows the other (`retry_of`, `retries_of`).
 
 from __future__ import annotations
 
-import hashlib
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
@@ -27,84 +26,18 @@ from whatsapp_scheduler import service
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.web import dashboard, deps, i18n, sessions
 from whatsapp_scheduler.web.routes import dashboard_pages, dashboard_templates
+from whatsapp_scheduler.web.routes import dashboard_retry_links as links
 
 router = APIRouter(include_in_schema=False)
 WriterDep = Annotated[sessions.Session, Depends(sessions.require_writer)]
-#: The mark between an original's id and its retry's number.
-RETRY_MARK = ":retry"
-#: Retries one message may have (each a new message); the form says when there is no more.
-MAX_RETRIES = 20
-#: Meta's code for a text outside the recipient's 24-hour window (re-engagement).
-WINDOW_CLOSED = 131047
+RETRY_MARK = links.RETRY_MARK
+MAX_RETRIES = links.MAX_RETRIES
 MAX_SELECTED = 200
-MAX_ID = 128
-
-
-def retry_id(original: str, n: int) -> str:
-    """The id of the `n`-th retry of `original` (a long id: a digest of it, so it fits)."""
-    candidate = f"{original}{RETRY_MARK}{n}"
-    if len(candidate) <= MAX_ID:
-        return candidate
-    return f"retry-{hashlib.sha256(original.encode()).hexdigest()[:32]}{RETRY_MARK}{n}"
-
-
-def retry_of(message_id: str) -> str | None:
-    """The original's id of a retry (None: not a retry, or one of a long id's digest)."""
-    base, mark, number = message_id.rpartition(RETRY_MARK)
-    if not mark or not base or not number.isdigit() or base.startswith("retry-"):
-        return None
-    return base
-
-
-async def retries_of(
-    svc: service.SchedulerService, m: messages.ScheduledMessage
-) -> list[messages.ScheduledMessage]:
-    """The retries made of `m` (same recipient and sender), first to last."""
-    found = await svc.get_many([retry_id(m.id, n) for n in range(1, MAX_RETRIES + 1)])
-    mine = [r for r in found if r.recipient == m.recipient and r.sender == m.sender]
-    return sorted(mine, key=lambda r: _number(r.id))
-
-
-def _number(message_id: str) -> int:
-    tail = message_id.rpartition(RETRY_MARK)[2]
-    return int(tail) if tail.isdigit() else 0
-
-
-async def _next_number(svc: service.SchedulerService, m: messages.ScheduledMessage) -> int | None:
-    """The first free retry number of `m` (None: MAX_RETRIES used)."""
-    ids = [retry_id(m.id, n) for n in range(1, MAX_RETRIES + 1)]
-    taken = {r.id for r in await svc.get_many(ids)}
-    return next((n for n, i in enumerate(ids, start=1) if i not in taken), None)
-
-
-def retryable(m: messages.ScheduledMessage) -> bool:
-    return m.status == messages.MessageStatus.FAILED
-
-
-def as_template_offered(m: messages.ScheduledMessage) -> bool:
-    """A failed text whose last error is 131047 (window closed): a template can reach it."""
-    return retryable(m) and m.last_error_code == WINDOW_CLOSED
-
-
-async def page_links(
-    svc: service.SchedulerService, m: messages.ScheduledMessage, senders: frozenset[str] | None
-) -> dict[str, Any]:
-    """For the message page: the original it retries (if visible) and its own retries."""
-    original = None
-    base = retry_of(m.id)
-    if base is not None:
-        try:
-            found = await svc.get(base, senders)
-        except (errors.NotFound, errors.UnreadableRow):
-            found = None
-        if found is not None and found.recipient == m.recipient and found.sender == m.sender:
-            original = found
-    return {
-        "retry_of": original,
-        "retries": await retries_of(svc, m),
-        "retryable": retryable(m),
-        "as_template_offered": as_template_offered(m),
-    }
+MAX_ID = links.MAX_ID
+retry_id = links.retry_id
+retryable = links.retryable
+as_template_offered = links.as_template_offered
+_next_number = links.next_number
 
 
 def _due(
