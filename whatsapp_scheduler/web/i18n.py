@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date, datetime
+
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -638,3 +642,45 @@ TEXTS["tr"].update(
         "imports.this_one": "Kaydedildikten sonra bu içe aktarma şu adla listelenir:",
     }
 )
+
+
+# -- dates, numbers and relative times in the reader's language (Babel's CLDR data) ----------
+#: Dates as each language's readers write them: ISO in English (as the API and the CSVs have
+#: them), day first with dots in Turkish ("03.12.2026"). CLDR patterns, formatted by Babel.
+DATE_PATTERNS = {"en": "yyyy-MM-dd", "tr": "dd.MM.yyyy"}
+
+
+def _locale(language: str) -> str:
+    return language if language in LANGUAGES else DEFAULT
+
+
+def format_day(day: date | str, language: str) -> str:
+    """A calendar day (a date, or the `YYYY-MM-DD...` the client gave) in `language`; a string
+    that is not a date is shown as it is."""
+    if isinstance(day, str):
+        try:
+            day = date.fromisoformat(day[:10])
+        except ValueError:
+            return day[:10]
+    lang = _locale(language)
+    return babel_dates.format_date(day, DATE_PATTERNS[lang], locale=lang)
+
+
+def format_moment(when: datetime, language: str) -> str:
+    """A local date and time to the second: `2026-12-03 14:30:05`, `03.12.2026 14:30:05`."""
+    lang = _locale(language)
+    return babel_dates.format_datetime(when, f"{DATE_PATTERNS[lang]} HH:mm:ss", locale=lang)
+
+
+def time_left(due_at: datetime, now: datetime, language: str) -> str:
+    """How long until `due_at`, in words: "in 2 days", "2 gün sonra", "3 saat sonra" (Babel's
+    rounding: the largest unit that is at least 0.85 of one); "" when due."""
+    left = due_at - now
+    if left.total_seconds() <= 0:
+        return ""
+    return babel_dates.format_timedelta(left, add_direction=True, locale=_locale(language))
+
+
+def format_number(value: int | float, language: str) -> str:
+    """`12,345` in English, `12.345` in Turkish."""
+    return babel_numbers.format_decimal(value, locale=_locale(language))

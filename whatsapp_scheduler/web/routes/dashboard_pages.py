@@ -136,7 +136,8 @@ async def upcoming(
         "recipient": recipient, "date_from": date_from, "date_to": date_to, "gonderen": gonderen,
     }  # fmt: skip
     now = svc.clock.now()
-    rows = [(m, dashboard.time_left(m.due_at, now)) for m in page.items] if page else []
+    lang = dashboard.language(request)
+    rows = [(m, i18n.time_left(m.due_at, now, lang)) for m in page.items] if page else []
     created = request.query_params.get("created")
     flash = sessions.read_flash(request)
     warnings = flash.get("warnings", []) if flash and flash.get("id") == created else []
