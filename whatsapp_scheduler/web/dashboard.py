@@ -131,23 +131,6 @@ def format_local(when: datetime | None, zone: ZoneInfo, lang: str = i18n.DEFAULT
         return when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def time_left(due_at: datetime, now: datetime) -> str:
-    """`1d 2h`, `3h 05m`, `4m 07s`, `12s`; "" when due."""
-    seconds = int((due_at - now).total_seconds())
-    if seconds <= 0:
-        return ""
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
 def template_view(template: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A stored template (Meta's shape) for display: name, language code, body parameters.
 
