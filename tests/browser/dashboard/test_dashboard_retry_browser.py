@@ -4,6 +4,7 @@ that each page links to; an imported file's still-queued messages cancelled from
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -119,4 +120,8 @@ async def test_cancel_a_whole_import_from_its_page(service: Service) -> None:
         await page.screenshot(path=str(ARTIFACTS / "import-cancelled.png"))
         await page.goto(service.url + "/")
         await expect(page.locator("tr[data-id]")).to_have_count(1)  # only "alone" is left
+        # Its time left in words as the page ticks it (not "2d 21h"): Babel's on the server,
+        # Intl.RelativeTimeFormat with the same rounding in the page.
+        left = page.locator('tr[data-id="alone"] .left')
+        await expect(left).to_have_text(re.compile(r"^in [23] days$"))
         await browser.close()
