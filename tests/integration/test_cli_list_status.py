@@ -119,3 +119,18 @@ async def test_warnings_go_to_stderr_with_and_without_json(api):
     assert code == 0
     assert json.loads(out)["warnings"]
     assert err.startswith("warning: window_closed: ")
+
+
+async def test_import_prints_each_rows_warnings_on_stderr(api, tmp_path):
+    rows = ["recipient,date,time,text"] + [
+        f"+9055512300{i:02d},2026-03-06,10:{i:02d},Merhaba" for i in range(25)
+    ]
+    path = tmp_path / "list.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = await asyncio.to_thread(_client(api), "import", str(path))
+    assert code == 0, err
+    assert out.strip() == "stored 25, refused 0"
+    warned = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert warned[0].startswith("warning: line 2: window_closed: ")  # never written to us
+    assert len(warned) == 21
+    assert warned[-1] == "warning: … and 5 more (--json lists them all)"

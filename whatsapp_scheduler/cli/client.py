@@ -480,6 +480,7 @@ def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
     refused = [f"line {r.line}: {r.error}" for r in rows if r.error]
     good = [r for r in rows if r.error is None]
     stored, answers = 0, []
+    warned: list[str] = []
     progress = _progress(err, len(rows))
     progress(len(rows) - len(good))
     for start in range(0, len(good), BATCH_SIZE):
@@ -492,17 +493,32 @@ def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
         answers.append(answer)
         stored += answer["stored"]
         for item in answer["results"]:
+            line = chunk[item["index"]].line
             if not item["stored"]:
-                refused.append(f"line {chunk[item['index']].line}: {item['error']['detail']}")
+                refused.append(f"line {line}: {item['error']['detail']}")
+            warned += [f"line {line}: {w}" for w in item.get("warnings") or []]
         progress(len(chunk))
     print(file=err)
     for line in refused:
         print(f"refused {line}", file=err)
+    _print_warnings(warned, err)
     if args.json:
         _print_json({"stored": stored, "refused": len(refused), "batches": answers}, out)
     else:
         print(f"stored {stored}, refused {len(refused)}", file=out)
     return REFUSED if refused else OK
+
+
+#: Warnings `import` prints one by one on stderr; the rest are counted (--json has them all).
+WARNINGS_SHOWN = 20
+
+
+def _print_warnings(warned: list[str], err: TextIO) -> None:
+    for text in warned[:WARNINGS_SHOWN]:
+        print(f"warning: {text}", file=err)
+    if len(warned) > WARNINGS_SHOWN:
+        more = len(warned) - WARNINGS_SHOWN
+        print(f"warning: … and {more} more (--json lists them all)", file=err)
 
 
 def _progress(err: TextIO, total: int) -> Callable[[int], None]:
