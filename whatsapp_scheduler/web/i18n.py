@@ -658,10 +658,11 @@ def format_day(day: date | str, language: str) -> str:
     """A calendar day (a date, or the `YYYY-MM-DD...` the client gave) in `language`; a string
     that is not a date is shown as it is."""
     if isinstance(day, str):
+        text = day[:10]
         try:
-            day = date.fromisoformat(day[:10])
+            day = date.fromisoformat(text)
         except ValueError:
-            return day[:10]
+            return text
     lang = _locale(language)
     return babel_dates.format_date(day, DATE_PATTERNS[lang], locale=lang)
 
