@@ -156,6 +156,9 @@ async def test_send_as_template_only_after_131047(synced_dash, sqlite_url):  # n
     form = await dash.browser.get("/message/w-1/as-template")
     assert form.status_code == 200
     assert 'value="randevu_hatirlatma|tr"' in form.text  # an approved template of the sender
+    # What it says and takes, to fill its parameters in.
+    assert "Merhaba {{1}}, randevunuz yarın saat {{2}}." in html.unescape(form.text)
+    assert "Takes 2 body parameter(s), one a line: 1, 2" in html.unescape(form.text)
     data = {"csrf": dash.csrf, "n": "1", "pick": "randevu_hatirlatma|tr", "params": "Ada\n10:00",
             "when": "now"}  # fmt: skip
     made = await dash.browser.post("/message/w-1/as-template", data=data)

@@ -195,7 +195,13 @@ async def retry(
 
 async def _template_extra(runtime: deps.RuntimeDep, m: messages.ScheduledMessage) -> dict[str, Any]:
     picks = await dashboard_templates.picker_names(runtime.templates, m.sender)
-    return {"template_picks": sorted(picks)}
+    bodies = []  # what each one says and takes, so its parameters can be filled in
+    if runtime.templates is not None:
+        for found in await runtime.templates.of_sender(m.sender):
+            if found.key in picks:
+                body = str(found.part("BODY").get("text") or "")
+                bodies.append((found.key, body, found.body_variables()))
+    return {"template_picks": sorted(picks), "template_bodies": sorted(bodies)}
 
 
 @router.get("/message/{message_id}/as-template")
