@@ -141,6 +141,9 @@ async def test_bulk_retry_from_history_asks_then_retries_each_once(signed_in, sq
     assert done.status_code == again.status_code == 200
     assert EN["bulk_retry.done"].format(made=2, refused=0) in html.unescape(done.text)
     assert _count(signed_in) == 5
+    none = await signed_in.browser.post("/bulk/retry", data={"csrf": signed_in.csrf})
+    assert none.status_code == 303
+    assert 'id="bulk-none"' in (await signed_in.browser.get(none.headers["location"])).text
     for original in ("b-1", "b-2"):
         assert (await signed_in.api.get(f"/status/{original}:retry1")).json()["status"] == "queued"
         assert (await signed_in.api.get(f"/status/{original}")).json()["status"] == "failed"
