@@ -7,8 +7,8 @@ recipient, sender, zone and content, due now or at a chosen time, scheduled thro
 quiet hours and the limits apply as to any new message).
 
 Its id links it to the original with no schema change: `<original>:retry<n>` (n = 1, 2, ...;
-`dashboard_retry_links.retry_id`). The form carries `n`, chosen when it was shown, so a second submit of it (a double
-click, a resent POST) names the same message: the service stores it once, and a repeat whose
+`dashboard_retry_links.retry_id`). The form carries `n`, chosen when it was shown, so a second
+submit of it (a double click, a resent POST) names the same message: the service stores it once, and a repeat whose
 due time moved on ("now" a second later) is a Conflict on that id, answered with the stored
 retry. The message page of either shows the other (`retry_of`, `retries_of`).
 """
