@@ -61,7 +61,10 @@ def test_schedule_list_status_cancel(served):
     assert cli("cancel", *common, "cli-2").returncode == 0
     listed = cli("list", *common, "--json")
     assert [m["id"] for m in json.loads(listed.stdout)] == ["cli-1"]
-    plain = cli("list", *common, "--status", "queued", "--limit", "5")
+    table = cli("list", *common, "--status", "queued", "--limit", "5")
+    assert table.stdout.split("\n")[0].split()[:2] == ["ID", "STATUS"]  # a table with a header
+    assert "cli-1   queued   2030-12-01 09:30   Europe/Istanbul" in table.stdout
+    plain = cli("list", *common, "--status", "queued", "--limit", "5", "--plain")
     assert plain.stdout.startswith("cli-1\tqueued\t2030-12-01 09:30 Europe/Istanbul\t+905551234567")
     status = cli("status", *common, "cli-1")
     assert status.returncode == 0

@@ -111,8 +111,15 @@ def add_commands(commands: Any) -> None:
         "list",
         parents=[common],
         help="list messages (client)",
-        description="One message a line: id, status, local due time and zone, recipient, "
-        "sender, text.",
+        description="A table with a header: id, status, due time in the message's own time "
+        "zone, the zone, recipient, sender, text (cut at 40 characters). Colours only on a "
+        "terminal (NO_COLOR turns them off). --plain prints one message a line, tab-separated, "
+        "without a header (for scripts); --json the service's JSON.",
+    )
+    p.add_argument(
+        "--plain",
+        action="store_true",
+        help="tab-separated lines without a header (id, status, due, recipient, sender, text)",
     )
     p.add_argument("--status", action="append", help="status to list (repeatable; default queued)")
     p.add_argument(
@@ -124,7 +131,14 @@ def add_commands(commands: Any) -> None:
     )
     p.add_argument("--limit", type=int, default=100, help="at most this many (1-1000)")
 
-    p = commands.add_parser("status", parents=[common], help="show one message (client)")
+    p = commands.add_parser(
+        "status",
+        parents=[common],
+        help="show one message (client)",
+        description="Its status, due time and timeline in the message's own time zone (to the "
+        "second, with the zone's offset), why it waits if it does, and Meta's last error in "
+        "plain words. --json gives the service's answer, times in UTC.",
+    )
     p.add_argument("id")
     p = commands.add_parser("cancel", parents=[common], help="cancel a queued message (client)")
     p.add_argument("id")
@@ -274,18 +288,87 @@ def _list(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO
     if args.json:
         _print_json(items, out)
         return OK
-    for m in items:
-        text = (m.get("mesaj") or "").replace("\n", " ")
-        text = text if len(text) <= 40 else text[:39] + "…"
-        print(
-            f"{m['id']}\t{m['status']}\t{m['tarih'][:10]} {m['saat']} {m['timezone']}\t"
-            f"{m['alici']}\t{m.get('gonderen', '')}\t{text}",
-            file=out,
-        )
+    rows = [_list_row(m) for m in items]
+    if getattr(args, "plain", False):
+        for row in rows:
+            print("\t".join((row[0], row[1], f"{row[2]} {row[3]}", *row[4:])), file=out)
+    else:
+        _print_table(rows, out)
     total = response.headers.get("X-Total-Count")
     if total is not None:
         print(f"{len(items)} shown of {total}", file=err)
     return OK
+
+
+LIST_COLUMNS = ("ID", "STATUS", "DUE (LOCAL)", "ZONE", "TO", "FROM", "TEXT")
+#: The status column's colour on a terminal (rich styles).
+STATUS_STYLES = {
+    "queued": "cyan", "paused": "yellow", "sending": "blue", "sent": "green",
+    "delivered": "green", "read": "bold green", "failed": "bold red", "cancelled": "dim",
+}  # fmt: skip
+TEXT_WIDTH = 40
+
+
+def _list_row(m: dict[str, Any]) -> tuple[str, ...]:
+    """One message for `list`: its local due time as the client gave it, in its own zone."""
+    text = (m.get("mesaj") or "").replace("\n", " ")
+    if not text and isinstance(m.get("template"), dict):
+        text = f"[template {m['template'].get('name', '')}]"
+    text = text if len(text) <= TEXT_WIDTH else text[: TEXT_WIDTH - 1] + "…"
+    due = f"{m['tarih'][:10]} {m['saat']}"
+    return (m["id"], m["status"], due, m["timezone"], m["alici"], m.get("gonderen", ""), text)
+
+
+def _console(out: TextIO) -> Any:
+    """A rich console on `out`: colours only when it is a terminal (and NO_COLOR is unset,
+    which rich reads itself); a pipe or a file gets plain text, as wide as the lines need."""
+    from rich.console import Console
+
+    terminal = out.isatty() if hasattr(out, "isatty") else False
+    return Console(
+        file=out,
+        width=None if terminal else 200,
+        no_color="NO_COLOR" in os.environ or None,
+        highlight=False,
+        soft_wrap=False,
+        emoji=False,
+        markup=False,
+    )
+
+
+def _print_table(rows: list[tuple[str, ...]], out: TextIO) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for name in LIST_COLUMNS:
+        table.add_column(name, no_wrap=name != "TEXT", overflow="fold")
+    for row in rows:
+        status = Text(row[1], style=STATUS_STYLES.get(row[1], ""))
+        table.add_row(row[0], status, *row[2:])
+    _console(out).print(table)
+
+
+def _local(when: str | None, zone: ZoneInfo) -> str:
+    """An API time (ISO 8601, UTC) in `zone`, to the second with its offset:
+    `2026-03-02 09:00:00 +03`; as given when it is not a time."""
+    if not when:
+        return ""
+    try:
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return when
+    if moment.tzinfo is None:
+        return when
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _zone_of(data: dict[str, Any]) -> ZoneInfo:
+    try:
+        return ZoneInfo(data.get("timezone") or "UTC")
+    except (ValueError, KeyError):  # an unknown name (zoneinfo raises a KeyError subclass)
+        return ZoneInfo("UTC")
 
 
 def _status(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -296,17 +379,19 @@ def _status(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
     if args.json:
         _print_json(data, out)
         return OK
+    zone = _zone_of(data)
     print(f"{data['id']}: {data['status']} (attempts: {data['attempts']})", file=out)
+    print(f"  due        {_local(data.get('scheduled_at'), zone)} ({zone.key})", file=out)
     if data.get("category"):
         print(f"  category   {data['category']}", file=out)
     if data.get("deferred_until"):
-        print(f"  deferred   until {data['deferred_until']}", file=out)
+        print(f"  deferred   until {_local(data['deferred_until'], zone)}", file=out)
     if data.get("status_reason"):
         words = (data.get("status_reason_text") or {}).get(_language(), "")
         print(f"  reason     {data['status_reason']}{': ' + words if words else ''}", file=out)
     for name, when in data.get("timeline", {}).items():
         if when:
-            print(f"  {name:10s} {when}", file=out)
+            print(f"  {name:10s} {_local(when, zone)}", file=out)
     sent_as = data.get("sent_as")
     if sent_as == "fallback_template":
         print("  sent as its fallback template (the 24-hour window was closed)", file=out)
@@ -395,6 +480,7 @@ def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
     refused = [f"line {r.line}: {r.error}" for r in rows if r.error]
     good = [r for r in rows if r.error is None]
     stored, answers = 0, []
+    warned: list[str] = []
     progress = _progress(err, len(rows))
     progress(len(rows) - len(good))
     for start in range(0, len(good), BATCH_SIZE):
@@ -407,17 +493,32 @@ def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
         answers.append(answer)
         stored += answer["stored"]
         for item in answer["results"]:
+            line = chunk[item["index"]].line
             if not item["stored"]:
-                refused.append(f"line {chunk[item['index']].line}: {item['error']['detail']}")
+                refused.append(f"line {line}: {item['error']['detail']}")
+            warned += [f"line {line}: {w}" for w in item.get("warnings") or []]
         progress(len(chunk))
     print(file=err)
     for line in refused:
         print(f"refused {line}", file=err)
+    _print_warnings(warned, err)
     if args.json:
         _print_json({"stored": stored, "refused": len(refused), "batches": answers}, out)
     else:
         print(f"stored {stored}, refused {len(refused)}", file=out)
     return REFUSED if refused else OK
+
+
+#: Warnings `import` prints one by one on stderr; the rest are counted (--json has them all).
+WARNINGS_SHOWN = 20
+
+
+def _print_warnings(warned: list[str], err: TextIO) -> None:
+    for text in warned[:WARNINGS_SHOWN]:
+        print(f"warning: {text}", file=err)
+    if len(warned) > WARNINGS_SHOWN:
+        more = len(warned) - WARNINGS_SHOWN
+        print(f"warning: … and {more} more (--json lists them all)", file=err)
 
 
 def _progress(err: TextIO, total: int) -> Callable[[int], None]:

@@ -63,7 +63,9 @@ def render(
         "key_name": session.principal.label if session is not None else "",
         "path": request.url.path,
         "zone_name": zone.key,
-        "local": lambda when: format_local(when, zone),
+        "local": lambda when: format_local(when, zone, lang),
+        "day": lambda value: i18n.format_day(value, lang),  # 2026-12-03 / 03.12.2026
+        "number": lambda value: i18n.format_number(value, lang),  # 12,345 / 12.345
         "explain": lambda code: errorcodes.explain(code, lang),
         "status_label": lambda status: i18n.translator(lang)(f"status.{status}"),
         "template_view": template_view,
@@ -119,30 +121,14 @@ def sandbox_inbox(request: Request) -> str | None:
     return settings.graph_api_url.rstrip("/") + "/" if settings.sandbox else None
 
 
-def format_local(when: datetime | None, zone: ZoneInfo) -> str:
+def format_local(when: datetime | None, zone: ZoneInfo, lang: str = i18n.DEFAULT) -> str:
+    """`when` in `zone`, to the second, as `lang`'s readers write dates (i18n.format_moment)."""
     if when is None:
         return ""
     try:
-        return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        return i18n.format_moment(when.astimezone(zone), lang)
     except OverflowError:  # a stored time at the calendar's end (9999-12-31) plus an offset
         return when.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def time_left(due_at: datetime, now: datetime) -> str:
-    """`1d 2h`, `3h 05m`, `4m 07s`, `12s`; "" when due."""
-    seconds = int((due_at - now).total_seconds())
-    if seconds <= 0:
-        return ""
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
 
 
 def template_view(template: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -214,7 +200,9 @@ def live_event(message: messages.ScheduledMessage, lang: str, zone: ZoneInfo) ->
         "status": str(message.status),
         "label": i18n.translator(lang)(f"status.{message.status}"),
         "updated_at": message.updated_at.isoformat(),
-        "transitions": {str(k): format_local(v, zone) for k, v in message.transitions().items()},
+        "transitions": {
+            str(k): format_local(v, zone, lang) for k, v in message.transitions().items()
+        },
         "error": errorcodes.explain(message.last_error_code, lang),
     }
 

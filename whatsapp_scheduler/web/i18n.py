@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date, datetime
+
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -542,3 +546,142 @@ def reason_texts(code: str | None, **values: object) -> dict[str, str] | None:
     if code not in REASONS:
         return None
     return {lang: TEXTS[lang][f"reason.{code}"].format(**values) for lang in LANGUAGES}
+
+
+# Retry, send as a template, duplicate, imports (issue 21's bulk actions): kept together so
+# the catalogues above stay as they were.
+TEXTS["en"].update(
+    {
+        "retry": "Retry",
+        "duplicate": "Duplicate",
+        "retry.title": "Retry this message",
+        "retry.template_title": "Send as a template instead",
+        "retry.help": "A new message ({id}) with the same recipient, sender and content is scheduled; the failed one stays in the history as it is.",
+        "retry.template_help": "Outside the recipient's 24-hour window only an approved template reaches them. A new message ({id}) with the template is scheduled; the failed one stays as it is.",
+        "retry.pick": "Approved template",
+        "retry.params": "Body parameters, one a line",
+        "retry.no_templates": "No approved template is synced for the sender {sender}. Create one with Meta, then sync the catalogue.",
+        "retry.when": "When",
+        "retry.now": "Now",
+        "retry.at": "At this date and time:",
+        "retry.confirm": "Schedule the retry",
+        "retry.template_confirm": "Schedule the template",
+        "retry.made": "Scheduled as a new message.",
+        "retry.of": "Retry of",
+        "retry.retries": "Retried as",
+        "retry.as_template": "Send as a template instead",
+        "retry.not_failed": "Only a failed message can be retried; this one is {status}.",
+        "retry.not_131047": "Sending as a template is offered only for a message that failed with Meta's code 131047 (the recipient's 24-hour window was closed); this one's code is {code}. Use Retry instead.",
+        "retry.too_many": "This message has been retried {n} times already; duplicate it instead.",
+        "bulk_retry.select_all": "Select all failed ones on this page",
+        "bulk_retry.button": "Retry selected",
+        "bulk_retry.title": "Retry the selected messages?",
+        "bulk_retry.question": "A new message is scheduled for each of these {n}, due now; the failed ones stay as they are.",
+        "bulk_retry.confirm": "Yes, retry {n} messages",
+        "bulk_retry.not_retryable": "(not failed: not retried)",
+        "bulk_retry.nothing": "None of the selected messages failed: nothing to retry.",
+        "bulk_retry.done": "{made} retried as new messages; {refused} refused.",
+        "bulk_retry.result": "Result",
+        "bulk_retry.made": "new message",
+        "imports.title": "Recent imports",
+        "imports.help": "The CSV files imported on the Import page (known by their rows' ids, csv-<digest>-<line>; a file with its own id column is not listed), latest first, with their messages by status.",
+        "imports.id": "Import",
+        "imports.total": "Messages",
+        "imports.by_status": "By status",
+        "imports.next_due": "Next due",
+        "imports.empty": "No import with messages still queued or recently finished.",
+        "imports.one": "Import {id}",
+        "imports.cancel": "Cancel the {n} still queued",
+        "imports.still_to_go": "Still to be sent",
+        "imports.this_one": "Once stored, this import is listed as",
+    }
+)
+TEXTS["tr"].update(
+    {
+        "retry": "Yeniden dene",
+        "duplicate": "Kopyala",
+        "retry.title": "Bu mesajı yeniden dene",
+        "retry.template_title": "Bunun yerine şablon gönder",
+        "retry.help": "Aynı alıcı, gönderen ve içerikle yeni bir mesaj ({id}) zamanlanır; başarısız olan geçmişte olduğu gibi kalır.",
+        "retry.template_help": "Alıcının 24 saatlik penceresi dışında ona yalnızca onaylı bir şablon ulaşır. Şablonla yeni bir mesaj ({id}) zamanlanır; başarısız olan olduğu gibi kalır.",
+        "retry.pick": "Onaylı şablon",
+        "retry.params": "Gövde parametreleri, her satıra bir tane",
+        "retry.no_templates": "{sender} göndereni için eşitlenmiş onaylı şablon yok. Meta'da bir şablon oluşturun, sonra kataloğu eşitleyin.",
+        "retry.when": "Ne zaman",
+        "retry.now": "Şimdi",
+        "retry.at": "Şu tarih ve saatte:",
+        "retry.confirm": "Yeniden denemeyi zamanla",
+        "retry.template_confirm": "Şablonu zamanla",
+        "retry.made": "Yeni bir mesaj olarak zamanlandı.",
+        "retry.of": "Şunun yeniden denemesi",
+        "retry.retries": "Yeniden denemeleri",
+        "retry.as_template": "Bunun yerine şablon gönder",
+        "retry.not_failed": "Yalnızca başarısız bir mesaj yeniden denenebilir; bu mesajın durumu: {status}.",
+        "retry.not_131047": "Şablon olarak gönderme yalnızca Meta'nın 131047 koduyla (alıcının 24 saatlik penceresi kapalıydı) başarısız olan mesajlar için sunulur; bu mesajın kodu {code}. Bunun yerine Yeniden dene'yi kullanın.",
+        "retry.too_many": "Bu mesaj zaten {n} kez yeniden denendi; bunun yerine kopyalayın.",
+        "bulk_retry.select_all": "Bu sayfadaki başarısızların tümünü seç",
+        "bulk_retry.button": "Seçilenleri yeniden dene",
+        "bulk_retry.title": "Seçilen mesajlar yeniden denensin mi?",
+        "bulk_retry.question": "Bu {n} mesajın her biri için hemen gönderilecek yeni bir mesaj zamanlanır; başarısız olanlar olduğu gibi kalır.",
+        "bulk_retry.confirm": "Evet, {n} mesajı yeniden dene",
+        "bulk_retry.not_retryable": "(başarısız değil: yeniden denenmedi)",
+        "bulk_retry.nothing": "Seçilen mesajların hiçbiri başarısız olmadı: yeniden denenecek bir şey yok.",
+        "bulk_retry.done": "{made} mesaj yeni mesaj olarak yeniden denendi; {refused} reddedildi.",
+        "bulk_retry.result": "Sonuç",
+        "bulk_retry.made": "yeni mesaj",
+        "imports.title": "Son içe aktarmalar",
+        "imports.help": "İçe aktar sayfasında yüklenen CSV dosyaları (satırlarının kimliğiyle bilinir, csv-<özet>-<satır>; kendi kimlik sütunu olan dosyalar listelenmez), en yenisi önce, mesajlarının durumlarıyla.",
+        "imports.id": "İçe aktarma",
+        "imports.total": "Mesaj",
+        "imports.by_status": "Duruma göre",
+        "imports.next_due": "Sıradaki",
+        "imports.empty": "Hâlâ kuyrukta ya da yakın zamanda tamamlanmış mesajı olan bir içe aktarma yok.",
+        "imports.one": "İçe aktarma {id}",
+        "imports.cancel": "Kuyruktaki {n} mesajı iptal et",
+        "imports.still_to_go": "Henüz gönderilmeyenler",
+        "imports.this_one": "Kaydedildikten sonra bu içe aktarma şu adla listelenir:",
+    }
+)
+
+
+# -- dates, numbers and relative times in the reader's language (Babel's CLDR data) ----------
+#: Dates as each language's readers write them: ISO in English (as the API and the CSVs have
+#: them), day first with dots in Turkish ("03.12.2026"). CLDR patterns, formatted by Babel.
+DATE_PATTERNS = {"en": "yyyy-MM-dd", "tr": "dd.MM.yyyy"}
+
+
+def _locale(language: str) -> str:
+    return language if language in LANGUAGES else DEFAULT
+
+
+def format_day(day: date | str, language: str) -> str:
+    """A calendar day (a date, or the `YYYY-MM-DD...` the client gave) in `language`; a string
+    that is not a date is shown as it is."""
+    if isinstance(day, str):
+        text = day[:10]
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            return text
+    lang = _locale(language)
+    return babel_dates.format_date(day, DATE_PATTERNS[lang], locale=lang)
+
+
+def format_moment(when: datetime, language: str) -> str:
+    """A local date and time to the second: `2026-12-03 14:30:05`, `03.12.2026 14:30:05`."""
+    lang = _locale(language)
+    return babel_dates.format_datetime(when, f"{DATE_PATTERNS[lang]} HH:mm:ss", locale=lang)
+
+
+def time_left(due_at: datetime, now: datetime, language: str) -> str:
+    """How long until `due_at`, in words: "in 2 days", "2 gün sonra", "3 saat sonra" (Babel's
+    rounding: the largest unit that is at least 0.85 of one); "" when due."""
+    left = due_at - now
+    if left.total_seconds() <= 0:
+        return ""
+    return babel_dates.format_timedelta(left, add_direction=True, locale=_locale(language))
+
+
+def format_number(value: int | float, language: str) -> str:
+    """`12,345` in English, `12.345` in Turkish."""
+    return babel_numbers.format_decimal(value, locale=_locale(language))

@@ -5,6 +5,7 @@ phone size. A violation fails the test with axe's rule, its help text and the of
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,17 @@ def service(tmp_path: Path) -> Iterator[Service]:
                     },
                 )
                 assert answer.status_code == 200, answer.text
+            # A failed one (Meta's 131047: retry, send as a template) and an import's row.
+            for id_ in ("a11y-failed", "csv-0123456789ab-2"):
+                body = {"id": id_, "alici": "+905551234568", "tarih": later.strftime("%Y-%m-%d"),
+                        "saat": later.strftime("%H:%M"), "timezone": ZONE, "mesaj": "Kargo"}  # fmt: skip
+                assert api.post("/schedule", json=body).status_code == 200
+        with sqlite3.connect(tmp_path / "acceptance.db") as db:
+            db.execute(
+                "UPDATE messages SET status = 'failed', last_error_code = 131047, attempts = 1,"
+                " last_error_text = 'Re-engagement message', failed_at = updated_at"
+                " WHERE id = 'a11y-failed'"
+            )
         yield running
 
 
@@ -80,6 +92,13 @@ PAGES = [
     "/message/a11y-template",
     "/message/a11y-text/cancel",
     "/message/no-such-message",
+    "/message/a11y-failed",
+    "/message/a11y-failed/retry",
+    "/message/a11y-failed/as-template",
+    "/message/a11y-text/duplicate",
+    "/history?status=failed",
+    "/imports",
+    "/imports/csv-0123456789ab",
 ]
 
 

@@ -68,7 +68,8 @@ async def test_composed_message_is_upcoming_and_cancelled_after_confirmation(sig
     upcoming = await signed_in.browser.get(page.headers["location"])
     assert f'data-id="{message_id}"' in upcoming.text
     assert "1 messages" in upcoming.text
-    assert "22h 00m" in upcoming.text  # time left: due 2026-03-02 07:00 UTC, now 03-01 09:00
+    # Time left in words (Babel): due 2026-03-02 07:00 UTC, now 03-01 09:00: 22 h, 0.92 of a day.
+    assert ">in 1 day</td>" in upcoming.text
     confirm = await signed_in.browser.get(f"/message/{message_id}/cancel")
     assert "Cancel this message?" in confirm.text
     done = await signed_in.browser.post(

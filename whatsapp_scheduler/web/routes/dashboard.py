@@ -15,8 +15,10 @@ from whatsapp_scheduler.web.routes import (
     dashboard_bulk,
     dashboard_edit,
     dashboard_import,
+    dashboard_imports,
     dashboard_live,
     dashboard_pages,
+    dashboard_retry,
     dashboard_stats,
     dashboard_templates,
     dashboard_window,
@@ -29,7 +31,9 @@ router.include_router(dashboard_auth.router)
 router.include_router(dashboard_pages.router)
 router.include_router(dashboard_edit.router)
 router.include_router(dashboard_import.router)
+router.include_router(dashboard_imports.router)
 router.include_router(dashboard_bulk.router)
+router.include_router(dashboard_retry.router)
 router.include_router(dashboard_live.router)
 router.include_router(dashboard_templates.router)
 router.include_router(dashboard_stats.router)

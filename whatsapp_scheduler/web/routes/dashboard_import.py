@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from whatsapp_scheduler import service, store
 from whatsapp_scheduler.core import catalogue, csvimport, errors, messages
 from whatsapp_scheduler.web import dashboard, deps, schemas, sessions
-from whatsapp_scheduler.web.routes import dashboard_pages, dashboard_templates
+from whatsapp_scheduler.web.routes import dashboard_imports, dashboard_pages, dashboard_templates
 
 logger = logging.getLogger(__name__)
 
@@ -149,8 +149,16 @@ async def import_preview(
         total=len(checked),
         filename=file.filename or "",
         rendered=file_.rendered,
+        import_id=_import_id(valid),
     )
     return dashboard.render(request, "import.html", context, session=session)
+
+
+def _import_id(valid: list[dict[str, Any]]) -> str | None:
+    """The import's id (`csv-<digest>`, dashboard_imports) when the file's rows got theirs
+    from the file; None for a file with its own `id` column."""
+    found = {dashboard_imports.import_of(str(row.get("id", ""))) for row in valid}
+    return found.pop() if len(found) == 1 else None
 
 
 class _File:

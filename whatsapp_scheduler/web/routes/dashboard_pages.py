@@ -34,7 +34,11 @@ from whatsapp_scheduler.core import (
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import dashboard, deps, i18n, schemas, sessions
-from whatsapp_scheduler.web.routes import dashboard_stats, dashboard_templates
+from whatsapp_scheduler.web.routes import (
+    dashboard_retry_links,
+    dashboard_stats,
+    dashboard_templates,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +136,8 @@ async def upcoming(
         "recipient": recipient, "date_from": date_from, "date_to": date_to, "gonderen": gonderen,
     }  # fmt: skip
     now = svc.clock.now()
-    rows = [(m, dashboard.time_left(m.due_at, now)) for m in page.items] if page else []
+    lang = dashboard.language(request)
+    rows = [(m, i18n.time_left(m.due_at, now, lang)) for m in page.items] if page else []
     created = request.query_params.get("created")
     flash = sessions.read_flash(request)
     warnings = flash.get("warnings", []) if flash and flash.get("id") == created else []
@@ -224,6 +229,7 @@ async def history(
         "statuses": HISTORY_STATUSES,
         "sender_names": sender_names,
         "cap": dashboard.COUNT_UP_TO,
+        "bulk_none": request.query_params.get("bulk") == "none",
     }
     status_code = 422 if error is not None else 200
     return dashboard.render(
@@ -406,7 +412,9 @@ async def message_page(
         "cancellable": messages.cancellable(m.status),
         "window_policy": str(svc.window_policy),
         "rendered": await _rendered(runtime, m),
+        "retried": request.query_params.get("retried") == "1",
     }
+    context.update(await dashboard_retry_links.page_links(svc, m, session.principal.senders))
     return dashboard.render(request, "message.html", context, session=session)
 
 
@@ -726,6 +734,10 @@ async def _compose_page(
         request, "compose.html", context, session=session, status_code=status_code
     )
 
+
+#: For the other dashboard routes that fill in compose (dashboard_retry's duplicate, resend).
+named_parameters = _named_parameters
+compose_page = _compose_page
 
 #: Suggestions for the language input (any code Meta lists is accepted).
 TEMPLATE_LANGUAGES = ("tr", "en", "en_US", "en_GB", "de", "fr", "es", "ar", "ru", "nl", "pt_BR")

@@ -32,7 +32,8 @@ async def window_state(
     gonderen: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """`state`: `open`, `closed` or `opted_out`; `until` / `last` in the dashboard's zone."""
-    t = i18n.translator(dashboard.language(request))
+    lang = dashboard.language(request)
+    t = i18n.translator(lang)
     try:
         view = await svc.contacts.show(alici, gonderen.strip() or None, session.principal.senders)
     except (errors.ValidationFailed, errors.NotFound) as exc:
@@ -41,7 +42,7 @@ async def window_state(
     zone = zoneinfo.ZoneInfo(svc.default_timezone)
 
     def local(at: datetime) -> str:
-        return dashboard.format_local(at, zone)[:16]  # 2026-12-03 14:30
+        return dashboard.format_local(at, zone, lang)[:16]  # 2026-12-03 14:30, 03.12.2026 14:30
 
     state = view.report.state
     last = state.last_inbound

@@ -53,6 +53,24 @@
   }
 
   // -- time left, ticking ----------------------------------------------------------------
+  // "in 2 days" / "2 gün sonra", as the server words it (Babel's format_timedelta): the
+  // largest unit of which at least 0.85 is left, rounded.
+  const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+    ["hour", 3600], ["minute", 60], ["second", 1]];
+  const lang = document.documentElement.lang || "en";
+  let wording = null;
+  try { wording = new Intl.RelativeTimeFormat(lang, { numeric: "always" }); } catch (e) { /* old browser */ }
+  function relative(seconds) {
+    for (const [unit, size] of UNITS) {
+      const value = seconds / size;
+      if (value >= 0.85 || unit === "second") {
+        const n = Math.max(1, Math.round(value));
+        return wording ? wording.format(n, unit) : n + " " + unit + (n === 1 ? "" : "s");
+      }
+    }
+    return "";
+  }
+
   function tickTimeLeft() {
     const cells = document.querySelectorAll(".left[data-due]");
     if (!cells.length) return;
@@ -64,11 +82,7 @@
         const badge = row && row.querySelector(".status");
         if (badge && badge.dataset.status !== "queued") { cell.textContent = ""; cell.dataset.done = "1"; return; }
         if (s <= 0) { cell.textContent = cell.dataset.nowText; return; }
-        const d = Math.floor(s / 86400); s %= 86400;
-        const h = Math.floor(s / 3600); s %= 3600;
-        const m = Math.floor(s / 60); s %= 60;
-        const pad = (n) => String(n).padStart(2, "0");
-        cell.textContent = d ? d + "d " + h + "h" : h ? h + "h " + pad(m) + "m" : m ? m + "m " + pad(s) + "s" : s + "s";
+        cell.textContent = relative(s);
       });
     };
     render();
@@ -104,7 +118,7 @@
     const showCount = () => {
       // Code points, as the service counts them (len() in Python), not UTF-16 units.
       const n = Array.from(text.value.replace(/\r\n/g, "\n")).length;
-      count.textContent = n.toLocaleString() + " / " + max.toLocaleString();
+      count.textContent = n.toLocaleString(lang) + " / " + max.toLocaleString(lang);
       count.className = n > max ? "bad" : "";
     };
     text.addEventListener("input", showCount);
