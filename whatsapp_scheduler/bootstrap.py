@@ -173,6 +173,7 @@ def build_service(
         templates=catalogue,
         categories=catalogue,  # a marketing-only opt-out stops the MARKETING templates
         quiet_hours=settings.quiet_window(),  # docs/limits.md
+        allow_private_links=settings.media_allow_private_links,  # docs/message-types.md
         allow_subhourly=settings.series_allow_subhourly,
     )
 

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # unlimited): unique contacts reached with templates outside their window in 24 h;
     # `graph`: each number's tier read from Meta's Graph API every hour.
     messaging_limit: str = limits.UNLIMITED
+    # Media links (docs/message-types.md): true accepts links to private, loopback and
+    # link-local addresses (an internal media server); false refuses them (422).
+    media_allow_private_links: bool = False
     # At most N marketing messages per contact in D days (`2/7d`); empty: no cap.
     marketing_frequency_cap: str = ""
 

@@ -302,11 +302,11 @@ async def test_the_cli_client_schedules_from_and_lists_by_sender(api):
         client, "schedule", "--to", "+905551234567", "--at", "2026-03-02 09:30",
         "--text", "Merhaba", "--id", "c-2",
     )  # fmt: skip
-    code, out, _ = await asyncio.to_thread(client, "list", "--from", "shop")
+    code, out, _ = await asyncio.to_thread(client, "list", "--plain", "--from", "shop")
     assert code == 0
     assert [line.split("\t")[0] for line in out.splitlines()] == ["c-1"]
     assert out.split("\t")[4] == "shop"  # id, status, time, to, sender, text
-    code, out, _ = await asyncio.to_thread(client, "list")
+    code, out, _ = await asyncio.to_thread(client, "list", "--plain")
     assert sorted(line.split("\t")[4] for line in out.splitlines()) == ["default", "shop"]
     unknown = await asyncio.to_thread(
         client, "schedule", "--to", "+905551234567", "--at", "2026-03-02 09:30",

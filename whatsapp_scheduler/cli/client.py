@@ -68,6 +68,27 @@ def add_commands(commands: Any) -> None:
         metavar="NAME",
         help="an approved WhatsApp template instead of --text (`templates list` shows them)",
     )
+    for kind, what in (
+        ("image", "a JPEG or PNG"),
+        ("video", "an MP4"),
+        ("audio", "an audio file"),
+        ("document", "a document (PDF ...)"),
+    ):
+        content.add_argument(
+            f"--{kind}",
+            metavar="URL",
+            help=f"{what} by its http(s) link instead of --text (Meta fetches it; "
+            "docs/message-types.md)",
+        )
+    content.add_argument(
+        "--location",
+        metavar="LAT,LON",
+        help="a location instead of --text, e.g. 41.0369,28.985 (--location-name, --address)",
+    )
+    p.add_argument("--caption", help="the caption of --image, --video or --document")
+    p.add_argument("--filename", help="the file name shown for --document")
+    p.add_argument("--location-name", help="the place's name, with --location")
+    p.add_argument("--address", help="the place's address, with --location")
     p.add_argument(
         "--language", help="the template's language code, e.g. tr or en_US (with --template)"
     )
@@ -215,7 +236,11 @@ def _schedule_body(args: argparse.Namespace) -> dict[str, Any]:
     else:
         if args.language or args.param or args.named:
             raise UsageError("--language, --param and --named go with --template, not --text")
-        body["mesaj"] = args.text
+        media = _media_of(args)
+        if media is not None:
+            body |= media
+        else:
+            body["mesaj"] = args.text
     if args.timezone:
         body["timezone"] = args.timezone
     if args.id:
@@ -227,6 +252,34 @@ def _schedule_body(args: argparse.Namespace) -> dict[str, Any]:
     if args.repeat:
         body["tekrar"] = args.repeat
     return body
+
+
+def _media_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`type` and its object for --image/--video/--audio/--document/--location, else None."""
+    for kind in ("image", "video", "audio", "document"):
+        link = getattr(args, kind, None)
+        if link is not None:
+            value: dict[str, Any] = {"link": link}
+            if args.caption is not None:
+                value["caption"] = args.caption
+            if args.filename is not None:
+                value["filename"] = args.filename
+            return {"type": kind, kind: value}
+    if getattr(args, "location", None) is not None:
+        parts = args.location.split(",")
+        try:
+            latitude, longitude = (float(x) for x in parts)
+        except ValueError:
+            raise UsageError(f'--location must be "LAT,LON", not {args.location!r}') from None
+        place: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
+        if args.location_name:
+            place["name"] = args.location_name
+        if args.address:
+            place["address"] = args.address
+        return {"type": "location", "location": place}
+    if args.caption is not None or args.filename is not None:
+        raise UsageError("--caption and --filename go with --image, --video or --document")
+    return None
 
 
 def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -106,6 +106,8 @@ class ScheduledMessage:
     template: Mapping[str, Any] | None = None
     client_created: str | None = None  # the seed's olusturmaTarihi, echoed
     fallback_template: Mapping[str, Any] | None = None  # sent instead when the window is closed
+    #: Another type than text or template, in Meta's shape: {"type": T, T: {...}} (core/content.py).
+    content: Mapping[str, Any] | None = None
     sender: str = "default"  # the sender (business number) by name: REST `gonderen`
     created_by: str | None = None  # the API key's name that created it; None: API_KEY
     #: The template's category when known at schedule time (`core.consent.MARKETING` ...):
@@ -145,8 +147,8 @@ class ScheduledMessage:
         ):
             for field in ("due_at", "run_at", "created_at", "updated_at", "lease_until", "sent_at"):
                 _require_aware(field, getattr(self, field))
-        if (self.body is None) == (self.template is None):
-            raise ValueError("a message has either a body or a template, not both or neither")
+        if (self.body is not None) + (self.template is not None) + (self.content is not None) != 1:
+            raise ValueError("a message has one of a body, a template or a content")
 
     def evolve(self, **changes: Any) -> ScheduledMessage:
         return dataclasses.replace(self, **changes)

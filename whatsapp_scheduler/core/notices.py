@@ -26,6 +26,8 @@ class WarningCode(enum.StrEnum):
     TEMPLATE_UNCHECKED = "template_unchecked"
     #: Due inside quiet hours: it goes at their end instead (docs/limits.md).
     QUIET_HOURS = "quiet_hours"
+    #: A media link whose host does not resolve here: Meta may not fetch it (message-types.md).
+    LINK_UNRESOLVED = "link_unresolved"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

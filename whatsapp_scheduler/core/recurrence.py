@@ -263,6 +263,7 @@ def occurrence_at(
         body=source.body,
         template=source.template,
         fallback_template=source.fallback_template,
+        content=source.content,
         sender=source.sender,
         created_by=source.created_by,
         category=source.category,

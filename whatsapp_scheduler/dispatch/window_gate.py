@@ -77,7 +77,7 @@ class WindowGate:
         )
         if decision.action == window.Action.FALLBACK:
             assert message.fallback_template is not None
-            swapped = message.evolve(body=None, template=message.fallback_template)
+            swapped = message.evolve(body=None, content=None, template=message.fallback_template)
             logger.info("window closed: sending the fallback template", extra=message.log_context())
             return Verdict(swapped, fallback=True)
         if decision.action == window.Action.FAIL and decision.reason is not None:

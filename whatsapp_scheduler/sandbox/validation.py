@@ -83,8 +83,8 @@ def validate_send(body: Any) -> SendRequest | Rejection:
     kind = body.get("type", "text")
     if kind not in KNOWN_TYPES:
         return Rejection(131051, f"Message type {kind!r} is not supported.")
-    content = body.get(kind)
-    if not isinstance(content, dict):
+    content = _object_of(kind, body.get(kind))
+    if content is None:
         return _invalid(f"The parameter {kind} is required.")
     callback_data = body.get("biz_opaque_callback_data")
     if callback_data is not None and (
@@ -104,6 +104,20 @@ def validate_send(body: Any) -> SendRequest | Rejection:
     return SendRequest(to, payloads.wa_id_for(to), kind, callback_data, summary)
 
 
+def _object_of(kind: str, value: Any) -> dict[str, Any] | None:
+    """The type's object (for `contacts`, Meta's array, summed up by its names), or None."""
+    if kind == "contacts":
+        if not isinstance(value, list) or not value:
+            return None
+        names = [
+            c["name"].get("formatted_name", "")
+            for c in value
+            if isinstance(c, dict) and isinstance(c.get("name"), dict)
+        ]
+        return {"_summary": ", ".join(str(n) for n in names if n)}
+    return value if isinstance(value, dict) else None
+
+
 def _check_content(kind: str, content: dict[str, Any]) -> str | Rejection:
     """Validate the type-specific object; return a one-line summary for the inbox."""
     if kind == "text":
@@ -112,7 +126,11 @@ def _check_content(kind: str, content: dict[str, Any]) -> str | Rejection:
         return _check_template(content)
     if kind in MEDIA_TYPES:
         return _check_media(kind, content)
-    return f"[{kind}]"
+    words = content.get("_summary") or content.get("name") or ""
+    body = content.get("body")
+    if not words and isinstance(body, dict):
+        words = body.get("text") or ""
+    return f"[{kind}]" + (f" {words}" if isinstance(words, str) and words else "")
 
 
 def _check_text(text: dict[str, Any]) -> str | Rejection:

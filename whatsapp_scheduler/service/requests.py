@@ -35,6 +35,10 @@ class ScheduleRequest:
     quiet_hours: bool | None = None
     tekrar: str | None = None  # an RFC 5545 RRULE: a series (service/series.py)
     campaign_id: str | None = None  # set by a campaign (docs/campaigns.md), never by a client
+    #: Another message type (docs/message-types.md): `type`, and the objects given by name
+    #: (`{"image": {...}}`; checked by validation.build: exactly the one `type` names).
+    type: str | None = None
+    objects: Mapping[str, Any] | None = None
 
 
 @dataclasses.dataclass(slots=True)  # not frozen: one per message of a batch, as above

@@ -29,7 +29,7 @@ from whatsapp_scheduler.core.senders import DEFAULT_SENDER_NAME
 from whatsapp_scheduler.service import campaigns as campaigns_mod
 from whatsapp_scheduler.service import consent as consent_mod
 from whatsapp_scheduler.service import contacts as contacts_mod
-from whatsapp_scheduler.service import validation
+from whatsapp_scheduler.service import links, validation
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
 from whatsapp_scheduler.service.series import SeriesMixin
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
@@ -100,6 +100,7 @@ class SchedulerService(SeriesMixin):
         consent: consent_mod.ConsentService | None = None,
         templates: TemplateChecks | None = None,
         quiet_hours: quiet.QuietHours | None = None,
+        allow_private_links: bool = False,
         allow_subhourly: bool = False,
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
@@ -128,6 +129,8 @@ class SchedulerService(SeriesMixin):
         self.templates = templates
         # QUIET_HOURS (docs/limits.md); a sender's own `quiet_hours` wins.
         self.quiet_hours = quiet_hours
+        #: MEDIA_ALLOW_PRIVATE_LINKS: media links to internal addresses are accepted.
+        self.allow_private_links = allow_private_links
         self._quiet_overrides: dict[str, str] = {}  # sender -> its own value, when set
         self._quiet_read_at: datetime | None = None
         #: sender -> (whether its address book has contacts, when that was read)
@@ -232,8 +235,17 @@ class SchedulerService(SeriesMixin):
     async def _checks(
         self, batch: Sequence[messages.ScheduledMessage]
     ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:
-        """Per message: the template checks (first), then the 24-hour window's."""
+        """Per message: the template checks (first), then the 24-hour window's, then a media
+        link's (service/links.py)."""
         answers = await self._window_warnings(batch)
+        if any(m.content is not None for m in batch):
+            checked_links = await links.check_many(batch, self.allow_private_links)
+            answers = [
+                a
+                if isinstance(a, errors.ValidationFailed)
+                else (lk if isinstance(lk, errors.ValidationFailed) else a + lk)
+                for a, lk in zip(answers, checked_links, strict=True)
+            ]
         if self.templates is None:
             return answers
         checked = await self.templates.check_many(batch)
@@ -284,7 +296,9 @@ class SchedulerService(SeriesMixin):
                     templates.describe(message.fallback_template),
                 )
             if refusal is not None:
-                answers.append(errors.ValidationFailed("mesaj", refusal))
+                answers.append(
+                    errors.ValidationFailed("mesaj" if message.content is None else "type", refusal)
+                )
             elif state is not None and state.consent.undeliverable_at is not None:
                 answers.append([*notes, *consent_mod.warnings(state)])
             else:
@@ -675,12 +689,15 @@ def _edit_request(
     them. A new `template` replaces the text (and its fallback template), a new `mesaj` the
     template; `fallback_template` sets a text's fallback (null removes it)."""
     body, template, fallback = current.body, current.template, current.fallback_template
+    content = current.content
     if changes.get("template") is not None:
-        body, template, fallback = None, changes["template"], None
+        body, template, fallback, content = None, changes["template"], None, None
     if "mesaj" in changes:
         body = changes["mesaj"]
-        if body is not None and "template" not in changes:
-            template = None
+        if body is not None:
+            content = None
+            if "template" not in changes:
+                template = None
     if "fallback_template" in changes:  # set, or null: removed
         fallback = changes["fallback_template"]
     sender = changes.get("gonderen", current.sender)
@@ -697,6 +714,8 @@ def _edit_request(
         gonderen=None if sender == default_sender and "gonderen" not in changes else sender,
         created_by=current.created_by,
         allowed_senders=senders,
+        type=None if content is None else content["type"],
+        objects=None if content is None else {content["type"]: content[content["type"]]},
     )
 
 
@@ -709,6 +728,7 @@ _EDIT_COLUMNS = (
     ("mesaj", "body"),
     ("template", "template"),
     ("fallback_template", "fallback_template"),
+    ("content", "content"),
     ("gonderen", "sender"),
 )
 

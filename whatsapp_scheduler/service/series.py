@@ -276,6 +276,9 @@ class SeriesMixin:
             created_by=source.created_by,
             allowed_senders=senders,
         )
+        if body is None and template is None and source.content is not None:
+            kind = source.content["type"]  # an image, location ... series keeps its content
+            request.type, request.objects = kind, {kind: source.content[kind]}
         built = await self._validated(request, now)
         occurrence = recurrence.occurrence_at(built, series_id, first, now)
         (warnings,) = await self._checks([occurrence])

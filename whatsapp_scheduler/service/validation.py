@@ -29,6 +29,7 @@ from whatsapp_scheduler.core import (
     templates,
     window,
 )
+from whatsapp_scheduler.core import content as content_mod
 from whatsapp_scheduler.service.requests import ScheduleRequest
 
 MAX_TEXT_LENGTH = 4096  # Meta's limit for text.body (docs/meta-cloud-api.md, "Text")
@@ -63,12 +64,10 @@ def build(
     recipient = recipients.normalize(request.alici, default_region)
     zone = request.timezone if request.timezone is not None else default_timezone
     due_at = localtime.resolve_due_time(request.tarih, request.saat, zone, now)
-    body = _check_body(request.mesaj) if request.template is None else None
-    if request.template is not None and request.mesaj is not None:
-        raise errors.ValidationFailed("mesaj", "give either mesaj or template, not both")
-    if request.template is None and body is None:
-        raise errors.ValidationFailed("mesaj", "is required (or a template)")
+    _check_one_kind(request)
+    body = _check_body(request.mesaj) if request.mesaj is not None else None
     _check_bounds(request)
+    content = _checked_content(request)
     template = None
     if request.template is not None:
         template = templates.normalize(request.template, "template")
@@ -95,13 +94,14 @@ def build(
         timezone=zone,
         local_date=request.tarih,
         local_time=request.saat,
-        content_hash=content_hash(recipient, due_at, body, template, fallback, sender),
+        content_hash=content_hash(recipient, due_at, body, template, fallback, sender, content),
         created_at=now,
         updated_at=now,
         body=body,
         template=template,
         client_created=request.olusturmaTarihi,
         fallback_template=fallback,
+        content=content,
         sender=sender,
         created_by=request.created_by,
         category=(category if template is not None else catalogue.SERVICE),
@@ -188,6 +188,56 @@ def check_sender(name: object, default_sender: str, known: Mapping[str, bool] | 
     return name
 
 
+def _check_one_kind(request: ScheduleRequest) -> None:
+    """Exactly one of a text, a template or another type."""
+    given = [
+        name
+        for name, value in (
+            ("mesaj", request.mesaj),
+            ("template", request.template),
+            ("type", request.type or (request.objects or None)),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise errors.ValidationFailed(
+            given[0], f"give one of mesaj, template or type, not {given[0]} and {given[1]}"
+        )
+    if not given:
+        raise errors.ValidationFailed("mesaj", "is required (or a template, or a type)")
+
+
+def _checked_content(request: ScheduleRequest) -> dict[str, Any] | None:
+    """The other type's object as stored (core/content.py), or None for a text or template."""
+    if request.type is None and not request.objects:
+        return None
+    kind, value = _content_of(request.type, request.objects or {})
+    if isinstance(value, Mapping | list):
+        rule = jsonbounds.broken_rule(value)
+        if rule is not None:
+            raise errors.ValidationFailed(kind, rule)
+    content = content_mod.normalize(kind, value)
+    for text in _strings(content):
+        _check_storable(kind, text)
+    return content
+
+
+def _content_of(kind: str | None, objects: Mapping[str, Any]) -> tuple[str, Any]:
+    """(type, its object) of a request with another type: `type` given, one of
+    `content.TYPES`, with its object and no other's."""
+    named = list(objects)
+    if kind is None:
+        raise errors.ValidationFailed("type", f"is required with {named[0]}")
+    if kind not in content_mod.TYPES:
+        raise errors.ValidationFailed("type", f"must be one of {', '.join(content_mod.TYPES)}")
+    extra = [name for name in named if name != kind]
+    if extra:
+        raise errors.ValidationFailed(extra[0], f"only the {kind} object goes with type {kind}")
+    if kind not in objects:
+        raise errors.ValidationFailed(kind, f"is required with type {kind}")
+    return kind, objects[kind]
+
+
 def content_hash(
     recipient: str,
     due_at: datetime,
@@ -195,10 +245,15 @@ def content_hash(
     template: Mapping[str, Any] | None,
     fallback_template: Mapping[str, Any] | None = None,
     sender: str = senders.DEFAULT_SENDER_NAME,
+    content: Mapping[str, Any] | None = None,
 ) -> str:
     """What makes two requests under one id "the same message" (a safe client retry). The
     sender counts: the same id from another sender is a conflict, not a repeat."""
     default = sender == senders.DEFAULT_SENDER_NAME  # left out: older hashes stay valid
+    if content is not None:  # another type (docs/message-types.md): hashed with its object
+        parts_: list[Any] = [recipient, due_at.isoformat(), None, None, fallback_template]
+        parts_.append({"content": content, "gonderen": sender})
+        return hashlib.sha256(_HASH_JSON.encode(parts_).encode()).hexdigest()
     if template is None and fallback_template is None and body is not None and default:
         # A text: the same bytes as the general case below, written out (3x cheaper).
         payload = (

@@ -193,6 +193,7 @@ EDITABLE = (
     "body",
     "template",
     "fallback_template",
+    "content",
     "timezone",
     "local_date",
     "local_time",

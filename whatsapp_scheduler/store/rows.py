@@ -44,9 +44,16 @@ def unreadable_column(data: dict[str, Any]) -> str | None:
         value = data.get(name)
         if value is not None and type(value) is not int:
             return name
-    body, template = data.get("body"), data.get("template")
-    if (body is None) == (template is None):  # a message has one or the other
-        return "template" if template is not None else "body"
+    body, template, content = data.get("body"), data.get("template"), data.get("content")
+    given = (body is not None) + (template is not None) + (content is not None)
+    if given != 1:  # a message has one of them
+        return "template" if template is not None else ("content" if content else "body")
+    if content is not None and not (
+        isinstance(content, dict)
+        and isinstance(content.get("type"), str)
+        and content["type"] in content
+    ):
+        return "content"
     return None
 
 
@@ -66,4 +73,5 @@ def message_to_row(message: messages.ScheduledMessage) -> dict[str, Any]:
     } | {
         "status": str(message.status),
         "template": dict(message.template) if message.template is not None else None,
+        "content": dict(message.content) if message.content is not None else None,
     }

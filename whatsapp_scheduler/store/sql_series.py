@@ -59,7 +59,7 @@ def series_from_row(row: Any) -> Series:
 
 def _content(message: messages.ScheduledMessage, now: datetime) -> dict[str, Any]:
     values = {column: getattr(message, field) for field, column in _COLUMNS.items()}
-    for name in ("template", "fallback_template"):
+    for name in ("template", "fallback_template", "content"):
         if values[name] is not None:
             values[name] = dict(values[name])
     values["updated_at"] = now

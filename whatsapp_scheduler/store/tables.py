@@ -157,6 +157,9 @@ messages = sa.Table(
     sa.Column("cancelled_at", LenientUtcDateTime, nullable=True),
     # Sent instead of the text when its 24-hour window is closed (WINDOW_POLICY=template; 0005).
     sa.Column("fallback_template", sa.JSON, nullable=True),
+    # Another type than text or template (revision 0022; docs/message-types.md): Meta's shape,
+    # {"type": T, T: {...}}; NULL for a text (body) or a template.
+    sa.Column("content", sa.JSON, nullable=True),
     # The sender (business number) that sends it, by name (`core.senders`; revision 0012), and
     # the API key that created it (NULL: the environment's API_KEY).
     sa.Column("sender", sa.String(32), nullable=False, server_default="default"),

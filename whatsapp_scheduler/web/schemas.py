@@ -37,6 +37,20 @@ TEKRAR_DESCRIPTION = (
 )
 
 
+#: The objects of the other message types (docs/message-types.md), named as Meta names them.
+_CONTENT_FIELDS = (
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+)
+_CONTENT_SET = frozenset(_CONTENT_FIELDS)
+
+
 class MessageCreate(BaseModel):
     """A message to send at a local date and time. A field that is not one of these is
     refused (422 naming it): a typo such as `mesage` never goes unnoticed."""
@@ -104,6 +118,46 @@ class MessageCreate(BaseModel):
         description=TEKRAR_DESCRIPTION,
         examples=["FREQ=WEEKLY;BYDAY=MO;COUNT=10", "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=14"],
     )
+    type: str | None = Field(
+        default=None,
+        description="Instead of `mesaj` or `template`, another message type, in Meta's own "
+        "shape: `type` names it and the field of that name holds it (docs/message-types.md): "
+        "image, video, audio, document, sticker, location, contacts or interactive.",
+        examples=["image"],
+    )
+    image: dict[str, Any] | None = Field(
+        default=None,
+        description='With type image: {"link": "https://...", "caption": "..."} or {"id": ...}; '
+        "JPEG or PNG, at most 5 MB (Meta); caption at most 1,024 characters.",
+    )
+    video: dict[str, Any] | None = Field(
+        default=None, description="With type video: {link or id, caption}; MP4/3GPP, 16 MB."
+    )
+    audio: dict[str, Any] | None = Field(
+        default=None, description="With type audio: {link or id}; no caption."
+    )
+    document: dict[str, Any] | None = Field(
+        default=None,
+        description="With type document: {link or id, filename, caption}; at most 100 MB.",
+    )
+    sticker: dict[str, Any] | None = Field(
+        default=None, description="With type sticker: {link or id} of a WebP; no caption."
+    )
+    location: dict[str, Any] | None = Field(
+        default=None,
+        description="With type location: {latitude, longitude, name, address}.",
+    )
+    contacts: list[Any] | None = Field(
+        default=None,
+        description="With type contacts: a list (1-20) of Meta's contact objects, each with "
+        "name.formatted_name.",
+    )
+    interactive: dict[str, Any] | None = Field(
+        default=None,
+        description="With type interactive: Meta's object of type button (1-3 reply buttons, "
+        "titles <= 20 characters), list (<= 10 sections, <= 10 rows in all) or cta_url; body "
+        "text <= 1,024, header text and footer <= 60.",
+    )
 
     def to_request(self) -> service.ScheduleRequest:
         message_id = self.id if self.id is None or isinstance(self.id, str) else str(self.id)
@@ -122,6 +176,13 @@ class MessageCreate(BaseModel):
         )
         if self.tekrar is not None:
             request.tekrar = self.tekrar
+        if self.type is not None or self.model_fields_set & _CONTENT_SET:
+            request.type = self.type
+            request.objects = {
+                name: getattr(self, name)
+                for name in _CONTENT_FIELDS
+                if name in self.model_fields_set and getattr(self, name) is not None
+            }
         return request
 
 
@@ -191,6 +252,15 @@ class MessagePublic(BaseModel):
         default=None,
         description="The series (tekrar) this message is an occurrence of; null: a single one.",
     )
+    type: str = Field(
+        default="text",
+        description="text, template, or the other type given (image, location, ...).",
+    )
+    content: dict[str, Any] | None = Field(
+        default=None,
+        description='For another type than text or template: {"type": T, T: {...}} as stored '
+        "and sent (Meta's shape).",
+    )
 
     @classmethod
     def of(cls, message: messages.ScheduledMessage) -> MessagePublic:
@@ -212,7 +282,18 @@ class MessagePublic(BaseModel):
             gonderen=message.sender,
             category=message.category,
             series_id=message.series_id,
+            type=_type_of(message),
+            content=readable_json(message.content),
         )
+
+
+def _type_of(message: messages.ScheduledMessage) -> str:
+    if message.template is not None:
+        return "template"
+    content = message.content
+    if isinstance(content, dict) and isinstance(content.get("type"), str):
+        return str(content["type"])
+    return "text"
 
 
 def readable_json(value: Any) -> dict[str, Any] | None:

@@ -222,3 +222,21 @@ async def test_duplicate_of_a_template_fills_its_parameters(signed_in):
     assert 'value="appointment_reminder"' in compose.text
     assert ">Ada\n10:00</textarea>" in compose.text
     assert 'id="kind-template" checked' in compose.text
+
+
+async def test_an_image_message_is_shown_and_retried_as_an_image(signed_in, sqlite_url):
+    """Other types (docs/message-types.md): the message page shows the stored object (escaped),
+    and a retry keeps the type and its object."""
+    image = {"link": "https://cdn.example.com/<b>x</b>.jpg", "caption": "Yeni <script>"}
+    await _failed(signed_in, sqlite_url, "img-1", mesaj=None, type="image", image=image)
+    page = await signed_in.browser.get("/message/img-1")
+    assert page.status_code == 200, page.text
+    assert 'data-kind="content">image<' in page.text
+    assert "<script>" not in page.text.split("<pre", 1)[1].split("</pre>", 1)[0]
+    assert "Yeni \\u003cscript\\u003e" in page.text or "Yeni &lt;script&gt;" in page.text
+    data = {"csrf": signed_in.csrf, "n": "1", "when": "now"}
+    made = await signed_in.browser.post("/message/img-1/retry", data=data)
+    assert made.status_code == 303, made.text
+    new = _row(signed_in, "img-1:retry1")
+    assert (new["body"], new["template"]) == (None, None)
+    assert new["content"] == {"type": "image", "image": image}

@@ -65,7 +65,7 @@ def _retry_request(
         text = m.body
     else:
         content, fallback, text = dict(template), None, None
-    return service.ScheduleRequest(
+    request_ = service.ScheduleRequest(
         id=new_id,
         alici=m.recipient,
         tarih=tarih,
@@ -78,6 +78,10 @@ def _retry_request(
         gonderen=None if m.sender == svc.default_sender else m.sender,
         quiet_hours=m.quiet_hours,
     )
+    if template is None and m.content is not None:  # an image, location ... (message-types.md)
+        kind = m.content["type"]
+        request_.type, request_.objects = kind, {kind: m.content[kind]}
+    return request_
 
 
 async def _store_retry(
