@@ -411,3 +411,35 @@ async def test_upcoming_filters_by_recipient_sender_and_date_like_history(signed
     bad = await signed_in.browser.get("/?recipient=12")
     assert bad.status_code == 422
     assert 'data-field="recipient"' in bad.text
+
+
+async def test_compose_makes_a_series_from_a_repeat_choice_or_a_rule(signed_in):
+    """Repeat (docs/series.md): a preset is the rule read from the date (weekly: its weekday),
+    a custom rule goes to the service as `tekrar`, and a bad one is shown with its rule."""
+    import html as html_mod
+
+    weekly = _form(GOOD, signed_in.csrf) | {"repeat": "weekly", "id": "form-weekly"}
+    page = await signed_in.browser.post("/compose", data=weekly)
+    assert page.status_code == 303, page.text
+    series = (await signed_in.api.get("/series/form-weekly")).json()
+    assert (series["tekrar"], series["status"]) == ("FREQ=WEEKLY", "active")
+    # 2026-03-02 is a Monday: the next ones are Mondays at 10:00
+    assert [o["id"].split("@")[1] for o in series["next_occurrences"][:2]] == [
+        "20260302T100000",
+        "20260309T100000",
+    ]
+    custom = _form(GOOD, signed_in.csrf) | {
+        "repeat": "custom",
+        "rule": "FREQ=MONTHLY;BYMONTHDAY=2;COUNT=3",
+        "id": "form-custom",
+    }
+    assert (await signed_in.browser.post("/compose", data=custom)).status_code == 303
+    made = (await signed_in.api.get("/series/form-custom")).json()
+    assert made["tekrar"] == "FREQ=MONTHLY;BYMONTHDAY=2;COUNT=3"
+    bad = _form(GOOD, signed_in.csrf) | {"repeat": "custom", "rule": "FREQ=SOMETIMES"}
+    refused = await signed_in.browser.post("/compose", data=bad)
+    assert refused.status_code == 422
+    assert 'id="rule"' in refused.text
+    assert "RRULE" in html_mod.unescape(refused.text)
+    once = await signed_in.browser.post("/compose", data=_form(GOOD, signed_in.csrf))
+    assert once.status_code == 303  # no repeat: one message, no series

@@ -66,6 +66,7 @@ _FIELD_INPUTS = {
     "timezone": "zone",
     "mesaj": "text",
     "gonderen": "sender",
+    "tekrar": "rule",
 }
 
 
@@ -522,6 +523,10 @@ class ComposeForm:
     fallback_name: str = ""
     fallback_language: str = ""
     fallback_params: str = ""
+    #: Repeat (docs/series.md): "" none, a preset (daily, weekly, monthly, yearly: on the
+    #: date's weekday / day / month, as RFC 5545 reads a rule from its start), or "custom".
+    repeat: str = ""
+    rule: str = ""  # the RRULE of "custom"
     #: The message's id, made when the form is shown: a second submit of the same form (a
     #: double click, a resent POST) names the same message, which the service stores once.
     id: str = dataclasses.field(default_factory=lambda: FORM_ID_PREFIX + secrets.token_hex(12))
@@ -558,7 +563,25 @@ class ComposeForm:
             ),
             fallback_template=fallback,
             gonderen=self.sender.strip() or None,
+            tekrar=self.tekrar(),
         )
+
+    def tekrar(self) -> str | None:
+        """The series rule the repeat choice asks for; None: one message."""
+        if self.repeat in REPEAT_PRESETS:
+            return REPEAT_PRESETS[self.repeat]
+        if self.repeat == "custom":
+            return self.rule.strip() or "FREQ="  # empty: the service names `tekrar`
+        return None
+
+
+#: The compose form's repeat choices (docs/dashboard.md): RFC 5545 rules read from the date.
+REPEAT_PRESETS = {
+    "daily": "FREQ=DAILY",
+    "weekly": "FREQ=WEEKLY",
+    "monthly": "FREQ=MONTHLY",
+    "yearly": "FREQ=YEARLY",
+}
 
 
 def _template(name: str, language: str, params: str) -> dict[str, object]:
@@ -625,6 +648,8 @@ async def compose(
     fallback_params: Annotated[str, Form(max_length=60_000)] = "",
     gonderen: Annotated[str, Form(max_length=64)] = "",
     id_: Annotated[str, Form(alias="id", max_length=128)] = "",
+    repeat: Annotated[str, Form(max_length=16)] = "",
+    rule: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Schedule through `service.schedule_with_warnings` (the API's call); a refusal shows the
     API's own field and rule, warnings (e.g. `window_closed`) show on the next page.
@@ -647,11 +672,16 @@ async def compose(
         fallback_language=fallback_language,
         fallback_params=fallback_params,
         sender=gonderen,
+        repeat=repeat if repeat in (*REPEAT_PRESETS, "custom") else "",
+        rule=rule,
         **({"id": id_} if id_ else {}),
     )
     request_ = sessions.on_behalf(session, await _named_parameters(runtime, svc, form))
     try:
-        result, warnings = await svc.schedule_with_warnings(request_)
+        if request_.tekrar is not None:  # a series (docs/series.md)
+            result, warnings, _coming = await svc.schedule_series(request_)
+        else:
+            result, warnings = await svc.schedule_with_warnings(request_)
     except errors.Conflict:
         t = i18n.translator(dashboard.language(request))
         reused = errors.Conflict(t("compose.form_used", id=form.id))
