@@ -666,6 +666,17 @@ class SchedulerService(SeriesMixin):
 
 
 #: What `PATCH /schedule/{id}` may change (the REST API's names).
+#: The objects of the other message types (docs/message-types.md), editable with `type`.
+CONTENT_FIELDS = (
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+)
 EDIT_FIELDS = (
     "tarih",
     "saat",
@@ -675,6 +686,8 @@ EDIT_FIELDS = (
     "fallback_template",
     "alici",
     "gonderen",
+    "type",
+    *CONTENT_FIELDS,
 )
 
 
@@ -700,8 +713,14 @@ def _edit_request(
                 template = None
     if "fallback_template" in changes:  # set, or null: removed
         fallback = changes["fallback_template"]
+    objects = {k: changes[k] for k in CONTENT_FIELDS if changes.get(k) is not None}
+    retyped = changes.get("type") is not None or bool(objects)
+    if retyped:  # another type, or its object changed: only what this edit gives stays
+        body = changes.get("mesaj")  # with `type` too: refused as in POST /schedule
+        template = changes.get("template")
+        content = None
     sender = changes.get("gonderen", current.sender)
-    return ScheduleRequest(
+    request = ScheduleRequest(
         alici=changes.get("alici", current.recipient) or "",
         tarih=changes.get("tarih", current.local_date) or "",
         saat=changes.get("saat", current.local_time) or "",
@@ -717,6 +736,10 @@ def _edit_request(
         type=None if content is None else content["type"],
         objects=None if content is None else {content["type"]: content[content["type"]]},
     )
+    if retyped:
+        stored_type = current.content["type"] if current.content is not None else None
+        request.type, request.objects = changes.get("type") or stored_type, objects
+    return request
 
 
 #: (REST name, `ScheduledMessage` field) of what an edit records.

@@ -219,6 +219,20 @@ class MessageEdit(BaseModel):
     alici: str | None = Field(default=None, description="New recipient, with + and country code.")
     gonderen: str | None = Field(default=None, description="New sender, by name.")
 
+    type: str | None = Field(
+        default=None,
+        description="New type (docs/message-types.md) with its object below; replaces a text "
+        "or template. Without `type`, an object replaces the stored one of the same type.",
+    )
+    image: dict[str, Any] | None = Field(default=None, description="With type image.")
+    video: dict[str, Any] | None = Field(default=None, description="With type video.")
+    audio: dict[str, Any] | None = Field(default=None, description="With type audio.")
+    document: dict[str, Any] | None = Field(default=None, description="With type document.")
+    sticker: dict[str, Any] | None = Field(default=None, description="With type sticker.")
+    location: dict[str, Any] | None = Field(default=None, description="With type location.")
+    contacts: list[Any] | None = Field(default=None, description="With type contacts.")
+    interactive: dict[str, Any] | None = Field(default=None, description="With type interactive.")
+
     def changes(self) -> dict[str, Any]:
         """The fields given (null counts as given)."""
         return {name: getattr(self, name) for name in self.model_fields_set}

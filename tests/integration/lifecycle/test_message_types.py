@@ -288,3 +288,32 @@ async def test_the_cli_schedules_an_image_and_a_location(live):
                 "location": {"latitude": 41.0369, "longitude": 28.985, "name": "Mağaza"},
             },
         }
+
+
+async def test_an_edit_changes_the_object_or_the_type_and_is_validated(live):
+    async with live() as env:
+        request = {"id": "e2", "alici": PHONE, "type": "image", "image": IMAGE, **due_now()}
+        assert (await env.client.post("/schedule", json=request)).status_code == 200
+        new_image = {"link": "https://cdn.example.com/b.png", "caption": "İndirim"}
+        moved = await env.client.patch("/schedule/e2", json={"image": new_image})
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["content"] == {"type": "image", "image": new_image}
+        place = {"latitude": 41.0, "longitude": 29.0}
+        retyped = await env.client.patch(
+            "/schedule/e2", json={"type": "location", "location": place}
+        )
+        assert retyped.status_code == 200, retyped.text
+        assert retyped.json()["content"] == {"type": "location", "location": place}
+        bad = await env.client.patch(
+            "/schedule/e2", json={"location": {"latitude": 100, "longitude": 0}}
+        )
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["field"] == "location.latitude"
+        both = await env.client.patch(
+            "/schedule/e2", json={"type": "image", "image": IMAGE, "mesaj": "x"}
+        )
+        assert both.status_code == 422, both.text
+        edits = (await env.client.get("/status/e2")).json()["edits"]
+        assert [sorted(e["changes"]) for e in edits] == [["content"], ["content"]]
+        back = await env.client.patch("/schedule/e2", json={"mesaj": "Metin"})
+        assert (back.json()["type"], back.json()["content"]) == ("text", None)
