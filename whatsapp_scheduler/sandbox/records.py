@@ -77,6 +77,8 @@ class ChatMessage:
     callback_data: str | None = None
     #: The business number it was sent from ("out") or written to ("in"); None: the main one.
     phone_number_id: str | None = None
+    #: A media, location or interactive message's link and buttons (validation.attachment).
+    attachment: dict[str, Any] | None = None
 
     def advance(self, status: str, error_code: int | None = None, title: str | None = None) -> bool:
         """Move to ``status`` if it ranks higher (webhooks may be late); True if it moved."""

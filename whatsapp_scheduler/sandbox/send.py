@@ -240,6 +240,7 @@ class SendEndpoint:
             record.received_at,
             callback_data=req.callback_data,
             phone_number_id=record.phone_number_id,
+            attachment=req.attachment,
         )
         conversation = self.mailbox.conversation(req.wa_id)
         conversation.messages.append(message)

@@ -47,6 +47,8 @@ class SendRequest:
     type: str
     callback_data: str | None
     summary: str
+    #: What the inbox shows beside the summary (`attachment`): a link, a map, buttons.
+    attachment: dict[str, Any] | None = None
 
     @property
     def is_template(self) -> bool:
@@ -101,7 +103,9 @@ def validate_send(body: Any) -> SendRequest | Rejection:
     summary = _check_content(kind, content)
     if isinstance(summary, Rejection):
         return summary
-    return SendRequest(to, payloads.wa_id_for(to), kind, callback_data, summary)
+    return SendRequest(
+        to, payloads.wa_id_for(to), kind, callback_data, summary, attachment(kind, body.get(kind))
+    )
 
 
 def _object_of(kind: str, value: Any) -> dict[str, Any] | None:
@@ -182,3 +186,59 @@ def _check_template(template: dict[str, Any]) -> str | Rejection:
     ]
     shown = ", ".join(v for v in values if v)
     return f"[template {name} ({code})]" + (f" {shown}" if shown else "")
+
+
+def _web_link(value: Any) -> str | None:
+    """`value` if it is an http(s) URL (never `javascript:` or `data:`), else None."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) < 2048:
+        return value
+    return None
+
+
+def attachment(kind: str, content: Any) -> dict[str, Any] | None:
+    """What the inbox renders for a media, location or interactive message, from plain
+    values only (the page escapes them; links are http(s) or absent): `{"label", "link",
+    "buttons"}`. None for the other types."""
+    if not isinstance(content, dict):
+        return None
+    if kind in MEDIA_TYPES:
+        link = _web_link(content.get("link"))
+        if link is None and isinstance(content.get("id"), str):
+            link = f"/sandbox/media/{content['id']}"  # an upload's id (not served yet)
+        name = content.get("filename") if isinstance(content.get("filename"), str) else None
+        return {"label": name or f"open the {kind}", "link": link, "buttons": []}
+    if kind == "location":
+        lat, lon = content.get("latitude"), content.get("longitude")
+        if isinstance(lat, int | float) and isinstance(lon, int | float):
+            link = f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
+            label = content.get("name") if isinstance(content.get("name"), str) else "the place"
+            return {"label": f"{label} on the map", "link": link, "buttons": []}
+        return None
+    if kind == "interactive":
+        return _interactive_attachment(content)
+    return None
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _interactive_attachment(content: dict[str, Any]) -> dict[str, Any]:
+    """An interactive message's buttons (reply buttons, or a list's rows) and its URL button."""
+    raw = content.get("action")
+    action: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    titles: list[str] = []
+    for button in _items(action.get("buttons")):
+        reply = button.get("reply")
+        if isinstance(reply, dict) and isinstance(reply.get("title"), str):
+            titles.append(reply["title"])
+    for section in _items(action.get("sections")):
+        titles.extend(
+            r["title"] for r in _items(section.get("rows")) if isinstance(r.get("title"), str)
+        )
+    raw = action.get("parameters")
+    parameters: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    link = _web_link(parameters.get("url"))
+    text = parameters.get("display_text")
+    label = text if isinstance(text, str) and link else ""
+    return {"label": label, "link": link, "buttons": titles[:10]}

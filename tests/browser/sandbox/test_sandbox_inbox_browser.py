@@ -178,3 +178,52 @@ async def test_a_page_on_another_site_cannot_forge_an_inbound_message() -> None:
             await standin.stop()
     assert refused
     assert set(refused) == {403}
+
+
+@needs_chromium
+async def test_an_interactive_and_a_document_arriving_live_show_buttons_and_a_link() -> None:
+    """The live path (inbox.js) renders what the server's macro renders: the buttons as text,
+    the document's name as an http(s) link; a `javascript:` URL button makes no link."""
+    from playwright.async_api import async_playwright, expect
+
+    standin = StandIn(StandInConfig(access_token="browser-token"))
+    await standin.start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 390, "height": 800})
+            refused = watch_csp(page)
+            await page.goto(standin.url + "/")
+            await expect(page.locator("#live")).to_have_text("live")
+            bodies = [
+                {"type": "interactive", "interactive": {
+                    "type": "button", "body": {"text": "Gelecek misiniz?"},
+                    "action": {"buttons": [
+                        {"type": "reply", "reply": {"id": "y", "title": "Evet"}},
+                        {"type": "reply", "reply": {"id": "n", "title": "<b>Hayır</b>"}}]}}},
+                {"type": "document", "document": {
+                    "link": "https://cdn.example.com/fatura.pdf", "filename": "fatura.pdf"}},
+                {"type": "interactive", "interactive": {
+                    "type": "cta_url", "body": {"text": "Fatura"},
+                    "action": {"name": "cta_url", "parameters": {
+                        "display_text": "Aç", "url": "javascript:alert(1)"}}}},
+            ]  # fmt: skip
+            wamids = []
+            async with aiohttp.ClientSession() as http:
+                for body in bodies:
+                    reply = await http.post(
+                        f"{standin.url}/v23.0/{standin.config.phone_number_id}/messages",
+                        headers={"Authorization": "Bearer browser-token"},
+                        json={"messaging_product": "whatsapp", "to": "+16505551234", **body},
+                    )
+                    wamids.append((await reply.json())["messages"][0]["id"])
+            buttons = page.locator(f'.bubble[data-wamid="{wamids[0]}"] .att-buttons li')
+            await expect(buttons).to_have_text(["Evet", "<b>Hayır</b>"])
+            link = page.locator(f'.bubble[data-wamid="{wamids[1]}"] a.att-link')
+            await expect(link).to_have_text("fatura.pdf")
+            await expect(link).to_have_attribute("href", "https://cdn.example.com/fatura.pdf")
+            assert await page.locator(f'.bubble[data-wamid="{wamids[2]}"] a').count() == 0
+            assert refused == []
+            await browser.close()
+    finally:
+        await standin.stop()

@@ -101,3 +101,54 @@ async def test_requests_endpoint(standin: StandIn, send, text_body, http) -> Non
         [row] = await r.json()
     assert row["status"] == 200
     assert row["answer"]["messages"][0]["id"] == row["wamid"]
+
+
+def _typed(kind: str, value: Any) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "to": "+16505551234",
+        "type": kind,
+        kind: value,
+    }
+
+
+async def test_the_inbox_shows_media_links_maps_and_buttons_safely(
+    standin: StandIn, send, http
+) -> None:
+    """A document's name as a link, a location's map link, an interactive message's buttons
+    and its URL button; a caption with markup escaped, a `javascript:` URL never an href."""
+    document = {"link": "https://cdn.example.com/fatura.pdf", "filename": "fatura.pdf",
+                "caption": "<img src=x onerror=alert(1)>"}  # fmt: skip
+    buttons = {
+        "type": "button",
+        "body": {"text": "Gelecek misiniz?"},
+        "action": {"buttons": [{"type": "reply", "reply": {"id": "y", "title": "Evet <b>"}},
+                               {"type": "reply", "reply": {"id": "n", "title": "Hayır"}}]},
+    }  # fmt: skip
+    cta = {
+        "type": "cta_url",
+        "body": {"text": "Fatura"},
+        "action": {"name": "cta_url",
+                   "parameters": {"display_text": "Aç", "url": "javascript:alert(1)"}},
+    }  # fmt: skip
+    place = {"latitude": 41.0369, "longitude": 28.985, "name": "Mağaza"}
+    for kind, value in (
+        ("document", document),
+        ("interactive", buttons),
+        ("interactive", cta),
+        ("location", place),
+        ("contacts", [{"name": {"formatted_name": "Resepsiyon"}}]),
+    ):
+        status, reply = await send(standin, _typed(kind, value))
+        assert status == 200, reply
+    async with http.get(standin.url + "/") as r:
+        html = await r.text()
+    assert '<a class="att-link" href="https://cdn.example.com/fatura.pdf"' in html
+    assert ">fatura.pdf</a>" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<img src=x" not in html
+    assert "<li>Evet &lt;b&gt;</li><li>Hayır</li>" in html
+    assert "javascript:alert(1)" not in html.split("<template", 1)[0].replace("&#34;", "")
+    assert 'href="https://www.openstreetmap.org/?mlat=41.0369&amp;mlon=28.985' in html
+    assert ">Mağaza on the map</a>" in html
+    assert "[contacts] Resepsiyon" in html

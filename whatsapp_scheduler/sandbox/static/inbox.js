@@ -85,12 +85,39 @@
 
   const numberLabels = {};  // phone_number_id -> label ("default", "branch")
 
+  // A media, location or interactive message's link and buttons, as the server's macro
+  // renders them: text only through textContent, and a link only if it is http(s).
+  function showAttachment(box, a) {
+    if (!box || !a) return;
+    if (a.link && /^(https?:\/\/|\/sandbox\/media\/)/.test(a.link)) {
+      const link = document.createElement("a");
+      link.className = "att-link";
+      link.href = a.link;
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      link.textContent = a.label || a.link;
+      box.appendChild(link);
+    }
+    if (a.buttons && a.buttons.length) {
+      const list = document.createElement("ul");
+      list.className = "att-buttons";
+      list.setAttribute("aria-label", "buttons of the message");
+      for (const title of a.buttons) {
+        const item = document.createElement("li");
+        item.textContent = title;
+        list.appendChild(item);
+      }
+      box.appendChild(list);
+    }
+  }
+
   function addMessage(m) {
     const thread = conversation(m.wa_id);
     const bubble = clone("tpl-bubble");
     bubble.className = "bubble " + m.direction;
     bubble.dataset.wamid = m.wamid;
     $(".text", bubble).textContent = m.text;
+    showAttachment($(".attachment", bubble), m.attachment);
     $(".kind", bubble).textContent = m.type;
     $(".cb", bubble).textContent = m.callback_data || "";
     const num = $(".num", bubble);  // which business number sent it (or it was written to)
