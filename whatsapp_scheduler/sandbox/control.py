@@ -224,7 +224,14 @@ class ControlApi:
             not isinstance(number, str) or number not in self.standin.numbers
         ):
             return _bad("'phone_number_id' must be one of the sandbox's numbers")
-        wamid = await self.standin.inbound(sender, text, name=name, phone_number_id=number)
+        reply, context = data.get("reply"), data.get("context")
+        if reply is not None and not payloads.valid_reply(reply):
+            return _bad("'reply' must be {type: button_reply|list_reply, id, title}")
+        if context is not None and not isinstance(context, str):
+            return _bad("'context' must be the wamid of the message replied to")
+        wamid = await self.standin.inbound(
+            sender, text, name=name, phone_number_id=number, reply=reply, context=context
+        )
         return web.json_response({"wamid": wamid, "wa_id": payloads.wa_id_for(sender)})
 
     async def message_status(self, request: web.Request) -> web.Response:

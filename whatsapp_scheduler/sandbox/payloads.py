@@ -176,6 +176,45 @@ def inbound_text_value(
     }
 
 
+def valid_reply(reply: Any) -> bool:
+    """A button press as the inbox sends it: {type: button_reply|list_reply, id, title}."""
+    return (
+        isinstance(reply, dict)
+        and reply.get("type") in ("button_reply", "list_reply")
+        and all(isinstance(reply.get(k), str) and reply[k] for k in ("id", "title"))
+    )
+
+
+def inbound_reply_value(
+    wa_id: str,
+    reply: dict[str, Any],
+    *,
+    wamid: str,
+    timestamp: float,
+    profile_name: str,
+    context: str | None,
+    business_number: str,
+) -> dict[str, Any]:
+    """The ``value`` of Meta's webhook for a button press or a list choice: a message of
+    ``type`` ``interactive`` holding ``button_reply`` or ``list_reply`` ({id, title[,
+    description]}), with the pressed message as ``context``."""
+    kind = reply["type"]
+    picked = {k: reply[k] for k in ("id", "title", "description") if isinstance(reply.get(k), str)}
+    message: dict[str, Any] = {
+        "from": wa_id,
+        "id": wamid,
+        "timestamp": str(int(timestamp)),
+        "type": "interactive",
+        "interactive": {"type": kind, kind: picked},
+    }
+    if context is not None:
+        message["context"] = {"from": business_number, "id": context}
+    return {
+        "contacts": [{"profile": {"name": profile_name}, "wa_id": wa_id}],
+        "messages": [message],
+    }
+
+
 def sign(body: bytes, app_secret: str) -> str:
     """The ``X-Hub-Signature-256`` value: ``sha256=`` + hex HMAC-SHA256(body, app_secret)."""
     digest = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()

@@ -409,10 +409,14 @@ class StandIn:
         *,
         name: str | None = None,
         phone_number_id: str | None = None,
+        reply: dict[str, Any] | None = None,
+        context: str | None = None,
     ) -> str:
         """The user ``wa_id`` writes ``text`` to the business number ``phone_number_id`` (None:
         the main one): opens the 24 h window, POSTs an inbound webhook whose
         ``metadata.phone_number_id`` is that number. Returns the inbound message's wamid.
+        With ``reply`` ({type: button_reply|list_reply, id, title}) the user pressed a button
+        (or chose a list row) of the message ``context``: Meta's interactive reply webhook.
         """
         if phone_number_id is not None and phone_number_id not in self.numbers:
             raise ValueError(f"unknown phone_number_id {phone_number_id!r}")
@@ -423,14 +427,26 @@ class StandIn:
         conv = self.mailbox.conversation(wa_id)
         conv.last_inbound = conv.updated_at = now
         conv.profile_name = name or conv.profile_name or f"Sandbox user {wa_id[-4:]}"
-        message = ChatMessage(wamid, "in", "text", text, now, status="read", phone_number_id=number)
+        kind = "text" if reply is None else "interactive"
+        message = ChatMessage(wamid, "in", kind, text, now, status="read", phone_number_id=number)
         conv.messages.append(message)
         if self.bus.active:
             self.bus.publish("message", message.to_json(wa_id))
         if self.webhooks.url is not None:
-            value = payloads.inbound_text_value(
-                wa_id, text, wamid=wamid, timestamp=now, profile_name=conv.profile_name
-            )
+            if reply is None:
+                value = payloads.inbound_text_value(
+                    wa_id, text, wamid=wamid, timestamp=now, profile_name=conv.profile_name
+                )
+            else:
+                value = payloads.inbound_reply_value(
+                    wa_id,
+                    reply,
+                    wamid=wamid,
+                    timestamp=now,
+                    profile_name=conv.profile_name,
+                    context=context,
+                    business_number=self.numbers[number].display_phone_number,
+                )
             self._sender.put_value(value, wa_id, number)
         return wamid
 

@@ -227,18 +227,25 @@ def _interactive_attachment(content: dict[str, Any]) -> dict[str, Any]:
     """An interactive message's buttons (reply buttons, or a list's rows) and its URL button."""
     raw = content.get("action")
     action: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    titles: list[str] = []
+    choices: list[dict[str, str]] = []  # what the user can press: Meta's reply of each
     for button in _items(action.get("buttons")):
         reply = button.get("reply")
-        if isinstance(reply, dict) and isinstance(reply.get("title"), str):
-            titles.append(reply["title"])
+        if isinstance(reply, dict) and _texts(reply, "id", "title"):
+            choices.append({"reply": "button_reply", "id": reply["id"], "title": reply["title"]})
     for section in _items(action.get("sections")):
-        titles.extend(
-            r["title"] for r in _items(section.get("rows")) if isinstance(r.get("title"), str)
-        )
+        for row in _items(section.get("rows")):
+            if _texts(row, "id", "title"):
+                choice = {"reply": "list_reply", "id": row["id"], "title": row["title"]}
+                if isinstance(row.get("description"), str):
+                    choice["description"] = row["description"]
+                choices.append(choice)
     raw = action.get("parameters")
     parameters: dict[str, Any] = raw if isinstance(raw, dict) else {}
     link = _web_link(parameters.get("url"))
     text = parameters.get("display_text")
     label = text if isinstance(text, str) and link else ""
-    return {"label": label, "link": link, "buttons": titles[:10]}
+    return {"label": label, "link": link, "buttons": choices[:10]}
+
+
+def _texts(value: dict[str, Any], *keys: str) -> bool:
+    return all(isinstance(value.get(k), str) and value[k] for k in keys)

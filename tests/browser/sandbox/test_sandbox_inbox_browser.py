@@ -223,6 +223,11 @@ async def test_an_interactive_and_a_document_arriving_live_show_buttons_and_a_li
             await expect(link).to_have_text("fatura.pdf")
             await expect(link).to_have_attribute("href", "https://cdn.example.com/fatura.pdf")
             assert await page.locator(f'.bubble[data-wamid="{wamids[2]}"] a').count() == 0
+            # Pressing a button is the user's interactive reply, shown as their message.
+            await page.locator(f'.bubble[data-wamid="{wamids[0]}"] button.att-press').first.click()
+            await expect(page.locator(".bubble.in .text")).to_have_text("Evet")
+            (inbound,) = [m for m in standin.messages_to("16505551234") if m.direction == "in"]
+            assert inbound.type == "interactive"
             assert refused == []
             await browser.close()
     finally:

@@ -317,3 +317,39 @@ async def test_an_edit_changes_the_object_or_the_type_and_is_validated(live):
         assert [sorted(e["changes"]) for e in edits] == [["content"], ["content"]]
         back = await env.client.patch("/schedule/e2", json={"mesaj": "Metin"})
         assert (back.json()["type"], back.json()["content"]) == ("text", None)
+
+
+async def test_a_button_pressed_in_the_sandbox_reaches_us_as_metas_interactive_reply(live):
+    """The user presses "Evet" on a sent button message (the inbox's control call): the
+    stand-in posts Meta's signed webhook, `interactive.button_reply` with the pressed message
+    as `context`, and our service records it as the user's message: their window opens."""
+    async with live() as env:
+        request = {"id": "ask", "alici": PHONE, "type": "interactive", "interactive": BUTTONS}
+        assert (await env.client.post("/schedule", json=request | due_now())).status_code == 200
+        await env.dispatch()
+        await env.wait_status("ask", "read")
+        (sent,) = env.standin.sends_for("ask")
+        wamid = sent.wamid
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            pressed = await http.post(
+                f"{env.standin.url}/_sandbox/inbound",
+                headers={"X-Sandbox-Token": env.standin.control_token},
+                json={
+                    "from": PHONE,
+                    "text": "Evet",
+                    "reply": {"type": "button_reply", "id": "yes", "title": "Evet"},
+                    "context": wamid,
+                },
+            )
+            assert pressed.status == 200, await pressed.text()
+            bad = await http.post(
+                f"{env.standin.url}/_sandbox/inbound",
+                headers={"X-Sandbox-Token": env.standin.control_token},
+                json={"from": PHONE, "text": "x", "reply": {"type": "maybe"}},
+            )
+            assert bad.status == 400
+        await env.wait_contact(PHONE.removeprefix("+"))  # our webhook took it as theirs
+        (inbound,) = [m for m in env.standin.messages_to(PHONE) if m.direction == "in"]
+        assert (inbound.type, inbound.text) == ("interactive", "Evet")

@@ -147,7 +147,8 @@ async def test_the_inbox_shows_media_links_maps_and_buttons_safely(
     assert ">fatura.pdf</a>" in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img src=x" not in html
-    assert "<li>Evet &lt;b&gt;</li><li>Hayır</li>" in html
+    assert 'data-reply="button_reply" data-id="y" data-title="Evet &lt;b&gt;"' in html
+    assert ">Evet &lt;b&gt;</button></li><li>" in html
     assert "javascript:alert(1)" not in html.split("<template", 1)[0].replace("&#34;", "")
     assert 'href="https://www.openstreetmap.org/?mlat=41.0369&amp;mlon=28.985' in html
     assert ">Mağaza on the map</a>" in html

@@ -165,3 +165,40 @@ def test_catalogue_covers_the_reference_table() -> None:
              131056, 131057, 131063, 131064, 132000, 132001, 132005, 132007, 132012, 132015,
              132016, 132068, 132069, 133000, 133004, 133010, 133016, 134011, 135000, 2494100}  # fmt: skip
     assert table <= set(graph_errors.CATALOGUE)
+
+
+def test_a_button_press_is_metas_interactive_reply_and_we_read_it_as_the_users_message():
+    """The stand-in's webhook for a pressed button (payloads.inbound_reply_value) in Meta's
+    shape, and our parser (whatsapp/webhooks.py) takes it as an inbound message of the user:
+    it opens their window."""
+    from datetime import UTC, datetime
+
+    from whatsapp_scheduler.whatsapp import webhooks
+
+    value = payloads.inbound_reply_value(
+        "905551230101",
+        {"type": "list_reply", "id": "09", "title": "09:00", "description": "Dr. Ada"},
+        wamid="wamid.in1",
+        timestamp=1_780_000_000,
+        profile_name="Ada",
+        context="wamid.out1",
+        business_number="15550783881",
+    )
+    (message,) = value["messages"]
+    assert message["type"] == "interactive"
+    assert message["interactive"] == {
+        "type": "list_reply",
+        "list_reply": {"id": "09", "title": "09:00", "description": "Dr. Ada"},
+    }
+    assert message["context"] == {"from": "15550783881", "id": "wamid.out1"}
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106"},
+            **value}}]}],
+    }  # fmt: skip
+    delivery = webhooks.parse(payload, datetime(2026, 6, 1, tzinfo=UTC))
+    (inbound,) = delivery.inbound
+    assert inbound.type == "interactive"
+    assert inbound.opens_window

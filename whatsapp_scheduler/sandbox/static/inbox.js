@@ -101,15 +101,38 @@
     if (a.buttons && a.buttons.length) {
       const list = document.createElement("ul");
       list.className = "att-buttons";
-      list.setAttribute("aria-label", "buttons of the message");
-      for (const title of a.buttons) {
+      list.setAttribute("aria-label", "the message's buttons: press one as the user");
+      for (const b of a.buttons) {
         const item = document.createElement("li");
-        item.textContent = title;
+        const press = document.createElement("button");
+        press.type = "button";
+        press.className = "att-press";
+        press.dataset.reply = b.reply;
+        press.dataset.id = b.id;
+        press.dataset.title = b.title;
+        press.dataset.description = b.description || "";
+        press.textContent = b.title;
+        item.appendChild(press);
         list.appendChild(item);
       }
       box.appendChild(list);
     }
   }
+
+  // Pressing a button of a message, as the user: Meta's interactive reply webhook, with the
+  // message pressed as its context (docs/sandbox.md).
+  document.addEventListener("click", async (ev) => {
+    const press = ev.target.closest ? ev.target.closest(".att-press") : null;
+    if (!press) return;
+    const bubble = press.closest(".bubble");
+    const thread = press.closest(".thread");
+    if (!bubble || !thread) return;
+    const reply = { type: press.dataset.reply, id: press.dataset.id, title: press.dataset.title };
+    if (press.dataset.description) reply.description = press.dataset.description;
+    await api("POST", "/_sandbox/inbound", {
+      from: thread.dataset.wa, text: press.dataset.title, reply, context: bubble.dataset.wamid,
+    });
+  });
 
   function addMessage(m) {
     const thread = conversation(m.wa_id);
