@@ -73,6 +73,7 @@ def add_commands(commands: Any) -> None:
         ("video", "an MP4"),
         ("audio", "an audio file"),
         ("document", "a document (PDF ...)"),
+        ("sticker", "a WebP sticker"),
     ):
         content.add_argument(
             f"--{kind}",
@@ -88,7 +89,12 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--caption", help="the caption of --image, --video or --document")
     p.add_argument("--filename", help="the file name shown for --document")
     p.add_argument("--location-name", help="the place's name, with --location")
-    p.add_argument("--address", help="the place's address, with --location")
+    p.add_argument(
+        "--address",
+        "--location-address",
+        dest="address",
+        help="the place's address, with --location",
+    )
     p.add_argument(
         "--language", help="the template's language code, e.g. tr or en_US (with --template)"
     )
@@ -255,8 +261,9 @@ def _schedule_body(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _media_of(args: argparse.Namespace) -> dict[str, Any] | None:
-    """`type` and its object for --image/--video/--audio/--document/--location, else None."""
-    for kind in ("image", "video", "audio", "document"):
+    """`type` and its object for --image/--video/--audio/--document/--sticker/--location, else
+    None."""
+    for kind in ("image", "video", "audio", "document", "sticker"):
         link = getattr(args, kind, None)
         if link is not None:
             value: dict[str, Any] = {"link": link}

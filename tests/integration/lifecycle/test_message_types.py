@@ -274,6 +274,10 @@ async def test_the_cli_schedules_an_image_and_a_location(live):
             run, "schedule", *at, "--id", "c-img", "--image", IMAGE["link"], "--caption", "Yeni"
         )
         assert code == 0, err
+        code, _, err = await asyncio.to_thread(
+            run, "schedule", *at, "--id", "c-stk", "--sticker", "https://cdn.example.com/s.webp"
+        )
+        assert code == 0, err
         where = ("--location", "41.0369,28.985", "--location-name", "Mağaza")
         code, _, err = await asyncio.to_thread(run, "schedule", *at, "--id", "c-loc", *where)
         assert code == 0, err
@@ -283,6 +287,7 @@ async def test_the_cli_schedules_an_image_and_a_location(live):
         stored = {m["id"]: m["content"] for m in (await env.client.get("/schedule")).json()}
         assert stored == {
             "c-img": {"type": "image", "image": {"link": IMAGE["link"], "caption": "Yeni"}},
+            "c-stk": {"type": "sticker", "sticker": {"link": "https://cdn.example.com/s.webp"}},
             "c-loc": {
                 "type": "location",
                 "location": {"latitude": 41.0369, "longitude": 28.985, "name": "Mağaza"},
