@@ -42,6 +42,10 @@ CATALOGUE: dict[int, tuple[str, str]] = {
         "Invalid parameter",
         "The request included one or more unsupported or misspelled parameters.",
     ),
+    104: (
+        "An access token is required to request this resource.",
+        "An access token is required to request this resource.",
+    ),
     190: ("Access token has expired", "Your access token has expired or is invalid."),
     200: ("Provide valid app ID", "No access token was provided."),
     368: (
@@ -152,7 +156,7 @@ CATALOGUE: dict[int, tuple[str, str]] = {
     2494100: ("Account in maintenance mode", "The phone number is being migrated; retry shortly."),
 }
 
-AUTH_CODES = frozenset({0, 190, 200})
+AUTH_CODES = frozenset({0, 104, 190, 200})
 RATE_LIMIT_CODES = frozenset({4, 17, 80007, 130429, 131056})
 SERVER_CODES = {1: 500, 2: 503, 131000: 500, 131016: 503, 133004: 503}
 

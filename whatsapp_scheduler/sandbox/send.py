@@ -279,7 +279,7 @@ class SendEndpoint:
     def _auth_error(self, request: web.Request, record: RecordedRequest) -> web.Response:
         header = request.headers.get("Authorization")
         if not header:
-            code, details = 200, "An access token is required to request this resource."
+            code, details = 104, "An access token is required to request this resource."
         else:
             code, details = 190, "Invalid OAuth access token - Cannot parse access token"
         challenge = f'OAuth "Facebook Platform" "invalid_token" "{details}"'

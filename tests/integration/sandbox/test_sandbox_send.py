@@ -67,9 +67,11 @@ async def test_wrong_token_is_190_oauth_401(standin: StandIn, send, text_body) -
     assert standin.messages_to("+16505551234") == [], "rejected sends never arrive"
 
 
-async def test_missing_token_is_rejected_with_code_200(standin: StandIn, send, text_body) -> None:
+async def test_missing_token_is_rejected_with_code_104(standin: StandIn, send, text_body) -> None:
     status, reply = await send(standin, text_body(), token=None)
-    assert (status, reply["error"]["code"]) == (401, 200)
+    assert (status, reply["error"]["code"]) == (401, 104)
+    assert reply["error"]["type"] == "OAuthException"
+    assert "An access token is required to request this resource." in reply["error"]["message"]
 
 
 async def test_auth_status_is_configurable(make_standin, send, text_body) -> None:
