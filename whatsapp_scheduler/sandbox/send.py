@@ -149,6 +149,8 @@ class SendEndpoint:
         except ValueError:
             body = None
         record.body = body if body is not None else raw.decode("utf-8", "replace")
+        if isinstance(body, dict) and body.get("status") == "read" and "message_id" in body:
+            return self._mark_read(record, body)
         checked = validation.validate_send(body)
         if isinstance(checked, validation.Rejection):
             return self._error(record, checked.code, checked.details)
@@ -164,6 +166,23 @@ class SendEndpoint:
             if refused is not None:
                 return self._error(record, refused.code, refused.details)
         return await self._decide(record, checked, phone_number_id)
+
+    def _mark_read(self, record: RecordedRequest, body: dict[str, Any]) -> web.Response:
+        """Meta's mark-as-read (`{"messaging_product": "whatsapp", "status": "read",
+        "message_id": <an inbound wamid>}`): `{"success": true}`, and the inbox shows that
+        message read; an unknown or outbound id is Meta's 100."""
+        if body.get("messaging_product") != "whatsapp":
+            return self._error(
+                record, 100, "The parameter messaging_product is required and must be 'whatsapp'."
+            )
+        wamid = body.get("message_id")
+        found = self.mailbox.find_message(wamid) if isinstance(wamid, str) else None
+        if found is None or found[1].direction != "in":
+            return self._error(record, 100, f"Invalid parameter message_id: {wamid!r}.")
+        found[1].status = "read"
+        record.status, record.answer = 200, {"success": True}
+        self._log(record)
+        return web.json_response({"success": True})
 
     async def _decide(
         self, record: RecordedRequest, req: validation.SendRequest, phone_number_id: str

@@ -244,3 +244,18 @@ async def test_phone_number_info(standin: StandIn, http) -> None:
     async with http.get(f"{standin.url}/v23.0/{PHONE_ID}?fields=throughput", headers=headers) as r:
         assert r.status == 200
         assert (await r.json())["throughput"] == {"level": "STANDARD"}
+
+
+async def test_mark_as_read_answers_success_for_an_inbound_message(standin, send) -> None:
+    """Meta's mark-as-read: `{"status": "read", "message_id": <the user's wamid>}` answers
+    `{"success": true}`; an outbound or unknown id is Meta's 100."""
+    inbound = await standin.inbound("+16505551234", "Merhaba")
+    status, answer = await send(
+        standin, {"messaging_product": "whatsapp", "status": "read", "message_id": inbound}
+    )
+    assert (status, answer) == (200, {"success": True})
+    status, answer = await send(
+        standin, {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.nope"}
+    )
+    assert status == 400
+    assert answer["error"]["code"] == 100
