@@ -35,6 +35,7 @@ BROKEN = [
     ("attempts", "many"),
     ("template", "{not json"),  # a text message given a template (read as the marker)
     ("body", None),  # neither body nor template
+    ("content", '{"type": "image"}'),  # a text given a content too, and one without its object
 ]
 
 
