@@ -23,6 +23,7 @@ from whatsapp_scheduler.core import content, errors, notices
 
 RESOLVE_TIMEOUT = 2.0
 CACHE_SECONDS = 60.0
+CACHE_SIZE = 10_000
 _cache: dict[str, tuple[float, list[str] | None]] = {}
 
 
@@ -58,6 +59,8 @@ async def _addresses(host: str) -> list[str] | None:
         found: list[str] | None = sorted({str(info[4][0]) for info in infos})
     except (OSError, TimeoutError, UnicodeError):
         found = None
+    if len(_cache) >= CACHE_SIZE:  # many hosts (a client trying names): start afresh
+        _cache.clear()
     _cache[host] = (now, found)
     return found
 
