@@ -380,7 +380,8 @@ async def test_a_template_recategorised_since_scheduling_is_sent_under_todays_ru
         stopped = (await env.client.get("/status/rc-stop")).json()
         assert (stopped["status"], stopped["status_reason"]) == ("cancelled", "opted_out")
         gone = (await env.client.get("/status/rc-go")).json()
-        assert gone["status"] == "sent"
+        # sent, and maybe already delivered or read: the stand-in's receipts follow in ms
+        assert gone["status"] in ("sent", "delivered", "read")
         assert gone["category"] == "UTILITY"  # as scheduled
         assert [a["category"] for a in gone["attempt_history"]] == ["MARKETING"]  # as sent
         sent_text = (await env.client.get("/status/rc-text")).json()
