@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
+from whatsapp_scheduler.core import content as content_mod
 from whatsapp_scheduler.core import (
     errors,
     messages,
@@ -667,16 +668,7 @@ class SchedulerService(SeriesMixin):
 
 #: What `PATCH /schedule/{id}` may change (the REST API's names).
 #: The objects of the other message types (docs/message-types.md), editable with `type`.
-CONTENT_FIELDS = (
-    "image",
-    "video",
-    "audio",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-)
+CONTENT_FIELDS = content_mod.TYPES
 EDIT_FIELDS = (
     "tarih",
     "saat",

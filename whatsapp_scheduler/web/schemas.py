@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from whatsapp_scheduler import service
+from whatsapp_scheduler.core import content as content_mod
 from whatsapp_scheduler.core import jsonbounds, messages
 from whatsapp_scheduler.web import i18n
 
@@ -38,16 +39,7 @@ TEKRAR_DESCRIPTION = (
 
 
 #: The objects of the other message types (docs/message-types.md), named as Meta names them.
-_CONTENT_FIELDS = (
-    "image",
-    "video",
-    "audio",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-)
+_CONTENT_FIELDS = content_mod.TYPES
 _CONTENT_SET = frozenset(_CONTENT_FIELDS)
 
 
