@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Protocol
 
 from whatsapp_scheduler import service, store
@@ -38,8 +39,10 @@ from whatsapp_scheduler.dispatch import (
 )
 from whatsapp_scheduler.dispatch import config as dispatch_config_mod
 from whatsapp_scheduler.dispatch import dispatcher as dispatcher_mod
+from whatsapp_scheduler.dispatch import media as dispatch_media
 from whatsapp_scheduler.dispatch import senders as dispatch_senders
 from whatsapp_scheduler.service import consent as service_consent
+from whatsapp_scheduler.service import media as service_media
 from whatsapp_scheduler.service.senders import SenderAdmin
 from whatsapp_scheduler.service.templates import TemplateCatalogue
 from whatsapp_scheduler.store import notify, sql, urls, workers
@@ -175,6 +178,7 @@ def build_service(
         quiet_hours=settings.quiet_window(),  # docs/limits.md
         allow_private_links=settings.media_allow_private_links,  # docs/message-types.md
         allow_subhourly=settings.series_allow_subhourly,
+        media_retention=settings.media_retention,  # docs/media.md
     )
 
 
@@ -263,19 +267,24 @@ async def build_dispatcher(
 
     on_close = None
     connect: dispatcher_mod.Connect | None = None
+    clock = clock or clock_mod.SystemClock()
+    uploads = dispatch_media.MediaUploads(
+        message_store, clock, timedelta(days=settings.media_meta_id_days)
+    )
     if sender is None and senders is None:  # the environment's sender and the senders table
         senders = build_sender_directory(settings, message_store)
     if senders is not None:
         session = cloud_api.create_session(settings)
 
         def connect(credentials: dispatch_senders.SenderCredentials) -> MessageSender:
-            return cloud_api.CloudApiSender(
+            number = cloud_api.CloudApiSender(
                 session,
                 access_token=credentials.access_token,
                 phone_number_id=credentials.sender.phone_number_id,
                 graph_api_url=settings.graph_api_url,
                 graph_api_version=settings.graph_api_version,
             )
+            return dispatch_media.UploadingSender(number, uploads)  # files by Meta's id
 
         on_close = session.close
     config = dispatch_config(settings)
@@ -297,7 +306,7 @@ async def build_dispatcher(
         message_store=message_store,
         sender=sender,
         phone_number_id=(settings.phone_number_id or "default") if sender is not None else None,
-        clock=clock or clock_mod.SystemClock(),
+        clock=clock,
         config=config,
         policy=policy or retry_policy(settings),
         limiter=ratelimit.RateLimiter(settings.messages_per_second, settings.pair_interval),
@@ -322,6 +331,7 @@ async def build_dispatcher(
                 "ACCESS_TOKEN and PHONE_NUMBER_ID are required (or add a sender: senders add)"
             )
     built.add_timed_job("campaign-tallies", CAMPAIGN_FOLD_SECONDS, _folder(message_store))
+    _add_media_jobs(built, settings, message_store, clock, uploads)
     if config.messaging_limit_from_graph:  # MESSAGING_LIMIT=graph (docs/limits.md)
         built.add_timed_job(
             "messaging-limit",
@@ -330,6 +340,44 @@ async def build_dispatcher(
             at_start=True,
         )
     return built
+
+
+#: How often the files of soon-due messages are uploaded to Meta ahead, and how often the
+#: files MEDIA_RETENTION lets go are removed (docs/media.md).
+MEDIA_PREUPLOAD_EVERY = 30.0
+MEDIA_SWEEP_EVERY = 3600.0
+
+
+def _add_media_jobs(
+    built: dispatcher_mod.Dispatcher,
+    settings: settings_mod.Settings,
+    message_store: store.MessageStore,
+    clock: clock_mod.Clock,
+    uploads: dispatch_media.MediaUploads,
+) -> None:
+    library = service_media.MediaLibrary(message_store, clock, settings.media_retention)
+    horizon = timedelta(seconds=settings.media_preupload_seconds)
+
+    async def preupload() -> None:
+        senders = {
+            name: sender
+            for name, sender in built.sender_objects().items()
+            if isinstance(sender, dispatch_media.UploadingSender)
+        }
+        try:
+            await uploads.preupload({n: s.inner for n, s in senders.items()}, horizon)
+        except errors.StoreError:  # the next run goes on
+            logger.warning("media not uploaded ahead", exc_info=True)
+
+    async def sweep() -> None:
+        try:
+            await library.sweep()
+        except errors.StoreError:
+            logger.warning("media clean-up failed; the next run goes on", exc_info=True)
+
+    if horizon:
+        built.add_timed_job("media-preupload", MEDIA_PREUPLOAD_EVERY, preupload)
+    built.add_timed_job("media-retention", MEDIA_SWEEP_EVERY, sweep, at_start=True)
 
 
 def build_deliverer(

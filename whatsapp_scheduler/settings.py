@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     # Media links (docs/message-types.md): true accepts links to private, loopback and
     # link-local addresses (an internal media server); false refuses them (422).
     media_allow_private_links: bool = False
+    # Uploaded files (docs/media.md) are removed this long after the last message that sends
+    # them is sent, failed or was cancelled (and an unused one this long after its upload).
+    media_retention: timedelta = timedelta(days=30)
+    # Meta's id of an uploaded file is reused for this long (Meta keeps it 30 days), then the
+    # file is uploaded again; and a file is uploaded this long before its message is due.
+    media_meta_id_days: float = Field(default=29.0, gt=0, le=30)
+    media_preupload_seconds: float = Field(default=300.0, ge=0, le=86400)
     # At most N marketing messages per contact in D days (`2/7d`); empty: no cap.
     marketing_frequency_cap: str = ""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import media_files
 from tests.conftest import START
 from tests.integration.conftest import _admin, _with_database, postgres_server_url
 from whatsapp_scheduler import store
@@ -240,6 +241,11 @@ async def test_what_the_service_knows_arrives_row_for_row(
             ],
         )
         await api.store.book_contacts("number:1", ["905551234567"], 250, START)
+        data = media_files.pdf(size=600 * 1024)  # three chunks
+        uploaded = await api.post("/media", files={"file": ("f.pdf", data, "application/pdf")})
+        assert uploaded.status_code == 201, uploaded.text
+        media_id = uploaded.json()["id"]
+        await api.store.save_meta_media_id(media_id, "1", "4490709327384033", START)
     await _seed(sqlite_url, make_message)  # attempts, receipts, windows, a sender
     evented = sql.SqlMessageStore.from_url(sqlite_url, events_enabled=True)
     await evented.cancel("one", START)  # a status event in the outbox

@@ -206,7 +206,12 @@ async def _funnel_across_0021(url: str) -> tuple[dict[str, int], dict[int | None
     made[1] = made[1].evolve(status=MessageStatus.SENT, sent_at=now)
     with engine.begin() as conn:
         at_0020 = [
-            {k: v for k, v in rows_mod.message_to_row(m).items() if k != "content"} for m in made
+            {
+                k: v
+                for k, v in rows_mod.message_to_row(m).items()
+                if k not in ("content", "media_id")
+            }
+            for m in made
         ]
         conn.execute(sa.insert(tables.messages), at_0020)
     engine.dispose()

@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         "options", nargs="*", help="see `whatsapp-scheduler sandbox --help` (--port, --delays, ...)"
     )
 
-    client.add_commands(commands)  # schedule, list, status, cancel, edit, import (HTTP client)
+    client.add_commands(commands)  # schedule, list, status, cancel, edit, import, upload (HTTP)
     senders_cli.add_commands(commands)  # senders add|list|update|remove|reencrypt (database)
     book_cli.add_commands(commands)  # contacts add|list|import|remove (HTTP client)
     book_cli.add_campaign_commands(commands)  # campaigns create|list|show|... (HTTP client)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # imported in run(): `serve` builds this parser too and never
 
 logger = logging.getLogger(__name__)
 
-COMMANDS = frozenset({"schedule", "list", "status", "cancel", "edit", "import"})
+COMMANDS = frozenset({"schedule", "list", "status", "cancel", "edit", "import", "upload"})
 DEFAULT_URL = "http://127.0.0.1:8000"
 BATCH_SIZE = 1000
 OK, REFUSED, USAGE, NO_CONNECTION = 0, 1, 2, 3
@@ -77,9 +77,9 @@ def add_commands(commands: Any) -> None:
     ):
         content.add_argument(
             f"--{kind}",
-            metavar="URL",
-            help=f"{what} by its http(s) link instead of --text (Meta fetches it; "
-            "docs/message-types.md)",
+            metavar="URL|FILE",
+            help=f"{what} instead of --text: an http(s) link (Meta fetches it) or a file "
+            "here, uploaded to the service first (POST /media; docs/media.md)",
         )
     content.add_argument(
         "--location",
@@ -186,6 +186,12 @@ def add_commands(commands: Any) -> None:
     p.add_argument(
         "--now", action="store_true", help="send it now (the due time becomes the current time)"
     )
+    p = commands.add_parser(
+        "upload",
+        parents=[common],
+        help="store a file to send later (POST /media): prints its id (client)",
+    )
+    p.add_argument("file", help="the file: its type is read from its content (docs/media.md)")
     p = commands.add_parser("import", parents=[common], help="schedule every row of a CSV file")
     p.add_argument("file", help="CSV: recipient,date,time,text[,timezone] with a header row")
 
@@ -266,7 +272,8 @@ def _media_of(args: argparse.Namespace) -> dict[str, Any] | None:
     for kind in ("image", "video", "audio", "document", "sticker"):
         link = getattr(args, kind, None)
         if link is not None:
-            value: dict[str, Any] = {"link": link}
+            # A link, or a file here: `_schedule` uploads it and puts its id in its place.
+            value: dict[str, Any] = {"link": link} if _is_link(link) else {FILE_KEY: link}
             if args.caption is not None:
                 value["caption"] = args.caption
             if args.filename is not None:
@@ -289,8 +296,59 @@ def _media_of(args: argparse.Namespace) -> dict[str, Any] | None:
     return None
 
 
+#: Where `_media_of` leaves a local file's path for `_schedule` to upload (never sent).
+FILE_KEY = "_file"
+
+
+def _is_link(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def _upload_file(http: httpx.Client, path: str, err: TextIO) -> dict[str, Any] | int:
+    """POST /media with the file at `path`: the stored file's answer, or the exit code."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{path!r} is neither an http(s) link nor a file here")
+    with file.open("rb") as handle:
+        response = http.post(
+            "/media",
+            files={"file": (file.name, handle, "application/octet-stream")},
+            timeout=max(http.timeout.read or 0, 600),  # 100 MB on a slow line
+        )
+    if response.status_code != 201:
+        return _refused(response, err)
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _upload(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    stored = _upload_file(http, args.file, err)
+    if isinstance(stored, int):
+        return stored
+    if args.json:
+        _print_json(stored, out)
+    else:
+        print(
+            f"uploaded {stored['id']}: {stored['type']} ({stored['mime_type']}, "
+            f"{stored['size']:,} bytes)",
+            file=out,
+        )
+    return OK
+
+
 def _schedule(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    response = http.post("/schedule", json=_schedule_body(args))
+    body = _schedule_body(args)
+    kind = body.get("type")
+    media = body.get(kind) if isinstance(kind, str) else None
+    if isinstance(media, dict) and FILE_KEY in media:
+        path = media.pop(FILE_KEY)
+        stored = _upload_file(http, path, err)
+        if isinstance(stored, int):
+            return stored
+        media["id"] = stored["id"]
+        if kind == "document" and "filename" not in media:
+            media["filename"] = Path(path).name  # the name the recipient sees
+    response = http.post("/schedule", json=body)
     if response.status_code != 200:
         return _refused(response, err)
     data = response.json()
@@ -610,4 +668,5 @@ _COMMANDS: dict[str, Callable[[httpx.Client, argparse.Namespace, TextIO, TextIO]
     "cancel": _cancel,
     "edit": _edit,
     "import": _import,
+    "upload": _upload,
 }

@@ -3,6 +3,7 @@
     SchedulerError
     ├── ConfigurationError        settings that make start-up impossible
     ├── ValidationFailed          a request field broke a rule (field + rule named)
+    │   └── TooLarge              ... a size rule: an uploaded file over Meta's limit (413)
     ├── NotFound                  no message with that id
     │   └── SenderNotFound        no sender with that name
     ├── Forbidden                 the API key's scope does not allow it (the scope named)
@@ -48,6 +49,10 @@ class ValidationFailed(SchedulerError):
         self.field = field
         self.rule = rule
         super().__init__(f"{field}: {rule}")
+
+
+class TooLarge(ValidationFailed):
+    """A field (an uploaded file) is larger than its rule allows: HTTP 413, not 422."""
 
 
 class NotFound(SchedulerError):

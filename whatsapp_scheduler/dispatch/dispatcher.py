@@ -367,6 +367,10 @@ class Dispatcher:
             return self._graph_limits[phone_number_id]
         return limits_mod.effective(self.config.messaging_limit, own)
 
+    def sender_objects(self) -> dict[str, whatsapp_mod.MessageSender]:
+        """Each sender's name and the object that sends its messages."""
+        return {name: lane.path.sender for name, lane in self._lanes.items()}
+
     async def refresh_messaging_limits(self) -> int:
         """MESSAGING_LIMIT=graph (docs/limits.md): ask Meta each sender's current tier
         (`GET /{phone_number_id}?fields=whatsapp_business_manager_messaging_limit`) and book

@@ -33,6 +33,7 @@ from aiohttp import web
 
 from whatsapp_scheduler.sandbox import catalogue as catalogue_mod
 from whatsapp_scheduler.sandbox import graph_errors, payloads, validation
+from whatsapp_scheduler.sandbox import media as media_mod
 from whatsapp_scheduler.sandbox.config import (
     WINDOW_HOURS,
     Faults,
@@ -67,6 +68,7 @@ class SendEndpoint:
         wall_clock: Callable[[], float],
         catalogue: catalogue_mod.Catalogue | None = None,
         waba_of: dict[str, str] | None = None,
+        media: media_mod.MediaShelf | None = None,
     ) -> None:
         #: phone_number_id -> its access token (the stand-in's dict: a change applies at once).
         self.tokens = tokens
@@ -81,6 +83,7 @@ class SendEndpoint:
         self.wall_clock = wall_clock
         self.catalogue = catalogue or catalogue_mod.Catalogue({})
         self.waba_of = waba_of or {}  # phone_number_id -> its WABA (whose templates it sends)
+        self.media = media  # what was uploaded to each number (sandbox/media.py)
         self._throughput: RateLimiter | None = None
         self._throughput_rate: float | None = None
         self._pair: RateLimiter | None = None
@@ -165,6 +168,13 @@ class SendEndpoint:
             )
             if refused is not None:
                 return self._error(record, refused.code, refused.details)
+        unknown = (
+            self.media.unknown_id(phone_number_id, body)
+            if self.media is not None and self.limits.media_check
+            else None
+        )
+        if unknown is not None:  # never uploaded to this number, or expired (`forget`)
+            return self._error(record, 131053, f"Media id {unknown} is not valid for this number.")
         return await self._decide(record, checked, phone_number_id)
 
     def _mark_read(self, record: RecordedRequest, body: dict[str, Any]) -> web.Response:
@@ -294,6 +304,17 @@ class SendEndpoint:
             content_type="application/json",
             headers=headers,
         )
+
+    def refusal(self, request: web.Request, phone_number_id: str) -> int | None:
+        """The Graph error code for a request's token on `phone_number_id` (104 none, 190
+        wrong, 100 an unknown number), or None when it may act for the number."""
+        token = self.tokens.get(phone_number_id)
+        header = request.headers.get("Authorization")
+        if not header:
+            return 104
+        if token is not None:
+            return None if header == "Bearer " + token else 190
+        return 100 if header in {"Bearer " + t for t in self.tokens.values()} else 190
 
     def _auth_error(self, request: web.Request, record: RecordedRequest) -> web.Response:
         header = request.headers.get("Authorization")

@@ -33,6 +33,7 @@ from aiohttp import web
 from whatsapp_scheduler.sandbox import catalogue as catalogue_mod
 from whatsapp_scheduler.sandbox import config as config_mod
 from whatsapp_scheduler.sandbox import control, graph_errors, inbox, payloads
+from whatsapp_scheduler.sandbox import media as media_mod
 from whatsapp_scheduler.sandbox.config import ForcedError, Number, StandInConfig
 from whatsapp_scheduler.sandbox.records import (
     ChatMessage,
@@ -64,6 +65,7 @@ async def _security_headers(_request: web.Request, response: web.StreamResponse)
 
 
 SEND_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id}/messages"
+MEDIA_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id}/media"
 PHONE_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id:\d+}"
 TEMPLATES_ROUTE = r"/{version:v\d+\.\d+}/{waba_id:\d+}/message_templates"
 #: Template statuses and what `set_template_status` sends as the webhook's `event`.
@@ -136,6 +138,9 @@ class StandIn:
             catalogue=self.catalogue,
             waba_of={n.phone_number_id: n.waba_id or config.waba_id for n in self.numbers.values()},
         )
+        #: Uploaded files per number (sandbox/media.py); a send naming another id is 131053.
+        self.media = media_mod.MediaShelf(self._endpoint.refusal)
+        self._endpoint.media = self.media
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
 
@@ -146,6 +151,9 @@ class StandIn:
         app = web.Application(middlewares=[control.guard(self.control_token)])
         app.on_response_prepare.append(_security_headers)
         app.router.add_post(SEND_ROUTE, self._endpoint.handle)
+        app.router.add_post(MEDIA_ROUTE, self.media.handle_upload)
+        app.router.add_get("/_sandbox/media/{media_id}", self.media.serve)
+        app.router.add_post("/_sandbox/media/forget", self._forget_media)
         app.router.add_get(PHONE_ROUTE, self._phone_info)
         app.router.add_get(TEMPLATES_ROUTE, self._list_templates)
         app.router.add_post(TEMPLATES_ROUTE, self._create_template)
@@ -475,6 +483,11 @@ class StandIn:
             phone_number_id=number.phone_number_id,
             display_phone_number=number.display_phone_number,
         )
+
+    async def _forget_media(self, _request: web.Request) -> web.Response:
+        """Control: drop every upload, as if Meta's media ids had expired (then a send naming
+        one is 131053)."""
+        return web.json_response({"forgotten": self.media.forget()})
 
     async def _phone_info(self, request: web.Request) -> web.Response:
         phone_number_id = request.match_info["phone_number_id"]

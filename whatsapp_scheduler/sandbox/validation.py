@@ -203,10 +203,14 @@ def attachment(kind: str, content: Any) -> dict[str, Any] | None:
         return None
     if kind in MEDIA_TYPES:
         link = _web_link(content.get("link"))
-        if link is None and isinstance(content.get("id"), str):
-            link = f"/sandbox/media/{content['id']}"  # an upload's id (not served yet)
+        inline = None
+        media_id = content.get("id")
+        if link is None and isinstance(media_id, str) and media_id.isdigit():
+            link = f"/_sandbox/media/{media_id}"  # an upload's (sandbox/media.py)
+            inline = kind if kind != "document" else None  # shown in place: our own origin
         name = content.get("filename") if isinstance(content.get("filename"), str) else None
-        return {"label": name or f"open the {kind}", "link": link, "buttons": []}
+        found: dict[str, Any] = {"label": name or f"open the {kind}", "link": link, "buttons": []}
+        return found | {"inline": inline} if inline else found
     if kind == "location":
         lat, lon = content.get("latitude"), content.get("longitude")
         if isinstance(lat, int | float) and isinstance(lon, int | float):

@@ -31,6 +31,7 @@ from whatsapp_scheduler.service import campaigns as campaigns_mod
 from whatsapp_scheduler.service import consent as consent_mod
 from whatsapp_scheduler.service import contacts as contacts_mod
 from whatsapp_scheduler.service import links, validation
+from whatsapp_scheduler.service import media as media_mod
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
 from whatsapp_scheduler.service.series import SeriesMixin
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
@@ -103,6 +104,7 @@ class SchedulerService(SeriesMixin):
         quiet_hours: quiet.QuietHours | None = None,
         allow_private_links: bool = False,
         allow_subhourly: bool = False,
+        media_retention: timedelta = timedelta(days=30),
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
         checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
@@ -141,6 +143,8 @@ class SchedulerService(SeriesMixin):
         # The address book (docs/contacts.md), on the same store and consent rules.
         self.contacts = contacts_mod.ContactService(message_store, clock, self.consent)
         self.campaigns = campaigns_mod.CampaignService(self)  # docs/campaigns.md
+        # Uploaded files (docs/media.md): POST /media, and the check of the ids messages name.
+        self.media = media_mod.MediaLibrary(message_store, clock, media_retention)
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""
@@ -237,8 +241,14 @@ class SchedulerService(SeriesMixin):
         self, batch: Sequence[messages.ScheduledMessage]
     ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:
         """Per message: the template checks (first), then the 24-hour window's, then a media
-        link's (service/links.py)."""
+        link's (service/links.py), then an uploaded file's (service/media.py)."""
         answers = await self._window_warnings(batch)
+        if any(m.content is not None or m.template is not None for m in batch):
+            refused = await self.media.refusals(batch)
+            answers = [
+                a if r is None or isinstance(a, errors.ValidationFailed) else r
+                for a, r in zip(answers, refused, strict=True)
+            ]
         if any(m.content is not None for m in batch):
             checked_links = await links.check_many(batch, self.allow_private_links)
             answers = [

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from whatsapp_scheduler.core import campaigns, consent, contacts, keys, messages
+from whatsapp_scheduler.core import campaigns, consent, contacts, keys, media, messages
 from whatsapp_scheduler.core.catalogue import CatalogueTemplate
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.core.senders import Sender
@@ -689,6 +689,64 @@ class MessageStore(Protocol):
         the queued occurrence (inserted, or its queued or cancelled row of that id given its
         content and queued again; Conflict, nothing changed, when that row is being sent or
         was sent). None when the series is not in one of `expected`."""
+        ...
+
+    # -- uploaded files (docs/media.md) ----------------------------------------------------
+
+    async def begin_media(self, file: media.MediaFile) -> None:
+        """Record an upload that has begun (not `complete`: never used until `finish_media`)."""
+        ...
+
+    async def put_media_chunk(self, media_id: str, seq: int, data: bytes) -> None:
+        """Store chunk `seq` (0, 1, ...) of an upload; one short transaction each."""
+        ...
+
+    async def finish_media(self, media_id: str, size: int, sha256: str) -> media.MediaFile | None:
+        """Mark an upload complete with its size and digest; the file, or None if not begun."""
+        ...
+
+    async def get_media(self, media_id: str) -> media.MediaFile | None:
+        """A complete upload, or None."""
+        ...
+
+    async def media_chunk(self, media_id: str, seq: int) -> bytes | None:
+        """Chunk `seq` of a file's bytes, or None past its last one."""
+        ...
+
+    async def media_in_use(self, media_id: str) -> int:
+        """How many queued, sending or paused messages send the file."""
+        ...
+
+    async def delete_media(self, media_id: str) -> bool:
+        """Remove a file, its bytes and Meta's ids of it; False when it was not there."""
+        ...
+
+    async def expired_media(
+        self, used_before: datetime, begun_before: datetime, limit: int
+    ) -> builtins.list[str]:
+        """Files to remove (MEDIA_RETENTION): complete ones created before `used_before` that
+        no message sends unless it is finished (sent, delivered, read, failed, cancelled) and
+        last changed before `used_before`; and uploads never completed, begun before
+        `begun_before`. At most `limit` ids."""
+        ...
+
+    async def due_media(self, until: datetime, limit: int) -> builtins.list[tuple[str, str]]:
+        """(file id, sender name) of the queued messages due by `until` that send a file of
+        ours, each pair once, at most `limit` (what to upload to Meta ahead of the send)."""
+        ...
+
+    async def meta_media_id(self, media_id: str, phone_number_id: str, now: datetime) -> str | None:
+        """Meta's id of the file for that number while it has not expired, or None."""
+        ...
+
+    async def save_meta_media_id(
+        self, media_id: str, phone_number_id: str, meta_id: str, expires_at: datetime
+    ) -> None:
+        """Remember Meta's id of the file for that number (replacing an older one)."""
+        ...
+
+    async def drop_meta_media_id(self, media_id: str, phone_number_id: str) -> None:
+        """Forget Meta's id of the file for that number (Meta no longer knows it)."""
         ...
 
     async def close(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import errors, media, messages
 from whatsapp_scheduler.store import tables
 
 M = tables.messages
@@ -30,6 +30,7 @@ def message_from_row(row: Any) -> messages.ScheduledMessage:
     if column is not None:
         raise errors.UnreadableRow(str(data.get("id")), _COLUMN_OF.get(column, column))
     data["status"] = messages.MessageStatus(data["status"])
+    data.pop("media_id", None)  # derived from the content (`message_to_row`), not a field
     return messages.ScheduledMessage(**data)
 
 
@@ -67,11 +68,25 @@ def _fields_of(columns: tuple[str, ...]) -> tuple[str, ...]:
 _COLUMN_OF = {"local_date": "tarih", "local_time": "saat"}
 
 
+#: Columns written from something else than the message's field of that name.
+_DERIVED = frozenset({"media_id"})
+
+
 def message_to_row(message: messages.ScheduledMessage) -> dict[str, Any]:
     return {
-        column.name: getattr(message, tables.message_field(column.name)) for column in M.columns
+        column.name: getattr(message, tables.message_field(column.name))
+        for column in M.columns
+        if column.name not in _DERIVED
     } | {
         "status": str(message.status),
         "template": dict(message.template) if message.template is not None else None,
         "content": dict(message.content) if message.content is not None else None,
+        "media_id": media_id(message),
     }
+
+
+def media_id(message: messages.ScheduledMessage) -> str | None:
+    """The uploaded file of ours the message sends (`messages.media_id`), or None."""
+    if message.content is None and message.template is None:
+        return None
+    return media.referenced_id(message.content, message.template)

@@ -40,6 +40,7 @@ from whatsapp_scheduler.store import (
     sql_contacts,
     sql_keys,
     sql_limits,
+    sql_media,
     sql_receipts,
     sql_senders,
     sql_series,
@@ -92,6 +93,7 @@ class SqlMessageStore(
     sql_stats.SqlStatsMixin,
     sql_limits.SqlLimitsMixin,
     sql_series.SqlSeriesMixin,
+    sql_media.SqlMediaMixin,
 ):
     """The message store on a SQLAlchemy engine (SQLite or PostgreSQL).
 

@@ -63,6 +63,7 @@ def _content(message: messages.ScheduledMessage, now: datetime) -> dict[str, Any
         if values[name] is not None:
             values[name] = dict(values[name])
     values["updated_at"] = now
+    values["media_id"] = row_codec.media_id(message)
     return values
 
 

@@ -15,19 +15,22 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from whatsapp_scheduler.core import messages
-from whatsapp_scheduler.store import tables
+from whatsapp_scheduler.store import rows, tables
 
 M = tables.messages
 
 COLUMNS = [column.name for column in M.columns]
-_GETTERS = [operator.attrgetter(tables.message_field(name)) for name in COLUMNS]
+_GETTERS: list[Callable[[messages.ScheduledMessage], Any]] = [
+    rows.media_id if name == "media_id" else operator.attrgetter(tables.message_field(name))
+    for name in COLUMNS
+]
 _TIMES = {i for i, c in enumerate(M.columns) if isinstance(c.type, tables.UtcDateTime)}
 _JSON = {i for i, c in enumerate(M.columns) if isinstance(c.type, sa.JSON)}
 _STATUS = COLUMNS.index("status")

@@ -177,6 +177,10 @@ messages = sa.Table(
     sa.Column("series_id", sa.String(128), nullable=True),
     # Revision 0018 (docs/campaigns.md): the campaign the message belongs to (NULL: none).
     sa.Column("campaign_id", sa.String(32), nullable=True),
+    # Revision 0023 (docs/media.md): the uploaded file of ours (`media.id`) the message sends,
+    # derived from `content` or `template` on every write (store/rows.py); NULL: none. What
+    # keeps a file from MEDIA_RETENTION's clean-up.
+    sa.Column("media_id", sa.String(64), nullable=True),
     # "queued and due, soonest first" for the dispatcher's claim, and the expired-lease scan.
     sa.Index("ix_messages_status_run_at", "status", "run_at"),
     # Listing by status in due order (GET /schedule) with keyset paging on (due_at, id).
@@ -197,6 +201,7 @@ messages = sa.Table(
     sa.Index("ix_messages_campaign_id_id", "campaign_id", "id"),
     # A campaign's first and last send without a scan (revision 0021).
     sa.Index("ix_messages_campaign_id_sent_at", "campaign_id", "sent_at"),
+    sa.Index("ix_messages_media_id", "media_id"),
 )
 
 # Every edit of a queued message (revision 0017; docs/edits.md): what changed (a JSON object
@@ -533,6 +538,47 @@ campaign_tally_deltas = sa.Table(
     sa.Column("delta", sa.Integer, nullable=False),
     sa.Index("ix_campaign_tally_deltas_campaign_id", "campaign_id"),
 )
+
+# Uploaded files (revision 0023; core/media.py, docs/media.md): one row per file, its bytes in
+# `media_chunks` (CHUNK_BYTES each, in order of `seq`), so that one backup holds everything and
+# several instances share the files. `complete` is set once every chunk is in: an upload cut
+# off midway is never used, and the clean-up removes it. `media_uploads` caches Meta's id of a
+# file per business number (Meta's ids expire after 30 days).
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("mime", sa.String(128), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("filename", sa.String(256), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=True),
+    sa.Column("complete", sa.Boolean, nullable=False),
+    sa.Index("ix_media_created_at", "created_at"),
+)
+
+media_chunks = sa.Table(
+    "media_chunks",
+    metadata,
+    sa.Column("media_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+media_uploads = sa.Table(
+    "media_uploads",
+    metadata,
+    sa.Column("media_id", sa.String(64), primary_key=True),
+    sa.Column("phone_number_id", sa.String(32), primary_key=True),
+    sa.Column("meta_id", sa.String(128), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+#: Bytes per row of `media_chunks`: a 100 MB document is 400 rows, each written in its own
+#: short transaction (the dispatcher's writes go in between) and read one at a time.
+CHUNK_BYTES = 256 * 1024
 
 #: Columns of `messages` whose `ScheduledMessage` field has another name.
 MESSAGE_FIELDS = {"tarih": "local_date", "saat": "local_time"}

@@ -3,7 +3,7 @@
 Copies every table that holds what the service knows (`TABLES`: the messages and their
 attempts, receipts and edits, series, senders, API keys, the 24-hour windows, consent and its
 history, the address book and its labels, campaigns, the template catalogue, the messaging
-limit's bookings and the status events' outbox) in keyset-ordered batches (by primary key),
+limit's bookings, the status events' outbox and the uploaded files) in keyset-ordered batches (by primary key),
 each batch one transaction on the target with `ON CONFLICT DO NOTHING` (the windows keep the
 later inbound time), so the copy is idempotent: run it again after an interruption and it fills in what is
 missing. Row ids are kept (attempts and receipts too); PostgreSQL identity sequences are moved
@@ -61,7 +61,12 @@ TABLES: list[sa.Table] = [
     tables.templates,
     tables.limit_contacts,
     tables.events,
+    tables.media,  # uploaded files (a row each), their bytes and Meta's ids of them
+    tables.media_chunks,
+    tables.media_uploads,
 ]
+#: Rows per batch where a row is large: a file chunk is 256 KB, so 8 are 2 MB in memory.
+_BATCH_OF = {"media_chunks": 8}
 #: Tables left out on purpose, and why (see the module docstring).
 NOT_COPIED: dict[str, str] = {
     "dashboard_sessions": "sign-ins are per database: users sign in again",
@@ -167,6 +172,7 @@ def _copy_table(
 ) -> TableCopy:
     keys = list(table.primary_key.columns)
     insert = _insert(target, table)
+    batch_size = min(batch_size, _BATCH_OF.get(table.name, batch_size))
     read = written = 0
     last: tuple[Any, ...] | None = None
     while True:

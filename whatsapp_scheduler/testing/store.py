@@ -18,6 +18,7 @@ from whatsapp_scheduler.core import (
     contacts,
     errors,
     keys,
+    media,
     messages,
     recurrence,
 )
@@ -53,6 +54,9 @@ class InMemoryMessageStore:
         self.series: dict[str, store.Series] = {}
         self.profiles: dict[tuple[str, str], contacts.Profile] = {}  # (sender, phone)
         self.campaigns: dict[str, campaigns.Campaign] = {}
+        self.media: dict[str, tuple[media.MediaFile, bool]] = {}  # id -> (file, complete)
+        self.media_chunks: dict[tuple[str, int], bytes] = {}
+        self.meta_media: dict[tuple[str, str], tuple[str, datetime]] = {}  # (id, number)
 
     async def add(self, message: messages.ScheduledMessage) -> store.AddResult:
         (result,) = await self.add_many([message])
@@ -1017,8 +1021,99 @@ class InMemoryMessageStore:
     async def list_templates(self, waba_id: str | None = None) -> builtins.list[CatalogueTemplate]:
         return [t for k, t in sorted(self.templates.items()) if waba_id is None or k[0] == waba_id]
 
+    # -- uploaded files ----------------------------------------------------------------------
+
+    async def begin_media(self, file: media.MediaFile) -> None:
+        self.media[file.id] = (file, False)
+
+    async def put_media_chunk(self, media_id: str, seq: int, data: bytes) -> None:
+        if (media_id, seq) in self.media_chunks:
+            raise errors.StoreError("duplicate chunk")
+        self.media_chunks[(media_id, seq)] = bytes(data)
+
+    async def finish_media(self, media_id: str, size: int, sha256: str) -> media.MediaFile | None:
+        found = self.media.get(media_id)
+        if found is None:
+            return None
+        file = dataclasses.replace(found[0], size=size, sha256=sha256)
+        self.media[media_id] = (file, True)
+        return file
+
+    async def get_media(self, media_id: str) -> media.MediaFile | None:
+        found = self.media.get(media_id)
+        return found[0] if found is not None and found[1] else None
+
+    async def media_chunk(self, media_id: str, seq: int) -> bytes | None:
+        return self.media_chunks.get((media_id, seq))
+
+    def _senders_of(self, media_id: str) -> builtins.list[messages.ScheduledMessage]:
+        return [
+            m for m in self.rows.values() if media.referenced_id(m.content, m.template) == media_id
+        ]
+
+    async def media_in_use(self, media_id: str) -> int:
+        finished = {str(s) for s in _FINISHED}
+        return sum(1 for m in self._senders_of(media_id) if str(m.status) not in finished)
+
+    async def delete_media(self, media_id: str) -> bool:
+        if self.media.pop(media_id, None) is None:
+            return False
+        for chunk in [k for k in self.media_chunks if k[0] == media_id]:
+            del self.media_chunks[chunk]
+        for upload in [k for k in self.meta_media if k[0] == media_id]:
+            del self.meta_media[upload]
+        return True
+
+    async def expired_media(
+        self, used_before: datetime, begun_before: datetime, limit: int
+    ) -> builtins.list[str]:
+        found = []
+        for file, complete in sorted(self.media.values(), key=lambda f: f[0].created_at):
+            if not complete:
+                if file.created_at < begun_before:
+                    found.append(file.id)
+                continue
+            needed = any(
+                m.status not in _FINISHED or m.updated_at >= used_before
+                for m in self._senders_of(file.id)
+            )
+            if file.created_at < used_before and not needed:
+                found.append(file.id)
+        return found[:limit]
+
+    async def due_media(self, until: datetime, limit: int) -> builtins.list[tuple[str, str]]:
+        found: dict[tuple[str, str], None] = {}
+        for m in self.rows.values():
+            ours = media.referenced_id(m.content, m.template)
+            if ours is not None and m.status == messages.MessageStatus.QUEUED and m.run_at <= until:
+                found[(ours, m.sender)] = None
+        return list(found)[:limit]
+
+    async def meta_media_id(self, media_id: str, phone_number_id: str, now: datetime) -> str | None:
+        found = self.meta_media.get((media_id, phone_number_id))
+        return found[0] if found is not None and found[1] > now else None
+
+    async def save_meta_media_id(
+        self, media_id: str, phone_number_id: str, meta_id: str, expires_at: datetime
+    ) -> None:
+        self.meta_media[(media_id, phone_number_id)] = (meta_id, expires_at)
+
+    async def drop_meta_media_id(self, media_id: str, phone_number_id: str) -> None:
+        self.meta_media.pop((media_id, phone_number_id), None)
+
     async def close(self) -> None:
         return None
+
+
+_FINISHED = frozenset(
+    {
+        messages.MessageStatus.SENT,
+        messages.MessageStatus.DELIVERED,
+        messages.MessageStatus.READ,
+        messages.MessageStatus.FAILED,
+        messages.MessageStatus.CANCELLED,
+    }
+)
 
 
 @dataclasses.dataclass

@@ -27,6 +27,7 @@ from whatsapp_scheduler.web.routes import (
     docs,
     health,
     keys,
+    media,
     schedule,
     senders,
     series,
@@ -41,6 +42,7 @@ DispatcherFactory = Callable[[bootstrap.Runtime], Awaitable[bootstrap.Background
 
 _STATUS_FOR: list[tuple[type[errors.SchedulerError], int]] = [
     (deps.Unauthorized, 401),
+    (errors.TooLarge, 413),  # before its parent ValidationFailed: the first match wins
     (errors.ValidationFailed, 422),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
@@ -124,6 +126,7 @@ def create_app(
     app.include_router(contacts.router)
     app.include_router(campaigns.router)
     app.include_router(keys.router)
+    app.include_router(media.router)
     app.include_router(templates_routes.router)
     app.include_router(docs.router)
     docs.install_assets(app)  # Swagger UI's files, from the package

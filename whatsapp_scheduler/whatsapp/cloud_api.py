@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterable
 from typing import Any
 
 import aiohttp
@@ -121,6 +122,45 @@ class CloudApiSender:
             raise errors.AmbiguousFailure(f"no answer after sending: {type(exc).__name__}") from exc
         return parse_response(status, raw, retry_after=retry_after)
 
+    async def upload_media(
+        self, chunks: AsyncIterable[bytes], mime: str, filename: str | None
+    ) -> str:
+        """Upload a file to the number (`POST /{phone_number_id}/media`, multipart:
+        `messaging_product`, `type`, `file`), streamed from `chunks`; Meta's media id. Raises
+        what `send` raises, by the same rules (a Graph error's code decides)."""
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", mime)
+        form.add_field(
+            "file",
+            aiohttp.payload.AsyncIterablePayload(chunks),
+            content_type=mime,
+            filename=filename or "file",
+        )
+        headers = {"Authorization": self._headers["Authorization"]}
+        try:
+            async with self._session.post(
+                f"{self.number_url}/media", data=form, headers=headers, timeout=UPLOAD_TIMEOUT
+            ) as resp:
+                status, raw = resp.status, await resp.read()
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
+            raise errors.TemporaryFailure(f"media upload: could not connect: {exc!r}") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise errors.TemporaryFailure(f"media upload failed: {type(exc).__name__}") from exc
+        body = _json_or_none(raw)
+        media_id = body.get("id") if isinstance(body, dict) else None
+        if status == 200 and isinstance(media_id, str) and media_id:
+            return media_id
+        try:
+            parse_response(status, raw)
+        except errors.AmbiguousFailure as exc:  # nothing is sent by an upload: try again
+            raise errors.TemporaryFailure(
+                f"media upload: {exc.message}", http_status=status
+            ) from exc
+        raise errors.TemporaryFailure(
+            f"media upload: HTTP {status} without an id", http_status=status
+        )
+
     async def messaging_limit(self) -> int | None:
         """The number's daily messaging limit as Meta has it now (`GET /{phone_number_id}?
         fields=whatsapp_business_manager_messaging_limit`; the deprecated
@@ -146,6 +186,9 @@ class CloudApiSender:
         except ValueError as exc:
             raise errors.TemporaryFailure(f"messaging limit not read: {exc}") from exc
 
+
+#: An upload of up to 100 MB: no total limit, but a connection that stalls for a minute fails.
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.0)
 
 #: The Graph API field of a number's messaging limit, and the one it replaces.
 LIMIT_FIELD = "whatsapp_business_manager_messaging_limit"

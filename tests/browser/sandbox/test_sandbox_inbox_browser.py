@@ -232,3 +232,63 @@ async def test_an_interactive_and_a_document_arriving_live_show_buttons_and_a_li
             await browser.close()
     finally:
         await standin.stop()
+
+
+@needs_chromium
+async def test_uploaded_images_show_in_place_live_and_on_reload() -> None:
+    """An image uploaded to the stand-in and sent by its id is shown inline (our own origin:
+    the CSP allows it), live and after a reload; the browser fetches its bytes; a document by
+    id stays a link to the upload."""
+    from playwright.async_api import async_playwright, expect
+
+    from tests import media_files
+
+    standin = StandIn(StandInConfig(access_token="browser-token"))
+    await standin.start()
+    number = standin.config.phone_number_id
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def upload(data: bytes, mime: str) -> str:
+                form = aiohttp.FormData()
+                form.add_field("messaging_product", "whatsapp")
+                form.add_field("file", data, content_type=mime, filename="f")
+                reply = await http.post(
+                    f"{standin.url}/v23.0/{number}/media",
+                    headers={"Authorization": "Bearer browser-token"},
+                    data=form,
+                )
+                return str((await reply.json())["id"])
+
+            async def send(body: dict[str, object]) -> str:
+                reply = await http.post(
+                    f"{standin.url}/v23.0/{number}/messages",
+                    headers={"Authorization": "Bearer browser-token"},
+                    json={"messaging_product": "whatsapp", "to": "+16505551234", **body},
+                )
+                return str((await reply.json())["messages"][0]["id"])
+
+            image = await upload(media_files.png(), "image/png")
+            pdf = await upload(media_files.pdf(), "application/pdf")
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = await browser.new_page(viewport={"width": 390, "height": 800})
+                refused = watch_csp(page)
+                await page.goto(standin.url + "/")
+                await expect(page.locator("#live")).to_have_text("live")
+                async with page.expect_response(f"**/_sandbox/media/{image}") as fetched:
+                    live = await send({"type": "image", "image": {"id": image, "caption": "c"}})
+                assert (await fetched.value).status == 200
+                shown = page.locator(f'.bubble[data-wamid="{live}"] img.att-inline')
+                await expect(shown).to_have_attribute("src", f"/_sandbox/media/{image}")
+                doc = await send({"type": "document", "document": {"id": pdf, "filename": "f.pdf"}})
+                link = page.locator(f'.bubble[data-wamid="{doc}"] a.att-link')
+                await expect(link).to_have_attribute("href", f"/_sandbox/media/{pdf}")
+                assert await page.locator(f'.bubble[data-wamid="{doc}"] .att-inline').count() == 0
+                await page.reload()
+                again = page.locator(f'.bubble[data-wamid="{live}"] img.att-inline')
+                await expect(again).to_have_attribute("src", f"/_sandbox/media/{image}")
+                assert refused == []
+                await browser.close()
+    finally:
+        await standin.stop()

@@ -59,7 +59,7 @@ CASES: list[tuple[str, Any]] = [
     ("video", {"link": "https://cdn.example.com/v.mp4", "caption": "Tanıtım"}),
     ("audio", {"link": "https://cdn.example.com/a.mp3"}),
     ("document", {"link": "https://cdn.example.com/fatura.pdf", "filename": "fatura.pdf"}),
-    ("sticker", {"id": "7788"}),
+    ("sticker", {"link": "https://cdn.example.com/s.webp"}),  # by id: test_media_lifecycle.py
     ("location", {"latitude": 41.0369, "longitude": 28.985, "name": "Mağaza", "address": "Beyoğlu"}),
     ("contacts", CONTACTS),
     ("interactive", BUTTONS),

@@ -89,7 +89,17 @@
   // renders them: text only through textContent, and a link only if it is http(s).
   function showAttachment(box, a) {
     if (!box || !a) return;
-    if (a.link && /^(https?:\/\/|\/sandbox\/media\/)/.test(a.link)) {
+    const own = a.link && /^\/_sandbox\/media\/[0-9]+$/.test(a.link);  // an upload here
+    if (own && a.inline) {  // the stand-in's own origin: shown in place (the CSP allows it)
+      const tag = a.inline === "video" ? "video" : a.inline === "audio" ? "audio" : "img";
+      const shown = document.createElement(tag);
+      shown.className = "att-inline";
+      shown.src = a.link;
+      if (tag === "img") shown.alt = a.label || "";
+      else shown.controls = true;
+      box.appendChild(shown);
+    }
+    if (a.link && (own || /^https?:\/\//.test(a.link))) {
       const link = document.createElement("a");
       link.className = "att-link";
       link.href = a.link;

@@ -1,0 +1,183 @@
+"""`/media`: upload a file once, then send it by its id (docs/media.md).
+
+`POST /media` takes one multipart field `file` (write scope). Its type is read from its bytes,
+never from its name or Content-Type, and Meta's rules for that type are applied before
+anything is stored: 422 for a type WhatsApp does not take, 413 over the type's size. The body
+is streamed (web/limits.py, `STREAMED`): Starlette spools the part to a temporary file, and the
+file goes into the database a chunk at a time, so a 100 MB document never sits in memory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from whatsapp_scheduler.core import errors, media
+from whatsapp_scheduler.web import deps, limits, schemas
+
+router = APIRouter(tags=["media"])
+
+_REFUSALS: dict[int | str, dict[str, object]] = {
+    401: {"model": schemas.ErrorPublic, "description": "X-API-Key missing or wrong"},
+    403: {"model": schemas.ErrorPublic, "description": "The key's scope does not allow it"},
+    503: {"model": schemas.ErrorPublic, "description": "The database is unavailable"},
+}
+_NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"model": schemas.ErrorPublic, "description": "No uploaded file has that id"}
+}
+IdParam = Annotated[str, Path(max_length=64, description="The file's id (`med_...`).")]
+
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "additionalProperties": False,
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The file. Its type is read from its content: JPEG or "
+                        "PNG (image, 5 MB), MP4 or 3GPP with H.264 and AAC (video, 16 MB), "
+                        "AAC, AMR, MP3, M4A or OGG Opus (audio, 16 MB), text, PDF, Word, Excel "
+                        "or PowerPoint (document, 100 MB), WebP (sticker, 100 KB; 500 KB "
+                        "animated). Its name is kept as the document's file name.",
+                    }
+                },
+            }
+        }
+    },
+}
+
+
+class MediaPublic(BaseModel):
+    """An uploaded file. Send it by its id: `{"type": "image", "image": {"id": "med_..."}}`,
+    an interactive header's or a template header parameter's `id`."""
+
+    id: str = Field(examples=["med_4f1c2a9b8e7d6c5b4a39281706f5e4d3"])
+    type: str = Field(
+        description="The message type it can be sent as: image, video, audio, "
+        "document or sticker (from the file's content)."
+    )
+    mime_type: str = Field(examples=["application/pdf"])
+    size: int = Field(description="Bytes.")
+    sha256: str = Field(description="The SHA-256 of its bytes, in hex.")
+    filename: str | None = Field(description="The name it was uploaded with.")
+    created_at: datetime
+    created_by: str | None = Field(description="The API key's name; null: API_KEY.")
+
+    @classmethod
+    def of(cls, file: media.MediaFile) -> MediaPublic:
+        return cls(
+            id=file.id,
+            type=file.kind,
+            mime_type=file.mime,
+            size=file.size,
+            sha256=file.sha256,
+            filename=file.filename,
+            created_at=file.created_at,
+            created_by=file.created_by,
+        )
+
+
+@router.post(
+    "/media",
+    status_code=201,
+    response_model=MediaPublic,
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+    responses={
+        **_REFUSALS,
+        413: {"model": schemas.ErrorPublic, "description": "Larger than its type allows"},
+        422: {
+            "model": schemas.ErrorPublic,
+            "description": "No `file`, another field, or a type WhatsApp does not take",
+        },
+    },
+)
+async def upload_media(request: Request, svc: deps.ServiceDep, who: deps.WriterDep) -> MediaPublic:
+    """Store a file to send later (write scope); answers its id."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise errors.ValidationFailed("body", "must be multipart/form-data with a field `file`")
+    try:
+        form = await request.form(max_files=1, max_fields=8, max_part_size=64 * 1024)
+    except limits.BodyTooLarge as exc:
+        raise errors.TooLarge("file", f"must be at most {media.UPLOAD_MAX:,} bytes") from exc
+    except HTTPException as exc:  # Starlette's multipart parser: a malformed body
+        raise errors.ValidationFailed("body", f"is not readable multipart: {exc.detail}") from exc
+    try:
+        unknown = sorted(set(form.keys()) - {"file"})
+        if unknown:
+            raise errors.ValidationFailed(unknown[0], "is not a field of this request (only file)")
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise errors.ValidationFailed("file", "is required: a file part")
+        size = file.size if file.size is not None else _size_of(file)
+        stored = await svc.media.upload(file.file, size, file.filename or None, who.name)
+    finally:
+        await form.close()
+    return MediaPublic.of(stored)
+
+
+def _size_of(file: UploadFile) -> int:
+    file.file.seek(0, 2)
+    return file.file.tell()
+
+
+@router.get("/media/{media_id}", response_model=MediaPublic, responses={**_REFUSALS, **_NOT_FOUND})
+async def get_media(media_id: IdParam, svc: deps.ServiceDep, who: deps.ReaderDep) -> MediaPublic:
+    """An uploaded file's type, size and digest (read scope)."""
+    return MediaPublic.of(await svc.media.get(media_id))
+
+
+@router.get(
+    "/media/{media_id}/content",
+    response_class=StreamingResponse,
+    responses={
+        **_REFUSALS,
+        **_NOT_FOUND,
+        200: {"description": "The file's bytes", "content": {"application/octet-stream": {}}},
+    },
+)
+async def get_media_content(
+    media_id: IdParam, svc: deps.ServiceDep, who: deps.ReaderDep
+) -> StreamingResponse:
+    """The file's bytes as uploaded (read scope), streamed a chunk at a time."""
+    file = await svc.media.get(media_id)
+    name = (file.filename or file.id).replace('"', "")
+    return StreamingResponse(
+        svc.media.chunks(file.id),
+        media_type=file.mime,
+        headers={
+            "Content-Length": str(file.size),
+            # Never rendered in the service's own origin: a file is data, not a page.
+            "Content-Disposition": f"attachment; filename*=UTF-8''{_quoted(name)}",
+        },
+    )
+
+
+def _quoted(name: str) -> str:
+    return quote(name, safe="")
+
+
+@router.delete(
+    "/media/{media_id}",
+    status_code=204,
+    responses={
+        **_REFUSALS,
+        **_NOT_FOUND,
+        409: {"model": schemas.ErrorPublic, "description": "Queued messages still send it"},
+    },
+)
+async def delete_media(media_id: IdParam, svc: deps.ServiceDep, who: deps.WriterDep) -> Response:
+    """Remove a file that no queued message sends (write scope)."""
+    await svc.media.delete(media_id)
+    return Response(status_code=204)
