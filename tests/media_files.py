@@ -84,3 +84,21 @@ def gif(size: int = 1 * KB) -> bytes:
 
 def zip_file(size: int = 1 * KB) -> bytes:
     return _pad(b"PK\x03\x04\x14\x00\x00\x00\x08\x00", size)
+
+
+def real_png(width: int = 4, height: int = 3) -> bytes:
+    """A complete PNG a browser draws (red RGBA pixels), with its chunks' CRCs."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00\xff" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

@@ -250,6 +250,14 @@ def referenced_id(
 ) -> str | None:
     """Our media id (`med_...`) that a message sends, or None: a media message's object, an
     interactive message's media header, or a template's header parameter."""
+    if content is not None:  # the common cases first, without the general walk (per send)
+        kind = content.get("type")
+        if kind in KINDS:
+            value = content.get(kind)
+            found = value.get("id") if isinstance(value, Mapping) else None
+            return found if is_ours(found) else None
+        if kind != "interactive":
+            return None
     for _path, media in media_objects(content, template):
         if is_ours(media.get("id")):
             return str(media["id"])

@@ -18,7 +18,7 @@ CONTACTS_LIMIT = 16 * 1024 * 1024
 #: POST /media: Meta's largest file (a 100 MB document) and the multipart envelope around it.
 MEDIA_LIMIT = 100 * 1024 * 1024 + 64 * 1024
 #: Paths whose body is streamed to the app (never held in memory here), with their limit.
-STREAMED = {"/media": MEDIA_LIMIT}
+STREAMED = {"/media": MEDIA_LIMIT, "/dashboard/api/media": MEDIA_LIMIT}
 
 
 class BodyTooLarge(Exception):

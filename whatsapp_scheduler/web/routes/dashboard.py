@@ -17,6 +17,7 @@ from whatsapp_scheduler.web.routes import (
     dashboard_import,
     dashboard_imports,
     dashboard_live,
+    dashboard_media,
     dashboard_pages,
     dashboard_retry,
     dashboard_stats,
@@ -38,6 +39,7 @@ router.include_router(dashboard_live.router)
 router.include_router(dashboard_templates.router)
 router.include_router(dashboard_stats.router)
 router.include_router(dashboard_window.router)
+router.include_router(dashboard_media.router)
 
 
 def install(app: FastAPI) -> None:

@@ -31,6 +31,7 @@ from whatsapp_scheduler.core import (
     recipients,
     templates,
 )
+from whatsapp_scheduler.core import content as content_mod
 from whatsapp_scheduler.core import senders as senders_mod
 from whatsapp_scheduler.core.query import MessageQuery
 from whatsapp_scheduler.web import dashboard, deps, i18n, schemas, sessions
@@ -511,7 +512,7 @@ class ComposeForm:
     """What the compose form holds (shown again, as typed, when the service refuses it)."""
 
     recipient: str = ""
-    kind: str = "text"  # "text" | "template"
+    kind: str = "text"  # "text" | "template" | "media" | "location" (COMPOSE_KINDS)
     text: str = ""
     date: str = ""
     time: str = ""
@@ -527,6 +528,18 @@ class ComposeForm:
     #: date's weekday / day / month, as RFC 5545 reads a rule from its start), or "custom".
     repeat: str = ""
     rule: str = ""  # the RRULE of "custom"
+    #: A file (kind "media", docs/media.md): its type, and the upload's id (compose's script
+    #: uploads it first, with its progress shown) or a link; its caption and file name.
+    media_type: str = "image"
+    media_id: str = ""
+    media_link: str = ""
+    caption: str = ""
+    filename: str = ""
+    #: A place (kind "location"), as typed.
+    latitude: str = ""
+    longitude: str = ""
+    place_name: str = ""
+    place_address: str = ""
     #: The message's id, made when the form is shown: a second submit of the same form (a
     #: double click, a resent POST) names the same message, which the service stores once.
     id: str = dataclasses.field(default_factory=lambda: FORM_ID_PREFIX + secrets.token_hex(12))
@@ -546,15 +559,16 @@ class ComposeForm:
         left out), or a text with its fallback template if one is filled in.
         """
         is_template = self.kind == "template"
+        kind, objects = self._content()
         fallback = None
-        if not is_template and self.has_fallback:
+        if kind is None and not is_template and self.has_fallback:
             fallback = _template(self.fallback_name, self.fallback_language, self.fallback_params)
         return service.ScheduleRequest(
             id=self.id or None,
             alici=self.recipient,
             tarih=self.date,
             saat=self.time,
-            mesaj=None if is_template else self.text.replace("\r\n", "\n"),
+            mesaj=None if is_template or kind else self.text.replace("\r\n", "\n"),
             timezone=self.zone or None,
             template=(
                 _template(self.template_name, self.template_language, self.template_params)
@@ -564,7 +578,35 @@ class ComposeForm:
             fallback_template=fallback,
             gonderen=self.sender.strip() or None,
             tekrar=self.tekrar(),
+            type=kind,
+            objects=objects,
         )
+
+    def _content(self) -> tuple[str | None, dict[str, object] | None]:
+        """`type` and its object for a file or a place (docs/message-types.md); else None."""
+        if self.kind == "location":
+            place: dict[str, object] = {
+                "latitude": _number(self.latitude),
+                "longitude": _number(self.longitude),
+            }
+            if self.place_name.strip():
+                place["name"] = self.place_name.strip()
+            if self.place_address.strip():
+                place["address"] = self.place_address.strip()
+            return "location", {"location": place}
+        if self.kind != "media":
+            return None, None
+        kind = self.media_type if self.media_type in content_mod.MEDIA_TYPES else "image"
+        value: dict[str, object] = (
+            {"id": self.media_id.strip()}
+            if self.media_id.strip() or not self.media_link.strip()
+            else {"link": self.media_link.strip()}
+        )
+        if self.caption.strip() and kind in content_mod.CAPTIONED:
+            value["caption"] = self.caption.strip()
+        if self.filename.strip() and kind == "document":
+            value["filename"] = self.filename.strip()
+        return kind, {kind: value}
 
     def tekrar(self) -> str | None:
         """The series rule the repeat choice asks for; None: one message."""
@@ -601,10 +643,31 @@ def _template(name: str, language: str, params: str) -> dict[str, object]:
     return template
 
 
+def _number(text: str) -> object:
+    """A coordinate as typed: a number when it reads as one (`41,0369` too), else the text,
+    which the service refuses naming the field."""
+    try:
+        return float(text.strip().replace(",", "."))
+    except ValueError:
+        return text
+
+
+#: Compose's kinds of message: a text, a template, a file, a place.
+COMPOSE_KINDS = ("text", "template", "media", "location")
+
+
 def _invalid_input(field: str | None) -> str | None:
     """The compose input an API field name points at (`template.parameters[1]` etc.)."""
     if field is None:
         return None
+    head, _, rest = field.partition(".")
+    if head in content_mod.MEDIA_TYPES:
+        if rest == "link":
+            return "media_link"
+        return rest if rest in ("caption", "filename") else "media_file"
+    if head == "location":
+        places = {"longitude": "longitude", "name": "place_name", "address": "place_address"}
+        return places.get(rest, "latitude")
     for prefix, group in (("template", "template"), ("fallback_template", "fallback")):
         if field == prefix or field.startswith(prefix + "."):
             rest = field[len(prefix) + 1 :]
@@ -650,6 +713,15 @@ async def compose(
     id_: Annotated[str, Form(alias="id", max_length=128)] = "",
     repeat: Annotated[str, Form(max_length=16)] = "",
     rule: Annotated[str, Form(max_length=1000)] = "",
+    media_type: Annotated[str, Form(max_length=16)] = "image",
+    media_id: Annotated[str, Form(max_length=128)] = "",
+    media_link: Annotated[str, Form(max_length=2048)] = "",
+    caption: Annotated[str, Form(max_length=4000)] = "",
+    filename: Annotated[str, Form(max_length=600)] = "",
+    latitude: Annotated[str, Form(max_length=64)] = "",
+    longitude: Annotated[str, Form(max_length=64)] = "",
+    place_name: Annotated[str, Form(max_length=2000)] = "",
+    place_address: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Schedule through `service.schedule_with_warnings` (the API's call); a refusal shows the
     API's own field and rule, warnings (e.g. `window_closed`) show on the next page.
@@ -660,7 +732,7 @@ async def compose(
     sessions.check_csrf(request, session, csrf)
     form = ComposeForm(
         recipient=recipient,
-        kind="template" if kind == "template" and TEMPLATES_AVAILABLE else "text",
+        kind=kind if kind in COMPOSE_KINDS and TEMPLATES_AVAILABLE else "text",
         text=text,
         date=date_,
         time=time_,
@@ -674,6 +746,15 @@ async def compose(
         sender=gonderen,
         repeat=repeat if repeat in (*REPEAT_PRESETS, "custom") else "",
         rule=rule,
+        media_type=media_type,
+        media_id=media_id,
+        media_link=media_link,
+        caption=caption,
+        filename=filename,
+        latitude=latitude,
+        longitude=longitude,
+        place_name=place_name,
+        place_address=place_address,
         **({"id": id_} if id_ else {}),
     )
     request_ = sessions.on_behalf(session, await _named_parameters(runtime, svc, form))

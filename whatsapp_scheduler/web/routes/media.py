@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from whatsapp_scheduler import service
 from whatsapp_scheduler.core import errors, media
 from whatsapp_scheduler.web import deps, limits, schemas
 
@@ -105,6 +106,14 @@ class MediaPublic(BaseModel):
 )
 async def upload_media(request: Request, svc: deps.ServiceDep, who: deps.WriterDep) -> MediaPublic:
     """Store a file to send later (write scope); answers its id."""
+    return MediaPublic.of(await store_upload(request, svc, who.name))
+
+
+async def store_upload(
+    request: Request, svc: service.SchedulerService, key_name: str | None
+) -> media.MediaFile:
+    """The multipart body's one `file` part, checked and stored (also the dashboard's
+    upload); ValidationFailed or TooLarge naming the rule otherwise."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise errors.ValidationFailed("body", "must be multipart/form-data with a field `file`")
     try:
@@ -121,10 +130,9 @@ async def upload_media(request: Request, svc: deps.ServiceDep, who: deps.WriterD
         if not isinstance(file, UploadFile):
             raise errors.ValidationFailed("file", "is required: a file part")
         size = file.size if file.size is not None else _size_of(file)
-        stored = await svc.media.upload(file.file, size, file.filename or None, who.name)
+        return await svc.media.upload(file.file, size, file.filename or None, key_name)
     finally:
         await form.close()
-    return MediaPublic.of(stored)
 
 
 def _size_of(file: UploadFile) -> int:

@@ -112,6 +112,7 @@
     };
     kinds.forEach((k) => k.addEventListener("change", showKind));
     if (kinds.length) showKind();
+    setUpUpload();
     const text = document.getElementById("text");
     const count = document.getElementById("text-count");
     const max = Number(text.dataset.max);
@@ -431,4 +432,68 @@
     templatePreview();
     importRows();
   });
+
+  // Compose's file (docs/media.md): uploaded as soon as it is chosen, with its progress, to
+  // /dashboard/api/media; the form then sends only the stored file's id (media_id). The
+  // submit button waits while an upload runs. A refusal shows the service's rule.
+  function setUpUpload() {
+    const input = document.getElementById("media-file");
+    if (!input) return;
+    const progress = document.getElementById("media-progress");
+    const state = document.getElementById("media-state");
+    const hidden = document.getElementById("media-id");
+    const preview = document.getElementById("media-preview");
+    const type = document.getElementById("media-type");
+    const submit = document.getElementById("compose-submit");
+    const filename = document.getElementById("filename");
+    const show = (text, cls) => { state.textContent = text; state.className = cls || ""; };
+    input.addEventListener("change", () => {
+      const file = input.files && input.files[0];
+      if (!file) return;
+      const body = new FormData();
+      body.append("file", file);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/dashboard/api/media");
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      hidden.value = "";
+      preview.textContent = "";
+      progress.hidden = false;
+      progress.value = 0;
+      submit.disabled = true;
+      show(input.dataset.uploading.replace("{name}", file.name));
+      xhr.upload.onprogress = (ev) => {
+        if (ev.lengthComputable) progress.value = Math.round((100 * ev.loaded) / ev.total);
+      };
+      const failed = (text) => {
+        submit.disabled = false;
+        progress.hidden = true;
+        show(text || input.dataset.failed, "bad");
+      };
+      xhr.onerror = () => failed(null);
+      xhr.onload = () => {
+        let answer = {};
+        try { answer = JSON.parse(xhr.responseText); } catch (e) { /* shown as failed */ }
+        if (xhr.status !== 201) return failed(answer.text);
+        submit.disabled = false;
+        progress.value = 100;
+        hidden.value = answer.id;
+        type.value = answer.type;
+        show(input.dataset.uploaded.replace("{name}", answer.filename || "")
+          .replace("{size}", answer.size_text).replace("{type}", answer.mime_type), "ok");
+        if (answer.type === "image" || answer.type === "sticker") {
+          const img = document.createElement("img");
+          img.src = answer.url;
+          img.alt = answer.filename || "";
+          preview.appendChild(img);
+        } else if (answer.type === "video" || answer.type === "audio") {
+          const player = document.createElement(answer.type);
+          player.src = answer.url;
+          player.controls = true;
+          preview.appendChild(player);
+        }
+        if (answer.type === "document" && filename && !filename.value) filename.value = answer.filename || "";
+      };
+      xhr.send(body);
+    });
+  }
 })();
