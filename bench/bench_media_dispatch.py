@@ -99,7 +99,9 @@ async def main(args: argparse.Namespace) -> None:
     for kind in kinds:
         median = statistics.median(cpu_per_message[kind])
         shown = " / ".join(f"{c:.0f}" for c in cpu_per_message[kind])
-        print(f"  {kind:7} median {median:5.0f} µs  ({shown})  text's rate / this: {base / median:.2f}")
+        print(
+            f"  {kind:7} median {median:5.0f} µs  ({shown})  text's rate / this: {base / median:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -179,6 +179,7 @@ def build_service(
         allow_private_links=settings.media_allow_private_links,  # docs/message-types.md
         allow_subhourly=settings.series_allow_subhourly,
         media_retention=settings.media_retention,  # docs/media.md
+        check_links=settings.media_link_check,
     )
 
 

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     # Media links (docs/message-types.md): true accepts links to private, loopback and
     # link-local addresses (an internal media server); false refuses them (422).
     media_allow_private_links: bool = False
+    # A media link that passed is asked once at schedule time (HEAD, pinned to the checked
+    # address): a 404 or a dead host is the warning link_unreachable. false: never asked.
+    media_link_check: bool = True
     # Uploaded files (docs/media.md) are removed this long after the last message that sends
     # them is sent, failed or was cancelled (and an unused one this long after its upload).
     media_retention: timedelta = timedelta(days=30)

@@ -28,6 +28,8 @@ class WarningCode(enum.StrEnum):
     QUIET_HOURS = "quiet_hours"
     #: A media link whose host does not resolve here: Meta may not fetch it (message-types.md).
     LINK_UNRESOLVED = "link_unresolved"
+    #: A media link that did not answer, or answered an error, when asked here (message-types.md).
+    LINK_UNREACHABLE = "link_unreachable"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

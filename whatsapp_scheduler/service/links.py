@@ -7,6 +7,13 @@ internal hosts; a host name is resolved (the event loop's `getaddrinfo`, in a th
 if any of its addresses is such. `MEDIA_ALLOW_PRIVATE_LINKS=true` lifts this (a closed network
 whose media server is internal). A name that does not resolve is a warning, not a refusal: Meta
 resolves it, not us. Answers are cached per host for a minute (a batch names few hosts).
+
+A link that passed is then asked once (`HEAD`, and a one-byte ranged `GET` when a server
+refuses HEAD) to warn early about a 404 or a dead host: `link_unreachable`, never a refusal.
+The request goes to the very address just checked (aiohttp's resolver is pinned to it, so a
+name that resolves elsewhere a second time, DNS rebinding, changes nothing), with no redirects
+followed, no body read, and LINK_CHECK_SECONDS for all the links of one request together
+(links not answered by then get no warning). Answers are cached per link for a minute.
 """
 
 from __future__ import annotations
@@ -22,9 +29,13 @@ from urllib.parse import urlsplit
 from whatsapp_scheduler.core import content, errors, notices
 
 RESOLVE_TIMEOUT = 2.0
+#: All the reachability checks of one request (a batch's links are asked concurrently).
+LINK_CHECK_SECONDS = 3.0
+LINK_CHECKS_AT_ONCE = 16
 CACHE_SECONDS = 60.0
 CACHE_SIZE = 10_000
 _cache: dict[str, tuple[float, list[str] | None]] = {}
+_reached: dict[str, tuple[float, str | None]] = {}  # url -> (when, why it failed; None: ok)
 
 
 def _internal(address: str) -> bool:
@@ -70,7 +81,16 @@ async def check(
 ) -> errors.ValidationFailed | list[notices.ScheduleWarning]:
     """The refusal of a link to an internal address, else the warnings (a name that does not
     resolve)."""
+    found = await _check(stored, allow_private)
+    return found if isinstance(found, errors.ValidationFailed) else found[0]
+
+
+async def _check(
+    stored: Mapping[str, Any], allow_private: bool
+) -> errors.ValidationFailed | tuple[list[notices.ScheduleWarning], list[tuple[str, str, str]]]:
+    """`check`, and the (field, url, address) of each link that passed, to ask."""
     warnings: list[notices.ScheduleWarning] = []
+    to_ask: list[tuple[str, str, str]] = []
     for field, url in content.links(stored):
         host = (urlsplit(url).hostname or "").rstrip(".").lower()
         found = await _addresses(host)
@@ -87,15 +107,111 @@ async def check(
                 "must not point to a private, loopback or link-local address "
                 "(MEDIA_ALLOW_PRIVATE_LINKS=true allows it)",
             )
-    return warnings
+        to_ask.append((field, url, found[0]))
+    return warnings, to_ask
 
 
 async def check_many(
-    batch: Sequence[Any], allow_private: bool
+    batch: Sequence[Any], allow_private: bool, *, reach: bool = True
 ) -> list[errors.ValidationFailed | list[notices.ScheduleWarning]]:
-    """`check` per message (no links: no warnings)."""
+    """`check` per message (no links: no warnings), then every link that passed asked at once
+    (`reach`), within LINK_CHECK_SECONDS in all."""
     answers: list[errors.ValidationFailed | list[notices.ScheduleWarning]] = []
-    for message in batch:
+    asks: list[tuple[int, str, str, str]] = []
+    for index, message in enumerate(batch):
         stored = getattr(message, "content", None)
-        answers.append([] if stored is None else await check(stored, allow_private))
+        if stored is None:
+            answers.append([])
+            continue
+        found = await _check(stored, allow_private)
+        if isinstance(found, errors.ValidationFailed):
+            answers.append(found)
+            continue
+        answers.append(found[0])
+        asks.extend((index, field, url, address) for field, url, address in found[1])
+    if reach and asks:
+        for index, field, _url, reason in await _ask_all(asks):
+            answer = answers[index]
+            if isinstance(answer, list):
+                text = f"link_unreachable: {field}: {reason}"
+                params = {"field": field, "reason": reason}
+                code = notices.WarningCode.LINK_UNREACHABLE
+                answer.append(notices.ScheduleWarning(code, text, params))
     return answers
+
+
+async def _ask_all(asks: list[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:
+    """(index, field, url, why) of the links that did not work; unanswered ones are left out."""
+    import aiohttp
+
+    now = time.monotonic()
+    failed: list[tuple[int, str, str, str]] = []
+    pending: dict[str, tuple[str, str]] = {}  # url -> address, to ask
+    for _index, _field, url, address in asks:
+        cached = _reached.get(url)
+        if (cached is None or now - cached[0] >= CACHE_SECONDS) and url not in pending:
+            pending[url] = (address, urlsplit(url).hostname or "")
+    if pending:
+        gate = asyncio.Semaphore(LINK_CHECKS_AT_ONCE)
+        # Each ask ends a little before the budget: a host that never answers is reported.
+        limits = aiohttp.ClientTimeout(total=LINK_CHECK_SECONDS - 0.5)
+
+        async def one(url: str, address: str, host: str) -> None:
+            async with gate:
+                reason = await _ask(url, address, host, limits)
+            if len(_reached) >= CACHE_SIZE:
+                _reached.clear()
+            _reached[url] = (time.monotonic(), reason)
+
+        tasks = [asyncio.ensure_future(one(url, *where)) for url, where in pending.items()]
+        _done, late = await asyncio.wait(tasks, timeout=LINK_CHECK_SECONDS)
+        for task in late:
+            task.cancel()
+    for index, field, url, _address in asks:
+        cached = _reached.get(url)
+        if cached is not None and cached[1] is not None:
+            failed.append((index, field, url, cached[1]))
+    return failed
+
+
+class _Pinned:
+    """An aiohttp resolver that answers the one address already checked, for its host."""
+
+    def __init__(self, host: str, address: str) -> None:
+        self.host, self.address = host, address
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
+        is_v6 = ":" in self.address
+        return [
+            {
+                "hostname": host,
+                "host": self.address,
+                "port": port,
+                "family": socket.AF_INET6 if is_v6 else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+async def _ask(url: str, address: str, host: str, limits: Any) -> str | None:
+    """Why the link does not work (`HTTP 404`, `no answer`), or None when it does."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(resolver=_Pinned(host, address), limit=1)  # type: ignore[arg-type]
+    try:
+        async with aiohttp.ClientSession(connector=connector, timeout=limits) as session:
+            status = await _status(session, "HEAD", url, {})
+            if status in (403, 405, 501):  # some servers refuse HEAD: ask for one byte instead
+                status = await _status(session, "GET", url, {"Range": "bytes=0-0"})
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+        return f"no answer: {type(exc).__name__}"
+    return None if status < 400 else f"HTTP {status}"
+
+
+async def _status(session: Any, method: str, url: str, headers: dict[str, str]) -> int:
+    async with session.request(method, url, headers=headers, allow_redirects=False) as resp:
+        return int(resp.status)

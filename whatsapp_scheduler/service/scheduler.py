@@ -105,6 +105,7 @@ class SchedulerService(SeriesMixin):
         allow_private_links: bool = False,
         allow_subhourly: bool = False,
         media_retention: timedelta = timedelta(days=30),
+        check_links: bool = True,
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
         checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
@@ -134,6 +135,8 @@ class SchedulerService(SeriesMixin):
         self.quiet_hours = quiet_hours
         #: MEDIA_ALLOW_PRIVATE_LINKS: media links to internal addresses are accepted.
         self.allow_private_links = allow_private_links
+        #: MEDIA_LINK_CHECK: a media link is asked once when scheduled (a warning if dead).
+        self.check_links = check_links
         self._quiet_overrides: dict[str, str] = {}  # sender -> its own value, when set
         self._quiet_read_at: datetime | None = None
         #: sender -> (whether its address book has contacts, when that was read)
@@ -250,7 +253,9 @@ class SchedulerService(SeriesMixin):
                 for a, r in zip(answers, refused, strict=True)
             ]
         if any(m.content is not None for m in batch):
-            checked_links = await links.check_many(batch, self.allow_private_links)
+            checked_links = await links.check_many(
+                batch, self.allow_private_links, reach=self.check_links
+            )
             answers = [
                 a
                 if isinstance(a, errors.ValidationFailed)
