@@ -45,7 +45,7 @@ from whatsapp_scheduler.service import consent as service_consent
 from whatsapp_scheduler.service import media as service_media
 from whatsapp_scheduler.service.senders import SenderAdmin
 from whatsapp_scheduler.service.templates import TemplateCatalogue
-from whatsapp_scheduler.store import notify, sql, urls, workers
+from whatsapp_scheduler.store import files, notify, sql, urls, workers
 from whatsapp_scheduler.store.senders_directory import SenderDirectory, build_sender_directory
 from whatsapp_scheduler.whatsapp import MessageSender
 
@@ -180,7 +180,28 @@ def build_service(
         allow_subhourly=settings.series_allow_subhourly,
         media_retention=settings.media_retention,  # docs/media.md
         check_links=settings.media_link_check,
+        media_files=file_bytes(settings, message_store),
     )
+
+
+#: One object store client per MEDIA_URL in a process (the API's and the dispatcher's).
+_object_stores: dict[tuple[str, str, str], files.ObjectStore] = {}
+
+
+def file_bytes(
+    settings: settings_mod.Settings, message_store: store.MessageStore
+) -> files.FileBytes:
+    """Where uploaded files' bytes go: MEDIA_URL's object store, else the database."""
+    if not settings.media_url:
+        return files.FileBytes(message_store)
+    key = (settings.media_url, settings.media_s3_endpoint_url, settings.media_s3_region)
+    if key not in _object_stores:
+        _object_stores[key] = files.ObjectStore(
+            settings.media_url,
+            settings.media_s3_endpoint_url or None,
+            settings.media_s3_region or None,
+        )
+    return files.FileBytes(message_store, _object_stores[key])
 
 
 def dispatch_config(settings: settings_mod.Settings) -> dispatch_config_mod.DispatchConfig:
@@ -270,7 +291,10 @@ async def build_dispatcher(
     connect: dispatcher_mod.Connect | None = None
     clock = clock or clock_mod.SystemClock()
     uploads = dispatch_media.MediaUploads(
-        message_store, clock, timedelta(days=settings.media_meta_id_days)
+        message_store,
+        clock,
+        timedelta(days=settings.media_meta_id_days),
+        file_bytes(settings, message_store),
     )
     if sender is None and senders is None:  # the environment's sender and the senders table
         senders = build_sender_directory(settings, message_store)
@@ -356,7 +380,9 @@ def _add_media_jobs(
     clock: clock_mod.Clock,
     uploads: dispatch_media.MediaUploads,
 ) -> None:
-    library = service_media.MediaLibrary(message_store, clock, settings.media_retention)
+    library = service_media.MediaLibrary(
+        message_store, clock, settings.media_retention, file_bytes(settings, message_store)
+    )
     horizon = timedelta(seconds=settings.media_preupload_seconds)
 
     async def preupload() -> None:

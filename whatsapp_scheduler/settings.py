@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     # A media link that passed is asked once at schedule time (HEAD, pinned to the checked
     # address): a 404 or a dead host is the warning link_unreachable. false: never asked.
     media_link_check: bool = True
+    # Where uploaded files' bytes go (docs/media.md, "Storage"): empty, the database; or
+    # `s3://bucket/prefix` (credentials from boto3's chain, AWS_ACCESS_KEY_ID ...), with
+    # MEDIA_S3_ENDPOINT_URL for another S3-compatible store (MinIO, Ceph, R2 ...).
+    media_url: str = ""
+    media_s3_endpoint_url: str = ""
+    media_s3_region: str = ""
     # Uploaded files (docs/media.md) are removed this long after the last message that sends
     # them is sent, failed or was cancelled (and an unused one this long after its upload).
     media_retention: timedelta = timedelta(days=30)
@@ -243,6 +249,14 @@ class Settings(BaseSettings):
             return None
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("STATUS_WEBHOOK_URL must be an http(s) URL")
+        return value
+
+    @field_validator("media_url")
+    @classmethod
+    def _media_url_shape(cls, value: str) -> str:
+        value = value.strip()
+        if value and (not value.startswith("s3://") or len(value) <= len("s3://")):
+            raise ValueError("MEDIA_URL must be empty (the database) or s3://bucket[/prefix]")
         return value
 
     @model_validator(mode="after")

@@ -91,6 +91,9 @@ class MediaFile:
     created_at: datetime
     filename: str | None = None
     created_by: str | None = None  # the API key's name; None: API_KEY
+    #: Where its bytes are: None in the database's `media_chunks`, else an object store's
+    #: URL (`s3://bucket/key`, MEDIA_URL).
+    location: str | None = None
 
 
 def new_id() -> str:

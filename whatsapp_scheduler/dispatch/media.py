@@ -25,6 +25,7 @@ from whatsapp_scheduler import store as store_mod
 from whatsapp_scheduler import whatsapp as whatsapp_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, media, messages
+from whatsapp_scheduler.store import files as files_mod
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ class MediaUploads:
         message_store: store_mod.MessageStore,
         clock: clock_mod.Clock,
         keep: timedelta = timedelta(days=29),
+        files: files_mod.FileBytes | None = None,
     ) -> None:
         self.store = message_store
+        self.files = files or files_mod.FileBytes(message_store)  # database or MEDIA_URL
         self.clock = clock
         self.keep = keep  # Meta keeps an id 30 days: reuse it a day less
         self._inflight: dict[tuple[str, str], asyncio.Future[str]] = {}
@@ -100,7 +103,7 @@ class MediaUploads:
             raise errors.PermanentFailure(
                 f"media {media_id} is no longer stored (deleted, or removed after MEDIA_RETENTION)"
             )
-        meta = await sender.upload_media(_chunks(self.store, media_id), file.mime, file.filename)
+        meta = await sender.upload_media(self.files.read(file), file.mime, file.filename)
         self.uploads += 1
         number = sender.phone_number_id
         expires = self.clock.now() + self.keep
@@ -133,13 +136,6 @@ class MediaUploads:
             else:
                 done += 1
         return done
-
-
-async def _chunks(message_store: store_mod.MessageStore, media_id: str) -> AsyncIterator[bytes]:
-    seq = 0
-    while (chunk := await message_store.media_chunk(media_id, seq)) is not None:
-        yield chunk
-        seq += 1
 
 
 class UploadingSender:

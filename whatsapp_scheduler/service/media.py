@@ -5,7 +5,6 @@ once no message needs it."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
@@ -14,7 +13,7 @@ from typing import IO
 from whatsapp_scheduler import store as store_mod
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.core import errors, media, messages
-from whatsapp_scheduler.store import tables
+from whatsapp_scheduler.store import files as files_mod
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +31,13 @@ class MediaLibrary:
         message_store: store_mod.MessageStore,
         clock: clock_mod.Clock,
         retention: timedelta = timedelta(days=30),
+        files: files_mod.FileBytes | None = None,
     ) -> None:
         self.store = message_store
         self.clock = clock
         self.retention = retention
+        #: Where the bytes go: the database, or MEDIA_URL's object store (store/files.py).
+        self.files = files or files_mod.FileBytes(message_store)
 
     async def upload(
         self, file: IO[bytes], size: int, filename: str | None, key_name: str | None
@@ -43,8 +45,9 @@ class MediaLibrary:
         """Check `file` (`size` bytes, read from its start) and store it; ValidationFailed or
         TooLarge naming the rule, nothing stored, when Meta would not take it."""
         kind, mime = media.check(file, size, filename)
+        media_id = media.new_id()
         stored = media.MediaFile(
-            id=media.new_id(),
+            id=media_id,
             kind=kind,
             mime=mime,
             size=0,
@@ -52,17 +55,11 @@ class MediaLibrary:
             created_at=self.clock.now(),
             filename=filename,
             created_by=key_name,
+            location=self.files.location(media_id),
         )
         await self.store.begin_media(stored)
-        digest = hashlib.sha256()
-        file.seek(0)
-        seq = total = 0
-        while chunk := file.read(tables.CHUNK_BYTES):
-            digest.update(chunk)
-            await self.store.put_media_chunk(stored.id, seq, chunk)
-            seq += 1
-            total += len(chunk)
-        finished = await self.store.finish_media(stored.id, total, digest.hexdigest())
+        total, digest = await self.files.write(stored, file)
+        finished = await self.store.finish_media(stored.id, total, digest)
         if finished is None:  # removed while being written: only by a clean-up gone wrong
             raise errors.StoreError("the upload was removed while being stored")
         logger.info("media stored", extra={"media_id": stored.id, "kind": kind, "size": total})
@@ -74,12 +71,9 @@ class MediaLibrary:
             raise errors.NotFound(f"no uploaded file has the id {media_id!r}")
         return found
 
-    async def chunks(self, media_id: str) -> AsyncIterator[bytes]:
+    def chunks(self, file: media.MediaFile) -> AsyncIterator[bytes]:
         """The file's bytes, one stored chunk at a time."""
-        seq = 0
-        while (chunk := await self.store.media_chunk(media_id, seq)) is not None:
-            yield chunk
-            seq += 1
+        return self.files.read(file)
 
     async def delete(self, media_id: str) -> None:
         """Remove a file no queued message sends (Conflict otherwise)."""
@@ -89,7 +83,7 @@ class MediaLibrary:
             raise errors.Conflict(
                 f"id: {using} queued message(s) send this file; cancel them first"
             )
-        await self.store.delete_media(media_id)
+        await self.files.remove(media_id)
 
     async def refusals(
         self, batch: Sequence[messages.ScheduledMessage]
@@ -124,7 +118,7 @@ class MediaLibrary:
             now - self.retention, now - ABANDONED_AFTER, SWEEP_BATCH
         )
         for media_id in expired:
-            await self.store.delete_media(media_id)
+            await self.files.remove(media_id)
         if expired:
             logger.info("media removed after retention", extra={"count": len(expired)})
         return len(expired)

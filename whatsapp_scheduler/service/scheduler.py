@@ -34,6 +34,7 @@ from whatsapp_scheduler.service import links, validation
 from whatsapp_scheduler.service import media as media_mod
 from whatsapp_scheduler.service.requests import BatchItem, ScheduleRequest, StatusReport
 from whatsapp_scheduler.service.series import SeriesMixin
+from whatsapp_scheduler.store import files as files_mod
 from whatsapp_scheduler.store.senders_directory import SenderDirectory
 from whatsapp_scheduler.whatsapp import errorcodes, webhooks
 
@@ -106,6 +107,7 @@ class SchedulerService(SeriesMixin):
         allow_subhourly: bool = False,
         media_retention: timedelta = timedelta(days=30),
         check_links: bool = True,
+        media_files: files_mod.FileBytes | None = None,
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
         checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
@@ -147,7 +149,7 @@ class SchedulerService(SeriesMixin):
         self.contacts = contacts_mod.ContactService(message_store, clock, self.consent)
         self.campaigns = campaigns_mod.CampaignService(self)  # docs/campaigns.md
         # Uploaded files (docs/media.md): POST /media, and the check of the ids messages name.
-        self.media = media_mod.MediaLibrary(message_store, clock, media_retention)
+        self.media = media_mod.MediaLibrary(message_store, clock, media_retention, media_files)
 
     def set_scheduled_hook(self, hook: Callable[[datetime], None] | None) -> None:
         """Call `hook(run_at)` after each newly stored message (the dispatcher's nudge)."""

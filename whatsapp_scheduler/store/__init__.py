@@ -717,8 +717,10 @@ class MessageStore(Protocol):
         """How many queued, sending or paused messages send the file."""
         ...
 
-    async def delete_media(self, media_id: str) -> bool:
-        """Remove a file, its bytes and Meta's ids of it; False when it was not there."""
+    async def delete_media(self, media_id: str) -> media.MediaFile | None:
+        """Remove a file, its bytes in the database and Meta's ids of it; the file as it was
+        (its `location`: bytes in an object store are the caller's to remove), None when it
+        was not there."""
         ...
 
     async def expired_media(

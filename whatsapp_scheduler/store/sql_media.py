@@ -46,6 +46,7 @@ def _file(row: Any) -> media.MediaFile:
         created_at=row.created_at,
         filename=row.filename,
         created_by=row.created_by,
+        location=row.location,
     )
 
 
@@ -78,6 +79,7 @@ class SqlMediaMixin:
                     filename=file.filename,
                     created_at=file.created_at,
                     created_by=file.created_by,
+                    location=file.location,
                     complete=False,
                 )
             )
@@ -133,22 +135,23 @@ class SqlMediaMixin:
         with self._tx() as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    async def delete_media(self, media_id: str) -> bool:
+    async def delete_media(self, media_id: str) -> media.MediaFile | None:
         # The chunks go a few at a time (each their own transaction), the row last: a file
         # cut off midway is no longer complete and never sent, and the next clean-up ends it.
         found = await self._run(self._mark_incomplete, media_id)
-        if not found:
-            return False
+        if found is None:
+            return None
         while await self._run(self._delete_chunks, media_id):
             pass
         await self._run(self._delete_row, media_id)
-        return True
+        return found
 
-    def _mark_incomplete(self, media_id: str) -> bool:
+    def _mark_incomplete(self, media_id: str) -> media.MediaFile | None:
+        stmt = sa.update(MD).where(MD.c.id == media_id).values(complete=False).returning(*MD.c)
         with self._tx() as conn:
-            done = conn.execute(sa.update(MD).where(MD.c.id == media_id).values(complete=False))
+            row = conn.execute(stmt).first()
             conn.execute(sa.delete(MU).where(MU.c.media_id == media_id))
-        return bool(done.rowcount)
+        return None if row is None else _file(row)
 
     def _delete_chunks(self, media_id: str) -> int:
         seqs = (

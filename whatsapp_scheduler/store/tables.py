@@ -556,6 +556,8 @@ media = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("created_by", sa.String(64), nullable=True),
     sa.Column("complete", sa.Boolean, nullable=False),
+    # NULL: the bytes are in `media_chunks`; else the object store's URL (MEDIA_URL=s3://).
+    sa.Column("location", sa.String(1024), nullable=True),
     sa.Index("ix_media_created_at", "created_at"),
 )
 

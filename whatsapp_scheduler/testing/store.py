@@ -1055,14 +1055,15 @@ class InMemoryMessageStore:
         finished = {str(s) for s in _FINISHED}
         return sum(1 for m in self._senders_of(media_id) if str(m.status) not in finished)
 
-    async def delete_media(self, media_id: str) -> bool:
-        if self.media.pop(media_id, None) is None:
-            return False
+    async def delete_media(self, media_id: str) -> media.MediaFile | None:
+        found = self.media.pop(media_id, None)
+        if found is None:
+            return None
         for chunk in [k for k in self.media_chunks if k[0] == media_id]:
             del self.media_chunks[chunk]
         for upload in [k for k in self.meta_media if k[0] == media_id]:
             del self.meta_media[upload]
-        return True
+        return found[0]
 
     async def expired_media(
         self, used_before: datetime, begun_before: datetime, limit: int

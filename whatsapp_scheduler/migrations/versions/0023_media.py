@@ -4,7 +4,8 @@ Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-04 18:30:00
 
-`media` (one row per uploaded file), `media_chunks` (its bytes, 256 KB a row) and
+`media` (one row per uploaded file; `location` set when its bytes are in an object store),
+`media_chunks` (its bytes, 256 KB a row) and
 `media_uploads` (Meta's id of a file per phone number, with its expiry); `messages.media_id`,
 the file of ours a message sends (docs/media.md). No message names a file of ours before this
 revision (`med_` ids did not exist), so the column starts NULL everywhere. Downgrade drops the
@@ -37,6 +38,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(64), nullable=True),
         sa.Column("complete", sa.Boolean(), nullable=False),
+        sa.Column("location", sa.String(1024), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_media"),
     )
     op.create_index("ix_media_created_at", "media", ["created_at"])

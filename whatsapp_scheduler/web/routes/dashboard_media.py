@@ -54,7 +54,7 @@ async def file(
     name = quote((stored.filename or stored.id).replace('"', ""), safe="")
     how = "inline" if stored.kind in INLINE else "attachment"
     return StreamingResponse(
-        svc.media.chunks(stored.id),
+        svc.media.chunks(stored),
         media_type=stored.mime,
         headers={
             "Content-Length": str(stored.size),

@@ -31,7 +31,8 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
     503: {"model": schemas.ErrorPublic, "description": "The database is unavailable"},
 }
 _NOT_FOUND: dict[int | str, dict[str, object]] = {
-    404: {"model": schemas.ErrorPublic, "description": "No uploaded file has that id"}
+    404: {"model": schemas.ErrorPublic, "description": "No uploaded file has that id"},
+    422: {"model": schemas.ErrorPublic, "description": "The id is longer than 64 characters"},
 }
 IdParam = Annotated[str, Path(max_length=64, description="The file's id (`med_...`).")]
 
@@ -152,7 +153,10 @@ async def get_media(media_id: IdParam, svc: deps.ServiceDep, who: deps.ReaderDep
     responses={
         **_REFUSALS,
         **_NOT_FOUND,
-        200: {"description": "The file's bytes", "content": {"application/octet-stream": {}}},
+        200: {
+            "description": "The file's bytes, with the type read from them at upload",
+            "content": {mime: {} for mime in sorted(media.KIND_OF_MIME)},
+        },
     },
 )
 async def get_media_content(
@@ -162,7 +166,7 @@ async def get_media_content(
     file = await svc.media.get(media_id)
     name = (file.filename or file.id).replace('"', "")
     return StreamingResponse(
-        svc.media.chunks(file.id),
+        svc.media.chunks(file),
         media_type=file.mime,
         headers={
             "Content-Length": str(file.size),
