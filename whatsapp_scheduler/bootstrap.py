@@ -393,13 +393,13 @@ def _add_media_jobs(
         }
         try:
             await uploads.preupload({n: s.inner for n, s in senders.items()}, horizon)
-        except errors.StoreError:  # the next run goes on
+        except errors.SchedulerError:  # the next run goes on
             logger.warning("media not uploaded ahead", exc_info=True)
 
     async def sweep() -> None:
         try:
             await library.sweep()
-        except errors.StoreError:
+        except errors.SchedulerError:  # the database or the object store: the next run
             logger.warning("media clean-up failed; the next run goes on", exc_info=True)
 
     if horizon:

@@ -208,3 +208,25 @@ async def test_text_goes_straight_through() -> None:
     await sender.send(text)
     assert number.sent == [text]
     assert sender.phone_number_id == "111"  # other attributes are the number's
+
+
+async def test_a_file_that_cannot_be_read_now_is_tried_later_one_in_no_store_fails() -> None:
+    store, clock = testing.InMemoryMessageStore(), testing.FrozenClock()
+    await _stored(store, clock, media_files.jpeg())
+
+    async def down(media_id: str, seq: int) -> bytes | None:
+        raise errors.StoreError("database error: OperationalError")
+
+    store.media_chunk = down  # type: ignore[method-assign]
+    sender = dispatch_media.UploadingSender(FakeNumber(), dispatch_media.MediaUploads(store, clock))
+    with pytest.raises(errors.TemporaryFailure, match="not read"):
+        await sender.send(_message(clock))
+    elsewhere = media.MediaFile(
+        "med_b", "image", "image/jpeg", 3, "x", clock.now(), location="s3://bucket/med_b"
+    )
+    await store.begin_media(elsewhere)
+    await store.finish_media("med_b", 3, "x")
+    content = {"type": "image", "image": {"id": "med_b"}}
+    message = testing.make_message("m-b", clock.now(), body=None, content=content)
+    with pytest.raises(errors.PermanentFailure, match="MEDIA_URL is not set"):
+        await sender.send(message)

@@ -103,7 +103,14 @@ class MediaUploads:
             raise errors.PermanentFailure(
                 f"media {media_id} is no longer stored (deleted, or removed after MEDIA_RETENTION)"
             )
-        meta = await sender.upload_media(self.files.read(file), file.mime, file.filename)
+        if file.location is not None and self.files.objects is None:
+            raise errors.PermanentFailure(
+                f"media {media_id} is in an object store ({file.location}) but MEDIA_URL is not set"
+            )
+        try:
+            meta = await sender.upload_media(self.files.read(file), file.mime, file.filename)
+        except errors.StoreError as exc:  # the file could not be read now: try again later
+            raise errors.TemporaryFailure(f"media {media_id} not read: {exc.message}") from exc
         self.uploads += 1
         number = sender.phone_number_id
         expires = self.clock.now() + self.keep
@@ -129,7 +136,7 @@ class MediaUploads:
                 continue
             try:
                 await self.meta_id(media_id, sender)
-            except errors.SendError as exc:  # the send will try again and report it
+            except errors.SchedulerError as exc:  # the send will try again and report it
                 logger.warning(
                     "media not uploaded ahead", extra={"media_id": media_id, "reason": str(exc)}
                 )

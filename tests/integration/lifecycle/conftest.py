@@ -77,6 +77,19 @@ class Live:
                 raise AssertionError(f"{message_id}: {body.get('status')}, not {status}")
             await asyncio.sleep(0.05)
 
+    def cli(self, *argv: str) -> tuple[int, str, str]:
+        """Run one `whatsapp-scheduler` client command against this service (call it in a
+        thread: it is blocking): (exit code, stdout, stderr)."""
+        import io
+
+        from whatsapp_scheduler import cli
+        from whatsapp_scheduler.cli import client as cli_client
+
+        out, err = io.StringIO(), io.StringIO()
+        url = str(self.client.base_url)
+        args = cli._parser().parse_args([*argv, "--url", url, "--api-key", API_KEY])
+        return cli_client.run(args, out, err), out.getvalue(), err.getvalue()
+
     async def wait_contact(self, wa_id: str, within: float = 30.0) -> None:
         deadline = time.monotonic() + within
         while await self.store.last_inbound(wa_id, [NUMBER_ID]) is None:  # the number written to

@@ -102,21 +102,14 @@ async def test_metas_own_ids_pass_through_untouched(live):
 
 async def test_the_cli_uploads_a_file_given_as_a_path_and_sends_it(live, tmp_path):
     import asyncio
-    import io
-
-    from tests.conftest import API_KEY
-    from whatsapp_scheduler import cli
-    from whatsapp_scheduler.cli import client as cli_client
 
     invoice = tmp_path / "Fatura 2026-001.pdf"
     invoice.write_bytes(media_files.pdf())
     async with live() as env:
-        url = str(env.client.base_url)
 
         def run(*argv: str) -> tuple[int, str, str]:
-            out, err = io.StringIO(), io.StringIO()
-            args = cli._parser().parse_args([*argv, "--url", url, "--api-key", API_KEY])
-            return cli_client.run(args, out, err), out.getvalue(), err.getvalue()
+            answer: tuple[int, str, str] = env.cli(*argv)
+            return answer
 
         code, out, err = await asyncio.to_thread(run, "upload", str(invoice))
         assert code == 0, err
@@ -154,3 +147,31 @@ async def test_the_cli_uploads_a_file_given_as_a_path_and_sends_it(live, tmp_pat
         code, _, err = await asyncio.to_thread(run, "schedule", *at, "--image", str(gif))
         assert code == 1
         assert "image/gif" in err
+
+
+async def test_files_of_messages_due_soon_are_uploaded_ahead(live):
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.integration.lifecycle.conftest import ZONE
+    from whatsapp_scheduler import bootstrap
+    from whatsapp_scheduler.dispatch import media as dispatch_media
+
+    async with live() as env:
+        ours = await _upload(env, media_files.jpeg(), "a.jpg")
+        later = (datetime.now(UTC) + timedelta(hours=2)).astimezone(ZoneInfo(ZONE))
+        soon = {"tarih": later.date().isoformat(), "saat": later.strftime("%H:%M:%S")}
+        request = {"id": "p-1", "alici": PHONE, "type": "image", "image": {"id": ours}, **soon}
+        assert (await env.client.post("/schedule", json=request)).status_code == 200
+        d = await bootstrap.build_dispatcher(env.settings, env.store)
+        try:
+            (sender,) = d.sender_objects().values()
+            assert isinstance(sender, dispatch_media.UploadingSender)
+            far = await sender.uploads.preupload({"default": sender.inner}, timedelta(seconds=0))
+            assert (far, env.standin.media.requests) == (0, 0)  # not due within the horizon
+            done = await sender.uploads.preupload({"default": sender.inner}, timedelta(days=1))
+            assert (done, env.standin.media.requests) == (1, 1)
+            cached = await env.store.meta_media_id(ours, NUMBER_ID, datetime.now(UTC))
+            assert cached == next(iter(env.standin.media.uploads))
+        finally:
+            await d.stop()

@@ -255,19 +255,12 @@ async def test_private_links_with_the_setting_and_unresolvable_names_warn(live):
 
 async def test_the_cli_schedules_an_image_and_a_location(live):
     import asyncio
-    import io
-
-    from tests.conftest import API_KEY
-    from whatsapp_scheduler import cli
-    from whatsapp_scheduler.cli import client as cli_client
 
     async with live() as env:
-        url = str(env.client.base_url)
 
         def run(*argv: str) -> tuple[int, str, str]:
-            out, err = io.StringIO(), io.StringIO()
-            args = cli._parser().parse_args([*argv, "--url", url, "--api-key", API_KEY])
-            return cli_client.run(args, out, err), out.getvalue(), err.getvalue()
+            answer: tuple[int, str, str] = env.cli(*argv)
+            return answer
 
         at = ("--to", PHONE, "--at", "2030-01-02 09:00")
         code, _, err = await asyncio.to_thread(
