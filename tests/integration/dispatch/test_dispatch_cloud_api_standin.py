@@ -138,3 +138,41 @@ async def test_create_session_uses_settings() -> None:
         assert session.timeout.connect == 1
     finally:
         await session.close()
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+async def test_a_file_uploads_and_metas_refusals_raise_by_their_code(
+    standin: StandIn, session
+) -> None:
+    from tests import media_files
+
+    sender = make_sender(session, standin.url)
+    data = media_files.pdf()
+    media_id = await sender.upload_media(
+        _chunks(data[:100], data[100:]), "application/pdf", "f.pdf"
+    )
+    (upload,) = standin.media.uploads.values()
+    assert (upload.media_id, upload.data, upload.mime, upload.filename) == (
+        media_id, data, "application/pdf", "f.pdf",
+    )  # fmt: skip
+    with pytest.raises(errors.AccountFailure) as wrong_token:  # 190: the number's token
+        await make_sender(session, standin.url, "wrong").upload_media(
+            _chunks(data), "application/pdf", None
+        )
+    assert wrong_token.value.code == 190
+    with pytest.raises(errors.PermanentFailure) as refused:  # a type WhatsApp does not take
+        await sender.upload_media(_chunks(media_files.gif()), "image/gif", "a.gif")
+    assert refused.value.code == 131053
+
+
+async def test_an_upload_that_gets_no_answer_is_tried_again_later(session) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sender = make_sender(session, f"http://127.0.0.1:{port}")  # nothing listens
+    with pytest.raises(errors.TemporaryFailure, match="could not connect"):
+        await sender.upload_media(_chunks(b"%PDF-1.4"), "application/pdf", None)

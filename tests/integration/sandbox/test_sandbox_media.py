@@ -75,3 +75,35 @@ async def test_uploads_are_refused_with_metas_codes(standin: StandIn, http) -> N
     status, answer = await _upload(http, standin, media_files.gif(), "image/gif")
     assert (status, answer["error"]["code"]) == (400, 131053)
     assert standin.media.uploads == {}
+
+
+async def test_malformed_uploads_are_metas_100_and_unknown_files_404(
+    standin: StandIn, http
+) -> None:
+    url = f"{standin.url}/v23.0/{PHONE_ID}/media"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with http.post(url, json={"messaging_product": "whatsapp"}, headers=headers) as resp:
+        assert (resp.status, (await resp.json())["error"]["code"]) == (400, 100)  # not multipart
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("messaging_product", "whatsapp")
+    form.add_field("type", "image/jpeg")
+    async with http.post(url, data=form, headers=headers) as resp:
+        answer = await resp.json()
+        assert (resp.status, answer["error"]["code"]) == (400, 100)  # no file
+        assert "file" in answer["error"]["error_data"]["details"]
+    async with http.get(f"{standin.url}/_sandbox/media/404404") as resp:
+        assert resp.status == 404
+    assert standin.media.uploads == {}
+
+
+async def test_the_oldest_uploads_go_when_the_shelf_is_full(
+    standin: StandIn, http, monkeypatch
+) -> None:
+    from whatsapp_scheduler.sandbox import media as shelf
+
+    monkeypatch.setattr(shelf, "MAX_TOTAL", 5000)
+    ids = [(await _upload(http, standin, media_files.jpeg(2000)))[1]["id"] for _ in range(3)]
+    assert list(standin.media.uploads) == ids[1:]  # the first was dropped to stay under 5,000
+    assert not standin.media.known(PHONE_ID, ids[0])
+    assert standin.media.known(PHONE_ID, ids[2])
+    assert not standin.media.known("999", ids[2])  # another number never got it
