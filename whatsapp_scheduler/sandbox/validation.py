@@ -12,6 +12,9 @@ the message) or a :class:`Rejection` (the Graph error code and ``details`` to an
 - ``text.body`` a non-empty string of at most 4096 characters            -> 100
 - media (image, audio, video, document, sticker): exactly one of id/link,
   link is http(s), caption at most 1024 characters                        -> 100
+- ``location``: ``latitude`` -90..90 and ``longitude`` -180..180 numbers -> 100
+- ``interactive`` (button, list, cta_url): Meta's required parts missing -> 100; a part over
+  Meta's limits (3 reply buttons, titles of 20, 10 rows in all ...)       -> 131009
 - ``template.name`` and ``template.language.code`` present               -> 100
 - ``biz_opaque_callback_data``, when given, a string of at most 512 chars -> 100
 - ``context.message_id``, when ``context`` is given, a string            -> 100
@@ -130,6 +133,14 @@ def _check_content(kind: str, content: dict[str, Any]) -> str | Rejection:
         return _check_template(content)
     if kind in MEDIA_TYPES:
         return _check_media(kind, content)
+    if kind == "location":
+        refused = _check_location(content)
+        if refused is not None:
+            return refused
+    if kind == "interactive":
+        refused = _check_interactive(content)
+        if refused is not None:
+            return refused
     words = content.get("_summary") or content.get("name") or ""
     body = content.get("body")
     if not words and isinstance(body, dict):
@@ -164,6 +175,133 @@ def _check_media(kind: str, media: dict[str, Any]) -> str | Rejection:
         return _invalid(f"Param {kind}['caption'] must be at most {CAPTION_MAX} characters long.")
     label = media.get("filename") or link or f"id {media_id}"
     return f"[{kind}: {label}]" + (f" {caption}" if caption else "")
+
+
+def _check_location(place: dict[str, Any]) -> Rejection | None:
+    for name, most in (("latitude", 90), ("longitude", 180)):
+        value = place.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > most:
+            return _invalid(f"Param location['{name}'] must be a number from -{most} to {most}.")
+    for name in ("name", "address"):
+        if name in place and not isinstance(place[name], str):
+            return _invalid(f"Param location['{name}'] must be a string.")
+    return None
+
+
+#: Meta's limits of interactive messages (its OpenAPI description's maxLength / maxItems).
+BODY_MAX, HEADER_MAX, FOOTER_MAX = 1024, 60, 60
+BUTTONS_MAX, BUTTON_TITLE_MAX, BUTTON_ID_MAX = 3, 20, 256
+LIST_BUTTON_MAX, SECTIONS_MAX, ROWS_MAX = 20, 10, 10
+ROW_TITLE_MAX, ROW_DESCRIPTION_MAX, ROW_ID_MAX, SECTION_TITLE_MAX = 24, 72, 200, 24
+INTERACTIVE_TYPES = frozenset(
+    {"button", "list", "cta_url", "product", "product_list", "flow", "location_request_message"}
+)
+
+
+def _too_long(value: Any, most: int) -> bool:
+    return not isinstance(value, str) or not value or len(value) > most
+
+
+def _check_interactive(content: dict[str, Any]) -> Rejection | None:
+    """Meta's rules for reply buttons, lists and URL buttons (the other interactive types are
+    taken as they are: catalogues and flows are not modelled)."""
+    kind = content.get("type")
+    if kind not in INTERACTIVE_TYPES:
+        return _invalid(f"Param interactive['type'] must be one of {sorted(INTERACTIVE_TYPES)}.")
+    if kind not in ("button", "list", "cta_url"):
+        return None
+    refused = _check_texts(content)
+    if refused is not None:
+        return refused
+    action = content.get("action")
+    if not isinstance(action, dict):
+        return _invalid("The parameter interactive['action'] is required.")
+    if kind == "button":
+        return _check_buttons(action.get("buttons"))
+    if kind == "list":
+        return _check_list(action)
+    parameters = action.get("parameters")
+    if action.get("name") != "cta_url" or not isinstance(parameters, dict):
+        return _invalid("Param interactive['action'] must be {name: cta_url, parameters}.")
+    if _too_long(parameters.get("display_text"), BUTTON_TITLE_MAX):
+        return _value(f"the URL button's display_text must be at most {BUTTON_TITLE_MAX}")
+    url = parameters.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return _value("the URL button's url must be an http(s) URL")
+    return None
+
+
+def _check_texts(content: dict[str, Any]) -> Rejection | None:
+    """The body's text (required), a text header's and the footer's lengths."""
+    body = content.get("body")
+    if not isinstance(body, dict) or _too_long(body.get("text"), BODY_MAX):
+        return _invalid(f"Param interactive['body']['text'] is required, at most {BODY_MAX}.")
+    header, footer = content.get("header"), content.get("footer")
+    shown = header.get("text") if isinstance(header, dict) and header.get("type") == "text" else ""
+    if shown != "" and _too_long(shown, HEADER_MAX):
+        return _value(f"interactive['header']['text'] must be at most {HEADER_MAX}")
+    if footer is not None and (
+        not isinstance(footer, dict) or _too_long(footer.get("text"), FOOTER_MAX)
+    ):
+        return _value(f"interactive['footer']['text'] must be at most {FOOTER_MAX}")
+    return None
+
+
+def _check_buttons(buttons: Any) -> Rejection | None:
+    if not isinstance(buttons, list) or not buttons:
+        return _invalid("The parameter interactive['action']['buttons'] is required.")
+    if len(buttons) > BUTTONS_MAX:
+        return _value(f"interactive['action']['buttons'] must have at most {BUTTONS_MAX} items")
+    titles: set[str] = set()
+    for button in buttons:
+        reply = button.get("reply") if isinstance(button, dict) else None
+        if not isinstance(reply, dict) or button.get("type") != "reply":
+            return _invalid("Each button must be {type: reply, reply: {id, title}}.")
+        if _too_long(reply.get("id"), BUTTON_ID_MAX):
+            return _value(f"a button's reply id must be 1 to {BUTTON_ID_MAX} characters")
+        title = reply.get("title")
+        if _too_long(title, BUTTON_TITLE_MAX):
+            return _value(f"a button's title must be 1 to {BUTTON_TITLE_MAX} characters")
+        if title in titles:
+            return _value("buttons' titles must be unique")
+        titles.add(str(title))
+    return None
+
+
+def _check_list(action: dict[str, Any]) -> Rejection | None:
+    if _too_long(action.get("button"), LIST_BUTTON_MAX):
+        return _value(f"the list's button text must be 1 to {LIST_BUTTON_MAX} characters")
+    sections = action.get("sections")
+    if not isinstance(sections, list) or not sections:
+        return _invalid("The parameter interactive['action']['sections'] is required.")
+    if len(sections) > SECTIONS_MAX:
+        return _value(f"a list has at most {SECTIONS_MAX} sections")
+    rows_seen = 0
+    for section in sections:
+        rows = section.get("rows") if isinstance(section, dict) else None
+        if not isinstance(rows, list) or not rows:
+            return _invalid("Each section needs rows.")
+        if len(sections) > 1 and _too_long(section.get("title"), SECTION_TITLE_MAX):
+            return _value(
+                f"with several sections each needs a title of at most {SECTION_TITLE_MAX}"
+            )
+        for row in rows:
+            if not isinstance(row, dict):
+                return _invalid("Each row must be an object {id, title}.")
+            if _too_long(row.get("id"), ROW_ID_MAX) or _too_long(row.get("title"), ROW_TITLE_MAX):
+                return _value(f"a row needs an id and a title of at most {ROW_TITLE_MAX}")
+            description = row.get("description")
+            if description is not None and _too_long(description, ROW_DESCRIPTION_MAX):
+                return _value(f"a row's description must be at most {ROW_DESCRIPTION_MAX}")
+        rows_seen += len(rows)
+    if rows_seen > ROWS_MAX:
+        return _value(f"a list has at most {ROWS_MAX} rows in all")
+    return None
+
+
+def _value(rule: str) -> Rejection:
+    """Meta's 131009 (Parameter value is not valid), naming the rule."""
+    return Rejection(131009, f"Parameter value is not valid: {rule}.")
 
 
 def _check_template(template: dict[str, Any]) -> str | Rejection:

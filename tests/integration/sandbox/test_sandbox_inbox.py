@@ -135,12 +135,14 @@ async def test_the_inbox_shows_media_links_maps_and_buttons_safely(
     for kind, value in (
         ("document", document),
         ("interactive", buttons),
-        ("interactive", cta),
         ("location", place),
         ("contacts", [{"name": {"formatted_name": "Resepsiyon"}}]),
     ):
         status, reply = await send(standin, _typed(kind, value))
         assert status == 200, reply
+    # A URL button whose url is not http(s) is refused as Meta does: it never reaches the inbox.
+    status, reply = await send(standin, _typed("interactive", cta))
+    assert (status, reply["error"]["code"]) == (400, 131009)
     async with http.get(standin.url + "/") as r:
         html = await r.text()
     assert '<a class="att-link" href="https://cdn.example.com/fatura.pdf"' in html
