@@ -5,6 +5,7 @@ expire, retention's choice and the pre-upload's list follow the messages that se
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from tests.conftest import START
 from whatsapp_scheduler import testing
@@ -17,7 +18,7 @@ def _file(media_id: str = "med_a", at: object = START) -> media.MediaFile:
     return media.MediaFile(media_id, "image", "image/jpeg", 0, "", at, "a.jpg", "app")  # type: ignore[arg-type]
 
 
-def _sending(message_id: str, media_id: str, **changes: object) -> messages.ScheduledMessage:
+def _sending(message_id: str, media_id: str, **changes: Any) -> messages.ScheduledMessage:
     content = {"type": "image", "image": {"id": media_id, "caption": "c"}}
     return testing.make_message(message_id, START + DAY, body=None, content=content, **changes)
 
