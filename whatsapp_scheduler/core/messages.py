@@ -25,6 +25,18 @@ class MessageStatus(enum.StrEnum):
     PAUSED = "paused"
 
 
+#: Statuses of a message that is no longer queued, being sent or paused: done with sending
+#: (what an uploaded file's retention counts from, docs/media.md).
+DONE_STATUSES = frozenset(
+    {
+        MessageStatus.SENT,
+        MessageStatus.DELIVERED,
+        MessageStatus.READ,
+        MessageStatus.FAILED,
+        MessageStatus.CANCELLED,
+    }
+)
+
 #: Statuses from which nothing more will happen on our side.
 FINAL_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.CANCELLED, MessageStatus.READ})
 

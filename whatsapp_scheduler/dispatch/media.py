@@ -65,7 +65,6 @@ class MediaUploads:
         #: (file, number) -> (Meta's id, until when): saves a store read per send. Kept at
         #: most 10 minutes past a read (another instance may have uploaded again since).
         self._known: dict[tuple[str, str], tuple[str, datetime]] = {}
-        self.uploads = 0  # how many files this process uploaded (tests, logs)
 
     async def meta_id(self, media_id: str, sender: Uploader) -> str:
         """Meta's id of the file for `sender`'s number (uploading it now on a miss);
@@ -111,7 +110,6 @@ class MediaUploads:
             meta = await sender.upload_media(self.files.read(file), file.mime, file.filename)
         except errors.StoreError as exc:  # the file could not be read now: try again later
             raise errors.TemporaryFailure(f"media {media_id} not read: {exc.message}") from exc
-        self.uploads += 1
         number = sender.phone_number_id
         expires = self.clock.now() + self.keep
         await self.store.save_meta_media_id(media_id, number, meta, expires)

@@ -78,17 +78,9 @@ async def _addresses(host: str) -> list[str] | None:
 
 async def check(
     stored: Mapping[str, Any], allow_private: bool
-) -> errors.ValidationFailed | list[notices.ScheduleWarning]:
-    """The refusal of a link to an internal address, else the warnings (a name that does not
-    resolve)."""
-    found = await _check(stored, allow_private)
-    return found if isinstance(found, errors.ValidationFailed) else found[0]
-
-
-async def _check(
-    stored: Mapping[str, Any], allow_private: bool
 ) -> errors.ValidationFailed | tuple[list[notices.ScheduleWarning], list[tuple[str, str, str]]]:
-    """`check`, and the (field, url, address) of each link that passed, to ask."""
+    """The refusal of a link to an internal address, else the warnings (a name that does not
+    resolve) and the (field, url, address) of each link that passed, to ask."""
     warnings: list[notices.ScheduleWarning] = []
     to_ask: list[tuple[str, str, str]] = []
     for field, url in content.links(stored):
@@ -123,7 +115,7 @@ async def check_many(
         if stored is None:
             answers.append([])
             continue
-        found = await _check(stored, allow_private)
+        found = await check(stored, allow_private)
         if isinstance(found, errors.ValidationFailed):
             answers.append(found)
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -129,8 +130,6 @@ class FileBytes:
 
     async def write(self, file: media.MediaFile, data: IO[bytes]) -> tuple[int, str]:
         """Store the bytes of `data` (from its start) for `file`; (size, SHA-256 hex)."""
-        import hashlib
-
         digest = hashlib.sha256()
         data.seek(0)
         seq = total = 0

@@ -22,16 +22,7 @@ MC = tables.media_chunks
 MU = tables.media_uploads
 M = tables.messages
 #: A message in one of these no longer needs its file once MEDIA_RETENTION has passed.
-FINISHED = tuple(
-    str(s)
-    for s in (
-        messages.MessageStatus.SENT,
-        messages.MessageStatus.DELIVERED,
-        messages.MessageStatus.READ,
-        messages.MessageStatus.FAILED,
-        messages.MessageStatus.CANCELLED,
-    )
-)
+FINISHED = tuple(sorted(str(s) for s in messages.DONE_STATUSES))
 #: Chunks deleted per statement when a file is removed.
 DELETE_CHUNKS = 64
 
@@ -54,7 +45,6 @@ class SqlMediaMixin:
     """Uploaded-file methods of `SqlMessageStore` (uses its threads and transactions)."""
 
     if TYPE_CHECKING:  # provided by SqlMessageStore
-        _dialect: str
 
         async def _run(self, fn: Callable[..., T], *args: Any) -> T: ...
 

@@ -1052,8 +1052,8 @@ class InMemoryMessageStore:
         ]
 
     async def media_in_use(self, media_id: str) -> int:
-        finished = {str(s) for s in _FINISHED}
-        return sum(1 for m in self._senders_of(media_id) if str(m.status) not in finished)
+        done = messages.DONE_STATUSES
+        return sum(1 for m in self._senders_of(media_id) if m.status not in done)
 
     async def delete_media(self, media_id: str) -> media.MediaFile | None:
         found = self.media.pop(media_id, None)
@@ -1075,7 +1075,7 @@ class InMemoryMessageStore:
                     found.append(file.id)
                 continue
             needed = any(
-                m.status not in _FINISHED or m.updated_at >= used_before
+                m.status not in messages.DONE_STATUSES or m.updated_at >= used_before
                 for m in self._senders_of(file.id)
             )
             if file.created_at < used_before and not needed:
@@ -1104,17 +1104,6 @@ class InMemoryMessageStore:
 
     async def close(self) -> None:
         return None
-
-
-_FINISHED = frozenset(
-    {
-        messages.MessageStatus.SENT,
-        messages.MessageStatus.DELIVERED,
-        messages.MessageStatus.READ,
-        messages.MessageStatus.FAILED,
-        messages.MessageStatus.CANCELLED,
-    }
-)
 
 
 @dataclasses.dataclass

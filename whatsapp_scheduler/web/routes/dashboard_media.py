@@ -12,10 +12,9 @@ answer), documents as a download.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from whatsapp_scheduler.core import errors, media
 from whatsapp_scheduler.web import dashboard, deps, i18n, schemas, sessions
@@ -51,24 +50,13 @@ async def file(
     media_id: Annotated[str, Path(max_length=64)],
 ) -> Response:
     stored = await svc.media.get(media_id)  # NotFound: the dashboard's 404 page
-    name = quote((stored.filename or stored.id).replace('"', ""), safe="")
     how = "inline" if stored.kind in INLINE else "attachment"
-    return StreamingResponse(
-        svc.media.chunks(stored),
-        media_type=stored.mime,
-        headers={
-            "Content-Length": str(stored.size),
-            "Content-Disposition": f"{how}; filename*=UTF-8''{name}",
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
+    cache = {"Cache-Control": "private, max-age=3600"}
+    return media_routes.file_response(svc, stored, how, cache)
 
 
 def size_text(size: int, lang: str) -> str:
-    """`48 KB`, `1,2 MB` in the reader's language (Babel's number format)."""
-    from babel.numbers import format_decimal
-
-    locale = "tr_TR" if lang == "tr" else "en_US"
+    """`48 KB`, `1,2 MB` in the reader's language (the dashboard's number format)."""
     if size >= media.MB:
-        return f"{format_decimal(round(size / media.MB, 1), locale=locale)} MB"
-    return f"{format_decimal(max(1, round(size / media.KB)), locale=locale)} KB"
+        return f"{i18n.format_number(round(size / media.MB, 1), lang)} MB"
+    return f"{i18n.format_number(max(1, round(size / media.KB)), lang)} KB"

@@ -163,21 +163,28 @@ async def get_media_content(
     media_id: IdParam, svc: deps.ServiceDep, who: deps.ReaderDep
 ) -> StreamingResponse:
     """The file's bytes as uploaded (read scope), streamed a chunk at a time."""
-    file = await svc.media.get(media_id)
-    name = (file.filename or file.id).replace('"', "")
+    # Never rendered in the service's own origin: a file is data, not a page.
+    return file_response(svc, await svc.media.get(media_id), "attachment")
+
+
+def file_response(
+    svc: service.SchedulerService,
+    file: media.MediaFile,
+    disposition: str,
+    headers: dict[str, str] | None = None,
+) -> StreamingResponse:
+    """The file's bytes streamed a chunk at a time, with its type, size and name
+    (`disposition`: `attachment` or `inline`; also the dashboard's /dashboard/files)."""
+    name = quote((file.filename or file.id).replace('"', ""), safe="")
     return StreamingResponse(
         svc.media.chunks(file),
         media_type=file.mime,
         headers={
             "Content-Length": str(file.size),
-            # Never rendered in the service's own origin: a file is data, not a page.
-            "Content-Disposition": f"attachment; filename*=UTF-8''{_quoted(name)}",
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{name}",
+            **(headers or {}),
         },
     )
-
-
-def _quoted(name: str) -> str:
-    return quote(name, safe="")
 
 
 @router.delete(
