@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests import media_files
 from tests.conftest import API_KEY
 from whatsapp_scheduler import cli
 from whatsapp_scheduler.cli import client as cli_client
@@ -134,3 +135,40 @@ async def test_import_prints_each_rows_warnings_on_stderr(api, tmp_path):
     assert warned[0].startswith("warning: line 2: window_closed: ")  # never written to us
     assert len(warned) == 21
     assert warned[-1] == "warning: … and 5 more (--json lists them all)"
+
+
+async def test_import_sends_files_places_and_series_and_looks_up_an_uploads_type(api, tmp_path):
+    upload = await api.post(
+        "/media", files={"file": ("urun.png", media_files.png(), "application/octet-stream")}
+    )
+    assert upload.status_code == 201, upload.text
+    photo = upload.json()["id"]
+    rows = [
+        "Telefon;Tarih;Saat;Mesaj;Medya;Açıklama;Enlem;Boylam;Tekrar",
+        f"+905551230001;06.03.2026;10:00;;{photo};Yeni ürün;;;",
+        "+905551230002;06.03.2026;10:01;;;;41,0369;28,9850;",
+        '+905551230003;06.03.2026;10:02;Haftalık;;;;;"FREQ=WEEKLY;COUNT=3"',
+        "+905551230004;06.03.2026;10:03;;med_00000000000000000000000000000000;;;;",
+        "+905551230005;06.03.2026;10:04;Her dakika;;;;;FREQ=MINUTELY",
+    ]
+    path = tmp_path / "liste.csv"
+    path.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1254"))
+    code, out, err = await asyncio.to_thread(_client(api), "import", str(path))
+    assert code == 1, err  # two rows refused
+    assert out.strip() == "stored 3, refused 2"
+    refused = sorted(line for line in err.splitlines() if line.startswith("refused "))
+    assert refused[0] == f"refused line 5: medya: no uploaded file has the id 'med_{'0' * 32}'"
+    assert refused[1].startswith("refused line 6: tekrar: FREQ=MINUTELY is more frequent")
+    stored = {m["alici"]: m for m in (await api.get("/schedule?limit=100")).json()}
+    assert stored["+905551230001"]["content"] == {
+        "type": "image",
+        "image": {"id": photo, "caption": "Yeni ürün"},
+    }
+    assert stored["+905551230002"]["content"]["location"] == {
+        "latitude": 41.0369,
+        "longitude": 28.985,
+    }
+    assert stored["+905551230003"]["series_id"] is not None
+    code, out, _err = await asyncio.to_thread(_client(api), "import", str(path))
+    assert out.strip() == "stored 3, refused 2"  # the same ids: stored once
+    assert len((await api.get("/schedule?limit=100")).json()) == 3

@@ -13,6 +13,7 @@ any refused row); 2 usage or configuration (bad arguments, no API key, unreadabl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -193,7 +194,13 @@ def add_commands(commands: Any) -> None:
     )
     p.add_argument("file", help="the file: its type is read from its content (docs/media.md)")
     p = commands.add_parser("import", parents=[common], help="schedule every row of a CSV file")
-    p.add_argument("file", help="CSV: recipient,date,time,text[,timezone] with a header row")
+    p.add_argument(
+        "file",
+        help="CSV with a header row: recipient,date,time and text, or a file (media "
+        "[,media type,caption,filename]) or a place (latitude,longitude[,place name,address]); "
+        "optional timezone, sender, id, tekrar (a rule: the row is a series); Turkish "
+        "headers too (docs/dashboard.md, CSV files)",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -587,44 +594,98 @@ def _now_in(zone: str) -> dict[str, str]:
 
 
 def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        data = Path(args.file).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from exc
-    try:
-        rows = csvimport.read_csv(data)
-    except csvimport.CsvError as exc:
-        raise UsageError(str(exc)) from exc
-    refused = [f"line {r.line}: {r.error}" for r in rows if r.error]
+    rows = _read_import(args.file)
+    types = _media_types(http, rows)
+    if not isinstance(types, dict):  # an answer refusing to show the uploads
+        return _refused(types, err)
+    rows = csvimport.with_media_types(rows, types)
+    tally = _Tally(refused=[r.error for r in rows if r.error])  # each begins "line N:"
     good = [r for r in rows if r.error is None]
-    stored, answers = 0, []
-    warned: list[str] = []
     progress = _progress(err, len(rows))
     progress(len(rows) - len(good))
-    for start in range(0, len(good), BATCH_SIZE):
-        chunk = good[start : start + BATCH_SIZE]
+    singles = [r for r in good if "tekrar" not in r.fields]
+    for start in range(0, len(singles), BATCH_SIZE):
+        chunk = singles[start : start + BATCH_SIZE]
         response = http.post("/schedule/batch", json={"messages": [r.fields for r in chunk]})
         if response.status_code != 200:
             print(file=err)
             return _refused(response, err)
-        answer = response.json()
-        answers.append(answer)
-        stored += answer["stored"]
+        tally.batch(chunk, response.json())
+        progress(len(chunk))
+    for row in (r for r in good if "tekrar" in r.fields):  # a series: one POST each
+        response = http.post("/schedule", json=row.fields)
+        if not tally.one(row, response):
+            print(file=err)
+            return _refused(response, err)
+        progress(1)
+    print(file=err)
+    for line in tally.refused:
+        print(f"refused {line}", file=err)
+    _print_warnings(tally.warned, err)
+    if args.json:
+        answer = {"stored": tally.stored, "refused": len(tally.refused), "batches": tally.answers}
+        _print_json(answer, out)
+    else:
+        print(f"stored {tally.stored}, refused {len(tally.refused)}", file=out)
+    return REFUSED if tally.refused else OK
+
+
+def _read_import(path: str) -> list[csvimport.CsvRow]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        return csvimport.read_csv(data)
+    except csvimport.CsvError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+@dataclasses.dataclass
+class _Tally:
+    """What `import` has stored and refused so far, and the warnings."""
+
+    refused: list[str]
+    stored: int = 0
+    warned: list[str] = dataclasses.field(default_factory=list)
+    answers: list[Any] = dataclasses.field(default_factory=list)
+
+    def batch(self, chunk: list[csvimport.CsvRow], answer: dict[str, Any]) -> None:
+        self.answers.append(answer)
+        self.stored += answer["stored"]
         for item in answer["results"]:
             line = chunk[item["index"]].line
             if not item["stored"]:
-                refused.append(f"line {line}: {item['error']['detail']}")
-            warned += [f"line {line}: {w}" for w in item.get("warnings") or []]
-        progress(len(chunk))
-    print(file=err)
-    for line in refused:
-        print(f"refused {line}", file=err)
-    _print_warnings(warned, err)
-    if args.json:
-        _print_json({"stored": stored, "refused": len(refused), "batches": answers}, out)
-    else:
-        print(f"stored {stored}, refused {len(refused)}", file=out)
-    return REFUSED if refused else OK
+                self.refused.append(f"line {line}: {item['error']['detail']}")
+            self.warned += [f"line {line}: {w}" for w in item.get("warnings") or []]
+
+    def one(self, row: csvimport.CsvRow, response: httpx.Response) -> bool:
+        """Count one row's POST /schedule; False: an answer that ends the import."""
+        if response.status_code == 200:
+            self.stored += 1
+            self.warned += [f"line {row.line}: {w}" for w in response.json().get("warnings") or []]
+        elif response.status_code in (409, 422):
+            self.refused.append(f"line {row.line}: {response.json().get('detail')}")
+        else:
+            return False
+        return True
+
+
+def _media_types(
+    http: httpx.Client, rows: list[csvimport.CsvRow]
+) -> dict[str, str | None] | httpx.Response:
+    """The type each uploaded file the rows name (without `medya turu`) was stored as, from
+    `GET /media/{id}`; None: no such file. Another answer is returned as it is (a refusal)."""
+    types: dict[str, str | None] = {}
+    for media_id in sorted(csvimport.media_to_look_up(rows)):
+        response = http.get(f"/media/{_quote(media_id)}")
+        if response.status_code == 404:
+            types[media_id] = None
+        elif response.status_code == 200:
+            types[media_id] = response.json()["type"]
+        else:
+            return response
+    return types
 
 
 #: Warnings `import` prints one by one on stderr; the rest are counted (--json has them all).

@@ -96,6 +96,21 @@ class SeriesMixin:
 
         def _after_add(self, results: Any) -> None: ...
 
+    def series_rule(
+        self, base: messages.ScheduledMessage, rule: str, now: datetime
+    ) -> tuple[datetime, Any]:
+        """The series' start (`base`'s local date and time) and `rule` read from it in
+        `base`'s zone (an rrule set); ValidationFailed naming `tekrar` for a rule that does
+        not parse, never yields, or is too frequent. Nothing is stored: the import's preview
+        checks a row's rule with it (`build` checks the rest)."""
+        dtstart = datetime.combine(
+            localtime.parse_date(base.local_date), localtime.parse_time(base.local_time)
+        )
+        ruleset = recurrence.parse(
+            rule, base.timezone, dtstart, now, allow_subhourly=self.allow_subhourly
+        )
+        return dtstart, ruleset
+
     async def schedule_series(
         self, request: ScheduleRequest
     ) -> tuple[store_mod.AddResult, list[notices.ScheduleWarning], list[Occurrence]]:
@@ -114,12 +129,7 @@ class SeriesMixin:
         # The request as a single message first: every rule of POST /schedule (id, tarih and
         # saat in the zone, text or template, sender) holds for the series' start.
         base = self.build(dataclasses.replace(request, id=series_id), now, known, categories)
-        dtstart = datetime.combine(
-            localtime.parse_date(base.local_date), localtime.parse_time(base.local_time)
-        )
-        ruleset = recurrence.parse(
-            request.tekrar, base.timezone, dtstart, now, allow_subhourly=self.allow_subhourly
-        )
+        dtstart, ruleset = self.series_rule(base, request.tekrar, now)
         soon = now.astimezone(localtime.parse_zone(base.timezone)).replace(tzinfo=None)
         upcoming = recurrence.upcoming(ruleset, max(dtstart, soon - localtime.PAST_TOLERANCE), 1)
         if not upcoming:  # pragma: no cover - parse() refuses a rule without one

@@ -131,6 +131,7 @@ async def import_preview(
     except csvimport.CsvError as exc:
         context["error"] = str(exc)
         return dashboard.render(request, "import.html", context, session=session, status_code=422)
+    rows = csvimport.with_media_types(rows, await _media_types(svc, rows))
     found: dict[str, catalogue.CatalogueTemplate | None] = {}
     if chosen is not None and runtime.templates is not None:
         for sender in {row.fields.get("gonderen") or svc.default_sender for row in rows}:
@@ -152,6 +153,20 @@ async def import_preview(
         import_id=_import_id(valid),
     )
     return dashboard.render(request, "import.html", context, session=session)
+
+
+async def _media_types(
+    svc: service.SchedulerService, rows: list[csvimport.CsvRow]
+) -> dict[str, str | None]:
+    """The type each uploaded file named by the rows (without `medya turu`) was stored as;
+    None: no such file."""
+    types: dict[str, str | None] = {}
+    for media_id in csvimport.media_to_look_up(rows):
+        try:
+            types[media_id] = (await svc.media.get(media_id)).kind
+        except errors.NotFound:
+            types[media_id] = None
+    return types
 
 
 def _import_id(valid: list[dict[str, Any]]) -> str | None:
@@ -187,31 +202,68 @@ class _File:
             return payload
         payload.pop("mesaj", None)  # the chosen template is what is sent
         known = self.found.get(row.fields.get("gonderen") or self.default_sender)
-        payload["template"] = _template(self.template, row.parameters, known)
+        payload["template"] = _template(self.template, row.parameters, known, row.media)
         if known is not None:
             self.rendered[row.line] = catalogue.preview(known, row.parameters).body
         return payload
+
+    def problem(self, row: csvimport.CsvRow) -> str | None:
+        """What the file's columns cannot say for this row: the type of a template header's
+        file when neither `medya turu`, its link's name nor the catalogue tells it."""
+        if row.error is not None or self.template is None or row.media is None:
+            return row.error
+        known = self.found.get(row.fields.get("gonderen") or self.default_sender)
+        if _header_kind(row.media, known) is None:
+            return (
+                f"line {row.line}: medya turu: say which kind of file the template's header "
+                "is (image, video or document): it cannot be told from its name"
+            )
+        return None
 
 
 def _template(
     chosen: tuple[str, str],
     parameters: Mapping[str, str],
     known: catalogue.CatalogueTemplate | None,
+    media: csvimport.MediaCell | None = None,
 ) -> dict[str, Any]:
     """The API's template object for one row: positional parameters as a list in their
     number's order; NAMED ones (the catalogue says so, or the headers are names) as a body
-    component with each `parameter_name`, as Meta needs them."""
+    component with each `parameter_name`, as Meta needs them. A row's file (`medya`) is the
+    header's media parameter: then every parameter goes in `components`."""
     name, language = chosen
     template: dict[str, Any] = {"name": name, "language": language}
-    if not parameters:
-        return template
     named = known.named if known is not None else not all(k.isdigit() for k in parameters)
-    if not named:
+    components: list[dict[str, Any]] = []
+    kind = _header_kind(media, known) if media is not None else None
+    if media is not None and kind is not None:
+        header = {"type": kind, kind: media.value}
+        components.append({"type": "header", "parameters": [header]})
+    if not parameters and not components:
+        return template
+    if not named and not components:
         template["parameters"] = [parameters[k] for k in sorted(parameters, key=_number)]
         return template
-    given = [{"type": "text", "parameter_name": k, "text": v} for k, v in parameters.items()]
-    template["components"] = [{"type": "body", "parameters": given}]
+    if named:
+        given = [{"type": "text", "parameter_name": k, "text": v} for k, v in parameters.items()]
+    else:
+        given = [{"type": "text", "text": parameters[k]} for k in sorted(parameters, key=_number)]
+    if given:
+        components.append({"type": "body", "parameters": given})
+    template["components"] = components
     return template
+
+
+def _header_kind(
+    media: csvimport.MediaCell, known: catalogue.CatalogueTemplate | None
+) -> str | None:
+    """The header parameter's type: the row's (`medya turu`, its link's name, the upload's),
+    else the synced template's header format (IMAGE, VIDEO, DOCUMENT)."""
+    if media.kind is not None:
+        return media.kind
+    header = known.header() if known is not None else None
+    fmt = str(header.get("format", "")).lower() if header else ""
+    return fmt if fmt in ("image", "video", "document") else None
 
 
 def _number(key: str) -> int:
@@ -230,7 +282,7 @@ def _check_rows(
     checked: list[tuple[csvimport.CsvRow, dict[str, Any], messages.ScheduledMessage | str]] = []
     for row in rows:
         payload = file_.payload(row)
-        checked.append((row, payload, row.error or _built(svc, payload, now, known)))
+        checked.append((row, payload, file_.problem(row) or _built(svc, payload, now, known)))
     return checked
 
 
@@ -262,7 +314,11 @@ def _built(
 ) -> messages.ScheduledMessage | str:
     """The message a row makes, or the rule it breaks."""
     try:
-        return svc.build(schemas.MessageCreate.model_validate(payload).to_request(), now, known)
+        request = schemas.MessageCreate.model_validate(payload).to_request()
+        message = svc.build(request, now, known)
+        if request.tekrar is not None:  # a series: its rule too (nothing stored)
+            svc.series_rule(message, request.tekrar, now)
+        return message
     except errors.ValidationFailed as exc:
         return exc.message
     except pydantic.ValidationError as exc:
@@ -288,16 +344,24 @@ async def import_chunk(
             indexes.append(index)
         except pydantic.ValidationError as exc:
             refused.append({"index": index, "line": raw.get("line"), "detail": str(exc)})
-    items = await svc.schedule_many(requests)
+    single = [(i, r) for i, r in zip(indexes, requests, strict=True) if r.tekrar is None]
+    items = await svc.schedule_many([r for _, r in single])
+    outcomes: list[tuple[int, store.AddResult | None, str | None]] = [
+        (i, item.result, item.error.message if item.error is not None else None)
+        for (i, _), item in zip(single, items, strict=True)
+    ]
+    for index, request_ in zip(indexes, requests, strict=True):
+        if request_.tekrar is not None:  # a series is stored one at a time (docs/series.md)
+            outcomes.append((index, *await _series(svc, request_)))
     stored = already = 0
-    for index, item in zip(indexes, items, strict=True):
-        if item.error is None:
-            repeat = item.result is not None and item.result.status == store.AddStatus.EXISTING
+    for index, result, problem in sorted(outcomes, key=lambda o: o[0]):
+        if problem is None:
+            repeat = result is not None and result.status == store.AddStatus.EXISTING
             already += repeat
             stored += not repeat
         else:
             line = body.messages[index].get("line")
-            refused.append({"index": index, "line": line, "detail": item.error.message})
+            refused.append({"index": index, "line": line, "detail": problem})
     logger.info(
         "dashboard import chunk",
         extra={"stored": stored, "already": already, "refused": len(refused)},
@@ -305,3 +369,14 @@ async def import_chunk(
     answer = {"stored": stored, "already": already, "refused": len(refused), "errors": refused}
     # Built after the commit: schemas.to_json cannot fail on an echoed lone surrogate.
     return Response(schemas.to_json(answer), media_type="application/json")
+
+
+async def _series(
+    svc: service.SchedulerService, request: service.ScheduleRequest
+) -> tuple[store.AddResult | None, str | None]:
+    """One series row stored: its first occurrence's result, or why it was refused."""
+    try:
+        result, _warnings, _coming = await svc.schedule_series(request)
+    except (errors.ValidationFailed, errors.Conflict) as exc:
+        return None, exc.message
+    return result, None
