@@ -1,31 +1,38 @@
 """The dispatcher's drain with media against text, in one run (issue 18): the cost per message
-of an image by link, and of an image by our uploaded id (uploaded to the stand-in once, then
-sent by Meta's cached id), as a share of a text's.
+of an image by link, and of an image by our uploaded id (uploaded once, then sent by Meta's
+cached id), as a share of a text's.
 
 Each round drains `--messages` due messages of each kind from a fresh SQLite file through the
-real dispatcher and `CloudApiSender` to the stand-in in its own process, with no rate limit
-(the pipeline's own ceiling, so the ratio is the CPU per message); kinds alternate within a
-round, rounds repeat. Target: media by link >= 95% of text's rate. The drain rate is bound by
-the stand-in (its own process on the same 2 cores, checking each body as Meta would), so the
-dispatcher process's own CPU per message is printed too: our cost, apart from the fake's.
+real dispatcher and `CloudApiSender`, with no rate limit (the pipeline's own ceiling, so the
+ratio is the CPU per message); kinds alternate within a round, rounds repeat. Target: media
+by link >= 95% of text's rate. The server is the stand-in (`--server standin`: its own process
+on the same 2 cores, checking each body as Meta would, more work for media than for a text)
+or `bench/bare_meta.py` (`--server bare`: answers only, the same tiny work for every kind, as
+Meta's servers cost our cores nothing). The dispatcher process's own CPU per message is
+printed too: our cost, apart from the server's.
 
-    .venv/bin/python bench/bench_media_dispatch.py [--messages 5000] [--rounds 3]
+    .venv/bin/python bench/bench_media_dispatch.py [--messages 5000] [--rounds 3] [--server bare]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_dispatch
+import benchservice
 
 from whatsapp_scheduler import bootstrap, testing
 from whatsapp_scheduler.core import clock as clock_mod
@@ -36,6 +43,26 @@ from whatsapp_scheduler.service import media as media_service
 #: stand-in's (a separate process on the same cores, which is what bounds the drain rate).
 cpu_per_message: dict[str, list[float]] = {"text": [], "link": [], "upload": []}
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\0" * 50_000
+
+
+@contextlib.contextmanager
+def bare_process() -> Iterator[str]:
+    """bench/bare_meta.py in its own process; yields its base URL."""
+    port = benchservice.free_port()
+    script = Path(__file__).resolve().parent / "bare_meta.py"
+    proc = subprocess.Popen([sys.executable, str(script), "--port", str(port)])
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("bare responder did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 async def drain(url: str, directory: Path, name: str, kind: str, count: int) -> float:
@@ -81,7 +108,8 @@ async def drain(url: str, directory: Path, name: str, kind: str, count: int) -> 
 async def main(args: argparse.Namespace) -> None:
     kinds = ("text", "link", "upload")
     rates: dict[str, list[float]] = {k: [] for k in kinds}
-    with tempfile.TemporaryDirectory() as tmp, bench_dispatch.standin_process() as url:
+    server = bare_process() if args.server == "bare" else bench_dispatch.standin_process()
+    with tempfile.TemporaryDirectory() as tmp, server as url:
         for round_ in range(args.rounds):
             order = kinds if round_ % 2 == 0 else tuple(reversed(kinds))
             for kind in order:
@@ -89,7 +117,7 @@ async def main(args: argparse.Namespace) -> None:
                     await drain(url, Path(tmp), f"{kind}{round_}", kind, args.messages)
                 )
     text = statistics.median(rates["text"])
-    print(f"{args.messages} messages per drain, {args.rounds} rounds, no rate limit")
+    print(f"{args.messages} messages per drain, {args.rounds} rounds, no rate limit, {args.server}")
     for kind in kinds:
         median = statistics.median(rates[kind])
         shown = " / ".join(f"{r:.0f}" for r in rates[kind])
@@ -108,4 +136,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--server",
+        choices=("standin", "bare"),
+        default="standin",
+        help="the stand-in (checks each body as Meta does) or bench/bare_meta.py (answers only)",
+    )
     asyncio.run(main(parser.parse_args()))
