@@ -49,9 +49,12 @@ from whatsapp_scheduler.sandbox.webhooks import HandshakeResult, WebhookSender
 logger = logging.getLogger(__name__)
 
 #: The inbox has no inline script or style (inbox.js and inbox.css are files; its initial state
-#: is a `type="application/json"` block, which is never run): own origin only.
+#: is a `type="application/json"` block, which is never run): own origin only, but for images,
+#: audio and video, which a message names by an https link (shown as the phone would show
+#: them; the page's `Referrer-Policy: same-origin` sends no referrer there).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "media-src 'self' https:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

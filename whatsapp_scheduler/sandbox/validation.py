@@ -346,6 +346,10 @@ def attachment(kind: str, content: Any) -> dict[str, Any] | None:
         if link is None and isinstance(media_id, str) and media_id.isdigit():
             link = f"/_sandbox/media/{media_id}"  # an upload's (sandbox/media.py)
             inline = kind if kind != "document" else None  # shown in place: our own origin
+        elif link is not None and link.startswith("https://") and kind != "document":
+            inline = (
+                kind  # as the phone shows it: fetched from there (the inbox's CSP allows https)
+            )
         name = content.get("filename") if isinstance(content.get("filename"), str) else None
         found: dict[str, Any] = {"label": name or f"open the {kind}", "link": link, "buttons": []}
         return found | {"inline": inline} if inline else found

@@ -138,3 +138,31 @@ def test_the_inbox_never_links_what_is_not_http() -> None:
     upload = attachment("image", {"id": "../../_sandbox/reset"})  # not an id the stand-in made
     assert upload is not None
     assert (upload["link"], upload.get("inline")) == (None, None)
+
+
+def test_the_inbox_shows_https_media_in_place_and_documents_and_http_as_links() -> None:
+    from whatsapp_scheduler.sandbox.validation import attachment
+
+    photo = attachment("image", {"link": "https://cdn.example.com/a.jpg"})
+    assert photo is not None
+    assert (photo["link"], photo.get("inline")) == ("https://cdn.example.com/a.jpg", "image")
+    clip = attachment("video", {"link": "https://cdn.example.com/a.mp4"})
+    assert clip is not None
+    assert clip.get("inline") == "video"
+    plain = attachment("image", {"link": "http://cdn.example.com/a.jpg"})
+    assert plain is not None
+    assert (plain["link"], plain.get("inline")) == ("http://cdn.example.com/a.jpg", None)
+    pdf = attachment("document", {"link": "https://cdn.example.com/f.pdf", "filename": "f.pdf"})
+    assert pdf is not None
+    assert (pdf["label"], pdf.get("inline")) == ("f.pdf", None)
+
+
+def test_the_inbox_policy_lets_https_media_in_and_nothing_else() -> None:
+    from whatsapp_scheduler.sandbox.standin import CONTENT_SECURITY_POLICY
+
+    parts = dict(p.strip().split(" ", 1) for p in CONTENT_SECURITY_POLICY.split(";"))
+    assert parts["img-src"] == "'self' data: https:"
+    assert parts["media-src"] == "'self' https:"
+    assert parts["script-src"] == "'self'"
+    assert parts["connect-src"] == "'self'"
+    assert parts["default-src"] == "'self'"
