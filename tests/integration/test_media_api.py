@@ -186,6 +186,9 @@ async def test_messages_name_uploads_checked_at_schedule_time(both_api):
     assert (await both_api.delete("/schedule/m-1")).status_code == 200
     assert (await both_api.delete(f"/media/{image}")).status_code == 204
     assert (await both_api.get(f"/media/{image}")).status_code == 404
+    # The check's memory of the file (MediaLibrary.KNOWN_SECONDS) forgets it with its removal.
+    again = await both_api.post("/schedule", json=ok | {"id": "m-5"})
+    assert (again.status_code, again.json()["errors"][0]["field"]) == (422, "image.id")
 
 
 async def test_retention_removes_a_file_only_once_no_message_needs_it(both_api):

@@ -6,6 +6,7 @@ once no message needs it."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import IO
@@ -21,6 +22,13 @@ logger = logging.getLogger(__name__)
 ABANDONED_AFTER = timedelta(hours=1)
 #: Files removed per clean-up run (the next run goes on).
 SWEEP_BATCH = 100
+#: How long a file read for the schedule-time check is trusted without reading it again. A
+#: file never changes; only its removal matters, and this process forgets a file it removes
+#: at once. One removed by another instance (never while queued messages send it) may be
+#: taken for up to this long; such a message fails at its send, naming the file.
+KNOWN_SECONDS = 60.0
+#: Files kept in that memory at most (then it starts afresh).
+KNOWN_MAX = 4096
 
 
 class MediaLibrary:
@@ -38,6 +46,9 @@ class MediaLibrary:
         self.retention = retention
         #: Where the bytes go: the database, or MEDIA_URL's object store (store/files.py).
         self.files = files or files_mod.FileBytes(message_store)
+        #: id -> (when read, monotonic; the file): the schedule-time check's reads, which
+        #: otherwise cost a store read per message (bench/RESULTS.md, "Uploaded files").
+        self._known: dict[str, tuple[float, media.MediaFile]] = {}
 
     async def upload(
         self, file: IO[bytes], size: int, filename: str | None, key_name: str | None
@@ -83,7 +94,22 @@ class MediaLibrary:
             raise errors.Conflict(
                 f"id: {using} queued message(s) send this file; cancel them first"
             )
+        self._known.pop(media_id, None)
         await self.files.remove(media_id)
+
+    async def _file(self, media_id: str) -> media.MediaFile | None:
+        """The stored file, from this process's memory when read within KNOWN_SECONDS (only
+        files that exist are remembered: one uploaded a moment later is found)."""
+        now = time.monotonic()
+        known = self._known.get(media_id)
+        if known is not None and now - known[0] < KNOWN_SECONDS:
+            return known[1]
+        found = await self.store.get_media(media_id)
+        if found is not None:
+            if len(self._known) >= KNOWN_MAX:
+                self._known.clear()
+            self._known[media_id] = (now, found)
+        return found
 
     async def refusals(
         self, batch: Sequence[messages.ScheduledMessage]
@@ -96,7 +122,7 @@ class MediaLibrary:
             answer = None
             for field, kind, media_id in media.references(message.content, message.template):
                 if media_id not in known:
-                    known[media_id] = await self.store.get_media(media_id)
+                    known[media_id] = await self._file(media_id)
                 found = known[media_id]
                 if found is None:
                     answer = errors.ValidationFailed(
@@ -118,6 +144,7 @@ class MediaLibrary:
             now - self.retention, now - ABANDONED_AFTER, SWEEP_BATCH
         )
         for media_id in expired:
+            self._known.pop(media_id, None)
             await self.files.remove(media_id)
         if expired:
             logger.info("media removed after retention", extra={"count": len(expired)})

@@ -1,0 +1,108 @@
+"""Scheduling a media message against a text (issue 18: "scheduling a media message costs no
+more than a text one plus the upload"), against a real `serve --sandbox --no-dispatcher` on a
+SQLite file.
+
+Kinds, interleaved within a round (order reversed every other round), each `--requests`
+single `POST /schedule` from 32 concurrent clients:
+
+- text: the seed's `mesaj`;
+- image by our id: a PNG uploaded once (`POST /media`, timed on its own), then named by id
+  (the schedule-time check reads the file's row);
+- image by link, `MEDIA_LINK_CHECK=false`: the link's host resolved and checked against
+  private addresses (cached a minute), nothing asked. With the check on, each link is asked
+  once a minute with a HEAD request to its host; no host outside this machine answers here.
+
+    .venv/bin/python bench/bench_media_schedule.py [--requests 2000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import benchservice  # bench/ is on sys.path when a benchmark runs as a script
+
+KEY = "bench-api-key-0123456789abcdef"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 20_000
+
+
+def body(kind: str, i: int, tag: str, media_id: str) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": f"{tag}-{i}",
+        "alici": f"+90555{i:07d}",
+        "tarih": "2030-01-01",
+        "saat": f"{(i // 60) % 24:02d}:{i % 60:02d}",
+    }
+    if kind == "text":
+        return base | {"mesaj": f"benchmark message {i}"}
+    if kind == "id":
+        return base | {"type": "image", "image": {"id": media_id, "caption": f"photo {i}"}}
+    link = {"link": "https://93.184.215.14/photo.jpg", "caption": f"photo {i}"}
+    return base | {"type": "image", "image": link}
+
+
+async def post_all(url: str, kind: str, total: int, tag: str, media_id: str) -> float:
+    counter = iter(range(total))
+    connector = aiohttp.TCPConnector(limit=32)
+    headers = {"X-API-Key": KEY}
+    async with aiohttp.ClientSession(url, headers=headers, connector=connector) as session:
+
+        async def worker() -> None:
+            for i in counter:
+                payload = body(kind, i, tag, media_id)
+                async with session.post("/schedule", json=payload) as response:
+                    assert response.status == 200, await response.text()
+                    await response.read()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(32)))
+        return total / (time.perf_counter() - began)
+
+
+async def upload(url: str) -> tuple[str, float]:
+    async with aiohttp.ClientSession(url, headers={"X-API-Key": KEY}) as session:
+        form = aiohttp.FormData()
+        form.add_field("file", PNG, filename="a.png", content_type="image/png")
+        began = time.perf_counter()
+        async with session.post("/media", data=form) as response:
+            assert response.status == 201, await response.text()
+            return str((await response.json())["id"]), time.perf_counter() - began
+
+
+async def main(args: argparse.Namespace) -> None:
+    kinds = ("text", "id", "link")
+    rates: dict[str, list[float]] = {k: [] for k in kinds}
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url, _ = benchservice.start(
+            Path(tmp) / "bench.db", KEY, {"MEDIA_LINK_CHECK": "false"}
+        )
+        try:
+            media_id, took = await upload(url)
+            await post_all(url, "text", 300, "warm", media_id)  # the first requests' costs
+            for round_ in range(args.rounds):
+                order = kinds if round_ % 2 == 0 else tuple(reversed(kinds))
+                for kind in order:
+                    rate = await post_all(url, kind, args.requests, f"{kind}{round_}", media_id)
+                    rates[kind].append(rate)
+        finally:
+            benchservice.stop(proc)
+    text = statistics.median(rates["text"])
+    print(f"{args.requests} POST /schedule per kind and round, 32 clients, {args.rounds} rounds")
+    print(f"  the upload (20 KB PNG): {took * 1000:.1f} ms")
+    for kind in kinds:
+        median = statistics.median(rates[kind])
+        shown = " / ".join(f"{r:.0f}" for r in rates[kind])
+        print(f"  {kind:5} median {median:6.0f} req/s  ({shown})  {median / text:.2f}x text")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    asyncio.run(main(parser.parse_args()))
