@@ -512,7 +512,7 @@ class ComposeForm:
     """What the compose form holds (shown again, as typed, when the service refuses it)."""
 
     recipient: str = ""
-    kind: str = "text"  # "text" | "template" | "media" | "location" (COMPOSE_KINDS)
+    kind: str = "text"  # "text" | "template" | "media" | "location" | ... (COMPOSE_KINDS)
     text: str = ""
     date: str = ""
     time: str = ""
@@ -540,6 +540,24 @@ class ComposeForm:
     longitude: str = ""
     place_name: str = ""
     place_address: str = ""
+    #: Buttons or a list (kind "interactive", docs/message-types.md): its type ("button",
+    #: "list", "cta_url": INTERACTIVE_TYPES), the body, header and footer texts; reply button
+    #: titles one a line; the list's button and its rows (`title` or `title | description`)
+    #: one a line; a URL button's text and link.
+    interactive_type: str = "button"
+    body_text: str = ""
+    header_text: str = ""
+    footer_text: str = ""
+    buttons: str = ""
+    list_button: str = ""
+    list_rows: str = ""
+    cta_text: str = ""
+    cta_url: str = ""
+    #: One contact card (kind "contact"): the name, phone number, email and company.
+    contact_name: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+    contact_company: str = ""
     #: The message's id, made when the form is shown: a second submit of the same form (a
     #: double click, a resent POST) names the same message, which the service stores once.
     id: str = dataclasses.field(default_factory=lambda: FORM_ID_PREFIX + secrets.token_hex(12))
@@ -583,7 +601,12 @@ class ComposeForm:
         )
 
     def _content(self) -> tuple[str | None, dict[str, object] | None]:
-        """`type` and its object for a file or a place (docs/message-types.md); else None."""
+        """`type` and its object for a file, a place, buttons or a list, or a contact card
+        (docs/message-types.md); else None."""
+        if self.kind == "interactive":
+            return "interactive", {"interactive": self._interactive()}
+        if self.kind == "contact":
+            return "contacts", {"contacts": [self._contact()]}
         if self.kind == "location":
             place: dict[str, object] = {
                 "latitude": _number(self.latitude),
@@ -607,6 +630,47 @@ class ComposeForm:
         if self.filename.strip() and kind == "document":
             value["filename"] = self.filename.strip()
         return kind, {kind: value}
+
+    def _interactive(self) -> dict[str, object]:
+        """Meta's `interactive` object, as typed (the service checks Meta's limits): reply
+        buttons with the ids `b1`.. by position, one list section of rows `r1`.., or a URL
+        button."""
+        kind = self.interactive_type if self.interactive_type in INTERACTIVE_TYPES else "button"
+        value: dict[str, object] = {
+            "type": kind,
+            "body": {"text": self.body_text.replace("\r\n", "\n").strip()},
+        }
+        if self.header_text.strip():
+            value["header"] = {"type": "text", "text": self.header_text.strip()}
+        if self.footer_text.strip():
+            value["footer"] = {"text": self.footer_text.strip()}
+        if kind == "button":
+            value["action"] = {"buttons": _reply_buttons(self.buttons)}
+        elif kind == "list":
+            rows = _list_rows(self.list_rows)
+            value["action"] = {"button": self.list_button.strip(), "sections": [{"rows": rows}]}
+        else:
+            parameters = {"display_text": self.cta_text.strip(), "url": self.cta_url.strip()}
+            value["action"] = {"name": "cta_url", "parameters": parameters}
+        return value
+
+    def _contact(self) -> dict[str, object]:
+        """One of Meta's contact objects: the name (formatted and first), the phone (CELL, with
+        its `wa_id` when it is a valid international number), email and company if given."""
+        name = self.contact_name.strip()
+        contact: dict[str, object] = {"name": {"formatted_name": name, "first_name": name}}
+        phone = self.contact_phone.strip()
+        if phone:
+            entry = {"phone": phone, "type": "CELL"}
+            wa_id = _wa_id(phone)
+            if wa_id is not None:
+                entry["wa_id"] = wa_id
+            contact["phones"] = [entry]
+        if self.contact_email.strip():
+            contact["emails"] = [{"email": self.contact_email.strip()}]
+        if self.contact_company.strip():
+            contact["org"] = {"company": self.contact_company.strip()}
+        return contact
 
     def tekrar(self) -> str | None:
         """The series rule the repeat choice asks for; None: one message."""
@@ -632,15 +696,51 @@ def _template(name: str, language: str, params: str) -> dict[str, object]:
     One parameter a line; blank lines at the start and end are dropped (a textarea's last
     newline), a blank line in between is kept so the service names it.
     """
-    lines = params.replace("\r\n", "\n").split("\n")
-    while lines and not lines[-1].strip():
-        lines.pop()
-    while lines and not lines[0].strip():
-        lines.pop(0)
+    lines = _lines(params)
     template: dict[str, object] = {"name": name.strip(), "language": language.strip()}
     if lines:
         template["parameters"] = lines
     return template
+
+
+def _lines(text: str) -> list[str]:
+    """A textarea's lines, without the blank ones at the start and the end (a blank line in
+    between is kept, so the service names it)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return lines
+
+
+def _reply_buttons(text: str) -> list[dict[str, object]]:
+    """Reply buttons from their titles, one a line; the ids `b1`, `b2`, .. (unique)."""
+    return [
+        {"type": "reply", "reply": {"id": f"b{n}", "title": title.strip()}}
+        for n, title in enumerate(_lines(text), start=1)
+    ]
+
+
+def _list_rows(text: str) -> list[dict[str, object]]:
+    """A list's rows, one a line: `title` or `title | description`; the ids `r1`, `r2`, .."""
+    rows: list[dict[str, object]] = []
+    for n, line in enumerate(_lines(text), start=1):
+        title, bar, description = line.partition("|")
+        row: dict[str, object] = {"id": f"r{n}", "title": title.strip()}
+        if bar and description.strip():
+            row["description"] = description.strip()
+        rows.append(row)
+    return rows
+
+
+def _wa_id(phone: str) -> str | None:
+    """A contact's WhatsApp id: its number's E.164 digits (no plus) when it is given with its
+    country code (`+90 555 123 45 67`) and valid; None otherwise (Meta shows the number)."""
+    try:
+        return recipients.normalize(phone, "ZZ", field="contact_phone").removeprefix("+")
+    except errors.ValidationFailed:  # a national number ("0555 ..."), or no number at all
+        return None
 
 
 def _number(text: str) -> object:
@@ -652,8 +752,24 @@ def _number(text: str) -> object:
         return text
 
 
-#: Compose's kinds of message: a text, a template, a file, a place.
-COMPOSE_KINDS = ("text", "template", "media", "location")
+#: Compose's kinds of message: a text, a template, a file, a place, buttons or a list (Meta's
+#: interactive types), a contact card (`contacts`).
+COMPOSE_KINDS = ("text", "template", "media", "location", "interactive", "contact")
+INTERACTIVE_TYPES = content_mod.INTERACTIVE_TYPES
+#: An `interactive.` field's start and the input it points at, the first that fits (the reply
+#: buttons before the list's `action.button`).
+_INTERACTIVE_INPUTS = (
+    ("type", "interactive_type"),
+    ("header", "header_text"),
+    ("footer", "footer_text"),
+    ("action.buttons", "buttons"),
+    ("action.button", "list_button"),
+    ("action.sections", "list_rows"),
+    ("action.parameters.display_text", "cta_text"),
+    ("action", "cta_url"),
+)
+#: A contact's field (`contacts[0].phones`) and its input; anything else is the name.
+_CONTACT_INPUTS = {"phones": "contact_phone", "emails": "contact_email", "org": "contact_company"}
 
 
 def _invalid_input(field: str | None) -> str | None:
@@ -668,6 +784,11 @@ def _invalid_input(field: str | None) -> str | None:
     if head == "location":
         places = {"longitude": "longitude", "name": "place_name", "address": "place_address"}
         return places.get(rest, "latitude")
+    if head == "interactive":
+        found = (name for start, name in _INTERACTIVE_INPUTS if rest.startswith(start))
+        return next(found, "body_text")
+    if head.startswith("contacts"):
+        return _CONTACT_INPUTS.get(rest.partition(".")[0].partition("[")[0], "contact_name")
     for prefix, group in (("template", "template"), ("fallback_template", "fallback")):
         if field == prefix or field.startswith(prefix + "."):
             rest = field[len(prefix) + 1 :]
@@ -722,6 +843,19 @@ async def compose(
     longitude: Annotated[str, Form(max_length=64)] = "",
     place_name: Annotated[str, Form(max_length=2000)] = "",
     place_address: Annotated[str, Form(max_length=2000)] = "",
+    interactive_type: Annotated[str, Form(max_length=16)] = "button",
+    body_text: Annotated[str, Form(max_length=8000)] = "",
+    header_text: Annotated[str, Form(max_length=600)] = "",
+    footer_text: Annotated[str, Form(max_length=600)] = "",
+    buttons: Annotated[str, Form(max_length=2000)] = "",
+    list_button: Annotated[str, Form(max_length=600)] = "",
+    list_rows: Annotated[str, Form(max_length=10_000)] = "",
+    cta_text: Annotated[str, Form(max_length=600)] = "",
+    cta_url: Annotated[str, Form(max_length=4096)] = "",
+    contact_name: Annotated[str, Form(max_length=2000)] = "",
+    contact_phone: Annotated[str, Form(max_length=64)] = "",
+    contact_email: Annotated[str, Form(max_length=600)] = "",
+    contact_company: Annotated[str, Form(max_length=600)] = "",
 ) -> Response:
     """Schedule through `service.schedule_with_warnings` (the API's call); a refusal shows the
     API's own field and rule, warnings (e.g. `window_closed`) show on the next page.
@@ -755,6 +889,19 @@ async def compose(
         longitude=longitude,
         place_name=place_name,
         place_address=place_address,
+        interactive_type=interactive_type,
+        body_text=body_text,
+        header_text=header_text,
+        footer_text=footer_text,
+        buttons=buttons,
+        list_button=list_button,
+        list_rows=list_rows,
+        cta_text=cta_text,
+        cta_url=cta_url,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        contact_email=contact_email,
+        contact_company=contact_company,
         **({"id": id_} if id_ else {}),
     )
     request_ = sessions.on_behalf(session, await _named_parameters(runtime, svc, form))

@@ -112,6 +112,20 @@
     };
     kinds.forEach((k) => k.addEventListener("change", showKind));
     if (kinds.length) showKind();
+    // Buttons or a list: likewise only the chosen type's inputs (reply buttons, a list, a URL
+    // button) show and are sent.
+    const interactive = document.getElementById("interactive-type");
+    const showInteractive = () => {
+      form.querySelectorAll("fieldset.subpart[data-interactive]").forEach((part) => {
+        const on = part.dataset.interactive === interactive.value;
+        part.hidden = !on;
+        part.disabled = !on;
+      });
+    };
+    if (interactive) {
+      interactive.addEventListener("change", showInteractive);
+      showInteractive();
+    }
     setUpUpload();
     const text = document.getElementById("text");
     const count = document.getElementById("text-count");
