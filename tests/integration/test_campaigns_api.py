@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tests import media_files
 from tests.integration.test_api_keys import add_sender, as_key, make_key
 from whatsapp_scheduler.store import tables
 
@@ -296,3 +297,61 @@ async def test_templates_are_checked_against_the_catalogue_for_every_recipient(
             mesaj=None, template={"name": "reminder", "language": "tr", "parameters": ["{{name}}"]}
         )
         assert (await api.post("/campaigns", json=wrong)).json()["reasons"] == {"template": 3}
+
+
+async def test_a_campaign_sends_a_file_with_each_contacts_caption(api):
+    await _contacts(api)
+    upload = await api.post(
+        "/media", files={"file": ("katalog.png", media_files.png(), "application/octet-stream")}
+    )
+    assert upload.status_code == 201, upload.text
+    photo = upload.json()["id"]
+    body = _campaign(type="image", image={"id": photo, "caption": "Merhaba {{name}}"})
+    del body["mesaj"]
+    data = (await api.post("/campaigns", json=body)).json()
+    assert (data["recipients"], data["refused"], data["stored"]) == (2, 1, True), data
+    assert data["spec"]["content"] == {
+        "type": "image",
+        "image": {"id": photo, "caption": "Merhaba {{name}}"},
+    }
+    listed = (await api.get(f"/campaigns/{data['id']}/messages")).json()
+    stored = {m.recipient: m for m in [await api.store.get(x["id"]) for x in listed]}
+    assert stored[A].content == {"type": "image", "image": {"id": photo, "caption": "Merhaba Ayşe"}}
+    assert stored[B].content == {"type": "image", "image": {"id": photo, "caption": "Merhaba Bob"}}
+    assert stored[A].body is None
+
+    by_link = _campaign(
+        type="document",
+        document={"link": "https://cdn.example.com/{{attributes.appointment}}.pdf",
+                  "filename": "randevu.pdf"},
+        dry_run=True,
+    )  # fmt: skip
+    del by_link["mesaj"]
+    dry = (await api.post("/campaigns", json=by_link)).json()
+    assert (dry["recipients"], dry["reasons"]) == (1, {"missing_field": 1, "opted_out": 1}), dry
+
+
+async def test_a_campaigns_broken_file_is_refused_naming_the_field_and_stores_nothing(api):
+    await _contacts(api)
+
+    async def refused(**extra: Any) -> tuple[int, str]:
+        body = {k: v for k, v in _campaign().items() if k != "mesaj"} | extra
+        answer = await api.post("/campaigns", json=body)
+        data = answer.json()
+        if answer.status_code == 422:
+            return 422, str(data["errors"][0]["field"])
+        assert data["recipients"] == 0, (extra, data["refusals"])
+        found = {r["field"] for r in data["refusals"] if r["reason"] != "opted_out"}
+        return answer.status_code, ",".join(sorted(found))
+
+    assert await refused(type="image", image={"link": "ftp://x.example/a.jpg"}) == (
+        200,
+        "image.link",
+    )  # every recipient refused with the rule (nothing to store)
+    assert await refused(type="image", image={"id": "med_" + "0" * 32}) == (200, "image.id")
+    assert await refused(image={"link": "https://x.example/a.jpg"}) == (200, "type")
+    both = await refused(mesaj="hi", type="image", image={"link": "https://x.example/a.jpg"})
+    assert both == (422, "mesaj")
+    unknown = await refused(type="image", image={"link": "https://x.example/{{surname}}"})
+    assert unknown == (422, "image")
+    assert _count_messages(api) == 0

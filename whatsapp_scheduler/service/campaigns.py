@@ -83,6 +83,10 @@ class CampaignRequest:
     gonderen: str | None = None
     mesaj: str | None = None
     template: Mapping[str, Any] | None = None
+    #: Another message type (docs/message-types.md): `type` and its object by name, as
+    #: `ScheduleRequest.type` / `objects`.
+    type: str | None = None
+    objects: Mapping[str, Any] | None = None
     labels: Sequence[str] | None = None
     attributes: Mapping[str, Any] | None = None
     phones: Sequence[str] | None = None
@@ -108,6 +112,30 @@ class Created:
     refusals: list[Refusal]
     reasons: dict[str, int]
     stored: bool
+
+
+def _content(request: CampaignRequest) -> tuple[str, Any]:
+    """The campaign's content and the field it came from: `mesaj` (a text), `template`, or
+    `type` (`{type: object}`, the other types); exactly one is given."""
+    given = [
+        name
+        for name, there in (
+            ("mesaj", request.mesaj is not None),
+            ("template", request.template is not None),
+            ("type", request.type is not None or bool(request.objects)),
+        )
+        if there
+    ]
+    if len(given) != 1:
+        raise errors.ValidationFailed(
+            given[0] if given else "mesaj",
+            "give one of mesaj, template or type (with its object, docs/message-types.md)",
+        )
+    if given[0] == "mesaj":
+        return "mesaj", request.mesaj
+    if given[0] == "template":
+        return "template", dict(request.template or {})
+    return "type", dict(request.objects or {})
 
 
 def reason_of(error: errors.SchedulerError) -> str:
@@ -146,10 +174,8 @@ class CampaignService:
             raise errors.ValidationFailed(
                 "gonderen", f"sender {sender!r} is disabled (PATCH /senders/{sender} enables it)"
             )
-        if (request.mesaj is None) == (request.template is None):
-            raise errors.ValidationFailed("mesaj", "give either mesaj or template, not both")
-        content: Any = request.mesaj if request.mesaj is not None else dict(request.template or {})
-        campaigns.check_paths(content, "mesaj" if request.mesaj is not None else "template")
+        field, content = _content(request)
+        campaigns.check_paths(content, request.type or field if field == "type" else field)
         zone_name = request.timezone or self.scheduler.default_timezone
         zone = localtime.parse_zone(zone_name)
         day = localtime.parse_date(request.tarih)
@@ -182,9 +208,7 @@ class CampaignService:
             reasons[r.reason] = reasons.get(r.reason, 0) + 1
         now = self.clock.now()
         spec = {
-            "content": {"mesaj": request.mesaj}
-            if request.mesaj is not None
-            else {"template": dict(request.template or {})},
+            "content": {field: content} if field != "type" else {"type": request.type, **content},
             "audience": {
                 "labels": list(request.labels or []),
                 "attributes": dict(request.attributes or {}),
@@ -239,6 +263,7 @@ class CampaignService:
         day = localtime.parse_date(request.tarih)
         wall = localtime.parse_time(request.saat)
         shifted = 0
+        kind = request.type is not None or bool(request.objects)  # another type than text
         step = pacing / max(len(built) - 1, 1) if len(built) > 1 else timedelta(0)
         requests: list[ScheduleRequest] = []
         dues: list[datetime] = []
@@ -269,6 +294,8 @@ class CampaignService:
                     saat=saat,
                     mesaj=rendered if request.mesaj is not None else None,
                     template=rendered if request.template is not None else None,
+                    type=request.type if kind else None,
+                    objects=rendered if kind else None,
                     id=f"{campaign_id}-{index:07d}",
                     timezone=own,
                     gonderen=request.gonderen,  # as POST /schedule: None is the default
@@ -329,6 +356,7 @@ class CampaignService:
                         local_time=req.saat,
                         body=req.mesaj,
                         template=req.template,
+                        content=req.objects,
                         now=now,
                     )
             except errors.ValidationFailed as exc:

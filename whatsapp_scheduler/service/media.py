@@ -47,7 +47,7 @@ class MediaLibrary:
         #: Where the bytes go: the database, or MEDIA_URL's object store (store/files.py).
         self.files = files or files_mod.FileBytes(message_store)
         #: id -> (when read, monotonic; the file): the schedule-time check's reads, which
-        #: otherwise cost a store read per message (bench/RESULTS.md, "Uploaded files").
+        #: otherwise cost a store read per message (measured: bench/RESULTS.md, uploaded files).
         self._known: dict[str, tuple[float, media.MediaFile]] = {}
 
     async def upload(

@@ -129,6 +129,7 @@ def build_like(
     body: str | None,
     template: Mapping[str, Any] | None,
     now: datetime,
+    content: Mapping[str, Any] | None = None,
 ) -> messages.ScheduledMessage:
     """A message like `base` (made by `build`: its sender, key, zone rules and category are
     checked) to another recipient (already E.164), at another time and with its own content:
@@ -141,7 +142,14 @@ def build_like(
             "tarih",
             f"{local_date} {local_time} {timezone} is in the past; schedule a time from now on",
         )
-    if template is None:
+    stored = None
+    if content is not None:  # another type (docs/message-types.md), of `base`'s type
+        assert base.content is not None
+        stored = _checked_content(
+            ScheduleRequest("", "", "", type=base.content["type"], objects=content)
+        )
+        body, normalized = None, None
+    elif template is None:
         body = _check_body(body)
         if body is None:
             raise errors.ValidationFailed("mesaj", "is required (or a template)")
@@ -153,7 +161,7 @@ def build_like(
         normalized = templates.normalize(template, "template")
         for part in _strings(normalized):
             _check_storable("template", part)
-    text = body if template is None else None
+    text = body if template is None and stored is None else None
     return messages.ScheduledMessage(  # not dataclasses.replace: 3x the cost, per message
         id=message_id,
         recipient=recipient,
@@ -162,7 +170,8 @@ def build_like(
         timezone=timezone,
         local_date=local_date,
         local_time=local_time,
-        content_hash=content_hash(recipient, due_at, text, normalized, None, base.sender),
+        content_hash=content_hash(recipient, due_at, text, normalized, None, base.sender, stored),
+        content=stored,
         created_at=now,
         updated_at=now,
         body=text,

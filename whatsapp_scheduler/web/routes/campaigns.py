@@ -19,7 +19,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from whatsapp_scheduler.core import campaigns, errors, messages
+from whatsapp_scheduler.core import campaigns, content, errors, messages
 from whatsapp_scheduler.service import campaigns as campaigns_service
 from whatsapp_scheduler.web import deps, schemas
 from whatsapp_scheduler.whatsapp import errorcodes
@@ -100,6 +100,21 @@ class CampaignCreate(BaseModel):
         "placeholders (e.g. a parameter `{{attributes.appointment|soon}}`). Checked against "
         "the synced catalogue for every recipient.",
     )
+    type: str | None = Field(
+        default=None,
+        description="Instead of mesaj or template, another message type with its object below "
+        "(docs/message-types.md): image, video, audio, document, sticker, location, contacts "
+        "or interactive. Free-form like a text: only inside each contact's 24-hour window. Its "
+        "strings (a caption, a link, a button's title) may hold the same placeholders.",
+    )
+    image: dict[str, Any] | None = Field(default=None, description="With type image.")
+    video: dict[str, Any] | None = Field(default=None, description="With type video.")
+    audio: dict[str, Any] | None = Field(default=None, description="With type audio.")
+    document: dict[str, Any] | None = Field(default=None, description="With type document.")
+    sticker: dict[str, Any] | None = Field(default=None, description="With type sticker.")
+    location: dict[str, Any] | None = Field(default=None, description="With type location.")
+    contacts: list[Any] | None = Field(default=None, description="With type contacts.")
+    interactive: dict[str, Any] | None = Field(default=None, description="With type interactive.")
     audience: AudienceIn
     tarih: str = Field(max_length=64, description="The date, YYYY-MM-DD.")
     saat: str = Field(max_length=16, description="The time of day, HH:MM.")
@@ -257,6 +272,12 @@ async def create_campaign(
         gonderen=body.gonderen,
         mesaj=body.mesaj,
         template=body.template,
+        type=body.type,
+        objects={
+            name: getattr(body, name)
+            for name in content.TYPES
+            if name in body.model_fields_set and getattr(body, name) is not None
+        },
         labels=body.audience.labels,
         attributes=body.audience.attributes,
         phones=body.audience.phones,
