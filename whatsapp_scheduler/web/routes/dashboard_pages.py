@@ -681,6 +681,94 @@ class ComposeForm:
         return None
 
 
+def fields_of_content(content: Mapping[str, Any] | None) -> dict[str, str]:
+    """The compose fields that show a stored message's file, place, buttons or list, or
+    contact card (`ComposeForm._content` read back, for Duplicate); {} for a text or
+    template. What the form cannot hold is left out: the reply ids (made again from the
+    positions), an interactive message's media header, a list's sections (one), the
+    contacts after the first."""
+    kind = content.get("type") if isinstance(content, Mapping) else None
+    value = content.get(kind) if isinstance(content, Mapping) and isinstance(kind, str) else None
+    if kind in content_mod.MEDIA_TYPES and isinstance(value, Mapping):
+        return {
+            "kind": "media",
+            "media_type": kind,
+            "media_id": _text_of(value.get("id")),
+            "media_link": _text_of(value.get("link")),
+            "caption": _text_of(value.get("caption")),
+            "filename": _text_of(value.get("filename")),
+        }
+    if kind == "location" and isinstance(value, Mapping):
+        return {
+            "kind": "location",
+            "latitude": _text_of(value.get("latitude")),
+            "longitude": _text_of(value.get("longitude")),
+            "place_name": _text_of(value.get("name")),
+            "place_address": _text_of(value.get("address")),
+        }
+    if kind == "interactive" and isinstance(value, Mapping):
+        return _interactive_fields(value)
+    if kind == "contacts" and isinstance(value, list) and value and isinstance(value[0], Mapping):
+        return _contact_fields(value[0])
+    return {}
+
+
+def _text_of(value: Any) -> str:
+    return "" if value is None or isinstance(value, Mapping | list) else str(value)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _interactive_fields(value: Mapping[str, Any]) -> dict[str, str]:
+    def text(part: str) -> str:
+        found = value.get(part)
+        return _text_of(found.get("text")) if isinstance(found, Mapping) else ""
+
+    action = _mapping(value.get("action"))
+    kind = str(value.get("type", "button"))
+    fields = {"kind": "interactive", "interactive_type": kind, "body_text": text("body"),
+              "header_text": text("header"), "footer_text": text("footer")}  # fmt: skip
+    if kind == "button":
+        buttons = [b.get("reply") for b in action.get("buttons") or [] if isinstance(b, Mapping)]
+        fields["buttons"] = "\n".join(
+            _text_of(r.get("title")) for r in buttons if isinstance(r, Mapping)
+        )
+    elif kind == "list":
+        rows = [r for sec in action.get("sections") or [] if isinstance(sec, Mapping)
+                for r in sec.get("rows") or [] if isinstance(r, Mapping)]  # fmt: skip
+        lines = [
+            _text_of(r.get("title")) + (f" | {r['description']}" if r.get("description") else "")
+            for r in rows
+        ]
+        fields |= {"list_button": _text_of(action.get("button")), "list_rows": "\n".join(lines)}
+    else:
+        given = _mapping(action.get("parameters"))
+        fields |= {
+            "cta_text": _text_of(given.get("display_text")),
+            "cta_url": _text_of(given.get("url")),
+        }
+    return fields
+
+
+def _contact_fields(contact: Mapping[str, Any]) -> dict[str, str]:
+    def first(items: Any, key: str) -> str:
+        found = (
+            items[0] if isinstance(items, list) and items and isinstance(items[0], Mapping) else {}
+        )
+        return _text_of(found.get(key))
+
+    name, org = _mapping(contact.get("name")), _mapping(contact.get("org"))
+    return {
+        "kind": "contact",
+        "contact_name": _text_of(name.get("formatted_name")),
+        "contact_phone": first(contact.get("phones"), "phone"),
+        "contact_email": first(contact.get("emails"), "email"),
+        "contact_company": _text_of(org.get("company")),
+    }
+
+
 #: The compose form's repeat choices (docs/dashboard.md): RFC 5545 rules read from the date.
 REPEAT_PRESETS = {
     "daily": "FREQ=DAILY",

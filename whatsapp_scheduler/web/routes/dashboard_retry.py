@@ -304,7 +304,6 @@ async def duplicate(
     fallback = found.fallback_template if isinstance(found.fallback_template, Mapping) else None
     form = dashboard_pages.ComposeForm(
         recipient=found.recipient,
-        kind="template" if template is not None else "text",
         text=found.body or "",
         date=today,
         zone=found.timezone,
@@ -315,7 +314,9 @@ async def duplicate(
         fallback_name=str(fallback.get("name", "")) if fallback else "",
         fallback_language=_language(fallback),
         fallback_params=_parameter_lines(fallback) if fallback else "",
-    )
+        **({"kind": "template" if template is not None else "text"}
+           | dashboard_pages.fields_of_content(found.content)),
+    )  # fmt: skip
     return await dashboard_pages.compose_page(request, session, svc, runtime, form, None)
 
 
