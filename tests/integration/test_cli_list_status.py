@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -172,3 +173,26 @@ async def test_import_sends_files_places_and_series_and_looks_up_an_uploads_type
     code, out, _err = await asyncio.to_thread(_client(api), "import", str(path))
     assert out.strip() == "stored 3, refused 2"  # the same ids: stored once
     assert len((await api.get("/schedule?limit=100")).json()) == 3
+    code, out, _err = await asyncio.to_thread(_client(api), "list")
+    assert code == 0
+    photo_row = next(line for line in out.splitlines() if "+905551230001" in line)
+    assert photo_row.rstrip().endswith("[image] Yeni ürün")
+    place_row = next(line for line in out.splitlines() if "+905551230002" in line)
+    assert place_row.rstrip().endswith("[location]")
+
+
+async def test_import_draws_richs_progress_bar_on_a_terminal(api, tmp_path):
+    rows = ["recipient,date,time,text"] + [
+        f"+9055512310{i:02d},2026-03-06,10:{i:02d},Merhaba" for i in range(30)
+    ]
+    path = tmp_path / "list.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    url = str(api.base_url)
+    args = cli._parser().parse_args(["import", str(path), "--url", url, "--api-key", API_KEY])
+    out, err = io.StringIO(), Tty()
+    code = await asyncio.to_thread(cli_client.run, args, out, err)
+    assert code == 0, err.getvalue()
+    drawn = err.getvalue()
+    assert "━" in drawn  # the bar
+    assert "30/30 rows" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)
+    assert "\x1b[" in drawn  # drawn in place on a terminal (a pipe gets the last line only)

@@ -13,19 +13,21 @@ any refused row); 2 usage or configuration (bad arguments, no API key, unreadabl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from whatsapp_scheduler.core import content as content_mod
 from whatsapp_scheduler.core import csvimport
 from whatsapp_scheduler.whatsapp import errorcodes
 
@@ -439,6 +441,8 @@ def _list_row(m: dict[str, Any]) -> tuple[str, ...]:
     text = (m.get("mesaj") or "").replace("\n", " ")
     if not text and isinstance(m.get("template"), dict):
         text = f"[template {m['template'].get('name', '')}]"
+    if not text and isinstance(m.get("content"), dict):  # a file, a place, buttons ...
+        text = content_mod.summary(m["content"]).replace("\n", " ")
     text = text if len(text) <= TEXT_WIDTH else text[: TEXT_WIDTH - 1] + "…"
     due = f"{m['tarih'][:10]} {m['saat']}"
     return (m["id"], m["status"], due, m["timezone"], m["alici"], m.get("gonderen", ""), text)
@@ -601,24 +605,11 @@ def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
     rows = csvimport.with_media_types(rows, types)
     tally = _Tally(refused=[r.error for r in rows if r.error])  # each begins "line N:"
     good = [r for r in rows if r.error is None]
-    progress = _progress(err, len(rows))
-    progress(len(rows) - len(good))
-    singles = [r for r in good if "tekrar" not in r.fields]
-    for start in range(0, len(singles), BATCH_SIZE):
-        chunk = singles[start : start + BATCH_SIZE]
-        response = http.post("/schedule/batch", json={"messages": [r.fields for r in chunk]})
-        if response.status_code != 200:
-            print(file=err)
-            return _refused(response, err)
-        tally.batch(chunk, response.json())
-        progress(len(chunk))
-    for row in (r for r in good if "tekrar" in r.fields):  # a series: one POST each
-        response = http.post("/schedule", json=row.fields)
-        if not tally.one(row, response):
-            print(file=err)
-            return _refused(response, err)
-        progress(1)
-    print(file=err)
+    with _progress(err, len(rows)) as advance:
+        advance(len(rows) - len(good))
+        stopped = _send_rows(http, good, tally, advance)
+    if stopped is not None:
+        return _refused(stopped, err)
     for line in tally.refused:
         print(f"refused {line}", file=err)
     _print_warnings(tally.warned, err)
@@ -628,6 +619,30 @@ def _import(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: Text
     else:
         print(f"stored {tally.stored}, refused {len(tally.refused)}", file=out)
     return REFUSED if tally.refused else OK
+
+
+def _send_rows(
+    http: httpx.Client,
+    good: list[csvimport.CsvRow],
+    tally: _Tally,
+    advance: Callable[[int], None],
+) -> httpx.Response | None:
+    """Store the rows: in batches of BATCH_SIZE, a series row one at a time (POST /schedule);
+    the answer that ends the import (a refused batch, say), else None."""
+    singles = [r for r in good if "tekrar" not in r.fields]
+    for start in range(0, len(singles), BATCH_SIZE):
+        chunk = singles[start : start + BATCH_SIZE]
+        response = http.post("/schedule/batch", json={"messages": [r.fields for r in chunk]})
+        if response.status_code != 200:
+            return response
+        tally.batch(chunk, response.json())
+        advance(len(chunk))
+    for row in (r for r in good if "tekrar" in r.fields):
+        response = http.post("/schedule", json=row.fields)
+        if not tally.one(row, response):
+            return response
+        advance(1)
+    return None
 
 
 def _read_import(path: str) -> list[csvimport.CsvRow]:
@@ -700,22 +715,22 @@ def _print_warnings(warned: list[str], err: TextIO) -> None:
         print(f"warning: … and {more} more (--json lists them all)", file=err)
 
 
-def _progress(err: TextIO, total: int) -> Callable[[int], None]:
-    done = 0
+@contextlib.contextmanager
+def _progress(err: TextIO, total: int) -> Iterator[Callable[[int], None]]:
+    """rich's progress bar on `err` for `import`, advanced by the rows done: drawn live on a
+    terminal, printed once when done on a pipe or a file ("1502/1502 rows")."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    def advance(count: int) -> None:
-        nonlocal done
-        done += count
-        width = 30
-        filled = width * done // total if total else width
-        print(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows",
-            end="",
-            file=err,
-            flush=True,
-        )
-
-    return advance
+    columns = (BarColumn(), MofNCompleteColumn(), TextColumn("rows"), TimeRemainingColumn())
+    with Progress(*columns, console=_console(err)) as bar:
+        task = bar.add_task("import", total=total)
+        yield lambda count: bar.advance(task, count)
 
 
 def _quote(message_id: str) -> str:
