@@ -240,3 +240,51 @@ async def test_an_image_message_is_shown_and_retried_as_an_image(signed_in, sqli
     new = _row(signed_in, "img-1:retry1")
     assert (new["body"], new["template"]) == (None, None)
     assert new["content"] == {"type": "image", "image": image}
+
+
+async def test_bulk_retry_at_a_chosen_time_in_the_dashboards_zone_or_each_ones_own(
+    signed_in, sqlite_url
+):
+    await _failed(signed_in, sqlite_url, "t-1")  # Europe/Istanbul (TIMEZONE)
+    await _failed(signed_in, sqlite_url, "t-2", timezone="America/New_York", saat="09:45")
+    base = {"csrf": signed_in.csrf, "confirm": "yes", "id": ["t-1", "t-2"], "n": ["1", "1"]}
+    ask = await signed_in.browser.post("/bulk/retry", data={"csrf": signed_in.csrf, "id": ["t-1"]})
+    assert 'id="bulk-retry-when"' in ask.text
+    assert "Europe/Istanbul (the dashboard's time zone)" in html.unescape(ask.text)
+
+    at = {"when": "at", "tarih": "2026-03-04", "saat": "10:00"}
+    done = await signed_in.browser.post("/bulk/retry", data=base | at | {"zone": "shown"})
+    assert EN["bulk_retry.done"].format(made=2, refused=0) in html.unescape(done.text)
+    one = (await signed_in.api.get("/status/t-1:retry1")).json()
+    other = (await signed_in.api.get("/status/t-2:retry1")).json()
+    # 10:00 in Istanbul (UTC+3) is one moment for both: 07:00 UTC, 02:00 in New York.
+    assert one["scheduled_at"] == other["scheduled_at"] == "2026-03-04T07:00:00Z"
+    assert _row(signed_in, "t-2:retry1")["saat"] == "02:00:00"
+
+    base |= {"n": ["2", "2"]}
+    done = await signed_in.browser.post("/bulk/retry", data=base | at | {"zone": "own"})
+    assert EN["bulk_retry.done"].format(made=2, refused=0) in html.unescape(done.text)
+    one = (await signed_in.api.get("/status/t-1:retry2")).json()
+    other = (await signed_in.api.get("/status/t-2:retry2")).json()
+    assert one["scheduled_at"] == "2026-03-04T07:00:00Z"  # 10:00 in Istanbul
+    assert other["scheduled_at"] == "2026-03-04T15:00:00Z"  # 10:00 in New York (UTC-5)
+
+    before = _count(signed_in)
+    base |= {"n": ["3", "3"]}
+    past = await signed_in.browser.post(
+        "/bulk/retry", data=base | at | {"tarih": "2026-02-01", "zone": "shown"}
+    )
+    assert past.status_code == 422
+    page = html.unescape(past.text)
+    assert EN["bulk_retry.bad_time"] in page
+    assert "2026-02-01 10:00 Europe/Istanbul is in the past" in page
+    assert (
+        'id="bulk-retry-tarih" name="tarih" type="date" value="2026-02-01" aria-invalid="true"'
+        in past.text
+    )
+    bad = await signed_in.browser.post(
+        "/bulk/retry", data=base | at | {"saat": "25:00", "zone": "own"}
+    )
+    assert bad.status_code == 422
+    assert "saat: '25:00' is not a real time of day" in html.unescape(bad.text)
+    assert _count(signed_in) == before  # nothing stored

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from whatsapp_scheduler import service
-from whatsapp_scheduler.core import errors, messages
+from whatsapp_scheduler.core import errors, localtime, messages
 from whatsapp_scheduler.web import dashboard, deps, i18n, sessions
 from whatsapp_scheduler.web.routes import dashboard_pages, dashboard_templates
 from whatsapp_scheduler.web.routes import dashboard_retry_links as links
@@ -341,9 +342,16 @@ async def bulk_retry(
     ids: Annotated[list[str], Form(alias="id", max_length=MAX_SELECTED)] = [],  # noqa: B006
     numbers: Annotated[list[int], Form(alias="n", max_length=MAX_SELECTED)] = [],  # noqa: B006
     confirm: Annotated[str, Form(max_length=8)] = "",
+    when: Annotated[str, Form(max_length=8)] = "now",
+    tarih: Annotated[str, Form(max_length=64)] = "",
+    saat: Annotated[str, Form(max_length=16)] = "",
+    zone: Annotated[str, Form(max_length=8)] = "shown",
 ) -> Response:
     """Ask (no `confirm`: what would be retried, each with its retry's number), then make
-    one retry of each, due now; the answer lists each new message or why it was refused."""
+    one retry of each, due now or at the chosen date and time (`when=at`): in the zone the
+    dashboard shows times in (`zone=shown`: one instant for all), or in each message's own
+    zone (`zone=own`: 09:00 where each recipient is). The answer lists each new message or
+    why it was refused; a date or time that does not read is the form again (422)."""
     sessions.check_csrf(request, session, csrf)
     chosen = list(dict.fromkeys(i for i in ids if 0 < len(i) <= MAX_ID))
     if not chosen:
@@ -356,15 +364,23 @@ async def bulk_retry(
             found.append(await svc.get(message_id, senders))
         except (errors.NotFound, errors.UnreadableRow):
             missing += 1
-    if confirm != "yes":
+    values = {"when": when, "tarih": tarih, "saat": saat, "zone": zone}
+    chosen_at = _chosen_time(request, svc, values) if confirm == "yes" else None
+    if confirm != "yes" or isinstance(chosen_at, errors.ValidationFailed):
         plan = [(m, await _next_number(svc, m)) for m in found]
         context = {
             "rows": [(m, n) for m, n in plan],
             "retryable_ids": [m.id for m, n in plan if retryable(m) and n is not None],
             "missing": missing,
             "done": None,
+            "values": values,
+            "shown_zone": str(dashboard.display_zone(request)),
+            "error": chosen_at.message if isinstance(chosen_at, errors.ValidationFailed) else None,
         }
-        return dashboard.render(request, "bulk_retry.html", context, session=session)
+        status = 422 if isinstance(chosen_at, errors.ValidationFailed) else 200
+        return dashboard.render(
+            request, "bulk_retry.html", context, session=session, status_code=status
+        )
     given = dict(zip(ids, numbers, strict=False))
     t = i18n.translator(dashboard.language(request))
     done: list[tuple[messages.ScheduledMessage, str | None, str | None]] = []
@@ -376,7 +392,7 @@ async def bulk_retry(
         if n is None or not 1 <= n <= MAX_RETRIES:
             done.append((m, None, t("retry.too_many", n=MAX_RETRIES)))
             continue
-        day, clock = _due(svc, m, "now", "", "")
+        day, clock = _bulk_due(svc, m, values, chosen_at)
         try:
             made = await _store_retry(
                 svc, session, m, _retry_request(svc, m, retry_id(m.id, n), day, clock)
@@ -386,3 +402,42 @@ async def bulk_retry(
             done.append((m, None, exc.message))
     context = {"rows": [], "retryable_ids": [], "missing": missing, "done": done}
     return dashboard.render(request, "bulk_retry.html", context, session=session)
+
+
+def _chosen_time(
+    request: Request, svc: service.SchedulerService, values: Mapping[str, str]
+) -> datetime | errors.ValidationFailed | None:
+    """Bulk retry's chosen time: None for now, or for each message's own zone (checked per
+    message by the service); the instant in the dashboard's zone; or why it does not read."""
+    if values["when"] != "at":
+        return None
+    try:
+        day = localtime.parse_date(values["tarih"])
+        wall = localtime.parse_time(values["saat"])
+        if values["zone"] == "own":
+            return None
+        zone = dashboard.display_zone(request)
+        instant = localtime.to_utc(day, wall, zone)
+    except errors.ValidationFailed as exc:
+        return exc
+    if instant < svc.clock.now() - localtime.PAST_TOLERANCE:
+        when = f"{values['tarih']} {values['saat']} {zone.key}"
+        return errors.ValidationFailed("tarih", f"{when} is in the past; choose a time from now on")
+    return instant
+
+
+def _bulk_due(
+    svc: service.SchedulerService,
+    m: messages.ScheduledMessage,
+    values: Mapping[str, str],
+    instant: datetime | None,
+) -> tuple[str, str]:
+    """(tarih, saat) of one retry, in the message's zone: now; the chosen date and time
+    there (`zone=own`); or the chosen instant as that zone's wall clock (a time in a
+    repeated hour's second pass is read as its first, as POST /schedule reads one)."""
+    if values["when"] != "at":
+        return _due(svc, m, "now", "", "")
+    if instant is None:  # the same wall-clock time in each message's own zone
+        return values["tarih"], values["saat"]
+    local = instant.astimezone(zoneinfo.ZoneInfo(m.timezone))
+    return local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S")
