@@ -100,7 +100,9 @@ def check_paths(value: Any, field: str) -> None:
             if path.isdigit():
                 continue  # {{1}}: Meta's own positional marker, left as it is
             if not _PATH.match(path):
-                raise errors.ValidationFailed(field, f"{{{{{path}}}}}: {PATH_RULE}")
+                raise errors.ValidationFailed(
+                    field, "{{{{{path}}}}}: {PATH_RULE}", path=path, PATH_RULE=PATH_RULE
+                )
 
 
 class Missing(Exception):

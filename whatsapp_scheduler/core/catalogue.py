@@ -182,16 +182,22 @@ def check(
         if others:
             raise errors.ValidationFailed(
                 f"{field}.language",
-                f"{name!r} has no {code!r} translation (it has: {', '.join(others)})",
+                "{name!r} has no {code!r} translation (it has: {items})",
+                name=name,
+                code=code,
+                items=", ".join(others),
             )
         raise errors.ValidationFailed(
             f"{field}.name",
-            f"no template {name!r} in this WhatsApp Business Account (GET /templates)",
+            "no template {name!r} in this WhatsApp Business Account (GET /templates)",
+            name=name,
         )
     if found.status != APPROVED and found.status != PAUSED:
         raise errors.ValidationFailed(
             f"{field}.name",
-            f"{found.label()} is {found.status}; only APPROVED templates can be sent",
+            "{label} is {status}; only APPROVED templates can be sent",
+            label=found.label(),
+            status=found.status,
         )
     sent = _components(template)
     _check_header(found, sent, field)
@@ -238,16 +244,21 @@ def _check_header(found: CatalogueTemplate, sent: Sequence[Mapping[str, Any]], f
             got = ", ".join(str(p.get("type")) for p in given) or "none"
             raise errors.ValidationFailed(
                 f"{field}.components",
-                f"{found.label()} has a {fmt} header: give a header component with one {kind} "
-                f"parameter ({{'type': 'header', 'parameters': [{{'type': '{kind}', ...}}]}}); "
-                f"got {got}",
+                "{label} has a {fmt} header: give a header component with one {kind} parameter ({{'type': 'header', 'parameters': [{{'type': '{kind}', ...}}]}}); got {got}",
+                label=found.label(),
+                fmt=fmt,
+                kind=kind,
+                got=got,
             )
         return
     wanted = _variables(str(header.get("text", "")), found.named) if header else []
     if len(given) != len(wanted):
         raise errors.ValidationFailed(
             f"{field}.components",
-            f"{found.label()} takes {len(wanted)} header parameter(s); got {len(given)}",
+            "{label} takes {count} header parameter(s); got {count2}",
+            label=found.label(),
+            count=len(wanted),
+            count2=len(given),
         )
     for index, parameter in enumerate(given):
         _length(
@@ -275,13 +286,20 @@ def _check_body(found: CatalogueTemplate, sent: Sequence[Mapping[str, Any]], fie
             )
             raise errors.ValidationFailed(
                 target,
-                f"{found.label()} takes the named body parameters {shown or 'none'}; {detail or 'got duplicates'} "
-                "(give components with parameter_name for each)",
+                "{label} takes the named body parameters {value}; {value2} (give components with parameter_name for each)",
+                label=found.label(),
+                value=shown or "none",
+                value2=detail or "got duplicates",
             )
     elif len(given) != len(wanted):
         takes = f"takes {len(wanted)} body parameter{'s' if len(wanted) != 1 else ''}"
         raise errors.ValidationFailed(
-            target, f"{found.label()} {takes}{f' ({shown})' if wanted else ''}; got {len(given)}"
+            target,
+            "{label} {takes}{value}; got {count}",
+            label=found.label(),
+            takes=takes,
+            value=f" ({shown})" if wanted else "",
+            count=len(given),
         )
     for index, parameter in enumerate(given):
         _length(parameter, MAX_BODY_PARAMETER, target, f"body parameter {index + 1}")
@@ -307,8 +325,12 @@ def _check_buttons(found: CatalogueTemplate, sent: Sequence[Mapping[str, Any]], 
             what = "the URL's variable part" if need == "url" else "the code to copy"
             raise errors.ValidationFailed(
                 f"{field}.components",
-                f"{found.label()} has a {kind} button at index {index}: give a button component "
-                f"(sub_type {need}, index '{index}') with {what}",
+                "{label} has a {kind} button at index {index}: give a button component (sub_type {need}, index '{index}') with {what}",
+                label=found.label(),
+                kind=kind,
+                index=index,
+                need=need,
+                what=what,
             )
         for parameter in given[0].get("parameters") or []:
             if isinstance(parameter, Mapping):
@@ -320,7 +342,11 @@ def _length(parameter: Mapping[str, Any], limit: int, field: str, what: str) -> 
         value = parameter.get(key)
         if isinstance(value, str) and len(value) > limit:
             raise errors.ValidationFailed(
-                field, f"{what} is {len(value)} characters; at most {limit}"
+                field,
+                "{what} is {count} characters; at most {limit}",
+                what=what,
+                count=len(value),
+                limit=limit,
             )
 
 

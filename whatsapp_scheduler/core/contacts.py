@@ -70,7 +70,7 @@ def check_name(value: Any, field: str = "name") -> str | None:
         raise errors.ValidationFailed(field, "must be a string")
     value = value.strip()
     if len(value) > MAX_NAME:
-        raise errors.ValidationFailed(field, f"at most {MAX_NAME} characters")
+        raise errors.ValidationFailed(field, "at most {MAX_NAME} characters", MAX_NAME=MAX_NAME)
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise errors.ValidationFailed(field, "must not contain control characters")
     if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
@@ -83,7 +83,7 @@ def check_language(value: Any, field: str = "language") -> str | None:
         return None
     if not isinstance(value, str) or not LANGUAGE.match(value) or len(value) > 16:
         raise errors.ValidationFailed(
-            field, f"{value!r} is not a language code (e.g. tr, en_US, pt-BR)"
+            field, "{value!r} is not a language code (e.g. tr, en_US, pt-BR)", value=value
         )
     return value
 
@@ -104,13 +104,14 @@ def check_labels(value: Any, field: str = "labels") -> tuple[str, ...]:
         raise errors.ValidationFailed(field, "must be a list of strings")
     labels = sorted({v.strip() for v in value if v.strip()})
     if len(labels) > MAX_LABELS:
-        raise errors.ValidationFailed(field, f"at most {MAX_LABELS} labels")
+        raise errors.ValidationFailed(field, "at most {MAX_LABELS} labels", MAX_LABELS=MAX_LABELS)
     for label in labels:
         if not LABEL.match(label) or any(0xD800 <= ord(c) <= 0xDFFF for c in label):
             raise errors.ValidationFailed(
                 field,
-                f"{label[:70]!r}: a label is 1-{MAX_LABEL} characters, no comma or control "
-                "character",
+                "{value!r}: a label is 1-{MAX_LABEL} characters, no comma or control character",
+                value=label[:70],
+                MAX_LABEL=MAX_LABEL,
             )
     return tuple(labels)
 
@@ -122,11 +123,14 @@ def check_attributes(value: Any, field: str = "attributes") -> dict[str, Any]:
         raise errors.ValidationFailed(field, "must be a JSON object")
     for key in value:
         if not isinstance(key, str) or not ATTRIBUTE_KEY.match(key):
-            raise errors.ValidationFailed(f"{field}.{str(key)[:70]}", f"a key is {KEY_RULE}")
+            raise errors.ValidationFailed(
+                f"{field}.{str(key)[:70]}", "a key is {KEY_RULE}", KEY_RULE=KEY_RULE
+            )
     if jsonbounds.depth_over(value, MAX_ATTRIBUTES_DEPTH):
         raise errors.ValidationFailed(
             field,
-            f"is nested deeper than {MAX_ATTRIBUTES_DEPTH} levels (at most {MAX_ATTRIBUTES_DEPTH})",
+            "is nested deeper than {MAX_ATTRIBUTES_DEPTH} levels (at most {MAX_ATTRIBUTES_DEPTH})",
+            MAX_ATTRIBUTES_DEPTH=MAX_ATTRIBUTES_DEPTH,
         )
     broken = jsonbounds.broken_rule(value)
     if broken is not None:
@@ -134,7 +138,10 @@ def check_attributes(value: Any, field: str = "attributes") -> dict[str, Any]:
     size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
     if size > MAX_ATTRIBUTES_BYTES:
         raise errors.ValidationFailed(
-            field, f"is {size} bytes as JSON; at most {MAX_ATTRIBUTES_BYTES}"
+            field,
+            "is {size} bytes as JSON; at most {MAX_ATTRIBUTES_BYTES}",
+            size=size,
+            MAX_ATTRIBUTES_BYTES=MAX_ATTRIBUTES_BYTES,
         )
     if _has_surrogate(value):
         raise errors.ValidationFailed(field, "must not contain lone surrogates")
@@ -207,7 +214,9 @@ def attribute_filters(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
     for name, value in pairs:
         key = name[len("attr.") :]
         if not ATTRIBUTE_KEY.match(key):
-            raise errors.ValidationFailed(name[:80], f"an attribute key is {KEY_RULE}")
+            raise errors.ValidationFailed(
+                name[:80], "an attribute key is {KEY_RULE}", KEY_RULE=KEY_RULE
+            )
         if len(value) > 256:
             raise errors.ValidationFailed(name, "at most 256 characters")
         found[key] = value

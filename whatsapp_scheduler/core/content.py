@@ -53,7 +53,7 @@ CONTACTS_MAX = 20
 def normalize(kind: str, value: Any) -> dict[str, Any]:
     """`{"type": kind, kind: value}` once `value` follows Meta's rules for `kind`."""
     if kind not in TYPES:
-        raise errors.ValidationFailed("type", f"must be one of {', '.join(TYPES)}")
+        raise errors.ValidationFailed("type", "must be one of {items}", items=", ".join(TYPES))
     if kind == "contacts":
         return {"type": kind, kind: _contacts(value)}
     if not isinstance(value, Mapping):
@@ -109,7 +109,7 @@ def _text(value: Any, field: str, most: int, *, required: bool = True) -> str | 
     if not isinstance(value, str) or not value.strip():
         raise errors.ValidationFailed(field, "is required: a non-empty text")
     if len(value) > most:
-        raise errors.ValidationFailed(field, f"must be at most {most:,} characters")
+        raise errors.ValidationFailed(field, "must be at most {most:,} characters", most=most)
     return value
 
 
@@ -154,7 +154,9 @@ def _media(kind: str, value: Mapping[str, Any], field: str) -> dict[str, Any]:
 
 def _number(value: Any, field: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise errors.ValidationFailed(field, f"must be a number from {low:g} to {high:g}")
+        raise errors.ValidationFailed(
+            field, "must be a number from {low:g} to {high:g}", low=low, high=high
+        )
     return float(value)
 
 
@@ -174,7 +176,9 @@ def _contacts(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise errors.ValidationFailed("contacts", "must be a non-empty list of contact objects")
     if len(value) > CONTACTS_MAX:
-        raise errors.ValidationFailed("contacts", f"at most {CONTACTS_MAX} contacts")
+        raise errors.ValidationFailed(
+            "contacts", "at most {CONTACTS_MAX} contacts", CONTACTS_MAX=CONTACTS_MAX
+        )
     out = []
     for index, contact in enumerate(value):
         field = f"contacts[{index}]"
@@ -195,7 +199,7 @@ def _interactive(value: Mapping[str, Any]) -> dict[str, Any]:
     kind = value.get("type")
     if kind not in INTERACTIVE_TYPES:
         raise errors.ValidationFailed(
-            "interactive.type", f"must be one of {', '.join(INTERACTIVE_TYPES)}"
+            "interactive.type", "must be one of {items}", items=", ".join(INTERACTIVE_TYPES)
         )
     _only(value, {"type", "header", "body", "footer", "action"}, "interactive")
     body = value.get("body")
@@ -229,7 +233,9 @@ def _header(header: Any, kind: str) -> None:
     allowed = ("text",) if kind == "list" else ("text", "image", "video", "document")
     htype = str(header.get("type"))
     if htype not in allowed:
-        raise errors.ValidationFailed(f"{field}.type", f"must be one of {', '.join(allowed)}")
+        raise errors.ValidationFailed(
+            f"{field}.type", "must be one of {items}", items=", ".join(allowed)
+        )
     if htype == "text":
         _text(header.get("text"), f"{field}.text", HEADER_TEXT_MAX)
     elif not isinstance(header.get(htype), Mapping):
@@ -244,7 +250,9 @@ def _buttons(action: Mapping[str, Any]) -> None:
     if not isinstance(buttons, list) or not buttons:
         raise errors.ValidationFailed(field, "is required: 1 to 3 reply buttons")
     if len(buttons) > BUTTONS_MAX:
-        raise errors.ValidationFailed(field, f"at most {BUTTONS_MAX} buttons")
+        raise errors.ValidationFailed(
+            field, "at most {BUTTONS_MAX} buttons", BUTTONS_MAX=BUTTONS_MAX
+        )
     ids: set[str] = set()
     titles: set[str] = set()
     for index, button in enumerate(buttons):
@@ -271,7 +279,9 @@ def _sections(action: Mapping[str, Any]) -> None:
     if not isinstance(sections, list) or not sections:
         raise errors.ValidationFailed(f"{field}.sections", "is required: 1 to 10 sections")
     if len(sections) > SECTIONS_MAX:
-        raise errors.ValidationFailed(f"{field}.sections", f"at most {SECTIONS_MAX} sections")
+        raise errors.ValidationFailed(
+            f"{field}.sections", "at most {SECTIONS_MAX} sections", SECTIONS_MAX=SECTIONS_MAX
+        )
     total = 0
     ids: set[str] = set()
     for index, section in enumerate(sections):
@@ -295,7 +305,9 @@ def _sections(action: Mapping[str, Any]) -> None:
                   required=False)  # fmt: skip
         total += len(rows)
     if total > ROWS_MAX:
-        raise errors.ValidationFailed(f"{field}.sections", f"at most {ROWS_MAX} rows in all")
+        raise errors.ValidationFailed(
+            f"{field}.sections", "at most {ROWS_MAX} rows in all", ROWS_MAX=ROWS_MAX
+        )
 
 
 def _cta(action: Mapping[str, Any]) -> None:

@@ -26,6 +26,8 @@ the class column of the one table in `whatsapp/errorcodes.py`.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SchedulerError(Exception):
     """Something went wrong in whatsapp-scheduler."""
@@ -43,12 +45,19 @@ class ConfigurationError(SchedulerError):
 
 
 class ValidationFailed(SchedulerError):
-    """A field of the request breaks a rule."""
+    """A field of the request breaks a rule.
 
-    def __init__(self, field: str, rule: str) -> None:
+    `rule` is English. With `params` it is a template (`str.format`: "at most {most:,}
+    characters", most=1024): `template` and `params` are kept so that a reader's language can
+    say it from a catalogue (`web/locale/`; docs/dashboard.md, "Languages"), `rule` is it
+    filled in. Without params it is the rule as it is (braces and all)."""
+
+    def __init__(self, field: str, rule: str, **params: Any) -> None:
         self.field = field
-        self.rule = rule
-        super().__init__(f"{field}: {rule}")
+        self.template = rule
+        self.params: dict[str, Any] = params
+        self.rule = rule.format(**params) if params else rule
+        super().__init__(f"{field}: {self.rule}")
 
 
 class TooLarge(ValidationFailed):

@@ -37,8 +37,7 @@ def parse_cap(value: str, field: str = "MARKETING_FREQUENCY_CAP") -> FrequencyCa
     match = _CAP.match(value)
     if match is None or int(match[1]) < 1 or int(match[2]) < 1:
         raise errors.ValidationFailed(
-            field, f"{value!r} must be N/Dd (at most N marketing messages per contact in D days, "
-            "N and D at least 1, e.g. 2/7d), or empty for none"
+            field, "{value!r} must be N/Dd (at most N marketing messages per contact in D days, N and D at least 1, e.g. 2/7d), or empty for none", value=value
         )  # fmt: skip
     return FrequencyCap(int(match[1]), int(match[2]))
 
@@ -74,7 +73,13 @@ def parse_limit(value: str, field: str = "MESSAGING_LIMIT") -> int | None:
     if text.isdigit() and int(text) in TIERS:
         return int(text)
     tiers = ", ".join(str(t) for t in TIERS)
-    raise errors.ValidationFailed(field, f"{value!r} must be one of {tiers} or {UNLIMITED}")
+    raise errors.ValidationFailed(
+        field,
+        "{value!r} must be one of {tiers} or {UNLIMITED}",
+        value=value,
+        tiers=tiers,
+        UNLIMITED=UNLIMITED,
+    )
 
 
 def parse_tier(value: object) -> int | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from whatsapp_scheduler.core import errors
@@ -32,12 +32,12 @@ PAST_TOLERANCE = timedelta(seconds=60)
 def parse_zone(name: str, field: str = "timezone") -> ZoneInfo:
     """The IANA zone called `name`, or a ValidationFailed naming `field`."""
     if not name or "\x00" in name or len(name) > 64 or name.startswith(("/", ".")):
-        raise errors.ValidationFailed(field, f"{name!r} is not an IANA time zone name")
+        raise errors.ValidationFailed(field, "{name!r} is not an IANA time zone name", name=name)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise errors.ValidationFailed(
-            field, f"{name!r} is not an IANA time zone name (e.g. Europe/Istanbul)"
+            field, "{name!r} is not an IANA time zone name (e.g. Europe/Istanbul)", name=name
         ) from exc
 
 
@@ -47,24 +47,28 @@ def parse_date(text: str, field: str = "tarih") -> date:
     match = _DATE.match(stripped) or _ISO_DATETIME.match(stripped)
     if match is None:
         raise errors.ValidationFailed(
-            field, f"{text!r} is not a date in the form YYYY-MM-DD or an ISO 8601 datetime"
+            field,
+            "{text!r} is not a date in the form YYYY-MM-DD or an ISO 8601 datetime",
+            text=text,
         )
     year, month, day = (int(part) for part in match.groups()[:3])
     try:
         return date(year, month, day)
     except ValueError as exc:
-        raise errors.ValidationFailed(field, f"{text!r} is not a real date ({exc})") from exc
+        raise errors.ValidationFailed(
+            field, "{text!r} is not a real date ({exc})", text=text, exc=exc
+        ) from exc
 
 
 def parse_time(text: str, field: str = "saat") -> time:
     """The wall-clock time in `saat` (`HH:MM` or `HH:MM:SS`)."""
     match = _TIME.match(text.strip())
     if match is None:
-        raise errors.ValidationFailed(field, f"{text!r} is not a time in the form HH:MM")
+        raise errors.ValidationFailed(field, "{text!r} is not a time in the form HH:MM", text=text)
     hour, minute = int(match.group(1)), int(match.group(2))
     second = int(match.group(3) or 0)
     if hour > 23 or minute > 59 or second > 59:
-        raise errors.ValidationFailed(field, f"{text!r} is not a real time of day")
+        raise errors.ValidationFailed(field, "{text!r} is not a real time of day", text=text)
     return time(hour, minute, second)
 
 
@@ -79,13 +83,18 @@ def to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
         instant = local.astimezone(UTC)
     except OverflowError as exc:  # 9999-12-31 west of UTC, 0001-01-01 east of it
         raise errors.ValidationFailed(
-            "tarih", f"{day.isoformat()} in {zone.key} is beyond the calendar's range"
+            "tarih",
+            "{isoformat} in {key} is beyond the calendar's range",
+            isoformat=day.isoformat(),
+            key=zone.key,
         ) from exc
     if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise errors.ValidationFailed(
             "saat",
-            f"{day.isoformat()} {wall.strftime('%H:%M')} does not exist in {zone.key} "
-            "(the clocks skip that hour); choose another time",
+            "{isoformat} {strftime} does not exist in {key} (the clocks skip that hour); choose another time",
+            isoformat=day.isoformat(),
+            strftime=wall.strftime("%H:%M"),
+            key=zone.key,
         )
     return instant
 
@@ -98,18 +107,19 @@ def resolve_due_time(tarih: str, saat: str, zone_name: str, now: datetime) -> da
     """
     resolved = _resolve_cached(tarih, saat, zone_name)
     if isinstance(resolved, _Refusal):
-        raise errors.ValidationFailed(resolved.field, resolved.rule)
+        raise errors.ValidationFailed(resolved.field, resolved.template, **resolved.params)
     due, label = resolved
     if due < now - PAST_TOLERANCE:
         raise errors.ValidationFailed(
-            "tarih", f"{label} is in the past; schedule a time from now on"
+            "tarih", "{label} is in the past; schedule a time from now on", label=label
         )
     return due
 
 
 class _Refusal(NamedTuple):
     field: str
-    rule: str
+    template: str
+    params: dict[str, Any]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -123,5 +133,5 @@ def _resolve_cached(tarih: str, saat: str, zone_name: str) -> tuple[datetime, st
         wall = parse_time(saat)
         due = to_utc(day, wall, zone)
     except errors.ValidationFailed as exc:
-        return _Refusal(exc.field, exc.rule)
+        return _Refusal(exc.field, exc.template, exc.params)
     return due, f"{day.isoformat()} {wall.strftime('%H:%M')} ({zone.key})"

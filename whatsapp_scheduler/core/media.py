@@ -119,7 +119,9 @@ def check(file: IO[bytes], size: int, filename: str | None = None) -> tuple[str,
     if size == 0:
         raise errors.ValidationFailed("file", "is empty")
     if filename is not None and len(filename) > FILENAME_MAX:
-        raise errors.ValidationFailed("filename", f"must be at most {FILENAME_MAX} characters")
+        raise errors.ValidationFailed(
+            "filename", "must be at most {FILENAME_MAX} characters", FILENAME_MAX=FILENAME_MAX
+        )
     if filename is not None and any(c < " " or c == "\x7f" for c in filename):
         raise errors.ValidationFailed("filename", "must hold no control characters")
     file.seek(0)
@@ -129,7 +131,10 @@ def check(file: IO[bytes], size: int, filename: str | None = None) -> tuple[str,
     if mime is None or kind is None:
         found = f" (it is {mime})" if mime else ""
         raise errors.ValidationFailed(
-            "file", f"must be a file type WhatsApp takes: {_formats()}{found}"
+            "file",
+            "must be a file type WhatsApp takes: {formats}{found}",
+            formats=_formats(),
+            found=found,
         )
     most = MAX_BYTES[kind]
     if kind == "sticker" and webp_animated(head):
@@ -140,7 +145,13 @@ def check(file: IO[bytes], size: int, filename: str | None = None) -> tuple[str,
             if most == STICKER_ANIMATED_MAX
             else f"a file of type {kind} ({mime})"
         )
-        raise errors.TooLarge("file", f"{what} must be at most {_size(most)}; it is {_size(size)}")
+        raise errors.TooLarge(
+            "file",
+            "{what} must be at most {size}; it is {size2}",
+            what=what,
+            size=_size(most),
+            size2=_size(size),
+        )
     if mime == "audio/ogg" and b"OpusHead" not in head[:HEAD_BYTES]:
         raise errors.ValidationFailed(
             "file", "an OGG audio file must hold Opus (WhatsApp plays no other)"
@@ -162,7 +173,9 @@ def _check_video(file: IO[bytes], size: int, mime: str) -> None:
         found = ", ".join(sorted(set(codecs))) or "none found"
         raise errors.ValidationFailed(
             "file",
-            f"a video ({mime}) must hold H.264 video and AAC audio only (its codecs: {found})",
+            "a video ({mime}) must hold H.264 video and AAC audio only (its codecs: {found})",
+            mime=mime,
+            found=found,
         )
 
 

@@ -87,13 +87,17 @@ def parse(text: str | None, field: str) -> QuietHours | None:
 def _parse_cached(text: str, field: str) -> QuietHours:
     match = _PATTERN.match(text)
     if match is None:
-        raise errors.ValidationFailed(field, f"{text!r} {RULE}")
+        raise errors.ValidationFailed(field, "{text!r} {RULE}", text=text, RULE=RULE)
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise errors.ValidationFailed(field, f"{text!r} is not a time of day ({RULE})")
+        raise errors.ValidationFailed(
+            field, "{text!r} is not a time of day ({RULE})", text=text, RULE=RULE
+        )
     start, end = time(h1, m1), time(h2, m2)
     if start == end:
-        raise errors.ValidationFailed(field, f"{text!r}: start and end are the same ({RULE})")
+        raise errors.ValidationFailed(
+            field, "{text!r}: start and end are the same ({RULE})", text=text, RULE=RULE
+        )
     return QuietHours(start, end)
 
 
@@ -103,7 +107,7 @@ def check_sender_value(value: object, field: str = "quiet_hours") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise errors.ValidationFailed(field, f"must be a string: {RULE}, or 'off'")
+        raise errors.ValidationFailed(field, "must be a string: {RULE}, or 'off'", RULE=RULE)
     if value.strip().lower() == OFF:
         return OFF
     parsed = parse(value, field)

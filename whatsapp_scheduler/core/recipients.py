@@ -45,7 +45,8 @@ def _normalize(raw: str, default_region: str, field: str = "alici") -> str:
     if not compact or not compact.lstrip("+").isdigit():
         raise errors.ValidationFailed(
             field,
-            f"{raw!r} is not a phone number: use digits, + and the country code, e.g. +905551234567",
+            "{raw!r} is not a phone number: use digits, + and the country code, e.g. +905551234567",
+            raw=raw,
         )
     if compact.startswith("00"):
         compact = "+" + compact[2:]
@@ -62,12 +63,15 @@ def _normalize(raw: str, default_region: str, field: str = "alici") -> str:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException as exc:
         raise errors.ValidationFailed(
-            field, f"{raw!r} is not a phone number (use + and the country code, e.g. +905551234567)"
+            field,
+            "{raw!r} is not a phone number (use + and the country code, e.g. +905551234567)",
+            raw=raw,
         ) from exc
     if not phonenumbers.is_valid_number(number):
         raise errors.ValidationFailed(
             field,
-            f"{raw!r} is not a valid phone number for any country (use + and the country code)",
+            "{raw!r} is not a valid phone number for any country (use + and the country code)",
+            raw=raw,
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -83,7 +83,7 @@ def _name(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise errors.ValidationFailed(field, "is required (the approved template's name)")
     if len(value) > 512:
-        raise errors.ValidationFailed(field, f"is {len(value)} characters; at most 512")
+        raise errors.ValidationFailed(field, "is {count} characters; at most 512", count=len(value))
     if not NAME_PATTERN.match(value):
         raise errors.ValidationFailed(
             field, "may hold only lower-case letters, digits and underscores (Meta's naming)"
@@ -118,7 +118,9 @@ def _parameters(value: Any, field: str) -> list[str]:
     if not isinstance(value, list):
         raise errors.ValidationFailed(field, "must be a list of strings (body text parameters)")
     if len(value) > MAX_PARAMETERS:
-        raise errors.ValidationFailed(field, f"at most {MAX_PARAMETERS} parameters")
+        raise errors.ValidationFailed(
+            field, "at most {MAX_PARAMETERS} parameters", MAX_PARAMETERS=MAX_PARAMETERS
+        )
     for index, text in enumerate(value):
         _text(text, f"{field}[{index}]")
     return list(value)
@@ -129,7 +131,10 @@ def _text(value: Any, field: str) -> str:
         raise errors.ValidationFailed(field, "must be a non-empty string")
     if len(value) > MAX_PARAMETER_LENGTH:
         raise errors.ValidationFailed(
-            field, f"is {len(value)} characters; at most {MAX_PARAMETER_LENGTH}"
+            field,
+            "is {count} characters; at most {MAX_PARAMETER_LENGTH}",
+            count=len(value),
+            MAX_PARAMETER_LENGTH=MAX_PARAMETER_LENGTH,
         )
     return value
 
@@ -138,7 +143,9 @@ def _components(value: Any, field: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise errors.ValidationFailed(field, "must be a list of component objects")
     if len(value) > MAX_COMPONENTS:
-        raise errors.ValidationFailed(field, f"at most {MAX_COMPONENTS} components")
+        raise errors.ValidationFailed(
+            field, "at most {MAX_COMPONENTS} components", MAX_COMPONENTS=MAX_COMPONENTS
+        )
     return [_component(item, f"{field}[{index}]") for index, item in enumerate(value)]
 
 
@@ -148,11 +155,13 @@ def _component(value: Any, field: str) -> dict[str, Any]:
     kind = value.get("type")
     if kind not in COMPONENT_TYPES:
         allowed = ", ".join(sorted(COMPONENT_TYPES))
-        raise errors.ValidationFailed(f"{field}.type", f"must be one of {allowed}")
+        raise errors.ValidationFailed(f"{field}.type", "must be one of {allowed}", allowed=allowed)
     if kind == "button":
         if value.get("sub_type") not in BUTTON_SUB_TYPES:
             allowed = ", ".join(sorted(BUTTON_SUB_TYPES))
-            raise errors.ValidationFailed(f"{field}.sub_type", f"must be one of {allowed}")
+            raise errors.ValidationFailed(
+                f"{field}.sub_type", "must be one of {allowed}", allowed=allowed
+            )
         index = value.get("index")
         if not (isinstance(index, str) and index.isdigit()) and not (
             isinstance(index, int) and not isinstance(index, bool) and index >= 0
@@ -165,7 +174,9 @@ def _component(value: Any, field: str) -> dict[str, Any]:
         if not isinstance(parameters, list):
             raise errors.ValidationFailed(f"{field}.parameters", "must be a list of objects")
         if len(parameters) > MAX_PARAMETERS:
-            raise errors.ValidationFailed(f"{field}.parameters", f"at most {MAX_PARAMETERS}")
+            raise errors.ValidationFailed(
+                f"{field}.parameters", "at most {MAX_PARAMETERS}", MAX_PARAMETERS=MAX_PARAMETERS
+            )
         for index, parameter in enumerate(parameters):
             _parameter(parameter, f"{field}.parameters[{index}]")
     return dict(value)

@@ -172,7 +172,9 @@ class CampaignService:
         states = await self.scheduler.sender_states()
         if states is not None and states.get(sender) is False:
             raise errors.ValidationFailed(
-                "gonderen", f"sender {sender!r} is disabled (PATCH /senders/{sender} enables it)"
+                "gonderen",
+                "sender {sender!r} is disabled (PATCH /senders/{sender} enables it)",
+                sender=sender,
             )
         field, content = _content(request)
         campaigns.check_paths(content, request.type or field if field == "type" else field)
@@ -192,8 +194,9 @@ class CampaignService:
         if len(audience) > campaigns.MAX_RECIPIENTS:
             raise errors.ValidationFailed(
                 "audience",
-                f"matches {len(audience):,} contacts; at most "
-                f"{campaigns.MAX_RECIPIENTS:,} per campaign",
+                "matches {count:,} contacts; at most {MAX_RECIPIENTS:,} per campaign",
+                count=len(audience),
+                MAX_RECIPIENTS=campaigns.MAX_RECIPIENTS,
             )
         campaign_id = "cmp_" + secrets.token_hex(8)
         built = await asyncio.to_thread(_render_all, content, audience, refusals)
@@ -381,7 +384,9 @@ class CampaignService:
             attributes[key] = text
         phones = list(request.phones or [])
         if len(phones) > campaigns.MAX_PHONES:
-            raise errors.ValidationFailed("audience.phones", f"at most {campaigns.MAX_PHONES:,}")
+            raise errors.ValidationFailed(
+                "audience.phones", "at most {MAX_PHONES:,}", MAX_PHONES=campaigns.MAX_PHONES
+            )
         if not labels and not attributes and not phones:
             raise errors.ValidationFailed(
                 "audience", "give labels, attributes or phones (whom to send to)"
@@ -453,7 +458,9 @@ class CampaignService:
         if gonderen is not None:
             if senders is not None and gonderen not in senders:
                 raise errors.ValidationFailed(
-                    "gonderen", f"this API key sees only {', '.join(senders) or 'no sender'}"
+                    "gonderen",
+                    "this API key sees only {value}",
+                    value=", ".join(senders) or "no sender",
                 )
             senders = [gonderen]
         return await self.store.list_campaigns(senders, after, limit)

@@ -141,17 +141,18 @@ class ConsentService:
         name = self.default_sender if gonderen is None else gonderen
         if not senders.valid_name(name):
             raise errors.ValidationFailed(
-                "gonderen", f"must be a sender's name ({senders.NAME_RULE})"
+                "gonderen", "must be a sender's name ({NAME_RULE})", NAME_RULE=senders.NAME_RULE
             )
         if allowed is not None and name not in allowed:
             raise errors.ValidationFailed(
                 "gonderen",
-                f"this API key sees only {', '.join(sorted(allowed)) or 'no sender'}",
+                "this API key sees only {value}",
+                value=", ".join(sorted(allowed)) or "no sender",
             )
         numbers = await self.numbers.numbers(name)
         if not numbers:
             raise errors.ValidationFailed(
-                "gonderen", f"no sender named {name!r} (GET /senders lists them)"
+                "gonderen", "no sender named {name!r} (GET /senders lists them)", name=name
             )
         return name, numbers
 

@@ -66,7 +66,8 @@ class ContactService:
         if unknown:
             raise errors.ValidationFailed(
                 prefix + unknown[0][:80],
-                "is not a contact field (" + ", ".join(("phone", *contacts.FIELDS)) + ")",
+                "is not a contact field ({fields})",
+                fields=", ".join(("phone", *contacts.FIELDS)),
             )
         if "phone" not in entry:
             raise errors.ValidationFailed(prefix + "phone", "is required")
@@ -84,7 +85,9 @@ class ContactService:
         Entries are dicts (their index is their position) or (index, dict) pairs (a CSV's
         line numbers)."""
         if len(entries) > contacts.MAX_UPSERT:
-            raise errors.ValidationFailed(field, f"at most {contacts.MAX_UPSERT:,} per request")
+            raise errors.ValidationFailed(
+                field, "at most {MAX_UPSERT:,} per request", MAX_UPSERT=contacts.MAX_UPSERT
+            )
         sender, _ = await self.consent.sender_numbers(gonderen, allowed)
         changes: list[contacts.Change] = []
         refused: list[RowError] = []

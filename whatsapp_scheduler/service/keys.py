@@ -20,7 +20,7 @@ def parse_scope(text: str) -> Scope:
         return Scope(text)
     except ValueError:
         raise errors.ValidationFailed(
-            "scope", f"must be one of {', '.join(s.value for s in Scope)}"
+            "scope", "must be one of {items}", items=", ".join(s.value for s in Scope)
         ) from None
 
 
@@ -35,7 +35,9 @@ def check_new(name: str, sender_names: Iterable[str] | None) -> frozenset[str] |
         raise errors.ValidationFailed("senders", "give at least one sender, or none for all")
     for sender in sorted(wanted):
         if not senders.valid_name(sender):
-            raise errors.ValidationFailed("senders", f"{sender!r}: {senders.NAME_RULE}")
+            raise errors.ValidationFailed(
+                "senders", "{sender!r}: {NAME_RULE}", sender=sender, NAME_RULE=senders.NAME_RULE
+            )
     return wanted
 
 

@@ -130,7 +130,11 @@ class MediaLibrary:
                     )
                 elif found.kind != kind:
                     answer = errors.ValidationFailed(
-                        field, f"is a file of type {found.kind} ({found.mime}); this takes {kind}"
+                        field,
+                        "is a file of type {kind} ({mime}); this takes {kind2}",
+                        kind=found.kind,
+                        mime=found.mime,
+                        kind2=kind,
                     )
                 if answer is not None:
                     break

@@ -404,7 +404,9 @@ class SchedulerService(SeriesMixin):
     async def schedule_many(self, requests: Sequence[ScheduleRequest]) -> list[BatchItem]:
         """Validate each request on its own and store the valid ones in one transaction."""
         if len(requests) > MAX_BATCH:
-            raise errors.ValidationFailed("messages", f"at most {MAX_BATCH} per batch")
+            raise errors.ValidationFailed(
+                "messages", "at most {MAX_BATCH} per batch", MAX_BATCH=MAX_BATCH
+            )
         items, valid, warnings_for = await self.validate_many(requests)
         unique = list({m.id: m for _, m in reversed(valid)}.values())
         stored = {r.message.id: r for r in await self.store.add_many(unique)}
@@ -557,7 +559,9 @@ class SchedulerService(SeriesMixin):
         if unknown:
             raise errors.ValidationFailed(unknown[0], "is not a field that can be edited")
         if not changes:
-            raise errors.ValidationFailed("body", f"give at least one of {', '.join(EDIT_FIELDS)}")
+            raise errors.ValidationFailed(
+                "body", "give at least one of {items}", items=", ".join(EDIT_FIELDS)
+            )
         current = await self.get(message_id, senders)
         await self._check_editable(current)
         request = _edit_request(current, changes, self.default_sender, key_name, senders)

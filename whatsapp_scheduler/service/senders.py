@@ -179,7 +179,7 @@ _LIMIT_CHECKS = {
 
 def check_name(value: object) -> str:
     if not isinstance(value, str) or not senders.valid_name(value):
-        raise errors.ValidationFailed("name", f"must be {senders.NAME_RULE}")
+        raise errors.ValidationFailed("name", "must be {NAME_RULE}", NAME_RULE=senders.NAME_RULE)
     return value
 
 
@@ -200,7 +200,9 @@ def check_rate(value: object) -> float | None:
         raise errors.ValidationFailed("messages_per_second", "must be a number")
     if not 0 < value <= MAX_MESSAGES_PER_SECOND:
         raise errors.ValidationFailed(
-            "messages_per_second", f"must be more than 0 and at most {MAX_MESSAGES_PER_SECOND:g}"
+            "messages_per_second",
+            "must be more than 0 and at most {MAX_MESSAGES_PER_SECOND:g}",
+            MAX_MESSAGES_PER_SECOND=MAX_MESSAGES_PER_SECOND,
         )
     return float(value)
 
@@ -222,7 +224,9 @@ def check_token(value: object) -> str:
     if len(token) > MAX_TOKEN_LENGTH or not token.isascii() or not token.isprintable():
         # Never echo the value: it is a secret, even when malformed.
         raise errors.ValidationFailed(
-            "access_token", f"must be printable ASCII, at most {MAX_TOKEN_LENGTH} characters"
+            "access_token",
+            "must be printable ASCII, at most {MAX_TOKEN_LENGTH} characters",
+            MAX_TOKEN_LENGTH=MAX_TOKEN_LENGTH,
         )
     if any(c.isspace() for c in token):
         raise errors.ValidationFailed("access_token", "must not contain spaces or line breaks")

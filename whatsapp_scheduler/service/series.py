@@ -122,7 +122,9 @@ class SeriesMixin:
         series_id = request.id if request.id is not None else uuid.uuid4().hex
         if len(series_id) > recurrence.MAX_SERIES_ID:
             raise errors.ValidationFailed(
-                "id", f"a series id has at most {recurrence.MAX_SERIES_ID} characters"
+                "id",
+                "a series id has at most {MAX_SERIES_ID} characters",
+                MAX_SERIES_ID=recurrence.MAX_SERIES_ID,
             )
         known = await self.known_senders([request])
         categories = await self.template_categories([request])
@@ -247,7 +249,7 @@ class SeriesMixin:
             raise errors.ValidationFailed(unknown[0], "is not a field of a series that can change")
         if not changes:
             raise errors.ValidationFailed(
-                "body", f"give at least one of {', '.join(SERIES_FIELDS)}"
+                "body", "give at least one of {items}", items=", ".join(SERIES_FIELDS)
             )
         series = await self.get_series(series_id, senders)
         if series.status != S.ACTIVE:

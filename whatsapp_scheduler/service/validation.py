@@ -112,7 +112,9 @@ def build(
     if allowed is not None and message.sender not in allowed:
         # 422 like an unknown sender: to a key limited to some senders the others do not exist
         raise errors.ValidationFailed(
-            "gonderen", f"this API key sends only from {', '.join(sorted(allowed)) or 'no sender'}"
+            "gonderen",
+            "this API key sends only from {value}",
+            value=", ".join(sorted(allowed)) or "no sender",
         )
     return message
 
@@ -140,7 +142,10 @@ def build_like(
     if due_at < now - localtime.PAST_TOLERANCE:
         raise errors.ValidationFailed(
             "tarih",
-            f"{local_date} {local_time} {timezone} is in the past; schedule a time from now on",
+            "{local_date} {local_time} {timezone} is in the past; schedule a time from now on",
+            local_date=local_date,
+            local_time=local_time,
+            timezone=timezone,
         )
     stored = None
     if content is not None:  # another type (docs/message-types.md), of `base`'s type
@@ -186,14 +191,16 @@ def build_like(
 def check_sender(name: object, default_sender: str, known: Mapping[str, bool] | None) -> str:
     """`gonderen`: the name of an enabled sender."""
     if not isinstance(name, str) or not senders.valid_name(name):
-        raise errors.ValidationFailed("gonderen", f"must be a sender's name ({senders.NAME_RULE})")
+        raise errors.ValidationFailed(
+            "gonderen", "must be a sender's name ({NAME_RULE})", NAME_RULE=senders.NAME_RULE
+        )
     enabled = (name == default_sender or None) if known is None else known.get(name)
     if enabled is None:
         raise errors.ValidationFailed(
-            "gonderen", f"no sender named {name!r} (GET /senders lists them)"
+            "gonderen", "no sender named {name!r} (GET /senders lists them)", name=name
         )
     if not enabled:
-        raise errors.ValidationFailed("gonderen", f"sender {name!r} is disabled")
+        raise errors.ValidationFailed("gonderen", "sender {name!r} is disabled", name=name)
     return name
 
 
@@ -210,7 +217,10 @@ def _check_one_kind(request: ScheduleRequest) -> None:
     ]
     if len(given) > 1:
         raise errors.ValidationFailed(
-            given[0], f"give one of mesaj, template or type, not {given[0]} and {given[1]}"
+            given[0],
+            "give one of mesaj, template or type, not {value} and {value2}",
+            value=given[0],
+            value2=given[1],
         )
     if not given:
         raise errors.ValidationFailed("mesaj", "is required (or a template, or a type)")
@@ -236,14 +246,18 @@ def _content_of(kind: str | None, objects: Mapping[str, Any]) -> tuple[str, Any]
     `content.TYPES`, with its object and no other's."""
     named = list(objects)
     if kind is None:
-        raise errors.ValidationFailed("type", f"is required with {named[0]}")
+        raise errors.ValidationFailed("type", "is required with {value}", value=named[0])
     if kind not in content_mod.TYPES:
-        raise errors.ValidationFailed("type", f"must be one of {', '.join(content_mod.TYPES)}")
+        raise errors.ValidationFailed(
+            "type", "must be one of {items}", items=", ".join(content_mod.TYPES)
+        )
     extra = [name for name in named if name != kind]
     if extra:
-        raise errors.ValidationFailed(extra[0], f"only the {kind} object goes with type {kind}")
+        raise errors.ValidationFailed(
+            extra[0], "only the {kind} object goes with type {kind}", kind=kind
+        )
     if kind not in objects:
-        raise errors.ValidationFailed(kind, f"is required with type {kind}")
+        raise errors.ValidationFailed(kind, "is required with type {kind}", kind=kind)
     return kind, objects[kind]
 
 
@@ -343,7 +357,10 @@ def _check_body(text: str | None) -> str | None:
         raise errors.ValidationFailed("mesaj", "must not be empty")
     if len(text) > MAX_TEXT_LENGTH:
         raise errors.ValidationFailed(
-            "mesaj", f"is {len(text)} characters; WhatsApp allows at most {MAX_TEXT_LENGTH}"
+            "mesaj",
+            "is {count} characters; WhatsApp allows at most {MAX_TEXT_LENGTH}",
+            count=len(text),
+            MAX_TEXT_LENGTH=MAX_TEXT_LENGTH,
         )
     _check_storable("mesaj", text)
     return text

@@ -106,7 +106,9 @@ class SqlKeysMixin:
                 missing = unknown_senders(conn, key.senders)
                 if missing:
                     raise errors.ValidationFailed(
-                        "senders", f"no sender named {', '.join(repr(n) for n in missing)}"
+                        "senders",
+                        "no sender named {items}",
+                        items=", ".join(repr(n) for n in missing),
                     )
             values = {
                 "name": key.name,

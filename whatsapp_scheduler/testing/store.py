@@ -912,7 +912,7 @@ class InMemoryMessageStore:
             missing = sorted(key.senders - known)
             if missing:
                 raise errors.ValidationFailed(
-                    "senders", f"no sender named {', '.join(repr(n) for n in missing)}"
+                    "senders", "no sender named {items}", items=", ".join(repr(n) for n in missing)
                 )
         if key.name in self.keys or any(h == key_hash for _, h in self.keys.values()):
             raise errors.Conflict(f"name: a key named {key.name!r} already exists")

@@ -74,6 +74,8 @@ def render(
             i18n.translator(lang)(f"category.{c}") if f"category.{c}" in i18n.TEXTS["en"] else c
         ),
         "param_error": lambda error: param_error(error, lang),
+        # A refusal in the reader's words (web/locale's catalogue), the API's own text kept.
+        "error_text": lambda error: i18n.error_text(error, lang),
         "sandbox_inbox": sandbox_inbox(request),
     }
     base.update(context or {})
@@ -92,7 +94,7 @@ def param_error(error: errors.ValidationFailed, lang: str) -> str:
         return t("error.cursor")
     if error.field in ("date_from", "date_to"):
         return t("error.date", param=error.field)
-    return error.message
+    return i18n.error_text(error, lang)
 
 
 def attempt_outcomes(

@@ -1,18 +1,26 @@
 """The dashboard's words in English and Turkish, and how a request's language is chosen.
 
-Pure. The language comes from the `lang` cookie (set by the switch link on every page), else from
-the browser's Accept-Language, else English. Validation messages stay as the service words them
-(the same text the REST API returns); only the page around them is translated.
+Pure, but for reading a catalogue file once. The language comes from the `lang` cookie (set by the switch link on every page), else from
+the browser's Accept-Language, else English. The service's validation rules are English
+templates with their values (`errors.ValidationFailed`: `template`, `params`); `rule_text`
+says one in the reader's language from a gettext catalogue (`web/locale/<lang>/LC_MESSAGES/
+rules.po`, read with Babel; `scripts/i18n` extracts the rules from the code into it), and
+keeps the English when the catalogue has none.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from babel.messages import pofile
+
+from whatsapp_scheduler.core import errors
 
 logger = logging.getLogger(__name__)
 
@@ -461,7 +469,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "message.gave_up": "Bu hata genellikle geçicidir, ama bütün denemeler başarısız oldu; bu ileti gönderilmeyecek. Hâlâ gerekiyorsa yeniden zamanlayın.",
         "message.retrying": "yeniden denenecek: sonraki deneme {when}",
         "message.accepted": "Meta aldı",
-        "cancel.too_late": "Bu ileti {status} durumunda: artık iptal edilemez.",
+        "cancel.too_late": "Bu mesajın durumu: {status}. Artık iptal edilemez.",
         "edit": "Düzenle",
         "edit.title": "Bu iletiyi düzenle",
         "edit.date": "Tarih",
@@ -624,6 +632,48 @@ def choose(cookie: str | None, accept_language: str | None) -> str:
         if quality > best_q:
             best, best_q = primary, quality
     return best
+
+
+#: The gettext catalogues of the service's rules, one per language besides English.
+LOCALE_DIR = Path(__file__).parent / "locale"
+RULES_DOMAIN = "rules"
+
+
+@functools.cache
+def rule_catalogue(language: str) -> dict[str, str]:
+    """msgid (the English template) -> its translation, from `locale/<language>/LC_MESSAGES/
+    rules.po`; {} for English or a language without one. Fuzzy entries are left out."""
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{RULES_DOMAIN}.po"
+    if language == DEFAULT or not path.is_file():
+        return {}
+    with path.open("rb") as file:
+        catalog = pofile.read_po(file, locale=language, domain=RULES_DOMAIN)
+    return {
+        str(m.id): str(m.string)
+        for m in catalog
+        if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
+    }
+
+
+def rule_text(error: errors.ValidationFailed, language: str) -> str:
+    """`error`'s rule in `language`: its template's translation filled in with its values;
+    the English rule when the catalogue has no translation (or it does not fill in)."""
+    found = rule_catalogue(language).get(error.template)
+    if found is None:
+        return error.rule
+    try:
+        return found.format(**error.params) if error.params else found
+    except (KeyError, IndexError, ValueError):  # a translation that lost a placeholder
+        logger.warning("rule translation does not fill in: %r (%s)", error.template, language)
+        return error.rule
+
+
+def error_text(error: errors.SchedulerError, language: str) -> str:
+    """An error as a reader of `language` sees it: a refused field as `field: rule` in their
+    words (the field is the API's name, kept); any other error in the service's words."""
+    if isinstance(error, errors.ValidationFailed):
+        return f"{error.field}: {rule_text(error, language)}"
+    return error.message
 
 
 def translator(language: str) -> Callable[..., str]:

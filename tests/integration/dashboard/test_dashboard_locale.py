@@ -4,6 +4,7 @@ and says "in 1 day"; no hand-made `22h 00m`."""
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 
 from tests.integration.test_api_schedule import GOOD
@@ -42,3 +43,25 @@ def test_the_words_and_numbers_babel_gives():
         i18n.format_moment(datetime(2026, 12, 3, 14, 30, 5, tzinfo=UTC), "tr")
         == "03.12.2026 14:30:05"
     )
+
+
+async def test_the_services_refusals_are_said_in_turkish_with_the_apis_words_below(signed_in):
+    signed_in.browser.cookies.set("lang", "tr")
+    form = {"csrf": signed_in.csrf, "recipient": "+905551234567", "kind": "text",
+            "text": "Merhaba", "date": "2026-03-02", "time": "25:00"}  # fmt: skip
+    page = await signed_in.browser.post("/compose", data=form)
+    assert page.status_code == 422
+    shown = html.unescape(page.text)
+    assert "saat: '25:00' geçerli bir saat değil" in shown  # the catalogue's Turkish
+    assert "saat: '25:00' is not a real time of day" in shown  # the API's own, small below
+    data = b"Telefon;Tarih;Saat;Mesaj\n+905551234567;02.03.2026;25:00;Merhaba\n"
+    preview = await signed_in.browser.post(
+        "/import/batch",
+        data={"csrf": signed_in.csrf, "zone": "Europe/Istanbul"},
+        files={"file": ("liste.csv", data, "text/csv")},
+    )
+    assert "saat: '25:00' geçerli bir saat değil" in html.unescape(preview.text)
+    signed_in.browser.cookies.set("lang", "en")
+    english = html.unescape((await signed_in.browser.post("/compose", data=form)).text)
+    assert "saat: '25:00' is not a real time of day" in english
+    assert "geçerli bir saat değil" not in english

@@ -19,6 +19,7 @@ from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.core.messages import AttemptOutcome, SentAs
 from whatsapp_scheduler.core.messages import MessageStatus as S
 from whatsapp_scheduler.core.query import MessageQuery
+from whatsapp_scheduler.web import i18n
 
 GOOD = {"alici": "+905551234567", "tarih": "2026-03-02", "saat": "10:00", "mesaj": "Merhaba"}
 
@@ -126,6 +127,16 @@ async def test_a_sent_message_cannot_be_cancelled_from_the_dashboard(signed_in, 
     )
     assert response.status_code == 409
     assert "can no longer be cancelled" in html.unescape(response.text)
+    signed_in.browser.cookies.set("lang", "tr")
+    turkish = await signed_in.browser.post(
+        f"/message/{message.id}/cancel", data={"csrf": signed_in.csrf}
+    )
+    assert turkish.status_code == 409
+    shown = html.unescape(turkish.text)
+    tr = i18n.TEXTS["tr"]
+    assert tr["cancel.too_late"].format(status=tr["status.sent"]) in shown
+    assert 'id="cancel-refused"' in turkish.text
+    signed_in.browser.cookies.set("lang", "en")
 
 
 async def _history(

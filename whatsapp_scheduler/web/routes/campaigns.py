@@ -376,7 +376,10 @@ def _statuses(status: Sequence[str] | None) -> list[messages.MessageStatus]:
             chosen.append(S(s))
         except ValueError:
             raise errors.ValidationFailed(
-                "status", f"{s[:30]!r} is not one of {', '.join(str(x) for x in S)}"
+                "status",
+                "{value!r} is not one of {items}",
+                value=s[:30],
+                items=", ".join(str(x) for x in S),
             ) from None
     return chosen
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from whatsapp_scheduler.core import errors, messages
-from whatsapp_scheduler.web import dashboard, deps, sessions
+from whatsapp_scheduler.web import dashboard, deps, i18n, sessions
 
 router = APIRouter()
 WriterDep = Annotated[sessions.Session, Depends(sessions.require_writer)]
@@ -116,7 +116,8 @@ async def _apply(
     try:
         await svc.edit(found.id, changes, key_name=principal.name, senders=principal.senders)
     except errors.ValidationFailed as exc:
-        return _form(request, session, found, error=exc.message, values=values, status_code=422)
+        error = i18n.error_text(exc, dashboard.language(request))
+        return _form(request, session, found, error=error, values=values, status_code=422)
     except errors.Conflict as exc:
         current = await svc.get(found.id)
         return _form(request, session, current, error=exc.message, status_code=409)

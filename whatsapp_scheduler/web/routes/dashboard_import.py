@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from whatsapp_scheduler import service, store
 from whatsapp_scheduler.core import catalogue, csvimport, errors, messages
-from whatsapp_scheduler.web import dashboard, deps, schemas, sessions
+from whatsapp_scheduler.web import dashboard, deps, i18n, schemas, sessions
 from whatsapp_scheduler.web.routes import dashboard_imports, dashboard_pages, dashboard_templates
 
 logger = logging.getLogger(__name__)
@@ -136,9 +136,9 @@ async def import_preview(
     if chosen is not None and runtime.templates is not None:
         for sender in {row.fields.get("gonderen") or svc.default_sender for row in rows}:
             found[sender] = await runtime.templates.find(sender, *chosen)
-    file_ = _File(zone, chosen, found, svc.default_sender)
+    file_ = _File(zone, chosen, found, svc.default_sender, dashboard.language(request))
     built = await run_in_threadpool(_check_rows, svc, rows, file_, known)
-    checked = await _refusals(svc, built)
+    checked = await _refusals(svc, built, file_.lang)
     bad = [(row, problem) for row, _, problem in checked if problem is not None]
     valid = [payload | {"line": row.line} for row, payload, e in checked if e is None]
     context.update(
@@ -187,11 +187,13 @@ class _File:
         template: tuple[str, str] | None,
         found: Mapping[str, catalogue.CatalogueTemplate | None],
         default_sender: str,
+        lang: str = i18n.DEFAULT,
     ) -> None:
         self.zone = zone
         self.template = template
         self.found = found
         self.default_sender = default_sender
+        self.lang = lang  # the page's language: the rows' problems are said in it
         self.rendered: dict[int, str] = {}  # line -> the body filled in, for the preview
 
     def payload(self, row: csvimport.CsvRow) -> dict[str, Any]:
@@ -282,13 +284,15 @@ def _check_rows(
     checked: list[tuple[csvimport.CsvRow, dict[str, Any], messages.ScheduledMessage | str]] = []
     for row in rows:
         payload = file_.payload(row)
-        checked.append((row, payload, file_.problem(row) or _built(svc, payload, now, known)))
+        problem = file_.problem(row)
+        checked.append((row, payload, problem or _built(svc, payload, now, known, file_.lang)))
     return checked
 
 
 async def _refusals(
     svc: service.SchedulerService,
     built: list[tuple[csvimport.CsvRow, dict[str, Any], messages.ScheduledMessage | str]],
+    lang: str,
 ) -> list[tuple[csvimport.CsvRow, dict[str, Any], str | None]]:
     """Each row with its problem (None: valid): the build's, else what the service checks
     before storing (the template against the synced catalogue, the recipient's opt-out),
@@ -301,7 +305,9 @@ async def _refusals(
             found.append((row, payload, outcome))
             continue
         answer = next(answers)
-        problem = answer.message if isinstance(answer, errors.ValidationFailed) else None
+        problem = (
+            i18n.error_text(answer, lang) if isinstance(answer, errors.ValidationFailed) else None
+        )
         found.append((row, payload, problem))
     return found
 
@@ -311,8 +317,9 @@ def _built(
     payload: dict[str, Any],
     now: Any,
     known: Mapping[str, bool] | None,
+    lang: str = i18n.DEFAULT,
 ) -> messages.ScheduledMessage | str:
-    """The message a row makes, or the rule it breaks."""
+    """The message a row makes, or the rule it breaks (in `lang`)."""
     try:
         request = schemas.MessageCreate.model_validate(payload).to_request()
         message = svc.build(request, now, known)
@@ -320,7 +327,7 @@ def _built(
             svc.series_rule(message, request.tekrar, now)
         return message
     except errors.ValidationFailed as exc:
-        return exc.message
+        return i18n.error_text(exc, lang)
     except pydantic.ValidationError as exc:
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
@@ -346,13 +353,14 @@ async def import_chunk(
             refused.append({"index": index, "line": raw.get("line"), "detail": str(exc)})
     single = [(i, r) for i, r in zip(indexes, requests, strict=True) if r.tekrar is None]
     items = await svc.schedule_many([r for _, r in single])
+    lang = dashboard.language(request)
     outcomes: list[tuple[int, store.AddResult | None, str | None]] = [
-        (i, item.result, item.error.message if item.error is not None else None)
+        (i, item.result, i18n.error_text(item.error, lang) if item.error is not None else None)
         for (i, _), item in zip(single, items, strict=True)
     ]
     for index, request_ in zip(indexes, requests, strict=True):
         if request_.tekrar is not None:  # a series is stored one at a time (docs/series.md)
-            outcomes.append((index, *await _series(svc, request_)))
+            outcomes.append((index, *await _series(svc, request_, lang)))
     stored = already = 0
     for index, result, problem in sorted(outcomes, key=lambda o: o[0]):
         if problem is None:
@@ -372,11 +380,11 @@ async def import_chunk(
 
 
 async def _series(
-    svc: service.SchedulerService, request: service.ScheduleRequest
+    svc: service.SchedulerService, request: service.ScheduleRequest, lang: str
 ) -> tuple[store.AddResult | None, str | None]:
     """One series row stored: its first occurrence's result, or why it was refused."""
     try:
         result, _warnings, _coming = await svc.schedule_series(request)
     except (errors.ValidationFailed, errors.Conflict) as exc:
-        return None, exc.message
+        return None, i18n.error_text(exc, lang)
     return result, None

@@ -30,12 +30,14 @@ INLINE = frozenset({"image", "sticker", "video", "audio"})
 @router.post("/dashboard/api/media")
 async def upload(request: Request, session: WriterDep, svc: deps.ServiceDep) -> Response:
     sessions.check_csrf(request, session, None)
-    t = i18n.translator(dashboard.language(request))
+    lang = dashboard.language(request)
+    t = i18n.translator(lang)
     try:
         stored = await media_routes.store_upload(request, svc, session.principal.name)
     except errors.ValidationFailed as exc:
         status = 413 if isinstance(exc, errors.TooLarge) else 422
-        body = {"detail": exc.message, "text": t("compose.upload_refused", rule=exc.rule)}
+        rule = i18n.rule_text(exc, lang)
+        body = {"detail": exc.message, "text": t("compose.upload_refused", rule=rule)}
         return Response(schemas.to_json(body), status_code=status, media_type="application/json")
     answer = media_routes.MediaPublic.of(stored).model_dump(mode="json")
     answer["url"] = f"/dashboard/files/{stored.id}"

@@ -280,7 +280,9 @@ def _history_query(
         due_to = _start_of(_filter_date(date_to, "date_to") + timedelta(days=1), zone)
     sender = gonderen.strip()
     if sender and not senders_mod.valid_name(sender):
-        raise errors.ValidationFailed("gonderen", f"must be {senders_mod.NAME_RULE}")
+        raise errors.ValidationFailed(
+            "gonderen", "must be {NAME_RULE}", NAME_RULE=senders_mod.NAME_RULE
+        )
     return MessageQuery(
         tuple(chosen or statuses),
         PAGE_SIZE,
@@ -322,7 +324,8 @@ async def history_export(
             request, session, svc, status, recipient, date_from, date_to, gonderen
         )
     except errors.ValidationFailed as exc:
-        return JSONResponse({"detail": exc.message}, status_code=422)
+        detail = i18n.error_text(exc, dashboard.language(request))
+        return JSONResponse({"detail": detail}, status_code=422)
     delimiter = ";" if dashboard.language(request) == "tr" else ","
 
     def line(values: Sequence[object]) -> str:
@@ -467,7 +470,14 @@ async def cancel(
     except errors.UnreadableRow as exc:
         return _unreadable(request, exc, session)
     except (errors.NotFound, errors.Conflict) as exc:
-        context = {"m": await _maybe_get(svc, message_id, senders), "error": exc.message}
+        found = await _maybe_get(svc, message_id, senders)
+        t = i18n.translator(dashboard.language(request))
+        said = (
+            t("cancel.too_late", status=t(f"status.{found.status}"))
+            if found is not None and isinstance(exc, errors.Conflict)
+            else t("notfound")
+        )  # in the page's words; the service's own below them
+        context = {"m": found, "error": said, "api_text": exc.message}
         return dashboard.render(request, "cancel.html", context, session=session, status_code=409)
     return RedirectResponse(f"/?cancelled={message_id}", status_code=303)
 

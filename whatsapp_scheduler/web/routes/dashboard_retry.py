@@ -190,7 +190,7 @@ async def retry(
             svc, session, found, _retry_request(svc, found, retry_id(found.id, n), day, clock)
         )
     except (errors.ValidationFailed, errors.Conflict) as exc:
-        return _retry_form(request, session, found, n, error=exc.message, values=values,
+        return _retry_form(request, session, found, n, error=_said(request, exc), values=values,
                            status_code=422 if isinstance(exc, errors.ValidationFailed) else 409)  # fmt: skip
     return RedirectResponse(f"/message/{made.id}?retried=1", status_code=303)
 
@@ -265,7 +265,7 @@ async def as_template(
     try:
         made = await _store_retry(svc, session, found, request_)
     except (errors.ValidationFailed, errors.Conflict) as exc:
-        return _retry_form(request, session, found, n, mode="template", error=exc.message,
+        return _retry_form(request, session, found, n, mode="template", error=_said(request, exc),
                            values=values, extra=extra,
                            status_code=422 if isinstance(exc, errors.ValidationFailed) else 409)  # fmt: skip
     return RedirectResponse(f"/message/{made.id}?retried=1", status_code=303)
@@ -399,7 +399,7 @@ async def bulk_retry(
             )
             done.append((m, made.id, None))
         except (errors.ValidationFailed, errors.Conflict) as exc:
-            done.append((m, None, exc.message))
+            done.append((m, None, _said(request, exc)))
     context = {"rows": [], "retryable_ids": [], "missing": missing, "done": done}
     return dashboard.render(request, "bulk_retry.html", context, session=session)
 
@@ -422,7 +422,9 @@ def _chosen_time(
         return exc
     if instant < svc.clock.now() - localtime.PAST_TOLERANCE:
         when = f"{values['tarih']} {values['saat']} {zone.key}"
-        return errors.ValidationFailed("tarih", f"{when} is in the past; choose a time from now on")
+        return errors.ValidationFailed(
+            "tarih", "{when} is in the past; choose a time from now on", when=when
+        )
     return instant
 
 
@@ -441,3 +443,8 @@ def _bulk_due(
         return values["tarih"], values["saat"]
     local = instant.astimezone(zoneinfo.ZoneInfo(m.timezone))
     return local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S")
+
+
+def _said(request: Request, error: errors.SchedulerError) -> str:
+    """A refusal in the page's language (a rule from the catalogue; others as worded)."""
+    return i18n.error_text(error, dashboard.language(request))

@@ -37,7 +37,7 @@ async def window_state(
     try:
         view = await svc.contacts.show(alici, gonderen.strip() or None, session.principal.senders)
     except (errors.ValidationFailed, errors.NotFound) as exc:
-        body = {"detail": exc.message}
+        body = {"detail": i18n.error_text(exc, lang)}
         return Response(schemas.to_json(body), status_code=422, media_type="application/json")
     zone = zoneinfo.ZoneInfo(svc.default_timezone)
 

@@ -120,9 +120,13 @@ async def store_upload(
     try:
         form = await request.form(max_files=1, max_fields=8, max_part_size=64 * 1024)
     except limits.BodyTooLarge as exc:
-        raise errors.TooLarge("file", f"must be at most {media.UPLOAD_MAX:,} bytes") from exc
+        raise errors.TooLarge(
+            "file", "must be at most {UPLOAD_MAX:,} bytes", UPLOAD_MAX=media.UPLOAD_MAX
+        ) from exc
     except HTTPException as exc:  # Starlette's multipart parser: a malformed body
-        raise errors.ValidationFailed("body", f"is not readable multipart: {exc.detail}") from exc
+        raise errors.ValidationFailed(
+            "body", "is not readable multipart: {detail}", detail=exc.detail
+        ) from exc
     try:
         unknown = sorted(set(form.keys()) - {"file"})
         if unknown:

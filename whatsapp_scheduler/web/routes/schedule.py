@@ -153,7 +153,7 @@ async def list_schedule(
     for name in gonderen or ():
         if not senders.valid_name(name):
             raise errors.ValidationFailed(
-                "gonderen", f"must be a sender's name ({senders.NAME_RULE})"
+                "gonderen", "must be a sender's name ({NAME_RULE})", NAME_RULE=senders.NAME_RULE
             )
     wanted = frozenset(gonderen) if gonderen else None
     page = await svc.list(MessageQuery(tuple(statuses), limit, cursor, senders=who.narrow(wanted)))
