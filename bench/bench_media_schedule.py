@@ -12,6 +12,9 @@ single `POST /schedule` from 32 concurrent clients:
   private addresses (cached a minute), nothing asked. With the check on, each link is asked
   once a minute with a HEAD request to its host; no host outside this machine answers here.
 
+The service's own CPU time per request (all its threads, from /proc) is printed beside the
+rates: the client shares the two cores, so the rate is noisier than the cost.
+
     .venv/bin/python bench/bench_media_schedule.py [--requests 2000] [--rounds 5]
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -27,6 +31,14 @@ from typing import Any
 
 import aiohttp
 import benchservice  # bench/ is on sys.path when a benchmark runs as a script
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The service process's CPU time so far (all its threads: the store's too)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 KEY = "bench-api-key-0123456789abcdef"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 20_000
@@ -78,6 +90,7 @@ async def upload(url: str) -> tuple[str, float]:
 async def main(args: argparse.Namespace) -> None:
     kinds = ("text", "id", "link")
     rates: dict[str, list[float]] = {k: [] for k in kinds}
+    cpu: dict[str, list[float]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory() as tmp:
         proc, url, _ = benchservice.start(
             Path(tmp) / "bench.db", KEY, {"MEDIA_LINK_CHECK": "false"}
@@ -88,7 +101,9 @@ async def main(args: argparse.Namespace) -> None:
             for round_ in range(args.rounds):
                 order = kinds if round_ % 2 == 0 else tuple(reversed(kinds))
                 for kind in order:
+                    before = cpu_seconds(proc.pid)
                     rate = await post_all(url, kind, args.requests, f"{kind}{round_}", media_id)
+                    cpu[kind].append((cpu_seconds(proc.pid) - before) / args.requests * 1e6)
                     rates[kind].append(rate)
         finally:
             benchservice.stop(proc)
@@ -99,6 +114,12 @@ async def main(args: argparse.Namespace) -> None:
         median = statistics.median(rates[kind])
         shown = " / ".join(f"{r:.0f}" for r in rates[kind])
         print(f"  {kind:5} median {median:6.0f} req/s  ({shown})  {median / text:.2f}x text")
+    base = statistics.median(cpu["text"])
+    print("the service's CPU per request (all its threads)")
+    for kind in kinds:
+        median = statistics.median(cpu[kind])
+        shown = " / ".join(f"{c:.0f}" for c in cpu[kind])
+        print(f"  {kind:5} median {median:5.0f} µs  ({shown})  {median / base:.2f}x text's")
 
 
 if __name__ == "__main__":

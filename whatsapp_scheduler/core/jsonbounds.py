@@ -39,10 +39,40 @@ def depth_over(value: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def _size_bound(value: Any) -> int:
+    """An upper bound of `value`'s size as UTF-8 JSON, without encoding it: a string at most
+    6 bytes a character (`\\u0000`, or 4 bytes of UTF-8) plus its quotes, a number or a
+    literal at most 32 (a float's repr is at most 24), each member's separators 4; anything
+    else is over the bound, so `json.dumps` judges it. A value under MAX_BYTES by this bound is
+    under it for sure (the common case: a message's small object), so `json.dumps` is only
+    needed near the bound."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += 6 * len(item) + 2
+        elif isinstance(item, Mapping):
+            total += 2 + 4 * len(item)
+            for key, child in item.items():
+                total += 6 * len(str(key)) + 2
+                stack.append(child)
+        elif isinstance(item, list | tuple):
+            total += 2 + 4 * len(item)
+            stack.extend(item)
+        elif item is None or isinstance(item, int | float):  # bool is an int
+            total += 32
+        else:  # not a JSON value: let json.dumps say so
+            return MAX_BYTES + 1
+    return total
+
+
 def broken_rule(value: Any) -> str | None:
     """The bound `value` breaks, as a rule to show ("is nested deeper than ..."), or None."""
     if depth_over(value):
         return f"is nested deeper than {MAX_DEPTH} levels (at most {MAX_DEPTH})"
+    if _size_bound(value) <= MAX_BYTES:
+        return None
     try:
         size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError):

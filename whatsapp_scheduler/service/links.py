@@ -19,6 +19,7 @@ followed, no body read, and LINK_CHECK_SECONDS for all the links of one request 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -38,6 +39,7 @@ _cache: dict[str, tuple[float, list[str] | None]] = {}
 _reached: dict[str, tuple[float, str | None]] = {}  # url -> (when, why it failed; None: ok)
 
 
+@functools.lru_cache(maxsize=4096)  # the same few addresses, asked for every message
 def _internal(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -54,26 +56,30 @@ def _internal(address: str) -> bool:
 
 async def _addresses(host: str) -> list[str] | None:
     """The host's addresses (a literal IP is its own), None if it does not resolve."""
-    try:
-        return [str(ipaddress.ip_address(host))]
-    except ValueError:
-        pass
     cached = _cache.get(host)
     now = time.monotonic()
     if cached is not None and now - cached[0] < CACHE_SECONDS:
         return cached[1]
+    found: list[str] | None
+    try:
+        found = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        found = await _resolve(host)
+    if len(_cache) >= CACHE_SIZE:  # many hosts (a client trying names): start afresh
+        _cache.clear()
+    _cache[host] = (now, found)
+    return found
+
+
+async def _resolve(host: str) -> list[str] | None:
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT
         )
-        found: list[str] | None = sorted({str(info[4][0]) for info in infos})
     except (OSError, TimeoutError, UnicodeError):
-        found = None
-    if len(_cache) >= CACHE_SIZE:  # many hosts (a client trying names): start afresh
-        _cache.clear()
-    _cache[host] = (now, found)
-    return found
+        return None
+    return sorted({str(info[4][0]) for info in infos})
 
 
 async def check(

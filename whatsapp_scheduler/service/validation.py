@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -84,8 +84,7 @@ def build(
         _check_storable("olusturmaTarihi", request.olusturmaTarihi)
     for name, value in (("template", template), ("fallback_template", fallback)):
         if value is not None:
-            for text in _strings(value):
-                _check_storable(name, text)
+            _check_storable(name, _joined_strings(value))
     message = messages.ScheduledMessage(
         id=message_id,
         recipient=recipient,
@@ -164,8 +163,7 @@ def build_like(
         if rule is not None:
             raise errors.ValidationFailed("template", rule)
         normalized = templates.normalize(template, "template")
-        for part in _strings(normalized):
-            _check_storable("template", part)
+        _check_storable("template", _joined_strings(normalized))
     text = body if template is None and stored is None else None
     return messages.ScheduledMessage(  # not dataclasses.replace: 3x the cost, per message
         id=message_id,
@@ -236,8 +234,7 @@ def _checked_content(request: ScheduleRequest) -> dict[str, Any] | None:
         if rule is not None:
             raise errors.ValidationFailed(kind, rule)
     content = content_mod.normalize(kind, value)
-    for text in _strings(content):
-        _check_storable(kind, text)
+    _check_storable(kind, _joined_strings(content))
     return content
 
 
@@ -366,17 +363,22 @@ def _check_body(text: str | None) -> str | None:
     return text
 
 
-def _strings(value: Any) -> Iterator[str]:
-    """Every string in a JSON value, keys included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield str(key)
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
+def _joined_strings(value: Any) -> str:
+    """Every string in a JSON value, keys included, joined (one `_check_storable` of them
+    all: a NUL or half a surrogate pair in any is in the whole). A walk with a stack, not a
+    generator per level: this runs for every message that is not a plain text."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
+            found.extend(str(key) for key in item)
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return "".join(found)
 
 
 def _check_storable(field: str, text: str) -> None:
