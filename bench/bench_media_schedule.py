@@ -40,6 +40,7 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
 
+
 KEY = "bench-api-key-0123456789abcdef"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 20_000
 
