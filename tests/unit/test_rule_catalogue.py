@@ -105,3 +105,12 @@ def test_a_rule_the_catalogue_lacks_or_cannot_fill_stays_english(monkeypatch) ->
     broken = {"a rule nobody translated {n}": "{m} çevirisi bozuk"}
     monkeypatch.setattr(i18n, "rule_catalogue", lambda _lang: broken)
     assert i18n.rule_text(error, "tr") == "a rule nobody translated 3"
+
+
+def test_the_dashboards_words_hold_the_same_keys_and_placeholders_in_both_languages() -> None:
+    english, turkish = i18n.TEXTS["en"], i18n.TEXTS["tr"]
+    assert len(english) > 300  # read from web/locale/*/LC_MESSAGES/dashboard.po
+    assert set(english) == set(turkish)
+    for key, words in english.items():
+        assert _fields(turkish[key]) == _fields(words), key
+    assert english["compose.title"] != turkish["compose.title"]

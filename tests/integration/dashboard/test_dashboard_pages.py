@@ -328,7 +328,7 @@ async def test_the_cancel_page_offers_no_cancel_for_a_message_already_read(signe
     assert 'id="confirm-cancel"' not in page.text
     assert "can no longer be cancelled" in html.unescape(page.text)
     turkish = await signed_in.browser.get(f"/message/{message.id}/cancel", headers=TR)
-    assert "artık iptal edilemez" in html.unescape(turkish.text)
+    assert "Artık iptal edilemez." in html.unescape(turkish.text)
 
 
 async def test_message_page_says_when_the_fallback_template_went_out(signed_in, make_message):
