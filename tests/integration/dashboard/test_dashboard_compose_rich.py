@@ -215,7 +215,7 @@ async def test_the_compose_page_offers_them_in_turkish_and_english(signed_in):
     assert page.count(" checked>") == 1  # a text
     signed_in.browser.cookies.set("lang", "tr")
     page = (await signed_in.browser.get("/compose")).text
-    for words in ("düğmeli ya da listeli ileti", "kişi kartı", "yanıt düğmeleri", ">liste<",
+    for words in ("düğmeli ya da listeli mesaj", "kişi kartı", "yanıt düğmeleri", ">liste<",
                   "bağlantı düğmesi", "Düğme yazıları, her satıra bir tane", "Ad soyad",
                   "Listeyi açan düğmenin yazısı", "Alt bilgi (isteğe bağlı"):  # fmt: skip
         assert words in page

@@ -195,7 +195,7 @@ async def test_warnings_show_once_in_both_languages(signed_in):
         page.headers["location"], headers={"Accept-Language": "tr"}
     )
     text = html.unescape(turkish.text)
-    assert "Zamanlandı, bir uyarıyla:" in text
+    assert "Zamanlandı; bir uyarı var:" in text
     assert "24 saatlik penceresi gönderim zamanında kapalı olacak" in text
     assert 'data-code="window_closed"' in text
     # The API's own words too (same due time, a contact who never wrote: the same warning).
