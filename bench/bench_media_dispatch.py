@@ -20,13 +20,10 @@ import argparse
 import asyncio
 import contextlib
 import io
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,24 +42,12 @@ cpu_per_message: dict[str, list[float]] = {"text": [], "link": [], "upload": []}
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\0" * 50_000
 
 
-@contextlib.contextmanager
-def bare_process() -> Iterator[str]:
+def bare_process() -> contextlib.AbstractContextManager[str]:
     """bench/bare_meta.py in its own process; yields its base URL."""
     port = benchservice.free_port()
     script = Path(__file__).resolve().parent / "bare_meta.py"
-    proc = subprocess.Popen([sys.executable, str(script), "--port", str(port)])
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("bare responder did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    command = [sys.executable, str(script), "--port", str(port)]
+    return benchservice.serving(command, port, "bare responder")
 
 
 async def drain(url: str, directory: Path, name: str, kind: str, count: int) -> float:

@@ -39,6 +39,14 @@ def standin_process(
     ]  # fmt: skip
     for number in extra_numbers:
         command += ["--extra-number", number]
+    with serving(command, port, "stand-in") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(command: list[str], port: int, what: str) -> Iterator[str]:
+    """`command` in its own process until it listens on `port` (15 s at most); yields its
+    base URL, then stops it."""
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 15
@@ -46,7 +54,7 @@ def standin_process(
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
                 break
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("stand-in did not start")
+                raise RuntimeError(f"{what} did not start")
             time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:

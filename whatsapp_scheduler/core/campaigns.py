@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from whatsapp_scheduler.core import contacts, errors
+from whatsapp_scheduler.core import contacts, errors, jsonbounds
 
 #: `{{ path }}` or `{{ path | default }}`: path = name, language, timezone, phone or
 #: attributes.key(.key ...).
@@ -94,7 +94,7 @@ def status_of(campaign: Campaign, counts: Counts) -> Status:
 def check_paths(value: Any, field: str) -> None:
     """Every placeholder in the strings of `value` names a contact field; ValidationFailed
     naming `field` otherwise."""
-    for text in _strings(value):
+    for text in jsonbounds.strings(value):
         for found in PLACEHOLDER.finditer(text):
             path = found.group(1)
             if path.isdigit():
@@ -138,20 +138,6 @@ def render(value: Any, profile: contacts.Profile) -> Any:
     if isinstance(value, list):
         return [render(v, profile) for v in value]
     return value
-
-
-def _strings(value: Any) -> list[str]:
-    found: list[str] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            found.append(item)
-        elif isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
 
 
 def local_due(day: date, wall: time, zone: ZoneInfo) -> tuple[datetime, bool]:

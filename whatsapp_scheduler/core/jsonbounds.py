@@ -80,3 +80,22 @@ def broken_rule(value: Any) -> str | None:
     if size > MAX_BYTES:
         return f"is {size} bytes as JSON; at most {MAX_BYTES}"
     return None
+
+
+def strings(value: Any, *, keys: bool = False) -> list[str]:
+    """Every string in a JSON value (and each object's keys, with `keys`), in no set order.
+    A walk with a stack, not a recursion: the service runs it for every message that is
+    not a plain text."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
+            if keys:
+                found.extend(str(key) for key in item)
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found

@@ -364,21 +364,9 @@ def _check_body(text: str | None) -> str | None:
 
 
 def _joined_strings(value: Any) -> str:
-    """Every string in a JSON value, keys included, joined (one `_check_storable` of them
-    all: a NUL or half a surrogate pair in any is in the whole). A walk with a stack, not a
-    generator per level: this runs for every message that is not a plain text."""
-    found: list[str] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            found.append(item)
-        elif isinstance(item, Mapping):
-            found.extend(str(key) for key in item)
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return "".join(found)
+    """Every string in a JSON value, keys included, joined: one `_check_storable` of them
+    all (a NUL or half a surrogate pair in any is in the whole)."""
+    return "".join(jsonbounds.strings(value, keys=True))
 
 
 def _check_storable(field: str, text: str) -> None:

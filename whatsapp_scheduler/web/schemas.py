@@ -178,7 +178,29 @@ class MessageCreate(BaseModel):
         return request
 
 
-class MessageEdit(BaseModel):
+class ContentObjects(BaseModel):
+    """The objects of the other message types by name (docs/message-types.md), for a body
+    that takes them beside its own `type` (an edit, a campaign)."""
+
+    image: dict[str, Any] | None = Field(default=None, description="With type image.")
+    video: dict[str, Any] | None = Field(default=None, description="With type video.")
+    audio: dict[str, Any] | None = Field(default=None, description="With type audio.")
+    document: dict[str, Any] | None = Field(default=None, description="With type document.")
+    sticker: dict[str, Any] | None = Field(default=None, description="With type sticker.")
+    location: dict[str, Any] | None = Field(default=None, description="With type location.")
+    contacts: list[Any] | None = Field(default=None, description="With type contacts.")
+    interactive: dict[str, Any] | None = Field(default=None, description="With type interactive.")
+
+    def objects_given(self) -> dict[str, Any]:
+        """The objects the client gave (not null), by type."""
+        return {
+            name: getattr(self, name)
+            for name in _CONTENT_FIELDS
+            if name in self.model_fields_set and getattr(self, name) is not None
+        }
+
+
+class MessageEdit(ContentObjects):
     """`PATCH /schedule/{id}`: the fields to change of a queued message; those left out stay.
     The message as edited is validated as a new one would be. A field that is not one of
     these is refused (422 naming it)."""
@@ -216,14 +238,6 @@ class MessageEdit(BaseModel):
         description="New type (docs/message-types.md) with its object below; replaces a text "
         "or template. Without `type`, an object replaces the stored one of the same type.",
     )
-    image: dict[str, Any] | None = Field(default=None, description="With type image.")
-    video: dict[str, Any] | None = Field(default=None, description="With type video.")
-    audio: dict[str, Any] | None = Field(default=None, description="With type audio.")
-    document: dict[str, Any] | None = Field(default=None, description="With type document.")
-    sticker: dict[str, Any] | None = Field(default=None, description="With type sticker.")
-    location: dict[str, Any] | None = Field(default=None, description="With type location.")
-    contacts: list[Any] | None = Field(default=None, description="With type contacts.")
-    interactive: dict[str, Any] | None = Field(default=None, description="With type interactive.")
 
     def changes(self) -> dict[str, Any]:
         """The fields given (null counts as given)."""

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from whatsapp_scheduler.core import campaigns, content, errors, messages
+from whatsapp_scheduler.core import campaigns, errors, messages
 from whatsapp_scheduler.service import campaigns as campaigns_service
 from whatsapp_scheduler.web import deps, schemas
 from whatsapp_scheduler.whatsapp import errorcodes
@@ -59,7 +59,7 @@ class AudienceIn(BaseModel):
     )
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreate(schemas.ContentObjects):
     """A campaign. Unknown fields are refused (422)."""
 
     model_config = ConfigDict(
@@ -107,14 +107,6 @@ class CampaignCreate(BaseModel):
         "or interactive. Free-form like a text: only inside each contact's 24-hour window. Its "
         "strings (a caption, a link, a button's title) may hold the same placeholders.",
     )
-    image: dict[str, Any] | None = Field(default=None, description="With type image.")
-    video: dict[str, Any] | None = Field(default=None, description="With type video.")
-    audio: dict[str, Any] | None = Field(default=None, description="With type audio.")
-    document: dict[str, Any] | None = Field(default=None, description="With type document.")
-    sticker: dict[str, Any] | None = Field(default=None, description="With type sticker.")
-    location: dict[str, Any] | None = Field(default=None, description="With type location.")
-    contacts: list[Any] | None = Field(default=None, description="With type contacts.")
-    interactive: dict[str, Any] | None = Field(default=None, description="With type interactive.")
     audience: AudienceIn
     tarih: str = Field(max_length=64, description="The date, YYYY-MM-DD.")
     saat: str = Field(max_length=16, description="The time of day, HH:MM.")
@@ -273,11 +265,7 @@ async def create_campaign(
         mesaj=body.mesaj,
         template=body.template,
         type=body.type,
-        objects={
-            name: getattr(body, name)
-            for name in content.TYPES
-            if name in body.model_fields_set and getattr(body, name) is not None
-        },
+        objects=body.objects_given(),
         labels=body.audience.labels,
         attributes=body.audience.attributes,
         phones=body.audience.phones,
