@@ -104,6 +104,9 @@ def error_text(error: errors.SchedulerError, language: str) -> str:
     """An error as a reader of `language` sees it: a refused field as `field: rule` in their
     words (the field is the API's name, kept); any other error in the service's words."""
     if isinstance(error, errors.ValidationFailed):
+        key = getattr(error, "i18n_key", None)  # a refusal the dashboard words itself
+        if isinstance(key, str) and key in TEXTS.get(language, {}):
+            return f"{error.field}: {translator(language)(key, **error.params)}"
         return f"{error.field}: {rule_text(error, language)}"
     return error.message
 

@@ -65,3 +65,19 @@ async def test_the_services_refusals_are_said_in_turkish_with_the_apis_words_bel
     english = html.unescape((await signed_in.browser.post("/compose", data=form)).text)
     assert "saat: '25:00' is not a real time of day" in english
     assert "geçerli bir saat değil" not in english
+
+
+async def test_an_opted_out_recipient_in_the_import_preview_is_said_in_turkish(signed_in):
+    opted = await signed_in.api.put(
+        "/contacts/+905551234567/consent", json={"consent": "opted_out"}
+    )
+    assert opted.status_code == 200, opted.text
+    signed_in.browser.cookies.set("lang", "tr")
+    data = b"Telefon;Tarih;Saat;Mesaj\n+905551234567;02.03.2026;10:00;Merhaba\n"
+    preview = await signed_in.browser.post(
+        "/import/batch",
+        data={"csrf": signed_in.csrf, "zone": "Europe/Istanbul"},
+        files={"file": ("liste.csv", data, "text/csv")},
+    )
+    shown = html.unescape(preview.text)
+    assert "alici: Alıcı bu numaradan gelen tüm mesajlardan çıktı" in shown
