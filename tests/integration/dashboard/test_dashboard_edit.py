@@ -67,3 +67,17 @@ async def test_no_edit_once_claimed(signed_in):
     assert refused.status_code == 409
     assert "can no longer be edited" in html.unescape(refused.text)
     assert (await signed_in.store.get("dash-edit-1")).status == S.SENDING
+
+
+async def test_no_edit_once_claimed_is_said_in_turkish_with_the_services_words_below(signed_in):
+    await signed_in.api.post("/schedule", json={**GOOD, "tarih": "2026-03-01", "saat": "12:00:30"})
+    await signed_in.store.claim_due(START.replace(minute=5), 10, "w1", START.replace(hour=10))
+    signed_in.browser.cookies.set("lang", "tr")
+    refused = await signed_in.browser.post(
+        "/message/dash-edit-1/send-now", data={"csrf": signed_in.csrf}
+    )
+    assert refused.status_code == 409
+    shown = html.unescape(refused.text)
+    assert "Bu mesajın durumu: gönderiliyor. Artık düzenlenemez." in shown
+    assert 'id="edit-error"' not in refused.text  # no English sentence of its own
+    assert '<small class="api-text">' in refused.text

@@ -34,6 +34,7 @@ def _form(
     m: messages.ScheduledMessage,
     *,
     error: str | None = None,
+    api_text: str | None = None,
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -41,6 +42,7 @@ def _form(
         "m": m,
         "editable": messages.cancellable(m.status),
         "error": error,
+        "api_text": api_text,  # the service's own words, shown small under the page's
         "values": values
         or {"tarih": m.local_date[:10], "saat": m.local_time, "mesaj": m.body or ""},
     }
@@ -119,6 +121,6 @@ async def _apply(
         error = i18n.error_text(exc, dashboard.language(request))
         return _form(request, session, found, error=error, values=values, status_code=422)
     except errors.Conflict as exc:
-        current = await svc.get(found.id)
-        return _form(request, session, current, error=exc.message, status_code=409)
+        current = await svc.get(found.id)  # no longer queued: the page says so in its words
+        return _form(request, session, current, api_text=exc.message, status_code=409)
     return RedirectResponse(f"/message/{found.id}?edited=1", status_code=303)
