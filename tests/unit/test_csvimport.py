@@ -129,7 +129,10 @@ def test_a_row_that_is_not_one_thing_is_refused_naming_the_cells(cells: str, err
 
 
 def test_a_place_name_without_coordinates_is_refused() -> None:
-    data = "alici,tarih,saat,mesaj,adres\n+905551234567,2026-12-03,09:30,Merhaba,İstiklal Cd.\n"
+    data = (
+        "alici,tarih,saat,mesaj,enlem,boylam,adres\n"
+        "+905551234567,2026-12-03,09:30,Merhaba,,,İstiklal Cd.\n"
+    )
     (row,) = csvimport.read_csv(data.encode())
     assert row.error == "line 2: adres: is for a place, and this row has no enlem, boylam"
 
@@ -161,3 +164,18 @@ def test_in_a_template_file_only_the_file_columns_count_and_the_rest_are_paramet
         "video", {"id": "med_0123456789abcdef0123456789abcdef"}, True
     )
     assert "type" not in typed.fields  # the header's file, not the message's
+
+
+def test_a_notes_or_address_column_without_a_file_or_place_is_ignored_as_before() -> None:
+    data = (
+        "Telefon;Tarih;Saat;Mesaj;Açıklama;Adres;Dosya Adı\n"
+        "+905551234567;03.12.2026;9:30;Merhaba;VIP müşteri;İstiklal Cd.;fatura.pdf\n"
+    )
+    (row,) = csvimport.read_csv(data.encode())
+    assert row.error is None
+    assert {k: v for k, v in row.fields.items() if k != "id"} == {
+        "alici": "+905551234567",
+        "tarih": "2026-12-03",
+        "saat": "09:30",
+        "mesaj": "Merhaba",
+    }

@@ -236,6 +236,24 @@ def _column(header: str, template: bool) -> str:
     return "" if template and found not in TEMPLATE_CONTENT_COLUMNS else found
 
 
+#: A file's other cells, and a place's: read only beside the column they go with.
+FILE_PARTS = ("content.media_type", "content.caption", "content.filename")
+PLACE_PARTS = ("content.place_name", "content.address")
+
+
+def _content_columns(names: list[str]) -> list[str]:
+    """`names` with a file's caption, file name and type, and a place's name and address,
+    dropped (read as no column, as any unknown header) when the file has no `medya`, or no
+    `enlem`/`boylam`, column: a sheet with a notes column called `Açıklama` or a customer's
+    `Adres` imports its texts as it did before these columns existed."""
+    has_file = "content.media" in names
+    has_place = "content.latitude" in names or "content.longitude" in names
+    return [
+        "" if (n in FILE_PARTS and not has_file) or (n in PLACE_PARTS and not has_place) else n
+        for n in names
+    ]
+
+
 def read_csv(data: bytes, *, max_rows: int | None = None, template: bool = False) -> list[CsvRow]:
     """Rows of a CSV import: a header row (English or Turkish names); UTF-8 with or without
     BOM, or Windows-1254 (Turkish Excel); `,` `;` or tab separated; dates ISO or day first
@@ -255,7 +273,7 @@ def read_csv(data: bytes, *, max_rows: int | None = None, template: bool = False
     `medya` column is the template's header media (`CsvRow.media`).
     """
     header, records = _records(data)
-    names = [_column(h, template) for h in header]
+    names = _content_columns([_column(h, template) for h in header])
     rich = "content.media" in names or "content.latitude" in names
     required = REQUIRED_FOR_TEMPLATE if template or rich else REQUIRED
     missing = [f for f in required if f not in names]
