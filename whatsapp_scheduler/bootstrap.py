@@ -181,6 +181,7 @@ def build_service(
         media_retention=settings.media_retention,  # docs/media.md
         check_links=settings.media_link_check,
         media_files=file_bytes(settings, message_store),
+        reply_window=timedelta(hours=settings.campaign_reply_hours),
     )
 
 

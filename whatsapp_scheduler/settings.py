@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     resend_ambiguous: bool = True
     # A series' rule (`tekrar`) may repeat more often than hourly (docs/series.md).
     series_allow_subhourly: bool = False
+    # An inbound message counts as a reply to a campaign message sent to that contact at most
+    # this many hours before it (docs/campaigns.md, "The funnel").
+    campaign_reply_hours: float = Field(default=72.0, gt=0, le=720)
     # With APP_SECRET set (Meta's status webhooks are accepted), an ambiguous message waits
     # this long for a status webhook carrying our id before it is resent (0: resend at once).
     resend_grace_seconds: float = Field(default=60.0, ge=0, le=3600)

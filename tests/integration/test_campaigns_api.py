@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -355,3 +356,67 @@ async def test_a_campaigns_broken_file_is_refused_naming_the_field_and_stores_no
     unknown = await refused(type="image", image={"link": "https://x.example/{{surname}}"})
     assert unknown == (422, "image")
     assert _count_messages(api) == 0
+
+
+async def test_the_funnel_counts_replies_and_the_median_time_to_read(api):
+    """Meta's webhooks (signed, real HTTP): read receipts 60 s and 600 s after the sends give
+    a median time to read; the contact's message back is a reply, counted once; a contact
+    who writes before the send, or another sender's number, replies to nothing."""
+    from tests.integration.test_api_webhook import _envelope, _post
+
+    await _contacts(api)
+    cid = (await api.post("/campaigns", json=_campaign(mesaj="hi {{name}}"))).json()["id"]
+    first, second = [m["id"] for m in (await api.get(f"/campaigns/{cid}/messages")).json()]
+    sent = datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)  # an hour before the clock: the
+    # webhooks' times are then taken as Meta gives them (a future one would be replaced)
+    with api.store._engine.begin() as conn:
+        m = tables.messages
+        for i, mid in enumerate((first, second)):
+            values = {"status": "sent", "sent_at": sent, "wamid": f"wamid.c{i}"}
+            conn.execute(sa.update(m).where(m.c.id == mid).values(**values))
+    number = ""  # this service's default sender has no number: a webhook names none
+
+    def at(seconds: int) -> str:
+        return str(int(sent.timestamp()) + seconds)
+
+    def envelope(number_id: str, **kw: Any) -> dict[str, Any]:
+        body = _envelope(**kw)
+        metadata = body["entry"][0]["changes"][0]["value"]["metadata"]
+        if number_id:
+            metadata["phone_number_id"] = number_id
+        else:
+            del metadata["phone_number_id"]
+        return body
+
+    reads = [
+        {"id": "wamid.c0", "status": "read", "timestamp": at(60), "recipient_id": A[1:]},
+        {"id": "wamid.c1", "status": "read", "timestamp": at(600), "recipient_id": B[1:]},
+    ]
+    assert (await _post(api, envelope(number, statuses=reads))).status_code == 200
+    funnel = (await api.get(f"/campaigns/{cid}")).json()
+    assert funnel["counts"]["read"] == 2
+    assert 60 <= funnel["median_read_seconds"] <= 66  # the lower of two, within its bucket
+    assert funnel["replies"] == 0
+
+    def text(phone: str, seconds: int, n: int) -> dict[str, Any]:
+        return {
+            "from": phone[1:], "id": f"wamid.in{n}", "timestamp": at(seconds),
+            "type": "text", "text": {"body": "Tamam, teşekkürler"},
+        }  # fmt: skip
+
+    early = envelope(number, inbound=[text(B, -60, 1)])  # before the send: no reply
+    assert (await _post(api, early)).status_code == 200
+    elsewhere = envelope("999999999999", inbound=[text(B, 120, 2)])  # another number's
+    assert (await _post(api, elsewhere)).status_code == 200
+    assert (await api.get(f"/campaigns/{cid}")).json()["replies"] == 0
+    twice = envelope(number, inbound=[text(A, 120, 3), text(A, 180, 4)])
+    assert (await _post(api, twice)).status_code == 200
+    funnel = (await api.get(f"/campaigns/{cid}")).json()
+    assert funnel["replies"] == 1
+    assert funnel["status"] == "completed"
+    import asyncio
+
+    code, out, _ = await asyncio.to_thread(_cli, api, "show", cid)
+    assert code == 0
+    assert "replies        1" in out
+    assert re.search(r"median read +6\d s", out), out  # 60 s, within its bucket

@@ -88,15 +88,25 @@ async def _truth(store, cid: str) -> campaigns.Counts:
     statuses: dict[str, int] = {}
     failed: dict[int | None, int] = {}
     cancelled: dict[str | None, int] = {}
+    read_after: dict[int, int] = {}
     for m in rows:
         statuses[str(m.status)] = statuses.get(str(m.status), 0) + 1
         if m.status == S.FAILED:
             failed[m.last_error_code] = failed.get(m.last_error_code, 0) + 1
         if m.status == S.CANCELLED:
             cancelled[m.status_reason] = cancelled.get(m.status_reason, 0) + 1
+        if m.status == S.READ and m.sent_at is not None and m.read_at is not None:
+            seconds = int((m.read_at - m.sent_at).total_seconds() // 1)
+            bucket = max(b for b in campaigns.READ_BOUNDS if b <= max(seconds, 0))
+            read_after[bucket] = read_after.get(bucket, 0) + 1
     sent = sorted(m.sent_at for m in rows if m.sent_at is not None)
     return campaigns.Counts(
-        statuses, failed, cancelled, sent[0] if sent else None, sent[-1] if sent else None
+        statuses,
+        failed,
+        cancelled,
+        sent[0] if sent else None,
+        sent[-1] if sent else None,
+        read_after=read_after,
     )
 
 
@@ -147,13 +157,18 @@ async def test_the_funnel_follows_every_change_before_and_after_folding(any_stor
     await check()
     await asyncio.gather(any_store.fold_campaign_tallies(), any_store.fold_campaign_tallies())
     await check()
-    receipts = [
-        _receipt(f"wamid.f{i}", S.DELIVERED if i % 2 else S.READ)
+    receipts = [  # read 1 s to ~20 min after the send: buckets of the time to read
+        _receipt(f"wamid.f{i}", S.DELIVERED if i % 2 else S.READ, seconds=i + 1 + i**2 * 3)
         for i in range(len(claimed))
         if i % 4 in (2, 3)
     ]
     await any_store.apply_receipts(receipts, START + timedelta(minutes=5))
     await check()
+    read = await any_store.campaign_counts("cmp_f")
+    assert sum(read.read_after.values()) == read.statuses["read"] == 10
+    waits = sorted(1 + i**2 * 3 for i in range(40) if i % 4 == 2)  # read minus sent
+    assert read.median_read_seconds is not None  # the 5th of 10, within its bucket's 10 %
+    assert 0 <= read.median_read_seconds - waits[4] <= 0.1 * waits[4], (read, waits)
     await any_store.set_campaign_state("cmp_f", campaigns.Action.PAUSE, START)
     await check()
     await any_store.fold_campaign_tallies()
@@ -168,3 +183,31 @@ async def test_the_funnel_follows_every_change_before_and_after_folding(any_stor
     assert counts.failed == {131026: 5, 131049: 5}, counts
     assert sum(counts.statuses.values()) == 60
     assert await any_store.fold_campaign_tallies() == 0  # nothing left to fold
+
+
+async def test_replies_count_each_answered_message_once(any_store):
+    """An inbound message answers the latest campaign message sent to that number by that
+    sender within the window (revision 0024): counted once, before and after folding; a
+    message from elsewhere, too late, before the send or to another sender counts nothing."""
+    from tests.integration.test_store_contract import _outcome
+
+    await any_store.create_campaign(_campaign("cmp_r", recipients=3), _messages("cmp_r", 3))
+    claimed = await any_store.claim_due(START, 10, "w1", LEASE)
+    await any_store.record(
+        [_outcome(m.id, wamid=f"wamid.r{i}", finished_at=START) for i, m in enumerate(claimed)]
+    )
+    a, b, c = (f"+9055500{i:05d}" for i in range(3))
+    window = timedelta(hours=72)
+    hour = timedelta(hours=1)
+    assert await any_store.record_replies([(a, START + hour)], ["default"], window) == 1
+    assert await any_store.record_replies([(a, START + 2 * hour)], None, window) == 0  # once
+    assert await any_store.record_replies([(b, START + 73 * hour)], None, window) == 0
+    assert await any_store.record_replies([(b, START - hour)], None, window) == 0  # before
+    assert await any_store.record_replies([(c, START + hour)], ["shop"], window) == 0
+    assert await any_store.record_replies([("+905559999999", START)], None, window) == 0
+    assert (await any_store.campaign_counts("cmp_r")).replies == 1
+    await any_store.fold_campaign_tallies()
+    counts = await any_store.campaign_counts("cmp_r")
+    assert (counts.replies, counts.statuses) == (1, {"sent": 3})
+    assert await any_store.record_replies([(b, START + 71 * hour), (c, START)], None, window) == 2
+    assert (await any_store.campaign_counts("cmp_r")).replies == 3

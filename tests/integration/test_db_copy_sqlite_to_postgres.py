@@ -18,7 +18,7 @@ from tests.integration.conftest import _admin, _with_database, postgres_server_u
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import errors, messages
 from whatsapp_scheduler.core.senders import Sender
-from whatsapp_scheduler.store import sql, transfer
+from whatsapp_scheduler.store import sql, tables, transfer
 
 pytestmark = pytest.mark.postgres
 Status = messages.MessageStatus
@@ -224,6 +224,15 @@ async def test_what_the_service_knows_arrives_row_for_row(
             made.json()["id"], campaigns.Action.PAUSE, START
         )
         assert paused == 1  # a change of the funnel not yet folded (campaign_tally_deltas)
+        # A reply to it (campaign_replies): its message sent, then the contact's answer.
+        with api.store._engine.begin() as conn:
+            conn.execute(
+                tables.messages.update()
+                .where(tables.messages.c.campaign_id == made.json()["id"])
+                .values(status="sent", sent_at=START)
+            )
+        replies = [("+905551110001", START + timedelta(minutes=5))]
+        assert await api.store.record_replies(replies, None, timedelta(hours=72)) == 1
         assert (await api.post("/keys", json={"name": "app", "scope": "write"})).status_code == 201
         await api.store.replace_templates(
             "waba1",

@@ -66,3 +66,34 @@ def test_the_status_follows_the_messages():
         str(campaigns.status_of(cancelled, campaigns.Counts({"sent": 1}, {}, {}, None, None)))
         == "cancelled"
     )
+
+
+def test_read_buckets_and_their_median():
+    """Times to read are kept in buckets about 10 % apart (1 s up to 30 days); the median is
+    read from the counts, within its bucket (docs/campaigns.md, "The funnel")."""
+    import itertools
+    from datetime import UTC, datetime
+
+    bounds = campaigns.READ_BOUNDS
+    assert bounds[:3] == (0, 1, 2)
+    assert bounds[-1] >= 30 * 86400
+    assert all(b1 < b2 <= b1 * 1.1 + 1 for b1, b2 in itertools.pairwise(bounds))
+    assert campaigns.read_bucket(-5) == 0  # a clock's skew
+    assert campaigns.read_bucket(10) == 10
+    assert campaigns.read_bucket(10**9) == bounds[-1]
+    for seconds in (1, 59, 60, 61, 3599, 86_400):
+        low = campaigns.read_bucket(seconds)
+        assert low <= seconds < bounds[bounds.index(low) + 1]
+    sent = datetime(2026, 3, 1, 9, 0, 0, 900_000, tzinfo=UTC)
+    read = datetime(2026, 3, 1, 9, 0, 2, 100_000, tzinfo=UTC)
+    assert campaigns.read_seconds(sent, read) == 2  # whole Unix seconds, as SQL counts them
+    assert campaigns.read_seconds(None, read) is None
+    assert campaigns.median_of_buckets({}) is None
+    assert campaigns.median_of_buckets({5: 1, 10: 1, 3600: 1}) == 10.5
+    counts: dict[int, int] = {}
+    for s in [30] * 10 + [600] * 11:  # the median is in 600's bucket
+        b = campaigns.read_bucket(s)
+        counts[b] = counts.get(b, 0) + 1
+    median = campaigns.median_of_buckets(counts)
+    assert median is not None
+    assert abs(median - 600) <= 60  # within its bucket's 10 %

@@ -358,6 +358,21 @@ def _print_campaign(c: dict[str, Any], out: TextIO) -> None:
     for name in ("first_due_at", "last_due_at", "first_sent_at", "last_sent_at"):
         if c.get(name):
             print(f"  {name:14s} {c[name]}", file=out)
+    if c.get("replies"):
+        print(f"  {'replies':14s} {c['replies']}", file=out)
+    if c.get("median_read_seconds") is not None:
+        print(f"  {'median read':14s} {_duration(c['median_read_seconds'])}", file=out)
+
+
+def _duration(seconds: float) -> str:
+    """`45 s`, `12 min`, `3.5 h`, `2.1 d`: the median time to read, as a person says it."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
 def _show(http: httpx.Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

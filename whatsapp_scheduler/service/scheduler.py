@@ -108,10 +108,13 @@ class SchedulerService(SeriesMixin):
         media_retention: timedelta = timedelta(days=30),
         check_links: bool = True,
         media_files: files_mod.FileBytes | None = None,
+        reply_window: timedelta = timedelta(hours=72),
     ) -> None:
         """`window_numbers`: the business numbers whose 24-hour window a sender's message is
         checked against (default: `DefaultSenderNumbers()`, the default sender's only)."""
         self.store = message_store
+        # An inbound message answers a campaign message sent at most this long before it.
+        self.reply_window = reply_window
         # The senders a message's `gonderen` may name; None: only the default sender.
         self.senders = senders
         self.default_sender = senders.default_name if senders else DEFAULT_SENDER_NAME
@@ -639,6 +642,12 @@ class SchedulerService(SeriesMixin):
                 written.setdefault(m.phone_number_id or "", []).append((m.wa_id, m.timestamp))
         for number, contacts in written.items():
             await self.store.record_inbound(contacts, number)
+            # A campaign's replies (docs/campaigns.md, "The funnel"): the sender's message to
+            # that contact just before it answers.
+            senders_of = await self.window_numbers.senders_at(number)
+            await self.store.record_replies(
+                [("+" + wa_id, at) for wa_id, at in contacts], senders_of, self.reply_window
+            )
         receipts = [
             store.Receipt(
                 wamid=u.wamid,

@@ -11,7 +11,7 @@ import builtins
 import dataclasses
 import enum
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from whatsapp_scheduler.core import campaigns, consent, contacts, keys, media, messages
@@ -515,6 +515,17 @@ class MessageStore(Protocol):
 
     async def fold_campaign_tallies(self) -> int:
         """Fold the funnel's pending changes into its tallies (a timed job); how many."""
+        ...
+
+    async def record_replies(
+        self,
+        replies: Sequence[tuple[str, datetime]],
+        senders: Sequence[str] | None,
+        window: timedelta,
+    ) -> int:
+        """Count inbound messages (`phone` in E.164, time) as replies: each answers the latest
+        campaign message sent to that number (by one of `senders`; None: any sender) at most
+        `window` before it, and a message is counted once (revision 0024); how many new."""
         ...
 
     async def campaign_messages(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ M = tables.messages
 CP = tables.campaigns
 TA = tables.campaign_tallies
 TD = tables.campaign_tally_deltas
+CR = tables.campaign_replies
 Status = messages.MessageStatus
 #: The advisory lock that makes one `fold_campaign_tallies` run at a time on PostgreSQL.
 FOLD_LOCK = 0x5743_5446  # "WCTF"
@@ -157,20 +158,88 @@ class SqlCampaignsMixin:
         statuses: dict[str, int] = {}
         failures: dict[int | None, int] = {}
         reasons: dict[str | None, int] = {}
+        read_after: dict[int, int] = {}
+        replies = 0
         with self._tx() as conn:
             for status, detail, total in conn.execute(query):
                 count = int(total or 0)
                 if count <= 0:
                     continue
+                if status == campaigns.REPLIED:  # a pseudo-status: the replies' count
+                    replies += count
+                    continue
                 statuses[status] = statuses.get(status, 0) + count
-                if status == str(Status.FAILED):
+                if status == str(Status.READ) and detail.isdigit():
+                    bucket = int(detail)
+                    read_after[bucket] = read_after.get(bucket, 0) + count
+                elif status == str(Status.FAILED):
                     code = int(detail) if detail and detail.lstrip("-").isdigit() else None
                     failures[code] = failures.get(code, 0) + count
                 elif status == str(Status.CANCELLED):
                     reasons[detail or None] = reasons.get(detail or None, 0) + count
             first_at = conn.execute(first).scalar()
             last_at = conn.execute(last).scalar()
-        return campaigns.Counts(statuses, failures, reasons, _aware(first_at), _aware(last_at))
+        return campaigns.Counts(
+            statuses,
+            failures,
+            reasons,
+            _aware(first_at),
+            _aware(last_at),
+            read_after=read_after,
+            replies=replies,
+        )
+
+    async def record_replies(
+        self,
+        replies: Sequence[tuple[str, datetime]],
+        senders: Sequence[str] | None,
+        window: timedelta,
+    ) -> int:
+        """Inbound messages (`phone` in E.164, time) as replies to campaigns: each answers the
+        latest campaign message sent to that number (by one of `senders`; None: any) at most
+        `window` before it; a message counts once. Returns the replies newly counted."""
+        if not replies:
+            return 0
+        return await self._run(self._record_replies, list(replies), senders, window)
+
+    def _record_replies(
+        self,
+        replies: builtins.list[tuple[str, datetime]],
+        senders: Sequence[str] | None,
+        window: timedelta,
+    ) -> int:
+        counted = 0
+        with self._tx() as conn:
+            for phone, at in replies:
+                query = sa.select(M.c.id, M.c.campaign_id).where(
+                    M.c.recipient == phone,  # the (recipient, due_at, id) index
+                    M.c.campaign_id.is_not(None),
+                    M.c.sent_at.is_not(None),
+                    M.c.sent_at <= at,
+                    M.c.sent_at >= at - window,
+                )
+                if senders is not None:
+                    query = query.where(M.c.sender.in_(list(senders)))
+                found = conn.execute(query.order_by(M.c.sent_at.desc()).limit(1)).first()
+                if found is None:
+                    continue
+                insert = (
+                    self._insert_into(CR)
+                    .values(message_id=found.id, campaign_id=found.campaign_id, replied_at=at)
+                    .on_conflict_do_nothing(index_elements=["message_id"])
+                    .returning(CR.c.message_id)  # (psycopg's rowcount here is -1)
+                )
+                if conn.execute(insert).first() is not None:
+                    conn.execute(
+                        sa.insert(TD).values(
+                            campaign_id=found.campaign_id,
+                            status=campaigns.REPLIED,
+                            detail="",
+                            delta=1,
+                        )
+                    )
+                    counted += 1
+        return counted
 
     async def fold_campaign_tallies(self) -> int:
         """Fold the funnel's deltas into the tallies (a timed job of the dispatcher); returns
@@ -343,10 +412,14 @@ def campaign_of(row: Any) -> campaigns.Campaign:
 
 
 def _detail(message: messages.ScheduledMessage) -> str:
-    """The funnel's split of a status (revision 0021's `detail` in SQL): Meta's code of a
-    failed message, the reason of a cancelled one, else ''."""
+    """The funnel's split of a status (revisions 0021 and 0024's `detail` in SQL): Meta's code
+    of a failed message, the reason of a cancelled one, a read one's time-to-read bucket,
+    else ''."""
     if message.status == Status.FAILED:
         return "" if message.last_error_code is None else str(message.last_error_code)
     if message.status == Status.CANCELLED:
         return message.status_reason or ""
+    if message.status == Status.READ:  # revision 0024: the bucket of its time to read
+        seconds = campaigns.read_seconds(message.sent_at, message.read_at)
+        return "" if seconds is None else str(campaigns.read_bucket(seconds))
     return ""

@@ -539,6 +539,18 @@ campaign_tally_deltas = sa.Table(
     sa.Index("ix_campaign_tally_deltas_campaign_id", "campaign_id"),
 )
 
+# Replies (revision 0024): a campaign message its recipient answered (an inbound message from
+# the contact to that sender within the reply window after the send), once; the first reply
+# appends a `replied` delta (core/campaigns.py, REPLIED).
+campaign_replies = sa.Table(
+    "campaign_replies",
+    metadata,
+    sa.Column("message_id", sa.String(128), primary_key=True),
+    sa.Column("campaign_id", sa.String(32), nullable=False),
+    sa.Column("replied_at", UtcDateTime, nullable=False),
+    sa.Index("ix_campaign_replies_campaign_id", "campaign_id"),
+)
+
 # Uploaded files (revision 0023; core/media.py, docs/media.md): one row per file, its bytes in
 # `media_chunks` (CHUNK_BYTES each, in order of `seq`), so that one backup holds everything and
 # several instances share the files. `complete` is set once every chunk is in: an upload cut

@@ -58,6 +58,7 @@ TABLES: list[sa.Table] = [
     tables.campaigns,
     tables.campaign_tallies,  # the funnel (inserts fire no trigger: copied as they are)
     tables.campaign_tally_deltas,
+    tables.campaign_replies,
     tables.templates,
     tables.limit_contacts,
     tables.events,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import (
@@ -54,6 +54,7 @@ class InMemoryMessageStore:
         self.series: dict[str, store.Series] = {}
         self.profiles: dict[tuple[str, str], contacts.Profile] = {}  # (sender, phone)
         self.campaigns: dict[str, campaigns.Campaign] = {}
+        self.campaign_replies: dict[str, str] = {}  # message id -> its campaign
         self.media: dict[str, tuple[media.MediaFile, bool]] = {}  # id -> (file, complete)
         self.media_chunks: dict[tuple[str, int], bytes] = {}
         self.meta_media: dict[tuple[str, str], tuple[str, datetime]] = {}  # (id, number)
@@ -782,16 +783,52 @@ class InMemoryMessageStore:
         statuses: dict[str, int] = {}
         failed: dict[int | None, int] = {}
         reasons: dict[str | None, int] = {}
+        read_after: dict[int, int] = {}
         for m in mine:
             statuses[str(m.status)] = statuses.get(str(m.status), 0) + 1
             if m.status == Status.FAILED:
                 failed[m.last_error_code] = failed.get(m.last_error_code, 0) + 1
             if m.status == Status.CANCELLED:
                 reasons[m.status_reason] = reasons.get(m.status_reason, 0) + 1
+            seconds = campaigns.read_seconds(m.sent_at, m.read_at)
+            if m.status == Status.READ and seconds is not None:
+                bucket = campaigns.read_bucket(seconds)
+                read_after[bucket] = read_after.get(bucket, 0) + 1
         sent = [m.sent_at for m in mine if m.sent_at is not None]
         return campaigns.Counts(
-            statuses, failed, reasons, min(sent) if sent else None, max(sent) if sent else None
+            statuses,
+            failed,
+            reasons,
+            min(sent) if sent else None,
+            max(sent) if sent else None,
+            read_after=read_after,
+            replies=sum(1 for c in self.campaign_replies.values() if c == campaign_id),
         )
+
+    async def record_replies(
+        self,
+        replies: Sequence[tuple[str, datetime]],
+        senders: Sequence[str] | None,
+        window: timedelta,
+    ) -> int:
+        counted = 0
+        for phone, at in replies:
+            answered = [
+                m
+                for m in self.rows.values()
+                if m.recipient == phone
+                and m.campaign_id is not None
+                and m.sent_at is not None
+                and at - window <= m.sent_at <= at
+                and (senders is None or m.sender in senders)
+            ]
+            if not answered:
+                continue
+            latest = max(answered, key=lambda m: m.sent_at or at)
+            if latest.id not in self.campaign_replies and latest.campaign_id is not None:
+                self.campaign_replies[latest.id] = latest.campaign_id
+                counted += 1
+        return counted
 
     async def campaign_messages(
         self,

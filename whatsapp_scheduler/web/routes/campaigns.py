@@ -161,6 +161,16 @@ class CampaignPublic(BaseModel):
     )
     first_sent_at: datetime | None = None
     last_sent_at: datetime | None = None
+    replies: int = Field(
+        description="Recipients who wrote back: an inbound message from the contact to the "
+        "sender at most CAMPAIGN_REPLY_HOURS after their campaign message was sent (each "
+        "message counted once)."
+    )
+    median_read_seconds: float | None = Field(
+        description="The median time from the send to the read receipt of the messages read, "
+        "in seconds (from the funnel's buckets, each about 10 % wide: within 10 % of the "
+        "exact median); null while none is read."
+    )
     spec: dict[str, Any] = Field(description="Content, audience and time as created.")
 
     @classmethod
@@ -185,6 +195,10 @@ class CampaignPublic(BaseModel):
             cancelled={str(k or "cancelled"): v for k, v in counts.cancelled.items()},
             first_sent_at=counts.first_sent_at,
             last_sent_at=counts.last_sent_at,
+            replies=counts.replies,
+            median_read_seconds=(
+                None if counts.median_read_seconds is None else round(counts.median_read_seconds, 1)
+            ),
             spec=schemas.scrubbed(dict(c.spec)),
         )
 
