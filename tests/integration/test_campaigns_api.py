@@ -420,3 +420,48 @@ async def test_the_funnel_counts_replies_and_the_median_time_to_read(api):
     assert code == 0
     assert "replies        1" in out
     assert re.search(r"median read +6\d s", out), out  # 60 s, within its bucket
+
+
+async def test_an_audience_from_a_csv_with_its_own_fields(api, tmp_path):
+    """`audience.csv`: each row a recipient, its cells over the stored profile (Ayşe's stored
+    appointment is replaced by the file's; a new number needs no profile), consent still
+    applies (Cem opted out), a bad row is refused naming its line, and the address book is
+    not changed; the CLI's --csv reads a Windows-1254 file (Turkish Excel)."""
+    import asyncio
+
+    await _contacts(api)
+    sheet = (
+        "Telefon;Ad;Appointment\n"
+        f"{A};Ayşe Hanım;14:45\n"
+        f"{C};Cem;15:00\n"
+        "+905551110009;Şule;16:00\n"
+        "12;Kısa;17:00\n"
+    )
+    body = _campaign(dry_run=True, local_time=False, audience={"csv": sheet})
+    data = (await api.post("/campaigns", json=body)).json()
+    assert (data["recipients"], data["refused"], data["stored"]) == (2, 2, False), data["refusals"]
+    why = {r["field"]: r["reason"] for r in data["refusals"]}
+    assert why == {"audience.csv[5].phone": "invalid_phone", "alici": "opted_out"}
+    stored = await api.post("/campaigns", json=body | {"dry_run": False})
+    cid = stored.json()["id"]
+    texts = {m.recipient: m.body for m in await api.store.campaign_messages(cid, [], None, 10)}
+    assert texts == {
+        A: "Merhaba Ayşe Hanım, randevunuz 14:45",
+        "+905551110009": "Merhaba Şule, randevunuz 16:00",
+    }
+    book = (await api.get(f"/contacts/{A}")).json()
+    assert (book["name"], book["attributes"]) == ("Ayşe", {"appointment": "10:30"})  # unchanged
+    assert (await api.get("/contacts/+905551110009")).json()["in_book"] is False
+    bad = await api.post("/campaigns", json=_campaign(audience={"csv": "Ad\nAyşe\n"}))
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "audience.csv"
+    file = tmp_path / "liste.csv"
+    file.write_bytes(f"telefon,ad,randevu\n{A},Işıl,09:15\n".encode("cp1254"))
+    create = ["create", "--name", "csv", "--at", "2026-03-02 09:00", "--csv", str(file)]
+    code, out, err = await asyncio.to_thread(
+        _cli, api, *create, "--text", "Merhaba {{name}} {{attributes.randevu}}"
+    )
+    assert (code, err) == (0, "")
+    assert "1 recipients, 0 refused" in out, out
+    (made,) = await api.store.campaign_messages(out.split()[1].rstrip(":"), [], None, 10)
+    assert made.body == "Merhaba Işıl 09:15"

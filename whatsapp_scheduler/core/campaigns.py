@@ -30,6 +30,9 @@ PATH_RULE = (
 )
 #: The explicit phones of one audience, and the recipients of one campaign.
 MAX_PHONES = 10_000
+#: An audience's CSV: its rows (as a contacts import) and its size as text (16 MiB).
+MAX_CSV_ROWS = 10_000
+MAX_CSV_CHARACTERS = 16 * 1024 * 1024
 MAX_RECIPIENTS = 1_000_000
 MAX_PACING = timedelta(days=7)
 

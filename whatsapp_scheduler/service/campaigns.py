@@ -12,6 +12,7 @@ The messages table stays the queue: the dispatcher sends them like any other.
 from __future__ import annotations
 
 import asyncio
+import csv
 import dataclasses
 import logging
 import secrets
@@ -23,6 +24,7 @@ from whatsapp_scheduler import store
 from whatsapp_scheduler.core import (
     campaigns,
     contacts,
+    csvimport,
     errors,
     localtime,
     messages,
@@ -90,6 +92,8 @@ class CampaignRequest:
     labels: Sequence[str] | None = None
     attributes: Mapping[str, Any] | None = None
     phones: Sequence[str] | None = None
+    #: A contacts CSV as text (core/csvimport.py `read_contacts_csv`): a recipient a row.
+    csv: str | None = None
     timezone: str | None = None
     local_time: bool = False
     pacing_minutes: int | None = None
@@ -216,6 +220,7 @@ class CampaignService:
                 "labels": list(request.labels or []),
                 "attributes": dict(request.attributes or {}),
                 "phones": len(request.phones or []),
+                "csv": request.csv is not None,  # the file itself is not kept
             },
             "time": {
                 "tarih": request.tarih,
@@ -371,25 +376,15 @@ class CampaignService:
     async def _audience(
         self, request: CampaignRequest, sender: str
     ) -> tuple[list[contacts.Profile], list[Refusal]]:
-        labels = contacts.check_labels(request.labels, "audience.labels") if request.labels else ()
-        attributes: dict[str, str] = {}
-        for key, value in (request.attributes or {}).items():
-            if not contacts.ATTRIBUTE_KEY.match(key):
-                raise errors.ValidationFailed(f"audience.attributes.{key[:60]}", contacts.KEY_RULE)
-            text = contacts.attribute_text(value)
-            if text is None:
-                raise errors.ValidationFailed(
-                    f"audience.attributes.{key}", "must be a string, number or boolean"
-                )
-            attributes[key] = text
+        labels, attributes = _filters(request)
         phones = list(request.phones or [])
         if len(phones) > campaigns.MAX_PHONES:
             raise errors.ValidationFailed(
                 "audience.phones", "at most {MAX_PHONES:,}", MAX_PHONES=campaigns.MAX_PHONES
             )
-        if not labels and not attributes and not phones:
+        if not labels and not attributes and not phones and request.csv is None:
             raise errors.ValidationFailed(
-                "audience", "give labels, attributes or phones (whom to send to)"
+                "audience", "give labels, attributes, phones or csv (whom to send to)"
             )
         found: dict[str, contacts.Profile] = {}
         if labels or attributes:
@@ -397,19 +392,56 @@ class CampaignService:
                 found[p.phone] = p
         refusals: list[Refusal] = []
         if phones:
-            region = self.scheduler.default_region
-            wanted: list[str] = []
-            for index, raw in enumerate(phones):
-                try:
-                    wanted.append(
-                        recipients.normalize(str(raw), region, f"audience.phones[{index}]")
-                    )
-                except errors.ValidationFailed as exc:
-                    refusals.append(Refusal(str(raw)[:40], "invalid_phone", exc.field, exc.rule))
-            known = await self.store.get_profiles(sender, wanted)
-            for phone in wanted:
-                found.setdefault(phone, known.get(phone) or contacts.Profile(sender, phone))
+            for profile in await self._phone_profiles(phones, sender, refusals):
+                found.setdefault(profile.phone, profile)
+        if request.csv is not None:
+            for profile in await self._csv_profiles(request.csv, sender, refusals):
+                found[profile.phone] = profile  # the file's cells win over a label's match
         return [found[p] for p in sorted(found)], refusals
+
+    async def _phone_profiles(
+        self, phones: list[str], sender: str, refusals: list[Refusal]
+    ) -> list[contacts.Profile]:
+        """The explicit numbers, each with its stored profile (or an empty one)."""
+        region = self.scheduler.default_region
+        wanted: list[str] = []
+        for index, raw in enumerate(phones):
+            try:
+                wanted.append(recipients.normalize(str(raw), region, f"audience.phones[{index}]"))
+            except errors.ValidationFailed as exc:
+                refusals.append(Refusal(str(raw)[:40], "invalid_phone", exc.field, exc.rule))
+        known = await self.store.get_profiles(sender, wanted)
+        return [known.get(phone) or contacts.Profile(sender, phone) for phone in wanted]
+
+    async def _csv_profiles(
+        self, text: str, sender: str, refusals: list[Refusal]
+    ) -> list[contacts.Profile]:
+        """The recipients of an audience's CSV: each row checked as a contacts import checks
+        it (the number, then the profile's fields), its cells over the stored profile; a row
+        that breaks a rule is refused naming its line. Nothing is stored."""
+        try:
+            rows = csvimport.read_contacts_csv(
+                text.encode("utf-8"), max_rows=campaigns.MAX_CSV_ROWS
+            )
+        except (csvimport.CsvError, csv.Error) as exc:
+            raise errors.ValidationFailed("audience.csv", str(exc)) from exc
+        region = self.scheduler.default_region
+        changes: list[contacts.Change] = []
+        for row in rows:
+            prefix = f"audience.csv[{row.line}]."
+            raw = str(row.fields.get("phone", ""))[:40]
+            try:
+                if row.error is not None:
+                    raise errors.ValidationFailed(prefix + "phone", "is required")
+                phone = recipients.normalize(raw, region, prefix + "phone")
+                fields = {k: v for k, v in row.fields.items() if k != "phone"}
+                changes.append(contacts.Change(phone, contacts.check_fields(fields, prefix)))
+            except errors.ValidationFailed as exc:
+                reason = "invalid_phone" if exc.field.endswith("phone") else "contact"
+                refusals.append(Refusal(raw, reason, exc.field, exc.rule))
+        known = await self.store.get_profiles(sender, [c.phone for c in changes])
+        now = self.clock.now()
+        return [contacts.apply(known.get(c.phone), sender, c, now) for c in changes]
 
     async def get(self, campaign_id: str, allowed: frozenset[str] | None) -> campaigns.Campaign:
         found = await self.store.get_campaign(campaign_id) if len(campaign_id) <= 32 else None
@@ -464,6 +496,22 @@ class CampaignService:
                 )
             senders = [gonderen]
         return await self.store.list_campaigns(senders, after, limit)
+
+
+def _filters(request: CampaignRequest) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The audience's labels and attribute filters, checked (as GET /contacts checks them)."""
+    labels = contacts.check_labels(request.labels, "audience.labels") if request.labels else ()
+    attributes: dict[str, str] = {}
+    for key, value in (request.attributes or {}).items():
+        if not contacts.ATTRIBUTE_KEY.match(key):
+            raise errors.ValidationFailed(f"audience.attributes.{key[:60]}", contacts.KEY_RULE)
+        text = contacts.attribute_text(value)
+        if text is None:
+            raise errors.ValidationFailed(
+                f"audience.attributes.{key}", "must be a string, number or boolean"
+            )
+        attributes[key] = text
+    return tuple(labels), attributes
 
 
 def _wall(local: datetime) -> tuple[str, str]:

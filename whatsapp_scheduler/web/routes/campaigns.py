@@ -57,6 +57,15 @@ class AudienceIn(BaseModel):
     phones: list[str] | None = Field(
         default=None, max_length=campaigns.MAX_PHONES, description="Explicit numbers (E.164)."
     )
+    csv: str | None = Field(
+        default=None,
+        max_length=campaigns.MAX_CSV_CHARACTERS,
+        description="A contacts CSV as text (the columns of POST /contacts/import: phone/"
+        "telefon, name/ad, language/dil, timezone/saat dilimi, labels/etiketler, any other "
+        "column an attribute; `,` `;` or tab separated), up to 10,000 rows: each row is a "
+        "recipient, its cells over its stored profile (nothing is stored in the address "
+        "book). A row that breaks a rule is refused with its line (`audience.csv[3].phone`).",
+    )
 
 
 class CampaignCreate(schemas.ContentObjects):
@@ -283,6 +292,7 @@ async def create_campaign(
         labels=body.audience.labels,
         attributes=body.audience.attributes,
         phones=body.audience.phones,
+        csv=body.audience.csv,
         timezone=body.timezone,
         local_time=body.local_time,
         pacing_minutes=body.pacing_minutes,
