@@ -111,6 +111,14 @@ def test_occurrence_ids_carry_the_nominal_local_time():
         "FREQ=DAILY;BYHOUR=9,17\nEXDATE:20270105T170000",
         "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=14",
         "FREQ=WEEKLY;BYDAY=MO;COUNT=40",
+        # Sets walked from DTSTART: moved to one rule's occurrence, the other would be out
+        # of step (the biweekly Monday; the RDATE's 12:00 as the daily time; the EXRULE's
+        # fortnight)
+        "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO\nRRULE:FREQ=WEEKLY;BYDAY=FR",
+        "RRULE:FREQ=DAILY\nRDATE:20261209T120000",
+        "RRULE:FREQ=DAILY\nEXRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=SA",
+        "FREQ=HOURLY;INTERVAL=5;BYDAY=SA,SU",
+        "FREQ=DAILY;UNTIL=20261220T090000Z",
     ],
 )
 def test_the_next_occurrence_is_the_rules_own_at_any_age(rule):
@@ -128,3 +136,17 @@ def test_the_next_occurrence_is_the_rules_own_at_any_age(rule):
         assert following is not None
         assert recurrence.local_of(following.id) == expected
         current = expected
+
+
+def test_two_series_of_one_rule_claimed_at_one_time_each_follow_their_own_start():
+    """The next time is remembered per rule and claimed time: with COUNT, also per DTSTART
+    (a series started earlier has used more of its count)."""
+    rule = "FREQ=DAILY;COUNT=3"
+    current = datetime(2026, 12, 9, 9, 0)
+    message = testing.make_message(
+        recurrence.occurrence_id("s", current), recurrence.to_utc(current, "UTC")
+    ).evolve(timezone="UTC", series_id="s")
+    late = recurrence.next_occurrence(message, rule, datetime(2026, 12, 8, 9, 0), NOW)
+    assert late is not None
+    assert late.id == "s@20261210T090000"
+    assert recurrence.next_occurrence(message, rule, datetime(2026, 12, 7, 9, 0), NOW) is None

@@ -222,32 +222,119 @@ def next_occurrence(
     now: datetime,
 ) -> messages.ScheduledMessage | None:
     """The queued occurrence after `claimed` (its copy at the rule's next time), or None
-    when the rule has no more. Made in the claim's transaction (store/sql_series.py).
+    when the rule has no more. Made in the claim's transaction (store/sql_series.py), so it
+    is made cheap there (docs/series.md, "The cost in the claim"):
 
-    dateutil walks a rule from its DTSTART: an hourly series a year old took ~24 ms a claim.
-    Without COUNT the rule is walked from the claimed occurrence instead (it is one of the
-    rule's own, so every BY* part and INTERVAL stays aligned): microseconds at any age."""
+    - dateutil walks a rule from its DTSTART: an hourly series a year old took ~24 ms a
+      claim. A single RRULE without COUNT (EXDATEs allowed) is walked from the claimed
+      occurrence instead (it is one of the rule's own, so every BY* part and INTERVAL stays
+      aligned): microseconds at any age. A set of several RRULEs, an RDATE or an EXRULE is
+      walked from DTSTART: moved to one rule's occurrence, another rule's INTERVAL (or the
+      daily rule beside an RDATE's time) would be out of step.
+    - The next time, with its UTC instant and its `tarih`/`saat`, is remembered per (rule,
+      zone, claimed time) for a rule walked from the claimed occurrence (DTSTART does not
+      matter then): the occurrences of many series of one rule claimed at one time (a daily
+      09:00 reminder to many recipients) compute it once."""
     assert claimed.series_id is not None
     current = local_of(claimed.id)
-    ruleset = ruleset_of(rule, claimed.timezone, dtstart)
-    if current is None or ruleset is None:
+    if current is None:
         return None
-    if current > dtstart and not any(
-        getattr(r, "_count", None) is not None for r in getattr(ruleset, "_rrule", ())
+    following = _following(rule, claimed.timezone, dtstart, current)
+    if following is None:
+        return None
+    local, due, tarih, saat = following
+    return _occurrence(claimed, claimed.series_id, local, due, tarih, saat, now)
+
+
+_Following = tuple[datetime, datetime, str, str]
+
+
+def _following(
+    rule: str, zone_name: str, dtstart: datetime, current: datetime
+) -> _Following | None:
+    """The next local time after `current`, its UTC instant, `tarih` and `saat`."""
+    if _template(rule, zone_name) is not None and current > dtstart:
+        return _following_rebased(rule, zone_name, current)
+    return _following_walked(rule, zone_name, dtstart, current)
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(rule: str, zone_name: str) -> tuple[Any, tuple[datetime, ...]] | None:
+    """A rule that may be walked from any of its occurrences (one RRULE, no COUNT, no RDATE
+    or EXRULE) as its RRULE parsed at a fixed DTSTART (to be moved) and its EXDATEs (fixed
+    times); None for another rule, or one that no longer parses. What is checked does not
+    depend on DTSTART."""
+    ruleset = ruleset_of(rule, zone_name, _TEMPLATE_START)
+    if ruleset is None:
+        return None
+    rules: list[Any] = list(getattr(ruleset, "_rrule", ()))
+    if (
+        len(rules) != 1
+        or rules[0]._count is not None
+        or getattr(ruleset, "_rdate", None)
+        or getattr(ruleset, "_exrule", None)
     ):
-        ruleset = ruleset_of(rule, claimed.timezone, current) or ruleset
-    after = next_local(ruleset, current)
-    if after is None:
         return None
-    return occurrence_at(claimed, claimed.series_id, after, now)
+    return rules[0], tuple(getattr(ruleset, "_exdate", ()))
+
+
+_TEMPLATE_START = datetime(2000, 1, 1)  # noqa: DTZ001 - a naive local time, any will do
+
+
+@functools.lru_cache(maxsize=4096)
+def _following_rebased(rule: str, zone_name: str, current: datetime) -> _Following | None:
+    template = _template(rule, zone_name)
+    assert template is not None  # checked by the caller (`_following`)
+    one, exdates = template
+    try:  # `replace`: the rule as given, its defaults (BY* parts) taken from `current`
+        moved: Any = one.replace(dtstart=current)
+    except (ValueError, OverflowError):
+        return None
+    if exdates:
+        ruleset = rr.rruleset()
+        ruleset.rrule(moved)
+        for exdate in exdates:
+            ruleset.exdate(exdate)
+        return _timed(next_local(ruleset, current), zone_name)
+    try:
+        return _timed(moved.after(current), zone_name)
+    except (ValueError, OverflowError):  # beyond year 9999
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _following_walked(
+    rule: str, zone_name: str, dtstart: datetime, current: datetime
+) -> _Following | None:
+    ruleset = ruleset_of(rule, zone_name, dtstart)
+    if ruleset is None:
+        return None
+    return _timed(next_local(ruleset, current), zone_name)
+
+
+def _timed(local: datetime | None, zone_name: str) -> _Following | None:
+    if local is None:
+        return None
+    return (local, to_utc(local, zone_name), *wall_fields(local))
 
 
 def occurrence_at(
     source: messages.ScheduledMessage, series_id: str, local: datetime, now: datetime
 ) -> messages.ScheduledMessage:
     """A new queued occurrence of `source`'s content at nominal local time `local`."""
-    due = to_utc(local, source.timezone)
     tarih, saat = wall_fields(local)
+    return _occurrence(source, series_id, local, to_utc(local, source.timezone), tarih, saat, now)
+
+
+def _occurrence(
+    source: messages.ScheduledMessage,
+    series_id: str,
+    local: datetime,
+    due: datetime,
+    tarih: str,
+    saat: str,
+    now: datetime,
+) -> messages.ScheduledMessage:
     new_id = occurrence_id(series_id, local)
     return messages.ScheduledMessage(
         id=new_id,

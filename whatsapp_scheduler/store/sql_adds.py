@@ -118,21 +118,28 @@ class SqlAddsMixin:
         fresh = [m for m in candidates if m.id not in present]
         if not fresh:
             return set()
-        columns = sqlite_bulk.columns_of(fresh)
-        used = [i for i, values in enumerate(columns) if values.count(None) < len(fresh)]
-        per_statement = max(1, self._sqlite_max_values(conn) // len(used))
-        inserted = 0
-        for start in range(0, len(fresh), per_statement):
-            chunk = [columns[i][start : start + per_statement] for i in used]
-            statement = sqlite_bulk.multirow_insert(tuple(used), len(chunk[0]))
-            values = tuple(itertools.chain.from_iterable(zip(*chunk, strict=True)))
-            inserted += conn.exec_driver_sql(statement, values).rowcount
+        inserted = self._insert_ignoring(conn, fresh)
         if inserted == len(fresh):
             return {m.id for m in fresh}
         # Another process inserted some of these ids meanwhile (OR IGNORE kept theirs): ours
         # are the rows that match what we wrote.
         stored = self._fetch_many(conn, [m.id for m in fresh])
         return {m.id for m in fresh if stored.get(m.id) == m}
+
+    def _insert_ignoring(self, conn: Connection, batch: list[messages.ScheduledMessage]) -> int:
+        """SQLite: `batch` in multi-row INSERT OR IGNORE statements (an id present is left as
+        it is); the number of rows inserted. A series' next occurrences go in this way, with
+        no look-up first: the claim does not need to know which existed."""
+        columns = sqlite_bulk.columns_of(batch)
+        used = [i for i, values in enumerate(columns) if values.count(None) < len(batch)]
+        per_statement = max(1, self._sqlite_max_values(conn) // len(used))
+        inserted = 0
+        for start in range(0, len(batch), per_statement):
+            chunk = [columns[i][start : start + per_statement] for i in used]
+            statement = sqlite_bulk.multirow_insert(tuple(used), len(chunk[0]))
+            values = tuple(itertools.chain.from_iterable(zip(*chunk, strict=True)))
+            inserted += conn.exec_driver_sql(statement, values).rowcount
+        return int(inserted)
 
     def _sqlite_max_values(self, conn: Connection) -> int:
         if self._max_values is None:

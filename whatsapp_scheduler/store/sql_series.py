@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -79,9 +80,9 @@ class SqlSeriesMixin:
 
         def _insert_into(self, table: sa.Table) -> Any: ...
 
-        def _insert_sqlite(
-            self, conn: Connection, candidates: builtins.list[messages.ScheduledMessage]
-        ) -> set[str]: ...
+        def _insert_ignoring(
+            self, conn: Connection, batch: builtins.list[messages.ScheduledMessage]
+        ) -> int: ...
 
     # -- edits ----------------------------------------------------------------------------
 
@@ -333,21 +334,22 @@ class SqlSeriesMixin:
         makes none twice); a series whose rule has no more is ended."""
         of_series = [m for m in claimed if m.series_id is not None]
         ids = sorted({m.series_id for m in of_series if m.series_id is not None})
-        query = (
-            sa.select(SR)
+        query = (  # only what the rule's walk needs (the zone is the occurrence's own)
+            sa.select(SR.c.id, SR.c.rule, SR.c.dtstart)
             .where(SR.c.id.in_(ids), SR.c.status == str(SeriesStatus.ACTIVE))
             .with_for_update()  # a pause or delete in flight: wait for it (dropped on SQLite)
         )
-        active = {row.id: series_from_row(row) for row in conn.execute(query)}
+        active = {row.id: (row.rule, row.dtstart) for row in conn.execute(query)}
         following: builtins.list[messages.ScheduledMessage] = []
         ended: builtins.list[str] = []
         for message in of_series:
-            series = active.get(message.series_id or "")
-            if series is None:
+            found = active.get(message.series_id or "")
+            if found is None:
                 continue
-            after = recurrence.next_occurrence(message, series.rule, series.dtstart, now)
+            rule, dtstart = found
+            after = recurrence.next_occurrence(message, rule, _local_time(dtstart), now)
             if after is None:
-                ended.append(series.id)
+                ended.append(message.series_id or "")
             else:
                 following.append(after)
         self.insert_occurrences(conn, following)
@@ -365,7 +367,7 @@ class SqlSeriesMixin:
         if not following:
             return
         if self._dialect == "sqlite":  # multi-row INSERT OR IGNORE, as adds do (sql_adds.py)
-            self._insert_sqlite(conn, list(following))
+            self._insert_ignoring(conn, list(following))
             return
         stmt = self._insert_into(M).on_conflict_do_nothing(index_elements=["id"])
         conn.execute(stmt, [row_codec.message_to_row(m) for m in following])
@@ -373,6 +375,12 @@ class SqlSeriesMixin:
 
 
 _BUSY = "id: occurrence {!r} is being sent; try again in a moment"
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_time(stored: str) -> datetime:
+    """A series' stored DTSTART (naive local ISO text) read back; many series share one."""
+    return datetime.fromisoformat(stored)
 
 
 class _NotInState(Exception):
