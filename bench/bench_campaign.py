@@ -1,6 +1,7 @@
 """Campaigns (issue 19) against real `whatsapp-scheduler serve` subprocesses on SQLite files.
 
     .venv/bin/python bench/bench_campaign.py [--recipients 100000] [--samples 200]
+        [--rounds 3] [--base REV]
 
 1. The same N messages two ways, each on a fresh database, in one run: one POST /campaigns to N
    stored contacts (label `bench`, `{{name}}` in the text; the answer comes when every message
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
@@ -104,40 +106,80 @@ async def latency(url: str, path: str, samples: int) -> tuple[float, float]:
     return statistics.median(times), times[max(0, int(len(times) * 0.99) - 1)]
 
 
+def _campaign_side(
+    tmp: Path, n: int, samples: int, env: dict[str, str] | None
+) -> tuple[float, float, tuple[float, float], tuple[float, float]]:
+    """A fresh database: load the contacts, one POST /campaigns, then the funnel's and the
+    recipients page's latencies: (load s, create s, funnel p50/p99, page p50/p99)."""
+    db = tmp / f"campaign-{time.monotonic_ns()}.db"
+    proc, url, _ = benchservice.start(db, KEY, extra_env=env)
+    try:
+        loading = asyncio.run(load_contacts(url, n))
+        created, cid = asyncio.run(create_campaign(url, n))
+        funnel = asyncio.run(latency(url, f"/campaigns/{cid}", samples))
+        page = asyncio.run(
+            latency(url, f"/campaigns/{cid}/messages?status=queued&limit=100", samples)
+        )
+    finally:
+        benchservice.stop(proc)
+    return loading, created, funnel, page
+
+
+def _batch_side(tmp: Path, n: int) -> float:
+    proc, url, _ = benchservice.start(tmp / f"batch-{time.monotonic_ns()}.db", KEY)
+    try:
+        return asyncio.run(post_batches(url, n))
+    finally:
+        benchservice.stop(proc)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds, sides interleaved")
+    parser.add_argument(
+        "--base", metavar="REV", help="also time POST /campaigns at this revision (A/B)"
+    )
     parser.add_argument(
         "--no-batch", action="store_true", help="skip the /schedule/batch side (funnel only)"
     )
     args = parser.parse_args()
     n = args.recipients
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url, _ = benchservice.start(Path(tmp) / "batch.db", KEY)
-        try:
-            batch = 0.0 if args.no_batch else asyncio.run(post_batches(url, n))
-        finally:
-            benchservice.stop(proc)
-        proc, url, _ = benchservice.start(Path(tmp) / "campaign.db", KEY)
-        try:
-            loading = asyncio.run(load_contacts(url, n))
-            created, cid = asyncio.run(create_campaign(url, n))
-            funnel = asyncio.run(latency(url, f"/campaigns/{cid}", args.samples))
-            page = asyncio.run(
-                latency(url, f"/campaigns/{cid}/messages?status=queued&limit=100", args.samples)
-            )
-        finally:
-            benchservice.stop(proc)
-    print(f"recipients                          {n:,}")
-    print(f"contacts loaded (set-up)            {loading:.2f} s")
-    if batch:
-        print(f"POST /schedule/batch (1,000 x 4)    {batch:.2f} s  ({n / batch:,.0f} msg/s)")
-    print(f"POST /campaigns (one request)       {created:.2f} s  ({n / created:,.0f} msg/s)")
-    if batch:
-        print(f"ratio batch / campaign              {batch / created:.2f}x")
-    print(f"GET /campaigns/{{id}}  p50 / p99      {funnel[0]:.1f} / {funnel[1]:.1f} ms")
-    print(f"GET .../messages page p50 / p99     {page[0]:.1f} / {page[1]:.1f} ms")
+    batches: list[float] = []
+    created: list[float] = []
+    based: list[float] = []
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        base_env = None
+        if args.base:
+            tree = stack.enter_context(benchservice.base_worktree(args.base))
+            base_env = {"PYTHONPATH": str(tree)}
+        for _ in range(args.rounds):
+            if not args.no_batch:
+                batches.append(_batch_side(tmp, n))
+            loading, made, funnel, page = _campaign_side(tmp, n, args.samples, None)
+            created.append(made)
+            if base_env is not None:
+                based.append(_campaign_side(tmp, n, 1, base_env)[1])
+    med = statistics.median
+    print(f"recipients                          {n:,}  ({args.rounds} rounds, medians)")
+    print(f"contacts loaded (set-up, last)      {loading:.2f} s")
+    if batches:
+        b = med(batches)
+        print(f"POST /schedule/batch (1,000 x 4)    {b:.2f} s  ({n / b:,.0f} msg/s)  {batches}")
+    c = med(created)
+    print(f"POST /campaigns (one request)       {c:.2f} s  ({n / c:,.0f} msg/s)  {created}")
+    if based:
+        print(f"POST /campaigns at {args.base:<16} {med(based):.2f} s  {based}")
+    if batches:
+        ratios = [x / y for x, y in zip(batches, created, strict=True)]
+        print(f"ratio batch / campaign              {med(ratios):.2f}x  (per round {ratios})")
+        if based:
+            old = [x / y for x, y in zip(batches, based, strict=True)]
+            print(f"ratio batch / campaign at base      {med(old):.2f}x  (per round {old})")
+    print(f"GET /campaigns/{{id}}  p50 / p99      {funnel[0]:.1f} / {funnel[1]:.1f} ms (last)")
+    print(f"GET .../messages page p50 / p99     {page[0]:.1f} / {page[1]:.1f} ms (last)")
 
 
 if __name__ == "__main__":

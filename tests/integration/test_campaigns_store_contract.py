@@ -211,3 +211,13 @@ async def test_replies_count_each_answered_message_once(any_store):
     assert (counts.replies, counts.statuses) == (1, {"sent": 3})
     assert await any_store.record_replies([(b, START + 71 * hour), (c, START)], None, window) == 2
     assert (await any_store.campaign_counts("cmp_r")).replies == 3
+
+
+async def test_an_id_already_stored_is_left_as_it_is(any_store):
+    """A campaign's ids are new by construction and not looked up before the insert; should
+    one exist all the same, it keeps its row and is not counted as the campaign's."""
+    taken = testing.make_message("cmp_t-0000001", START, body="someone else's")
+    await any_store.add(taken)
+    assert await any_store.create_campaign(_campaign("cmp_t"), _messages("cmp_t", 3)) == 2
+    assert (await any_store.get("cmp_t-0000001")).body == "someone else's"
+    assert (await any_store.campaign_counts("cmp_t")).statuses == {"queued": 2}

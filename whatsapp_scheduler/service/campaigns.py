@@ -33,7 +33,7 @@ from whatsapp_scheduler.core import (
 )
 from whatsapp_scheduler.core import clock as clock_mod
 from whatsapp_scheduler.service import consent as consent_mod
-from whatsapp_scheduler.service import validation
+from whatsapp_scheduler.service import gcpause, validation
 from whatsapp_scheduler.service.requests import ScheduleRequest
 
 
@@ -190,6 +190,22 @@ class CampaignService:
         if pacing < timedelta(0) or pacing > campaigns.MAX_PACING:
             raise errors.ValidationFailed("pacing_minutes", "between 0 and 10080 (7 days)")
         start = None if request.local_time else localtime.to_utc(day, wall, zone)
+        with gcpause.paused():  # ~4 objects per recipient, alive until stored
+            return await self._create(
+                request, name, sender, field, content, zone_name, start, pacing
+            )
+
+    async def _create(
+        self,
+        request: CampaignRequest,
+        name: str,
+        sender: str,
+        field: str,
+        content: Any,
+        zone_name: str,
+        start: datetime | None,
+        pacing: timedelta,
+    ) -> Created:
         audience, refusals = await self._audience(request, sender)
         if not audience and not refusals:
             raise errors.ValidationFailed(
@@ -206,10 +222,10 @@ class CampaignService:
         built = await asyncio.to_thread(_render_all, content, audience, refusals)
         # CPU-bound for a large audience: on a thread, so the event loop (other requests, the
         # dispatcher) keeps running between the GIL's switches.
-        requests, dues, shifted = await asyncio.to_thread(
-            self._requests, request, built, campaign_id, sender, start, pacing
+        plans, shifted = await asyncio.to_thread(
+            self._plans, request, built, campaign_id, start, pacing
         )
-        batch = await self._build(requests, dues, refusals)
+        batch = await self._build(request, plans, refusals)
         reasons: dict[str, int] = {}
         for r in refusals:
             reasons[r.reason] = reasons.get(r.reason, 0) + 1
@@ -254,27 +270,25 @@ class CampaignService:
             )
         return Created(campaign, refusals, reasons, stored)
 
-    def _requests(
+    def _plans(
         self,
         request: CampaignRequest,
         built: list[tuple[contacts.Profile, Any]],
         campaign_id: str,
-        sender: str,
         start: datetime | None,
         pacing: timedelta,
-    ) -> tuple[list[ScheduleRequest], list[datetime], int]:
-        """Each recipient's request: due at `start` (absolute) or at the local time in the
-        contact's own zone (DST gap: the next minute that exists, counted), plus its share of
-        the pacing; `tarih`/`saat` in the zone it is due in."""
+    ) -> tuple[list[_Plan], int]:
+        """Each recipient's message id, number, due time and content: due at `start`
+        (absolute) or at the local time in the contact's own zone (DST gap: the next minute
+        that exists, counted), plus its share of the pacing; `tarih`/`saat` in the zone it is
+        due in. Plain tuples: a request object per recipient was a tenth of the creation."""
         zone_name = request.timezone or self.scheduler.default_timezone
         zone = localtime.parse_zone(zone_name)
         day = localtime.parse_date(request.tarih)
         wall = localtime.parse_time(request.saat)
         shifted = 0
-        kind = request.type is not None or bool(request.objects)  # another type than text
         step = pacing / max(len(built) - 1, 1) if len(built) > 1 else timedelta(0)
-        requests: list[ScheduleRequest] = []
-        dues: list[datetime] = []
+        plans: list[_Plan] = []
         wall_of: dict[tuple[str, datetime], tuple[str, str, str]] = {}
         for index, (profile, rendered) in enumerate(built):
             own = zone_name
@@ -294,28 +308,13 @@ class CampaignService:
                 found = ("UTC", *_wall(due.astimezone(UTC))) if local.fold else (own, *_wall(local))
                 wall_of[(own, due)] = found
             own, tarih, saat = found
-            dues.append(due)
-            requests.append(
-                ScheduleRequest(
-                    alici=profile.phone,
-                    tarih=tarih,
-                    saat=saat,
-                    mesaj=rendered if request.mesaj is not None else None,
-                    template=rendered if request.template is not None else None,
-                    type=request.type if kind else None,
-                    objects=rendered if kind else None,
-                    id=f"{campaign_id}-{index:07d}",
-                    timezone=own,
-                    gonderen=request.gonderen,  # as POST /schedule: None is the default
-                    created_by=request.created_by,
-                    allowed_senders=request.allowed_senders,
-                    campaign_id=campaign_id,
-                )
+            plans.append(
+                (f"{campaign_id}-{index:07d}", profile.phone, due, own, tarih, saat, rendered)
             )
-        return requests, dues, shifted
+        return plans, shifted
 
     async def _build(
-        self, requests: list[ScheduleRequest], dues: list[datetime], refusals: list[Refusal]
+        self, request: CampaignRequest, plans: list[_Plan], refusals: list[Refusal]
     ) -> list[messages.ScheduledMessage]:
         """The recipients' messages: the first one valid by `SchedulerService.build` (the
         sender, the key, the zone, the category), the others like it with their own number,
@@ -323,10 +322,11 @@ class CampaignService:
         catalogue, consent and the 24-hour window for all (`checks`). Refusals are added to
         `refusals`; returns the messages that passed."""
         now = self.clock.now()
-        known = await self.scheduler.known_senders(requests[:1])
-        categories = await self.scheduler.template_categories(requests[:1])
+        first = [_request_of(request, plans[0])] if plans else []
+        known = await self.scheduler.known_senders(first)
+        categories = await self.scheduler.template_categories(first)
         built = await asyncio.to_thread(
-            self._build_all, requests, dues, refusals, now, known, categories
+            self._build_all, request, plans, refusals, now, known, categories
         )
         passed: list[messages.ScheduledMessage] = []
         for message, answer in zip(built, await self.scheduler.checks(built), strict=True):
@@ -340,8 +340,8 @@ class CampaignService:
 
     def _build_all(
         self,
-        requests: list[ScheduleRequest],
-        dues: list[datetime],
+        request: CampaignRequest,
+        plans: list[_Plan],
         refusals: list[Refusal],
         now: datetime,
         known: Mapping[str, bool] | None,
@@ -349,26 +349,33 @@ class CampaignService:
     ) -> list[messages.ScheduledMessage]:
         base: messages.ScheduledMessage | None = None
         built: list[messages.ScheduledMessage] = []
-        for req, due in zip(requests, dues, strict=True):
+        text = request.mesaj is not None
+        template = request.template is not None
+        kind = not text and not template  # another type (its objects)
+        build_like = validation.build_like
+        for plan in plans:
+            message_id, phone, due, zone, tarih, saat, rendered = plan
             try:
                 if base is None:
-                    message = base = self.scheduler.build(req, now, known, categories)
+                    message = base = self.scheduler.build(
+                        _request_of(request, plan), now, known, categories
+                    )
                 else:
-                    message = validation.build_like(
+                    message = build_like(
                         base,
-                        message_id=req.id or "",
-                        recipient=req.alici,
+                        message_id=message_id,
+                        recipient=phone,
                         due_at=due,
-                        timezone=req.timezone or base.timezone,
-                        local_date=req.tarih,
-                        local_time=req.saat,
-                        body=req.mesaj,
-                        template=req.template,
-                        content=req.objects,
+                        timezone=zone,
+                        local_date=tarih,
+                        local_time=saat,
+                        body=rendered if text else None,
+                        template=rendered if template else None,
+                        content=rendered if kind else None,
                         now=now,
                     )
             except errors.ValidationFailed as exc:
-                refusals.append(Refusal(req.alici, reason_of(exc), exc.field, exc.rule))
+                refusals.append(Refusal(phone, reason_of(exc), exc.field, exc.rule))
                 continue
             built.append(message)
         return built
@@ -512,6 +519,33 @@ def _filters(request: CampaignRequest) -> tuple[tuple[str, ...], dict[str, str]]
             )
         attributes[key] = text
     return tuple(labels), attributes
+
+
+#: One recipient's message before it is built: id, number, due time, zone, local date and
+#: time in that zone, and its content with the placeholders filled in.
+_Plan = tuple[str, str, datetime, str, str, str, Any]
+
+
+def _request_of(request: CampaignRequest, plan: _Plan) -> ScheduleRequest:
+    """A recipient's message as POST /schedule's request (the first one is built by
+    `SchedulerService.build`, with every check; the others like it)."""
+    message_id, phone, _, zone, tarih, saat, rendered = plan
+    kind = request.type is not None or bool(request.objects)  # another type than text
+    return ScheduleRequest(
+        alici=phone,
+        tarih=tarih,
+        saat=saat,
+        mesaj=rendered if request.mesaj is not None else None,
+        template=rendered if request.template is not None else None,
+        type=request.type if kind else None,
+        objects=rendered if kind else None,
+        id=message_id,
+        timezone=zone,
+        gonderen=request.gonderen,  # as POST /schedule: None is the default
+        created_by=request.created_by,
+        allowed_senders=request.allowed_senders,
+        campaign_id=message_id.rsplit("-", 1)[0],  # `cmp_...-0000001`: its campaign
+    )
 
 
 def _wall(local: datetime) -> tuple[str, str]:

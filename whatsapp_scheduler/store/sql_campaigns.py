@@ -48,9 +48,13 @@ class SqlCampaignsMixin:
 
         def _insert_into(self, table: sa.Table) -> Any: ...
 
-        def _insert_sqlite(
-            self, conn: Connection, candidates: builtins.list[messages.ScheduledMessage]
-        ) -> set[str]: ...
+        def _insert_ignoring(
+            self, conn: Connection, batch: builtins.list[messages.ScheduledMessage]
+        ) -> int: ...
+
+        def _fetch_many(
+            self, conn: Connection, ids: builtins.list[str]
+        ) -> dict[str, messages.ScheduledMessage]: ...
 
         def _readable(self, rows: Any) -> builtins.list[messages.ScheduledMessage]: ...
 
@@ -69,7 +73,12 @@ class SqlCampaignsMixin:
             if not batch:
                 return 0
             if self._dialect == "sqlite":
-                made = self._insert_sqlite(conn, batch)
+                # `<campaign id>-<n>`: new by construction, so not looked up first; should
+                # one exist (OR IGNORE kept it), ours are the rows that match what we wrote.
+                made = {m.id for m in batch}
+                if self._insert_ignoring(conn, batch) != len(batch):
+                    stored = self._fetch_many(conn, [m.id for m in batch])
+                    made = {m.id for m in batch if stored.get(m.id) == m}
             else:
                 stmt = (
                     self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
