@@ -108,27 +108,33 @@ async def latency(url: str, path: str, samples: int) -> tuple[float, float]:
 
 def _campaign_side(
     tmp: Path, n: int, samples: int, env: dict[str, str] | None
-) -> tuple[float, float, tuple[float, float], tuple[float, float]]:
+) -> tuple[float, tuple[float, float], tuple[float, float], tuple[float, float]]:
     """A fresh database: load the contacts, one POST /campaigns, then the funnel's and the
-    recipients page's latencies: (load s, create s, funnel p50/p99, page p50/p99)."""
+    recipients page's latencies: (load s, (create s, its service CPU s), funnel p50/p99,
+    page p50/p99)."""
     db = tmp / f"campaign-{time.monotonic_ns()}.db"
     proc, url, _ = benchservice.start(db, KEY, extra_env=env)
     try:
         loading = asyncio.run(load_contacts(url, n))
+        cpu = benchservice.cpu_seconds(proc.pid)
         created, cid = asyncio.run(create_campaign(url, n))
+        created_cpu = benchservice.cpu_seconds(proc.pid) - cpu
         funnel = asyncio.run(latency(url, f"/campaigns/{cid}", samples))
         page = asyncio.run(
             latency(url, f"/campaigns/{cid}/messages?status=queued&limit=100", samples)
         )
     finally:
         benchservice.stop(proc)
-    return loading, created, funnel, page
+    return loading, (created, created_cpu), funnel, page
 
 
-def _batch_side(tmp: Path, n: int) -> float:
+def _batch_side(tmp: Path, n: int) -> tuple[float, float]:
+    """POST /schedule/batch of the same messages: (wall s, the service's CPU s)."""
     proc, url, _ = benchservice.start(tmp / f"batch-{time.monotonic_ns()}.db", KEY)
     try:
-        return asyncio.run(post_batches(url, n))
+        cpu = benchservice.cpu_seconds(proc.pid)
+        wall = asyncio.run(post_batches(url, n))
+        return wall, benchservice.cpu_seconds(proc.pid) - cpu
     finally:
         benchservice.stop(proc)
 
@@ -146,9 +152,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     n = args.recipients
-    batches: list[float] = []
-    created: list[float] = []
-    based: list[float] = []
+    batches: list[tuple[float, float]] = []
+    created: list[tuple[float, float]] = []
+    based: list[tuple[float, float]] = []
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         base_env = None
@@ -163,21 +169,26 @@ def main() -> None:
             if base_env is not None:
                 based.append(_campaign_side(tmp, n, 1, base_env)[1])
     med = statistics.median
-    print(f"recipients                          {n:,}  ({args.rounds} rounds, medians)")
+
+    def line(what: str, runs: list[tuple[float, float]]) -> None:
+        wall, cpu = med(r[0] for r in runs), med(r[1] for r in runs)
+        print(f"{what:<36}{wall:6.2f} s wall ({n / wall:,.0f} msg/s), {cpu:6.2f} s service CPU")
+
+    print(f"recipients {n:,}; {args.rounds} rounds, sides interleaved; medians")
     print(f"contacts loaded (set-up, last)      {loading:.2f} s")
     if batches:
-        b = med(batches)
-        print(f"POST /schedule/batch (1,000 x 4)    {b:.2f} s  ({n / b:,.0f} msg/s)  {batches}")
-    c = med(created)
-    print(f"POST /campaigns (one request)       {c:.2f} s  ({n / c:,.0f} msg/s)  {created}")
+        line("POST /schedule/batch (1,000 x 4)", batches)
+    line("POST /campaigns (one request)", created)
     if based:
-        print(f"POST /campaigns at {args.base:<16} {med(based):.2f} s  {based}")
-    if batches:
-        ratios = [x / y for x, y in zip(batches, created, strict=True)]
-        print(f"ratio batch / campaign              {med(ratios):.2f}x  (per round {ratios})")
-        if based:
-            old = [x / y for x, y in zip(batches, based, strict=True)]
-            print(f"ratio batch / campaign at base      {med(old):.2f}x  (per round {old})")
+        line(f"POST /campaigns at {args.base}", based)
+    for what, runs in (("", created), (f" at {args.base}", based)):
+        if batches and runs:
+            wall = [b[0] / c[0] for b, c in zip(batches, runs, strict=True)]
+            cpu = [b[1] / c[1] for b, c in zip(batches, runs, strict=True)]
+            print(
+                f"ratio batch / campaign{what}: wall {med(wall):.2f}x, service CPU "
+                f"{med(cpu):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in cpu)})"
+            )
     print(f"GET /campaigns/{{id}}  p50 / p99      {funnel[0]:.1f} / {funnel[1]:.1f} ms (last)")
     print(f"GET .../messages page p50 / p99     {page[0]:.1f} / {page[1]:.1f} ms (last)")
 

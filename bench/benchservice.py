@@ -90,6 +90,12 @@ def start(
     raise SystemExit("service did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all its threads (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     proc.wait(30)
