@@ -89,7 +89,7 @@ async def test_check_shows_who_is_skipped_and_why_then_create_stores_it(signed_i
     await _contacts(signed_in)
     check = await signed_in.browser.post("/dashboard/campaigns/batch", data=_wizard(signed_in))
     assert check.status_code == 200, check.text
-    assert "1 contacts will get it" in _text(check.text, "summary-recipients")
+    assert "Recipients: 1" in _text(check.text, "summary-recipients")
     reasons = _text(check.text, "summary-reasons")
     # Bob has no city and the placeholder no default; Cem opted out: each in plain words.
     assert "1 a field the message uses is missing" in reasons
@@ -169,7 +169,7 @@ async def test_the_live_count_is_the_audiences_size_and_previews_a_few(signed_in
 
     answer = (await count(labels="vip")).json()
     assert answer["count"] == 3
-    assert answer["text"] == "3 contacts match"
+    assert answer["text"] == "Matching contacts: 3"
     shown = {s["phone"]: s for s in answer["sample"]}
     assert shown[A]["text"] == "Merhaba Ayşe, Izmir"
     assert "no attributes.city" in shown[B]["missing"]
@@ -196,24 +196,27 @@ async def test_pause_resume_cancel_change_the_funnel(signed_in):
     )
     assert paused.status_code == 303
     page = await signed_in.browser.get(paused.headers["location"])
-    assert "Paused: 2 messages held." in page.text
+    assert "Paused; messages held: 2." in page.text
     assert re.search(r'<tr data-status="paused">.*?<td class="n">2</td>', page.text, re.S)
     assert 'id="resume"' in page.text
     assert 'id="pause"' not in page.text
     resumed = await signed_in.browser.post(
         f"/dashboard/campaigns/{campaign_id}/resume", data={"csrf": signed_in.csrf}
     )
-    assert "Resumed: 2" in (await signed_in.browser.get(resumed.headers["location"])).text
+    assert (
+        "Resumed; messages queued again: 2."
+        in (await signed_in.browser.get(resumed.headers["location"])).text
+    )
     confirm = await signed_in.browser.get(f"/dashboard/campaigns/{campaign_id}/cancel")
     assert confirm.status_code == 200
-    assert "Its 2 messages not sent yet" in confirm.text
+    assert "Messages not sent yet (2) will not be sent." in confirm.text
     no_csrf = await signed_in.browser.post(f"/dashboard/campaigns/{campaign_id}/cancel", data={})
     assert no_csrf.status_code == 403
     cancelled = await signed_in.browser.post(
         f"/dashboard/campaigns/{campaign_id}/cancel", data={"csrf": signed_in.csrf}
     )
     page = await signed_in.browser.get(cancelled.headers["location"])
-    assert "Cancelled: 2 messages will not be sent." in page.text
+    assert "Cancelled; messages that will not be sent: 2." in page.text
     assert "2</strong> the campaign was cancelled" in page.text
     assert 'id="campaign-actions"' not in page.text
     assert (await signed_in.store.get(f"{campaign_id}-0000000")).status == S.CANCELLED

@@ -92,6 +92,7 @@
     const canvas = document.getElementById("funnel-chart");
     if (!section || !source) return;
     let view = JSON.parse(source.textContent);
+    window.__funnelView = view;  // read by the browser tests, with the chart
     const words = document.getElementById("funnel-words").dataset;
     const data = (v) => ({
       labels: v.steps.map((s) => s.label),
@@ -139,6 +140,10 @@
         const cell = document.querySelector('#funnel-numbers tr[data-status="' + s.status + '"] .n');
         if (cell) cell.textContent = String(s.count);
       });
+      // A control the campaign's status no longer allows goes (Pause once it completed, say).
+      document.querySelectorAll("[data-while]").forEach((el) => {
+        el.hidden = !el.dataset.while.split(" ").includes(view.status);
+      });
       const status = document.getElementById("campaign-status");
       if (status) {
         status.dataset.campaignStatus = view.status;
@@ -162,6 +167,7 @@
     stream.onopen = () => live && live.classList.add("on");
     stream.addEventListener("funnel", (event) => {
       view = JSON.parse(event.data);
+      window.__funnelView = view;
       render();
       const announce = document.getElementById("live-announce");
       if (announce) {
