@@ -19,6 +19,7 @@ from tests.integration.test_api_keys import add_sender
 from whatsapp_scheduler.core.messages import MessageStatus as S
 from whatsapp_scheduler.store import tables
 from whatsapp_scheduler.web import i18n
+from whatsapp_scheduler.whatsapp import errorcodes
 
 __all__ = ["synced_dash"]  # the catalogue's fixture, used here too
 
@@ -178,6 +179,7 @@ async def test_the_live_count_is_the_audiences_size_and_previews_a_few(signed_in
     both = (await count(labels="vip", phones=f"{D}\n{A}\nnot-a-number")).json()
     assert both["count"] == 4
     assert both["invalid_phones"] == ["not-a-number"]
+    assert both["text"] == "Matching contacts: 4 · not phone numbers, will be skipped: not-a-number"
     assert (await count(labels="", phones="+905559990000")).json()["count"] == 1
     assert (await count(labels="nobody")).json()["count"] == 0
     bad = await count(attributes="bad-key=1")
@@ -359,3 +361,26 @@ async def test_a_template_with_mapped_parameters_and_its_preview(synced_dash):
     assert refused.status_code == 422
     assert "Nobody would get this campaign" in refused.text
     assert "the template cannot be sent" in refused.text
+
+
+async def test_the_campaign_page_in_turkish_says_why_messages_failed(signed_in):
+    await _contacts(signed_in)
+    campaign_id = await _create(signed_in, text="Merhaba {{name}}")
+    with signed_in.store._engine.begin() as conn:  # Meta refused the first: window closed
+        conn.execute(
+            sa.update(tables.messages)
+            .where(tables.messages.c.id == f"{campaign_id}-0000000")
+            .values(status="failed", last_error_code=131047)
+        )
+    signed_in.browser.cookies.update(TR)
+    page = await signed_in.browser.get(f"/dashboard/campaigns/{campaign_id}")
+    assert page.status_code == 200
+    assert "Mesajların durumu" in page.text
+    failed = _text(page.text, "funnel-failed")
+    words = errorcodes.explain(131047, "tr")
+    assert words is not None
+    assert words != errorcodes.explain(131047, "en")
+    assert failed == f"1 131047 {words}"
+    assert re.search(r'<tr data-status="failed">.*?<td class="n">1</td>', page.text, re.S)
+    listed = await signed_in.browser.get("/dashboard/campaigns")
+    assert "gönderiliyor" in _text(listed.text, "campaigns")  # one failed: started sending

@@ -457,10 +457,13 @@ async def audience_count(
     except errors.ValidationFailed as exc:
         body = {"error": i18n.error_text(exc, lang), "field": exc.field}
         return JSONResponse(body, status_code=422)
+    text = t("campaign.count", n=i18n.format_number(overview.count, lang))
+    if overview.invalid_phones:  # the campaign refuses them (reason invalid_phone): say so now
+        text += " · " + t("campaign.invalid_phones", phones=", ".join(overview.invalid_phones[:5]))
     return JSONResponse(
         {
             "count": overview.count,
-            "text": t("campaign.count", n=i18n.format_number(overview.count, lang)),
+            "text": text,
             "invalid_phones": overview.invalid_phones[:20],
             "sample": [_preview_of(form, found, p, lang) for p in overview.sample],
         }
