@@ -177,7 +177,10 @@ class SqlContactsMixin:
         sample: int,
     ) -> tuple[int, builtins.list[contacts.Profile]]:
         filtered = bool(labels_any or attributes)
-        where = [B.c.sender == sender, *self.profile_filters(None, attributes, None, labels_any)]
+        where = [B.c.sender == sender, *self.profile_filters(None, attributes)]
+        if labels_any:  # driven by the labels' index: the contacts with one, not every contact
+            labelled = sa.select(L.c.phone).where(L.c.sender == sender, L.c.label.in_(labels_any))
+            where.append(B.c.phone.in_(labelled))
         count = 0
         found: builtins.list[contacts.Profile] = []
         with self._tx() as conn:
