@@ -384,3 +384,26 @@ async def test_the_campaign_page_in_turkish_says_why_messages_failed(signed_in):
     assert re.search(r'<tr data-status="failed">.*?<td class="n">1</td>', page.text, re.S)
     listed = await signed_in.browser.get("/dashboard/campaigns")
     assert "gönderiliyor" in _text(listed.text, "campaigns")  # one failed: started sending
+
+
+async def test_the_list_is_newest_first_and_paged(signed_in, monkeypatch):
+    from whatsapp_scheduler.web.routes import dashboard_campaigns
+
+    await _contacts(signed_in)
+    made = [await _create(signed_in, name=f"c{n}", text="Merhaba {{name}}") for n in range(5)]
+    monkeypatch.setattr(dashboard_campaigns, "PAGE_SIZE", 2)
+    pages: list[list[str]] = []
+    url: str | None = "/dashboard/campaigns"
+    while url is not None:
+        page = await signed_in.browser.get(url)
+        assert page.status_code == 200
+        pages.append(re.findall(r'<tr data-campaign="([^"]+)"', page.text))
+        found = re.search(r'href="([^"]+)" rel="next"', page.text)
+        url = html.unescape(found[1]) if found else None
+    # The test's clock stands still: one created_at for all, so newest first is by id, as the
+    # store's keyset (created_at, id) orders them.
+    order = sorted(made, reverse=True)
+    assert pages == [order[0:2], order[2:4], order[4:]]
+    bad = await signed_in.browser.get("/dashboard/campaigns?cursor=cmp_0000000000000000")
+    assert bad.status_code == 422
+    assert 'data-field="cursor"' in bad.text
