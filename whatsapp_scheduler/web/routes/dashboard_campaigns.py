@@ -460,14 +460,16 @@ async def audience_count(
     text = t("campaign.count", n=i18n.format_number(overview.count, lang))
     if overview.invalid_phones:  # the campaign refuses them (reason invalid_phone): say so now
         text += " · " + t("campaign.invalid_phones", phones=", ".join(overview.invalid_phones[:5]))
-    return JSONResponse(
-        {
-            "count": overview.count,
-            "text": text,
-            "invalid_phones": overview.invalid_phones[:20],
-            "sample": [_preview_of(form, found, p, lang) for p in overview.sample],
-        }
-    )
+    answer: dict[str, Any] = {
+        "count": overview.count,
+        "text": text,
+        "invalid_phones": overview.invalid_phones[:20],
+        "sample": [_preview_of(form, found, p, lang) for p in overview.sample],
+        "sender": overview.sender,
+    }
+    if data.get("want_templates") == "1":  # the sender changed: its templates for the picker
+        answer["templates"] = await _picks(runtime, overview.sender)
+    return JSONResponse(answer)
 
 
 # -- one campaign ---------------------------------------------------------------------------

@@ -28,9 +28,28 @@
     };
     let timer = null;
     let asked = 0;
+    const senderInput = document.getElementById("sender");
+    let pickedFor = senderInput ? senderInput.value : "";
+    // Another sender has another catalogue: the picker is filled again with its templates.
+    const fillTemplates = (templates) => {
+      if (!template) return;
+      const keep = template.value;
+      const first = template.options[0];
+      template.replaceChildren(first, ...templates.map((p) => {
+        const option = document.createElement("option");
+        option.value = p.value;
+        option.textContent = p.label;
+        option.dataset.variables = String(p.variables.length);
+        return option;
+      }));
+      template.value = templates.some((p) => p.value === keep) ? keep : "";
+      showRows();
+    };
     const refresh = async () => {
       const mine = ++asked;
       const body = new FormData(form);
+      const senderNow = senderInput ? senderInput.value : "";
+      if (senderNow !== pickedFor) body.append("want_templates", "1");
       // Hidden parameter rows are not the template's: leave them out, as the server does.
       const fields = body.getAll("param_field"), keys = body.getAll("param_key"),
         defaults = body.getAll("param_default");
@@ -53,6 +72,10 @@
         output.textContent = answer.error;
         output.className = "bad";
         return;
+      }
+      if (answer.templates) {
+        pickedFor = senderNow;
+        fillTemplates(answer.templates);
       }
       output.textContent = answer.text;
       output.className = "good";
