@@ -42,7 +42,7 @@ router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[sessions.Session, Depends(sessions.require_session)]
 WriterDep = Annotated[sessions.Session, Depends(sessions.require_writer)]
 PrevQuery = Annotated[list[str], Query(max_length=512)]
-CursorQuery = Annotated[str | None, Query(max_length=128)]
+CursorQuery = Annotated[str | None, Query(max_length=512)]
 S = messages.MessageStatus
 PAGE_SIZE = 50
 RECIPIENTS_PAGE = 100

@@ -30,7 +30,7 @@ router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[sessions.Session, Depends(sessions.require_session)]
 WriterDep = Annotated[sessions.Session, Depends(sessions.require_writer)]
 PrevQuery = Annotated[list[str], Query(max_length=512)]
-CursorQuery = Annotated[str | None, Query(max_length=32)]
+CursorQuery = Annotated[str | None, Query(max_length=512)]
 PAGE_SIZE = 50
 REFUSED_SHOWN = 200  # refused rows listed after an import; the rest are counted
 
