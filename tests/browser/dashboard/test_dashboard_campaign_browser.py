@@ -100,3 +100,63 @@ async def test_the_wizard_creates_a_campaign_whose_funnel_follows_it_live(servic
         await page.screenshot(path=str(ARTIFACTS / "campaign-funnel.png"), full_page=True)
         await browser.close()
     assert refused == []
+
+
+@pytest.mark.timeout(180)
+@needs_chromium
+async def test_a_template_campaign_maps_its_parameters_with_a_preview(service: Service) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    contacts = {
+        "contacts": [
+            {"phone": "+905551234567", "name": "Ayşe", "labels": ["vip"],
+             "attributes": {"saat": "14:30"}},
+            {"phone": "+905551234568", "name": "Bora", "labels": ["vip"]},
+        ]
+    }  # fmt: skip
+    made = httpx.post(
+        service.url + "/contacts", json=contacts, headers={"X-API-Key": KEY}, timeout=30
+    )
+    assert made.json()["stored"] == 2, made.text
+    due = datetime.now(UTC) + timedelta(hours=2)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await (await browser.new_context(locale="tr-TR")).new_page()
+        refused = watch_csp(page)
+        await page.goto(service.url + "/signin")
+        await page.fill("input[name=api_key]", KEY)
+        await page.click("button[type=submit]")
+        await page.goto(service.url + "/dashboard/campaigns/new")
+        await page.fill("#name", "Randevu")
+        await page.fill("#labels", "vip")
+        await expect(page.locator("#audience-count")).to_have_text("2 kişi uyuyor")
+        await expect(page.locator("#wizard-template")).to_be_hidden()
+        await page.check("#kind-template")
+        await expect(page.locator("#wizard-text")).to_be_hidden()
+        await page.select_option("#template", "randevu_hatirlatma|tr")
+        rows = page.locator("#params tbody tr")
+        await expect(rows.nth(1)).to_be_visible()
+        await expect(rows.nth(2)).to_be_hidden()  # the body has two variables
+        await rows.nth(0).locator("select").select_option("name")
+        await rows.nth(1).locator("select").select_option("attribute")
+        await rows.nth(1).locator("input[name=param_key]").fill("saat")
+        await rows.nth(1).locator("input[name=param_default]").fill("10:00")
+        preview = page.locator("#preview-list")
+        await expect(preview).to_contain_text("Merhaba Ayşe, randevunuz yarın saat 14:30.")
+        await expect(preview).to_contain_text("Merhaba Bora, randevunuz yarın saat 10:00.")
+        await page.fill("#date", due.date().isoformat())
+        await page.fill("#time", due.strftime("%H:%M:%S"))
+        await page.select_option("#zone", "UTC")
+        await page.click("#check")
+        await expect(page.locator("#summary-recipients")).to_contain_text("Mesaj 2 kişiye gidecek")
+        # The form came back as it was: the template and its mapping kept, the text hidden.
+        await expect(page.locator("#template")).to_have_value("randevu_hatirlatma|tr")
+        await expect(rows.nth(1).locator("input[name=param_key]")).to_have_value("saat")
+        await expect(page.locator("#wizard-text")).to_be_hidden()
+        await page.click("#create")
+        await expect(page.locator("#campaign-created")).to_be_visible()
+        await expect(page.locator('#funnel-numbers tr[data-status="queued"] .n')).to_have_text("2")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "campaign-template.png"), full_page=True)
+        await browser.close()
+    assert refused == []
