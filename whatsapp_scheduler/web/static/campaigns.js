@@ -187,7 +187,17 @@
     const live = document.getElementById("live");
     if (live) live.hidden = false;
     const stream = new EventSource(section.dataset.source);
-    stream.onopen = () => live && live.classList.add("on");
+    // Each stream ends after a few seconds and the browser reconnects (`retry: 1000`): only a
+    // connection still down after 4 s is shown as offline, as on the other live pages.
+    let down = null;
+    stream.onopen = () => {
+      clearTimeout(down);
+      down = null;
+      if (live) live.classList.add("on");
+    };
+    stream.onerror = () => {
+      if (down === null) down = setTimeout(() => live && live.classList.remove("on"), 4000);
+    };
     stream.addEventListener("funnel", (event) => {
       view = JSON.parse(event.data);
       window.__funnelView = view;
