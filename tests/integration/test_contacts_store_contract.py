@@ -143,3 +143,44 @@ async def test_has_profiles_is_per_sender(any_store):
     )
     await any_store.delete_profile("branch", "+905551110009")
     assert not await any_store.has_profiles("branch")
+
+
+async def test_audience_overview_counts_what_a_campaign_would_load(any_store):
+    """The dashboard's live count: the same recipients as `audience_profiles` plus the
+    explicit numbers, counted (not loaded), and a few of them to preview."""
+    await any_store.upsert_profiles(
+        "default",
+        [
+            _change("+905551110001", name="A", labels=["vip"], attributes={"city": "Izmir"}),
+            _change("+905551110002", name="B", labels=["vip", "new"]),
+            _change("+905551110003", name="C", labels=["new"], attributes={"city": "Izmir"}),
+            _change("+905551110004", name="D"),
+        ],
+        START,
+    )
+    await any_store.upsert_profiles("other", [_change("+905551110005", labels=["vip"])], START)
+
+    async def overview(
+        labels: Any, attributes: Any, phones: list[str], sample: int = 2
+    ) -> tuple[int, list[str]]:
+        count, found = await any_store.audience_overview(
+            "default", labels, attributes, phones, sample
+        )
+        return count, [p.phone for p in found]
+
+    assert await overview(["vip"], {}, []) == (2, ["+905551110001", "+905551110002"])
+    assert await overview(["vip", "new"], {}, [], 5) == (
+        3,
+        ["+905551110001", "+905551110002", "+905551110003"],
+    )
+    assert await overview(["new"], {"city": "Izmir"}, []) == (1, ["+905551110003"])
+    assert await overview(None, {"city": "Izmir"}, []) == (2, ["+905551110001", "+905551110003"])
+    # An explicit number already matched counts once; one outside the filter adds one (its
+    # profile previewed if it has one); a number without a profile counts but has none.
+    assert (await overview(["vip"], {}, ["+905551110001", "+905551110004"], 5))[0] == 3
+    assert (await overview(["vip"], {}, ["+905559999999"]))[0] == 3
+    assert await overview(None, {}, ["+905551110004", "+905559999999"]) == (2, ["+905551110004"])
+    assert await overview(["nobody"], {}, []) == (0, [])
+    # Many numbers: counted in chunks (IN lists), each once.
+    many = [f"+9055520{n:05d}" for n in range(2500)]
+    assert (await overview(["vip"], {}, [*many, "+905551110002"]))[0] == 2502

@@ -44,6 +44,18 @@ class ContactView:
     profile: contacts.Profile | None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class AudienceOverview:
+    """A campaign audience before it is created: the sender, how many recipients it has
+    (counted in SQL), a few of them (for a preview; a number without a profile has an empty
+    one), and the explicit numbers that are not phone numbers (the campaign refuses them)."""
+
+    sender: str
+    count: int
+    sample: list[contacts.Profile]
+    invalid_phones: list[str]
+
+
 class ContactService:
     def __init__(
         self,
@@ -182,3 +194,49 @@ class ContactService:
             for w in page.wa_ids
         ]
         return views, page.next_after
+
+    async def audience(
+        self,
+        gonderen: str | None,
+        allowed: frozenset[str] | None,
+        labels: Sequence[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+        phones: Sequence[str] = (),
+        sample: int = 3,
+    ) -> AudienceOverview:
+        """The size of a campaign's audience (docs/campaigns.md, "Creating one": contacts
+        with any of `labels` and all of `attributes`, plus `phones`), counted by the store,
+        without loading it; the labels and attributes checked as `POST /campaigns` checks
+        them (ValidationFailed naming `audience.labels`, `audience.attributes.<key>`)."""
+        sender, _ = await self.consent.sender_numbers(gonderen, allowed)
+        chosen = contacts.check_labels(list(labels), "audience.labels") if labels else ()
+        wanted: dict[str, str] = {}
+        for key, value in (attributes or {}).items():
+            if not contacts.ATTRIBUTE_KEY.match(key):
+                raise errors.ValidationFailed(f"audience.attributes.{key[:60]}", contacts.KEY_RULE)
+            text = contacts.attribute_text(value)
+            if text is None:
+                raise errors.ValidationFailed(
+                    f"audience.attributes.{key}", "must be a string, number or boolean"
+                )
+            wanted[key] = text
+        numbers: list[str] = []
+        invalid: list[str] = []
+        for index, raw in enumerate(phones):
+            try:
+                numbers.append(
+                    recipients.normalize(
+                        raw, self.consent.default_region, f"audience.phones[{index}]"
+                    )
+                )
+            except errors.ValidationFailed:
+                invalid.append(raw[:40])
+        if not chosen and not wanted and not numbers:
+            return AudienceOverview(sender, 0, [], invalid)
+        count, found = await self.store.audience_overview(
+            sender, chosen or None, wanted, numbers, sample
+        )
+        known = {p.phone: p for p in found}
+        if not chosen and not wanted:  # only numbers: those without a profile count too
+            found = [known.get(p) or contacts.Profile(sender, p) for p in sorted(set(numbers))]
+        return AudienceOverview(sender, count, found[:sample], invalid)

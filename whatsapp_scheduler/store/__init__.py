@@ -492,6 +492,20 @@ class MessageStore(Protocol):
         in number order: a campaign's audience."""
         ...
 
+    async def audience_overview(
+        self,
+        sender: str,
+        labels_any: Collection[str] | None,
+        attributes: Mapping[str, str] | None,
+        phones: Sequence[str],
+        sample: int,
+    ) -> tuple[int, builtins.list[contacts.Profile]]:
+        """How many recipients an audience has (the contacts `audience_profiles` would give,
+        plus the numbers of `phones` (E.164, distinct) not among them), counted in SQL, and
+        the first `sample` profiles of the address book among them in number order (the
+        dashboard's live count and preview; nothing else is loaded)."""
+        ...
+
     # -- campaigns (docs/campaigns.md) -------------------------------------------------------
 
     async def create_campaign(

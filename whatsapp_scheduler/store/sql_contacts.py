@@ -149,6 +149,67 @@ class SqlContactsMixin:
                 )
         return found
 
+    async def audience_overview(
+        self,
+        sender: str,
+        labels_any: Collection[str] | None,
+        attributes: Mapping[str, str] | None,
+        phones: Sequence[str],
+        sample: int,
+    ) -> tuple[int, builtins.list[contacts.Profile]]:
+        """An audience's size counted in SQL (the filter's COUNT, plus the explicit numbers
+        the filter did not match) and its first `sample` address-book profiles."""
+        return await self._read(
+            self._audience_overview,
+            sender,
+            sorted(labels_any or ()),
+            dict(attributes or {}),
+            sorted(set(phones)),
+            sample,
+        )
+
+    def _audience_overview(
+        self,
+        sender: str,
+        labels_any: builtins.list[str],
+        attributes: dict[str, str],
+        phones: builtins.list[str],
+        sample: int,
+    ) -> tuple[int, builtins.list[contacts.Profile]]:
+        filtered = bool(labels_any or attributes)
+        where = [B.c.sender == sender, *self.profile_filters(None, attributes)]
+        if labels_any:  # driven by the labels' index: the contacts with one, not every contact
+            labelled = sa.select(L.c.phone).where(L.c.sender == sender, L.c.label.in_(labels_any))
+            where.append(B.c.phone.in_(labelled))
+        count = 0
+        found: builtins.list[contacts.Profile] = []
+        with self._tx() as conn:
+            if filtered:
+                count = conn.execute(
+                    sa.select(sa.func.count()).select_from(B).where(*where)
+                ).scalar_one()
+                query = sa.select(B).where(*where).order_by(B.c.phone).limit(sample)
+                found = [profile_of(row) for row in conn.execute(query)]
+            matched = 0
+            for start in range(0, len(phones), tables.IN_CHUNK):
+                chunk = phones[start : start + tables.IN_CHUNK]
+                if filtered:
+                    matched += conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(B)
+                        .where(*where, B.c.phone.in_(chunk))
+                    ).scalar_one()
+                if len(found) < sample:
+                    query = (
+                        sa.select(B)
+                        .where(B.c.sender == sender, B.c.phone.in_(chunk))
+                        .order_by(B.c.phone)
+                        .limit(sample)
+                    )
+                    found.extend(profile_of(row) for row in conn.execute(query))
+        unique = {p.phone: p for p in found}
+        return count + len(phones) - matched, [unique[p] for p in sorted(unique)][:sample]
+
     async def delete_profile(self, sender: str, phone: str) -> bool:
         return await self._run(self._delete_profile, sender, phone)
 

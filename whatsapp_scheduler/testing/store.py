@@ -750,6 +750,23 @@ class InMemoryMessageStore:
                 found.append(p)
         return found
 
+    async def audience_overview(
+        self,
+        sender: str,
+        labels_any: Collection[str] | None,
+        attributes: Mapping[str, str] | None,
+        phones: Sequence[str],
+        sample: int,
+    ) -> tuple[int, builtins.list[contacts.Profile]]:
+        matched: list[contacts.Profile] = []
+        if labels_any or attributes:
+            matched = await self.audience_profiles(sender, labels_any, attributes)
+        inside = {p.phone for p in matched}
+        extra = sorted(set(phones) - inside)
+        book = [self.profiles[(sender, p)] for p in extra if (sender, p) in self.profiles]
+        found = sorted([*matched, *book], key=lambda p: p.phone)[:sample]
+        return len(inside) + len(extra), found
+
     # -- campaigns -----------------------------------------------------------------------
 
     async def create_campaign(

@@ -72,6 +72,22 @@ def service(tmp_path: Path) -> Iterator[Service]:
                 body = {"id": id_, "alici": "+905551234568", "tarih": later.strftime("%Y-%m-%d"),
                         "saat": later.strftime("%H:%M"), "timezone": ZONE, "mesaj": "Kargo"}  # fmt: skip
                 assert api.post("/schedule", json=body).status_code == 200
+            # The address book and a campaign (docs/dashboard.md, "Contacts and campaigns").
+            people = [
+                {"phone": "+905551234567", "name": "Ayşe", "labels": ["vip"]},
+                {"phone": "+905551234568", "name": "Bora", "labels": ["vip", "izmir"]},
+            ]
+            assert api.post("/contacts", json={"contacts": people}).json()["stored"] == 2
+            campaign = {"name": "Aralık", "mesaj": "Merhaba {{name}}", "audience": {"labels": ["vip"]},
+                        "tarih": later.strftime("%Y-%m-%d"), "saat": later.strftime("%H:%M"),
+                        "timezone": ZONE}  # fmt: skip
+            made = api.post("/campaigns", json=campaign)
+            assert made.status_code == 200, made.text
+            CAMPAIGNS[:] = [
+                f"/dashboard/campaigns/{made.json()['id']}",
+                f"/dashboard/campaigns/{made.json()['id']}/recipients",
+                f"/dashboard/campaigns/{made.json()['id']}/cancel",
+            ]
         with sqlite3.connect(tmp_path / "acceptance.db") as db:
             db.execute(
                 "UPDATE messages SET status = 'failed', last_error_code = 131047, attempts = 1,"
@@ -99,7 +115,13 @@ PAGES = [
     "/history?status=failed",
     "/imports",
     "/imports/csv-0123456789ab",
+    "/dashboard/contacts",
+    "/dashboard/contacts?label=vip",
+    "/dashboard/campaigns",
+    "/dashboard/campaigns/new",
 ]
+#: The campaign's own pages (its id is made when the fixture creates it).
+CAMPAIGNS: list[str] = []
 
 
 def _report(found: list[dict[str, Any]]) -> str:
@@ -141,7 +163,7 @@ async def test_every_page_passes_wcag_aa_in_both_languages(service: Service, siz
             await expect(skip).to_be_in_viewport()
             await page.keyboard.press("Enter")
             await expect(page.locator("main")).to_be_focused()
-            for path in PAGES:
+            for path in PAGES + CAMPAIGNS:
                 await page.goto(service.url + path)
                 await page.wait_for_load_state("networkidle")
                 result = await axe.run(page, options={"runOnly": WCAG_AA})
@@ -185,7 +207,7 @@ async def test_the_phone_layout_fits_and_keeps_the_action_on_top(service: Servic
             await page.fill("input[name=api_key]", KEY)
             await page.click("button[type=submit]")
             await page.wait_for_url(service.url + "/")
-            for path in PAGES:
+            for path in PAGES + CAMPAIGNS:
                 await page.goto(service.url + path)
                 wide = await page.evaluate("document.documentElement.scrollWidth")
                 assert wide <= width, f"{locale} {path} is {wide} px wide on a {width} px screen"

@@ -13,6 +13,8 @@ from whatsapp_scheduler.web import dashboard, i18n, sessions
 from whatsapp_scheduler.web.routes import (
     dashboard_auth,
     dashboard_bulk,
+    dashboard_campaigns,
+    dashboard_contacts,
     dashboard_edit,
     dashboard_import,
     dashboard_imports,
@@ -40,6 +42,8 @@ router.include_router(dashboard_templates.router)
 router.include_router(dashboard_stats.router)
 router.include_router(dashboard_window.router)
 router.include_router(dashboard_media.router)
+router.include_router(dashboard_contacts.router)
+router.include_router(dashboard_campaigns.router)
 
 
 def install(app: FastAPI) -> None:
