@@ -4,7 +4,8 @@ A campaign of 100,000 recipients makes some 100,000 profiles, rendered contents 
 that all live until the INSERT. Each object allocated counts towards CPython's collection
 thresholds, and a full collection walks every live object: with a growing heap of survivors,
 collection after collection walked the same hundreds of thousands of objects, and the
-collector took about a third of the campaign's creation (bench/RESULTS.md, "Campaigns").
+collector took about a third of the campaign's creation (bench/RESULTS.md, "Campaigns (issue
+19) — `bench/bench_campaign.py`").
 Nothing here is a reference cycle that must be freed early, so the collector is paused for
 the build and runs normally after. This is process-wide (CPython has one collector): other
 requests served meanwhile still free their objects by reference counting; only cycles wait.
