@@ -108,6 +108,9 @@ class Refusal:
     reason: str  # a code: opted_out, missing_field, past, template, invalid_phone, ...
     field: str
     rule: str
+    #: The rule broken, with its template and values (the dashboard words it in the
+    #: reader's language).
+    error: errors.ValidationFailed | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -331,9 +334,7 @@ class CampaignService:
         passed: list[messages.ScheduledMessage] = []
         for message, answer in zip(built, await self.scheduler.checks(built), strict=True):
             if isinstance(answer, errors.ValidationFailed):
-                refusals.append(
-                    Refusal(message.recipient, reason_of(answer), answer.field, answer.rule)
-                )
+                refusals.append(_refusal(message.recipient, reason_of(answer), answer))
             else:
                 passed.append(message)
         return passed
@@ -375,7 +376,7 @@ class CampaignService:
                         now=now,
                     )
             except errors.ValidationFailed as exc:
-                refusals.append(Refusal(phone, reason_of(exc), exc.field, exc.rule))
+                refusals.append(_refusal(phone, reason_of(exc), exc))
                 continue
             built.append(message)
         return built
@@ -416,7 +417,7 @@ class CampaignService:
             try:
                 wanted.append(recipients.normalize(str(raw), region, f"audience.phones[{index}]"))
             except errors.ValidationFailed as exc:
-                refusals.append(Refusal(str(raw)[:40], "invalid_phone", exc.field, exc.rule))
+                refusals.append(_refusal(str(raw)[:40], "invalid_phone", exc))
         known = await self.store.get_profiles(sender, wanted)
         return [known.get(phone) or contacts.Profile(sender, phone) for phone in wanted]
 
@@ -445,7 +446,7 @@ class CampaignService:
                 changes.append(contacts.Change(phone, contacts.check_fields(fields, prefix)))
             except errors.ValidationFailed as exc:
                 reason = "invalid_phone" if exc.field.endswith("phone") else "contact"
-                refusals.append(Refusal(raw, reason, exc.field, exc.rule))
+                refusals.append(_refusal(raw, reason, exc))
         known = await self.store.get_profiles(sender, [c.phone for c in changes])
         now = self.clock.now()
         return [contacts.apply(known.get(c.phone), sender, c, now) for c in changes]
@@ -561,13 +562,15 @@ def _render_all(
         try:
             built.append((profile, campaigns.render(content, profile)))
         except campaigns.Missing as exc:
-            refusals.append(
-                Refusal(
-                    profile.phone,
-                    "missing_field",
-                    exc.path,
-                    f"the contact has no {exc.path} and the placeholder has no default "
-                    f"(write {{{{{exc.path}|...}}}})",
-                )
+            error = errors.ValidationFailed(
+                exc.path,
+                "the contact has no {path} and the placeholder has no default "
+                "(write {{{{{path}|...}}}})",
+                path=exc.path,
             )
+            refusals.append(_refusal(profile.phone, "missing_field", error))
     return built
+
+
+def _refusal(phone: str, reason: str, error: errors.ValidationFailed) -> Refusal:
+    return Refusal(phone, reason, error.field, error.rule, error)

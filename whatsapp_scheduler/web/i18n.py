@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from babel import dates as babel_dates
@@ -173,6 +173,12 @@ def time_left(due_at: datetime, now: datetime, language: str) -> str:
     if left.total_seconds() <= 0:
         return ""
     return babel_dates.format_timedelta(left, add_direction=True, locale=_locale(language))
+
+
+def format_duration(seconds: float, language: str) -> str:
+    """A length of time in words, in its largest unit (Babel's rounding): "1 minute",
+    "10 dakika", "2 saat"."""
+    return babel_dates.format_timedelta(timedelta(seconds=seconds), locale=_locale(language))
 
 
 def format_number(value: int | float, language: str) -> str:

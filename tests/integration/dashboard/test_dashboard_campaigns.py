@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import zoneinfo
 from datetime import UTC, datetime
 from typing import Any
 
@@ -447,3 +448,43 @@ async def test_a_named_templates_parameters_go_by_their_names(synced_dash):
     assert check.status_code == 200
     assert "has a URL button at index 0" in html.unescape(check.text)
     assert 'id="create"' not in check.text
+
+
+async def test_the_campaign_page_shows_replies_and_the_median_time_to_read(signed_in):
+    """Two messages read 10 and 12 minutes after their send, and a reply: the page says so
+    in Turkish words ('10 dakika'), and its live view carries the same."""
+    from datetime import timedelta
+
+    await _contacts(signed_in)
+    campaign_id = await _create(signed_in, text="Merhaba {{name}}")
+    sent = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    with signed_in.store._engine.begin() as conn:
+        m = tables.messages
+        for i, minutes in enumerate((10, 12)):
+            read = sent + timedelta(minutes=minutes)
+            conn.execute(
+                sa.update(m)
+                .where(m.c.id == f"{campaign_id}-{i:07d}")
+                .values(status="read", sent_at=sent, read_at=read)
+            )
+    replies = [(A, sent + timedelta(minutes=30))]
+    assert await signed_in.store.record_replies(replies, None, timedelta(hours=72)) == 1
+    signed_in.browser.cookies.update(TR)
+    page = await signed_in.browser.get(f"/dashboard/campaigns/{campaign_id}")
+    assert _text(page.text, "replies") == "1"
+    assert _text(page.text, "median-read") == "10 dakika"
+    campaign = await signed_in.store.get_campaign(campaign_id)
+    counts = await signed_in.store.campaign_counts(campaign_id)
+    zone = zoneinfo.ZoneInfo("Europe/Istanbul")
+    view = dashboard_campaigns.funnel_view(campaign, counts, "en", zone)
+    assert (view["replies"], view["median_read"]) == ("1", "10 minutes")
+
+
+async def test_who_is_skipped_is_said_in_turkish_with_the_rule_in_turkish(signed_in):
+    await _contacts(signed_in)
+    signed_in.browser.cookies.update(TR)
+    check = await signed_in.browser.post("/dashboard/campaigns/batch", data=_wizard(signed_in))
+    assert check.status_code == 200, check.text
+    skipped = _text(check.text, "summary-refusals")
+    assert "kişide attributes.city yok ve yer tutucunun varsayılanı da yok" in skipped
+    assert "the contact has no" not in skipped

@@ -362,7 +362,7 @@ def summary_of(created: campaigns_service.Created, lang: str) -> dict[str, Any]:
                 "phone": r.phone,
                 "reason": _reason_label(r.reason, lang),
                 "field": r.field,
-                "rule": r.rule,
+                "rule": r.rule if r.error is None else i18n.rule_text(r.error, lang),
             }
             for r in created.refusals[:REFUSALS_SHOWN]
         ],
@@ -509,6 +509,12 @@ def funnel_view(
         ],
         "first_sent_at": dashboard.format_local(counts.first_sent_at, zone, lang),
         "last_sent_at": dashboard.format_local(counts.last_sent_at, zone, lang),
+        "replies": i18n.format_number(counts.replies, lang),
+        "median_read": (
+            i18n.format_duration(counts.median_read_seconds, lang)
+            if counts.median_read_seconds is not None
+            else ""
+        ),
     }
 
 

@@ -174,6 +174,8 @@
       }
       document.getElementById("first-sent").textContent = view.first_sent_at || "–";
       document.getElementById("last-sent").textContent = view.last_sent_at || "–";
+      document.getElementById("replies").textContent = view.replies;
+      document.getElementById("median-read").textContent = view.median_read || "–";
       const failed = document.getElementById("funnel-failed");
       failed.replaceChildren(...(view.failed.length
         ? view.failed.map((f) => item(f.count, f.text, f.code, ["code", f.code === null ? "" : String(f.code)]))
