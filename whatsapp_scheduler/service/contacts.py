@@ -5,6 +5,8 @@ filters. The sender and the key's senders are checked as for consent (`ConsentSe
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
@@ -12,7 +14,7 @@ from typing import Any
 
 from whatsapp_scheduler import store
 from whatsapp_scheduler.core import clock as clock_mod
-from whatsapp_scheduler.core import contacts, errors, recipients
+from whatsapp_scheduler.core import contacts, csvimport, errors, recipients
 from whatsapp_scheduler.service import consent as consent_mod
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,31 @@ class ContactService:
             raise errors.ValidationFailed(prefix + "phone", "is required")
         phone = self.phone(entry["phone"], prefix + "phone")
         return contacts.Change(phone, contacts.check_fields(entry, prefix))
+
+    async def import_csv(
+        self, data: bytes, gonderen: str | None, allowed: frozenset[str] | None, field: str
+    ) -> UpsertResult:
+        """A contacts CSV (`csvimport.read_contacts_csv`, read off the event loop) upserted:
+        each row stored or refused on its own, `index` its line; the refusals in line order.
+        A file that cannot be read at all is ValidationFailed naming `file`."""
+        try:
+            rows = await asyncio.to_thread(
+                csvimport.read_contacts_csv, data, max_rows=contacts.MAX_UPSERT
+            )
+        except (csvimport.CsvError, csv.Error) as exc:
+            raise errors.ValidationFailed("file", str(exc)) from exc
+        entries: list[tuple[int, Mapping[str, Any]]] = []
+        missing: list[RowError] = []
+        for row in rows:
+            if row.error is not None:
+                missing.append(
+                    RowError(row.line, None, errors.ValidationFailed("phone", row.error))
+                )
+            else:
+                entries.append((row.line, row.fields))
+        result = await self.upsert(entries, gonderen, allowed, field=field)
+        refused = sorted([*missing, *result.refused], key=lambda r: r.index)
+        return UpsertResult(result.stored, result.created, result.updated, refused)
 
     async def upsert(
         self,

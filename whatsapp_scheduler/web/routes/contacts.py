@@ -8,14 +8,13 @@ The rules are `service.consent.ConsentService`; this module is the HTTP contract
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from whatsapp_scheduler.core import consent, contacts, csvimport, errors
+from whatsapp_scheduler.core import consent, contacts, errors
 from whatsapp_scheduler.service import consent as consent_service
 from whatsapp_scheduler.service import contacts as contacts_service
 from whatsapp_scheduler.web import deps, schemas
@@ -357,29 +356,8 @@ async def import_contacts(
     attributes. Up to 10,000 rows; each row is stored or refused on its own (`index` is its
     line number)."""
     data = await request.body()
-    try:
-        rows = csvimport.read_contacts_csv(data, max_rows=contacts.MAX_UPSERT)
-    except (csvimport.CsvError, csv.Error) as exc:
-        raise errors.ValidationFailed("file", str(exc)) from exc
-    entries: list[tuple[int, dict[str, Any]]] = []
-    missing: list[contacts_service.RowError] = []
-    for row in rows:
-        if row.error is not None:
-            missing.append(
-                contacts_service.RowError(
-                    row.line, None, errors.ValidationFailed("phone", row.error)
-                )
-            )
-        else:
-            entries.append((row.line, row.fields))
-    result = await svc.contacts.upsert(entries, gonderen, who.senders, field="line")
-    merged = contacts_service.UpsertResult(
-        result.stored,
-        result.created,
-        result.updated,
-        sorted([*missing, *result.refused], key=lambda r: r.index),
-    )
-    return UpsertPublic.of(merged)
+    result = await svc.contacts.import_csv(data, gonderen, who.senders, field="line")
+    return UpsertPublic.of(result)
 
 
 class ContactPatch(BaseModel):

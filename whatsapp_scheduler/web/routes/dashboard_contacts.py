@@ -10,16 +10,14 @@ updated and lists each refused row by its line number with the rule in the page'
 
 from __future__ import annotations
 
-import csv
 import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from whatsapp_scheduler import service
-from whatsapp_scheduler.core import contacts, csvimport, errors
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.service import contacts as contacts_service
 from whatsapp_scheduler.web import dashboard, deps, i18n, sessions
 from whatsapp_scheduler.web.routes import dashboard_pages
@@ -120,30 +118,13 @@ async def import_contacts(
     context = await _page_context(request, session, svc, gonderen=gonderen)
     data = await file.read()
     try:
-        rows = await run_in_threadpool(
-            csvimport.read_contacts_csv, data, max_rows=contacts.MAX_UPSERT
+        result = await svc.contacts.import_csv(
+            data, gonderen.strip() or None, session.principal.senders, field=""
         )
-        entries: list[tuple[int, dict[str, Any]]] = []
-        missing: list[contacts_service.RowError] = []
-        for row in rows:
-            if row.error is not None:
-                missing.append(
-                    contacts_service.RowError(
-                        row.line, None, errors.ValidationFailed("phone", row.error)
-                    )
-                )
-            else:
-                entries.append((row.line, row.fields))
-        result = await svc.contacts.upsert(
-            entries, gonderen.strip() or None, session.principal.senders, field=""
-        )
-    except (csvimport.CsvError, csv.Error) as exc:
-        context["import_error"] = i18n.error_text(errors.ValidationFailed("file", str(exc)), lang)
-        return dashboard.render(request, "contacts.html", context, session=session, status_code=422)
     except errors.ValidationFailed as exc:
         context["import_error"] = i18n.error_text(exc, lang)
         return dashboard.render(request, "contacts.html", context, session=session, status_code=422)
-    refused = sorted([*missing, *result.refused], key=lambda r: r.index)
+    refused = result.refused
     context["imported"] = {
         "stored": result.stored,
         "created": result.created,
