@@ -19,15 +19,12 @@ import argparse
 import asyncio
 import statistics
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import bench_dispatch  # bench/ is on sys.path when a benchmark runs as a script
 
-from whatsapp_scheduler import bootstrap
 from whatsapp_scheduler.core import campaigns
-from whatsapp_scheduler.dispatch import ratelimit
 
 
 async def drain(
@@ -46,15 +43,7 @@ async def drain(
         await store.create_campaign(made, batch)
     else:
         await bench_dispatch.add_all(store, batch)
-    config = bench_dispatch.make_settings(url, database, send_concurrency=64, claim_batch_size=500)
-    d = await bootstrap.build_dispatcher(config, store)
-    for path in d.paths.values():
-        path.limiter = ratelimit.RateLimiter(1e9, 0)
-    started, cpu = time.perf_counter(), time.process_time()
-    await d.run(burst=True)
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    sent = d.health()["sent"]
-    await d.stop()
+    elapsed, cpu, sent = await bench_dispatch.burst_drain(url, database, store)
     if campaign:
         await store.fold_campaign_tallies()
         counts = await store.campaign_counts(cid)

@@ -32,7 +32,6 @@ import sqlalchemy as sa
 
 from whatsapp_scheduler import bootstrap, testing
 from whatsapp_scheduler.core import messages, recurrence
-from whatsapp_scheduler.dispatch import ratelimit
 from whatsapp_scheduler.store import engine as engine_mod
 from whatsapp_scheduler.store import sql, tables
 
@@ -104,16 +103,8 @@ async def drain(
     else:
         batch = bench_dispatch.make_batch(name, [now] * count)
     await bench_dispatch.add_all(store, batch)
-    config = bench_dispatch.make_settings(url, database, send_concurrency=64, claim_batch_size=500)
-    d = await bootstrap.build_dispatcher(config, store)
-    for path in d.paths.values():
-        path.limiter = ratelimit.RateLimiter(1e9, 0)
-    started, cpu = time.perf_counter(), time.process_time()
-    await d.run(burst=True)
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    elapsed, cpu, sent = await bench_dispatch.burst_drain(url, database, store)
     stats = await store.stats(datetime.now(UTC))
-    sent = d.health()["sent"]
-    await d.stop()
     await store.close()
     if sent != count or stats.sending:
         raise RuntimeError(f"not drained: {stats}, sent {sent}")
