@@ -300,20 +300,27 @@ def content_hash(
 
 def _flat_content_json(content: Mapping[str, Any]) -> str | None:
     """`_HASH_JSON.encode(content)` of a media message's content, `{"type": kind, kind:
-    {...}}` whose object holds strings only, written out (a third of the encoder's cost);
-    None for any other content (the encoder writes it)."""
+    {...}}` with Meta's fields (id, link, caption, filename) holding strings, written out
+    (the encoder cost twice as much); None for any other content (the encoder writes it)."""
     kind = content.get("type")
-    value = content.get(kind) if type(kind) is str else None
-    if len(content) != 2 or type(value) is not dict:
+    if kind not in content_mod.MEDIA_TYPES or len(content) != 2:
+        return None
+    value = content.get(kind)
+    if type(value) is not dict or not value.keys() <= _MEDIA_KEYS:
         return None
     members = []
-    for key, item in sorted(value.items()):
-        if type(key) is not str or type(item) is not str:
+    for key in sorted(value):  # sort_keys; the names are plain ASCII, written as they are
+        item = value[key]
+        if type(item) is not str:
             return None
-        members.append(f"{_json_str(key)}: {_json_str(item)}")
-    assert isinstance(kind, str)
-    pairs = sorted([("type", _json_str(kind)), (kind, "{" + ", ".join(members) + "}")])
-    return "{" + ", ".join(f"{_json_str(key)}: {item}" for key, item in pairs) + "}"
+        members.append(f'"{key}": {_json_str(item)}')
+    inner = f'"{kind}": {{{", ".join(members)}}}'
+    return (
+        f'{{{inner}, "type": "{kind}"}}' if str(kind) < "type" else f'{{"type": "{kind}", {inner}}}'
+    )
+
+
+_MEDIA_KEYS = frozenset({"id", "link", "caption", "filename"})
 
 
 # What `json.dumps(parts, sort_keys=True, ensure_ascii=False)` uses, made once: building an
