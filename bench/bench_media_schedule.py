@@ -13,7 +13,9 @@ single `POST /schedule` from 32 concurrent clients:
   once a minute with a HEAD request to its host; no host outside this machine answers here.
 
 The service's own CPU time per request (all its threads, from /proc) is printed beside the
-rates: the client shares the two cores, so the rate is noisier than the cost.
+rates: the client shares the two cores, so the rate is noisier than the cost. Its ratio to a
+text's is given twice: of the medians, and the median of each round's own ratio (steadier
+when the shared machine's speed drifts between rounds).
 
 With `--base REV`, REV is checked out into a temporary git worktree and served too (this
 checkout's .venv, PYTHONPATH putting its package first), beside this tree's service, both on
@@ -152,7 +154,13 @@ def report(
     for kind in KINDS:
         median = statistics.median(cpu[kind])
         shown = " / ".join(f"{c:.0f}" for c in cpu[kind])
-        print(f"  {kind:5} median {median:5.0f} µs  ({shown})  {median / base:.2f}x text's")
+        # and the median of each round's own ratio: the kinds of a round run back to back,
+        # so a round the shared machine slowed down counts once, not against one kind
+        paired = statistics.median(c / t for c, t in zip(cpu[kind], cpu["text"], strict=True))
+        print(
+            f"  {kind:5} median {median:5.0f} µs  ({shown})  {median / base:.2f}x text's"
+            f"  (per round: {paired:.3f}x)"
+        )
 
 
 if __name__ == "__main__":
