@@ -13,15 +13,23 @@ single `POST /schedule` from 32 concurrent clients:
   once a minute with a HEAD request to its host; no host outside this machine answers here.
 
 The service's own CPU time per request (all its threads, from /proc) is printed beside the
-rates: the client shares the two cores, so the rate is noisier than the cost.
+rates: the client shares the two cores, so the rate is noisier than the cost. Its ratio to a
+text's is given twice: of the medians, and the median of each round's own ratio (steadier
+when the shared machine's speed drifts between rounds).
 
-    .venv/bin/python bench/bench_media_schedule.py [--requests 2000] [--rounds 5]
+With `--base REV`, REV is checked out into a temporary git worktree and served too (this
+checkout's .venv, PYTHONPATH putting its package first), beside this tree's service, both on
+fresh SQLite files throughout; each round runs every kind on both, the trees' order and the
+kinds' reversed every other round, so the two trees' costs are taken in one run, interleaved.
+
+    .venv/bin/python bench/bench_media_schedule.py [--requests 2000] [--rounds 5] [--base REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import tempfile
@@ -88,43 +96,76 @@ async def upload(url: str) -> tuple[str, float]:
             return str((await response.json())["id"]), time.perf_counter() - began
 
 
+ROOT = Path(__file__).resolve().parents[1]
+KINDS = ("text", "id", "link")
+
+
 async def main(args: argparse.Namespace) -> None:
-    kinds = ("text", "id", "link")
-    rates: dict[str, list[float]] = {k: [] for k in kinds}
-    cpu: dict[str, list[float]] = {k: [] for k in kinds}
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url, _ = benchservice.start(
-            Path(tmp) / "bench.db", KEY, {"MEDIA_LINK_CHECK": "false"}
-        )
-        try:
-            media_id, took = await upload(url)
+    trees = {"this tree": str(ROOT)}
+    # per tree, per kind: the rates and the service's CPU µs per request of each round
+    rates: dict[str, dict[str, list[float]]] = {}
+    cpu: dict[str, dict[str, list[float]]] = {}
+    took: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        if args.base:
+            checkout = stack.enter_context(benchservice.base_worktree(args.base))
+            trees = {f"base {args.base}": str(checkout), **trees}
+        services = {}
+        for n, (name, path) in enumerate(trees.items()):
+            env = {"MEDIA_LINK_CHECK": "false", "PYTHONPATH": path}
+            proc, url, _ = benchservice.start(Path(tmp) / f"bench{n}.db", KEY, env)
+            stack.callback(benchservice.stop, proc)
+            media_id, took[name] = await upload(url)
             await post_all(url, "text", 300, "warm", media_id)  # the first requests' costs
-            for round_ in range(args.rounds):
-                order = kinds if round_ % 2 == 0 else tuple(reversed(kinds))
-                for kind in order:
+            services[name] = (proc, url, media_id)
+            rates[name] = {k: [] for k in KINDS}
+            cpu[name] = {k: [] for k in KINDS}
+        for round_ in range(args.rounds):
+            flip = round_ % 2 == 1
+            for name in reversed(services) if flip else services:
+                proc, url, media_id = services[name]
+                for kind in reversed(KINDS) if flip else KINDS:
                     before = cpu_seconds(proc.pid)
                     rate = await post_all(url, kind, args.requests, f"{kind}{round_}", media_id)
-                    cpu[kind].append((cpu_seconds(proc.pid) - before) / args.requests * 1e6)
-                    rates[kind].append(rate)
-        finally:
-            benchservice.stop(proc)
-    text = statistics.median(rates["text"])
+                    cpu[name][kind].append((cpu_seconds(proc.pid) - before) / args.requests * 1e6)
+                    rates[name][kind].append(rate)
     print(f"{args.requests} POST /schedule per kind and round, 32 clients, {args.rounds} rounds")
-    print(f"  the upload (20 KB PNG): {took * 1000:.1f} ms")
-    for kind in kinds:
+    for name in trees:
+        report(name, took[name], rates[name], cpu[name])
+    if args.base:
+        old, this = list(trees)
+        print("this tree / base, the service's CPU per request (medians)")
+        for kind in KINDS:
+            ratio = statistics.median(cpu[this][kind]) / statistics.median(cpu[old][kind])
+            print(f"  {kind:5} {ratio:.2f}x")
+
+
+def report(
+    name: str, took: float, rates: dict[str, list[float]], cpu: dict[str, list[float]]
+) -> None:
+    print(f"{name}: the upload (20 KB PNG): {took * 1000:.1f} ms")
+    text = statistics.median(rates["text"])
+    for kind in KINDS:
         median = statistics.median(rates[kind])
         shown = " / ".join(f"{r:.0f}" for r in rates[kind])
         print(f"  {kind:5} median {median:6.0f} req/s  ({shown})  {median / text:.2f}x text")
     base = statistics.median(cpu["text"])
-    print("the service's CPU per request (all its threads)")
-    for kind in kinds:
+    print("  the service's CPU per request (all its threads)")
+    for kind in KINDS:
         median = statistics.median(cpu[kind])
         shown = " / ".join(f"{c:.0f}" for c in cpu[kind])
-        print(f"  {kind:5} median {median:5.0f} µs  ({shown})  {median / base:.2f}x text's")
+        # and the median of each round's own ratio: the kinds of a round run back to back,
+        # so a round the shared machine slowed down counts once, not against one kind
+        paired = statistics.median(c / t for c, t in zip(cpu[kind], cpu["text"], strict=True))
+        print(
+            f"  {kind:5} median {median:5.0f} µs  ({shown})  {median / base:.2f}x text's"
+            f"  (per round: {paired:.3f}x)"
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--base", default=None, help="git revision to compare with")
     asyncio.run(main(parser.parse_args()))

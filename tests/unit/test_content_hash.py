@@ -61,3 +61,53 @@ def test_the_sender_counts_and_the_default_keeps_the_old_hashes():
     parts = ["+905551234567", DUE.isoformat(), text, None, {"gonderen": "shop"}]
     general = json.dumps(parts, sort_keys=True, ensure_ascii=False)
     assert shop == hashlib.sha256(general.encode()).hexdigest()
+
+
+def test_media_hashes_stored_by_earlier_versions_still_match():
+    # computed by the general encoder (60771ca, before the media shortcut)
+    link = {"link": "https://example.com/a.jpg", "caption": 'Fatura "2026" 😀'}
+    assert (
+        service.content_hash("+905551234567", DUE, None, None, None, "default", _image(link))
+        == "27fb7678a85904c9c3b1cecc944894ec4373dfb7c3a08f6873b49f9858d3062f"
+    )
+    document = {"type": "document", "document": {"id": "med_0123", "filename": "f.pdf"}}
+    assert (
+        service.content_hash("+905551234567", DUE, None, None, None, "shop", document)
+        == "01ea1c1531fdff1b2068aebf19c327dd3562ac9bfbd68c9db443e4c923927f1f"
+    )
+
+
+def test_the_media_shortcut_hashes_the_same_bytes_as_the_general_form():
+    rng = random.Random(20261207)
+    alphabet = 'ab "\\\n\t\x00\x1f\x7fğüşİ😀\u2028\u200f/'
+    kinds = ["image", "video", "audio", "document", "sticker", "a", "zz"]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+
+    for _ in range(5000):
+        kind = rng.choice(kinds)
+        value: dict[str, object] = {
+            rng.choice(["id", "link", "caption", "filename", text()]): text()
+            for _ in range(rng.randint(0, 4))
+        }
+        if rng.random() < 0.1:
+            value["n"] = rng.choice([1, 2.5, None, True])  # not strings only: the encoder
+        content = {"type": kind, kind: value}
+        sender = rng.choice(["default", "shop", text() or "x"])
+        parts = [
+            "+15551234567",
+            DUE.isoformat(),
+            None,
+            None,
+            None,
+            {"content": content, "gonderen": sender},
+        ]
+        general = json.dumps(parts, ensure_ascii=False, sort_keys=True)
+        expected = hashlib.sha256(general.encode("utf-8", "surrogatepass")).hexdigest()
+        got = service.content_hash("+15551234567", DUE, None, None, None, sender, content)
+        assert got == expected, (content, sender)
+
+
+def _image(value: dict[str, str]) -> dict[str, object]:
+    return {"type": "image", "image": value}

@@ -44,3 +44,22 @@ def test_a_value_over_the_bytes_or_not_json_is_named() -> None:
     for _ in range(40):
         deep = [deep]
     assert jsonbounds.broken_rule(deep) == "is nested deeper than 32 levels (at most 32)"
+
+
+def test_a_flat_object_is_judged_as_the_general_walk_judges_it() -> None:
+    # broken_rule's one-pass path for an object of strings and scalars (a media object)
+    rng = random.Random(1207)
+    for _ in range(2000):
+        size = rng.choice([0, 10, 5460, 5470, 16000, 32740, 32760])
+        text = rng.choice(["ü", "x"]) * size
+        value: dict[str, Any] = {"caption": text, "link": "x" * rng.randint(0, 9)}
+        if rng.random() < 0.5:
+            value["n"] = rng.choice([None, True, 2**70, 0.5])
+        assert jsonbounds._flat_size(value) == jsonbounds._size_bound(value)
+        exact = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        expected = (
+            None if exact <= jsonbounds.MAX_BYTES else f"is {exact} bytes as JSON; at most 32768"
+        )
+        assert jsonbounds.broken_rule(value) == expected
+    assert jsonbounds._flat_size({"a": {"b": 1}}) is None  # nested: the general walks
+    assert jsonbounds._flat_size({1: "x"}) is None  # not a JSON object's key

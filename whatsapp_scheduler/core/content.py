@@ -17,7 +17,8 @@ Whether a link's host is a public address is the service's to check (it needs DN
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Set
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,25 +117,38 @@ def _text(value: Any, field: str, most: int, *, required: bool = True) -> str | 
 def _url(value: Any, field: str) -> str:
     if not isinstance(value, str) or len(value) > 2048:
         raise errors.ValidationFailed(field, "must be an http(s) URL of at most 2,048 characters")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not _web_url(value):
         raise errors.ValidationFailed(field, "must be an http(s) URL with a host")
     return value
 
 
-def _only(value: Mapping[str, Any], allowed: set[str], field: str) -> None:
+@functools.lru_cache(maxsize=4096)  # a campaign's or a shop's messages share a few links
+def _web_url(value: str) -> bool:
+    """Whether `value` is an http(s) URL with a host."""
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _only(value: Mapping[str, Any], allowed: Set[str], field: str) -> None:
+    if value.keys() <= allowed:
+        return
     unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise errors.ValidationFailed(f"{field}.{unknown[0]}", "is not a field Meta takes here")
+    raise errors.ValidationFailed(f"{field}.{unknown[0]}", "is not a field Meta takes here")
+
+
+#: The fields Meta takes in each media type's object.
+_MEDIA_FIELDS = {
+    kind: frozenset(
+        {"id", "link"}
+        | ({"caption"} if kind in CAPTIONED else set())
+        | ({"filename"} if kind == "document" else set())
+    )
+    for kind in MEDIA_TYPES
+}
 
 
 def _media(kind: str, value: Mapping[str, Any], field: str) -> dict[str, Any]:
-    allowed = {"id", "link"}
-    if kind in CAPTIONED:
-        allowed.add("caption")
-    if kind == "document":
-        allowed.add("filename")
-    _only(value, allowed, field)
+    _only(value, _MEDIA_FIELDS[kind], field)
     if ("id" in value) == ("link" in value):
         raise errors.ValidationFailed(field, "give exactly one of id (an upload) or link")
     out: dict[str, Any] = {}

@@ -285,6 +285,14 @@ def references(
 ) -> list[tuple[str, str, str]]:
     """(field, kind, id) of every upload of ours a message names, for the schedule-time
     check: `("image.id", "image", "med_...")`."""
+    if content is not None and template is None:  # the common cases, without the general walk
+        kind = content.get("type")
+        if kind in KINDS:
+            value = content.get(kind)
+            media_id = value.get("id") if isinstance(value, Mapping) else None
+            return [(f"{kind}.id", str(kind), str(media_id))] if is_ours(media_id) else []
+        if kind != "interactive":
+            return []
     found = []
     for path, media in media_objects(content, template):
         if is_ours(media.get("id")):

@@ -54,6 +54,11 @@ def _internal(address: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a campaign's or a shop's messages share a few links
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").rstrip(".").lower()
+
+
 async def _addresses(host: str) -> list[str] | None:
     """The host's addresses (a literal IP is its own), None if it does not resolve."""
     cached = _cache.get(host)
@@ -90,7 +95,7 @@ async def check(
     warnings: list[notices.ScheduleWarning] = []
     to_ask: list[tuple[str, str, str]] = []
     for field, url in content.links(stored):
-        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+        host = _host(url)
         found = await _addresses(host)
         if found is None:
             text = f"link_unresolved: {field}: the host {host!r} does not resolve here"

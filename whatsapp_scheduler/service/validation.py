@@ -234,7 +234,10 @@ def _checked_content(request: ScheduleRequest) -> dict[str, Any] | None:
         if rule is not None:
             raise errors.ValidationFailed(kind, rule)
     content = content_mod.normalize(kind, value)
-    _check_storable(kind, _joined_strings(content))
+    if kind in content_mod.MEDIA_TYPES:  # its object's values are strings, its keys Meta's
+        _check_storable(kind, "".join(content[kind].values()))
+    else:
+        _check_storable(kind, _joined_strings(content))
     return content
 
 
@@ -271,6 +274,13 @@ def content_hash(
     sender counts: the same id from another sender is a conflict, not a repeat."""
     default = sender == senders.DEFAULT_SENDER_NAME  # left out: older hashes stay valid
     if content is not None:  # another type (docs/message-types.md): hashed with its object
+        written = _flat_content_json(content) if fallback_template is None else None
+        if written is not None:  # the bytes of the general case below, written out
+            payload = (
+                f"[{_json_str(recipient)}, {_json_str(due_at.isoformat())}, null, null, null, "
+                f'{{"content": {written}, "gonderen": {_json_str(sender)}}}]'
+            )
+            return hashlib.sha256(payload.encode()).hexdigest()
         parts_: list[Any] = [recipient, due_at.isoformat(), None, None, fallback_template]
         parts_.append({"content": content, "gonderen": sender})
         return hashlib.sha256(_HASH_JSON.encode(parts_).encode()).hexdigest()
@@ -286,6 +296,31 @@ def content_hash(
     if not default:
         parts.append({"gonderen": sender})
     return hashlib.sha256(_HASH_JSON.encode(parts).encode()).hexdigest()
+
+
+def _flat_content_json(content: Mapping[str, Any]) -> str | None:
+    """`_HASH_JSON.encode(content)` of a media message's content, `{"type": kind, kind:
+    {...}}` with Meta's fields (id, link, caption, filename) holding strings, written out
+    (the encoder cost twice as much); None for any other content (the encoder writes it)."""
+    kind = content.get("type")
+    if kind not in content_mod.MEDIA_TYPES or len(content) != 2:
+        return None
+    value = content.get(kind)
+    if type(value) is not dict or not value.keys() <= _MEDIA_KEYS:
+        return None
+    members = []
+    for key in sorted(value):  # sort_keys; the names are plain ASCII, written as they are
+        item = value[key]
+        if type(item) is not str:
+            return None
+        members.append(f'"{key}": {_json_str(item)}')
+    inner = f'"{kind}": {{{", ".join(members)}}}'
+    return (
+        f'{{{inner}, "type": "{kind}"}}' if str(kind) < "type" else f'{{"type": "{kind}", {inner}}}'
+    )
+
+
+_MEDIA_KEYS = frozenset({"id", "link", "caption", "filename"})
 
 
 # What `json.dumps(parts, sort_keys=True, ensure_ascii=False)` uses, made once: building an

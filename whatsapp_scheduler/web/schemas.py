@@ -7,7 +7,7 @@ Field names follow the seed's Turkish wire names (`alici` recipient, `tarih` dat
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic_core
@@ -168,12 +168,13 @@ class MessageCreate(BaseModel):
         )
         if self.tekrar is not None:
             request.tekrar = self.tekrar
-        if self.type is not None or self.model_fields_set & _CONTENT_SET:
+        given = self.model_fields_set & _CONTENT_SET
+        if self.type is not None or given:
             request.type = self.type
-            request.objects = {
-                name: getattr(self, name)
-                for name in _CONTENT_FIELDS
-                if name in self.model_fields_set and getattr(self, name) is not None
+            request.objects = {  # in _CONTENT_FIELDS' order: the first extra one is named
+                name: value
+                for name in (given if len(given) < 2 else _CONTENT_FIELDS)
+                if name in given and (value := getattr(self, name)) is not None
             }
         return request
 
@@ -283,7 +284,11 @@ class MessagePublic(BaseModel):
     )
 
     @classmethod
-    def of(cls, message: messages.ScheduledMessage) -> MessagePublic:
+    def of(cls, message: messages.ScheduledMessage, *, checked: bool = False) -> Self:
+        """The message as answered. `checked`: it was just validated (`service/validation.py`
+        bounded its JSON values), so they are answered as they are, not bounded again as a
+        stored row's are (`readable_json`)."""
+        bounded = _as_validated if checked else readable_json
         return cls(
             id=message.id,
             alici=message.recipient,
@@ -297,13 +302,13 @@ class MessagePublic(BaseModel):
             timezone=message.timezone,
             scheduled_at=message.due_at,
             attempts=message.attempts,
-            template=readable_json(message.template),
-            fallback_template=readable_json(message.fallback_template),
+            template=bounded(message.template),
+            fallback_template=bounded(message.fallback_template),
             gonderen=message.sender,
             category=message.category,
             series_id=message.series_id,
             type=_type_of(message),
-            content=readable_json(message.content),
+            content=bounded(message.content),
         )
 
 
@@ -314,6 +319,10 @@ def _type_of(message: messages.ScheduledMessage) -> str:
     if isinstance(content, dict) and isinstance(content.get("type"), str):
         return str(content["type"])
     return "text"
+
+
+def _as_validated(value: Any) -> Any:
+    return value
 
 
 def readable_json(value: Any) -> dict[str, Any] | None:

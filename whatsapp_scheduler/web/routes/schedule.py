@@ -46,8 +46,13 @@ async def schedule(
             )
         )
     result, warnings = await svc.schedule_with_warnings(request)
-    public = schemas.MessagePublic.of(result.message)
-    return _json(schemas.ScheduledPublic(**public.__dict__, warnings=[w.text for w in warnings]))
+    # Made once (not a MessagePublic copied into a ScheduledPublic: its fields validated
+    # twice); a message just stored was just validated, its JSON values bounded then.
+    answer = schemas.ScheduledPublic.of(
+        result.message, checked=result.status == store.AddStatus.CREATED
+    )
+    answer.warnings = [w.text for w in warnings]
+    return _json(answer)
 
 
 @router.post("/schedule/batch", response_model=schemas.BatchPublic, responses=_REFUSALS)
