@@ -414,6 +414,14 @@ async def test_the_funnel_counts_replies_and_the_median_time_to_read(api):
     funnel = (await api.get(f"/campaigns/{cid}")).json()
     assert funnel["replies"] == 1
     assert funnel["status"] == "completed"
+    page = (await api.get(f"/campaigns/{cid}/messages")).json()
+    assert [(m["alici"], m["replied_at"]) for m in page] == [  # in number order
+        (B, None),
+        (A, "2026-03-01T08:02:00Z"),  # its first answer, 120 s after the send
+    ]
+    export = await api.get(f"/campaigns/{cid}/export.csv")
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert [r["replied_at"] for r in rows] == ["", "2026-03-01T08:02:00+00:00"]
     import asyncio
 
     code, out, _ = await asyncio.to_thread(_cli, api, "show", cid)

@@ -206,6 +206,10 @@ async def test_replies_count_each_answered_message_once(any_store):
     assert await any_store.record_replies([(c, START + hour)], ["shop"], window) == 0
     assert await any_store.record_replies([("+905559999999", START)], None, window) == 0
     assert (await any_store.campaign_counts("cmp_r")).replies == 1
+    ids = [m.id for m in claimed]
+    answered = {claimed[0].id: START + hour}
+    assert await any_store.campaign_replied("cmp_r", ids) == answered  # the first answer's time
+    assert await any_store.campaign_replied("cmp_other", ids) == {}
     await any_store.fold_campaign_tallies()
     counts = await any_store.campaign_counts("cmp_r")
     assert (counts.replies, counts.statuses) == (1, {"sent": 3})

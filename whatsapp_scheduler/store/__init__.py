@@ -531,6 +531,12 @@ class MessageStore(Protocol):
         """Fold the funnel's pending changes into its tallies (a timed job); how many."""
         ...
 
+    async def campaign_replied(
+        self, campaign_id: str, message_ids: Sequence[str]
+    ) -> dict[str, datetime]:
+        """When each of these messages of the campaign was first answered (those that were)."""
+        ...
+
     async def record_replies(
         self,
         replies: Sequence[tuple[str, datetime]],

@@ -198,6 +198,24 @@ class SqlCampaignsMixin:
             replies=replies,
         )
 
+    async def campaign_replied(
+        self, campaign_id: str, message_ids: Sequence[str]
+    ) -> dict[str, datetime]:
+        return await self._read(self._campaign_replied, campaign_id, list(message_ids))
+
+    def _campaign_replied(
+        self, campaign_id: str, message_ids: builtins.list[str]
+    ) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        with self._tx() as conn:
+            for start in range(0, len(message_ids), tables.IN_CHUNK):
+                chunk = message_ids[start : start + tables.IN_CHUNK]
+                query = sa.select(CR.c.message_id, CR.c.replied_at).where(
+                    CR.c.campaign_id == campaign_id, CR.c.message_id.in_(chunk)
+                )
+                found.update({row.message_id: row.replied_at for row in conn.execute(query)})
+        return found
+
     async def record_replies(
         self,
         replies: Sequence[tuple[str, datetime]],

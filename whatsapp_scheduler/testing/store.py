@@ -54,7 +54,8 @@ class InMemoryMessageStore:
         self.series: dict[str, store.Series] = {}
         self.profiles: dict[tuple[str, str], contacts.Profile] = {}  # (sender, phone)
         self.campaigns: dict[str, campaigns.Campaign] = {}
-        self.campaign_replies: dict[str, str] = {}  # message id -> its campaign
+        # message id -> (its campaign, when it was first answered)
+        self.campaign_replies: dict[str, tuple[str, datetime]] = {}
         self.media: dict[str, tuple[media.MediaFile, bool]] = {}  # id -> (file, complete)
         self.media_chunks: dict[tuple[str, int], bytes] = {}
         self.meta_media: dict[tuple[str, str], tuple[str, datetime]] = {}  # (id, number)
@@ -819,7 +820,7 @@ class InMemoryMessageStore:
             min(sent) if sent else None,
             max(sent) if sent else None,
             read_after=read_after,
-            replies=sum(1 for c in self.campaign_replies.values() if c == campaign_id),
+            replies=sum(1 for c, _ in self.campaign_replies.values() if c == campaign_id),
         )
 
     async def record_replies(
@@ -843,9 +844,18 @@ class InMemoryMessageStore:
                 continue
             latest = max(answered, key=lambda m: m.sent_at or at)
             if latest.id not in self.campaign_replies and latest.campaign_id is not None:
-                self.campaign_replies[latest.id] = latest.campaign_id
+                self.campaign_replies[latest.id] = (latest.campaign_id, at)
                 counted += 1
         return counted
+
+    async def campaign_replied(
+        self, campaign_id: str, message_ids: Sequence[str]
+    ) -> dict[str, datetime]:
+        return {
+            i: self.campaign_replies[i][1]
+            for i in message_ids
+            if i in self.campaign_replies and self.campaign_replies[i][0] == campaign_id
+        }
 
     async def campaign_messages(
         self,

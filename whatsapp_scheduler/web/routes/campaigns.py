@@ -251,9 +251,15 @@ class RecipientPublic(BaseModel):
     cancelled_at: datetime | None = None
     error_code: int | None = None
     error_text: str | None = None
+    replied_at: datetime | None = Field(
+        default=None,
+        description="When the contact first wrote back after it (a reply, docs/campaigns.md).",
+    )
 
     @classmethod
-    def of(cls, m: messages.ScheduledMessage) -> RecipientPublic:
+    def of(
+        cls, m: messages.ScheduledMessage, replied_at: datetime | None = None
+    ) -> RecipientPublic:
         return cls(
             id=m.id,
             alici=m.recipient,
@@ -270,6 +276,7 @@ class RecipientPublic(BaseModel):
             cancelled_at=m.cancelled_at,
             error_code=m.last_error_code,
             error_text=m.last_error_text,
+            replied_at=replied_at,
         )
 
 
@@ -414,13 +421,14 @@ async def campaign_messages(
     """The campaign's recipients in id order with their outcome (read scope); the next page
     starts after the last id (`cursor`)."""
     found = await svc.campaigns.messages(campaign_id, who.senders, _statuses(status), cursor, limit)
-    return [RecipientPublic.of(m) for m in found]
+    replied = await svc.store.campaign_replied(campaign_id, [m.id for m in found])
+    return [RecipientPublic.of(m, replied.get(m.id)) for m in found]
 
 
 EXPORT_COLUMNS = (
     "id", "alici", "status", "status_reason", "tarih", "saat", "timezone", "scheduled_at",
     "sent_at", "delivered_at", "read_at", "failed_at", "cancelled_at", "error_code",
-    "error_text",
+    "error_text", "replied_at",
 )  # fmt: skip
 
 
@@ -454,6 +462,7 @@ async def export_campaign(
         after: str | None = None
         while True:
             page = await svc.store.campaign_messages(campaign.id, [], after, EXPORT_PAGE)
+            replied = await svc.store.campaign_replied(campaign.id, [m.id for m in page])
             for m in page:
                 yield line(
                     (
@@ -461,6 +470,7 @@ async def export_campaign(
                         m.local_time, m.timezone, iso(m.due_at), iso(m.sent_at),
                         iso(m.delivered_at), iso(m.read_at), iso(m.failed_at),
                         iso(m.cancelled_at), m.last_error_code or "", m.last_error_text or "",
+                        iso(replied.get(m.id)),
                     )
                 )  # fmt: skip
             if len(page) < EXPORT_PAGE:
