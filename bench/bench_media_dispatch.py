@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import io
 import statistics
 import sys
@@ -40,14 +39,6 @@ from whatsapp_scheduler.service import media as media_service
 #: stand-in's (a separate process on the same cores, which is what bounds the drain rate).
 cpu_per_message: dict[str, list[float]] = {"text": [], "link": [], "upload": []}
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\0" * 50_000
-
-
-def bare_process() -> contextlib.AbstractContextManager[str]:
-    """bench/bare_meta.py in its own process; yields its base URL."""
-    port = benchservice.free_port()
-    script = Path(__file__).resolve().parent / "bare_meta.py"
-    command = [sys.executable, str(script), "--port", str(port)]
-    return benchservice.serving(command, port, "bare responder")
 
 
 async def drain(url: str, directory: Path, name: str, kind: str, count: int) -> float:
@@ -93,7 +84,9 @@ async def drain(url: str, directory: Path, name: str, kind: str, count: int) -> 
 async def main(args: argparse.Namespace) -> None:
     kinds = ("text", "link", "upload")
     rates: dict[str, list[float]] = {k: [] for k in kinds}
-    server = bare_process() if args.server == "bare" else bench_dispatch.standin_process()
+    server = (
+        benchservice.bare_process() if args.server == "bare" else bench_dispatch.standin_process()
+    )
     with tempfile.TemporaryDirectory() as tmp, server as url:
         for round_ in range(args.rounds):
             order = kinds if round_ % 2 == 0 else tuple(reversed(kinds))

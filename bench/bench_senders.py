@@ -111,10 +111,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="messages per sender")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--server",
+        choices=("standin", "bare"),
+        default="standin",
+        help="the stand-in (checks each body and token as Meta does) or bench/bare_meta.py "
+        "(answers only: what is left is this process's own ceiling)",
+    )
     args = parser.parse_args()
     one: list[float] = []
     two: list[float] = []
-    with standin_process() as url, tempfile.TemporaryDirectory() as tmp:
+    server = standin_process() if args.server == "standin" else benchservice.bare_process()
+    with server as url, tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             rate1, wall1, _ = await drain(url, Path(tmp), f"one{r}.db", args.count, ["default"])
             rate2, wall2, each = await drain(

@@ -90,6 +90,14 @@ def start(
     raise SystemExit("service did not start")
 
 
+def bare_process() -> contextlib.AbstractContextManager[str]:
+    """bench/bare_meta.py (answers every request as Meta answers a send, checks nothing) in
+    its own process; yields its base URL."""
+    port = free_port()
+    script = Path(__file__).resolve().parent / "bare_meta.py"
+    return serving([sys.executable, str(script), "--port", str(port)], port, "bare responder")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process, all its threads (from /proc/PID/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
