@@ -7,6 +7,7 @@ campaign's status follows its messages' (`status_of`).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import enum
 import math
@@ -107,16 +108,9 @@ REPLIED = "replied"
 def read_bucket(seconds: int) -> int:
     """The bucket (its lower bound) of a read `seconds` whole seconds after the send
     (negative, a clock's skew: 0; past the last bound: the last)."""
-    low, high = 0, len(READ_BOUNDS) - 1
     if seconds <= 0:
         return 0
-    while low < high:  # the last bound <= seconds
-        middle = (low + high + 1) // 2
-        if READ_BOUNDS[middle] <= seconds:
-            low = middle
-        else:
-            high = middle - 1
-    return READ_BOUNDS[low]
+    return READ_BOUNDS[bisect.bisect_right(READ_BOUNDS, seconds) - 1]  # the last bound <= it
 
 
 def read_seconds(sent_at: datetime | None, read_at: datetime | None) -> int | None:
