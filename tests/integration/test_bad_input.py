@@ -563,12 +563,12 @@ async def test_health_answers_while_a_big_webhook_is_applied(site, monkeypatch):
     apply = site.store._apply_receipts
     stats = site.store.stats
 
-    def apply_chunk(receipts: list[store.Receipt], received_at: datetime) -> Any:
-        events.append(f"chunk {len(receipts)}")
+    def apply_chunk(items: list[tuple[store.Receipt, datetime]]) -> Any:
+        events.append(f"chunk {len(items)}")
         if not first_chunk.is_set():
             first_chunk.set()
             assert health_queued.wait(timeout=30)
-        return apply(receipts, received_at)
+        return apply(items)
 
     async def queued_stats(now: datetime) -> Any:
         read = asyncio.ensure_future(stats(now))

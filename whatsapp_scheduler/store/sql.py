@@ -119,6 +119,7 @@ class SqlMessageStore(
         )
         self._adds = batching.Batcher(self._add_groups)
         self._inbound_lookups = batching.Batcher(self._inbound_group)
+        self._receipt_groups = batching.Batcher(self._receipt_group)
         self._contact_lookups = batching.Batcher(self._contact_group)  # sql_consent.py
         self._key_lookups = batching.Batcher(self._find_key_group)  # sql_keys.py
         self._key_cache = sql_keys.key_cache(key_cache_seconds)

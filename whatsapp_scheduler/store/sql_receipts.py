@@ -22,6 +22,7 @@ from whatsapp_scheduler.store import (
     changes,
     outbox,
     sqlite_bulk,
+    sqlite_receipts,
     tables,
 )
 
@@ -31,6 +32,8 @@ MARKETING_LIMIT_CODE = 131049
 MARKETING_LIMIT = "marketing_limit"
 #: Statuses applied per transaction (see `apply_receipts`).
 RECEIPT_CHUNK = 500
+#: What can become of a receipt (`ReceiptCounts`' fields).
+_RESULTS = ("applied", "duplicate", "stale", "unmatched")
 R = tables.receipts
 C = tables.contacts
 Status = messages.MessageStatus
@@ -45,6 +48,8 @@ class SqlReceiptsMixin:
     _inbound_lookups: batching.Batcher[
         tuple[tuple[str, ...], builtins.list[str]], dict[str, datetime]
     ]
+    #: (one webhook's receipts, when it was received) -> each receipt's result
+    _receipt_groups: batching.Batcher[tuple[tuple[Receipt, ...], datetime], builtins.list[str]]
 
     if TYPE_CHECKING:  # provided by SqlMessageStore
 
@@ -56,45 +61,71 @@ class SqlReceiptsMixin:
 
         def _insert_into(self, table: sa.Table) -> Any: ...
 
+        def _sqlite_max_values(self, conn: Connection) -> int: ...
+
     async def apply_receipts(
         self, receipts: Sequence[Receipt], received_at: datetime
     ) -> ReceiptCounts:
-        """Apply in chunks of RECEIPT_CHUNK, one transaction each: the store's thread takes
-        other work (a POST /schedule, /health, the dispatcher's claims) between them, so one
-        webhook of 20,000 statuses does not hold everything else for seconds. A crash between
-        chunks leaves the rest for Meta's retry, which the (wamid, status) key makes safe."""
-        total = {"applied": 0, "duplicate": 0, "stale": 0, "unmatched": 0}
-        for start in range(0, len(receipts), RECEIPT_CHUNK):
-            chunk = list(receipts[start : start + RECEIPT_CHUNK])
-            counts = await self._run(self._apply_receipts, chunk, received_at)
-            for name in total:
-                total[name] += getattr(counts, name)
-        return ReceiptCounts(**total)
+        """Webhook POSTs that arrive while others are being applied share the next group
+        (`Batcher`: at thousands of statuses a second, one transaction for many POSTs), and a
+        group is applied in chunks of RECEIPT_CHUNK, one transaction each: the store's thread
+        takes other work (a POST /schedule, /health, the dispatcher's claims) between them, so
+        one webhook of 20,000 statuses does not hold everything else for seconds. A crash
+        between chunks leaves the rest for Meta's retry, which the (wamid, status) key makes
+        safe."""
+        if not receipts:
+            return ReceiptCounts()
+        results = await self._receipt_groups.submit((tuple(receipts), received_at))
+        return ReceiptCounts(**{name: results.count(name) for name in _RESULTS})
 
-    def _apply_receipts(
-        self, receipts: builtins.list[Receipt], received_at: datetime
-    ) -> ReceiptCounts:
-        counts = {"applied": 0, "duplicate": 0, "stale": 0, "unmatched": 0}
-        insert = self._insert_into(R).on_conflict_do_nothing(index_elements=["wamid", "status"])
-        events: builtins.list[dict[str, Any]] = []
+    async def _receipt_group(
+        self, calls: builtins.list[tuple[tuple[Receipt, ...], datetime]]
+    ) -> builtins.list[builtins.list[str]]:
+        items = [(receipt, at) for receipts, at in calls for receipt in receipts]
+        results: builtins.list[str] = []
+        for start in range(0, len(items), RECEIPT_CHUNK):
+            results += await self._run(self._apply_receipts, items[start : start + RECEIPT_CHUNK])
+        grouped, start = [], 0
+        for receipts, _ in calls:
+            grouped.append(results[start : start + len(receipts)])
+            start += len(receipts)
+        return grouped
+
+    def _apply_receipts(self, items: builtins.list[tuple[Receipt, datetime]]) -> builtins.list[str]:
+        """Each receipt's result (one of `_RESULTS`), in order, in one transaction."""
         with self._tx() as conn:
-            for receipt in receipts:
-                row_id = conn.execute(
-                    insert.values(**changes.receipt_row(receipt, received_at)).returning(R.c.id)
-                ).scalar()
-                if row_id is None:
-                    counts["duplicate"] += 1
-                    continue
-                applied = changes.apply_receipt(conn, receipt, received_at)
-                counts[applied.result] += 1
-                if applied.message_id is not None:
-                    conn.execute(
-                        sa.update(R).where(R.c.id == row_id).values(message_id=applied.message_id)
-                    )
-                if applied.result == "applied" and self.events_enabled:
-                    events.append(changes.receipt_event(applied, received_at))
-            outbox.insert_events(conn, events)
-        return ReceiptCounts(**counts)
+            if self._dialect == "sqlite":
+                limit = self._sqlite_max_values(conn)
+                results, applied = sqlite_receipts.apply(conn, items, limit)
+            else:
+                results, applied = self._apply_one_by_one(conn, items)
+            if self.events_enabled:
+                outbox.insert_events(conn, [changes.receipt_event(a, at) for a, at in applied])
+        return results
+
+    def _apply_one_by_one(
+        self, conn: Connection, items: builtins.list[tuple[Receipt, datetime]]
+    ) -> tuple[builtins.list[str], builtins.list[tuple[changes.AppliedReceipt, datetime]]]:
+        """`changes.apply_receipt` for each receipt (PostgreSQL: its rows locked as read)."""
+        insert = self._insert_into(R).on_conflict_do_nothing(index_elements=["wamid", "status"])
+        results: builtins.list[str] = []
+        done: builtins.list[tuple[changes.AppliedReceipt, datetime]] = []
+        for receipt, received_at in items:
+            row_id = conn.execute(
+                insert.values(**changes.receipt_row(receipt, received_at)).returning(R.c.id)
+            ).scalar()
+            if row_id is None:
+                results.append("duplicate")
+                continue
+            applied = changes.apply_receipt(conn, receipt, received_at)
+            results.append(applied.result)
+            if applied.message_id is not None:
+                conn.execute(
+                    sa.update(R).where(R.c.id == row_id).values(message_id=applied.message_id)
+                )
+            if applied.result == "applied":
+                done.append((applied, received_at))
+        return results, done
 
     def _apply_kept_receipts(self, conn: Connection, wamids: builtins.list[str]) -> None:
         """Apply receipts that arrived before their send was recorded (matched by wamid now)."""
