@@ -178,3 +178,41 @@ async def test_a_batch_of_1000_statuses_is_applied(api):
     response = await _post(api, payload)
     assert response.status_code == 200
     assert response.json()["unmatched"] == 1000
+
+
+async def test_status_webhooks_are_answered_before_the_routing(make_settings, clock, sqlite_url):
+    """`POST /webhook` is answered by `FastPath`, without FastAPI's routing and dependencies:
+    with the runtime dependency of every route broken, a signed webhook is still applied (and
+    has the security headers), while the GET handshake, a route, fails."""
+    from tests.integration.conftest import ServedApp
+    from whatsapp_scheduler.store import sql
+    from whatsapp_scheduler.web import app as app_mod
+    from whatsapp_scheduler.web import deps
+
+    settings = make_settings(
+        database_url=sqlite_url, app_secret=APP_SECRET, webhook_verify_token=VERIFY_TOKEN
+    )
+    message_store = sql.SqlMessageStore.from_url(sqlite_url)
+    app = app_mod.create_app(settings, store=message_store, clock=clock)
+
+    async def routed() -> None:
+        raise RuntimeError("went through the routing")
+
+    app.dependency_overrides[deps.get_runtime] = routed
+    body = json.dumps(_envelope([_status("wamid.X", "delivered", 1)])).encode()
+    signed = {"X-Hub-Signature-256": webhooks.sign(body, APP_SECRET)}
+    try:
+        async with ServedApp(app) as served, httpx.AsyncClient(base_url=served.url) as meta:
+            answer = await meta.post("/webhook", content=body, headers=signed)
+            forged = await meta.post("/webhook", content=body + b" ", headers=signed)
+            handshake = await meta.get(
+                "/webhook",
+                params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
+                        "hub.challenge": "1"},
+            )  # fmt: skip
+    finally:
+        await message_store.close()
+    assert (answer.status_code, answer.json()["unmatched"]) == (200, 1)
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert forged.status_code == 403
+    assert handshake.status_code == 500

@@ -117,6 +117,7 @@ def create_app(
         total=settings.signin_failures_total,
         window_seconds=settings.signin_window_seconds,
     )
+    app.add_middleware(webhooks.FastPath, on_error=error_response)  # inside the two below
     app.add_middleware(limits.BodySizeLimit)
     app.add_middleware(headers.SecurityHeaders)  # outermost: also on 413s and errors
     app.include_router(health.router)
@@ -136,13 +137,18 @@ def create_app(
     return app
 
 
+def error_response(exc: errors.SchedulerError) -> JSONResponse:
+    """The answer to a `SchedulerError`: its status (`_STATUS_FOR`) and the error body."""
+    status = next((code for kind, code in _STATUS_FOR if isinstance(exc, kind)), 500)
+    headers = {"WWW-Authenticate": "APIKey"} if status == 401 else None
+    body = schedule.error_body(exc).model_dump()
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_scheduler_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.SchedulerError)
-        status = next((code for kind, code in _STATUS_FOR if isinstance(exc, kind)), 500)
-        headers = {"WWW-Authenticate": "APIKey"} if status == 401 else None
-        body = schedule.error_body(exc).model_dump()
-        return JSONResponse(body, status_code=status, headers=headers)
+        return error_response(exc)
 
     async def on_request_invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

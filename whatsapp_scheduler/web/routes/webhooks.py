@@ -3,19 +3,28 @@
 No API key here (Meta cannot send one): the GET checks WEBHOOK_VERIFY_TOKEN, the POST checks
 `X-Hub-Signature-256` against APP_SECRET over the raw body, in constant time, before anything
 is read or applied.
+
+Meta posts thousands of status webhooks a second to a busy number, so `FastPath` answers
+`POST /webhook` straight from the ASGI stack, before FastAPI's routing and dependency solving
+(which cost more of the event loop's time than applying the statuses: bench/RESULTS.md, "Soak").
+The route below stays for the OpenAPI description and does the same (`answer`).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from whatsapp_scheduler import bootstrap
+from whatsapp_scheduler.core import errors
 from whatsapp_scheduler.web import deps, schemas
 from whatsapp_scheduler.whatsapp import template_events, webhooks
 
@@ -64,10 +73,14 @@ async def receive(
     signature: Annotated[str | None, Header(alias="X-Hub-Signature-256")] = None,
 ) -> JSONResponse:
     """Status receipts and inbound messages from Meta, signed with the app secret."""
+    return await answer(runtime, await request.body(), signature)
+
+
+async def answer(runtime: bootstrap.Runtime, body: bytes, signature: str | None) -> JSONResponse:
+    """`POST /webhook`'s answer to a body and its `X-Hub-Signature-256`."""
     secret = runtime.settings.app_secret
     if secret is None:
         return _refuse(403, "APP_SECRET is not set, so webhooks cannot be verified")
-    body = await request.body()
     if not webhooks.signature_valid(body, signature, secret.get_secret_value()):
         return _refuse(403, "X-Hub-Signature-256: missing or does not match the body")
     now = runtime.clock.now()
@@ -104,3 +117,42 @@ def _read(
 
 def _refuse(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": []}, status_code=status)
+
+
+_SIGNATURE = b"x-hub-signature-256"
+
+
+class FastPath:
+    """`POST /webhook` answered without FastAPI's routing (see the module's docstring).
+
+    It sits inside `limits.BodySizeLimit` and `headers.SecurityHeaders`, so the body limit and
+    the headers are those of every route; a `SchedulerError` (e.g. the database away) gets the
+    app's own answer from `on_error`, anything else the app's 500 handler. Everything else,
+    `/webhook/` and the GET handshake included, goes on to the app unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, on_error: Callable[[errors.SchedulerError], JSONResponse]):
+        self.app = app
+        self.on_error = on_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/webhook":
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        # The first header of that name, decoded as Starlette decodes headers (latin-1).
+        signature = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k.lower() == _SIGNATURE), None
+        )
+        try:
+            response = await answer(scope["app"].state.runtime, b"".join(chunks), signature)
+        except errors.SchedulerError as exc:
+            response = self.on_error(exc)
+        await response(scope, receive, send)
