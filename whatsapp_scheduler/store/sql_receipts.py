@@ -66,16 +66,23 @@ class SqlReceiptsMixin:
     async def apply_receipts(
         self, receipts: Sequence[Receipt], received_at: datetime
     ) -> ReceiptCounts:
-        """Webhook POSTs that arrive while others are being applied share the next group
-        (`Batcher`: at thousands of statuses a second, one transaction for many POSTs), and a
-        group is applied in chunks of RECEIPT_CHUNK, one transaction each: the store's thread
-        takes other work (a POST /schedule, /health, the dispatcher's claims) between them, so
-        one webhook of 20,000 statuses does not hold everything else for seconds. A crash
-        between chunks leaves the rest for Meta's retry, which the (wamid, status) key makes
-        safe."""
+        """Applied in chunks of RECEIPT_CHUNK, one transaction each: the store's thread takes
+        other work (a POST /schedule, /health, the dispatcher's claims) between them, so one
+        webhook of 20,000 statuses does not hold everything else for seconds. A crash between
+        chunks leaves the rest for Meta's retry, which the (wamid, status) key makes safe.
+
+        On SQLite, webhook POSTs that arrive while others are being applied share the next
+        group (`Batcher`: at thousands of statuses a second, one transaction and one hop to the
+        store's thread for many POSTs). Not on PostgreSQL: there each status locks its message
+        until the commit, and a transaction holding many POSTs' messages would hold them longer
+        against the dispatcher's writes and other instances (a deadlock is likelier)."""
         if not receipts:
             return ReceiptCounts()
-        results = await self._receipt_groups.submit((tuple(receipts), received_at))
+        call = (tuple(receipts), received_at)
+        if self._dialect == "sqlite":
+            results = await self._receipt_groups.submit(call)
+        else:
+            [results] = await self._receipt_group([call])
         return ReceiptCounts(**{name: results.count(name) for name in _RESULTS})
 
     async def _receipt_group(
