@@ -137,14 +137,18 @@ class SqlReceiptsMixin:
     def _apply_kept_receipts(self, conn: Connection, wamids: builtins.list[str]) -> None:
         """Apply receipts that arrived before their send was recorded (matched by wamid now)."""
         for start in range(0, len(wamids), tables.IN_CHUNK):
+            # `message_id IS NULL` is checked here, not in SQL: given it, SQLite's planner
+            # searched `ix_receipts_message_id` for NULL, i.e. read every receipt never matched
+            # (statuses of another tool's sends on the same number pile up there), per outcome
+            # write. By wamid alone it reads the few receipts of these sends.
             query = (
                 sa.select(R)
-                .where(
-                    R.c.wamid.in_(wamids[start : start + tables.IN_CHUNK]), R.c.message_id.is_(None)
-                )
+                .where(R.c.wamid.in_(wamids[start : start + tables.IN_CHUNK]))
                 .order_by(R.c.occurred_at, R.c.id)
             )
             for row in conn.execute(query).all():
+                if row.message_id is not None:
+                    continue
                 receipt = Receipt(
                     wamid=row.wamid,
                     status=Status(row.status),
