@@ -23,7 +23,9 @@ Asserts (exit status 1 if one fails, after printing every figure):
   (request written to answer read; the stand-in's own event loop lag is included, so this
   overstates rather than understates);
 - RSS of the `serve` process grows <= 10% from the end of the first minute (`--warmup`) to
-  the end of the run.
+  the end of the run;
+- the sends kept the rate asked: their mean rate (first to last recorded start) >= 98 % of
+  `--rate` (everything sent in the end, but late, is not a pass).
 
 Printed besides: the send rate (mean, busiest 1 s of the recorded starts), lateness of the
 sends (start - due), statuses applied per second, the CPU seconds of the service and of the
@@ -289,6 +291,8 @@ def soak(args: argparse.Namespace) -> bool:
         and figures["accepted_twice"] == 0,
         "every status applied": statuses == {"read": count} and receipts == 3 * count,
         "webhook answer p99 <= 250 ms": (figures["webhook_p99"] or 1.0) <= 0.25,
+        # All sent and applied in the end says little if the sends fell behind the rate asked.
+        f"sends kept the rate: mean >= 98 % of {args.rate:.0f}/s": mean >= 0.98 * args.rate,
         "RSS growth <= 10 % after the first minute": growth is not None and growth <= 0.10,
     }
     for what, ok in checks.items():
