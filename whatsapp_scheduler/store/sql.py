@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import functools
+import json
 import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,7 @@ from whatsapp_scheduler.store import (
     sql_sessions,
     sql_stats,
     sql_templates,
+    sqlite_bulk,
     tables,
 )
 from whatsapp_scheduler.store import engine as engine_mod
@@ -494,16 +496,19 @@ class SqlMessageStore(
                 applied += self._record_chunk(conn, outcomes[start : start + tables.IN_CHUNK])
         return applied
 
+    def _outcome_claims(self, conn: Connection, chunk: builtins.list[Outcome]) -> Any:
+        """The rows the outcomes in `chunk` name (locked on PostgreSQL), by id alone: the
+        status is checked by the caller. With `status IN (...)` too, SQLite's planner
+        searched a status index, reading every sent, delivered and read message of the
+        history for each chunk (tests/integration/test_query_plans.py)."""
+        ids = [o.message_id for o in chunk]
+        if self._dialect == "sqlite":
+            return conn.exec_driver_sql(sqlite_bulk.CLAIMS, (json.dumps(ids),))
+        columns = (M.c.id, M.c.attempts, M.c.claimed_by, M.c.status, M.c.sender, M.c.campaign_id)
+        return conn.execute(sa.select(*columns).where(M.c.id.in_(ids)).with_for_update())
+
     def _record_chunk(self, conn: Connection, chunk: builtins.list[Outcome]) -> int:
-        # By id alone (the status is checked below): with `status IN (...)` too, SQLite's
-        # planner searched a status index, reading every sent, delivered and read message of
-        # the history for each chunk of outcomes (tests/integration/test_query_plans.py).
-        claims = (
-            sa.select(M.c.id, M.c.attempts, M.c.claimed_by, M.c.status, M.c.sender, M.c.campaign_id)
-            .where(M.c.id.in_([o.message_id for o in chunk]))
-            .with_for_update()
-        )
-        current = {row.id: row for row in conn.execute(claims)}
+        current = {row.id: row for row in self._outcome_claims(conn, chunk)}
         groups: dict[tuple[str, ...], builtins.list[dict[str, Any]]] = {}
         attempt_rows: builtins.list[dict[str, Any]] = []
         sent_wamids: builtins.list[str] = []
@@ -531,19 +536,30 @@ class SqlMessageStore(
                 events.append(
                     changes.outcome_event(outcome, row.status, row.sender, row.campaign_id)
                 )
-        for keys, params in groups.items():
-            stmt = (
-                sa.update(M)
-                .where(
-                    M.c.id == sa.bindparam("_id"),
-                    M.c.claimed_by == sa.bindparam("_worker"),
-                    M.c.status == sa.bindparam("_expected"),
+        if self._dialect == "sqlite":  # one statement per shape and for the attempts
+            for keys, params in groups.items():
+                rows = sqlite_bulk.outcome_rows(keys, params)
+                conn.exec_driver_sql(sqlite_bulk.outcome_update(keys), (rows,))
+            sqlite_bulk.insert_rows(
+                conn, "attempts", sqlite_bulk.ATTEMPT_COLUMNS,
+                [[sqlite_bulk.stored(r[c]) for c in sqlite_bulk.ATTEMPT_COLUMNS]
+                 for r in attempt_rows],
+                self._sqlite_max_values(conn),
+            )  # fmt: skip
+        else:
+            for keys, params in groups.items():
+                stmt = (
+                    sa.update(M)
+                    .where(
+                        M.c.id == sa.bindparam("_id"),
+                        M.c.claimed_by == sa.bindparam("_worker"),
+                        M.c.status == sa.bindparam("_expected"),
+                    )
+                    .values({k: sa.bindparam(k) for k in keys if not k.startswith("_")})
                 )
-                .values({k: sa.bindparam(k) for k in keys if not k.startswith("_")})
-            )
-            conn.execute(stmt, params)
-        if attempt_rows:
-            conn.execute(sa.insert(A), attempt_rows)
+                conn.execute(stmt, params)
+            if attempt_rows:
+                conn.execute(sa.insert(A), attempt_rows)
         outbox.insert_events(conn, events)
         if sent_wamids:
             self._apply_kept_receipts(conn, sent_wamids)

@@ -83,3 +83,68 @@ def stored_time(value: datetime) -> str:
     """Cached: aware datetimes are equal only when they are the same instant, which is all the
     text depends on."""
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+# -- the dispatcher's outcomes (`sql.SqlMessageStore._record_chunk`) ----------------------------
+# The driver's executemany gives up the GIL and takes it back for every row; while the event
+# loop's thread is busy, each take waits (see the module's docstring). An outcome write of
+# 500 rows as executemany took ~2.3x as long as one statement over a JSON array, beside a
+# busy thread (bench/RESULTS.md, "Soak").
+
+#: The claims of a chunk of outcomes, by id alone (the status is checked in Python: given a
+#: status condition too, the planner searched a status index, tests/integration/
+#: test_query_plans.py): one parameter, a JSON array of ids.
+CLAIMS = (
+    "SELECT id, attempts, claimed_by, status, sender, campaign_id FROM messages "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+#: The attempts table's columns that `changes.attempt_row` fills, in its order.
+ATTEMPT_COLUMNS = (
+    "message_id", "number", "started_at", "finished_at", "outcome", "error_code", "error_text",
+    "http_status", "worker", "sent_as", "category",
+)  # fmt: skip
+
+
+def stored(value: Any) -> Any:
+    """A value as SQLAlchemy's SQLite types store it (times as naive UTC text)."""
+    return stored_time(value) if isinstance(value, datetime) else value
+
+
+@functools.lru_cache(maxsize=64)
+def outcome_update(keys: tuple[str, ...]) -> str:
+    """One UPDATE of the columns in `keys` (those not starting with `_`) for many messages,
+    each only while still claimed by its worker in the status read: the parameter is a JSON
+    array of `[id, worker, expected status, *values]` (`outcome_rows`)."""
+    columns = [k for k in keys if not k.startswith("_")]
+    names = ["_id", "_worker", "_expected", *columns]
+    select = ", ".join(f"value ->> {i} AS {name}" for i, name in enumerate(names))
+    sets = ", ".join(f"{c} = j.{c}" for c in columns)
+    return (
+        f"UPDATE messages SET {sets} FROM (SELECT {select} FROM json_each(?)) AS j "
+        "WHERE messages.id = j._id AND messages.claimed_by = j._worker "
+        "AND messages.status = j._expected"
+    )
+
+
+def outcome_rows(keys: tuple[str, ...], params: Sequence[dict[str, Any]]) -> str:
+    """The parameter of `outcome_update(keys)` for these rows of values."""
+    columns = [k for k in keys if not k.startswith("_")]
+    return json.dumps(
+        [[p["_id"], p["_worker"], p["_expected"], *(stored(p[c]) for c in columns)] for p in params]
+    )
+
+
+def insert_rows(
+    conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], max_values: int
+) -> None:
+    """Multi-row INSERTs of `rows` (values as stored) into `table`, as few as the limit of
+    bound values allows."""
+    width = len(columns)
+    per_statement = max(1, max_values // width)
+    one = "(" + ", ".join("?" * width) + ")"
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement]
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * len(part)),
+            tuple(value for row in part for value in row),
+        )

@@ -19,7 +19,7 @@ chunk costs a fixed number of statements, whatever its size:
 
 SQLite has one writer and this runs in its transaction, so what step 2 read is what step 5
 updates; a wave that updates fewer rows than it should raises and the chunk rolls back (Meta
-retries, and the de-duplication makes that safe). tests/integration/test_sqlite_receipts.py
+retries, and the de-duplication makes that safe). tests/integration/test_sqlite_bulk_writes.py
 holds this equal to `apply_receipt`, row for row, on random sequences.
 """
 

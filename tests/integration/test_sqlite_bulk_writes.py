@@ -1,6 +1,11 @@
-"""SQLite's bulk application of status webhooks (`store/sqlite_receipts.py`) does exactly what
-`changes.apply_receipt` does one receipt at a time: the same result per receipt and, in every
-table, the same rows (messages, receipts, status events, counts, campaign tallies)."""
+"""SQLite's bulk writes do exactly what the general (SQLAlchemy, one statement per row) path does:
+the same result and, in every table, the same rows (messages, receipts, attempts, status events,
+counts, campaign tallies).
+
+- Status webhooks: `store/sqlite_receipts.py` against `changes.apply_receipt` one receipt at a
+  time, on random sequences.
+- The dispatcher's outcomes: `_record_chunk`'s SQLite statements against its executemany path.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import pytest
 
 from tests.conftest import START, MakeMessage
 from whatsapp_scheduler import store
+from whatsapp_scheduler.core import messages
 from whatsapp_scheduler.core.messages import AttemptOutcome
 from whatsapp_scheduler.core.messages import MessageStatus as S
 from whatsapp_scheduler.store import changes, migrate, outbox, sql, sqlite_receipts
@@ -163,3 +169,64 @@ async def test_concurrent_webhooks_share_a_transaction_and_keep_their_own_counts
         assert stored.status == S.READ
     finally:
         await target.close()
+
+
+def _outcomes(rng: random.Random, ids: list[str]) -> list[store.Outcome]:
+    """Every kind of outcome the dispatcher writes, some for another worker or twice."""
+    made = []
+    for message_id in ids:
+        at = START + timedelta(seconds=rng.uniform(0, 30))
+        kind = rng.choice(["sent", "retry", "failed", "deferred", "ambiguous", "expired"])
+        worker = rng.choice(["w1", "w1", "w1", "w2"])
+        error: dict[str, Any] = {"error_code": 131026, "error_text": "Message undeliverable"}
+        if kind == "sent":
+            outcome = store.Outcome(
+                message_id, worker, S.SENT, at, AttemptOutcome.SENT, started_at=at,
+                wamid=f"wamid.{message_id}", wa_id="905551234567", http_status=200,
+                sent_as=messages.SentAs.TEXT, category="utility",
+            )  # fmt: skip
+        elif kind == "failed":
+            outcome = store.Outcome(
+                message_id, worker, S.FAILED, at, AttemptOutcome.FAILED, http_status=400, **error
+            )
+        elif kind == "deferred":
+            outcome = store.Outcome(
+                message_id, worker, S.QUEUED, at, None, run_at=at + timedelta(1), reason="paused"
+            )
+        else:
+            attempt = {"retry": AttemptOutcome.RETRY, "ambiguous": AttemptOutcome.AMBIGUOUS,
+                       "expired": AttemptOutcome.EXPIRED}[kind]  # fmt: skip
+            outcome = store.Outcome(
+                message_id, worker, S.FAILED if kind == "expired" else S.QUEUED, at, attempt,
+                run_at=at + timedelta(seconds=5), counts_attempt=rng.random() < 0.8, **error,
+            )  # fmt: skip
+        made.append(outcome)
+        if rng.random() < 0.1:
+            made.append(outcome)  # a second outcome for one claim loses
+    rng.shuffle(made)
+    return made
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_outcome_writes_in_bulk_equal_the_general_ones(tmp_path, make_message, seed):
+    """`_record_chunk`'s SQLite statements (claims by a JSON array of ids, one UPDATE per
+    shape of change over a JSON array, multi-row attempts) do what SQLAlchemy's executemany
+    path does (the one PostgreSQL takes, run here on SQLite)."""
+    rng = random.Random(seed)
+    bulk, general = await _open(tmp_path / "bulk.db"), await _open(tmp_path / "general.db")
+    try:
+        ids = await _set_up(bulk, make_message)
+        await _set_up(general, make_message)
+        for target in (bulk, general):
+            await target.add_many([make_message(id=f"n{i:02d}", due_at=START, body=f"n {i}")
+                                   for i in range(30)])  # fmt: skip
+            await target.claim_due(START, 30, "w1", LEASE)
+        outcomes = _outcomes(rng, [*ids, *(f"n{i:02d}" for i in range(30))])
+        by_bulk = await bulk.record(outcomes)
+        general._dialect = "sqlite, as PostgreSQL writes"  # only `record` runs from here on
+        assert await general.record(outcomes) == by_bulk
+        assert by_bulk > 10
+    finally:
+        await bulk.close()
+        await general.close()
+    assert _dump(tmp_path / "bulk.db") == _dump(tmp_path / "general.db")
