@@ -230,3 +230,27 @@ async def test_outcome_writes_in_bulk_equal_the_general_ones(tmp_path, make_mess
         await bulk.close()
         await general.close()
     assert _dump(tmp_path / "bulk.db") == _dump(tmp_path / "general.db")
+
+
+async def test_a_value_json_cannot_hold_does_not_stop_the_reads(tmp_path, make_message):
+    """A BLOB written into the file by hand cannot go into SQLite's JSON: the bulk reads fall
+    back to reading the rows one by one, and the receipt and the outcome are applied."""
+    target = await _open(tmp_path / "m.db")
+    try:
+        await _set_up(target, make_message)
+        with contextlib.closing(sqlite3.connect(tmp_path / "m.db")) as conn, conn:
+            conn.execute("UPDATE messages SET sent_at = x'00ff' WHERE id IN ('m00', 'm06')")
+            conn.execute("UPDATE messages SET category = x'00ff' WHERE id = 'm07'")
+        delivered = store.Receipt("wamid.m00", S.DELIVERED, START + timedelta(seconds=1))
+        assert (await target.apply_receipts([delivered], START)).applied == 1
+        sent = [
+            store.Outcome(m, "w1", S.SENT, START, AttemptOutcome.SENT, wamid=f"wamid.{m}")
+            for m in ("m06", "m07")
+        ]
+        assert await target.record(sent) == 2
+    finally:
+        await target.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "m.db")) as conn:
+        statuses = dict(conn.execute("SELECT id, status FROM messages WHERE id IN "
+                                     "('m00', 'm06', 'm07')").fetchall())  # fmt: skip
+    assert statuses == {"m00": "delivered", "m06": "sent", "m07": "sent"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import collections
 import functools
 import json
 import logging
@@ -59,6 +60,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 M = tables.messages
 A = tables.attempts
+#: What an outcome write reads of its claim (`_outcome_claims` on SQLite).
+_Claim = collections.namedtuple("_Claim", "id attempts claimed_by status sender campaign_id")
 R = tables.receipts
 C = tables.contacts
 SC = tables.status_counts
@@ -503,7 +506,10 @@ class SqlMessageStore(
         history for each chunk (tests/integration/test_query_plans.py)."""
         ids = [o.message_id for o in chunk]
         if self._dialect == "sqlite":
-            return conn.exec_driver_sql(sqlite_bulk.CLAIMS, (json.dumps(ids),))
+            rows = sqlite_bulk.rows_at_once(
+                conn, sqlite_bulk.CLAIM_COLUMNS, sqlite_bulk.CLAIMS_WHERE, (json.dumps(ids),)
+            )
+            return [_Claim(*row) for row in rows]
         columns = (M.c.id, M.c.attempts, M.c.claimed_by, M.c.status, M.c.sender, M.c.campaign_id)
         return conn.execute(sa.select(*columns).where(M.c.id.in_(ids)).with_for_update())
 

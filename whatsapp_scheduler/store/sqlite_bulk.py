@@ -86,18 +86,33 @@ def stored_time(value: datetime) -> str:
 
 
 # -- the dispatcher's outcomes (`sql.SqlMessageStore._record_chunk`) ----------------------------
-# The driver's executemany gives up the GIL and takes it back for every row; while the event
-# loop's thread is busy, each take waits (see the module's docstring). An outcome write of
-# 500 rows as executemany took ~2.3x as long as one statement over a JSON array, beside a
-# busy thread (bench/RESULTS.md, "Soak").
+# The driver gives up the GIL and takes it back for every row it steps: every row of an
+# executemany, and every row of a result it fetches. While the event loop's thread is busy,
+# each take waits (see the module's docstring). 500 rows written by executemany beside a busy
+# thread took ~20x as long as one statement over a JSON array, and 500 rows fetched ~20x as
+# long as the same rows as one JSON text (`bench/bench_gil_statements.py`, its figures beside
+# the soak in bench/RESULTS.md).
 
-#: The claims of a chunk of outcomes, by id alone (the status is checked in Python: given a
-#: status condition too, the planner searched a status index, tests/integration/
-#: test_query_plans.py): one parameter, a JSON array of ids.
-CLAIMS = (
-    "SELECT id, attempts, claimed_by, status, sender, campaign_id FROM messages "
-    "WHERE id IN (SELECT value FROM json_each(?))"
-)
+
+def rows_at_once(conn: Any, columns: str, rest: str, parameters: tuple[Any, ...]) -> list[Any]:
+    """`SELECT columns rest` as lists of values, read in one step: SQLite puts the rows into
+    one JSON text (`json_group_array`), in the order the query gives them. A value that JSON
+    cannot hold (a BLOB written into the file by hand) makes that fail: the rows are then read
+    one by one, as they are."""
+    query = f"SELECT {columns} {rest}"
+    aggregate = f"SELECT json_group_array(json_array({columns})) FROM ({query})"
+    try:
+        text = conn.exec_driver_sql(aggregate, parameters).scalar()
+    except sa.exc.OperationalError:
+        return [list(row) for row in conn.exec_driver_sql(query, parameters)]
+    return json.loads(text) if text else []
+
+
+#: The claims of a chunk of outcomes (`rows_at_once`), by id alone (the status is checked in
+#: Python: given a status condition too, the planner searched a status index, tests/
+#: integration/test_query_plans.py): one parameter, a JSON array of ids.
+CLAIM_COLUMNS = "id, attempts, claimed_by, status, sender, campaign_id"
+CLAIMS_WHERE = "FROM messages WHERE id IN (SELECT value FROM json_each(?))"
 #: The attempts table's columns that `changes.attempt_row` fills, in its order.
 ATTEMPT_COLUMNS = (
     "message_id", "number", "started_at", "finished_at", "outcome", "error_code", "error_text",

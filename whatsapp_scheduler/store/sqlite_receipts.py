@@ -3,8 +3,8 @@
 `changes.apply_receipt` reads and updates one message per receipt: four statements each. On
 SQLite every statement gives up the GIL while it steps and must take it back from a busy event
 loop (the cost `sqlite_bulk` describes), so at a few thousand statuses a second the store's
-thread spent most of its time waiting to run Python again (bench/RESULTS.md, "Soak"). Here one
-chunk costs a fixed number of statements, whatever its size:
+thread spent most of its time waiting to run Python again (the soak in bench/RESULTS.md).
+Here one chunk costs a fixed number of statements, whatever its size:
 
 1. the (wamid, status) pairs already stored, for the de-duplication;
 2. the messages the chunk names, by wamid and by our id (`biz_opaque_callback_data`);
@@ -39,12 +39,10 @@ from whatsapp_scheduler.store import Receipt, changes, receipt_sources, sqlite_b
 Status = messages.MessageStatus
 
 _COLUMNS = "id, status, wamid, attempts, sent_at, claimed_at, sender, category, campaign_id"
-_BY_WAMID = (
-    f"SELECT {_COLUMNS} FROM messages WHERE wamid IN (SELECT value FROM json_each(?)) "
-    "ORDER BY rowid"
-)
-_BY_ID = f"SELECT {_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?))"
-_STORED = "SELECT wamid, status FROM receipts WHERE wamid IN (SELECT value FROM json_each(?))"
+#: The reads below go through `sqlite_bulk.rows_at_once`: each is one step, not one per row.
+_BY_WAMID = "FROM messages WHERE wamid IN (SELECT value FROM json_each(?)) ORDER BY rowid"
+_BY_ID = "FROM messages WHERE id IN (SELECT value FROM json_each(?))"
+_STORED = "FROM receipts WHERE wamid IN (SELECT value FROM json_each(?))"
 _RECEIPT_COLUMNS = (
     "wamid, status, message_id, callback_data, occurred_at, received_at, error_code, error_text"
 )
@@ -115,14 +113,15 @@ class _Chunk:
     def __init__(self, conn: Connection, items: Sequence[tuple[Receipt, datetime]]) -> None:
         wamids = json.dumps(sorted({r.wamid for r, _ in items}))
         ids = json.dumps(sorted({r.callback_data for r, _ in items if r.callback_data}))
-        self.stored = {tuple(k) for k in conn.exec_driver_sql(_STORED, (wamids,))}
+        stored = sqlite_bulk.rows_at_once(conn, "wamid, status", _STORED, (wamids,))
+        self.stored = {(wamid, status) for wamid, status in stored}
         self.by_id: dict[str, _Row] = {}
         self.by_wamid: dict[str, _Row] = {}
-        for values in conn.exec_driver_sql(_BY_WAMID, (wamids,)):
+        for values in sqlite_bulk.rows_at_once(conn, _COLUMNS, _BY_WAMID, (wamids,)):
             row = self.by_id.setdefault(values[0], _row(values))
             if row.wamid is not None:
                 self.by_wamid.setdefault(row.wamid, row)  # the first, as `.first()` takes it
-        for values in conn.exec_driver_sql(_BY_ID, (ids,)):
+        for values in sqlite_bulk.rows_at_once(conn, _COLUMNS, _BY_ID, (ids,)):
             self.by_id.setdefault(values[0], _row(values))
 
     def apply(self, receipt: Receipt) -> tuple[changes.AppliedReceipt, bool]:

@@ -6,7 +6,8 @@ is read or applied.
 
 Meta posts thousands of status webhooks a second to a busy number, so `FastPath` answers
 `POST /webhook` straight from the ASGI stack, before FastAPI's routing and dependency solving
-(which cost more of the event loop's time than applying the statuses: bench/RESULTS.md, "Soak").
+(which cost more of the event loop's time than applying the statuses: the soak in
+bench/RESULTS.md).
 The route below stays for the OpenAPI description and does the same (`answer`).
 """
 
