@@ -19,6 +19,7 @@ followed, no body read, and LINK_CHECK_SECONDS for all the links of one request 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
 import socket
@@ -144,37 +145,58 @@ async def check_many(
 
 
 async def _ask_all(asks: list[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:
-    """(index, field, url, why) of the links that did not work; unanswered ones are left out."""
-    import aiohttp
+    """(index, field, url, why) of the links that did not work; unanswered ones are left out.
 
+    A link is asked once however many ask for it: its answer is kept CACHE_SECONDS, and
+    while it is being asked, other requests naming it (concurrent clients scheduling the
+    same new link) wait for that ask instead of starting their own (`_asking`)."""
     now = time.monotonic()
-    failed: list[tuple[int, str, str, str]] = []
-    pending: dict[str, tuple[str, str]] = {}  # url -> address, to ask
+    waiting: dict[str, asyncio.Task[None]] = {}  # url -> its ask, ours or another request's
+    gate: asyncio.Semaphore | None = None
     for _index, _field, url, address in asks:
         cached = _reached.get(url)
-        if (cached is None or now - cached[0] >= CACHE_SECONDS) and url not in pending:
-            pending[url] = (address, urlsplit(url).hostname or "")
-    if pending:
-        gate = asyncio.Semaphore(LINK_CHECKS_AT_ONCE)
-        # Each ask ends a little before the budget: a host that never answers is reported.
-        limits = aiohttp.ClientTimeout(total=LINK_CHECK_SECONDS - 0.5)
-
-        async def one(url: str, address: str, host: str) -> None:
-            async with gate:
-                reason = await _ask(url, address, host, limits)
-            if len(_reached) >= CACHE_SIZE:
-                _reached.clear()
-            _reached[url] = (time.monotonic(), reason)
-
-        tasks = [asyncio.ensure_future(one(url, *where)) for url, where in pending.items()]
-        _done, late = await asyncio.wait(tasks, timeout=LINK_CHECK_SECONDS)
-        for task in late:
-            task.cancel()
+        if (cached is not None and now - cached[0] < CACHE_SECONDS) or url in waiting:
+            continue
+        task = _asking.get(url)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            gate = gate or asyncio.Semaphore(LINK_CHECKS_AT_ONCE)
+            task = asyncio.ensure_future(_ask_once(url, address, gate))
+            _asking[url] = task
+            task.add_done_callback(functools.partial(_asked, url))
+        waiting[url] = task
+    if waiting:  # an ask ends by itself within LINK_CHECK_SECONDS (others may wait for it)
+        await asyncio.wait(set(waiting.values()), timeout=LINK_CHECK_SECONDS)
+    failed: list[tuple[int, str, str, str]] = []
     for index, field, url, _address in asks:
         cached = _reached.get(url)
         if cached is not None and cached[1] is not None:
             failed.append((index, field, url, cached[1]))
     return failed
+
+
+#: The asks under way, by link: a request naming a link being asked waits for that ask.
+_asking: dict[str, asyncio.Task[None]] = {}
+
+
+def _asked(url: str, task: asyncio.Task[None]) -> None:
+    if _asking.get(url) is task:
+        del _asking[url]
+
+
+async def _ask_once(url: str, address: str, gate: asyncio.Semaphore) -> None:
+    """Ask `url` (at most LINK_CHECKS_AT_ONCE of a request at a time, LINK_CHECK_SECONDS in
+    all, waiting included) and keep the answer; no answer by then keeps nothing."""
+    import aiohttp
+
+    # The ask itself ends a little before the budget: a host that never answers is reported.
+    limits = aiohttp.ClientTimeout(total=LINK_CHECK_SECONDS - 0.5)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LINK_CHECK_SECONDS):
+            async with gate:
+                reason = await _ask(url, address, urlsplit(url).hostname or "", limits)
+            if len(_reached) >= CACHE_SIZE:
+                _reached.clear()
+            _reached[url] = (time.monotonic(), reason)
 
 
 class _Pinned:
