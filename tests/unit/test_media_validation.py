@@ -114,3 +114,23 @@ def test_any_object_is_answered_as_the_general_order_answers_it(kind: str, value
         ScheduleRequest("", "", "", type=k, objects={k: v})
     ), kind, value)  # fmt: skip
     assert ours == outcome(general_order, kind, value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "objects", "answer"),
+    [
+        ("image", {"image": {"id": "med_1"}}, ("image", {"id": "med_1"})),
+        ("bogus", {"bogus": {}}, ("type", "must be one of image, video, audio, document, sticker, "
+                                          "location, contacts, interactive")),
+        (None, {"image": {}}, ("type", "is required with image")),
+        ("image", {"video": {}}, ("video", "only the image object goes with type image")),
+        ("image", {"image": {}, "video": {}}, ("video", "only the image object goes with type image")),
+        ("image", {}, ("image", "is required with type image")),
+    ],
+)  # fmt: skip
+def test_the_type_and_its_object(kind: str | None, objects: dict[str, Any], answer: Any) -> None:
+    try:
+        found: Any = validation._content_of(kind, objects)
+    except errors.ValidationFailed as exc:
+        found = (exc.field, exc.message.removeprefix(f"{exc.field}: "))
+    assert found == answer

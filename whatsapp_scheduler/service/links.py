@@ -89,13 +89,14 @@ async def _resolve(host: str) -> list[str] | None:
 
 
 async def check(
-    stored: Mapping[str, Any], allow_private: bool
+    stored: Mapping[str, Any], allow_private: bool, found_links: list[tuple[str, str]] | None = None
 ) -> errors.ValidationFailed | tuple[list[notices.ScheduleWarning], list[tuple[str, str, str]]]:
     """The refusal of a link to an internal address, else the warnings (a name that does not
-    resolve) and the (field, url, address) of each link that passed, to ask."""
+    resolve) and the (field, url, address) of each link that passed, to ask. `found_links`:
+    `content.links(stored)`, when the caller has it."""
     warnings: list[notices.ScheduleWarning] = []
     to_ask: list[tuple[str, str, str]] = []
-    for field, url in content.links(stored):
+    for field, url in content.links(stored) if found_links is None else found_links:
         host = _host(url)
         found = await _addresses(host)
         if found is None:
@@ -124,15 +125,17 @@ async def check_many(
     asks: list[tuple[int, str, str, str]] = []
     for index, message in enumerate(batch):
         stored = getattr(message, "content", None)
-        if stored is None:
+        named = content.links(stored) if stored is not None else []
+        if stored is None or not named:  # no link (a text, a file of ours): nothing to check
             answers.append([])
             continue
-        found = await check(stored, allow_private)
+        found = await check(stored, allow_private, named)
         if isinstance(found, errors.ValidationFailed):
             answers.append(found)
             continue
         answers.append(found[0])
-        asks.extend((index, field, url, address) for field, url, address in found[1])
+        for field, url, address in found[1]:
+            asks.append((index, field, url, address))
     if reach and asks:
         for index, field, _url, reason in await _ask_all(asks):
             answer = answers[index]

@@ -260,6 +260,8 @@ def _checked_media(kind: str, value: dict[str, Any]) -> dict[str, Any]:
 def _content_of(kind: str | None, objects: Mapping[str, Any]) -> tuple[str, Any]:
     """(type, its object) of a request with another type: `type` given, one of
     `content.TYPES`, with its object and no other's."""
+    if kind in objects and len(objects) == 1 and kind in content_mod.TYPES:  # the usual case
+        return kind, objects[kind]
     named = list(objects)
     if kind is None:
         raise errors.ValidationFailed("type", "is required with {value}", value=named[0])
