@@ -13,7 +13,8 @@ refuses HEAD) to warn early about a 404 or a dead host: `link_unreachable`, neve
 The request goes to the very address just checked (aiohttp's resolver is pinned to it, so a
 name that resolves elsewhere a second time, DNS rebinding, changes nothing), with no redirects
 followed, no body read, and LINK_CHECK_SECONDS for all the links of one request together
-(links not answered by then get no warning). Answers are cached per link for a minute.
+(links not answered by then get no warning). Answers are cached per link for a minute, and a
+link being asked is not asked again by a concurrent request: it waits for that ask.
 """
 
 from __future__ import annotations
