@@ -10,7 +10,10 @@ single `POST /schedule` from 32 concurrent clients:
   (the schedule-time check reads the file's row);
 - image by link, `MEDIA_LINK_CHECK=false`: the link's host resolved and checked against
   private addresses (cached a minute), nothing asked. With the check on, each link is asked
-  once a minute with a HEAD request to its host; no host outside this machine answers here.
+  once a minute with a HEAD request to its host; no host outside this machine answers here;
+- with `--padded`, also a text whose `mesaj` is padded so that each request's body has the
+  byte length of the image-by-id request of the same number and round: how much of a media
+  message's cost is merely its longer body (context, not the goal's yardstick).
 
 The service's own CPU time per request (all its threads, from /proc) is printed beside the
 rates: the client shares the two cores, so the rate is noisier than the cost. Its ratio to a
@@ -23,6 +26,7 @@ fresh SQLite files throughout; each round runs every kind on both, the trees' or
 kinds' reversed every other round, so the two trees' costs are taken in one run, interleaved.
 
     .venv/bin/python bench/bench_media_schedule.py [--requests 2000] [--rounds 5] [--base REV]
+        [--padded]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import tempfile
@@ -62,6 +67,11 @@ def body(kind: str, i: int, tag: str, media_id: str) -> dict[str, Any]:
     }
     if kind == "text":
         return base | {"mesaj": f"benchmark message {i}"}
+    if kind == "padded":  # a text as many bytes long as the image-by-id request (as sent)
+        text = base | {"mesaj": f"benchmark message {i}"}
+        wanted = len(json.dumps(body("id", i, tag.replace("padded", "id", 1), media_id)))
+        text["mesaj"] += "x" * (wanted - len(json.dumps(text)))
+        return text
     if kind == "id":
         return base | {"type": "image", "image": {"id": media_id, "caption": f"photo {i}"}}
     link = {"link": "https://93.184.215.14/photo.jpg", "caption": f"photo {i}"}
@@ -97,10 +107,11 @@ async def upload(url: str) -> tuple[str, float]:
 
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = ("text", "id", "link")
+KINDS: tuple[str, ...] = ("text", "id", "link")
 
 
 async def main(args: argparse.Namespace) -> None:
+    kinds = (*KINDS, "padded") if args.padded else KINDS
     trees = {"this tree": str(ROOT)}
     # per tree, per kind: the rates and the service's CPU µs per request of each round
     rates: dict[str, dict[str, list[float]]] = {}
@@ -118,13 +129,13 @@ async def main(args: argparse.Namespace) -> None:
             media_id, took[name] = await upload(url)
             await post_all(url, "text", 300, "warm", media_id)  # the first requests' costs
             services[name] = (proc, url, media_id)
-            rates[name] = {k: [] for k in KINDS}
-            cpu[name] = {k: [] for k in KINDS}
+            rates[name] = {k: [] for k in kinds}
+            cpu[name] = {k: [] for k in kinds}
         for round_ in range(args.rounds):
             flip = round_ % 2 == 1
             for name in reversed(services) if flip else services:
                 proc, url, media_id = services[name]
-                for kind in reversed(KINDS) if flip else KINDS:
+                for kind in reversed(kinds) if flip else kinds:
                     before = cpu_seconds(proc.pid)
                     rate = await post_all(url, kind, args.requests, f"{kind}{round_}", media_id)
                     cpu[name][kind].append((cpu_seconds(proc.pid) - before) / args.requests * 1e6)
@@ -135,9 +146,9 @@ async def main(args: argparse.Namespace) -> None:
     if args.base:
         old, this = list(trees)
         print("this tree / base, the service's CPU per request (medians)")
-        for kind in KINDS:
+        for kind in kinds:
             ratio = statistics.median(cpu[this][kind]) / statistics.median(cpu[old][kind])
-            print(f"  {kind:5} {ratio:.2f}x")
+            print(f"  {kind:6} {ratio:.2f}x")
 
 
 def report(
@@ -145,20 +156,20 @@ def report(
 ) -> None:
     print(f"{name}: the upload (20 KB PNG): {took * 1000:.1f} ms")
     text = statistics.median(rates["text"])
-    for kind in KINDS:
+    for kind in rates:
         median = statistics.median(rates[kind])
         shown = " / ".join(f"{r:.0f}" for r in rates[kind])
-        print(f"  {kind:5} median {median:6.0f} req/s  ({shown})  {median / text:.2f}x text")
+        print(f"  {kind:6} median {median:6.0f} req/s  ({shown})  {median / text:.2f}x text")
     base = statistics.median(cpu["text"])
     print("  the service's CPU per request (all its threads)")
-    for kind in KINDS:
+    for kind in cpu:
         median = statistics.median(cpu[kind])
         shown = " / ".join(f"{c:.0f}" for c in cpu[kind])
         # and the median of each round's own ratio: the kinds of a round run back to back,
         # so a round the shared machine slowed down counts once, not against one kind
         paired = statistics.median(c / t for c, t in zip(cpu[kind], cpu["text"], strict=True))
         print(
-            f"  {kind:5} median {median:5.0f} µs  ({shown})  {median / base:.2f}x text's"
+            f"  {kind:6} median {median:5.0f} µs  ({shown})  {median / base:.2f}x text's"
             f"  (per round: {paired:.3f}x)"
         )
 
@@ -168,4 +179,7 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--base", default=None, help="git revision to compare with")
+    parser.add_argument(
+        "--padded", action="store_true", help="also a text padded to the id request's length"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -13,12 +13,14 @@ refuses HEAD) to warn early about a 404 or a dead host: `link_unreachable`, neve
 The request goes to the very address just checked (aiohttp's resolver is pinned to it, so a
 name that resolves elsewhere a second time, DNS rebinding, changes nothing), with no redirects
 followed, no body read, and LINK_CHECK_SECONDS for all the links of one request together
-(links not answered by then get no warning). Answers are cached per link for a minute.
+(links not answered by then get no warning). Answers are cached per link for a minute, and a
+link being asked is not asked again by a concurrent request: it waits for that ask.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
 import socket
@@ -88,13 +90,14 @@ async def _resolve(host: str) -> list[str] | None:
 
 
 async def check(
-    stored: Mapping[str, Any], allow_private: bool
+    stored: Mapping[str, Any], allow_private: bool, found_links: list[tuple[str, str]] | None = None
 ) -> errors.ValidationFailed | tuple[list[notices.ScheduleWarning], list[tuple[str, str, str]]]:
     """The refusal of a link to an internal address, else the warnings (a name that does not
-    resolve) and the (field, url, address) of each link that passed, to ask."""
+    resolve) and the (field, url, address) of each link that passed, to ask. `found_links`:
+    `content.links(stored)`, when the caller has it."""
     warnings: list[notices.ScheduleWarning] = []
     to_ask: list[tuple[str, str, str]] = []
-    for field, url in content.links(stored):
+    for field, url in content.links(stored) if found_links is None else found_links:
         host = _host(url)
         found = await _addresses(host)
         if found is None:
@@ -123,15 +126,17 @@ async def check_many(
     asks: list[tuple[int, str, str, str]] = []
     for index, message in enumerate(batch):
         stored = getattr(message, "content", None)
-        if stored is None:
+        named = content.links(stored) if stored is not None else []
+        if stored is None or not named:  # no link (a text, a file of ours): nothing to check
             answers.append([])
             continue
-        found = await check(stored, allow_private)
+        found = await check(stored, allow_private, named)
         if isinstance(found, errors.ValidationFailed):
             answers.append(found)
             continue
         answers.append(found[0])
-        asks.extend((index, field, url, address) for field, url, address in found[1])
+        for field, url, address in found[1]:
+            asks.append((index, field, url, address))
     if reach and asks:
         for index, field, _url, reason in await _ask_all(asks):
             answer = answers[index]
@@ -144,37 +149,58 @@ async def check_many(
 
 
 async def _ask_all(asks: list[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:
-    """(index, field, url, why) of the links that did not work; unanswered ones are left out."""
-    import aiohttp
+    """(index, field, url, why) of the links that did not work; unanswered ones are left out.
 
+    A link is asked once however many ask for it: its answer is kept CACHE_SECONDS, and
+    while it is being asked, other requests naming it (concurrent clients scheduling the
+    same new link) wait for that ask instead of starting their own (`_asking`)."""
     now = time.monotonic()
-    failed: list[tuple[int, str, str, str]] = []
-    pending: dict[str, tuple[str, str]] = {}  # url -> address, to ask
+    waiting: dict[str, asyncio.Task[None]] = {}  # url -> its ask, ours or another request's
+    gate: asyncio.Semaphore | None = None
     for _index, _field, url, address in asks:
         cached = _reached.get(url)
-        if (cached is None or now - cached[0] >= CACHE_SECONDS) and url not in pending:
-            pending[url] = (address, urlsplit(url).hostname or "")
-    if pending:
-        gate = asyncio.Semaphore(LINK_CHECKS_AT_ONCE)
-        # Each ask ends a little before the budget: a host that never answers is reported.
-        limits = aiohttp.ClientTimeout(total=LINK_CHECK_SECONDS - 0.5)
-
-        async def one(url: str, address: str, host: str) -> None:
-            async with gate:
-                reason = await _ask(url, address, host, limits)
-            if len(_reached) >= CACHE_SIZE:
-                _reached.clear()
-            _reached[url] = (time.monotonic(), reason)
-
-        tasks = [asyncio.ensure_future(one(url, *where)) for url, where in pending.items()]
-        _done, late = await asyncio.wait(tasks, timeout=LINK_CHECK_SECONDS)
-        for task in late:
-            task.cancel()
+        if (cached is not None and now - cached[0] < CACHE_SECONDS) or url in waiting:
+            continue
+        task = _asking.get(url)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            gate = gate or asyncio.Semaphore(LINK_CHECKS_AT_ONCE)
+            task = asyncio.ensure_future(_ask_once(url, address, gate))
+            _asking[url] = task
+            task.add_done_callback(functools.partial(_asked, url))
+        waiting[url] = task
+    if waiting:  # an ask ends by itself within LINK_CHECK_SECONDS (others may wait for it)
+        await asyncio.wait(set(waiting.values()), timeout=LINK_CHECK_SECONDS)
+    failed: list[tuple[int, str, str, str]] = []
     for index, field, url, _address in asks:
         cached = _reached.get(url)
         if cached is not None and cached[1] is not None:
             failed.append((index, field, url, cached[1]))
     return failed
+
+
+#: The asks under way, by link: a request naming a link being asked waits for that ask.
+_asking: dict[str, asyncio.Task[None]] = {}
+
+
+def _asked(url: str, task: asyncio.Task[None]) -> None:
+    if _asking.get(url) is task:
+        del _asking[url]
+
+
+async def _ask_once(url: str, address: str, gate: asyncio.Semaphore) -> None:
+    """Ask `url` (at most LINK_CHECKS_AT_ONCE of a request at a time, LINK_CHECK_SECONDS in
+    all, waiting included) and keep the answer; no answer by then keeps nothing."""
+    import aiohttp
+
+    # The ask itself ends a little before the budget: a host that never answers is reported.
+    limits = aiohttp.ClientTimeout(total=LINK_CHECK_SECONDS - 0.5)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LINK_CHECK_SECONDS):
+            async with gate:
+                reason = await _ask(url, address, urlsplit(url).hostname or "", limits)
+            if len(_reached) >= CACHE_SIZE:
+                _reached.clear()
+            _reached[url] = (time.monotonic(), reason)
 
 
 class _Pinned:

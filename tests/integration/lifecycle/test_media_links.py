@@ -107,3 +107,18 @@ async def test_a_host_that_never_answers_is_a_warning_within_the_budget():
     assert (index, field, asked) == (0, "image.link", url)
     assert reason.startswith("no answer: ")
     assert took < links.LINK_CHECK_SECONDS
+
+
+async def test_concurrent_requests_naming_a_new_link_share_one_ask(media_server):
+    """Clients scheduling the same new link at once: the link is asked once, and every
+    request gets its answer (the warning), not one ask per request."""
+    base, seen = media_server
+    url = f"{base}/gone.jpg?shared"
+    answers = await asyncio.gather(
+        *(links._ask_all([(0, "image.link", url, "127.0.0.1")]) for _ in range(8))
+    )
+    assert answers == [[(0, "image.link", url, "HTTP 404")]] * 8
+    assert [s for s in seen if s[1] == "/gone.jpg"] == [("HEAD", "/gone.jpg", base[7:])]
+    assert links._asking == {}  # nothing left under way
+    await links._ask_all([(0, "image.link", url, "127.0.0.1")])
+    assert len(seen) == 1  # and kept: not asked again within the minute
