@@ -168,23 +168,15 @@ class SqlCampaignsMixin:
         self, conn: Connection, batch: builtins.list[messages.ScheduledMessage]
     ) -> int:
         """SQLite: `batch` with INSERT OR IGNORE, the columns that are the same in every row
-        bound once per statement (`sqlite_bulk.shared_inserts`); the next slice's statements
-        are prepared on a thread of their own while this one inserts (SQLite releases the GIL
-        while it steps). Returns the rows inserted."""
+        of a slice bound once per statement (`sqlite_bulk.shared_inserts`). Returns the rows
+        inserted. (Preparing the next slice on a second thread while this one inserted was
+        tried: no faster on the loaded 2-core machine, bench/RESULTS.md.)"""
         limit = self._sqlite_max_values(conn)
         step = sqlite_bulk.SLICE_ROWS
         inserted = 0
-        prep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-prep")
-        try:
-            prepared = [
-                prep.submit(sqlite_bulk.shared_inserts, batch[start : start + step], limit)
-                for start in range(0, len(batch), step)
-            ]
-            for future in prepared:
-                for statement, values in future.result():
-                    inserted += conn.exec_driver_sql(statement, values).rowcount
-        finally:
-            prep.shutdown(wait=True, cancel_futures=True)
+        for start in range(0, len(batch), step):
+            for statement, values in sqlite_bulk.shared_inserts(batch[start : start + step], limit):
+                inserted += conn.exec_driver_sql(statement, values).rowcount
         return int(inserted)
 
     async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:

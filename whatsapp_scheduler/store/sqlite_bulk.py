@@ -87,8 +87,8 @@ def _stored_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-#: Rows per slice of a campaign's insert (`shared_inserts`): the unit prepared on one thread
-#: while the store thread inserts the one before.
+#: Rows per slice of a campaign's insert (`shared_inserts`): its columns are put together one
+#: slice at a time (a column shared in one slice may differ in the next).
 SLICE_ROWS = 4000
 
 
