@@ -176,17 +176,21 @@ def main() -> None:
         if args.base:
             tree = stack.enter_context(benchservice.base_worktree(args.base))
             base_env = {"PYTHONPATH": str(tree)}
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             if not args.no_batch:
                 batches.append(_batch_side(tmp, n))
+            if base_env is not None and round_ % 2:  # the base first every other round
+                based.append(_campaign_side(tmp, n, 1, base_env)[1])
             loading, made, funnel, page = _campaign_side(tmp, n, args.samples, None)
             created.append(made)
-            if base_env is not None:
+            if base_env is not None and not round_ % 2:
                 based.append(_campaign_side(tmp, n, 1, base_env)[1])
     med = statistics.median
 
     def line(what: str, runs: list[tuple[float, float, float]]) -> None:
         wall, cpu, quiet = (med(r[i] for r in runs) for i in range(3))
+        rounds = ", ".join(f"{r[0]:.2f}/{r[1]:.2f}" for r in runs)
+        print(f"  rounds (wall/CPU s): {rounds}")
         print(
             f"{what:<36}{wall:6.2f} s wall ({n / wall:,.0f} msg/s), {cpu:6.2f} s service CPU "
             f"({quiet:.2f} s until quiet)"
