@@ -106,12 +106,25 @@ async def latency(url: str, path: str, samples: int) -> tuple[float, float]:
     return statistics.median(times), times[max(0, int(len(times) * 0.99) - 1)]
 
 
+def _settled(pid: int, since: float) -> float:
+    """The service's CPU since `since` once it has gone quiet (under 10 ms in 0.3 s): what a
+    request left running after its answer (a campaign's WAL checkpoint) counted too."""
+    last = benchservice.cpu_seconds(pid)
+    for _ in range(100):
+        time.sleep(0.3)
+        now = benchservice.cpu_seconds(pid)
+        if now - last < 0.01:
+            break
+        last = now
+    return now - since
+
+
 def _campaign_side(
     tmp: Path, n: int, samples: int, env: dict[str, str] | None
-) -> tuple[float, tuple[float, float], tuple[float, float], tuple[float, float]]:
+) -> tuple[float, tuple[float, float, float], tuple[float, float], tuple[float, float]]:
     """A fresh database: load the contacts, one POST /campaigns, then the funnel's and the
-    recipients page's latencies: (load s, (create s, its service CPU s), funnel p50/p99,
-    page p50/p99)."""
+    recipients page's latencies: (load s, (create s, its service CPU s until the answer, and
+    until the service is quiet again), funnel p50/p99, page p50/p99)."""
     db = tmp / f"campaign-{time.monotonic_ns()}.db"
     proc, url, _ = benchservice.start(db, KEY, extra_env=env)
     try:
@@ -119,22 +132,24 @@ def _campaign_side(
         cpu = benchservice.cpu_seconds(proc.pid)
         created, cid = asyncio.run(create_campaign(url, n))
         created_cpu = benchservice.cpu_seconds(proc.pid) - cpu
+        settled = _settled(proc.pid, cpu)
         funnel = asyncio.run(latency(url, f"/campaigns/{cid}", samples))
         page = asyncio.run(
             latency(url, f"/campaigns/{cid}/messages?status=queued&limit=100", samples)
         )
     finally:
         benchservice.stop(proc)
-    return loading, (created, created_cpu), funnel, page
+    return loading, (created, created_cpu, settled), funnel, page
 
 
-def _batch_side(tmp: Path, n: int) -> tuple[float, float]:
-    """POST /schedule/batch of the same messages: (wall s, the service's CPU s)."""
+def _batch_side(tmp: Path, n: int) -> tuple[float, float, float]:
+    """POST /schedule/batch of the same messages: (wall s, the service's CPU s until the last
+    answer, and until it is quiet again)."""
     proc, url, _ = benchservice.start(tmp / f"batch-{time.monotonic_ns()}.db", KEY)
     try:
         cpu = benchservice.cpu_seconds(proc.pid)
         wall = asyncio.run(post_batches(url, n))
-        return wall, benchservice.cpu_seconds(proc.pid) - cpu
+        return wall, benchservice.cpu_seconds(proc.pid) - cpu, _settled(proc.pid, cpu)
     finally:
         benchservice.stop(proc)
 
@@ -152,27 +167,34 @@ def main() -> None:
     )
     args = parser.parse_args()
     n = args.recipients
-    batches: list[tuple[float, float]] = []
-    created: list[tuple[float, float]] = []
-    based: list[tuple[float, float]] = []
+    batches: list[tuple[float, float, float]] = []
+    created: list[tuple[float, float, float]] = []
+    based: list[tuple[float, float, float]] = []
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         base_env = None
         if args.base:
             tree = stack.enter_context(benchservice.base_worktree(args.base))
             base_env = {"PYTHONPATH": str(tree)}
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             if not args.no_batch:
                 batches.append(_batch_side(tmp, n))
+            if base_env is not None and round_ % 2:  # the base first every other round
+                based.append(_campaign_side(tmp, n, 1, base_env)[1])
             loading, made, funnel, page = _campaign_side(tmp, n, args.samples, None)
             created.append(made)
-            if base_env is not None:
+            if base_env is not None and not round_ % 2:
                 based.append(_campaign_side(tmp, n, 1, base_env)[1])
     med = statistics.median
 
-    def line(what: str, runs: list[tuple[float, float]]) -> None:
-        wall, cpu = med(r[0] for r in runs), med(r[1] for r in runs)
-        print(f"{what:<36}{wall:6.2f} s wall ({n / wall:,.0f} msg/s), {cpu:6.2f} s service CPU")
+    def line(what: str, runs: list[tuple[float, float, float]]) -> None:
+        wall, cpu, quiet = (med(r[i] for r in runs) for i in range(3))
+        rounds = ", ".join(f"{r[0]:.2f}/{r[1]:.2f}" for r in runs)
+        print(f"  rounds (wall/CPU s): {rounds}")
+        print(
+            f"{what:<36}{wall:6.2f} s wall ({n / wall:,.0f} msg/s), {cpu:6.2f} s service CPU "
+            f"({quiet:.2f} s until quiet)"
+        )
 
     print(f"recipients {n:,}; {args.rounds} rounds, sides interleaved; medians")
     print(f"contacts loaded (set-up, last)      {loading:.2f} s")
@@ -185,9 +207,12 @@ def main() -> None:
         if batches and runs:
             wall = [b[0] / c[0] for b, c in zip(batches, runs, strict=True)]
             cpu = [b[1] / c[1] for b, c in zip(batches, runs, strict=True)]
+            quiet = [b[2] / c[2] for b, c in zip(batches, runs, strict=True)]
             print(
-                f"ratio batch / campaign{what}: wall {med(wall):.2f}x, service CPU "
-                f"{med(cpu):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in cpu)})"
+                f"ratio batch / campaign{what}: wall {med(wall):.2f}x "
+                f"(rounds: {', '.join(f'{x:.2f}' for x in wall)}), service CPU "
+                f"{med(cpu):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in cpu)}), "
+                f"until quiet {med(quiet):.2f}x"
             )
     print(f"GET /campaigns/{{id}}  p50 / p99      {funnel[0]:.1f} / {funnel[1]:.1f} ms (last)")
     print(f"GET .../messages page p50 / p99     {page[0]:.1f} / {page[1]:.1f} ms (last)")

@@ -5,6 +5,7 @@ is never claimed), the funnel's counts and the recipients' keyset pages (docs/ca
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from tests.conftest import START
 from whatsapp_scheduler import testing
@@ -225,3 +226,36 @@ async def test_an_id_already_stored_is_left_as_it_is(any_store):
     assert await any_store.create_campaign(_campaign("cmp_t"), _messages("cmp_t", 3)) == 2
     assert (await any_store.get("cmp_t-0000001")).body == "someone else's"
     assert (await any_store.campaign_counts("cmp_t")).statuses == {"queued": 2}
+
+
+async def test_every_column_is_stored_as_given_whether_shared_or_not(any_store):
+    """SQLite binds the columns that are the same in every row of a slice once
+    (`sqlite_bulk.shared_inserts`, slices of `SLICE_ROWS`): rows whose columns are shared in one
+    slice, differ in the next, or are None in some rows read back exactly as written."""
+    from whatsapp_scheduler.store import sqlite_bulk
+
+    n = sqlite_bulk.SLICE_ROWS * 2 + 7
+    batch = []
+    for i in range(n):
+        later = i >= sqlite_bulk.SLICE_ROWS  # the first slice shares these, the others not
+        due = START + timedelta(minutes=i % 5 if later else 0)
+        extra: dict[str, Any] = {"campaign_id": "cmp_s", "sender": "default"}
+        if later and i % 3 == 0:
+            extra["category"] = "MARKETING"
+            extra["template"] = {"name": "promo", "language": {"code": "tr"}}
+        if later and i % 7 == 0:
+            extra["created_by"] = "ops"
+        batch.append(
+            testing.make_message(
+                f"cmp_s-{i:07d}",
+                due,
+                recipient=f"+9055501{i:05d}",
+                timezone="Europe/Istanbul" if later and i % 2 else "UTC",
+                **extra,
+            )
+        )
+    assert await any_store.create_campaign(_campaign("cmp_s", recipients=n), batch) == n
+    stored = {m.id: m for m in await any_store.get_many([m.id for m in batch])}
+    assert [stored[m.id] for m in batch] == batch
+    counts = await any_store.campaign_counts("cmp_s")
+    assert counts.statuses == {"queued": n}

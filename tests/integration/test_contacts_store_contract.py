@@ -184,3 +184,24 @@ async def test_audience_overview_counts_what_a_campaign_would_load(any_store):
     # Many numbers: counted in chunks (IN lists), each once.
     many = [f"+9055520{n:05d}" for n in range(2500)]
     assert (await overview(["vip"], {}, [*many, "+905551110002"]))[0] == 2502
+
+
+async def test_audience_profiles_read_the_attributes_back(any_store):
+    """What a campaign renders: empty, flat and nested attributes as stored, by number."""
+    nested = {"city": "Izmir", "visits": 3, "vip": True, "last": {"order": "A-1", "items": [1, 2]}}
+    await any_store.upsert_profiles(
+        "default",
+        [
+            _change("+905551110002", name="Ece", labels=["vip"], attributes=nested),
+            _change("+905551110001", name="Ali", labels=["vip"], timezone="Europe/Istanbul"),
+            _change("+905551110003", labels=["other"], attributes={"city": "Izmir"}),
+        ],
+        START,
+    )
+    found = await any_store.audience_profiles("default", ["vip"], None)
+    assert [(p.phone, p.name, p.timezone, p.attributes) for p in found] == [
+        ("+905551110001", "Ali", "Europe/Istanbul", {}),
+        ("+905551110002", "Ece", None, nested),
+    ]
+    by_city = await any_store.audience_profiles("default", None, {"city": "Izmir"})
+    assert [p.phone for p in by_city] == ["+905551110002", "+905551110003"]

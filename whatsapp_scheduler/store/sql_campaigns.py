@@ -6,7 +6,9 @@ pause / resume / cancel as one UPDATE each, and the funnel read from the message
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from whatsapp_scheduler.core import campaigns, messages
-from whatsapp_scheduler.store import engine, notify, outbox, rows, tables
+from whatsapp_scheduler.core import campaigns, errors, messages
+from whatsapp_scheduler.store import engine, notify, outbox, rows, sqlite_bulk, tables
 
 T = TypeVar("T")
 M = tables.messages
@@ -29,11 +31,15 @@ FOLD_LOCK = 0x5743_5446  # "WCTF"
 #: The `status_reason` of a message cancelled with its campaign.
 CAMPAIGN_CANCELLED = "campaign_cancelled"
 
+logger = logging.getLogger(__name__)
+
 
 class SqlCampaignsMixin:
     """Campaign methods of `SqlMessageStore` (uses its threads and transactions)."""
 
     _dialect: str
+    _engine: sa.Engine
+    _executor: ThreadPoolExecutor
     events_enabled: bool
 
     if TYPE_CHECKING:  # provided by SqlMessageStore and SqlAddsMixin
@@ -52,6 +58,8 @@ class SqlCampaignsMixin:
             self, conn: Connection, batch: builtins.list[messages.ScheduledMessage]
         ) -> int: ...
 
+        def _sqlite_max_values(self, conn: Connection) -> int: ...
+
         def _fetch_many(
             self, conn: Connection, ids: builtins.list[str]
         ) -> dict[str, messages.ScheduledMessage]: ...
@@ -62,55 +70,114 @@ class SqlCampaignsMixin:
         self, campaign: campaigns.Campaign, batch: Sequence[messages.ScheduledMessage]
     ) -> int:
         """The campaign and its messages in one transaction (all durable when it returns);
-        returns the messages inserted (ids already stored are left as they are)."""
-        return await self._run(self._create_campaign, campaign, list(batch))
+        returns the messages inserted (ids already stored are left as they are).
+
+        SQLite: the WAL checkpoint that this commit would run (a campaign's rows are tens of
+        MB of WAL: copied into the database file and synced) runs on the store thread right
+        after it instead, so the answer does not wait for it; the rows are committed first."""
+        if self._dialect != "sqlite":
+            return await self._run(self._create_campaign, campaign, list(batch))
+        made = await self._run(self._create_campaign_sqlite, campaign, list(batch))
+        self._executor.submit(self._checkpoint)
+        return made
+
+    def _create_campaign_sqlite(
+        self, campaign: campaigns.Campaign, batch: builtins.list[messages.ScheduledMessage]
+    ) -> int:
+        """`_create_campaign` with the connection's automatic checkpoint off for its commit
+        (`PRAGMA wal_autocheckpoint`, a setting of the connection: restored after)."""
+        try:
+            with self._engine.connect() as conn:
+                driver = conn.connection.dbapi_connection
+                assert driver is not None
+                (previous,) = driver.execute("PRAGMA wal_autocheckpoint").fetchone()
+                driver.execute("PRAGMA wal_autocheckpoint=0")
+                try:
+                    with conn.begin():
+                        return self._campaign_rows(conn, campaign, batch)
+                finally:
+                    driver.execute(f"PRAGMA wal_autocheckpoint={int(previous)}")
+        except sa.exc.SQLAlchemyError as exc:
+            logger.exception("database error")
+            raise errors.StoreError(f"database error: {type(exc).__name__}") from exc
+
+    def _checkpoint(self) -> None:
+        """The WAL checkpoint a campaign's commit left (PASSIVE: as SQLite's automatic one)."""
+        try:
+            with self._engine.connect() as conn:
+                driver = conn.connection.dbapi_connection
+                assert driver is not None
+                driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except Exception:  # the next automatic checkpoint does it then
+            logger.warning("checkpoint after a campaign failed", exc_info=True)
 
     def _create_campaign(
         self, campaign: campaigns.Campaign, batch: builtins.list[messages.ScheduledMessage]
     ) -> int:
         with self._tx() as conn:
-            conn.execute(sa.insert(CP).values(**_campaign_row(campaign)))
-            if not batch:
-                return 0
-            if self._dialect == "sqlite":
-                # `<campaign id>-<n>`: new by construction, so not looked up first; should
-                # one exist (OR IGNORE kept it), ours are the rows that match what we wrote.
-                made = {m.id for m in batch}
-                if self._insert_ignoring(conn, batch) != len(batch):
-                    stored = self._fetch_many(conn, [m.id for m in batch])
-                    made = {m.id for m in batch if stored.get(m.id) == m}
-            else:
-                stmt = (
-                    self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
-                )
-                made = set()
-                for start in range(0, len(batch), 5000):  # multi-row INSERTs (insertmanyvalues)
-                    chunk = batch[start : start + 5000]
-                    found = conn.execute(stmt, [rows.message_to_row(m) for m in chunk])
-                    made.update(found.scalars().all())
-                earliest = min(m.run_at for m in batch)
-                conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, earliest.isoformat())))
-            # The funnel's tallies for the new rows, in this transaction: the triggers of
-            # revision 0021 follow changes, not inserts (a million recipients would be a
-            # million delta rows); this is the one place campaign messages are inserted.
-            tally: dict[tuple[str, str], int] = {}
-            for message in batch:
-                if message.id in made:
-                    key = (str(message.status), _detail(message))
-                    tally[key] = tally.get(key, 0) + 1
-            if tally:
-                insert = self._insert_into(TA)
-                conn.execute(
-                    insert.on_conflict_do_update(
-                        index_elements=["campaign_id", "status", "detail"],
-                        set_={"n": TA.c.n + insert.excluded.n},
-                    ),
-                    [
-                        {"campaign_id": campaign.id, "status": st, "detail": d, "n": n}
-                        for (st, d), n in tally.items()
-                    ],
-                )
+            return self._campaign_rows(conn, campaign, batch)
+
+    def _campaign_rows(
+        self,
+        conn: Connection,
+        campaign: campaigns.Campaign,
+        batch: builtins.list[messages.ScheduledMessage],
+    ) -> int:
+        conn.execute(sa.insert(CP).values(**_campaign_row(campaign)))
+        if not batch:
+            return 0
+        if self._dialect == "sqlite":
+            # `<campaign id>-<n>`: new by construction, so not looked up first; should
+            # one exist (OR IGNORE kept it), ours are the rows that match what we wrote.
+            made = {m.id for m in batch}
+            if self._insert_shared(conn, batch) != len(batch):
+                stored = self._fetch_many(conn, [m.id for m in batch])
+                made = {m.id for m in batch if stored.get(m.id) == m}
+        else:
+            stmt = self._insert().on_conflict_do_nothing(index_elements=["id"]).returning(M.c.id)
+            made = set()
+            for start in range(0, len(batch), 5000):  # multi-row INSERTs (insertmanyvalues)
+                chunk = batch[start : start + 5000]
+                found = conn.execute(stmt, [rows.message_to_row(m) for m in chunk])
+                made.update(found.scalars().all())
+            earliest = min(m.run_at for m in batch)
+            conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, earliest.isoformat())))
+        # The funnel's tallies for the new rows, in this transaction: the triggers of
+        # revision 0021 follow changes, not inserts (a million recipients would be a
+        # million delta rows); this is the one place campaign messages are inserted.
+        tally: dict[tuple[str, str], int] = {}
+        for message in batch:
+            if message.id in made:
+                key = (str(message.status), _detail(message))
+                tally[key] = tally.get(key, 0) + 1
+        if tally:
+            insert = self._insert_into(TA)
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["campaign_id", "status", "detail"],
+                    set_={"n": TA.c.n + insert.excluded.n},
+                ),
+                [
+                    {"campaign_id": campaign.id, "status": st, "detail": d, "n": n}
+                    for (st, d), n in tally.items()
+                ],
+            )
         return len(made)
+
+    def _insert_shared(
+        self, conn: Connection, batch: builtins.list[messages.ScheduledMessage]
+    ) -> int:
+        """SQLite: `batch` with INSERT OR IGNORE, the columns that are the same in every row
+        of a slice bound once per statement (`sqlite_bulk.shared_inserts`). Returns the rows
+        inserted. (Preparing the next slice on a second thread while this one inserted was
+        tried: no faster on the loaded 2-core machine, bench/RESULTS.md.)"""
+        limit = self._sqlite_max_values(conn)
+        step = sqlite_bulk.SLICE_ROWS
+        inserted = 0
+        for start in range(0, len(batch), step):
+            for statement, values in sqlite_bulk.shared_inserts(batch[start : start + step], limit):
+                inserted += conn.exec_driver_sql(statement, values).rowcount
+        return int(inserted)
 
     async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:
         return await self._read(self._get_campaign, campaign_id)

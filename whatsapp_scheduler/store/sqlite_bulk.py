@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import operator
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ _GETTERS: list[Callable[[messages.ScheduledMessage], Any]] = [
 _TIMES = {i for i, c in enumerate(M.columns) if isinstance(c.type, tables.UtcDateTime)}
 _JSON = {i for i, c in enumerate(M.columns) if isinstance(c.type, sa.JSON)}
 _STATUS = COLUMNS.index("status")
+_ID = COLUMNS.index("id")
 
 #: Which of these ids exist: one parameter, a JSON array of ids.
 PRESENT_IDS = "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
@@ -163,3 +165,53 @@ def insert_rows(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * len(part)),
             tuple(value for row in part for value in row),
         )
+
+
+#: Rows per slice of a campaign's insert (`shared_inserts`): its columns are put together one
+#: slice at a time (a column shared in one slice may differ in the next).
+SLICE_ROWS = 4000
+
+
+def shared_inserts(
+    batch: Sequence[messages.ScheduledMessage], max_values: int
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """`batch` (a campaign's messages: most columns the same in every row) as INSERT OR IGNORE
+    statements that bind each column the same in every row once, and per row only the others:
+    `INSERT ... SELECT column1, ..., ?, ... FROM (VALUES (...), ...)`. A column None in every
+    row is left to its default (as `multirow_insert`); the id is always bound per row."""
+    columns = columns_of(batch)
+    varying: list[int] = []
+    shared: list[int] = []
+    values: list[Any] = []
+    for index, column in enumerate(columns):
+        first = column[0]
+        if first is None and column.count(None) == len(column):
+            continue
+        if index != _ID and column.count(first) == len(column):
+            shared.append(index)
+            values.append(first)
+        else:
+            varying.append(index)
+    per_statement = max(1, (max_values - len(shared)) // len(varying))
+    statements = []
+    for start in range(0, len(batch), per_statement):
+        chunk = [columns[i][start : start + per_statement] for i in varying]
+        rows_ = len(chunk[0])
+        bound = tuple(values) + tuple(itertools.chain.from_iterable(zip(*chunk, strict=True)))
+        statements.append((shared_insert(tuple(varying), tuple(shared), rows_), bound))
+    return statements
+
+
+@functools.lru_cache(maxsize=64)
+def shared_insert(varying: tuple[int, ...], shared: tuple[int, ...], rows: int) -> str:
+    """INSERT OR IGNORE of `rows` rows: the `varying` columns (indexes into `COLUMNS`) bound
+    per row in a VALUES list, the `shared` ones bound once (their `?` come first: SQLite
+    numbers parameters in the order they appear)."""
+    names = ", ".join(COLUMNS[i] for i in varying + shared)
+    picks = ", ".join([f"column{n + 1}" for n in range(len(varying))] + ["?"] * len(shared))
+    one = "(" + ", ".join("?" * len(varying)) + ")"
+    return (
+        f"INSERT OR IGNORE INTO messages ({names}) SELECT {picks} FROM (VALUES "
+        + ", ".join([one] * rows)
+        + ")"
+    )
