@@ -69,7 +69,7 @@ def columns_of(batch: Sequence[messages.ScheduledMessage]) -> list[list[Any]]:
         values: list[Any] = list(map(getter, batch))
         if values.count(None) < len(values):
             if index in _TIMES:
-                values = [None if v is None else _stored_time(v) for v in values]
+                values = [None if v is None else stored_time(v) for v in values]
             elif index in _JSON:
                 values = [None if v is None else json.dumps(dict(v)) for v in values]
             elif index == _STATUS:
@@ -79,7 +79,7 @@ def columns_of(batch: Sequence[messages.ScheduledMessage]) -> list[list[Any]]:
 
 
 @functools.lru_cache(maxsize=16384)
-def _stored_time(value: datetime) -> str:
+def stored_time(value: datetime) -> str:
     """Cached: aware datetimes are equal only when they are the same instant, which is all the
     text depends on."""
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
