@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -334,20 +335,24 @@ class SqlSeriesMixin:
         makes none twice); a series whose rule has no more is ended."""
         of_series = [m for m in claimed if m.series_id is not None]
         ids = sorted({m.series_id for m in of_series if m.series_id is not None})
-        query = (  # only what the rule's walk needs (the zone is the occurrence's own)
-            sa.select(SR.c.id, SR.c.rule, SR.c.dtstart)
-            .where(SR.c.id.in_(ids), SR.c.status == str(SeriesStatus.ACTIVE))
-            .with_for_update()  # a pause or delete in flight: wait for it (dropped on SQLite)
-        )
-        active = {row.id: (row.rule, row.dtstart) for row in conn.execute(query)}
+        if self._dialect == "sqlite":  # the ids as one JSON array (sqlite_bulk.py)
+            rows = conn.exec_driver_sql(_SQLITE_ACTIVE, (json.dumps(ids),))
+        else:
+            rows = conn.execute(
+                sa.select(SR.c.id, SR.c.rule, SR.c.dtstart)
+                .where(SR.c.id.in_(ids), SR.c.status == str(SeriesStatus.ACTIVE))
+                .with_for_update()  # a pause or delete in flight: wait for it
+            )
+        # only what the rule's walk needs (the zone is the occurrence's own)
+        active: dict[str, tuple[str, str]] = {row[0]: (row[1], row[2]) for row in rows}
         following: builtins.list[Next] = []
         ended: builtins.list[str] = []
         for message in of_series:
             series_id = message.series_id or ""
-            found = active.get(series_id)
-            if found is None:
+            known = active.get(series_id)
+            if known is None:
                 continue
-            rule, dtstart = found
+            rule, dtstart = known
             after = recurrence.following_of(
                 message.id, series_id, rule, message.timezone, _local_time(dtstart)
             )
@@ -466,6 +471,12 @@ def _pg_next() -> Any:
 
 _PG_NEXT = _pg_next()
 
+
+#: SQLite: the active series of these ids (one parameter, a JSON array of ids).
+_SQLITE_ACTIVE = (
+    "SELECT id, rule, dtstart FROM series "
+    f"WHERE id IN (SELECT value FROM json_each(?)) AND status = '{SeriesStatus.ACTIVE}'"
+)
 
 _BUSY = "id: occurrence {!r} is being sent; try again in a moment"
 
