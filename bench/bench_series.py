@@ -5,27 +5,39 @@ Usage::
 
     .venv/bin/python bench/bench_series.py              # 5,000 messages a drain, 3 rounds A/B
     .venv/bin/python bench/bench_series.py --distinct   # no two series claimed at one time
+    .venv/bin/python bench/bench_series.py --trees /tmp/base,.   # the drain A/B of two trees
 
-A/B in one run, interleaved (this machine's speed drifts): A drains plain due messages, B as
-many due occurrences of as many daily series started a week before (each claim inserts the
-series' next occurrence, due tomorrow, so it is not drained): all at one time of day (many
-recipients of one daily reminder), or with `--distinct` each at its own. SQLite file, the real dispatcher with the
-stand-in in its own process, no rate limit (the pipeline's own ceiling). Goal: B's cost per
-message <= 1.05 x A's (medians). Then start-up: opening the store, building the dispatcher
-and its first wake-up query on a file with 10,000 active series against an empty one.
+A/B in one run, interleaved, the order alternating (this machine's speed drifts): A drains
+plain due messages, B as many due occurrences of as many daily series started a week before
+(each claim inserts the series' next occurrence, due tomorrow, so it is not drained): all at
+one time of day (many recipients of one daily reminder), or with `--distinct` each at its
+own. Both have ids of the service's own kind (32 hex characters, an occurrence's 48 with its
+`@YYYYMMDDTHHMMSS`). SQLite file, the real dispatcher with the stand-in in its own process,
+no rate limit (the pipeline's own ceiling). Goal: B's cost per message <= 1.05 x A's
+(medians). Then start-up: opening the store, building the dispatcher and its first wake-up
+query on a file with 10,000 active series against an empty one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import dataclasses
+import gc
+import hashlib
+import json
 import os
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import bench_dispatch  # bench/ is on sys.path when a benchmark runs as a script
 import sqlalchemy as sa
@@ -46,7 +58,7 @@ def occurrences(
     minute = now.replace(tzinfo=None, second=0, microsecond=0) - timedelta(minutes=1)
     found = []
     for i in range(count):
-        series_id = f"{prefix}-{i:06d}"
+        series_id = service_like_id(prefix, i)
         local = minute - timedelta(seconds=i) if distinct else minute
         message = testing.make_message(
             recurrence.occurrence_id(series_id, local),
@@ -63,6 +75,25 @@ def occurrences(
             )
         )
     return found
+
+
+def service_like_id(prefix: str, i: int) -> str:
+    """An id as the service makes one when the client gives none (`uuid4().hex`: 32 hex
+    characters, in no order), for plain messages and series alike; reproducible. (The bench
+    used `a0-000123` for a plain message and `b0-000123@...` for an occurrence: 9 and 25
+    characters, where the service's own are 32 and 48.)"""
+    return hashlib.sha256(f"{prefix}-{i}".encode()).hexdigest()[:32]
+
+
+def plain(prefix: str, count: int, now: datetime) -> list[messages.ScheduledMessage]:
+    """`count` due plain messages: the same as `occurrences` but for the series (the same
+    recipients, text, zone, time and ids of the service's own kind)."""
+    return [
+        testing.make_message(
+            service_like_id(prefix, i), now, recipient=f"+9055{i:08d}", body="bench"
+        )
+        for i in range(count)
+    ]
 
 
 def insert_series(url: str, rows: list[messages.ScheduledMessage], now: datetime) -> None:
@@ -89,20 +120,61 @@ def insert_series(url: str, rows: list[messages.ScheduledMessage], now: datetime
     engine.dispose()
 
 
+def checkpoint(url: str) -> None:
+    """Move what the set-up wrote into the database file and empty the WAL: otherwise the
+    drain's first commits copy it (SQLite's automatic checkpoint at 1,000 pages), and the
+    series side's set-up, with its series rows, is the larger."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+@dataclasses.dataclass
+class Drain:
+    """One burst drain, per message: wall-clock seconds, this process's CPU seconds (all its
+    threads: the event loop and the store's; the stand-in is another process; steadier on a
+    shared machine), and of that the store thread's CPU in the claims and in the outcome
+    writes."""
+
+    wall: float
+    cpu: float
+    claim: float
+    record: float
+
+
+def timed_store(store: sql.SqlMessageStore) -> collections.defaultdict[str, float]:
+    """The store thread's CPU seconds per store method from now on (by the method's name)."""
+    spent: collections.defaultdict[str, float] = collections.defaultdict(float)
+    run = store._run
+
+    async def timed_run(fn: Callable[..., Any], *args: Any) -> Any:
+        def call(*values: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return fn(*values)
+            finally:
+                spent[getattr(fn, "__name__", "?")] += time.thread_time() - started
+
+        return await run(call, *args)
+
+    store._run = timed_run  # type: ignore[method-assign]
+    return spent
+
+
 async def drain(
     url: str, directory: Path, name: str, count: int, series: bool, distinct: bool = False
-) -> tuple[float, float]:
-    """Seconds per message of one burst drain of `count` due messages (or occurrences), in
-    wall-clock time and in this process's CPU time (all its threads: the event loop and the
-    store's; the stand-in is another process). The CPU time is steadier on a shared machine."""
+) -> Drain:
+    """One burst drain of `count` due messages (or occurrences)."""
     database, store = await bench_dispatch.fresh_store(directory, name)
     now = datetime.now(UTC)
     if series:
         batch = occurrences(name, count, now, distinct)
         await asyncio.to_thread(insert_series, database, batch, now)
     else:
-        batch = bench_dispatch.make_batch(name, [now] * count)
+        batch = plain(name, count, now)
     await bench_dispatch.add_all(store, batch)
+    await asyncio.to_thread(checkpoint, database)
+    gc.collect()  # the previous drain's garbage is not this one's cost
+    spent = timed_store(store)
     elapsed, cpu, sent = await bench_dispatch.burst_drain(url, database, store)
     stats = await store.stats(datetime.now(UTC))
     await store.close()
@@ -110,7 +182,9 @@ async def drain(
         raise RuntimeError(f"not drained: {stats}, sent {sent}")
     if series and stats.queued != count:  # every series has its next occurrence
         raise RuntimeError(f"expected {count} next occurrences, found {stats.queued}")
-    return elapsed / count, cpu / count
+    return Drain(
+        elapsed / count, cpu / count, spent["_claim_due"] / count, spent["_record"] / count
+    )
 
 
 async def claims(
@@ -124,8 +198,10 @@ async def claims(
         batch = occurrences(name, count, now, distinct)
         await asyncio.to_thread(insert_series, database, batch, now)
     else:
-        batch = bench_dispatch.make_batch(name, [now] * count)
+        batch = plain(name, count, now)
     await bench_dispatch.add_all(store, batch)
+    await asyncio.to_thread(checkpoint, database)
+    gc.collect()
     lease = now + timedelta(minutes=5)
     started = time.perf_counter()
     claimed = 0
@@ -159,48 +235,116 @@ async def startup(url: str, directory: Path, name: str, series: int) -> float:
     return elapsed
 
 
+async def drain_pair(
+    url: str, directory: Path, run: int, count: int, distinct: bool
+) -> tuple[Drain, Drain]:
+    """A plain drain and a series drain, the first of the two alternating with `run`: a drift
+    of the machine or of the process (its heap, its caches, the files made) weighs on both."""
+    done: dict[bool, Drain] = {}
+    for series in (False, True) if run % 2 == 0 else (True, False):
+        name = f"{'b' if series else 'a'}{run}"
+        done[series] = await drain(url, directory, name, count, series, distinct)
+    return done[False], done[True]
+
+
+def medians(plain_runs: list[Drain], with_next: list[Drain]) -> tuple[Drain, Drain]:
+    def of(runs: list[Drain]) -> Drain:
+        return Drain(
+            *(
+                statistics.median(getattr(d, f.name) for d in runs)
+                for f in dataclasses.fields(Drain)
+            )
+        )
+
+    return of(plain_runs), of(with_next)
+
+
+def describe(pair: tuple[Drain, Drain]) -> str:
+    a, b = pair
+    return (
+        f"plain {a.wall * 1e6:.1f} µs/msg wall, CPU {a.cpu * 1e6:.1f} (claim {a.claim * 1e6:.1f}, "
+        f"outcomes {a.record * 1e6:.1f}); series {b.wall * 1e6:.1f} wall, CPU {b.cpu * 1e6:.1f} "
+        f"(claim {b.claim * 1e6:.1f}, outcomes {b.record * 1e6:.1f}): CPU ratio "
+        f"{b.cpu / a.cpu:.3f}, +{(b.cpu - a.cpu) * 1e6:.1f} µs"
+    )
+
+
+async def one_round(args: argparse.Namespace) -> None:
+    """`--round N`: one plain and one series drain, as JSON on stdout (for `--trees`)."""
+    with tempfile.TemporaryDirectory() as tmp, bench_dispatch.standin_process() as url:
+        await warm_up(url, Path(tmp), args.distinct)
+        pair = await drain_pair(url, Path(tmp), args.round, args.messages, args.distinct)
+    print(json.dumps([dataclasses.asdict(d) for d in pair]))
+
+
+async def warm_up(url: str, directory: Path, distinct: bool) -> None:
+    """A small drain of each kind, not counted: the process's first drain pays for its
+    statements' compilation, its caches and the stand-in's first connections, which would
+    weigh on whichever side goes first."""
+    await drain_pair(url, directory, -1, 500, distinct)
+
+
+def trees(args: argparse.Namespace) -> None:
+    """`--trees A,B,...`: each round runs `--round` in a fresh process per tree (the code of
+    that tree on PYTHONPATH, this bench's own code), the trees' order alternating."""
+    names = args.trees.split(",")
+    found: dict[str, list[tuple[Drain, Drain]]] = {name: [] for name in names}
+    print(f"date: {datetime.now(UTC).isoformat()}  load: {os.getloadavg()}")
+    for run in range(args.runs):
+        for tree in names if run % 2 == 0 else names[::-1]:
+            command = [sys.executable, __file__, "--round", str(run)]
+            command += ["--messages", str(args.messages)] + (
+                ["--distinct"] if args.distinct else []
+            )
+            env = {**os.environ, "PYTHONPATH": f"{Path(__file__).parent}{os.pathsep}{tree}"}
+            out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+            a, b = (Drain(**d) for d in json.loads(out.stdout.strip().splitlines()[-1]))
+            found[tree].append((a, b))
+            print(f"  round {run + 1} {tree}: {describe((a, b))}", flush=True)
+    for tree, pairs in found.items():
+        ratios = [b.cpu / a.cpu for a, b in pairs]
+        summary = describe(medians([a for a, _ in pairs], [b for _, b in pairs]))
+        print(f"{tree}: medians of {args.runs}: {summary}")
+        print(f"  CPU ratios by round: {', '.join(f'{r:.3f}' for r in ratios)}")
+        print(f"  median of the rounds' CPU ratios: {statistics.median(ratios):.3f}")
+    print(f"end: {datetime.now(UTC).isoformat()}  load: {os.getloadavg()}")
+
+
 async def main(args: argparse.Namespace) -> None:
     print(
         f"date: {datetime.now(UTC).isoformat()}  cpus: {os.cpu_count()}  python: {sys.version.split()[0]}"
     )
     with tempfile.TemporaryDirectory() as tmp, bench_dispatch.standin_process() as url:
         directory = Path(tmp)
-        plain: list[tuple[float, float]] = []
-        with_next: list[tuple[float, float]] = []
+        plain_runs: list[Drain] = []
+        with_next: list[Drain] = []
+        if not args.claims_only:
+            await warm_up(url, directory, args.distinct)
         for run in range(0 if args.claims_only else args.runs):
-            plain.append(await drain(url, directory, f"a{run}", args.messages, series=False))
-            with_next.append(
-                await drain(url, directory, f"b{run}", args.messages, True, args.distinct)
-            )
-            print(
-                f"  round {run + 1}: plain {plain[-1][0] * 1e6:.1f} µs/msg "
-                f"(CPU {plain[-1][1] * 1e6:.1f}), with next occurrence "
-                f"{with_next[-1][0] * 1e6:.1f} µs/msg (CPU {with_next[-1][1] * 1e6:.1f})"
-            )
-        a = statistics.median([w for w, _ in plain] or [1.0])
-        b = statistics.median([w for w, _ in with_next] or [1.0])
-        ca = statistics.median([c for _, c in plain] or [1.0])
-        cb = statistics.median([c for _, c in with_next] or [1.0])
-        print(
-            f"dispatcher cost per message, medians of {args.runs}: plain {a * 1e6:.1f} µs "
-            f"({1 / a:.0f} msg/s), series {b * 1e6:.1f} µs ({1 / b:.0f} msg/s): ratio {b / a:.3f}"
-        )
-        print(
-            f"dispatcher process CPU per message, medians of {args.runs}: plain "
-            f"{ca * 1e6:.1f} µs, series {cb * 1e6:.1f} µs: ratio {cb / ca:.3f}"
-        )
+            pair = await drain_pair(url, directory, run, args.messages, args.distinct)
+            plain_runs.append(pair[0])
+            with_next.append(pair[1])
+            print(f"  round {run + 1}: {describe(pair)}")
+        if plain_runs:
+            print(f"medians of {args.runs}: {describe(medians(plain_runs, with_next))}")
+        a = statistics.median([d.wall for d in plain_runs] or [1.0])
         plain_claims: list[float] = []
         series_claims: list[float] = []
         for run in range(args.runs):
-            plain_claims.append(await claims(directory, f"ca{run}", args.messages, False))
-            series_claims.append(
-                await claims(directory, f"cb{run}", args.messages, True, args.distinct)
-            )
+            for series in (False, True) if run % 2 == 0 else (True, False):
+                name = f"{'cb' if series else 'ca'}{run}"
+                taken = await claims(directory, name, args.messages, series, args.distinct)
+                (series_claims if series else plain_claims).append(taken)
         pa, pb = statistics.median(plain_claims), statistics.median(series_claims)
+        share = (  # of the drain's cost: none measured with --claims-only
+            f", {(pb - pa) / a * 100:.1f} % of the plain dispatcher's cost per message"
+            if plain_runs
+            else ""
+        )
         print(
             f"the claim alone, medians of {args.runs}: plain {pa * 1e6:.1f} µs/msg, series "
-            f"(with the next occurrence) {pb * 1e6:.1f} µs/msg: +{(pb - pa) * 1e6:.1f} µs/msg, "
-            f"{(pb - pa) / a * 100:.1f} % of the plain dispatcher's cost per message"
+            f"(with the next occurrence) {pb * 1e6:.1f} µs/msg: +{(pb - pa) * 1e6:.1f} µs/msg"
+            f"{share}"
         )
         empty = [await startup(url, directory, f"e{run}", 0) for run in range(args.runs)]
         full = [await startup(url, directory, f"f{run}", args.series) for run in range(args.runs)]
@@ -222,8 +366,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="each series its own time of day (the claim's remembered next times never hit)",
     )
+    p.add_argument("--round", type=int, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--trees",
+        help="comma-separated code trees (a checkout, or `git archive` of one): the drain A/B "
+        "of each, in a fresh process per tree and round, interleaved",
+    )
     return p.parse_args(argv)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    options = parse()
+    if options.trees:
+        trees(options)
+    elif options.round is not None:
+        asyncio.run(one_round(options))
+    else:
+        asyncio.run(main(options))

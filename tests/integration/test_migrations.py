@@ -241,3 +241,45 @@ async def test_postgres_funnel_tallies_start_from_the_messages_there(postgres_ur
         {"failed": 1, "sent": 1, "queued": 3},
         {131026: 1},
     )
+
+
+#: Revision 0025's partial indexes, and a query of each as the store asks it.
+_PARTIAL = {
+    "ix_messages_campaign_id_status_id": (
+        "SELECT id FROM messages WHERE campaign_id = 'cmp_1' AND status = 'queued' ORDER BY id"
+    ),
+    "ix_messages_campaign_id_id": "SELECT id FROM messages WHERE campaign_id = 'cmp_1' ORDER BY id",
+    "ix_messages_campaign_id_sent_at": (
+        "SELECT min(sent_at) FROM messages WHERE campaign_id = 'cmp_1' AND sent_at IS NOT NULL"
+    ),
+    "ix_messages_media_id": "SELECT count(*) FROM messages WHERE media_id = 'med_1'",
+}
+
+
+def _partial_indexes_are_used(url: str, explain: str, setup: str | None) -> None:
+    engine = engine_mod.create_engine(url)
+    with engine.begin() as conn:
+        inspected = {i["name"]: i for i in sa.inspect(conn).get_indexes("messages")}
+        for name in _PARTIAL:
+            options = inspected[name].get("dialect_options", {})
+            where = str(options.get("sqlite_where", options.get("postgresql_where", "")))
+            assert "IS NOT NULL" in where.upper(), (name, inspected[name])
+        if setup is not None:
+            conn.exec_driver_sql(setup)
+        for name, query in _PARTIAL.items():
+            plan = "\n".join(str(row) for row in conn.exec_driver_sql(explain + query))
+            # on an empty table PostgreSQL may take the other campaign index: a partial one too
+            family = "ix_messages_media_id" if "media" in name else "ix_messages_campaign_id_"
+            assert family in plan, (query, plan)
+    engine.dispose()
+
+
+def test_sqlite_campaign_and_media_indexes_are_partial_and_used(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate.upgrade(url)
+    _partial_indexes_are_used(url, "EXPLAIN QUERY PLAN ", None)
+
+
+@pytest.mark.postgres
+def test_postgres_campaign_and_media_indexes_are_partial_and_used(postgres_url):
+    _partial_indexes_are_used(postgres_url, "EXPLAIN ", "SET enable_seqscan = off")

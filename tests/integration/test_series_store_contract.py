@@ -129,3 +129,30 @@ async def test_an_occurrence_being_sent_is_not_replaced(any_store, make_message)
         )
     assert await any_store.series_occurrences("s1", 10) == before
     assert await any_store.get_series("s1") == _series()
+
+
+async def test_the_next_occurrence_copies_the_claimed_ones_content(any_store, make_message):
+    """The claim's successor is the claimed occurrence's content at the rule's next time, as
+    `recurrence.next_occurrence` makes it (the SQL stores copy the claimed row inside the
+    database: each copied column checked, and the file a document sends still counted)."""
+    document = {"type": "document", "document": {"id": "med_abc123", "filename": "a.pdf"}}
+    template = {"name": "reminder", "language": {"code": "tr"}, "components": []}
+    fallback = {"name": "fallback", "language": {"code": "tr"}}
+    firsts = [
+        _first(make_message, "s1").evolve(
+            body=None, content=document, fallback_template=fallback, sender="shop"
+        ),
+        _first(make_message, "s2").evolve(
+            body=None, template=template, category="UTILITY", created_by="k2", recipient="+1202"
+        ),
+    ]
+    for first in firsts:
+        await any_store.add_series(_series(first.series_id or ""), first)
+    claimed = await any_store.claim_due(START, 10, "w1", LEASE)
+    assert sorted(m.id for m in claimed) == sorted(m.id for m in firsts)
+    for message in claimed:
+        expected = recurrence.next_occurrence(message, _series().rule, _series().dtstart, START)
+        assert expected is not None
+        assert expected.id == f"{message.series_id}@20260302T120000"
+        assert await any_store.get(expected.id) == expected
+    assert await any_store.media_in_use("med_abc123") == 2  # the claimed one and its successor

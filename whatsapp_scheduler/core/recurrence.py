@@ -236,14 +236,28 @@ def next_occurrence(
       matter then): the occurrences of many series of one rule claimed at one time (a daily
       09:00 reminder to many recipients) compute it once."""
     assert claimed.series_id is not None
-    current = local_of(claimed.id)
+    following = following_of(claimed.id, claimed.series_id, rule, claimed.timezone, dtstart)
+    if following is None:
+        return None
+    new_id, due, tarih, saat = following
+    return _occurrence(claimed, claimed.series_id, new_id, due, tarih, saat, now)
+
+
+def following_of(
+    claimed_id: str, series_id: str, rule: str, zone_name: str, dtstart: datetime
+) -> tuple[str, datetime, str, str] | None:
+    """The occurrence after the claimed one `claimed_id` as (id, UTC due time, `tarih`,
+    `saat`), or None when the rule has no more (or `claimed_id` is not an occurrence's).
+    `next_occurrence` without the message: the SQL store copies the claimed row's content
+    into the new row inside the database (store/sql_series.py)."""
+    current = local_of(claimed_id)
     if current is None:
         return None
-    following = _following(rule, claimed.timezone, dtstart, current)
+    following = _following(rule, zone_name, dtstart, current)
     if following is None:
         return None
     local, due, tarih, saat = following
-    return _occurrence(claimed, claimed.series_id, local, due, tarih, saat, now)
+    return occurrence_id(series_id, local), due, tarih, saat
 
 
 _Following = tuple[datetime, datetime, str, str]
@@ -323,19 +337,21 @@ def occurrence_at(
 ) -> messages.ScheduledMessage:
     """A new queued occurrence of `source`'s content at nominal local time `local`."""
     tarih, saat = wall_fields(local)
-    return _occurrence(source, series_id, local, to_utc(local, source.timezone), tarih, saat, now)
+    due = to_utc(local, source.timezone)
+    return _occurrence(source, series_id, occurrence_id(series_id, local), due, tarih, saat, now)
 
 
 def _occurrence(
     source: messages.ScheduledMessage,
     series_id: str,
-    local: datetime,
+    new_id: str,
     due: datetime,
     tarih: str,
     saat: str,
     now: datetime,
 ) -> messages.ScheduledMessage:
-    new_id = occurrence_id(series_id, local)
+    """What a new occurrence copies of `source` (store/sql_series.py's `_NEXT_COPIES` copies
+    the same columns in SQL: keep the two alike)."""
     return messages.ScheduledMessage(
         id=new_id,
         recipient=source.recipient,

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import builtins
 import functools
+import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from whatsapp_scheduler.core import errors, messages, recurrence
@@ -30,6 +32,7 @@ from whatsapp_scheduler.store import (
     Series,
     SeriesStatus,
     notify,
+    sqlite_bulk,
     tables,
 )
 from whatsapp_scheduler.store import rows as row_codec
@@ -80,9 +83,7 @@ class SqlSeriesMixin:
 
         def _insert_into(self, table: sa.Table) -> Any: ...
 
-        def _insert_ignoring(
-            self, conn: Connection, batch: builtins.list[messages.ScheduledMessage]
-        ) -> int: ...
+        def _sqlite_max_values(self, conn: Connection) -> int: ...
 
     # -- edits ----------------------------------------------------------------------------
 
@@ -334,24 +335,33 @@ class SqlSeriesMixin:
         makes none twice); a series whose rule has no more is ended."""
         of_series = [m for m in claimed if m.series_id is not None]
         ids = sorted({m.series_id for m in of_series if m.series_id is not None})
-        query = (  # only what the rule's walk needs (the zone is the occurrence's own)
-            sa.select(SR.c.id, SR.c.rule, SR.c.dtstart)
-            .where(SR.c.id.in_(ids), SR.c.status == str(SeriesStatus.ACTIVE))
-            .with_for_update()  # a pause or delete in flight: wait for it (dropped on SQLite)
-        )
-        active = {row.id: (row.rule, row.dtstart) for row in conn.execute(query)}
-        following: builtins.list[messages.ScheduledMessage] = []
+        if self._dialect == "sqlite":  # the ids as one JSON array (sqlite_bulk.py)
+            rows = conn.exec_driver_sql(_SQLITE_ACTIVE, (json.dumps(ids),))
+        else:
+            rows = conn.execute(
+                sa.select(SR.c.id, SR.c.rule, SR.c.dtstart)
+                .where(SR.c.id.in_(ids), SR.c.status == str(SeriesStatus.ACTIVE))
+                .with_for_update()  # a pause or delete in flight: wait for it
+            )
+        # only what the rule's walk needs (the zone is the occurrence's own)
+        active: dict[str, tuple[str, str]] = {row[0]: (row[1], row[2]) for row in rows}
+        following: builtins.list[Next] = []
         ended: builtins.list[str] = []
         for message in of_series:
-            found = active.get(message.series_id or "")
-            if found is None:
+            series_id = message.series_id or ""
+            known = active.get(series_id)
+            if known is None:
                 continue
-            rule, dtstart = found
-            after = recurrence.next_occurrence(message, rule, _local_time(dtstart), now)
+            rule, dtstart = known
+            after = recurrence.following_of(
+                message.id, series_id, rule, message.timezone, _local_time(dtstart)
+            )
             if after is None:
-                ended.append(message.series_id or "")
-            else:
-                following.append(after)
+                ended.append(series_id)
+                continue
+            new_id, due, tarih, saat = after
+            content_hash = recurrence.occurrence_hash(message.content_hash, new_id)
+            following.append(Next(message.id, new_id, due, tarih, saat, content_hash, now))
         self.insert_occurrences(conn, following)
         if ended:
             conn.execute(
@@ -360,19 +370,113 @@ class SqlSeriesMixin:
                 .values(status=str(SeriesStatus.ENDED), updated_at=now)
             )
 
-    def insert_occurrences(
-        self, conn: Connection, following: Sequence[messages.ScheduledMessage]
-    ) -> None:
-        """The next occurrences, in the claim's transaction (a seam for the atomicity test)."""
+    def insert_occurrences(self, conn: Connection, following: Sequence[Next]) -> None:
+        """The next occurrences, in the claim's transaction (a seam for the atomicity test):
+        INSERT ... SELECT from each claimed row (`Next.source`), so its content is copied
+        inside the database rather than read into Python and bound back. ON CONFLICT DO
+        NOTHING: a retried occurrence claimed again makes none twice."""
         if not following:
             return
-        if self._dialect == "sqlite":  # multi-row INSERT OR IGNORE, as adds do (sql_adds.py)
-            self._insert_ignoring(conn, list(following))
+        if self._dialect == "sqlite":  # multi-row VALUES, not executemany (sqlite_bulk.py)
+            per_statement = max(1, (self._sqlite_max_values(conn) - 2) // _NEXT_BOUND)
+            for start in range(0, len(following), per_statement):
+                chunk = following[start : start + per_statement]
+                values: builtins.list[Any] = []
+                for item in chunk:
+                    values += (item.source, item.id, sqlite_bulk.stored_time(item.due_at))
+                    values += (item.tarih, item.saat, item.content_hash)
+                created = sqlite_bulk.stored_time(chunk[0].created_at)
+                conn.exec_driver_sql(_sqlite_next(len(chunk)), (*values, created, created))
             return
-        stmt = self._insert_into(M).on_conflict_do_nothing(index_elements=["id"])
-        conn.execute(stmt, [row_codec.message_to_row(m) for m in following])
-        self._notify(conn, min(m.run_at for m in following))
+        conn.execute(
+            _PG_NEXT, [{f"n_{k}": v for k, v in item._asdict().items()} for item in following]
+        )
+        self._notify(conn, min(item.due_at for item in following))
 
+
+class Next(NamedTuple):
+    """A claimed occurrence's successor: what differs from the claimed row (`source`)."""
+
+    source: str
+    id: str
+    due_at: datetime  # also its run_at
+    tarih: str
+    saat: str
+    content_hash: str
+    created_at: datetime  # also its updated_at
+
+
+#: The columns a new occurrence copies from the claimed one (`recurrence._occurrence` copies
+#: the same fields; media_id is derived from content and template, so copied with them). The
+#: others are the claimed row's successor's own (`Next`), or their defaults (NULL, attempts 0).
+_NEXT_COPIES = (
+    "recipient",
+    "body",
+    "template",
+    "timezone",
+    "fallback_template",
+    "content",
+    "sender",
+    "created_by",
+    "category",
+    "series_id",
+    "media_id",
+)
+_NEXT_OWN = ("id", "due_at", "run_at", "tarih", "saat", "content_hash", "status", "attempts")
+_NEXT_BOUND = 6  # bound values per row on SQLite: source, id, due, tarih, saat, hash
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_next(rows: int) -> str:
+    """SQLite: INSERT OR IGNORE of `rows` successors, each copied from its claimed row."""
+    one = "(" + ", ".join("?" * _NEXT_BOUND) + ")"
+    names = ", ".join((*_NEXT_OWN, "created_at", "updated_at", *_NEXT_COPIES))
+    copied = ", ".join(f"m.{name}" for name in _NEXT_COPIES)
+    return (
+        f"WITH n(source, id, due, tarih, saat, hash) AS (VALUES {', '.join([one] * rows)}) "
+        f"INSERT OR IGNORE INTO messages ({names}) "
+        f"SELECT n.id, n.due, n.due, n.tarih, n.saat, n.hash, '{Status.QUEUED}', 0, ?, ?, "
+        f"{copied} FROM n JOIN messages AS m ON m.id = n.source"
+    )
+
+
+def _pg_next() -> Any:
+    """PostgreSQL: INSERT ... SELECT of one successor from its claimed row (executemany)."""
+
+    def bound(name: str, column: str) -> Any:
+        return sa.cast(sa.bindparam(f"n_{name}", type_=M.c[column].type), M.c[column].type)
+
+    own = [
+        bound("id", "id"),
+        bound("due_at", "due_at"),
+        bound("due_at", "run_at"),
+        bound("tarih", "tarih"),
+        bound("saat", "saat"),
+        bound("content_hash", "content_hash"),
+        sa.cast(sa.literal(str(Status.QUEUED)), M.c.status.type),
+        sa.cast(sa.literal(0), M.c.attempts.type),
+        bound("created_at", "created_at"),
+        bound("created_at", "updated_at"),
+    ]
+    source = sa.select(*own, *(M.c[name] for name in _NEXT_COPIES)).where(
+        M.c.id == sa.bindparam("n_source")
+    )
+    names = [*_NEXT_OWN, "created_at", "updated_at", *_NEXT_COPIES]
+    return (
+        postgresql.insert(M)
+        .from_select(names, source)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+
+
+_PG_NEXT = _pg_next()
+
+
+#: SQLite: the active series of these ids (one parameter, a JSON array of ids).
+_SQLITE_ACTIVE = (
+    "SELECT id, rule, dtstart FROM series "
+    f"WHERE id IN (SELECT value FROM json_each(?)) AND status = '{SeriesStatus.ACTIVE}'"
+)
 
 _BUSY = "id: occurrence {!r} is being sent; try again in a moment"
 
