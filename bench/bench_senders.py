@@ -32,6 +32,7 @@ from pathlib import Path
 import benchservice  # bench/ is on sys.path when a benchmark runs as a script
 
 from whatsapp_scheduler import bootstrap, settings, testing
+from whatsapp_scheduler import server as server_mod
 from whatsapp_scheduler.core import senders
 from whatsapp_scheduler.dispatch.senders import StaticSenders
 from whatsapp_scheduler.store import migrate, sql
@@ -143,4 +144,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # On uvloop, as `whatsapp-scheduler serve` runs its dispatcher (`server.run_async`).
+    server_mod.run_async(main)

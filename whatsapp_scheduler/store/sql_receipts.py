@@ -136,6 +136,10 @@ class SqlReceiptsMixin:
 
     def _apply_kept_receipts(self, conn: Connection, wamids: builtins.list[str]) -> None:
         """Apply receipts that arrived before their send was recorded (matched by wamid now)."""
+        if self._dialect == "sqlite" and not sqlite_bulk.rows_at_once(
+            conn, "id", sqlite_receipts.STORED_WHERE, (json.dumps(wamids),)
+        ):
+            return  # the usual case, asked in one step of one statement (`rows_at_once`)
         for start in range(0, len(wamids), tables.IN_CHUNK):
             # `message_id IS NULL` is checked here, not in SQL: given it, SQLite's planner
             # searched `ix_receipts_message_id` for NULL, i.e. read every receipt never matched

@@ -42,7 +42,8 @@ _COLUMNS = "id, status, wamid, attempts, sent_at, claimed_at, sender, category, 
 #: The reads below go through `sqlite_bulk.rows_at_once`: each is one step, not one per row.
 _BY_WAMID = "FROM messages WHERE wamid IN (SELECT value FROM json_each(?)) ORDER BY rowid"
 _BY_ID = "FROM messages WHERE id IN (SELECT value FROM json_each(?))"
-_STORED = "FROM receipts WHERE wamid IN (SELECT value FROM json_each(?))"
+#: The receipts of these wamids (a JSON array); also asked by each outcome write of sends.
+STORED_WHERE = "FROM receipts WHERE wamid IN (SELECT value FROM json_each(?))"
 _RECEIPT_COLUMNS = (
     "wamid, status, message_id, callback_data, occurred_at, received_at, error_code, error_text"
 )
@@ -113,7 +114,7 @@ class _Chunk:
     def __init__(self, conn: Connection, items: Sequence[tuple[Receipt, datetime]]) -> None:
         wamids = json.dumps(sorted({r.wamid for r, _ in items}))
         ids = json.dumps(sorted({r.callback_data for r, _ in items if r.callback_data}))
-        stored = sqlite_bulk.rows_at_once(conn, "wamid, status", _STORED, (wamids,))
+        stored = sqlite_bulk.rows_at_once(conn, "wamid, status", STORED_WHERE, (wamids,))
         self.stored = {(wamid, status) for wamid, status in stored}
         self.by_id: dict[str, _Row] = {}
         self.by_wamid: dict[str, _Row] = {}
