@@ -45,8 +45,9 @@ _BY_ID = "FROM messages WHERE id IN (SELECT value FROM json_each(?))"
 #: The receipts of these wamids (a JSON array); also asked by each outcome write of sends.
 STORED_WHERE = "FROM receipts WHERE wamid IN (SELECT value FROM json_each(?))"
 _RECEIPT_COLUMNS = (
-    "wamid, status, message_id, callback_data, occurred_at, received_at, error_code, error_text"
-)
+    "wamid", "status", "message_id", "callback_data", "occurred_at", "received_at", "error_code",
+    "error_text",
+)  # fmt: skip
 #: One wave: each element of the JSON array is
 #: [id, from status, to status, updated_at, time, error code, error text, by our id, wamid];
 #: the columns set are `changes.receipt_values` (plus the wamid and send time of a send proven
@@ -172,7 +173,7 @@ def apply(
     chunk = _Chunk(conn, items)
     results: list[str] = []
     applied: list[tuple[changes.AppliedReceipt, datetime]] = []
-    new_rows: list[Any] = []
+    new_rows: list[tuple[Any, ...]] = []
     waves: list[list[list[Any]]] = []
     steps: dict[str, int] = {}  # per message: how many of its receipts were applied so far
     for receipt, received_at in items:
@@ -183,11 +184,11 @@ def apply(
         chunk.stored.add(key)
         done, by_id = chunk.apply(receipt)
         results.append(done.result)
-        new_rows += (
+        new_rows.append((
             receipt.wamid, str(receipt.status), done.message_id, receipt.callback_data,
             sqlite_bulk.stored_time(receipt.occurred_at), sqlite_bulk.stored_time(received_at),
             receipt.error_code, receipt.error_text,
-        )  # fmt: skip
+        ))  # fmt: skip
         if done.result != "applied" or done.message_id is None or done.previous is None:
             continue
         applied.append((done, received_at))
@@ -203,22 +204,9 @@ def apply(
                 done.receipt.error_code, done.receipt.error_text, int(by_id), done.receipt.wamid,
             ]
         )  # fmt: skip
-    _insert(conn, new_rows, max_values)
+    sqlite_bulk.insert_rows(conn, "receipts", _RECEIPT_COLUMNS, new_rows, max_values)
     for wave in waves:
         moved = conn.exec_driver_sql(_WAVE, (json.dumps(wave),)).rowcount
         if moved != len(wave):  # impossible with one writer; never half-apply a chunk
             raise RuntimeError(f"receipts: {moved} of {len(wave)} messages moved")
     return results, applied
-
-
-def _insert(conn: Connection, values: list[Any], max_values: int) -> None:
-    width = _RECEIPT_COLUMNS.count(",") + 1
-    rows = len(values) // width
-    per_statement = max(1, max_values // width)
-    for start in range(0, rows, per_statement):
-        count = min(per_statement, rows - start)
-        one = "(" + ", ".join("?" * width) + ")"
-        conn.exec_driver_sql(
-            f"INSERT INTO receipts ({_RECEIPT_COLUMNS}) VALUES " + ", ".join([one] * count),
-            tuple(values[start * width : (start + count) * width]),
-        )
