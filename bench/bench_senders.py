@@ -15,7 +15,7 @@ limits are per number, so the process must not be the bottleneck up to 2,000/s).
 
 Usage::
 
-    .venv/bin/python bench/bench_senders.py [--count 10000] [--rounds 3]
+    .venv/bin/python bench/bench_senders.py [--count 10000] [--rounds 3] [--loop]
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ def source() -> StaticSenders:
 
 
 async def drain(
-    url: str, directory: Path, name: str, per_sender: int, names: list[str]
+    url: str, directory: Path, name: str, per_sender: int, names: list[str], *, loop: bool = False
 ) -> tuple[float, float, dict[str, float]]:
-    """One burst drain: the send rate, the wall-time rate, and each sender's own rate."""
+    """One drain (a burst, or with `loop` the running dispatcher as `serve` runs it, until
+    every message is sent): the send rate, the wall-time rate, and each sender's own rate."""
     database = f"sqlite:///{directory / name}"
     await asyncio.to_thread(migrate.upgrade, database)
     store = sql.SqlMessageStore.from_url(database)
@@ -91,7 +92,12 @@ async def drain(
     )
     d = await bootstrap.build_dispatcher(config, store, senders=source())
     t0 = time.perf_counter()
-    await d.run(burst=True)
+    if loop:
+        await d.start()
+        while d.health()["sent"] < len(rows):
+            await asyncio.sleep(0.01)
+    else:
+        await d.run(burst=True)
     wall = time.perf_counter() - t0
     health = d.health()
     await d.stop()
@@ -119,15 +125,22 @@ async def main() -> None:
         help="the stand-in (checks each body and token as Meta does) or bench/bare_meta.py "
         "(answers only: what is left is this process's own ceiling)",
     )
+    parser.add_argument(
+        "--loop",
+        action="store_true",
+        help="run the dispatcher's loop (`start`, as `serve` does) instead of a burst drain",
+    )
     args = parser.parse_args()
     one: list[float] = []
     two: list[float] = []
     server = standin_process() if args.server == "standin" else benchservice.bare_process()
     with server as url, tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            rate1, wall1, _ = await drain(url, Path(tmp), f"one{r}.db", args.count, ["default"])
+            rate1, wall1, _ = await drain(
+                url, Path(tmp), f"one{r}.db", args.count, ["default"], loop=args.loop
+            )
             rate2, wall2, each = await drain(
-                url, Path(tmp), f"two{r}.db", args.count, ["default", "branch"]
+                url, Path(tmp), f"two{r}.db", args.count, ["default", "branch"], loop=args.loop
             )
             one.append(rate1)
             two.append(rate2)

@@ -12,7 +12,8 @@ It sequences store, limiter, sender and policy and holds no SQL or HTTP. Lifecyc
     stop()   stop claiming; release claimed-but-unsent rows (deferral); let sends in progress
              finish for `shutdown_grace_seconds`; the rest are cancelled and recorded ambiguous
 
-`run(burst=True)` drains what is due (no APScheduler) and returns.
+`run(burst=True)` drains what is due (no APScheduler) and returns; it claims again as soon as a
+sender's slots have room, as the loop does.
 
 Crash window: an outcome is durable once `store.record` has committed; a message is only
 "done" (its in-flight slot freed) after that, and a commit that fails (the database is away)
@@ -225,6 +226,7 @@ class Dispatcher:
             )
             self._lanes[path.name] = Lane(path, config.send_concurrency, None)
         self._loop_task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()  # set when the last message task finishes
         self._job_tasks: set[asyncio.Future[Any]] = set()
         #: MESSAGING_LIMIT=graph: phone_number_id -> the tier Meta last answered (None:
         #: unlimited), and sender name -> its own `messaging_limit` (which wins).
@@ -463,16 +465,39 @@ class Dispatcher:
         await self.liveness.start()
         await self.reload_senders()
         await self._reap_logged()
-        while not self._stopping:
-            self._leftovers_due = True
-            claimed = await self._drain()
-            await self._wait_tasks()
-            await self._writer.close()
-            if claimed == 0:
-                break
+        await self._burst()
         await self._update_depth()
         if not self._stopping:
             self._state = State.IDLE  # may run again, or be stopped to close the session
+
+    async def _burst(self) -> None:
+        """Drain until a drain claims nothing and every message claimed has its outcome.
+
+        A sender claims again as soon as its slots have room (`_handle` wakes the loop's
+        event, as in the running loop), not once every message of the last claim is done:
+        waiting for all of them left its slots idle while the next batch was read, a gap
+        after every batch."""
+        event = self.wakeup.event
+        while not self._stopping:
+            if not self._tasks:
+                self._leftovers_due = True  # as at start: once per idle moment
+            event.clear()
+            claimed = await self._drain()
+            if not self._tasks:
+                await self._writer.close()
+                if claimed == 0:
+                    return
+                continue
+            self._idle.clear()
+            room = asyncio.ensure_future(event.wait())
+            idle = asyncio.ensure_future(self._idle.wait())
+            try:
+                await asyncio.wait((room, idle), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                room.cancel()
+                idle.cancel()
+        await self._wait_tasks()
+        await self._writer.close()
 
     async def stop(self) -> None:
         """Graceful stop; idempotent. Closes the HTTP session if the dispatcher owns it."""
@@ -766,6 +791,8 @@ class Dispatcher:
                 self.wakeup.wake()  # claim more for this sender
             self._awaiting_slot.discard(message.id)
             self._tasks.pop(message.id, None)
+            if not self._tasks:
+                self._idle.set()  # `_burst` waits for this or for room
             self._phase.pop(message.id, None)
             self._sending_as.pop(message.id, None)
             self.metrics.in_flight.set(len(self._tasks))

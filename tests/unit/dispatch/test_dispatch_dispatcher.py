@@ -49,6 +49,28 @@ async def test_burst_sends_what_is_due_and_returns(clock, memory_store, sender, 
     assert d.health()["state"] == "stopped"
 
 
+async def test_burst_claims_again_while_a_slow_send_holds_a_slot(
+    clock, memory_store, sender, make_dispatcher
+):
+    """A burst claims the next rows as soon as the sender's slots have room, not once every
+    message of the last claim is done: one slow send never leaves the other slots idle."""
+    now = clock.now()
+    await add(
+        memory_store,
+        *(testing.make_message(f"m{i}", now, recipient=f"+9055500000{i:02d}") for i in range(8)),
+    )
+    sender.hang_next(1, seconds=None)  # the first send never answers
+    d = make_dispatcher(send_concurrency=2, claim_batch_size=2)
+    burst = asyncio.create_task(d.run(burst=True))
+    await until(lambda: len(sender.sent) == 7, "the seven other messages sent", within=10)
+    assert sender.calls[0].id == "m0"
+    assert memory_store.rows["m7"].status == Status.SENT
+    assert not burst.done()  # still waiting for the hung send
+    await d.stop()  # the hung send is cancelled and recorded ambiguous
+    await burst
+    assert memory_store.rows["m0"].status != Status.SENT
+
+
 async def test_permanent_error_costs_one_call(clock, memory_store, sender, make_dispatcher):
     await add(memory_store, testing.make_message("p", clock.now()))
     sender.fail_next(1, errors.PermanentFailure("(#131026) undeliverable", code=131026))
