@@ -258,7 +258,7 @@ class SendPath:
         found: dict[str, object] = {
             "messages_per_second": self.limiter.messages_per_second,
             "burst": bucket.burst,
-            "window_max": ratelimit.window_bound(bucket.nominal_rate, bucket.burst),
+            "window_max": bucket.window_max,
             "source": "local",
         }
         if self.shared_limiter is not None:

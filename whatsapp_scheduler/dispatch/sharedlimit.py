@@ -60,6 +60,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol, TypeVar
 
@@ -108,10 +109,17 @@ class Timer(Protocol):
 
 
 class LoopTimer:
-    """The running event loop's clock (`loop.time()`), which `asyncio.sleep` uses."""
+    """The monotonic clock, read afresh (`time.monotonic()`), and `asyncio.sleep` on it.
+
+    asyncio's own loop keeps `loop.time()` on this clock; uvloop's (which `serve` runs on)
+    counts whole milliseconds. At 1,000/s the gate then saw sends 0.1-0.9 ms apart as one
+    instant, told the rest of the millisecond to wait less than a millisecond, and their
+    sleeps woke on the coarse clock to look again: measured, a fifth of the service's CPU
+    in the soak (bench/RESULTS.md). Sleeps are differences, so the two clocks' origins never
+    meet; a sleep that ends a little early on the coarser clock means one more look."""
 
     def time(self) -> float:
-        return asyncio.get_running_loop().time()
+        return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,6 +46,69 @@ def test_take_books_only_a_conforming_start() -> None:
     assert gate.take(0.05) == pytest.approx(0.1)  # too soon: not booked, told when
     assert gate.take(0.1) is None
     assert gate.take(0.1) == pytest.approx(0.2)
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most of `times` (sorted) in any half-open 1-s window."""
+    best, first = 0, 0
+    for last, t in enumerate(times):
+        while times[first] <= t - 1.0 + 1e-9:  # the nanosecond: float rounding, not a send
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def steady_then_stall(gate: ratelimit.TokenBucket, stall: float) -> tuple[list[float], int]:
+    """A sender with more to send than the rate, looking every 0.1 ms for 2 s, stalled for
+    `stall` s, and going on: the starts, and how many went in the first millisecond after
+    the stall."""
+    starts: list[float] = []
+    now = 0.0
+    while now < 4.0:
+        while not 2.0 <= now < 2.0 + stall and gate.take(now) is None:
+            starts.append(now)
+        now = round(now + 0.0001, 4)
+    resumed = sum(1 for t in starts if 2.0 + stall <= t < 2.0 + stall + 0.001)
+    return starts, resumed
+
+
+def test_windowed_gate_catches_up_a_stall_within_the_bound() -> None:
+    """The dispatcher's gate (a `RateLimiter` with no explicit burst) sends, right after a
+    50 ms stall, the 50 it missed; a plain 2 % GCRA sends only its burst of 21 (the rest is
+    lost for good), and neither lets any 1-s window hold more than 1,020 at 1,000/s."""
+    windowed = ratelimit.RateLimiter(1000.0, 0.0).gate("n")
+    plain = ratelimit.TokenBucket(rate=1000.0)
+    assert windowed.window_max == plain.window_max == 1020
+    starts, resumed = steady_then_stall(windowed, 0.05)
+    assert resumed >= 50
+    assert busiest_second(starts) <= 1020
+    starts, resumed = steady_then_stall(plain, 0.05)
+    assert resumed == 21
+    assert busiest_second(starts) <= 1020
+
+
+@pytest.mark.parametrize("rate", [1.0, 5.0, 80.0, 1000.0])
+def test_windowed_bucket_keeps_every_second_within_its_window(rate: float) -> None:
+    """Bookings and starts at random times, bursts and quiet spells: no 1-s window of either
+    holds more than `window_max` (floor(1.02 x rate)), though the GCRA burst is larger."""
+    rng = random.Random(int(rate))
+    limiter = ratelimit.RateLimiter(rate, 0.0)
+    bucket, gate = limiter.bucket("n"), limiter.gate("n")
+    assert gate.burst == ratelimit.catch_up_burst(rate)
+    assert gate.window_max == int(1.02 * rate)
+    booked: list[float] = []
+    started: list[float] = []
+    now = 0.0
+    while now < 30.0:
+        now += rng.choices(
+            [0.0, rng.uniform(0, 0.5 / rate), rng.uniform(0, 0.1), 1.5], [50, 49.9, 0.09, 0.01]
+        )[0]
+        booked.append(bucket.reserve(now))
+        if gate.take(now) is None:
+            started.append(now)
+    assert busiest_second(booked) <= gate.window_max
+    assert busiest_second(started) <= gate.window_max
+    assert busiest_second(started) >= int(0.98 * rate)  # and not by sending too little
 
 
 @pytest.mark.parametrize("rate", [80.0, 1000.0])
