@@ -12,12 +12,12 @@ import dataclasses
 import enum
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from whatsapp_scheduler.core import contacts, errors, jsonbounds
+from whatsapp_scheduler.core import contacts, errors, jsonbounds, messages
 
 #: `{{ path }}` or `{{ path | default }}`: path = name, language, timezone, phone or
 #: attributes.key(.key ...).
@@ -50,6 +50,32 @@ class Action(enum.StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     CANCEL = "cancel"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rows:
+    """A campaign's messages given as columns instead of one object each: `first` is the
+    first message, `like` holds every other message's values outside `varying`, and
+    `varying` maps each other field to its values, one per message (the first's
+    included). The messages are exactly `built()`; a store may write the columns as
+    they are (SQLite does: no object per recipient)."""
+
+    first: messages.ScheduledMessage
+    like: messages.ScheduledMessage
+    varying: Mapping[str, Sequence[Any]]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.varying.values())))
+
+    def built(self) -> list[messages.ScheduledMessage]:
+        names = list(self.varying)
+        columns = [self.varying[name] for name in names]
+        made = [self.first]
+        for index in range(1, len(self)):
+            made.append(
+                self.like.evolve(**{n: c[index] for n, c in zip(names, columns, strict=True)})
+            )
+        return made
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
+import itertools
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
@@ -69,6 +70,14 @@ class Scheduling(Protocol):
     async def checks(
         self, batch: Sequence[messages.ScheduledMessage]
     ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]: ...
+
+    async def text_refusals(
+        self,
+        sender: str,
+        category: str | None,
+        recipients: Sequence[str],
+        due_ats: Sequence[datetime],
+    ) -> dict[int, errors.ValidationFailed]: ...
 
 
 logger = logging.getLogger(__name__)
@@ -228,7 +237,12 @@ class CampaignService:
         plans, shifted = await asyncio.to_thread(
             self._plans, request, built, campaign_id, start, pacing
         )
-        batch = await self._build(request, plans, refusals)
+        made: list[messages.ScheduledMessage] | campaigns.Rows | None
+        if request.mesaj is not None and self.store.stores_campaign_rows():
+            made = await self._text_rows(request, plans, refusals)
+        else:
+            made = await self._build(request, plans, refusals)
+        dues = _due_times(made)
         reasons: dict[str, int] = {}
         for r in refusals:
             reasons[r.reason] = reasons.get(r.reason, 0) + 1
@@ -254,22 +268,25 @@ class CampaignService:
             name=name,
             sender=sender,
             spec=spec,
-            recipients=len(batch),
+            recipients=len(dues),
             refused=len(refusals),
             shifted=shifted,
-            first_due_at=min((m.due_at for m in batch), default=None),
-            last_due_at=max((m.due_at for m in batch), default=None),
+            first_due_at=min(dues, default=None),
+            last_due_at=max(dues, default=None),
             created_at=now,
             created_by=request.created_by,
         )
         stored = False
-        if not request.dry_run and batch:
-            await self.store.create_campaign(campaign, batch)
+        if not request.dry_run and made:
+            if isinstance(made, campaigns.Rows):
+                await self.store.create_campaign_rows(campaign, made)
+            else:
+                await self.store.create_campaign(campaign, made)
             stored = True
-            self.scheduler.nudge(min(m.run_at for m in batch))
+            self.scheduler.nudge(min(dues))  # a campaign's messages run when due
             logger.info(
                 "campaign created",
-                extra={"campaign": campaign_id, "recipients": len(batch), "refused": len(refusals)},
+                extra={"campaign": campaign_id, "recipients": len(dues), "refused": len(refusals)},
             )
         return Created(campaign, refusals, reasons, stored)
 
@@ -380,6 +397,123 @@ class CampaignService:
                 continue
             built.append(message)
         return built
+
+    async def _text_rows(
+        self, request: CampaignRequest, plans: list[_Plan], refusals: list[Refusal]
+    ) -> campaigns.Rows | None:
+        """`_build` of a text campaign for a store that writes the columns
+        (`store.stores_campaign_rows`): the same rules, the same refusals in the same order,
+        and the same rows (`Rows.built()` are the messages `_build` gives), without a
+        message object per recipient. The first recipient's message is built by
+        `SchedulerService.build` (every check); each other one's text and content hash by
+        `validation.text_like` (the rules `build_like` checks again); then consent and the
+        24-hour window (`SchedulerService.text_refusals`: what `checks` refuses of a text)."""
+        now = self.clock.now()
+        first = [_request_of(request, plans[0])] if plans else []
+        known = await self.scheduler.known_senders(first)
+        categories = await self.scheduler.template_categories(first)
+        built = await asyncio.to_thread(
+            self._text_columns, request, plans, refusals, now, known, categories
+        )
+        if built is None:
+            return None
+        base, columns = built
+        phones, dues = columns["recipient"], columns["due_at"]
+        refused = await self.scheduler.text_refusals(base.sender, base.category, phones, dues)
+        for index, answer in sorted(refused.items()):
+            refusals.append(_refusal(phones[index], reason_of(answer), answer))
+        if refused:
+            kept = [index not in refused for index in range(len(phones))]
+            columns = {
+                name: list(itertools.compress(values, kept)) for name, values in columns.items()
+            }
+            columns["run_at"] = columns["due_at"]
+            if not columns["id"]:
+                return None
+        like = validation.build_like(  # what every message takes from `base`
+            base,
+            message_id=base.id,
+            recipient=base.recipient,
+            due_at=base.due_at,
+            timezone=base.timezone,
+            local_date=base.local_date,
+            local_time=base.local_time,
+            body=base.body,
+            template=None,
+            now=now,
+        )
+        if 0 in refused:  # the first message stored is then one like the others
+            base = like.evolve(**{name: values[0] for name, values in columns.items()})
+        return campaigns.Rows(base, like, columns)
+
+    def _text_columns(
+        self,
+        request: CampaignRequest,
+        plans: list[_Plan],
+        refusals: list[Refusal],
+        now: datetime,
+        known: Mapping[str, bool] | None,
+        categories: Mapping[tuple[str, str], str],
+    ) -> tuple[messages.ScheduledMessage, dict[str, list[Any]]] | None:
+        """`_build_all` of a text as (the first message, the varying fields' columns)."""
+        base: messages.ScheduledMessage | None = None
+        ids: list[str] = []
+        phones: list[str] = []
+        dues: list[datetime] = []
+        zones: list[str] = []
+        dates: list[str] = []
+        times: list[str] = []
+        texts: list[str | None] = []
+        hashes: list[str] = []
+        text_like = validation.text_like
+        for plan in plans:
+            message_id, phone, due, zone, tarih, saat, rendered = plan
+            try:
+                if base is None:
+                    base = self.scheduler.build(_request_of(request, plan), now, known, categories)
+                    message_id, phone, due, zone = (
+                        base.id,
+                        base.recipient,
+                        base.due_at,
+                        base.timezone,
+                    )
+                    tarih, saat, text = base.local_date, base.local_time, base.body
+                    digest = base.content_hash
+                else:
+                    text, digest = text_like(
+                        base,
+                        recipient=phone,
+                        due_at=due,
+                        timezone=zone,
+                        local_date=tarih,
+                        local_time=saat,
+                        body=rendered,
+                        now=now,
+                    )
+            except errors.ValidationFailed as exc:
+                refusals.append(_refusal(phone, reason_of(exc), exc))
+                continue
+            ids.append(message_id)
+            phones.append(phone)
+            dues.append(due)
+            zones.append(zone)
+            dates.append(tarih)
+            times.append(saat)
+            texts.append(text)
+            hashes.append(digest)
+        if base is None:
+            return None
+        return base, {
+            "id": ids,
+            "recipient": phones,
+            "due_at": dues,
+            "run_at": dues,
+            "timezone": zones,
+            "local_date": dates,
+            "local_time": times,
+            "body": texts,
+            "content_hash": hashes,
+        }
 
     async def _audience(
         self, request: CampaignRequest, sender: str
@@ -547,6 +681,15 @@ def _request_of(request: CampaignRequest, plan: _Plan) -> ScheduleRequest:
         allowed_senders=request.allowed_senders,
         campaign_id=message_id.rsplit("-", 1)[0],  # `cmp_...-0000001`: its campaign
     )
+
+
+def _due_times(made: list[messages.ScheduledMessage] | campaigns.Rows | None) -> list[datetime]:
+    """The due times of a campaign's messages, in order."""
+    if made is None:
+        return []
+    if isinstance(made, campaigns.Rows):
+        return list(made.varying["due_at"])
+    return [m.due_at for m in made]
 
 
 def _wall(local: datetime) -> tuple[str, str]:

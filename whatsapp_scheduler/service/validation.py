@@ -139,14 +139,7 @@ def build_like(
     length and storable Unicode, the template's bounds, shape and strings). A campaign's
     messages (docs/campaigns.md): the same rules as `build`, without repeating per message
     the checks whose answer is the campaign's."""
-    if due_at < now - localtime.PAST_TOLERANCE:
-        raise errors.ValidationFailed(
-            "tarih",
-            "{local_date} {local_time} {timezone} is in the past; schedule a time from now on",
-            local_date=local_date,
-            local_time=local_time,
-            timezone=timezone,
-        )
+    _check_not_past(due_at, now, timezone, local_date, local_time)
     stored = None
     if content is not None:  # another type (docs/message-types.md), of `base`'s type
         assert base.content is not None
@@ -155,9 +148,7 @@ def build_like(
         )
         body, normalized = None, None
     elif template is None:
-        body = _check_body(body)
-        if body is None:
-            raise errors.ValidationFailed("mesaj", "is required (or a template)")
+        body = _like_body(body)
         normalized = None
     else:
         rule = jsonbounds.broken_rule(template)
@@ -185,6 +176,45 @@ def build_like(
         category=base.category,
         campaign_id=base.campaign_id,
     )
+
+
+def text_like(
+    base: messages.ScheduledMessage,
+    *,
+    recipient: str,
+    due_at: datetime,
+    timezone: str,
+    local_date: str,
+    local_time: str,
+    body: str | None,
+    now: datetime,
+) -> tuple[str, str]:
+    """What `build_like` checks and computes for a text, without the message: (the text,
+    the message's content hash), or the same ValidationFailed. A campaign's rows on SQLite
+    are written from these (service/campaigns.py), not from messages."""
+    _check_not_past(due_at, now, timezone, local_date, local_time)
+    text = _like_body(body)
+    return text, content_hash(recipient, due_at, text, None, None, base.sender, None)
+
+
+def _check_not_past(
+    due_at: datetime, now: datetime, timezone: str, local_date: str, local_time: str
+) -> None:
+    if due_at < now - localtime.PAST_TOLERANCE:
+        raise errors.ValidationFailed(
+            "tarih",
+            "{local_date} {local_time} {timezone} is in the past; schedule a time from now on",
+            local_date=local_date,
+            local_time=local_time,
+            timezone=timezone,
+        )
+
+
+def _like_body(body: str | None) -> str:
+    text = _check_body(body)
+    if text is None:
+        raise errors.ValidationFailed("mesaj", "is required (or a template)")
+    return text
 
 
 #: The fields `build_like` gives; the others keep their defaults.

@@ -514,6 +514,15 @@ class MessageStore(Protocol):
         """The campaign and its messages in one transaction; returns the messages inserted."""
         ...
 
+    def stores_campaign_rows(self) -> bool:
+        """Whether `create_campaign_rows` writes the columns without building the messages
+        (else a caller with the messages at hand gives them to `create_campaign`)."""
+        ...
+
+    async def create_campaign_rows(self, campaign: campaigns.Campaign, rows: campaigns.Rows) -> int:
+        """`create_campaign(campaign, rows.built())`."""
+        ...
+
     async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None: ...
 
     async def list_campaigns(

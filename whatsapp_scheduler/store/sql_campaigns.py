@@ -81,8 +81,24 @@ class SqlCampaignsMixin:
         self._executor.submit(self._checkpoint)
         return made
 
+    def stores_campaign_rows(self) -> bool:
+        """SQLite writes `create_campaign_rows`' columns as they are (PostgreSQL: from the
+        messages, `create_campaign`)."""
+        return self._dialect == "sqlite"
+
+    async def create_campaign_rows(self, campaign: campaigns.Campaign, rows: campaigns.Rows) -> int:
+        """`create_campaign(campaign, rows.built())`; on SQLite the rows' columns are bound as
+        they are, with no message object per row."""
+        if self._dialect != "sqlite":
+            return await self.create_campaign(campaign, rows.built())
+        made = await self._run(self._create_campaign_sqlite, campaign, rows)
+        self._executor.submit(self._checkpoint)
+        return made
+
     def _create_campaign_sqlite(
-        self, campaign: campaigns.Campaign, batch: builtins.list[messages.ScheduledMessage]
+        self,
+        campaign: campaigns.Campaign,
+        batch: builtins.list[messages.ScheduledMessage] | campaigns.Rows,
     ) -> int:
         """`_create_campaign` with the connection's automatic checkpoint off for its commit
         (`PRAGMA wal_autocheckpoint`, a setting of the connection: restored after)."""
@@ -94,6 +110,8 @@ class SqlCampaignsMixin:
                 driver.execute("PRAGMA wal_autocheckpoint=0")
                 try:
                     with conn.begin():
+                        if isinstance(batch, campaigns.Rows):
+                            return self._campaign_columns(conn, campaign, batch)
                         return self._campaign_rows(conn, campaign, batch)
                 finally:
                     driver.execute(f"PRAGMA wal_autocheckpoint={int(previous)}")
@@ -142,6 +160,41 @@ class SqlCampaignsMixin:
                 made.update(found.scalars().all())
             earliest = min(m.run_at for m in batch)
             conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, earliest.isoformat())))
+        return self._tallies(conn, campaign, batch, made)
+
+    def _campaign_columns(
+        self, conn: Connection, campaign: campaigns.Campaign, rows: campaigns.Rows
+    ) -> int:
+        """SQLite: `_campaign_rows` of `rows` bound column by column
+        (`sqlite_bulk.columns_of_rows`); the messages are built only should an id be taken
+        already (then as `_campaign_rows` does)."""
+        conn.execute(sa.insert(CP).values(**_campaign_row(campaign)))
+        columns = sqlite_bulk.columns_of_rows(rows)
+        inserted = 0
+        for statement, values in sqlite_bulk.shared_statements(
+            columns, self._sqlite_max_values(conn)
+        ):
+            inserted += conn.exec_driver_sql(statement, values).rowcount
+        if inserted != len(rows):
+            batch = rows.built()
+            stored = self._fetch_many(conn, [m.id for m in batch])
+            return self._tallies(
+                conn, campaign, batch, {m.id for m in batch if stored.get(m.id) == m}
+            )
+        tally: dict[tuple[str, str], int] = {}
+        for message, count in ((rows.first, 1), (rows.like, len(rows) - 1)):
+            key = (str(message.status), _detail(message))
+            tally[key] = tally.get(key, 0) + count
+        self._add_tallies(conn, campaign, tally)
+        return inserted
+
+    def _tallies(
+        self,
+        conn: Connection,
+        campaign: campaigns.Campaign,
+        batch: builtins.list[messages.ScheduledMessage],
+        made: set[str],
+    ) -> int:
         # The funnel's tallies for the new rows, in this transaction: the triggers of
         # revision 0021 follow changes, not inserts (a million recipients would be a
         # million delta rows); this is the one place campaign messages are inserted.
@@ -150,6 +203,13 @@ class SqlCampaignsMixin:
             if message.id in made:
                 key = (str(message.status), _detail(message))
                 tally[key] = tally.get(key, 0) + 1
+        self._add_tallies(conn, campaign, tally)
+        return len(made)
+
+    def _add_tallies(
+        self, conn: Connection, campaign: campaigns.Campaign, tally: dict[tuple[str, str], int]
+    ) -> None:
+        tally = {key: n for key, n in tally.items() if n}
         if tally:
             insert = self._insert_into(TA)
             conn.execute(
@@ -162,7 +222,6 @@ class SqlCampaignsMixin:
                     for (st, d), n in tally.items()
                 ],
             )
-        return len(made)
 
     def _insert_shared(
         self, conn: Connection, batch: builtins.list[messages.ScheduledMessage]

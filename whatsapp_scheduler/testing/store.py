@@ -779,6 +779,12 @@ class InMemoryMessageStore:
             self.rows[m.id] = m
         return len(fresh)
 
+    def stores_campaign_rows(self) -> bool:
+        return False  # keeps messages: the service gives them (`create_campaign`)
+
+    async def create_campaign_rows(self, campaign: campaigns.Campaign, rows: campaigns.Rows) -> int:
+        return await self.create_campaign(campaign, rows.built())
+
     async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:
         return self.campaigns.get(campaign_id)
 
