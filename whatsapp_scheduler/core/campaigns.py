@@ -10,10 +10,12 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import enum
+import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -229,6 +231,49 @@ def render(value: Any, profile: contacts.Profile) -> Any:
     if isinstance(value, list):
         return [render(v, profile) for v in value]
     return value
+
+
+def text_renderer(value: str) -> Callable[[contacts.Profile], str]:
+    """`render(value, profile)` of a text as a function of the profile, its placeholders
+    found once (not searched again per contact): the same text, the same Missing."""
+    if "{{" not in value:
+        return lambda profile: value
+    literals: list[str] = []
+    fields: list[tuple[str, str | None]] = []
+    last = 0
+    for found in PLACEHOLDER.finditer(value):
+        path, default = found.group(1), found.group(2)
+        if path.isdigit():  # kept as written (render's `found.group(0)`)
+            continue
+        literals.append(value[last : found.start()])
+        fields.append((path, None if default is None else default.strip()))
+        last = found.end()
+    tail = value[last:]
+    simple = {"name", "language", "timezone", "phone"}
+    getters = [
+        attrgetter(path) if path in simple else functools.partial(contacts.field_value, path=path)
+        for path, _ in fields
+    ]
+
+    def rendered(profile: contacts.Profile) -> str:
+        parts: list[str] = []
+        for literal, (path, default), getter in zip(literals, fields, getters, strict=True):
+            parts.append(literal)
+            if path in simple:
+                item = getter(profile)
+                present = item is not None and item != ""
+            else:
+                present, item = getter(profile)
+            text = contacts.attribute_text(item) if present else None
+            if text is None or text == "":
+                if default is None:
+                    raise Missing(path)
+                text = default
+            parts.append(text)
+        parts.append(tail)
+        return "".join(parts)
+
+    return rendered
 
 
 def local_due(day: date, wall: time, zone: ZoneInfo) -> tuple[datetime, bool]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
+import functools
 import itertools
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -310,19 +311,25 @@ class CampaignService:
         step = pacing / max(len(built) - 1, 1) if len(built) > 1 else timedelta(0)
         plans: list[_Plan] = []
         wall_of: dict[tuple[str, datetime], tuple[str, str, str]] = {}
+        due_in: dict[str, tuple[datetime, bool]] = {}  # a zone's local due time
         for index, (profile, rendered) in enumerate(built):
             own = zone_name
             if request.local_time and profile.timezone:
                 own = profile.timezone
-            own_zone = localtime.parse_zone(own) if own != zone_name else zone
             if start is None:
-                due, moved = campaigns.local_due(day, wall, own_zone)
+                found_due = due_in.get(own)
+                if found_due is None:
+                    own_zone = localtime.parse_zone(own) if own != zone_name else zone
+                    found_due = due_in[own] = campaigns.local_due(day, wall, own_zone)
+                due, moved = found_due
                 shifted += moved
             else:
                 due = start
-            due = due + step * index
+            if step:
+                due = due + step * index
             found = wall_of.get((own, due))
             if found is None:
+                own_zone = localtime.parse_zone(own) if own != zone_name else zone
                 local = due.astimezone(own_zone)
                 # The repeated hour's second pass: only UTC names it exactly.
                 found = ("UTC", *_wall(due.astimezone(UTC))) if local.fold else (own, *_wall(local))
@@ -701,9 +708,14 @@ def _render_all(
 ) -> list[tuple[contacts.Profile, Any]]:
     """Each contact with its content filled in; a placeholder it lacks refuses it."""
     built: list[tuple[contacts.Profile, Any]] = []
+    fill: Callable[[contacts.Profile], Any] = (
+        campaigns.text_renderer(content)
+        if isinstance(content, str)
+        else functools.partial(campaigns.render, content)
+    )
     for profile in audience:
         try:
-            built.append((profile, campaigns.render(content, profile)))
+            built.append((profile, fill(profile)))
         except campaigns.Missing as exc:
             error = errors.ValidationFailed(
                 exc.path,

@@ -161,8 +161,8 @@ class SqlContactsMixin:
         driver = conn.connection.dbapi_connection
         assert driver is not None
         read = engine.read_json
-        return [
-            (phone, name, language, timezone, None if text is None else read(text))
+        return [  # most contacts have no attributes: '{}' is not parsed (NULL: none either)
+            (phone, name, language, timezone, {} if text == "{}" or text is None else read(text))
             for phone, name, language, timezone, text in driver.execute(str(compiled), params)
         ]
 
