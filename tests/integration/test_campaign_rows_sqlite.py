@@ -1,4 +1,4 @@
-"""A text campaign on SQLite is stored from its columns (`store.create_campaign_rows`: no
+"""A text campaign on SQLite is stored from its columns (`store.create_campaign_parts`: no
 message object per recipient). The same campaigns created through the general path (every
 message built, `store.create_campaign`) and through this one, on two databases holding the
 same contacts, give the same answers (counts, refused recipients, reasons and rules) and store
@@ -16,7 +16,7 @@ import dataclasses
 import random
 import sqlite3
 import types
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import pytest
 from whatsapp_scheduler import bootstrap, settings
 from whatsapp_scheduler.core import campaigns, consent, messages
 from whatsapp_scheduler.service import campaigns as campaigns_mod
-from whatsapp_scheduler.service import scheduler
+from whatsapp_scheduler.service import scheduler, validation
 from whatsapp_scheduler.store import migrate, sql
 from whatsapp_scheduler.testing import FrozenClock
 
@@ -177,24 +177,35 @@ def _ids(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 @pytest.mark.parametrize("policy", ["send", "fail"])
 @pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("part_rows", [7, campaigns_mod.PART_ROWS])
 async def test_the_columns_store_what_the_messages_would(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, seed: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, seed: int, part_rows: int
 ) -> None:
+    monkeypatch.setattr(campaigns_mod, "PART_ROWS", part_rows)  # 7: many parts a campaign
     people = _people(random.Random(seed), 240)
     requests = _requests(random.Random(seed), people)
     stored: list[str] = []
     reasons: set[str] = set()
     shifted = 0
     given: list[list[messages.ScheduledMessage]] = []  # the general path's messages
-    columns: list[campaigns.Rows] = []  # the same campaigns' columns
-    real_rows = sql.SqlMessageStore.create_campaign_rows
+    columns: list[list[campaigns.Rows]] = []  # the same campaigns' parts
+    real_parts = sql.SqlMessageStore.create_campaign_parts
     real_messages = sql.SqlMessageStore.create_campaign
 
-    async def rows_spy(
-        self: sql.SqlMessageStore, campaign: campaigns.Campaign, rows: campaigns.Rows
-    ) -> int:
-        columns.append(rows)
-        return await real_rows(self, campaign, rows)
+    async def parts_spy(
+        self: sql.SqlMessageStore, produce: campaigns.Produce
+    ) -> tuple[campaigns.Campaign, int]:
+        parts: list[campaigns.Rows] = []
+        columns.append(parts)
+
+        def producing(put: Callable[[campaigns.Rows], None]) -> campaigns.Campaign:
+            def seen(part: campaigns.Rows) -> None:
+                parts.append(part)
+                put(part)
+
+            return produce(seen)
+
+        return await real_parts(self, producing)
 
     async def messages_spy(
         self: sql.SqlMessageStore,
@@ -207,7 +218,7 @@ async def test_the_columns_store_what_the_messages_would(
     def no_objects(self: campaigns.Rows) -> list[Any]:
         raise AssertionError("the rows were built as messages")
 
-    monkeypatch.setattr(sql.SqlMessageStore, "create_campaign_rows", rows_spy)
+    monkeypatch.setattr(sql.SqlMessageStore, "create_campaign_parts", parts_spy)
     monkeypatch.setattr(sql.SqlMessageStore, "create_campaign", messages_spy)
     async with (
         _world(tmp_path / "old.db", policy, people, random.Random(seed)) as old,
@@ -232,9 +243,40 @@ async def test_the_columns_store_what_the_messages_would(
     for table in TABLES:
         assert stored_new[table] == stored_old[table], table
     assert len(stored_new["messages"]) > (100 if policy == "send" else 3)
-    assert len(columns) == len(stored)  # every stored campaign took the columns' path
+    stored_parts = [parts for parts in columns if parts]  # none: nobody passed
+    assert len(stored_parts) == len(stored)  # every stored campaign took the columns' path
     assert len(given) == len(stored)
     # The rows as messages (what PostgreSQL and a taken id are given) are the general path's.
-    assert [rows.built() for rows in columns] == given
+    assert [[m for part in parts for m in part.built()] for parts in stored_parts] == given
     assert {"opted_out", "time", "missing_field", "content", "invalid_phone"} <= reasons
     assert shifted > 0  # local times in the DST gap
+
+
+async def test_a_failure_while_the_parts_are_made_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store thread inserts parts while the next are made: should making one fail, the
+    transaction is rolled back (no campaign, no message) and the store goes on."""
+    people = _people(random.Random(3), 60)
+    monkeypatch.setattr(campaigns_mod, "PART_ROWS", 5)
+    real = validation.text_like
+    calls = iter(range(1000))
+
+    def failing(*args: Any, **kwargs: Any) -> tuple[str, str]:
+        if next(calls) == 30:
+            raise RuntimeError("broken")
+        return real(*args, **kwargs)
+
+    async with _world(tmp_path / "f.db", "send", people, random.Random(3)) as world:
+        request = campaigns_mod.CampaignRequest(
+            name="x", tarih="2030-04-01", saat="09:00", labels=["a", "b"], mesaj="Hi {{name|x}}"
+        )
+        monkeypatch.setattr(validation, "text_like", failing)
+        with pytest.raises(RuntimeError):
+            await world.service.campaigns.create(request)
+        monkeypatch.setattr(validation, "text_like", real)
+        await world.store._run(lambda: None)
+        assert all(not rows for rows in _tables(world.path).values())
+        made = await world.service.campaigns.create(request)
+        assert made.stored
+        assert len(_tables(world.path)["messages"]) == made.campaign.recipients

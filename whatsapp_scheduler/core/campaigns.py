@@ -97,6 +97,17 @@ class Campaign:
     cancelled_at: datetime | None = None
 
 
+#: What makes a campaign's messages in parts (`store.create_campaign_parts`): it gives each
+#: part to the callable it is passed, then returns the campaign.
+Produce = Callable[[Callable[[Rows], None]], Campaign]
+
+
+def collect(produce: Produce) -> tuple[Campaign, list[Rows]]:
+    """The campaign and all its parts, made at once."""
+    parts: list[Rows] = []
+    return produce(parts.append), parts
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Counts:
     """A campaign's funnel: messages by status, failed by Meta's error code (None: no code),

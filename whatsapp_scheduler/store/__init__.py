@@ -515,12 +515,16 @@ class MessageStore(Protocol):
         ...
 
     def stores_campaign_rows(self) -> bool:
-        """Whether `create_campaign_rows` writes the columns without building the messages
+        """Whether `create_campaign_parts` writes the columns without building the messages
         (else a caller with the messages at hand gives them to `create_campaign`)."""
         ...
 
-    async def create_campaign_rows(self, campaign: campaigns.Campaign, rows: campaigns.Rows) -> int:
-        """`create_campaign(campaign, rows.built())`."""
+    async def create_campaign_parts(
+        self, produce: campaigns.Produce
+    ) -> tuple[campaigns.Campaign, int]:
+        """The campaign `produce` returns and the parts it gives, as `create_campaign` of
+        their messages (`Rows.built()`; nothing without a part): (the campaign, the messages
+        inserted)."""
         ...
 
     async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None: ...

@@ -782,8 +782,12 @@ class InMemoryMessageStore:
     def stores_campaign_rows(self) -> bool:
         return False  # keeps messages: the service gives them (`create_campaign`)
 
-    async def create_campaign_rows(self, campaign: campaigns.Campaign, rows: campaigns.Rows) -> int:
-        return await self.create_campaign(campaign, rows.built())
+    async def create_campaign_parts(
+        self, produce: campaigns.Produce
+    ) -> tuple[campaigns.Campaign, int]:
+        campaign, parts = campaigns.collect(produce)
+        batch = [m for part in parts for m in part.built()]
+        return campaign, (await self.create_campaign(campaign, batch) if batch else 0)
 
     async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:
         return self.campaigns.get(campaign_id)
