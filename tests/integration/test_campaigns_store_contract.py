@@ -259,3 +259,46 @@ async def test_every_column_is_stored_as_given_whether_shared_or_not(any_store):
     assert [stored[m.id] for m in batch] == batch
     counts = await any_store.campaign_counts("cmp_s")
     assert counts.statuses == {"queued": n}
+
+
+def _parts(batch: list[messages.ScheduledMessage], size: int) -> list[campaigns.Rows]:
+    """`batch` (messages alike but for id, number and hash) as `Rows` of `size`."""
+    parts = []
+    for start in range(0, len(batch), size):
+        chunk = batch[start : start + size]
+        varying = {
+            "id": [m.id for m in chunk],
+            "recipient": [m.recipient for m in chunk],
+            "content_hash": [m.content_hash for m in chunk],
+        }
+        parts.append(campaigns.Rows(chunk[0], chunk[-1], varying))
+    return parts
+
+
+async def test_a_campaign_in_parts_stores_the_parts_messages(any_store):
+    """`create_campaign_parts`: the campaign the producer returns and its parts' messages,
+    with the funnel's tallies; an id taken already is left as it was (and not counted)."""
+    batch = _messages("cmp_p", 11)
+    taken = batch[4].evolve(body="kept", campaign_id=None)
+    await any_store.add(taken)
+    campaign = _campaign("cmp_p", recipients=11)
+
+    def produce(put: Any) -> campaigns.Campaign:
+        for part in _parts(batch, 4):
+            put(part)
+        return campaign
+
+    made, inserted = await any_store.create_campaign_parts(produce)
+    assert made == campaign
+    assert inserted == 10
+    assert await any_store.get_campaign("cmp_p") == campaign
+    for message in batch:
+        assert await any_store.get(message.id) == (taken if message is batch[4] else message)
+    assert (await any_store.campaign_counts("cmp_p")).statuses == {"queued": 10}
+
+
+async def test_a_campaign_without_parts_stores_nothing(any_store):
+    made, inserted = await any_store.create_campaign_parts(lambda put: _campaign("cmp_e"))
+    assert made == _campaign("cmp_e")
+    assert inserted == 0
+    assert await any_store.get_campaign("cmp_e") is None

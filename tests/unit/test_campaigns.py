@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import random
 from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,6 +28,38 @@ def test_render_fills_fields_defaults_and_leaves_metas_own_markers():
     with pytest.raises(campaigns.Missing) as missing:
         campaigns.render("{{language}}", PROFILE)
     assert missing.value.path == "language"
+
+
+def _rendered(fill: Any, profile: contacts.Profile) -> str:
+    try:
+        return str(fill(profile))
+    except campaigns.Missing as missing:
+        return f"Missing({missing.path})"
+
+
+def test_a_texts_renderer_renders_what_render_does():
+    """`text_renderer` (a campaign's text, its placeholders found once) against `render`:
+    random texts of placeholders with and without defaults, Meta's own markers, nested and
+    missing attributes, empty and non-text values."""
+    rng = random.Random(7)
+    pieces = [
+        "Merhaba ", "{{name}}", "{{ name | dost }}", "{{language}}", "{{timezone|UTC}}",
+        "{{phone}}", "{{1}}", "{{ 2 }}", "{{attributes.n}}", "{{attributes.vip}}",
+        "{{attributes.a.b}}", "{{attributes.a}}", "{{attributes.none|-}}", "{{attributes.e| }}",
+        "{{attributes.e}}", "{{name.x}}", "{{|x}}", "{ {", "}}", "{{", ", ", "İ🙂",
+    ]  # fmt: skip
+    profiles = [
+        PROFILE,
+        contacts.Profile("default", "+12025550102"),
+        contacts.Profile("default", "+12025550103", name="", language="tr", timezone="UTC",
+                         attributes={"e": "", "none": None, "a": [1], "n": 2.5, "vip": False}),
+    ]  # fmt: skip
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        fill = campaigns.text_renderer(text)
+        for profile in profiles:
+            expected = _rendered(functools.partial(campaigns.render, text), profile)
+            assert _rendered(fill, profile) == expected, text
 
 
 def test_unknown_placeholders_are_refused_naming_the_field():

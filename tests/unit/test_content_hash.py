@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from whatsapp_scheduler import service
 
@@ -42,6 +43,16 @@ def test_the_text_shortcut_hashes_the_same_bytes_as_the_general_form():
         general = json.dumps(["+15551234567", DUE.isoformat(), body, None], ensure_ascii=False)
         expected = hashlib.sha256(general.encode("utf-8", "surrogatepass")).hexdigest()
         assert service.content_hash("+15551234567", DUE, body, None) == expected, repr(body)
+
+
+def test_a_due_time_hashes_as_written_in_its_own_zone():
+    """The text shortcut caches a UTC time's text; the same instant in another zone is an
+    equal key but another text, and is hashed as written (as the general form does)."""
+    istanbul = DUE.astimezone(ZoneInfo("Europe/Istanbul"))
+    for due in (DUE, istanbul, DUE, istanbul.astimezone(timezone(timedelta(hours=3)))):
+        general = json.dumps(["+15551234567", due.isoformat(), "hi", None], ensure_ascii=False)
+        expected = hashlib.sha256(general.encode()).hexdigest()
+        assert service.content_hash("+15551234567", due, "hi", None) == expected, due
 
 
 def test_different_content_gives_a_different_hash():

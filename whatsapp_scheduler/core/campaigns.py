@@ -10,14 +10,16 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import enum
+import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from whatsapp_scheduler.core import contacts, errors, jsonbounds
+from whatsapp_scheduler.core import contacts, errors, jsonbounds, messages
 
 #: `{{ path }}` or `{{ path | default }}`: path = name, language, timezone, phone or
 #: attributes.key(.key ...).
@@ -53,6 +55,32 @@ class Action(enum.StrEnum):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Rows:
+    """A campaign's messages given as columns instead of one object each: `first` is the
+    first message, `like` holds every other message's values outside `varying`, and
+    `varying` maps each other field to its values, one per message (the first's
+    included). The messages are exactly `built()`; a store may write the columns as
+    they are (SQLite does: no object per recipient)."""
+
+    first: messages.ScheduledMessage
+    like: messages.ScheduledMessage
+    varying: Mapping[str, Sequence[Any]]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.varying.values())))
+
+    def built(self) -> list[messages.ScheduledMessage]:
+        names = list(self.varying)
+        columns = [self.varying[name] for name in names]
+        made = [self.first]
+        for index in range(1, len(self)):
+            made.append(
+                self.like.evolve(**{n: c[index] for n, c in zip(names, columns, strict=True)})
+            )
+        return made
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Campaign:
     id: str
     name: str
@@ -67,6 +95,17 @@ class Campaign:
     created_by: str | None = None
     paused_at: datetime | None = None
     cancelled_at: datetime | None = None
+
+
+#: What makes a campaign's messages in parts (`store.create_campaign_parts`): it gives each
+#: part to the callable it is passed, then returns the campaign.
+Produce = Callable[[Callable[[Rows], None]], Campaign]
+
+
+def collect(produce: Produce) -> tuple[Campaign, list[Rows]]:
+    """The campaign and all its parts, made at once."""
+    parts: list[Rows] = []
+    return produce(parts.append), parts
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -203,6 +242,49 @@ def render(value: Any, profile: contacts.Profile) -> Any:
     if isinstance(value, list):
         return [render(v, profile) for v in value]
     return value
+
+
+def text_renderer(value: str) -> Callable[[contacts.Profile], str]:
+    """`render(value, profile)` of a text as a function of the profile, its placeholders
+    found once (not searched again per contact): the same text, the same Missing."""
+    if "{{" not in value:
+        return lambda profile: value
+    literals: list[str] = []
+    fields: list[tuple[str, str | None]] = []
+    last = 0
+    for found in PLACEHOLDER.finditer(value):
+        path, default = found.group(1), found.group(2)
+        if path.isdigit():  # kept as written (render's `found.group(0)`)
+            continue
+        literals.append(value[last : found.start()])
+        fields.append((path, None if default is None else default.strip()))
+        last = found.end()
+    tail = value[last:]
+    simple = {"name", "language", "timezone", "phone"}
+    getters = [
+        attrgetter(path) if path in simple else functools.partial(contacts.field_value, path=path)
+        for path, _ in fields
+    ]
+
+    def rendered(profile: contacts.Profile) -> str:
+        parts: list[str] = []
+        for literal, (path, default), getter in zip(literals, fields, getters, strict=True):
+            parts.append(literal)
+            if path in simple:
+                item = getter(profile)
+                present = item is not None and item != ""
+            else:
+                present, item = getter(profile)
+            text = contacts.attribute_text(item) if present else None
+            if text is None or text == "":
+                if default is None:
+                    raise Missing(path)
+                text = default
+            parts.append(text)
+        parts.append(tail)
+        return "".join(parts)
+
+    return rendered
 
 
 def local_due(day: date, wall: time, zone: ZoneInfo) -> tuple[datetime, bool]:

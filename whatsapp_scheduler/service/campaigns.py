@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
+import functools
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -69,6 +70,14 @@ class Scheduling(Protocol):
     async def checks(
         self, batch: Sequence[messages.ScheduledMessage]
     ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]: ...
+
+    async def text_refusals(
+        self,
+        sender: str,
+        category: str | None,
+        recipients: Sequence[str],
+        due_ats: Sequence[datetime],
+    ) -> dict[int, errors.ValidationFailed]: ...
 
 
 logger = logging.getLogger(__name__)
@@ -228,11 +237,36 @@ class CampaignService:
         plans, shifted = await asyncio.to_thread(
             self._plans, request, built, campaign_id, start, pacing
         )
+        make = functools.partial(
+            self._campaign, request, campaign_id, name, sender, field, content, zone_name, shifted
+        )
+        if request.mesaj is not None and self.store.stores_campaign_rows():
+            return await self._text_campaign(request, plans, refusals, make)
         batch = await self._build(request, plans, refusals)
-        reasons: dict[str, int] = {}
-        for r in refusals:
-            reasons[r.reason] = reasons.get(r.reason, 0) + 1
-        now = self.clock.now()
+        dues = [m.due_at for m in batch]
+        campaign = make(len(dues), len(refusals), min(dues, default=None), max(dues, default=None))
+        stored = False
+        if not request.dry_run and batch:
+            await self.store.create_campaign(campaign, batch)
+            stored = True
+            self._created(campaign)
+        return Created(campaign, refusals, _reasons(refusals), stored)
+
+    def _campaign(
+        self,
+        request: CampaignRequest,
+        campaign_id: str,
+        name: str,
+        sender: str,
+        field: str,
+        content: Any,
+        zone_name: str,
+        shifted: int,
+        recipients: int,
+        refused: int,
+        first_due_at: datetime | None,
+        last_due_at: datetime | None,
+    ) -> campaigns.Campaign:
         spec = {
             "content": {field: content} if field != "type" else {"type": request.type, **content},
             "audience": {
@@ -249,29 +283,31 @@ class CampaignService:
                 "pacing_minutes": request.pacing_minutes or 0,
             },
         }
-        campaign = campaigns.Campaign(
+        return campaigns.Campaign(
             id=campaign_id,
             name=name,
             sender=sender,
             spec=spec,
-            recipients=len(batch),
-            refused=len(refusals),
+            recipients=recipients,
+            refused=refused,
             shifted=shifted,
-            first_due_at=min((m.due_at for m in batch), default=None),
-            last_due_at=max((m.due_at for m in batch), default=None),
-            created_at=now,
+            first_due_at=first_due_at,
+            last_due_at=last_due_at,
+            created_at=self.clock.now(),
             created_by=request.created_by,
         )
-        stored = False
-        if not request.dry_run and batch:
-            await self.store.create_campaign(campaign, batch)
-            stored = True
-            self.scheduler.nudge(min(m.run_at for m in batch))
-            logger.info(
-                "campaign created",
-                extra={"campaign": campaign_id, "recipients": len(batch), "refused": len(refusals)},
-            )
-        return Created(campaign, refusals, reasons, stored)
+
+    def _created(self, campaign: campaigns.Campaign) -> None:
+        assert campaign.first_due_at is not None
+        self.scheduler.nudge(campaign.first_due_at)  # a campaign's messages run when due
+        logger.info(
+            "campaign created",
+            extra={
+                "campaign": campaign.id,
+                "recipients": campaign.recipients,
+                "refused": campaign.refused,
+            },
+        )
 
     def _plans(
         self,
@@ -293,19 +329,25 @@ class CampaignService:
         step = pacing / max(len(built) - 1, 1) if len(built) > 1 else timedelta(0)
         plans: list[_Plan] = []
         wall_of: dict[tuple[str, datetime], tuple[str, str, str]] = {}
+        due_in: dict[str, tuple[datetime, bool]] = {}  # a zone's local due time
         for index, (profile, rendered) in enumerate(built):
             own = zone_name
             if request.local_time and profile.timezone:
                 own = profile.timezone
-            own_zone = localtime.parse_zone(own) if own != zone_name else zone
             if start is None:
-                due, moved = campaigns.local_due(day, wall, own_zone)
+                found_due = due_in.get(own)
+                if found_due is None:
+                    own_zone = localtime.parse_zone(own) if own != zone_name else zone
+                    found_due = due_in[own] = campaigns.local_due(day, wall, own_zone)
+                due, moved = found_due
                 shifted += moved
             else:
                 due = start
-            due = due + step * index
+            if step:
+                due = due + step * index
             found = wall_of.get((own, due))
             if found is None:
+                own_zone = localtime.parse_zone(own) if own != zone_name else zone
                 local = due.astimezone(own_zone)
                 # The repeated hour's second pass: only UTC names it exactly.
                 found = ("UTC", *_wall(due.astimezone(UTC))) if local.fold else (own, *_wall(local))
@@ -380,6 +422,81 @@ class CampaignService:
                 continue
             built.append(message)
         return built
+
+    async def _text_campaign(
+        self,
+        request: CampaignRequest,
+        plans: list[_Plan],
+        refusals: list[Refusal],
+        make: Callable[[int, int, datetime | None, datetime | None], campaigns.Campaign],
+    ) -> Created:
+        """`_build` and the storing of a text campaign for a store that writes the columns
+        (`store.stores_campaign_rows`): the same rules, the same refusals in the same order
+        and the same rows (the parts' `Rows.built()` are the messages `_build` gives), with no
+        message object per recipient. The first recipient's message is built by
+        `SchedulerService.build` (every check); consent and the 24-hour window are then
+        checked for all (`SchedulerService.text_refusals`: what `checks` refuses of a text);
+        each other message's text and content hash come from `validation.text_like` (the
+        rules `build_like` checks again), in parts that the store inserts while the next
+        ones are made (`store.create_campaign_parts`)."""
+        now = self.clock.now()
+        first = [_request_of(request, plans[0])] if plans else []
+        known = await self.scheduler.known_senders(first)
+        categories = await self.scheduler.template_categories(first)
+        failed: list[Refusal] = []  # by the rules of the message, in order
+        found = await asyncio.to_thread(
+            self._first_text, request, plans, failed, now, known, categories
+        )
+        if found is None:
+            refusals.extend(failed)
+            return Created(make(0, len(refusals), None, None), refusals, _reasons(refusals), False)
+        start, base = found
+        rest = plans[start + 1 :]
+        phones = [base.recipient, *(plan[1] for plan in rest)]
+        dues = [base.due_at, *(plan[2] for plan in rest)]
+        refused = await self.scheduler.text_refusals(base.sender, base.category, phones, dues)
+        like = validation.build_like(  # what every message takes from `base`
+            base,
+            message_id=base.id,
+            recipient=base.recipient,
+            due_at=base.due_at,
+            timezone=base.timezone,
+            local_date=base.local_date,
+            local_time=base.local_time,
+            body=base.body,
+            template=None,
+            now=now,
+        )
+        produce = functools.partial(
+            _text_parts, base, like, rest, refused, refusals, failed, now, make
+        )
+        if request.dry_run:
+            campaign, _ = await asyncio.to_thread(campaigns.collect, produce)
+            return Created(campaign, refusals, _reasons(refusals), False)
+        campaign, _ = await self.store.create_campaign_parts(produce)
+        if campaign.recipients:
+            self._created(campaign)
+        return Created(campaign, refusals, _reasons(refusals), campaign.recipients > 0)
+
+    def _first_text(
+        self,
+        request: CampaignRequest,
+        plans: list[_Plan],
+        failed: list[Refusal],
+        now: datetime,
+        known: Mapping[str, bool] | None,
+        categories: Mapping[tuple[str, str], str],
+    ) -> tuple[int, messages.ScheduledMessage] | None:
+        """The first recipient whose message `SchedulerService.build` makes (its index and
+        the message); the refusals of those before it go to `failed`."""
+        for index, plan in enumerate(plans):
+            try:
+                return index, self.scheduler.build(
+                    _request_of(request, plan), now, known, categories
+                )
+            except errors.ValidationFailed as exc:
+                failed.append(_refusal(plan[1], reason_of(exc), exc))
+        return None
 
     async def _audience(
         self, request: CampaignRequest, sender: str
@@ -549,6 +666,135 @@ def _request_of(request: CampaignRequest, plan: _Plan) -> ScheduleRequest:
     )
 
 
+def _reasons(refusals: list[Refusal]) -> dict[str, int]:
+    reasons: dict[str, int] = {}
+    for r in refusals:
+        reasons[r.reason] = reasons.get(r.reason, 0) + 1
+    return reasons
+
+
+#: Messages per part of a text campaign (`_text_parts`): the store inserts one while the next
+#: is made.
+PART_ROWS = 5000
+
+
+class _Part:
+    """A part of a text campaign's messages as it is made: the varying fields' columns."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.phones: list[str] = []
+        self.dues: list[datetime] = []
+        self.zones: list[str] = []
+        self.dates: list[str] = []
+        self.times: list[str] = []
+        self.texts: list[str | None] = []
+        self.hashes: list[str] = []
+
+    def add(
+        self, message_id: str, phone: str, due: datetime, zone: str, day: str, wall: str,
+        text: str | None, digest: str,
+    ) -> None:  # fmt: skip
+        self.ids.append(message_id)
+        self.phones.append(phone)
+        self.dues.append(due)
+        self.zones.append(zone)
+        self.dates.append(day)
+        self.times.append(wall)
+        self.texts.append(text)
+        self.hashes.append(digest)
+
+    def rows(
+        self, first: messages.ScheduledMessage | None, like: messages.ScheduledMessage
+    ) -> campaigns.Rows:
+        """The part as `Rows`: `first` its first message (None: one like the others)."""
+        varying: dict[str, list[Any]] = {
+            "id": self.ids,
+            "recipient": self.phones,
+            "due_at": self.dues,
+            "run_at": self.dues,
+            "timezone": self.zones,
+            "local_date": self.dates,
+            "local_time": self.times,
+            "body": self.texts,
+            "content_hash": self.hashes,
+        }
+        if first is None:
+            first = like.evolve(**{name: values[0] for name, values in varying.items()})
+        return campaigns.Rows(first, like, varying)
+
+
+def _text_parts(
+    base: messages.ScheduledMessage,
+    like: messages.ScheduledMessage,
+    rest: list[_Plan],
+    refused: Mapping[int, errors.ValidationFailed],
+    refusals: list[Refusal],
+    failed: list[Refusal],
+    now: datetime,
+    make: Callable[[int, int, datetime | None, datetime | None], campaigns.Campaign],
+    put: Callable[[campaigns.Rows], None],
+) -> campaigns.Campaign:
+    """A text campaign's messages after `base` (`rest`, each as `validation.text_like` makes
+    it), given to `put` in parts of `PART_ROWS`, without those `refused` (by index, `base`
+    0): the refusals go to `refusals`, the rules' (`failed`) first and then the checks', each
+    in order, as `_build` gives them. Returns the campaign (`make`)."""
+    checked: list[Refusal] = []
+    part = _Part()
+    first: messages.ScheduledMessage | None = base
+    if 0 in refused:
+        checked.append(_refusal(base.recipient, reason_of(refused[0]), refused[0]))
+        first = None
+    else:
+        part.add(base.id, base.recipient, base.due_at, base.timezone, base.local_date,
+                 base.local_time, base.body, base.content_hash)  # fmt: skip
+    count, due_range = 0, _DueRange()
+    text_like = validation.text_like
+    for offset, (message_id, phone, due, zone, tarih, saat, rendered) in enumerate(rest, 1):
+        try:
+            text, digest = text_like(
+                base, recipient=phone, due_at=due, timezone=zone, local_date=tarih,
+                local_time=saat, body=rendered, now=now,
+            )  # fmt: skip
+        except errors.ValidationFailed as exc:
+            failed.append(_refusal(phone, reason_of(exc), exc))
+            continue
+        answer = refused.get(offset)
+        if answer is not None:
+            checked.append(_refusal(phone, reason_of(answer), answer))
+            continue
+        part.add(message_id, phone, due, zone, tarih, saat, text, digest)
+        if len(part.ids) == PART_ROWS:
+            count += due_range.put(part, first, like, put)
+            part, first = _Part(), None
+    if part.ids:
+        count += due_range.put(part, first, like, put)
+    refusals.extend(failed)
+    refusals.extend(checked)
+    return make(count, len(refusals), due_range.first, due_range.last)
+
+
+class _DueRange:
+    """The earliest and latest due time of the parts given."""
+
+    def __init__(self) -> None:
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+
+    def put(
+        self,
+        part: _Part,
+        first: messages.ScheduledMessage | None,
+        like: messages.ScheduledMessage,
+        put: Callable[[campaigns.Rows], None],
+    ) -> int:
+        low, high = min(part.dues), max(part.dues)
+        self.first = low if self.first is None else min(self.first, low)
+        self.last = high if self.last is None else max(self.last, high)
+        put(part.rows(first, like))
+        return len(part.ids)
+
+
 def _wall(local: datetime) -> tuple[str, str]:
     return local.date().isoformat(), f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
 
@@ -558,9 +804,14 @@ def _render_all(
 ) -> list[tuple[contacts.Profile, Any]]:
     """Each contact with its content filled in; a placeholder it lacks refuses it."""
     built: list[tuple[contacts.Profile, Any]] = []
+    fill: Callable[[contacts.Profile], Any] = (
+        campaigns.text_renderer(content)
+        if isinstance(content, str)
+        else functools.partial(campaigns.render, content)
+    )
     for profile in audience:
         try:
-            built.append((profile, campaigns.render(content, profile)))
+            built.append((profile, fill(profile)))
         except campaigns.Missing as exc:
             error = errors.ValidationFailed(
                 exc.path,

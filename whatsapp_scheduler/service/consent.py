@@ -76,13 +76,20 @@ def refusal(
 ) -> errors.ValidationFailed | None:
     """The 422 for a message its recipient opted out of (None: it may be stored). The rule
     that decides: `Consent.blocking(message.category)`."""
+    return refusal_of(message.recipient, message.category, state)
+
+
+def refusal_of(
+    recipient: str, category: str | None, state: store.ContactState | None
+) -> errors.ValidationFailed | None:
+    """`refusal` of a message of `category` to `recipient`."""
     if state is None:
         return None
-    blocked = state.consent.blocking(message.category)
+    blocked = state.consent.blocking(category)
     if blocked is None:
         return None
     scope, out = blocked
-    return OptedOut(message.recipient, scope, out)
+    return OptedOut(recipient, scope, out)
 
 
 def warnings(state: store.ContactState | None) -> list[notices.ScheduleWarning]:

@@ -326,6 +326,44 @@ class SchedulerService(SeriesMixin):
                 answers.append(list(notes))
         return answers
 
+    async def text_refusals(
+        self,
+        sender: str,
+        category: str | None,
+        recipients: Sequence[str],
+        due_ats: Sequence[datetime],
+    ) -> dict[int, errors.ValidationFailed]:
+        """What `checks` refuses of texts without a fallback template from `sender` (of
+        `category`) to `recipients` at `due_ats`, by index; the others pass. A text has no
+        template, media or link to check: only the recipient's consent and the 24-hour window
+        (`_window_warnings`' rules, without the warnings). One read of the contacts; those
+        without a contact row (usually most) take the window's answer of their due time."""
+        numbers = await self.window_numbers.numbers(sender)
+        wa_ids = [window.wa_id(r) for r in recipients]
+        found = await self.store.contacts_many(wa_ids, numbers)
+        policy = self.window_policy
+        closed = {
+            due: rule
+            for due in set(due_ats)
+            if (rule := validation.window_answer(policy, False, None, due)[0]) is not None
+        }
+        refused: dict[int, errors.ValidationFailed] = {}
+        if not found and not closed:
+            return refused
+        for index, (wa, due) in enumerate(zip(wa_ids, due_ats, strict=True)):
+            state = found.get(wa)
+            if state is None:
+                rule = closed.get(due)
+            else:
+                answer = consent_mod.refusal_of(recipients[index], category, state)
+                if answer is not None:
+                    refused[index] = answer
+                    continue
+                rule = validation.window_answer(policy, False, state.last_inbound, due)[0]
+            if rule is not None:
+                refused[index] = errors.ValidationFailed("mesaj", rule)
+        return refused
+
     async def checks(
         self, batch: Sequence[messages.ScheduledMessage]
     ) -> list[list[notices.ScheduleWarning] | errors.ValidationFailed]:

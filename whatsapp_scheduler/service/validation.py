@@ -15,7 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from whatsapp_scheduler.core import (
@@ -139,14 +139,7 @@ def build_like(
     length and storable Unicode, the template's bounds, shape and strings). A campaign's
     messages (docs/campaigns.md): the same rules as `build`, without repeating per message
     the checks whose answer is the campaign's."""
-    if due_at < now - localtime.PAST_TOLERANCE:
-        raise errors.ValidationFailed(
-            "tarih",
-            "{local_date} {local_time} {timezone} is in the past; schedule a time from now on",
-            local_date=local_date,
-            local_time=local_time,
-            timezone=timezone,
-        )
+    _check_not_past(due_at, now, timezone, local_date, local_time)
     stored = None
     if content is not None:  # another type (docs/message-types.md), of `base`'s type
         assert base.content is not None
@@ -155,9 +148,7 @@ def build_like(
         )
         body, normalized = None, None
     elif template is None:
-        body = _check_body(body)
-        if body is None:
-            raise errors.ValidationFailed("mesaj", "is required (or a template)")
+        body = _like_body(body)
         normalized = None
     else:
         rule = jsonbounds.broken_rule(template)
@@ -185,6 +176,45 @@ def build_like(
         category=base.category,
         campaign_id=base.campaign_id,
     )
+
+
+def text_like(
+    base: messages.ScheduledMessage,
+    *,
+    recipient: str,
+    due_at: datetime,
+    timezone: str,
+    local_date: str,
+    local_time: str,
+    body: str | None,
+    now: datetime,
+) -> tuple[str, str]:
+    """What `build_like` checks and computes for a text, without the message: (the text,
+    the message's content hash), or the same ValidationFailed. A campaign's rows on SQLite
+    are written from these (service/campaigns.py), not from messages."""
+    _check_not_past(due_at, now, timezone, local_date, local_time)
+    text = _like_body(body)
+    return text, content_hash(recipient, due_at, text, None, None, base.sender, None)
+
+
+def _check_not_past(
+    due_at: datetime, now: datetime, timezone: str, local_date: str, local_time: str
+) -> None:
+    if due_at < now - localtime.PAST_TOLERANCE:
+        raise errors.ValidationFailed(
+            "tarih",
+            "{local_date} {local_time} {timezone} is in the past; schedule a time from now on",
+            local_date=local_date,
+            local_time=local_time,
+            timezone=timezone,
+        )
+
+
+def _like_body(body: str | None) -> str:
+    text = _check_body(body)
+    if text is None:
+        raise errors.ValidationFailed("mesaj", "is required (or a template)")
+    return text
 
 
 #: The fields `build_like` gives; the others keep their defaults.
@@ -343,9 +373,8 @@ def content_hash(
         return hashlib.sha256(_HASH_JSON.encode(parts_).encode()).hexdigest()
     if template is None and fallback_template is None and body is not None and default:
         # A text: the same bytes as the general case below, written out (3x cheaper).
-        payload = (
-            f"[{_json_str(recipient)}, {_json_str(due_at.isoformat())}, {_json_str(body)}, null]"
-        )
+        due = _utc_json(due_at) if due_at.tzinfo is UTC else _json_str(due_at.isoformat())
+        payload = f"[{_json_str(recipient)}, {due}, {_json_str(body)}, null]"
         return hashlib.sha256(payload.encode()).hexdigest()
     parts: list[Any] = [recipient, due_at.isoformat(), body, template]
     if fallback_template is not None:  # left out when absent: older hashes stay valid
@@ -353,6 +382,14 @@ def content_hash(
     if not default:
         parts.append({"gonderen": sender})
     return hashlib.sha256(_HASH_JSON.encode(parts).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_json(due_at: datetime) -> str:
+    """`_json_str(due_at.isoformat())` of a UTC time, cached (a batch's and a campaign's
+    messages share a few due times; writing it was a third of a text's hash). Only for
+    `tzinfo is UTC`: equal instants in other zones are equal keys but other texts."""
+    return _json_str(due_at.isoformat())
 
 
 def _flat_content_json(content: Mapping[str, Any]) -> str | None:

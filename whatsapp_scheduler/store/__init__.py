@@ -514,6 +514,19 @@ class MessageStore(Protocol):
         """The campaign and its messages in one transaction; returns the messages inserted."""
         ...
 
+    def stores_campaign_rows(self) -> bool:
+        """Whether `create_campaign_parts` writes the columns without building the messages
+        (else a caller with the messages at hand gives them to `create_campaign`)."""
+        ...
+
+    async def create_campaign_parts(
+        self, produce: campaigns.Produce
+    ) -> tuple[campaigns.Campaign, int]:
+        """The campaign `produce` returns and the parts it gives, as `create_campaign` of
+        their messages (`Rows.built()`; nothing without a part): (the campaign, the messages
+        inserted)."""
+        ...
+
     async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None: ...
 
     async def list_campaigns(

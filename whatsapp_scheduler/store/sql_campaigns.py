@@ -5,8 +5,11 @@ pause / resume / cancel as one UPDATE each, and the funnel read from the message
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import dataclasses
 import logging
+import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -77,15 +80,60 @@ class SqlCampaignsMixin:
         after it instead, so the answer does not wait for it; the rows are committed first."""
         if self._dialect != "sqlite":
             return await self._run(self._create_campaign, campaign, list(batch))
-        made = await self._run(self._create_campaign_sqlite, campaign, list(batch))
+        made = await self._run(self._create_campaign_sqlite, list(batch), campaign)
         self._executor.submit(self._checkpoint)
         return made
 
+    def stores_campaign_rows(self) -> bool:
+        """SQLite writes `create_campaign_parts`' columns as they are (PostgreSQL: from the
+        messages, `create_campaign`)."""
+        return self._dialect == "sqlite"
+
+    async def create_campaign_parts(
+        self, produce: campaigns.Produce
+    ) -> tuple[campaigns.Campaign, int]:
+        """A campaign whose messages come in parts (`campaigns.Rows`) while they are made:
+        `produce(put)` runs on a worker thread, gives each part to `put` and returns the
+        campaign. Everything is stored in one transaction, committed after the last part (all
+        durable when this returns; nothing if anything fails, and nothing without a part);
+        returns (the campaign, the messages inserted).
+
+        SQLite: the store thread inserts each part as it comes (columns bound as they are, no
+        message object per row) while the next is made, and the campaign row, known last, is
+        written last (nothing refers to it). Other databases: `create_campaign` of the parts'
+        messages (`Rows.built()`) once all are made."""
+        if self._dialect != "sqlite":
+            campaign, parts = await asyncio.to_thread(campaigns.collect, produce)
+            batch = [m for part in parts for m in part.built()]
+            return campaign, (await self.create_campaign(campaign, batch) if batch else 0)
+        queued: queue.SimpleQueue[campaigns.Rows | _End] = queue.SimpleQueue()
+
+        def producing() -> campaigns.Campaign:
+            try:
+                campaign = produce(queued.put)
+            except BaseException:
+                queued.put(_End(None))  # the writer rolls back
+                raise
+            queued.put(_End(campaign))
+            return campaign
+
+        writing = asyncio.ensure_future(self._run(self._create_campaign_sqlite, queued))
+        try:
+            campaign = await asyncio.to_thread(producing)
+        finally:
+            made = await writing
+        if made:
+            self._executor.submit(self._checkpoint)
+        return campaign, made
+
     def _create_campaign_sqlite(
-        self, campaign: campaigns.Campaign, batch: builtins.list[messages.ScheduledMessage]
+        self,
+        batch: builtins.list[messages.ScheduledMessage] | queue.SimpleQueue[campaigns.Rows | _End],
+        campaign: campaigns.Campaign | None = None,
     ) -> int:
-        """`_create_campaign` with the connection's automatic checkpoint off for its commit
-        (`PRAGMA wal_autocheckpoint`, a setting of the connection: restored after)."""
+        """`_create_campaign` (or `_campaign_parts` of a queue) with the connection's
+        automatic checkpoint off for its commit (`PRAGMA wal_autocheckpoint`, a setting of the
+        connection: restored after)."""
         try:
             with self._engine.connect() as conn:
                 driver = conn.connection.dbapi_connection
@@ -93,8 +141,14 @@ class SqlCampaignsMixin:
                 (previous,) = driver.execute("PRAGMA wal_autocheckpoint").fetchone()
                 driver.execute("PRAGMA wal_autocheckpoint=0")
                 try:
-                    with conn.begin():
-                        return self._campaign_rows(conn, campaign, batch)
+                    with conn.begin() as transaction:
+                        if not isinstance(batch, queue.SimpleQueue):
+                            assert campaign is not None
+                            return self._campaign_rows(conn, campaign, batch)
+                        made = self._campaign_parts(conn, batch)
+                        if not made:
+                            transaction.rollback()
+                        return made
                 finally:
                     driver.execute(f"PRAGMA wal_autocheckpoint={int(previous)}")
         except sa.exc.SQLAlchemyError as exc:
@@ -142,6 +196,48 @@ class SqlCampaignsMixin:
                 made.update(found.scalars().all())
             earliest = min(m.run_at for m in batch)
             conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, earliest.isoformat())))
+        return self._tallies(conn, campaign, batch, made)
+
+    def _campaign_parts(
+        self, conn: Connection, queued: queue.SimpleQueue[campaigns.Rows | _End]
+    ) -> int:
+        """SQLite: each part from `queued` inserted as it comes, bound column by column
+        (`sqlite_bulk.columns_of_rows`; its messages are built only should an id be taken
+        already, then as `_campaign_rows` does), until the end: then the campaign row and the
+        funnel's tallies. Returns the messages inserted (0: nothing to store, or the producer
+        failed: the caller rolls back)."""
+        limit = self._sqlite_max_values(conn)
+        tally: dict[tuple[str, str], int] = {}
+        inserted = 0
+        while not isinstance(part := queued.get(), _End):
+            count = 0
+            for statement, values in sqlite_bulk.shared_statements(
+                sqlite_bulk.columns_of_rows(part), limit
+            ):
+                count += conn.exec_driver_sql(statement, values).rowcount
+            if count == len(part):
+                made = [(part.first, 1), (part.like, count - 1)]
+            else:
+                batch = part.built()
+                stored = self._fetch_many(conn, [m.id for m in batch])
+                made = [(m, 1) for m in batch if stored.get(m.id) == m]
+            for message, n in made:
+                key = (str(message.status), _detail(message))
+                tally[key] = tally.get(key, 0) + n
+                inserted += n
+        if part.campaign is None or not inserted:
+            return 0
+        conn.execute(sa.insert(CP).values(**_campaign_row(part.campaign)))
+        self._add_tallies(conn, part.campaign, tally)
+        return inserted
+
+    def _tallies(
+        self,
+        conn: Connection,
+        campaign: campaigns.Campaign,
+        batch: builtins.list[messages.ScheduledMessage],
+        made: set[str],
+    ) -> int:
         # The funnel's tallies for the new rows, in this transaction: the triggers of
         # revision 0021 follow changes, not inserts (a million recipients would be a
         # million delta rows); this is the one place campaign messages are inserted.
@@ -150,6 +246,13 @@ class SqlCampaignsMixin:
             if message.id in made:
                 key = (str(message.status), _detail(message))
                 tally[key] = tally.get(key, 0) + 1
+        self._add_tallies(conn, campaign, tally)
+        return len(made)
+
+    def _add_tallies(
+        self, conn: Connection, campaign: campaigns.Campaign, tally: dict[tuple[str, str], int]
+    ) -> None:
+        tally = {key: n for key, n in tally.items() if n}
         if tally:
             insert = self._insert_into(TA)
             conn.execute(
@@ -162,7 +265,6 @@ class SqlCampaignsMixin:
                     for (st, d), n in tally.items()
                 ],
             )
-        return len(made)
 
     def _insert_shared(
         self, conn: Connection, batch: builtins.list[messages.ScheduledMessage]
@@ -454,6 +556,13 @@ class SqlCampaignsMixin:
             if action == campaigns.Action.RESUME and count and self._dialect == "postgresql":
                 conn.execute(sa.select(sa.func.pg_notify(notify.CHANNEL, now.isoformat())))
         return int(count)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _End:
+    """The end of a campaign's parts: its campaign (None: the producer failed)."""
+
+    campaign: campaigns.Campaign | None
 
 
 def _aware(value: Any) -> datetime | None:

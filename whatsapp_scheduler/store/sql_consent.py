@@ -73,9 +73,11 @@ class SqlConsentMixin:
         numbers = sorted({n for numbers, _ in group for n in numbers})
         inbound, consents = await self._read(self._contact_rows, union, numbers)
         answers = []
+        # Only the contacts with a row (most of a campaign's audience has none) are looked at.
+        known = {wa_id for _, wa_id in inbound} | {wa_id for _, wa_id in consents}
         for numbers_of, wanted in group:
             answer: dict[str, ContactState] = {}
-            for wa_id in wanted:
+            for wa_id in filter(known.__contains__, wanted):
                 times = [inbound[(n, wa_id)] for n in numbers_of if (n, wa_id) in inbound]
                 rows = [consents[(n, wa_id)] for n in numbers_of if (n, wa_id) in consents]
                 if not times and not rows:

@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from whatsapp_scheduler.core import messages
+from whatsapp_scheduler.core import campaigns, messages
 from whatsapp_scheduler.store import rows, tables
 
 M = tables.messages
@@ -66,17 +66,36 @@ def multirow_insert(columns: tuple[int, ...], rows: int) -> str:
 def columns_of(batch: Sequence[messages.ScheduledMessage]) -> list[list[Any]]:
     """The batch column by column (in `COLUMNS` order), as stored. Built a column at a time
     with C-level `map`; times go through a cache, as messages share due times."""
+    return [_as_stored(index, list(map(getter, batch))) for index, getter in enumerate(_GETTERS)]
+
+
+def _as_stored(index: int, values: list[Any]) -> list[Any]:
+    """The values of column `index` (of `COLUMNS`) as stored."""
+    if values.count(None) < len(values):
+        if index in _TIMES:
+            values = [None if v is None else stored_time(v) for v in values]
+        elif index in _JSON:
+            values = [None if v is None else json.dumps(dict(v)) for v in values]
+        elif index == _STATUS:
+            values = list(map(str, values))
+    return values
+
+
+def columns_of_rows(rows: campaigns.Rows) -> list[list[Any]]:
+    """`columns_of(rows.built())` without the messages: the varying fields' values converted
+    a column at a time, every other column `rows.like`'s value repeated (the first row's own
+    where it differs)."""
+    count = len(rows)
+    first, like = columns_of([rows.first]), columns_of([rows.like])
     columns = []
-    for index, getter in enumerate(_GETTERS):
-        values: list[Any] = list(map(getter, batch))
-        if values.count(None) < len(values):
-            if index in _TIMES:
-                values = [None if v is None else stored_time(v) for v in values]
-            elif index in _JSON:
-                values = [None if v is None else json.dumps(dict(v)) for v in values]
-            elif index == _STATUS:
-                values = list(map(str, values))
-        columns.append(values)
+    for index, name in enumerate(COLUMNS):
+        given = rows.varying.get(tables.message_field(name))
+        if given is not None:
+            columns.append(_as_stored(index, list(given)))
+        elif first[index][0] == like[index][0]:
+            columns.append(like[index] * count)
+        else:
+            columns.append(first[index] + like[index] * (count - 1))
     return columns
 
 
@@ -179,7 +198,14 @@ def shared_inserts(
     statements that bind each column the same in every row once, and per row only the others:
     `INSERT ... SELECT column1, ..., ?, ... FROM (VALUES (...), ...)`. A column None in every
     row is left to its default (as `multirow_insert`); the id is always bound per row."""
-    columns = columns_of(batch)
+    return shared_statements(columns_of(batch), max_values)
+
+
+def shared_statements(
+    columns: Sequence[Sequence[Any]], max_values: int
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """`shared_inserts` of rows given as their columns (`COLUMNS` order, values as stored)."""
+    count = len(columns[_ID])
     varying: list[int] = []
     shared: list[int] = []
     values: list[Any] = []
@@ -194,7 +220,7 @@ def shared_inserts(
             varying.append(index)
     per_statement = max(1, (max_values - len(shared)) // len(varying))
     statements = []
-    for start in range(0, len(batch), per_statement):
+    for start in range(0, count, per_statement):
         chunk = [columns[i][start : start + per_statement] for i in varying]
         rows_ = len(chunk[0])
         bound = tuple(values) + tuple(itertools.chain.from_iterable(zip(*chunk, strict=True)))

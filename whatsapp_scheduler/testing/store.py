@@ -779,6 +779,16 @@ class InMemoryMessageStore:
             self.rows[m.id] = m
         return len(fresh)
 
+    def stores_campaign_rows(self) -> bool:
+        return False  # keeps messages: the service gives them (`create_campaign`)
+
+    async def create_campaign_parts(
+        self, produce: campaigns.Produce
+    ) -> tuple[campaigns.Campaign, int]:
+        campaign, parts = campaigns.collect(produce)
+        batch = [m for part in parts for m in part.built()]
+        return campaign, (await self.create_campaign(campaign, batch) if batch else 0)
+
     async def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:
         return self.campaigns.get(campaign_id)
 
