@@ -110,6 +110,29 @@ async def test_pausing_cancels_the_queued_occurrence_and_stops_the_series(any_st
     assert (await any_store.get(first.id)).status == S.QUEUED
 
 
+async def test_a_series_reads_and_cancels_only_its_own_occurrences(any_store, make_message):
+    """Ids that begin as the series' occurrences' do but are not theirs: a single message's
+    `s1@x` and another series' `s1@2@...` (SQLite reads a series by the range of ids from
+    `s1@`, the rows' series id decides)."""
+    first = _first(make_message)
+    await any_store.add_series(_series(), first)
+    await any_store.add_series(_series("s1@2"), _first(make_message, "s1@2"))
+    await any_store.add(make_message(id="s1@x", due_at=START, run_at=START))
+    await any_store.change_series(
+        "s1", [store.SeriesStatus.ACTIVE], store.SeriesStatus.PAUSED, START, cancel_reason="p"
+    )
+    statuses = {m: (await any_store.get(m)).status for m in ("s1@x", "s1@2@20260301T120000")}
+    assert statuses == {"s1@x": S.QUEUED, "s1@2@20260301T120000": S.QUEUED}
+
+
+async def test_a_series_history_holds_only_its_own_occurrences(any_store, make_message):
+    first = _first(make_message)
+    await any_store.add_series(_series(), first)
+    await any_store.add_series(_series("s1@2"), _first(make_message, "s1@2"))
+    await any_store.add(make_message(id="s1@x", due_at=START, run_at=START))
+    assert [m.id for m in await any_store.series_occurrences("s1", 10)] == [first.id]
+
+
 async def test_an_occurrence_being_sent_is_not_replaced(any_store, make_message):
     """A series edit whose queued occurrence was claimed meanwhile changes nothing (409): the
     claim has made its successor, which the edit must not cancel."""

@@ -23,11 +23,20 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: object) -> None:
+    dialect = connection.dialect.name  # type: ignore[attr-defined]
+
+    def include(item: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
+        """The check of the tables against the database skips an index declared for another
+        backend only (`tables.only_on`)."""
+        info: dict[str, object] = getattr(item, "info", {}) if kind == "index" else {}
+        return reflected or info.get(tables.ONLY_ON, dialect) == dialect
+
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
         compare_type=True,
+        include_object=include,
     )
     with context.begin_transaction():
         context.run_migrations()

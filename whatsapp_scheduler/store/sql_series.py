@@ -137,6 +137,15 @@ class SqlSeriesMixin:
 
     # -- series ---------------------------------------------------------------------------
 
+    def _of_series(self, series_id: str) -> builtins.list[sa.ColumnElement[bool]]:
+        """The rows of a series' occurrences. SQLite has no index of `series_id` (revision
+        0026): there they are read by the range of the primary key their ids are in."""
+        where = [M.c.series_id == series_id]
+        if self._dialect == "sqlite":
+            first, beyond = occurrence_ids(series_id)
+            where += [M.c.id >= first, M.c.id < beyond]
+        return where
+
     def _notify(self, conn: Connection, run_at: datetime) -> None:
         """PostgreSQL: wake every process's dispatcher on commit (as a new message does)."""
         if self._dialect == "postgresql":
@@ -181,7 +190,7 @@ class SqlSeriesMixin:
     ) -> builtins.list[messages.ScheduledMessage]:
         query = (
             sa.select(M)
-            .where(M.c.series_id == series_id)
+            .where(*self._of_series(series_id))
             .order_by(M.c.due_at.desc(), M.c.id.desc())
             .limit(limit)
         )
@@ -242,7 +251,12 @@ class SqlSeriesMixin:
         )
         cancel = None
         if cancel_reason is not None:
-            where = [M.c.series_id == series_id, M.c.status == str(Status.QUEUED)]
+            queued = M.c.status == str(Status.QUEUED)
+            if self._dialect == "sqlite":
+                # `status || ''` is no index's term: SQLite reads the ids' range, not every
+                # queued message by a status index
+                queued = M.c.status.concat("") == str(Status.QUEUED)
+            where = [*self._of_series(series_id), queued]
             if occurrence is not None:
                 where.append(M.c.id != occurrence.id)
             cancel = (
@@ -477,6 +491,16 @@ _SQLITE_ACTIVE = (
     "SELECT id, rule, dtstart FROM series "
     f"WHERE id IN (SELECT value FROM json_each(?)) AND status = '{SeriesStatus.ACTIVE}'"
 )
+
+
+def occurrence_ids(series_id: str) -> tuple[str, str]:
+    """The range of a series' occurrences' ids (`recurrence.occurrence_id`: `<series id>@`
+    and a stamp) in binary text order, as SQLite compares them: from `<series id>@`,
+    included, to `<series id>A`, excluded (the character after `@`). Other ids may fall in it
+    (a single message's `<series id>@x`, another series' `<series id>@x@...`): the queries
+    keep `series_id = ?` as well."""
+    return f"{series_id}@", f"{series_id}{chr(ord('@') + 1)}"
+
 
 _BUSY = "id: occurrence {!r} is being sent; try again in a moment"
 
